@@ -1,0 +1,119 @@
+/* nc-bundle.h - the state bundle: a VM's network state, captured on one host
+ *
+ * A bundle says whose state it is (domain UUID and name), where and when it
+ * was captured and in which migration phase, which addresses selected it, and
+ * then the entries, one list per state class (DESIGN.md). This release fills
+ * the conntrack class; the XML form (xml/bundle.rng) leaves room for the rest.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "util/nc-addr.h"
+
+G_BEGIN_DECLS
+
+#define NC_BUNDLE_VERSION 1
+#define NC_BUNDLE_NS "https://netcarry.dev/xmlns/bundle/1"
+
+/**
+ * NcPhase - when in a migration a bundle was captured
+ * @NC_PHASE_MANUAL:         by an operator (netcarry capture), outside a migration
+ * @NC_PHASE_PRECOPY:        while the VM still ran (pre-copy)
+ * @NC_PHASE_STOP_AND_COPY:  after the source VM stopped
+ */
+typedef enum {
+    NC_PHASE_MANUAL,
+    NC_PHASE_PRECOPY,
+    NC_PHASE_STOP_AND_COPY,
+    NC_PHASE_LAST
+} NcPhase;
+
+const char *nc_phase_to_string(NcPhase phase);
+int nc_phase_from_string(const char *str); /* -1 if unknown */
+
+/**
+ * NcCtTuple - one direction of a conntrack entry
+ * @src, @dst:     addresses (same family in both tuples of an entry)
+ * @proto:         IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, ...
+ * @sport, @dport: ports in host byte order (TCP, UDP, SCTP, UDPLITE, DCCP)
+ * @icmp_id, @icmp_type, @icmp_code: for ICMP and ICMPv6
+ */
+typedef struct {
+    NcAddr src;
+    NcAddr dst;
+    guint8 proto;
+    guint16 sport;
+    guint16 dport;
+    guint16 icmp_id;
+    guint8 icmp_type;
+    guint8 icmp_code;
+} NcCtTuple;
+
+/**
+ * NcCtEntry - one conntrack entry, as ctnetlink reports and accepts it
+ * @orig, @reply:   the two tuples; NAT is the difference between them
+ * @zone:           conntrack zone id
+ * @status:         IPS_* bits as the kernel reported them
+ * @timeout:        seconds left when captured
+ * @mark:           connmark
+ * @has_labels:     whether @labels was reported
+ * @labels:         128 connlabel bits, network order
+ * @has_tcp:        whether the tcp_* fields are set (TCP only)
+ * @tcp_state:      TCP_CONNTRACK_* (linux/netfilter/nf_conntrack_tcp.h)
+ * @tcp_wscale:     window scale, [0] original direction, [1] reply
+ * @tcp_flags:      IP_CT_TCP_FLAG_* per direction, as the kernel reported them
+ */
+typedef struct {
+    NcCtTuple orig;
+    NcCtTuple reply;
+    guint16 zone;
+    guint32 status;
+    guint32 timeout;
+    guint32 mark;
+    gboolean has_labels;
+    guint8 labels[16];
+    gboolean has_tcp;
+    guint8 tcp_state;
+    guint8 tcp_wscale[2];
+    guint8 tcp_flags[2];
+} NcCtEntry;
+
+/**
+ * NcBundle - the unit netcarry captures, sends, stores and installs
+ * @domain_uuid:  the VM's libvirt UUID, or NULL for an operator's capture
+ * @domain_name:  the VM's name, or NULL
+ * @host:         the host that captured it (its hostname)
+ * @captured_us:  capture time, microseconds since the epoch (UTC)
+ * @phase:        see NcPhase
+ * @zone:         if @has_zone, capture was restricted to this conntrack zone
+ * @mark:         if @has_mark, capture was restricted to this connmark
+ * @addresses:    (element-type NcAddr): the addresses that selected the entries
+ * @conntrack:    (element-type NcCtEntry): the conntrack class
+ */
+typedef struct {
+    char *domain_uuid;
+    char *domain_name;
+    char *host;
+    gint64 captured_us;
+    NcPhase phase;
+    gboolean has_zone;
+    guint16 zone;
+    gboolean has_mark;
+    guint32 mark;
+    GArray *addresses;
+    GArray *conntrack;
+} NcBundle;
+
+NcBundle *nc_bundle_new(void);
+void nc_bundle_free(NcBundle *bundle);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcBundle, nc_bundle_free)
+
+/* A bundle read from @path (or a buffer) is validated against xml/bundle.rng
+ * first; a failure names the file, the line and what was expected. */
+NcBundle *nc_bundle_parse_file(const char *path, GError **error);
+NcBundle *nc_bundle_parse_buffer(const char *data, gsize len, const char *name, GError **error);
+char *nc_bundle_format(const NcBundle *bundle);
+gboolean nc_bundle_save(const NcBundle *bundle, const char *path, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,58 @@
+/* nc-ct.h - the conntrack state driver: capture, install, remove a VM's entries
+ *
+ * Talks ctnetlink through libmnl, in the network namespace the handle was
+ * opened in. Capture filters in the kernel (CTA_FILTER), never by dumping the
+ * whole table into userspace; install is batched and all or nothing.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/nc-bundle.h"
+
+G_BEGIN_DECLS
+
+typedef struct NcCt NcCt;
+
+/**
+ * NcCtSelector - which entries belong to a VM
+ * @addresses: (element-type NcAddr): an entry matches if any of these is the
+ *             original source or the reply source (so both the VM's own flows
+ *             and flows to it, NATed or not, are found)
+ * @has_zone, @zone: also require this conntrack zone
+ * @has_mark, @mark: also require this connmark
+ */
+typedef struct {
+    GArray *addresses;
+    gboolean has_zone;
+    guint16 zone;
+    gboolean has_mark;
+    guint32 mark;
+} NcCtSelector;
+
+/**
+ * NcCtFailure - one entry the kernel refused during an install
+ * @index:   position of the entry in the array given to nc_ct_install()
+ * @errnum:  positive errno the kernel answered
+ * @message: what failed, naming the entry's tuple
+ */
+typedef struct {
+    guint index;
+    int errnum;
+    char *message;
+} NcCtFailure;
+
+void nc_ct_failure_free(NcCtFailure *failure);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCtFailure, nc_ct_failure_free)
+
+/* @netns: a name under /run/netns, or NULL for the caller's own namespace */
+NcCt *nc_ct_open(const char *netns, GError **error);
+void nc_ct_close(NcCt *ct);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCt, nc_ct_close)
+
+gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **error);
+gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtrArray **failures,
+                       GError **error);
+gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error);
+
+G_END_DECLS
