@@ -1,2 +1,410 @@
-/* stub: being written */
-int main(void) { return 0; }
+/* netcarry.c - the operator's command line: capture, install, remove, diff, validate
+ *
+ * Every command exits 0 on success and non-zero with one line on stderr that
+ * says what failed; `diff` exits 1 when the bundles differ, like diff(1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/nc-bundle.h"
+#include "conf/nc-ct-diff.h"
+#include "drivers/nc-ct.h"
+#include "nc-config.h"
+#include "util/nc-error.h"
+#include "util/nc-xml.h"
+
+#define NC_EXIT_OK 0
+#define NC_EXIT_DIFFERENT 1
+#define NC_EXIT_FAILED 2
+
+/* Options shared by the commands that select a VM's entries. */
+typedef struct {
+    char *netns;
+    char **addresses;
+    char *zone;
+    char *mark;
+    char *output;
+    char *domain_name;
+    char *domain_uuid;
+} NcCliOptions;
+
+static void nc_cli_options_clear(NcCliOptions *o)
+{
+    g_free(o->netns);
+    g_strfreev(o->addresses);
+    g_free(o->zone);
+    g_free(o->mark);
+    g_free(o->output);
+    g_free(o->domain_name);
+    g_free(o->domain_uuid);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NcCliOptions, nc_cli_options_clear)
+
+/**
+ * nc_cli_parse_uint() - parse a decimal or 0x-hex number no larger than @max
+ * @what:  the option's name, for the message
+ *
+ * Return: TRUE on success
+ */
+static gboolean nc_cli_parse_uint(const char *what, const char *text, guint64 max, guint64 *out,
+                                  GError **error)
+{
+    guint base = 10;
+    const char *digits = text;
+
+    if (g_str_has_prefix(text, "0x") || g_str_has_prefix(text, "0X")) {
+        base = 16;
+        digits = text + 2;
+    }
+    if (!g_ascii_string_to_unsigned(digits, base, 0, max, out, NULL)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "%s '%s' is not a number from 0 to %" G_GUINT64_FORMAT, what, text, max);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * nc_cli_selector_init() - turn --address, --zone and --mark into a selector
+ * @sel:   filled; sel->addresses is newly allocated
+ *
+ * Return: TRUE on success; FALSE with an error naming the bad option value
+ */
+static gboolean nc_cli_selector_init(const NcCliOptions *o, NcCtSelector *sel, GError **error)
+{
+    guint64 v;
+
+    memset(sel, 0, sizeof(*sel));
+    sel->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+    if (!o->addresses || !o->addresses[0]) {
+        g_set_error_literal(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                            "at least one --address is required");
+        return FALSE;
+    }
+    for (char **a = o->addresses; *a; a++) {
+        NcAddr addr;
+        g_autoptr(GError) local = NULL;
+
+        if (!nc_addr_parse(*a, &addr, &local)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "--address: %s", local->message);
+            return FALSE;
+        }
+        g_array_append_val(sel->addresses, addr);
+    }
+    if (o->zone) {
+        if (!nc_cli_parse_uint("--zone", o->zone, G_MAXUINT16, &v, error))
+            return FALSE;
+        sel->has_zone = TRUE;
+        sel->zone = v;
+    }
+    if (o->mark) {
+        if (!nc_cli_parse_uint("--mark", o->mark, G_MAXUINT32, &v, error))
+            return FALSE;
+        sel->has_mark = TRUE;
+        sel->mark = v;
+    }
+    return TRUE;
+}
+
+static const char *nc_cli_netns_name(const NcCliOptions *o)
+{
+    return o->netns ? o->netns : "the current network namespace";
+}
+
+/**
+ * nc_cli_parse_args() - parse one command's options; print its --help
+ * @summary:   one line on what the command does
+ * @params:    the positional arguments, for the usage line
+ * @n_params:  how many positional arguments are required (and allowed)
+ *
+ * Return: TRUE when the command should run
+ */
+static gboolean nc_cli_parse_args(const char *command, const char *params, const char *summary,
+                                  GOptionEntry *entries, guint n_params, int *argc, char ***argv,
+                                  GError **error)
+{
+    g_autofree char *usage = g_strdup_printf("%s %s", command, params);
+    g_autoptr(GOptionContext) ctx = g_option_context_new(usage);
+
+    g_option_context_set_summary(ctx, summary);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, argc, argv, error))
+        return FALSE;
+    /* argv[0] is "netcarry", argv[1] the command */
+    if ((guint)*argc != n_params + 2) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "'%s' takes %u argument%s (%s); see 'netcarry %s --help'", command, n_params,
+                    n_params == 1 ? "" : "s", *params ? params : "none", command);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+#define NC_OPT_NETNS(o)                                                                            \
+    {"netns", 'n', 0, G_OPTION_ARG_STRING, &(o).netns,                                             \
+     "Network namespace under /run/netns (default: the caller's own)", "NAME"}
+#define NC_OPT_SELECTOR(o)                                                                         \
+    {"address", 'a', 0, G_OPTION_ARG_STRING_ARRAY, &(o).addresses,                                 \
+     "An address of the VM (IPv4 or IPv6; repeat for more)", "ADDR"},                              \
+        {"zone", 'z', 0, G_OPTION_ARG_STRING, &(o).zone, "Only entries in this conntrack zone",    \
+         "N"},                                                                                     \
+    {                                                                                              \
+        "mark", 'm', 0, G_OPTION_ARG_STRING, &(o).mark, "Only entries with this connmark", "MARK"  \
+    }
+
+static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
+{
+    g_auto(NcCliOptions) o = {0};
+    GOptionEntry entries[] = {
+        NC_OPT_NETNS(o),
+        NC_OPT_SELECTOR(o),
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output, "Write the bundle here (default: stdout)",
+         "FILE"},
+        {"domain", 0, 0, G_OPTION_ARG_STRING, &o.domain_name, "Record this VM name in the bundle",
+         "NAME"},
+        {"uuid", 0, 0, G_OPTION_ARG_STRING, &o.domain_uuid, "Record this VM UUID in the bundle",
+         "UUID"},
+        {NULL}};
+    NcCtSelector sel;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(NcBundle) bundle = nc_bundle_new();
+
+    if (!nc_cli_parse_args("capture", "", "Capture the conntrack entries of a VM's addresses.",
+                           entries, 0, &argc, &argv, error))
+        return FALSE;
+    if (!nc_cli_selector_init(&o, &sel, error)) {
+        g_array_unref(sel.addresses);
+        return FALSE;
+    }
+    if (o.domain_uuid && !g_uuid_string_is_valid(o.domain_uuid)) {
+        g_array_unref(sel.addresses);
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "--uuid '%s' is not a UUID",
+                    o.domain_uuid);
+        return FALSE;
+    }
+
+    bundle->host = g_strdup(o.netns ? o.netns : g_get_host_name());
+    bundle->domain_name = g_steal_pointer(&o.domain_name);
+    bundle->domain_uuid = g_steal_pointer(&o.domain_uuid);
+    bundle->phase = NC_PHASE_MANUAL;
+    bundle->captured_us = g_get_real_time();
+    bundle->has_zone = sel.has_zone;
+    bundle->zone = sel.zone;
+    bundle->has_mark = sel.has_mark;
+    bundle->mark = sel.mark;
+    g_array_unref(bundle->addresses);
+    bundle->addresses = sel.addresses; /* the bundle owns them from here */
+
+    ct = nc_ct_open(o.netns, error);
+    if (!ct || !nc_ct_capture(ct, &sel, bundle->conntrack, error))
+        return FALSE;
+
+    if (o.output) {
+        if (!nc_bundle_save(bundle, o.output, error))
+            return FALSE;
+        g_printerr("netcarry: captured %u conntrack entries from %s into %s\n",
+                   bundle->conntrack->len, nc_cli_netns_name(&o), o.output);
+    } else {
+        g_autofree char *xml = nc_bundle_format(bundle);
+
+        if (fputs(xml, stdout) == EOF || fflush(stdout) != 0) {
+            g_set_error_literal(error, NC_ERROR, NC_ERROR_IO, "cannot write the bundle to stdout");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * nc_cli_check_ownership() - refuse entries that do not belong to the bundle's addresses
+ *
+ * A bundle names the addresses it was captured for; an entry whose original
+ * source and reply source are both foreign cannot be the VM's, so installing
+ * it would let one VM's bundle open another's connections.
+ *
+ * Return: TRUE if every entry belongs
+ */
+static gboolean nc_cli_check_ownership(const char *path, const NcBundle *b, GError **error)
+{
+    for (guint i = 0; i < b->conntrack->len; i++) {
+        const NcCtEntry *e = &g_array_index(b->conntrack, NcCtEntry, i);
+        gboolean owned = FALSE;
+
+        for (guint j = 0; j < b->addresses->len && !owned; j++) {
+            const NcAddr *a = &g_array_index(b->addresses, NcAddr, j);
+
+            owned = nc_addr_equal(&e->orig.src, a) || nc_addr_equal(&e->reply.src, a);
+        }
+        if (!owned) {
+            g_autofree char *what = nc_ct_entry_describe(e);
+
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "%s: conntrack entry %u (%s) does not belong to the bundle's addresses; "
+                        "nothing was installed",
+                        path, i + 1, what);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean nc_cmd_install(int argc, char **argv, GError **error)
+{
+    g_auto(NcCliOptions) o = {0};
+    GOptionEntry entries[] = {NC_OPT_NETNS(o), {NULL}};
+    g_autoptr(NcBundle) bundle = NULL;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GPtrArray) failures = NULL;
+    const char *path;
+
+    if (!nc_cli_parse_args("install", "FILE", "Install a bundle's conntrack entries, all or none.",
+                           entries, 1, &argc, &argv, error))
+        return FALSE;
+    path = argv[2];
+    bundle = nc_bundle_parse_file(path, error);
+    if (!bundle || !nc_cli_check_ownership(path, bundle, error))
+        return FALSE;
+    ct = nc_ct_open(o.netns, error);
+    if (!ct)
+        return FALSE;
+    if (!nc_ct_install(ct, (const NcCtEntry *)(void *)bundle->conntrack->data,
+                       bundle->conntrack->len, &failures, error)) {
+        /* the error says how many failed; each failure says which and why */
+        for (guint i = 0; failures && i < failures->len; i++) {
+            const NcCtFailure *f = g_ptr_array_index(failures, i);
+
+            g_printerr("netcarry: %s: entry %u: %s\n", path, f->index + 1, f->message);
+        }
+        return FALSE;
+    }
+    g_printerr("netcarry: installed %u conntrack entries into %s\n", bundle->conntrack->len,
+               nc_cli_netns_name(&o));
+    return TRUE;
+}
+
+static gboolean nc_cmd_remove(int argc, char **argv, GError **error)
+{
+    g_auto(NcCliOptions) o = {0};
+    GOptionEntry entries[] = {NC_OPT_NETNS(o), NC_OPT_SELECTOR(o), {NULL}};
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GArray) addresses = NULL;
+    NcCtSelector sel;
+    guint removed = 0;
+    gboolean ok;
+
+    if (!nc_cli_parse_args("remove", "", "Remove the conntrack entries of a VM's addresses.",
+                           entries, 0, &argc, &argv, error))
+        return FALSE;
+    ok = nc_cli_selector_init(&o, &sel, error);
+    addresses = sel.addresses;
+    if (!ok)
+        return FALSE;
+    ct = nc_ct_open(o.netns, error);
+    if (!ct || !nc_ct_remove(ct, &sel, &removed, error))
+        return FALSE;
+    g_printerr("netcarry: removed %u conntrack entries from %s\n", removed, nc_cli_netns_name(&o));
+    return TRUE;
+}
+
+static void nc_cli_print_entries(const char *sign, GArray *entries)
+{
+    for (guint i = 0; i < entries->len; i++) {
+        g_autofree char *what = nc_ct_entry_describe(&g_array_index(entries, NcCtEntry, i));
+
+        g_print("%s %s\n", sign, what);
+    }
+}
+
+static gboolean nc_cmd_diff(int argc, char **argv, gboolean *different, GError **error)
+{
+    GOptionEntry entries[] = {{NULL}};
+    g_autoptr(NcBundle) a = NULL;
+    g_autoptr(NcBundle) b = NULL;
+    g_autoptr(NcCtDiff) diff = NULL;
+
+    if (!nc_cli_parse_args("diff", "FILE1 FILE2",
+                           "Compare two bundles' conntrack entries (exit 1 if they differ).",
+                           entries, 2, &argc, &argv, error))
+        return FALSE;
+    if (!(a = nc_bundle_parse_file(argv[2], error)) || !(b = nc_bundle_parse_file(argv[3], error)))
+        return FALSE;
+    diff = nc_ct_diff((const NcCtEntry *)(void *)a->conntrack->data, a->conntrack->len,
+                      (const NcCtEntry *)(void *)b->conntrack->data, b->conntrack->len);
+    nc_cli_print_entries("-", diff->missing);
+    nc_cli_print_entries("+", diff->extra);
+    for (guint i = 0; i < diff->changed->len; i++)
+        g_print("~ %s\n", (const char *)g_ptr_array_index(diff->changed, i));
+    *different = !nc_ct_diff_is_empty(diff);
+    if (*different)
+        g_printerr("netcarry: %u missing from %s, %u extra, %u changed\n", diff->missing->len,
+                   argv[3], diff->extra->len, diff->changed->len);
+    return TRUE;
+}
+
+static gboolean nc_cmd_validate(int argc, char **argv, GError **error)
+{
+    GOptionEntry entries[] = {{NULL}};
+
+    if (!nc_cli_parse_args("validate", "FILE", "Check a file against its netcarry schema.",
+                           entries, 1, &argc, &argv, error))
+        return FALSE;
+    if (!nc_xml_validate_file(argv[2], error))
+        return FALSE;
+    g_print("%s: valid\n", argv[2]);
+    return TRUE;
+}
+
+static const char nc_cli_usage[] =
+    "Usage: netcarry COMMAND [OPTION...]\n"
+    "\n"
+    "Carry a VM's network state from one host's kernel to another's.\n"
+    "\n"
+    "Commands:\n"
+    "  capture   capture the conntrack entries of a VM's addresses into a bundle\n"
+    "  install   install a bundle's entries (all or none)\n"
+    "  remove    remove the conntrack entries of a VM's addresses\n"
+    "  diff      compare the entries of two bundles\n"
+    "  validate  check a file against its netcarry schema\n"
+    "\n"
+    "'netcarry COMMAND --help' describes a command's options.\n";
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    const char *command = argc > 1 ? argv[1] : NULL;
+    gboolean different = FALSE;
+    gboolean ok;
+
+    if (!command || g_str_equal(command, "--help") || g_str_equal(command, "-h") ||
+        g_str_equal(command, "help")) {
+        fputs(nc_cli_usage, command ? stdout : stderr);
+        return command ? NC_EXIT_OK : NC_EXIT_FAILED;
+    }
+    if (g_str_equal(command, "--version")) {
+        g_print("netcarry %s\n", NC_VERSION);
+        return NC_EXIT_OK;
+    }
+
+    if (g_str_equal(command, "capture"))
+        ok = nc_cmd_capture(argc, argv, &error);
+    else if (g_str_equal(command, "install"))
+        ok = nc_cmd_install(argc, argv, &error);
+    else if (g_str_equal(command, "remove"))
+        ok = nc_cmd_remove(argc, argv, &error);
+    else if (g_str_equal(command, "diff"))
+        ok = nc_cmd_diff(argc, argv, &different, &error);
+    else if (g_str_equal(command, "validate"))
+        ok = nc_cmd_validate(argc, argv, &error);
+    else {
+        g_printerr("netcarry: unknown command '%s'; see 'netcarry --help'\n", command);
+        return NC_EXIT_FAILED;
+    }
+
+    if (!ok) {
+        g_printerr("netcarry: %s\n", error ? error->message : "failed (no reason given)");
+        return NC_EXIT_FAILED;
+    }
+    return different ? NC_EXIT_DIFFERENT : NC_EXIT_OK;
+}
