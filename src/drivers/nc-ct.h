@@ -55,4 +55,12 @@ gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtr
                        GError **error);
 gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error);
 
+/* Room one encoded conntrack message may need (real ones are ~100-300 bytes). */
+#define NC_CT_MSG_MAX 1024
+
+/* Encodes the IPCTNL_MSG_CT_NEW message nc_ct_install() sends for @entry (at most NC_CT_MSG_MAX
+ * bytes into @buf), with NLM_F_REQUEST | @nlmsg_flags; returns its length. For benchmarks and
+ * tools that drive the socket themselves. */
+gsize nc_ct_msg_put_new(char *buf, const NcCtEntry *entry, guint32 seq, guint16 nlmsg_flags);
+
 G_END_DECLS
