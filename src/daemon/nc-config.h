@@ -1,0 +1,64 @@
+/* nc-config.h - /etc/netcarry/netcarry.conf: the daemon's and the hook's settings
+ * Every setting has a working default; an unknown or bad key is an error that names it.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#ifndef NC_SYSCONFDIR
+#define NC_SYSCONFDIR "/etc"
+#endif
+#define NC_CONFIG_DEFAULT_PATH NC_SYSCONFDIR "/netcarry/netcarry.conf"
+
+/**
+ * NcAdmission - what the destination does at `migrate begin` when it cannot carry a domain's state
+ * @NC_ADMISSION_REFUSE:  the hook fails; libvirt cancels the migration and virsh shows why
+ * @NC_ADMISSION_PROCEED: the migration goes on; the report records what was not carried
+ */
+typedef enum {
+    NC_ADMISSION_REFUSE,
+    NC_ADMISSION_PROCEED,
+} NcAdmission;
+
+/**
+ * NcGateMode - how the destination keeps the guest's traffic back until its state is installed
+ * @NC_GATE_MODE_GATE:    nftables netdev chains on the tap hold IP traffic; ARP/RARP pass
+ * @NC_GATE_MODE_SUSPEND: for `virsh migrate --suspend`: netcarry resumes the guest once installed
+ */
+typedef enum {
+    NC_GATE_MODE_GATE,
+    NC_GATE_MODE_SUSPEND,
+} NcGateMode;
+
+/**
+ * NcConfig - the parsed configuration; see src/daemon/netcarry.conf for the meaning of each key
+ */
+typedef struct {
+    char *listen_address;
+    guint16 listen_port;
+    char *tls_ca_file;
+    char *tls_server_cert;
+    char *tls_server_key;
+    char *tls_client_cert;
+    char *tls_client_key;
+    NcAdmission admission;
+    NcGateMode gate_mode;
+    gboolean cleanup_source;
+    GLogLevelFlags log_level; /* the least severe level that is logged */
+    char *hook_socket;
+    guint hook_timeout_ms;
+    guint peer_connect_timeout_ms;
+    guint seal_timeout_ms;
+} NcConfig;
+
+NcConfig *nc_config_new_default(void);
+NcConfig *nc_config_load(const char *path, GError **error);
+void nc_config_free(NcConfig *config);
+const char *nc_admission_to_string(NcAdmission admission);
+const char *nc_gate_mode_to_string(NcGateMode mode);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcConfig, nc_config_free)
+
+G_END_DECLS

@@ -1,0 +1,208 @@
+/* test-config.c - netcarry.conf: defaults, every key, every bad value named, the shipped file
+ * Files are written into a temporary directory per test.
+ */
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "nc-config.h"
+#include "util/nc-error.h"
+
+typedef struct {
+    char *dir;
+    char *path;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("nc-config-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
+    f->path = g_build_filename(f->dir, "netcarry.conf", NULL);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+    g_unlink(f->path);
+    g_rmdir(f->dir);
+    g_free(f->path);
+    g_free(f->dir);
+}
+
+static void write_conf(Fixture *f, const char *text)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(g_file_set_contents(f->path, text, -1, &error));
+}
+
+static void assert_defaults(const NcConfig *c)
+{
+    g_assert_cmpstr(c->listen_address, ==, "0.0.0.0");
+    g_assert_cmpuint(c->listen_port, ==, 16520);
+    g_assert_cmpstr(c->tls_ca_file, ==, "/etc/pki/CA/cacert.pem");
+    g_assert_cmpstr(c->tls_server_cert, ==, "/etc/pki/libvirt/servercert.pem");
+    g_assert_cmpstr(c->tls_server_key, ==, "/etc/pki/libvirt/private/serverkey.pem");
+    g_assert_cmpstr(c->tls_client_cert, ==, "/etc/pki/libvirt/clientcert.pem");
+    g_assert_cmpstr(c->tls_client_key, ==, "/etc/pki/libvirt/private/clientkey.pem");
+    g_assert_cmpint(c->admission, ==, NC_ADMISSION_REFUSE);
+    g_assert_cmpint(c->gate_mode, ==, NC_GATE_MODE_GATE);
+    g_assert_true(c->cleanup_source);
+    g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_MESSAGE);
+    g_assert_cmpstr(c->hook_socket, ==, "/run/netcarry/netcarryd.sock");
+    g_assert_cmpuint(c->hook_timeout_ms, ==, 5000);
+    g_assert_cmpuint(c->peer_connect_timeout_ms, ==, 3000);
+    g_assert_cmpuint(c->seal_timeout_ms, ==, 2000);
+}
+
+static void test_missing_file(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+
+    g_assert_no_error(error);
+    assert_defaults(c);
+}
+
+static void test_empty_file(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    write_conf(f, "# nothing\n[migration]\n");
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    assert_defaults(c);
+}
+
+static void test_every_key(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    write_conf(f, "[listen]\naddress = fd00::2\nport = 4242\n"
+                  "[tls]\nca-file=/a/ca.pem\nserver-cert=/a/s.pem\nserver-key=/a/s.key\n"
+                  "client-cert=/a/c.pem\nclient-key=/a/c.key\n"
+                  "[migration]\nadmission=proceed\ngate-mode=suspend\ncleanup-source=false\n"
+                  "[daemon]\nlog-level=debug\nhook-socket=/tmp/x.sock\n"
+                  "[timeouts]\nhook-ms=250\npeer-connect-ms=1500\nseal-ms=600000\n");
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->listen_address, ==, "fd00::2");
+    g_assert_cmpuint(c->listen_port, ==, 4242);
+    g_assert_cmpstr(c->tls_ca_file, ==, "/a/ca.pem");
+    g_assert_cmpstr(c->tls_server_cert, ==, "/a/s.pem");
+    g_assert_cmpstr(c->tls_server_key, ==, "/a/s.key");
+    g_assert_cmpstr(c->tls_client_cert, ==, "/a/c.pem");
+    g_assert_cmpstr(c->tls_client_key, ==, "/a/c.key");
+    g_assert_cmpint(c->admission, ==, NC_ADMISSION_PROCEED);
+    g_assert_cmpint(c->gate_mode, ==, NC_GATE_MODE_SUSPEND);
+    g_assert_false(c->cleanup_source);
+    g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_DEBUG);
+    g_assert_cmpstr(c->hook_socket, ==, "/tmp/x.sock");
+    g_assert_cmpuint(c->hook_timeout_ms, ==, 250);
+    g_assert_cmpuint(c->peer_connect_timeout_ms, ==, 1500);
+    g_assert_cmpuint(c->seal_timeout_ms, ==, 600000);
+    g_assert_cmpstr(nc_admission_to_string(c->admission), ==, "proceed");
+    g_assert_cmpstr(nc_gate_mode_to_string(c->gate_mode), ==, "suspend");
+}
+
+/* one bad line, and what the error message must contain */
+typedef struct {
+    const char *text;
+    const char *expect[3];
+} BadCase;
+
+static const BadCase bad_cases[] = {
+    {"[listen]\naddress=myhost", {"[listen] address = 'myhost'", "IPv4 or IPv6"}},
+    {"[listen]\nport=0", {"[listen] port = '0'", "1 to 65535"}},
+    {"[listen]\nport=65536", {"[listen] port = '65536'", "1 to 65535"}},
+    {"[listen]\nport=http", {"[listen] port = 'http'"}},
+    {"[tls]\nca-file=", {"[tls] ca-file = ''", "non-empty path"}},
+    {"[tls]\nserver-cert=", {"[tls] server-cert"}},
+    {"[tls]\nserver-key=", {"[tls] server-key"}},
+    {"[tls]\nclient-cert=", {"[tls] client-cert"}},
+    {"[tls]\nclient-key=", {"[tls] client-key"}},
+    {"[migration]\nadmission=maybe", {"[migration] admission = 'maybe'", "refuse, proceed"}},
+    {"[migration]\ngate-mode=open", {"[migration] gate-mode = 'open'", "gate, suspend"}},
+    {"[migration]\ncleanup-source=yes", {"[migration] cleanup-source = 'yes'", "true, false"}},
+    {"[daemon]\nlog-level=verbose",
+     {"[daemon] log-level = 'verbose'", "error, critical, warning, message, info, debug"}},
+    {"[daemon]\nhook-socket=", {"[daemon] hook-socket"}},
+    {"[timeouts]\nhook-ms=0", {"[timeouts] hook-ms = '0'", "1 to 600000"}},
+    {"[timeouts]\npeer-connect-ms=-5", {"[timeouts] peer-connect-ms = '-5'"}},
+    {"[timeouts]\nseal-ms=600001", {"[timeouts] seal-ms = '600001'"}},
+    {"[timeouts]\nhook=5000", {"unknown key 'hook' in [timeouts]", "hook-ms, peer-connect-ms, seal-ms"}},
+    {"[listen]\nadress=::1", {"unknown key 'adress' in [listen]", "address, port"}},
+    {"[Listen]\naddress=::1", {"unknown group [Listen]", "[listen], [tls]"}},
+    {"[migration]\nadmission=\\q", {"[migration] admission = '\\q'", "refuse, proceed"}},
+    {"this is not a key file", {"cannot read the configuration"}},
+};
+
+static void test_bad_value(Fixture *f, gconstpointer data)
+{
+    const BadCase *bc = data;
+    g_autoptr(GError) error = NULL;
+
+    write_conf(f, bc->text);
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_assert_null(c);
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_test_message("%s", error->message);
+    g_assert_true(g_str_has_prefix(error->message, f->path));
+    for (int i = 0; i < 3 && bc->expect[i]; i++)
+        g_assert_nonnull(strstr(error->message, bc->expect[i]));
+}
+
+static void test_unreadable(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    /* a directory where the file should be */
+    g_assert_cmpint(g_mkdir(f->path, 0700), ==, 0);
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_rmdir(f->path);
+    g_assert_null(c);
+    g_assert_nonnull(error);
+    g_assert_true(error->domain == NC_ERROR);
+    g_assert_nonnull(strstr(error->message, "cannot read the configuration"));
+}
+
+/* The shipped file changes nothing, and its commented values are exactly the defaults. */
+static void test_shipped_file(Fixture *f, gconstpointer data)
+{
+    const char *root = g_getenv("NETCARRY_SOURCE_ROOT");
+    g_autofree char *shipped = NULL, *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GRegex) uncomment = g_regex_new("^#([a-z-]+ = )", G_REGEX_MULTILINE, 0, NULL);
+
+    if (!root) {
+        g_test_skip("NETCARRY_SOURCE_ROOT is not set (run through meson test)");
+        return;
+    }
+    shipped = g_build_filename(root, "src", "daemon", "netcarry.conf", NULL);
+    g_autoptr(NcConfig) as_is = nc_config_load(shipped, &error);
+    g_assert_no_error(error);
+    assert_defaults(as_is);
+
+    g_assert_true(g_file_get_contents(shipped, &text, NULL, NULL));
+    g_autofree char *active = g_regex_replace(uncomment, text, -1, 0, "\\1", 0, NULL);
+    g_assert_cmpstr(active, !=, text);
+    write_conf(f, active);
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    assert_defaults(c);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, d, fn) g_test_add(path, Fixture, d, setup, fn, teardown)
+    ADD("/config/missing-file", NULL, test_missing_file);
+    ADD("/config/empty-file", NULL, test_empty_file);
+    ADD("/config/every-key", NULL, test_every_key);
+    ADD("/config/unreadable", NULL, test_unreadable);
+    ADD("/config/shipped-file", NULL, test_shipped_file);
+    for (gsize i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/config/bad/%zu", i);
+        ADD(path, &bad_cases[i], test_bad_value);
+    }
+    return g_test_run();
+}
