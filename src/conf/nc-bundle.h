@@ -116,4 +116,26 @@ NcBundle *nc_bundle_parse_buffer(const char *data, gsize len, const char *name, 
 char *nc_bundle_format(const NcBundle *bundle);
 gboolean nc_bundle_save(const NcBundle *bundle, const char *path, GError **error);
 
+/* Tables shared by the XML form, the diff and messages (nc-bundle.c). */
+
+/* "tcp", "udp", ... or NULL for a protocol without a name here */
+const char *nc_ct_proto_to_string(guint8 proto);
+/* a name or a decimal number 0-255; -1 if neither */
+int nc_ct_proto_from_string(const char *str);
+/* whether tuples of @proto carry ports (TCP, UDP, UDPLITE, SCTP, DCCP, GRE keys) */
+gboolean nc_ct_proto_has_ports(guint8 proto);
+/* whether tuples of @proto carry ICMP id/type/code (ICMP, ICMPv6) */
+gboolean nc_ct_proto_is_icmp(guint8 proto);
+/* IPS_* bits as space-separated names in bit order ("seen-reply assured ..."),
+ * unknown bits as "bit-N"; "" for 0. (transfer full) */
+char *nc_ct_status_to_string(guint32 status);
+/* "established", ... or NULL for a value outside TCP_CONNTRACK_* */
+const char *nc_ct_tcp_state_to_string(guint8 state);
+int nc_ct_tcp_state_from_string(const char *str); /* -1 if unknown */
+
+/* Bundles with more entries than this are validated against bundle.rng without
+ * their entries (libxml2's RelaxNG costs ~35 us per entry); every entry is
+ * still checked by the reader, which enforces the same rules as the schema. */
+#define NC_BUNDLE_FULL_VALIDATION_MAX 1000
+
 G_END_DECLS

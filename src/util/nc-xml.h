@@ -29,4 +29,19 @@ xmlDoc *nc_xml_parse_validated(const char *data, gsize len, const char *name,
  * (<bundle> -> bundle.rng, ...). Used by `netcarry validate` and the schema test. */
 gboolean nc_xml_validate_file(const char *path, GError **error);
 
+/* Parses @data without network access, entity substitution or a DOCTYPE; a
+ * malformed document fails with "@name:LINE: what is wrong". */
+xmlDoc *nc_xml_parse(const char *data, gsize len, const char *name, GError **error);
+
+/* Validates @doc against @schema_name. On failure *@line (if not NULL) is the
+ * line of the first violation and @error reads "@name:LINE: what was expected". */
+gboolean nc_xml_validate_doc(xmlDoc *doc, const char *name, const char *schema_name, int *line,
+                             GError **error);
+
+/* The schema file for a root element in @ns, e.g. "bundle.rng"; NULL if none. */
+const char *nc_xml_schema_for_root(const char *ns, const char *root);
+
+/* The line of @node, also beyond 65535 (documents are parsed with BIG_LINES). */
+int nc_xml_node_line(const xmlNode *node);
+
 G_END_DECLS
