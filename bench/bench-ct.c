@@ -60,8 +60,8 @@ static NcCtEntry *make_entries(guint n)
         e[i].has_tcp = TRUE;
         e[i].tcp_state = TCP_CONNTRACK_ESTABLISHED;
         e[i].tcp_wscale[0] = e[i].tcp_wscale[1] = 7;
-        e[i].tcp_flags[0] = e[i].tcp_flags[1] = IP_CT_TCP_FLAG_WINDOW_SCALE |
-                                                IP_CT_TCP_FLAG_SACK_PERM;
+        e[i].tcp_flags[0] = e[i].tcp_flags[1] =
+            IP_CT_TCP_FLAG_WINDOW_SCALE | IP_CT_TCP_FLAG_SACK_PERM;
     }
     return e;
 }

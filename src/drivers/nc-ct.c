@@ -259,10 +259,10 @@ gsize nc_ct_msg_put_new(char *buf, const NcCtEntry *e, guint32 seq, guint16 nlms
     gboolean ports = nc_ct_l4_has_ports(e->orig.proto);
 
     /* SNAT: the reply goes to the translated source; DNAT: it comes from the translated dest. */
-    gboolean snat = !nc_addr_equal(&e->orig.src, &e->reply.dst) ||
-                    (ports && e->orig.sport != e->reply.dport);
-    gboolean dnat = !nc_addr_equal(&e->orig.dst, &e->reply.src) ||
-                    (ports && e->orig.dport != e->reply.sport);
+    gboolean snat =
+        !nc_addr_equal(&e->orig.src, &e->reply.dst) || (ports && e->orig.sport != e->reply.dport);
+    gboolean dnat =
+        !nc_addr_equal(&e->orig.dst, &e->reply.src) || (ports && e->orig.dport != e->reply.sport);
 
     nc_ct_put_tuple(nlh, CTA_TUPLE_ORIG, &e->orig);
     if (snat || dnat) {
@@ -350,8 +350,7 @@ static int nc_ct_attr_cb(const struct nlattr *attr, void *data)
     return MNL_CB_OK;
 }
 
-static gboolean nc_ct_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-                                   guint max)
+static gboolean nc_ct_parse_nested(const struct nlattr *nest, const struct nlattr **tb, guint max)
 {
     NcAttrTable t = {tb, max};
 
@@ -456,8 +455,7 @@ static gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
     if (tb[CTA_PROTOINFO] && e->orig.proto == IPPROTO_TCP) {
         const struct nlattr *pi[CTA_PROTOINFO_MAX + 1], *tcp[CTA_PROTOINFO_TCP_MAX + 1];
 
-        if (nc_ct_parse_nested(tb[CTA_PROTOINFO], pi, CTA_PROTOINFO_MAX) &&
-            pi[CTA_PROTOINFO_TCP] &&
+        if (nc_ct_parse_nested(tb[CTA_PROTOINFO], pi, CTA_PROTOINFO_MAX) && pi[CTA_PROTOINFO_TCP] &&
             nc_ct_parse_nested(pi[CTA_PROTOINFO_TCP], tcp, CTA_PROTOINFO_TCP_MAX)) {
             e->has_tcp = TRUE;
             e->tcp_state = nc_ct_get_u8(tcp[CTA_PROTOINFO_TCP_STATE]);
@@ -482,12 +480,24 @@ static char *nc_ct_describe(const NcCtEntry *e)
     nc_addr_format(&t->src, s, sizeof(s));
     nc_addr_format(&t->dst, d, sizeof(d));
     switch (t->proto) {
-    case IPPROTO_TCP: proto = "tcp"; break;
-    case IPPROTO_UDP: proto = "udp"; break;
-    case IPPROTO_ICMP: proto = "icmp"; break;
-    case IPPROTO_ICMPV6: proto = "icmpv6"; break;
-    case IPPROTO_SCTP: proto = "sctp"; break;
-    default: proto = NULL; break;
+    case IPPROTO_TCP:
+        proto = "tcp";
+        break;
+    case IPPROTO_UDP:
+        proto = "udp";
+        break;
+    case IPPROTO_ICMP:
+        proto = "icmp";
+        break;
+    case IPPROTO_ICMPV6:
+        proto = "icmpv6";
+        break;
+    case IPPROTO_SCTP:
+        proto = "sctp";
+        break;
+    default:
+        proto = NULL;
+        break;
     }
     g_autofree char *pname = proto ? g_strdup(proto) : g_strdup_printf("proto %u", t->proto);
     if (nc_ct_l4_has_ports(t->proto))
@@ -623,8 +633,8 @@ static gboolean nc_ct_dump_one(NcCt *ct, NcCtDumpCtx *c, GError **error)
     if (mnl_socket_sendto(ct->nl, nlh, nlh->nlmsg_len) < 0) {
         int saved = errno;
         g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                    "cannot request the conntrack entries of %s in network namespace %s: %s",
-                    astr, nc_ct_ns_name(ct), g_strerror(saved));
+                    "cannot request the conntrack entries of %s in network namespace %s: %s", astr,
+                    nc_ct_ns_name(ct), g_strerror(saved));
         return FALSE;
     }
     do {
@@ -800,8 +810,7 @@ static gboolean nc_ct_batch(NcCt *ct, const NcCtEntry *entries, guint n_entries,
     for (guint i = 0; i <= last; i++) {
         if (which && !which[i])
             continue;
-        off += put(ct->buf + off, &entries[i], st.base + i,
-                   flags | (i == last ? NLM_F_ACK : 0));
+        off += put(ct->buf + off, &entries[i], st.base + i, flags | (i == last ? NLM_F_ACK : 0));
         in_buf++;
         if (i == last || off + NC_CT_MSG_MAX > NC_CT_SEND_CHUNK || in_buf >= ct->max_batch) {
             if (mnl_socket_sendto(ct->nl, ct->buf, off) < 0) {
@@ -835,8 +844,8 @@ static NcCtFailure *nc_ct_failure_new(guint index, int errnum, const NcCtEntry *
     f->index = index;
     f->errnum = errnum;
     if (errnum == EEXIST)
-        f->message = g_strdup_printf("entry %u (%s): already present on the destination", index,
-                                     what);
+        f->message =
+            g_strdup_printf("entry %u (%s): already present on the destination", index, what);
     else
         f->message = g_strdup_printf("entry %u (%s): the kernel refused it: %s", index, what,
                                      g_strerror(errnum));
@@ -954,8 +963,8 @@ gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GErro
         return TRUE;
 
     errs = g_new0(int, found->len);
-    if (!nc_ct_batch(ct, (const NcCtEntry *)found->data, found->len, nc_ct_msg_put_delete, 0,
-                     NULL, errs, error))
+    if (!nc_ct_batch(ct, (const NcCtEntry *)found->data, found->len, nc_ct_msg_put_delete, 0, NULL,
+                     errs, error))
         return FALSE;
     for (guint i = 0; i < found->len; i++) {
         if (errs[i] == 0) {

@@ -102,14 +102,13 @@ int nc_netns_socket(const char *name, int domain, int type, int protocol, GError
     if (setns(self, CLONE_NEWNET) < 0) {
         /* The thread is stranded in the wrong namespace; every later socket it opens would be
          * in @name. Nothing sane can continue on this thread. */
-        g_critical("cannot return to the original network namespace after visiting '%s': %s",
-                   name, g_strerror(errno));
+        g_critical("cannot return to the original network namespace after visiting '%s': %s", name,
+                   g_strerror(errno));
         if (fd >= 0)
             close(fd);
         close(self);
         g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
-                    "cannot return to the original network namespace after visiting '%s'",
-                    name);
+                    "cannot return to the original network namespace after visiting '%s'", name);
         return -1;
     }
     close(self);

@@ -17,8 +17,8 @@
 #define VM6 "2001:db8:1::5"
 
 typedef struct {
-    char ns_a[64]; /* source host: populated with conntrack -I */
-    char ns_b[64]; /* destination host: installed into by the driver */
+    char ns_a[64];   /* source host: populated with conntrack -I */
+    char ns_b[64];   /* destination host: installed into by the driver */
     gboolean ready;  /* namespaces exist: teardown removes them */
     gboolean usable; /* and hold the test entries: the test may run */
 } Fixture;
@@ -128,8 +128,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     const char *add_a[] = {"ip", "netns", "add", f->ns_a, NULL};
     const char *add_b[] = {"ip", "netns", "add", f->ns_b, NULL};
     if (!run_argv(add_a, NULL, &error) || !run_argv(add_b, NULL, &error)) {
-        g_autofree char *msg = g_strdup_printf("cannot create network namespaces: %s",
-                                               error->message);
+        g_autofree char *msg =
+            g_strdup_printf("cannot create network namespaces: %s", error->message);
         ns_del(f->ns_a);
         g_test_skip(msg);
         return;
@@ -417,8 +417,7 @@ static void test_remove(Fixture *f, gconstpointer data)
     g_autoptr(NcCt) ct = nc_ct_open(f->ns_a, &error);
     guint removed = 0;
 
-    g_assert_cmpuint(ns_count(f->ns_a), ==,
-                     G_N_ELEMENTS(vm_entries) + G_N_ELEMENTS(other_entries));
+    g_assert_cmpuint(ns_count(f->ns_a), ==, G_N_ELEMENTS(vm_entries) + G_N_ELEMENTS(other_entries));
     g_assert_true(nc_ct_remove(ct, sel, &removed, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(removed, ==, G_N_ELEMENTS(vm_entries));
