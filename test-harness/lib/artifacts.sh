@@ -1,0 +1,36 @@
+# test-harness/lib/artifacts.sh - per-scenario artifact folders: the part of every host log that
+# was written during the scenario, firewall state, client output, and a merged timeline.
+
+# Logs of a host (relative to its directory) that are cut to the scenario's window.
+NCH_HOST_LOGS="events.log qmp.log var/log/libvirt/libvirtd.log var/log/libvirt/nch-hooks.log
+    var/log/libvirt/qemu/$NCH_GUEST.log var/log/libvirt/qemu/$NCH_GUEST-console.log"
+
+# art_mark - remember every host log's current size; art_collect copies from there on.
+art_mark() {
+    local h f
+    : > "$ART/.offsets"
+    for h in $NCH_HOSTS; do
+        for f in $NCH_HOST_LOGS; do
+            echo "$h $f $(stat -c %s "$(host_dir "$h")/$f" 2>/dev/null || echo 0)" >> "$ART/.offsets"
+        done
+    done
+}
+
+art_collect() {
+    local h f off d
+    while read -r h f off; do
+        d=$ART/host$h; mkdir -p "$d"
+        [ -f "$(host_dir "$h")/$f" ] && tail -c +$((off + 1)) "$(host_dir "$h")/$f" > "$d/$(basename "$f")"
+    done < "$ART/.offsets"
+    sc_fw_snapshot end
+    "$NCH_PY" "$NCH_LIB/timeline.py" "$ART" > "$ART/migrations.txt" 2>"$ART/timeline.err"
+}
+
+# sc_fw_snapshot LABEL - every host's firewall ruleset with its counters, as it is now.
+sc_fw_snapshot() {
+    local h
+    for h in $NCH_HOSTS; do
+        mkdir -p "$ART/host$h"
+        fw_dump "$h" > "$ART/host$h/firewall-$1.txt"
+    done
+}
