@@ -49,6 +49,37 @@ static void nc_xml_errors_clear(NcXmlErrors *errs)
 }
 
 /**
+ * nc_xml_reword() - make libxml2's RelaxNG phrasing readable, or drop it
+ * @msg: (inout): the message; replaced when reworded
+ *
+ * Return: FALSE if the message only repeats what an earlier one said
+ */
+static gboolean nc_xml_reword(char **msg)
+{
+    static const struct {
+        const char *match;
+        const char *text; /* NULL: drop */
+    } words[] = {
+        {"failed to compare type", NULL},
+        {"Error validating datatype", NULL},
+        {"Expecting an element , got nothing", "a required child element is missing"},
+        {"failed to validate attributes", "an attribute is missing, unknown or has a bad value"},
+        {"failed to validate content", "a child or value is missing or has a bad value"},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(words); i++) {
+        if (!strstr(*msg, words[i].match))
+            continue;
+        if (!words[i].text)
+            return FALSE;
+        g_free(*msg);
+        *msg = g_strdup(words[i].text);
+        return TRUE;
+    }
+    return TRUE;
+}
+
+/**
  * nc_xml_collect_error() - xmlStructuredErrorFunc keeping the first line's errors
  * @data: the NcXmlErrors (or a parser context whose _private is one)
  * @err:  libxml2's error
@@ -64,6 +95,8 @@ static void nc_xml_collect_error(void *data, xmlErrorPtr err)
     if (errs->line && (err->line != errs->line || errs->n_seen > 4))
         return;
     msg = g_strstrip(g_strdup(err->message ? err->message : "unknown error"));
+    if (!nc_xml_reword(&msg))
+        return;
     if (!errs->line) {
         errs->line = err->line > 0 ? err->line : 1;
         if (err->node && err->domain == XML_FROM_RELAXNGV &&
