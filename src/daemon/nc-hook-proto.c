@@ -1,0 +1,416 @@
+/* nc-hook-proto.c - encode, decode and carry hook <-> netcarryd messages, every wait bounded
+ * Shared by the hook (hooks/netcarry-hook.c, blocking client) and the daemon (server side).
+ *
+ * Theory of operation
+ * -------------------
+ * libvirt runs /etc/libvirt/hooks/qemu.d/netcarry synchronously, with the domain's lock held:
+ * while the hook runs, libvirt waits. The hook therefore does one thing: it connects to the
+ * daemon's unix socket, sends one request, reads one answer, and exits. The daemon never
+ * calls libvirt on the hook's behalf while the hook waits (that would deadlock), and the hook
+ * gives up at a deadline that covers connecting, sending and reading together.
+ *
+ * Both messages are frames: a 12-byte header, then the payload.
+ *
+ *   offset 0  u32 magic    0x4e43484b ("NCHK"), big-endian like every integer here
+ *          4  u16 version  NC_HOOK_PROTO_VERSION; a peer answers a version it does not speak
+ *                          by closing the connection (the hook then treats the daemon as
+ *                          unreachable), so a mixed upgrade fails safe under the admission policy
+ *          6  u16 type     NC_HOOK_MSG_REQUEST (hook -> daemon) or NC_HOOK_MSG_ANSWER
+ *          8  u32 length   of the payload, at most NC_HOOK_PROTO_MAX_PAYLOAD
+ *
+ * Request payload: five strings, each a u32 length and that many bytes (UTF-8, no NUL):
+ *   domain, operation, sub-operation, extra (the hook's argv[1..4]), and the domain XML
+ *   from its stdin.
+ * Answer payload: UTF-8 text, exactly "accept" or "refuse: REASON" where REASON is one
+ *   non-empty line. Anything else is an invalid answer; the hook treats it like an
+ *   unreachable daemon.
+ * One connection carries one request and one answer; then both sides close.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nc-hook-proto.h"
+#include "util/nc-error.h"
+
+void nc_hook_request_free(NcHookRequest *req)
+{
+    if (!req)
+        return;
+    g_free(req->domain);
+    g_free(req->op);
+    g_free(req->sub_op);
+    g_free(req->extra);
+    g_free(req->xml);
+    g_free(req);
+}
+
+void nc_hook_answer_free(NcHookAnswer *answer)
+{
+    if (!answer)
+        return;
+    g_free(answer->reason);
+    g_free(answer);
+}
+
+static void put_u32(GByteArray *b, guint32 v)
+{
+    guint32 be = GUINT32_TO_BE(v);
+
+    g_byte_array_append(b, (const guint8 *)&be, 4);
+}
+
+static guint32 get_u32(const guint8 *p)
+{
+    guint32 be;
+
+    memcpy(&be, p, 4);
+    return GUINT32_FROM_BE(be);
+}
+
+/* Wrap @payload (consumed) into a frame of @type. */
+static GBytes *frame(NcHookMsgType type, GByteArray *payload)
+{
+    GByteArray *b = g_byte_array_sized_new(NC_HOOK_PROTO_HEADER_SIZE + payload->len);
+    guint16 version = GUINT16_TO_BE(NC_HOOK_PROTO_VERSION), t = GUINT16_TO_BE(type);
+
+    put_u32(b, NC_HOOK_PROTO_MAGIC);
+    g_byte_array_append(b, (const guint8 *)&version, 2);
+    g_byte_array_append(b, (const guint8 *)&t, 2);
+    put_u32(b, payload->len);
+    g_byte_array_append(b, payload->data, payload->len);
+    g_byte_array_unref(payload);
+    return g_byte_array_free_to_bytes(b);
+}
+
+/**
+ * nc_hook_request_encode() - a request as a complete frame
+ * @req: the request; NULL fields are sent as ""
+ *
+ * Return: (transfer full): header + payload
+ */
+GBytes *nc_hook_request_encode(const NcHookRequest *req)
+{
+    const char *fields[] = {req->domain, req->op, req->sub_op, req->extra, req->xml};
+    GByteArray *p = g_byte_array_new();
+
+    for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+        const char *s = fields[i] ? fields[i] : "";
+
+        put_u32(p, strlen(s));
+        g_byte_array_append(p, (const guint8 *)s, strlen(s));
+    }
+    return frame(NC_HOOK_MSG_REQUEST, p);
+}
+
+/**
+ * nc_hook_request_decode() - parse a request's payload
+ * @payload: the bytes after the header
+ * @len:     their number
+ * @error:   NC_ERROR_INVALID_DATA when a length overruns, bytes are left over, or a string is
+ *           not UTF-8 or holds a NUL
+ *
+ * Return: (transfer full): the request, or NULL
+ */
+NcHookRequest *nc_hook_request_decode(const guint8 *payload, gsize len, GError **error)
+{
+    g_autoptr(NcHookRequest) req = g_new0(NcHookRequest, 1);
+    char **fields[] = {&req->domain, &req->op, &req->sub_op, &req->extra, &req->xml};
+    gsize off = 0;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+        guint32 n;
+
+        if (len - off < 4 || (n = get_u32(payload + off)) > len - off - 4) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "hook request: field %zu overruns the %zu-byte payload", i, len);
+            return NULL;
+        }
+        off += 4;
+        if (memchr(payload + off, 0, n) || !g_utf8_validate((const char *)payload + off, n, NULL)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "hook request: field %zu is not UTF-8 text", i);
+            return NULL;
+        }
+        *fields[i] = g_strndup((const char *)payload + off, n);
+        off += n;
+    }
+    if (off != len) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "hook request: %zu bytes after the last field", len - off);
+        return NULL;
+    }
+    return g_steal_pointer(&req);
+}
+
+/**
+ * nc_hook_answer_encode() - an answer as a complete frame
+ * @answer: the answer; a refusal's reason is flattened to one line
+ *
+ * Return: (transfer full): header + payload
+ */
+GBytes *nc_hook_answer_encode(const NcHookAnswer *answer)
+{
+    GByteArray *p = g_byte_array_new();
+
+    if (answer->verdict == NC_HOOK_ACCEPT) {
+        g_byte_array_append(p, (const guint8 *)"accept", 6);
+    } else {
+        g_autofree char *reason = g_strdup(answer->reason && *answer->reason ? answer->reason
+                                                                             : "no reason given");
+
+        g_strdelimit(reason, "\r\n\t", ' ');
+        g_byte_array_append(p, (const guint8 *)"refuse: ", 8);
+        g_byte_array_append(p, (const guint8 *)reason, strlen(reason));
+    }
+    return frame(NC_HOOK_MSG_ANSWER, p);
+}
+
+/**
+ * nc_hook_answer_decode() - parse an answer's payload
+ * @payload: the bytes after the header
+ * @len:     their number
+ * @error:   NC_ERROR_INVALID_DATA unless it is "accept" or "refuse: " + one non-empty line
+ *
+ * Return: (transfer full): the answer, or NULL
+ */
+NcHookAnswer *nc_hook_answer_decode(const guint8 *payload, gsize len, GError **error)
+{
+    g_autofree char *text = g_strndup((const char *)payload, len);
+    g_autoptr(NcHookAnswer) answer = g_new0(NcHookAnswer, 1);
+
+    if (strlen(text) != len || !g_utf8_validate(text, len, NULL))
+        goto invalid;
+    if (g_str_equal(text, "accept")) {
+        answer->verdict = NC_HOOK_ACCEPT;
+        return g_steal_pointer(&answer);
+    }
+    if (g_str_has_prefix(text, "refuse: ") && text[8] && !strpbrk(text, "\r\n")) {
+        answer->verdict = NC_HOOK_REFUSE;
+        answer->reason = g_strdup(text + 8);
+        return g_steal_pointer(&answer);
+    }
+invalid:
+    g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                "hook answer is neither 'accept' nor 'refuse: REASON' (%zu bytes)", len);
+    return NULL;
+}
+
+/**
+ * nc_hook_header_parse() - check a frame header
+ * @header:      NC_HOOK_PROTO_HEADER_SIZE bytes
+ * @expect:      the message type the caller waits for
+ * @payload_len: (out): the payload's length
+ * @error:       NC_ERROR_INVALID_DATA for a bad magic, version, type or length
+ *
+ * Return: TRUE if the payload may be read
+ */
+gboolean nc_hook_header_parse(const guint8 *header, NcHookMsgType expect, guint32 *payload_len,
+                              GError **error)
+{
+    guint16 version = header[4] << 8 | header[5];
+    guint16 type = header[6] << 8 | header[7];
+
+    if (get_u32(header) != NC_HOOK_PROTO_MAGIC) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "not a netcarry hook message");
+        return FALSE;
+    }
+    if (version != NC_HOOK_PROTO_VERSION) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "hook protocol version %u is not supported (this side speaks %u): install "
+                    "the same netcarry version for the hook and the daemon",
+                    version, NC_HOOK_PROTO_VERSION);
+        return FALSE;
+    }
+    if (type != expect) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "hook message of type %u where %u was expected", type, expect);
+        return FALSE;
+    }
+    *payload_len = get_u32(header + 8);
+    if (*payload_len > NC_HOOK_PROTO_MAX_PAYLOAD) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "hook message of %u bytes exceeds the limit of %u", *payload_len,
+                    NC_HOOK_PROTO_MAX_PAYLOAD);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Wait until @fd is ready for @events or the deadline passes; FALSE with @error on timeout. */
+static gboolean wait_fd(int fd, short events, gint64 deadline_us, GError **error)
+{
+    for (;;) {
+        gint64 left = deadline_us - g_get_monotonic_time();
+        struct pollfd p = {fd, events, 0};
+        int r;
+
+        if (left <= 0) {
+            g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT, "no progress before the deadline");
+            return FALSE;
+        }
+        r = poll(&p, 1, (int)((left + 999) / 1000));
+        if (r > 0)
+            return TRUE;
+        if (r < 0 && errno != EINTR) {
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "poll: %s", g_strerror(errno));
+            return FALSE;
+        }
+    }
+}
+
+static gboolean read_exact(int fd, guint8 *buf, gsize len, gint64 deadline_us, GError **error)
+{
+    gsize done = 0;
+
+    while (done < len) {
+        ssize_t n;
+
+        if (!wait_fd(fd, POLLIN, deadline_us, error))
+            return FALSE;
+        n = recv(fd, buf + done, len - done, MSG_DONTWAIT);
+        if (n == 0) {
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "connection closed after %zu of %zu bytes",
+                        done, len);
+            return FALSE;
+        }
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "recv: %s", g_strerror(errno));
+            return FALSE;
+        }
+        done += n;
+    }
+    return TRUE;
+}
+
+/**
+ * nc_hook_fd_read_frame() - read one whole frame from a stream socket, before a deadline
+ * @fd:          the socket
+ * @expect:      the message type expected
+ * @deadline_us: g_get_monotonic_time() value at which to give up
+ * @payload:     (out) (transfer full): the payload
+ * @error:       NC_ERROR_TIMEOUT, NC_ERROR_IO, NC_ERROR_INVALID_DATA or NC_ERROR_UNSUPPORTED
+ *
+ * Return: TRUE if @payload was set
+ */
+gboolean nc_hook_fd_read_frame(int fd, NcHookMsgType expect, gint64 deadline_us, GBytes **payload,
+                               GError **error)
+{
+    guint8 header[NC_HOOK_PROTO_HEADER_SIZE];
+    guint32 len;
+    g_autofree guint8 *buf = NULL;
+
+    if (!read_exact(fd, header, sizeof(header), deadline_us, error) ||
+        !nc_hook_header_parse(header, expect, &len, error))
+        return FALSE;
+    buf = g_malloc(len ? len : 1);
+    if (!read_exact(fd, buf, len, deadline_us, error))
+        return FALSE;
+    *payload = g_bytes_new_take(g_steal_pointer(&buf), len);
+    return TRUE;
+}
+
+/**
+ * nc_hook_fd_write_all() - write a frame to a stream socket, before a deadline
+ * @fd:          the socket
+ * @frame:       the bytes
+ * @deadline_us: g_get_monotonic_time() value at which to give up
+ * @error:       NC_ERROR_TIMEOUT or NC_ERROR_IO
+ *
+ * Return: TRUE if everything was written
+ */
+gboolean nc_hook_fd_write_all(int fd, GBytes *frame, gint64 deadline_us, GError **error)
+{
+    gsize len, done = 0;
+    const guint8 *data = g_bytes_get_data(frame, &len);
+
+    while (done < len) {
+        ssize_t n;
+
+        if (!wait_fd(fd, POLLOUT, deadline_us, error))
+            return FALSE;
+        n = send(fd, data + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "send: %s", g_strerror(errno));
+            return FALSE;
+        }
+        done += n;
+    }
+    return TRUE;
+}
+
+/* Connect to a unix socket before the deadline (a full backlog is retried, not waited on blindly). */
+static int connect_unix(const char *path, gint64 deadline_us, GError **error)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "socket path %s is too long", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int err;
+
+        if (fd < 0) {
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "socket: %s", g_strerror(errno));
+            return -1;
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        err = errno;
+        close(fd);
+        if (err == ENOENT || err == ECONNREFUSED) {
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND, "nothing listens on %s (%s)", path,
+                        g_strerror(err));
+            return -1;
+        }
+        if (err != EAGAIN && err != EINTR) {
+            g_set_error(error, NC_ERROR, nc_error_code_from_errno(err), "connect %s: %s", path,
+                        g_strerror(err));
+            return -1;
+        }
+        if (g_get_monotonic_time() + 10000 >= deadline_us) {
+            g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT, "connect %s: backlog full", path);
+            return -1;
+        }
+        g_usleep(10000);
+    }
+}
+
+/**
+ * nc_hook_call() - send one request to the daemon and wait for its answer, all before a deadline
+ * @socket_path: the daemon's unix socket
+ * @req:         the request
+ * @deadline_us: g_get_monotonic_time() value at which to give up
+ * @error:       NC_ERROR_NOT_FOUND (no daemon), NC_ERROR_TIMEOUT, NC_ERROR_IO (connection
+ *               dropped), NC_ERROR_INVALID_DATA / NC_ERROR_UNSUPPORTED (bad answer)
+ *
+ * Return: (transfer full): the answer, or NULL
+ */
+NcHookAnswer *nc_hook_call(const char *socket_path, const NcHookRequest *req, gint64 deadline_us,
+                           GError **error)
+{
+    g_autoptr(GBytes) request = nc_hook_request_encode(req);
+    g_autoptr(GBytes) payload = NULL;
+    int fd = connect_unix(socket_path, deadline_us, error);
+    gboolean ok;
+
+    if (fd < 0)
+        return NULL;
+    ok = nc_hook_fd_write_all(fd, request, deadline_us, error) &&
+         nc_hook_fd_read_frame(fd, NC_HOOK_MSG_ANSWER, deadline_us, &payload, error);
+    close(fd);
+    if (!ok)
+        return NULL;
+    return nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
+                                 error);
+}
