@@ -43,7 +43,11 @@ run_load() {
 
 pid_add() { echo "$2" > "$RUN/pids/$1"; }
 pid_of() { cat "$RUN/pids/$1" 2>/dev/null; }
-pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# pid_alive PID - running (a zombie waiting for init to reap it counts as gone).
+pid_alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
+        [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]
+}
 
 # pid_stop NAME - TERM the recorded process, KILL it after 5 s, forget it.
 pid_stop() {

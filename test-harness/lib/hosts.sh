@@ -122,7 +122,7 @@ hosts_up() {
             "$(host_dir "$h")/var/cache/libvirt/" 2>/dev/null
         host_start "$h"
         monitors_start "$h"
-        [ -z "$first" ] && first=$h
+        [ -n "$first" ] || first=$h
     done
 }
 

@@ -96,11 +96,18 @@ cmd_test() {
     [ -x "$NCH_TRAFFIC" ] || { tap "1..0 # SKIP nc-traffic not built (expected at '$NCH_TRAFFIC')"; return 0; }
 
     tap "1..$(( ${#list[@]} + 1 ))"
-    run_create "${run:-$(mktemp -d /var/tmp/nch-test.XXXXXX)}" 2
+    if [ -z "$run" ]; then       # a fresh run directory under NCH_RUNS; keep the last five
+        mkdir -p "${NCH_RUNS:=/var/tmp}"
+        ls -1dt "$NCH_RUNS"/nch-test.* 2>/dev/null | tail -n +5 | xargs -r rm -rf
+        run=$(mktemp -d "$NCH_RUNS/nch-test.XXXXXX")
+    fi
+    run_create "$run" 2
     trap 'trap - EXIT; log "interrupted"; hosts_down; exit 130' INT TERM
     trap 'hosts_down' EXIT
     local t0; t0=$(now_ms)
-    if ! ( hosts_up && guest_build "$NCH_TRAFFIC" && guest_start A ); then
+    if ! ( hosts_up || die "starting the hosts failed"
+           guest_build "$NCH_TRAFFIC" || die "building the guest failed"
+           guest_start A ) 2> >(tee -a "$RUN/test.log" >&2); then
         for s in "${list[@]}"; do n=$((n + 1)); tap "not ok $n - $(basename "$s" .sh) # setup failed, see $RUN"; done
         fail=1
     else
