@@ -1,5 +1,5 @@
 /* netcarry-hook.c - libvirt's qemu hook drop-in (qemu.d/netcarry): forwards each call to netcarryd
- * The admission point of a migration on the destination; a no-op that never fails for everything else.
+ * The admission point of a migration on the destination; for every other call a harmless no-op.
  *
  * libvirt runs it as `netcarry DOMAIN OPERATION SUB-OPERATION EXTRA` with the domain XML on
  * stdin, synchronously, and treats a non-zero exit as a veto (for `migrate begin`, virsh
@@ -67,8 +67,8 @@ static int unanswered(const char *domain, const NcConfig *config, const GError *
     else if (g_error_matches(error, NC_ERROR, NC_ERROR_TIMEOUT))
         reason = g_strdup_printf("netcarryd on %s did not answer within %u ms", g_get_host_name(),
                                  config->hook_timeout_ms);
-    else if (error->domain == NC_ERROR && (error->code == NC_ERROR_INVALID_DATA ||
-                                           error->code == NC_ERROR_UNSUPPORTED))
+    else if (error->domain == NC_ERROR &&
+             (error->code == NC_ERROR_INVALID_DATA || error->code == NC_ERROR_UNSUPPORTED))
         reason = g_strdup_printf("netcarryd on %s gave an invalid answer: %s", g_get_host_name(),
                                  error->message);
     else
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
                    argv[0]);
         return 0;
     }
-    req = (NcHookRequest){argv[1], argv[2], argc > 3 ? argv[3] : "-", argc > 4 ? argv[4] : "-",
-                          NULL};
+    req =
+        (NcHookRequest){argv[1], argv[2], argc > 3 ? argv[3] : "-", argc > 4 ? argv[4] : "-", NULL};
     admission = g_str_equal(req.op, "migrate") && g_str_equal(req.sub_op, "begin");
 
     config = nc_config_load(conf_path ? conf_path : NC_CONFIG_DEFAULT_PATH, &error);

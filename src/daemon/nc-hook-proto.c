@@ -159,8 +159,8 @@ GBytes *nc_hook_answer_encode(const NcHookAnswer *answer)
     if (answer->verdict == NC_HOOK_ACCEPT) {
         g_byte_array_append(p, (const guint8 *)"accept", 6);
     } else {
-        g_autofree char *reason = g_strdup(answer->reason && *answer->reason ? answer->reason
-                                                                             : "no reason given");
+        g_autofree char *reason =
+            g_strdup(answer->reason && *answer->reason ? answer->reason : "no reason given");
 
         g_strdelimit(reason, "\r\n\t", ' ');
         g_byte_array_append(p, (const guint8 *)"refuse: ", 8);
@@ -346,7 +346,8 @@ gboolean nc_hook_fd_write_all(int fd, GBytes *frame, gint64 deadline_us, GError 
     return TRUE;
 }
 
-/* Connect to a unix socket before the deadline (a full backlog is retried, not waited on blindly). */
+/* Connect to a unix socket before the deadline (a full backlog is retried, not waited on blindly).
+ */
 static int connect_unix(const char *path, gint64 deadline_us, GError **error)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -411,6 +412,5 @@ NcHookAnswer *nc_hook_call(const char *socket_path, const NcHookRequest *req, gi
     close(fd);
     if (!ok)
         return NULL;
-    return nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
-                                 error);
+    return nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), error);
 }

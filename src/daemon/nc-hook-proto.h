@@ -1,5 +1,5 @@
 /* nc-hook-proto.h - the wire protocol between the libvirt hook drop-in and the local netcarryd
- * One request, one answer, over a unix stream socket; see nc-hook-proto.c for the theory of operation.
+ * One request, one answer, over a unix stream socket; theory of operation in nc-hook-proto.c.
  */
 #pragma once
 

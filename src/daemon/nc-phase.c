@@ -1,4 +1,4 @@
-/* nc-phase.c - the migration-state listener's core: events in, one phase sequence per domain and side out
+/* nc-phase.c - the migration-state listener's core: events in, phases per domain and side out
  * Pure: the daemon feeds it what libvirt, QEMU, the hook and the peer say; it records and notifies.
  *
  * Theory of operation
@@ -232,9 +232,12 @@ gboolean nc_phase_input_from_hook(const char *op, const char *sub_op, NcPhaseInp
         const char *op, *sub_op;
         NcPhaseInput input;
     } map[] = {
-        {"migrate", "begin", NC_EV_HOOK_MIGRATE_BEGIN}, {"prepare", "begin", NC_EV_HOOK_PREPARE_BEGIN},
-        {"start", "begin", NC_EV_HOOK_START_BEGIN},     {"started", "begin", NC_EV_HOOK_STARTED_BEGIN},
-        {"stopped", "end", NC_EV_HOOK_STOPPED_END},     {"release", "end", NC_EV_HOOK_RELEASE_END},
+        {"migrate", "begin", NC_EV_HOOK_MIGRATE_BEGIN},
+        {"prepare", "begin", NC_EV_HOOK_PREPARE_BEGIN},
+        {"start", "begin", NC_EV_HOOK_START_BEGIN},
+        {"started", "begin", NC_EV_HOOK_STARTED_BEGIN},
+        {"stopped", "end", NC_EV_HOOK_STOPPED_END},
+        {"release", "end", NC_EV_HOOK_RELEASE_END},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(map); i++) {
@@ -493,8 +496,7 @@ gboolean nc_phase_tracker_feed(NcPhaseTracker *tracker, const NcPhaseEvent *ev)
 
         if (!opens) {
             g_debug("%s/%s: %s: ignored, no migration in progress (%s)", dom, side,
-                    nc_phase_input_to_string(ev->type),
-                    m ? nc_phase_to_string(m->phase) : "none");
+                    nc_phase_input_to_string(ev->type), m ? nc_phase_to_string(m->phase) : "none");
             return FALSE;
         }
         m = migration_new();
@@ -561,8 +563,8 @@ NcPhase nc_phase_tracker_current(NcPhaseTracker *tracker, const char *domain, Nc
  *
  * Return: (transfer none): the steps, valid until the next feed; NULL if none
  */
-const NcPhaseStep *nc_phase_tracker_steps(NcPhaseTracker *tracker, const char *domain,
-                                          NcSide side, guint *n_steps)
+const NcPhaseStep *nc_phase_tracker_steps(NcPhaseTracker *tracker, const char *domain, NcSide side,
+                                          guint *n_steps)
 {
     NcMigration *m = lookup(tracker, domain, side);
 

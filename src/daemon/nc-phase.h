@@ -1,5 +1,5 @@
-/* nc-phase.h - the migration-state listener's core: events in, one phase sequence per domain and side out
- * A pure state machine (no libvirt connection, no clock of its own); see nc-phase.c for the theory of operation.
+/* nc-phase.h - the migration-state listener's core: events in, phases per domain and side out
+ * A pure state machine (no libvirt connection, no clock of its own); theory in nc-phase.c.
  */
 #pragma once
 
@@ -163,8 +163,8 @@ void nc_phase_tracker_unsubscribe(NcPhaseTracker *tracker, guint id);
 gboolean nc_phase_tracker_feed(NcPhaseTracker *tracker, const NcPhaseEvent *ev);
 NcPhase nc_phase_tracker_current(NcPhaseTracker *tracker, const char *domain, NcSide side,
                                  guint *pass);
-const NcPhaseStep *nc_phase_tracker_steps(NcPhaseTracker *tracker, const char *domain,
-                                          NcSide side, guint *n_steps);
+const NcPhaseStep *nc_phase_tracker_steps(NcPhaseTracker *tracker, const char *domain, NcSide side,
+                                          guint *n_steps);
 gint64 nc_phase_tracker_downtime_ms(NcPhaseTracker *tracker, const char *domain, NcSide side);
 const char *nc_phase_tracker_reason(NcPhaseTracker *tracker, const char *domain, NcSide side);
 char *nc_phase_tracker_dump(NcPhaseTracker *tracker, const char *domain, NcSide side);

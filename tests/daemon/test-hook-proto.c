@@ -24,8 +24,8 @@ static void test_request_round_trip(void)
     g_autoptr(GBytes) frame = nc_hook_request_encode(&req);
     g_autoptr(GBytes) payload = payload_of(frame, NC_HOOK_MSG_REQUEST);
     g_autoptr(GError) error = NULL;
-    g_autoptr(NcHookRequest) got = nc_hook_request_decode(
-        g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), &error);
+    g_autoptr(NcHookRequest) got =
+        nc_hook_request_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), &error);
 
     g_assert_no_error(error);
     g_assert_cmpstr(got->domain, ==, req.domain);
@@ -87,8 +87,8 @@ static void test_answer(void)
     g_autoptr(GBytes) frame = nc_hook_answer_encode(&refuse);
     g_autoptr(GBytes) payload = payload_of(frame, NC_HOOK_MSG_ANSWER);
     g_autoptr(GError) error = NULL;
-    g_autoptr(NcHookAnswer) got = nc_hook_answer_decode(g_bytes_get_data(payload, NULL),
-                                                        g_bytes_get_size(payload), &error);
+    g_autoptr(NcHookAnswer) got =
+        nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), &error);
 
     g_assert_no_error(error);
     g_assert_cmpint(got->verdict, ==, NC_HOOK_REFUSE);
@@ -99,8 +99,8 @@ static void test_answer(void)
     g_assert_cmpint(ok->verdict, ==, NC_HOOK_ACCEPT);
     g_assert_null(ok->reason);
 
-    const char *bad[] = {"", "accept\n", "Accept", "refuse", "refuse: ", "refuse:x",
-                         "refuse: a\nb", "ok"};
+    const char *bad[] = {"",         "accept\n", "Accept",       "refuse",
+                         "refuse: ", "refuse:x", "refuse: a\nb", "ok"};
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) e = NULL;
         g_autoptr(NcHookAnswer) a = decode_text(bad[i], &e);

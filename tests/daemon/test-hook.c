@@ -13,7 +13,9 @@
 
 #include "nc-hook-proto.h"
 
-#define XML "<domain type='qemu'><name>guest1</name><uuid>5a3c1f5e-0b7e-4c55-9f0e-000000000001</uuid></domain>\n"
+#define XML                                                                                        \
+    "<domain "                                                                                     \
+    "type='qemu'><name>guest1</name><uuid>5a3c1f5e-0b7e-4c55-9f0e-000000000001</uuid></domain>\n"
 #define REASON "the conntrack table is full (262100 of 262144 entries)"
 
 typedef enum {
@@ -52,8 +54,8 @@ static gpointer server_main(gpointer data)
     fd = accept(f->listen_fd, NULL, NULL);
     g_assert_cmpint(fd, >=, 0);
     if (nc_hook_fd_read_frame(fd, NC_HOOK_MSG_REQUEST, deadline, &payload, &error))
-        f->got = nc_hook_request_decode(g_bytes_get_data(payload, NULL),
-                                        g_bytes_get_size(payload), &error);
+        f->got = nc_hook_request_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
+                                        &error);
     g_assert_no_error(error);
 
     switch (f->mode) {
@@ -280,7 +282,8 @@ static void test_silent(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->out, ==, "");
     g_assert_nonnull(strstr(f->err, "did not answer within 300 ms"));
     if (refuse)
-        g_assert_true(g_str_has_prefix(f->err, "netcarry: cannot carry the network state of guest1"));
+        g_assert_true(
+            g_str_has_prefix(f->err, "netcarry: cannot carry the network state of guest1"));
 }
 
 static void test_silent_other_op(Fixture *f, gconstpointer data)
@@ -300,8 +303,8 @@ static void test_garbage(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->exit_status, ==, 1);
     g_assert_cmpstr(f->out, ==, "");
     g_assert_nonnull(strstr(f->err, "cannot carry the network state of guest1"));
-    g_assert_nonnull(strstr(f->err, f->mode == SERVER_CLOSE ? "could not be asked"
-                                                            : "gave an invalid answer"));
+    g_assert_nonnull(
+        strstr(f->err, f->mode == SERVER_CLOSE ? "could not be asked" : "gave an invalid answer"));
 }
 
 static void test_bad_config(Fixture *f, gconstpointer data)
@@ -320,8 +323,8 @@ static void test_bad_config(Fixture *f, gconstpointer data)
 static void test_stdin_held_open(Fixture *f, gconstpointer data)
 {
     const char *hook = g_getenv("NETCARRY_HOOK");
-    g_autoptr(GSubprocessLauncher) l =
-        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                 G_SUBPROCESS_FLAGS_STDERR_SILENCE);
     g_autoptr(GError) error = NULL;
     gint64 t0 = g_get_monotonic_time();
 
@@ -340,8 +343,8 @@ static void test_usage(void)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *err = NULL;
-    g_autoptr(GSubprocess) p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-                                                g_getenv("NETCARRY_HOOK"), NULL);
+    g_autoptr(GSubprocess) p =
+        g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, g_getenv("NETCARRY_HOOK"), NULL);
 
     g_assert_no_error(error);
     g_assert_true(g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, &error));

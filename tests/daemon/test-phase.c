@@ -16,7 +16,9 @@ typedef struct {
     guint arg; /* pass, NcQmpMigStatus, or downtime in ms */
 } Row;
 
+/* clang-format off */
 #define QMP(ms, st) {ms, NC_EV_QMP_MIGRATION, NC_QMP_MIG_##st}
+/* clang-format on */
 
 typedef struct {
     NcPhaseTracker *t;
@@ -166,8 +168,8 @@ static void test_measured_destination(Fixture *f, gconstpointer data)
 static void test_resumed_before_installed(Fixture *f, gconstpointer data)
 {
     const Row rows[] = {
-        {0, NC_EV_HOOK_MIGRATE_BEGIN}, QMP(1300, ACTIVE),       {1823, NC_EV_PEER_STOPPED},
-        {1894, NC_EV_QMP_RESUME},      {1900, NC_EV_SEALED},     {1905, NC_EV_INSTALLED},
+        {0, NC_EV_HOOK_MIGRATE_BEGIN}, QMP(1300, ACTIVE),    {1823, NC_EV_PEER_STOPPED},
+        {1894, NC_EV_QMP_RESUME},      {1900, NC_EV_SEALED}, {1905, NC_EV_INSTALLED},
     };
 
     feed(f, NC_SIDE_DESTINATION, rows, 4);
@@ -195,10 +197,14 @@ static void test_cancelled(Fixture *f, gconstpointer data)
         {1512, NC_EV_QMP_RESUME},
     };
     const Row dst[] = {
-        {0, NC_EV_HOOK_MIGRATE_BEGIN}, {51, NC_EV_HOOK_PREPARE_BEGIN},
-        {1283, NC_EV_LV_STARTED_MIGRATED}, QMP(1300, ACTIVE),
-        QMP(1511, FAILED), {1520, NC_EV_LV_STOPPED_FAILED},
-        {1530, NC_EV_HOOK_STOPPED_END}, {1540, NC_EV_HOOK_RELEASE_END},
+        {0, NC_EV_HOOK_MIGRATE_BEGIN},
+        {51, NC_EV_HOOK_PREPARE_BEGIN},
+        {1283, NC_EV_LV_STARTED_MIGRATED},
+        QMP(1300, ACTIVE),
+        QMP(1511, FAILED),
+        {1520, NC_EV_LV_STOPPED_FAILED},
+        {1530, NC_EV_HOOK_STOPPED_END},
+        {1540, NC_EV_HOOK_RELEASE_END},
     };
 
     feed(f, NC_SIDE_SOURCE, src, G_N_ELEMENTS(src));
@@ -208,26 +214,27 @@ static void test_cancelled(Fixture *f, gconstpointer data)
     g_assert_cmpstr(nc_phase_tracker_reason(f->t, DOM, NC_SIDE_DESTINATION), ==, "QMP MIGRATION");
 }
 
-/* The switchover failed after the source stopped: QEMU reports failed, libvirt resumes the source. */
+/* The switchover failed after the source stopped: QEMU says failed, libvirt resumes the source. */
 static void test_failed_after_stop(Fixture *f, gconstpointer data)
 {
     const Row src[] = {
-        QMP(1314, ACTIVE),       {1822, NC_EV_QMP_STOP},           QMP(1827, PRE_SWITCHOVER),
-        QMP(1830, FAILED),       {1835, NC_EV_QMP_RESUME},         {1835, NC_EV_LV_RESUMED_MIGRATED},
+        QMP(1314, ACTIVE),    {1822, NC_EV_QMP_STOP},   QMP(1827, PRE_SWITCHOVER),
+        QMP(1830, FAILED),    {1835, NC_EV_QMP_RESUME}, {1835, NC_EV_LV_RESUMED_MIGRATED},
         {1900, NC_EV_SEALED},
     };
 
     feed(f, NC_SIDE_SOURCE, src, G_N_ELEMENTS(src));
     g_assert_cmpstr(f->seen[NC_SIDE_SOURCE]->str, ==, "precopy1,stop-and-copy,failed,");
-    g_assert_cmpint(nc_phase_tracker_current(f->t, DOM, NC_SIDE_SOURCE, NULL), ==,
-                    NC_PHASE_FAILED);
+    g_assert_cmpint(nc_phase_tracker_current(f->t, DOM, NC_SIDE_SOURCE, NULL), ==, NC_PHASE_FAILED);
 }
 
 /* QEMU completed but the destination's Finish failed: the only witness is the source resuming. */
 static void test_failed_finish(Fixture *f, gconstpointer data)
 {
     const Row src[] = {
-        QMP(1314, ACTIVE), {1822, NC_EV_LV_SUSPENDED_MIGRATED}, QMP(1852, COMPLETED),
+        QMP(1314, ACTIVE),
+        {1822, NC_EV_LV_SUSPENDED_MIGRATED},
+        QMP(1852, COMPLETED),
         {2500, NC_EV_LV_RESUMED_MIGRATED},
     };
 
@@ -237,7 +244,8 @@ static void test_failed_finish(Fixture *f, gconstpointer data)
                     "libvirt Resumed/Migrated");
 }
 
-/* The carrying itself failed on the destination (seal timeout): failed, with the daemon's reason. */
+/* The carrying itself failed on the destination (seal timeout): failed, with the daemon's reason.
+ */
 static void test_carry_failed(Fixture *f, gconstpointer data)
 {
     NcPhaseEvent ev = {NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, DOM, 1000};
@@ -261,33 +269,27 @@ static void test_duplicates_out_of_order(Fixture *f, gconstpointer data)
         {1314, NC_EV_LV_MIGRATION_ITERATION, 1},
         {1821, NC_EV_LV_MIGRATION_ITERATION, 2},
         {1821, NC_EV_QMP_MIGRATION_PASS, 2},
-        {1315, NC_EV_QMP_MIGRATION_PASS, 1},      /* late, older pass */
-        {1824, NC_EV_LV_SUSPENDED_MIGRATED},      /* libvirt's event arrives first... */
-        {1822, NC_EV_QMP_STOP},                   /* ...QMP's, stamped by QEMU, earlier */
-        {1822, NC_EV_QMP_STOP},                   /* twice */
+        {1315, NC_EV_QMP_MIGRATION_PASS, 1}, /* late, older pass */
+        {1824, NC_EV_LV_SUSPENDED_MIGRATED}, /* libvirt's event arrives first... */
+        {1822, NC_EV_QMP_STOP},              /* ...QMP's, stamped by QEMU, earlier */
+        {1822, NC_EV_QMP_STOP},              /* twice */
         QMP(1827, PRE_SWITCHOVER),
-        {1832, NC_EV_QMP_MIGRATION_PASS, 3},      /* the final pass belongs to stop-and-copy */
+        {1832, NC_EV_QMP_MIGRATION_PASS, 3}, /* the final pass belongs to stop-and-copy */
         {3912, NC_EV_LV_STOPPED_MIGRATED},
         {3912, NC_EV_LV_STOPPED_MIGRATED},
         {3997, NC_EV_LV_JOB_COMPLETED, 50},
     };
     const Row dst[] = {
-        {0, NC_EV_HOOK_MIGRATE_BEGIN},
-        {1894, NC_EV_LV_RESUMED_MIGRATED},
-        {1893, NC_EV_QMP_RESUME},
-        {1838, NC_EV_INSTALLED},
-        {1839, NC_EV_INSTALLED},
-        {1829, NC_EV_SEALED},
+        {0, NC_EV_HOOK_MIGRATE_BEGIN}, {1894, NC_EV_LV_RESUMED_MIGRATED}, {1893, NC_EV_QMP_RESUME},
+        {1838, NC_EV_INSTALLED},       {1839, NC_EV_INSTALLED},           {1829, NC_EV_SEALED},
     };
 
     feed(f, NC_SIDE_SOURCE, src, G_N_ELEMENTS(src));
-    g_assert_cmpstr(f->seen[NC_SIDE_SOURCE]->str, ==,
-                    "precopy1,precopy2,stop-and-copy,completed,");
+    g_assert_cmpstr(f->seen[NC_SIDE_SOURCE]->str, ==, "precopy1,precopy2,stop-and-copy,completed,");
     g_assert_cmpfloat(step_ms(f, NC_SIDE_SOURCE, NC_PHASE_STOP_AND_COPY), ==, 1822);
 
     feed(f, NC_SIDE_DESTINATION, dst, G_N_ELEMENTS(dst));
-    g_assert_cmpstr(f->seen[NC_SIDE_DESTINATION]->str, ==,
-                    "prepare,resumed,installed,completed,");
+    g_assert_cmpstr(f->seen[NC_SIDE_DESTINATION]->str, ==, "prepare,resumed,installed,completed,");
     g_assert_cmpfloat(step_ms(f, NC_SIDE_DESTINATION, NC_PHASE_RESUMED), ==, 1893);
 }
 
@@ -295,14 +297,21 @@ static void test_duplicates_out_of_order(Fixture *f, gconstpointer data)
 static void test_suspend(Fixture *f, gconstpointer data)
 {
     const Row dst[] = {
-        {0, NC_EV_HOOK_MIGRATE_BEGIN},     {51, NC_EV_HOOK_PREPARE_BEGIN},
-        {130, NC_EV_HOOK_START_BEGIN},     QMP(1222, SETUP),
-        {1241, NC_EV_HOOK_STARTED_BEGIN},  {1283, NC_EV_LV_STARTED_MIGRATED},
-        QMP(1300, ACTIVE),                 {1823, NC_EV_PEER_STOPPED},
-        {1829, NC_EV_SEALED},              QMP(1852, COMPLETED),
-        {1860, NC_EV_LV_SUSPENDED_PAUSED}, {1870, NC_EV_INSTALLED},
+        {0, NC_EV_HOOK_MIGRATE_BEGIN},
+        {51, NC_EV_HOOK_PREPARE_BEGIN},
+        {130, NC_EV_HOOK_START_BEGIN},
+        QMP(1222, SETUP),
+        {1241, NC_EV_HOOK_STARTED_BEGIN},
+        {1283, NC_EV_LV_STARTED_MIGRATED},
+        QMP(1300, ACTIVE),
+        {1823, NC_EV_PEER_STOPPED},
+        {1829, NC_EV_SEALED},
+        QMP(1852, COMPLETED),
+        {1860, NC_EV_LV_SUSPENDED_PAUSED},
+        {1870, NC_EV_INSTALLED},
         /* netcarry (gate mode suspend) or the operator resumes the guest */
-        {1880, NC_EV_QMP_RESUME},          {1881, NC_EV_LV_RESUMED_UNPAUSED},
+        {1880, NC_EV_QMP_RESUME},
+        {1881, NC_EV_LV_RESUMED_UNPAUSED},
     };
 
     feed(f, NC_SIDE_DESTINATION, dst, 12);
@@ -318,9 +327,14 @@ static void test_suspend(Fixture *f, gconstpointer data)
 static void test_not_migrating(Fixture *f, gconstpointer data)
 {
     const Row rows[] = {
-        {0, NC_EV_QMP_STOP},           {1, NC_EV_LV_SUSPENDED_PAUSED}, {2, NC_EV_QMP_RESUME},
-        {3, NC_EV_LV_RESUMED_UNPAUSED}, {4, NC_EV_LV_STOPPED_OTHER},   {5, NC_EV_HOOK_STOPPED_END},
-        {6, NC_EV_LV_JOB_COMPLETED, 5}, {7, NC_EV_INSTALLED},
+        {0, NC_EV_QMP_STOP},
+        {1, NC_EV_LV_SUSPENDED_PAUSED},
+        {2, NC_EV_QMP_RESUME},
+        {3, NC_EV_LV_RESUMED_UNPAUSED},
+        {4, NC_EV_LV_STOPPED_OTHER},
+        {5, NC_EV_HOOK_STOPPED_END},
+        {6, NC_EV_LV_JOB_COMPLETED, 5},
+        {7, NC_EV_INSTALLED},
     };
 
     for (int s = 0; s < NC_SIDE_LAST; s++)
