@@ -68,7 +68,7 @@ sc_check() {
 sc_end() {
     art_collect
     sed 's/^/  /' "$ART/migrations.txt" >&2
-    cat "$ART/migrations.txt" >> "$RUN/timings.txt"
+    sed "s/^/$(basename "$ART"): /" "$ART/migrations.txt" >> "$RUN/timings.txt"
     [ -s "$ART/checks" ] && ! grep -q '^FAIL' "$ART/checks"
 }
 
@@ -102,7 +102,10 @@ cmd_test() {
         run=$(mktemp -d "$NCH_RUNS/nch-test.XXXXXX")
     fi
     run_create "$run" 2
-    trap 'trap - EXIT; log "interrupted"; hosts_down; exit 130' INT TERM
+    # Interrupted (meson's timeout sends SIGTERM to our process group and SIGKILL 0.5 s later):
+    # hand the teardown to a 'nch down' in its own session, out of that group's reach.
+    trap 'trap - EXIT; log "interrupted: teardown continues in the background (see $RUN/teardown.log)"
+          setsid "$NCH_SELF" --run "$RUN" down </dev/null >>"$RUN/teardown.log" 2>&1 & exit 130' INT TERM
     trap 'hosts_down' EXIT
     local t0; t0=$(now_ms)
     if ! ( hosts_up || die "starting the hosts failed"
