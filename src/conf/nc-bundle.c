@@ -1053,141 +1053,190 @@ out:
     return ok;
 }
 
-/**
- * nc_bundle_read() - the strict reader: fill a bundle from a parsed document
- * @r:    reader (names the document in errors)
- * @root: the <bundle> element
- *
- * Return: (transfer full): the bundle, or NULL with the error set
- */
-static NcBundle *nc_bundle_read(NcReader *r, xmlNode *root)
+static gboolean nc_read_root(NcReader *r, xmlNode *root)
 {
     static const char *const names[] = {"version", NULL};
-    g_autoptr(NcBundle) b = nc_bundle_new();
-    xmlNode *c, *e;
     NcAttrs a;
     gboolean ok;
-    guint n = 0;
 
-    if (!nc_elem_is(root, "bundle")) {
-        nc_reader_fail(r, root, "not a netcarry bundle (expected <bundle xmlns=\"%s\">)",
-                       NC_BUNDLE_NS);
-        return NULL;
-    }
+    if (!nc_elem_is(root, "bundle"))
+        return nc_reader_fail(r, root, "not a netcarry bundle (expected <bundle xmlns=\"%s\">)",
+                              NC_BUNDLE_NS);
     ok = nc_read_attrs(r, root, names, &a);
     if (ok && g_strcmp0(a.values[0], G_STRINGIFY(NC_BUNDLE_VERSION)) != 0)
         ok = nc_reader_fail(r, root, "version '%s' is not supported (this netcarry reads %d)",
                             a.values[0] ? a.values[0] : "", NC_BUNDLE_VERSION);
     nc_attrs_clear(&a);
-    if (!ok)
-        return NULL;
+    return ok;
+}
 
-    c = nc_next_elem(root->children);
-    if (nc_elem_is(c, "domain")) {
-        if (!nc_read_domain(r, c, b))
-            return NULL;
-        c = nc_next_elem(c->next);
-    }
-    if (!nc_elem_is(c, "capture")) {
-        nc_reader_fail(r, c ? c : root, "expected <capture>");
-        return NULL;
-    }
-    if (!nc_read_capture(r, c, b))
-        return NULL;
-    c = nc_next_elem(c->next);
-    if (!nc_elem_is(c, "conntrack")) {
-        nc_reader_fail(r, c ? c : root, "expected <conntrack>");
-        return NULL;
-    }
-    if (c->properties) {
-        nc_reader_fail(r, c, "unknown attribute '%s'", (const char *)c->properties->name);
-        return NULL;
-    }
-    for (e = nc_next_elem(c->children); e; e = nc_next_elem(e->next))
-        n++;
-    g_array_set_size(b->conntrack, n);
-    n = 0;
-    for (e = nc_next_elem(c->children); e; e = nc_next_elem(e->next)) {
-        if (!nc_elem_is(e, "entry")) {
-            nc_reader_fail(r, e, "unexpected element in <conntrack> (expected <entry>)");
-            return NULL;
-        }
-        if (!nc_read_entry(r, e, &g_array_index(b->conntrack, NcCtEntry, n++)))
-            return NULL;
-    }
-    c = nc_next_elem(c->next);
-    if (c) {
-        nc_reader_fail(r, c, "unexpected element after <conntrack>");
-        return NULL;
-    }
-    return g_steal_pointer(&b);
+static gboolean nc_stream_text(NcReader *r, xmlTextReader *tr)
+{
+    int type = xmlTextReaderNodeType(tr);
+
+    if (type != XML_READER_TYPE_TEXT && type != XML_READER_TYPE_CDATA)
+        return TRUE;
+    g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s:%d: unexpected text", r->name,
+                xmlTextReaderGetParserLineNumber(tr));
+    return FALSE;
 }
 
 /**
- * nc_bundle_validate() - validate @doc against bundle.rng, entries aside if many
- * @doc:   the document
- * @name:  its name for messages
- * @line:  set to the line of the first violation
- * @error: "name:line: does not follow bundle.rng: ..."
+ * nc_bundle_stream() - read a bundle entry by entry, building its skeleton
+ * @xr:   the stream
+ * @r:    reader (its error is set on failure, also for malformed XML)
+ * @skel: receives a copy of the frame, and of the entries while there are at
+ *        most NC_BUNDLE_FULL_VALIDATION_MAX of them, for schema validation
  *
- * See the theory of operation for why large bundles leave their entries to
- * the reader. The entries are unlinked for the validation and put back.
+ * Only one entry's subtree exists at a time: a 100k-entry tree would take
+ * ~650 MB and most of the parse time would go to faulting its pages in.
  *
- * Return: TRUE if valid
+ * Return: (transfer full): the bundle, or NULL
  */
-static gboolean nc_bundle_validate(xmlDoc *doc, const char *name, int *line, GError **error)
+static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
 {
-    xmlNode *root = xmlDocGetRootElement(doc);
-    xmlNode *ct = NULL, *first = NULL, *last = NULL;
-    guint n = 0;
-    gboolean ok;
+    xmlTextReader *tr = nc_xml_reader_get(xr);
+    g_autoptr(NcBundle) b = nc_bundle_new();
+    xmlNode *root, *skel_root, *skel_ct = NULL;
+    enum { NC_WANT_DOMAIN, NC_WANT_CONNTRACK, NC_DONE } state = NC_WANT_DOMAIN;
+    int rc;
 
-    for (xmlNode *c = root->children; c; c = c->next) {
-        if (nc_elem_is(c, "conntrack"))
-            ct = c;
+    while ((rc = nc_xml_reader_read(xr, r->error)) == 1 &&
+           xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT)
+        ;
+    if (rc != 1) {
+        if (rc == 0)
+            g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s: the document is empty",
+                        r->name);
+        return NULL;
     }
-    for (xmlNode *e = ct ? ct->children : NULL; e; e = e->next)
-        n += nc_is_elem(e);
-    if (n > NC_BUNDLE_FULL_VALIDATION_MAX) {
-        first = ct->children;
-        last = ct->last;
-        ct->children = ct->last = NULL;
+    root = xmlTextReaderCurrentNode(tr);
+    if (!nc_read_root(r, root))
+        return NULL;
+    skel_root = xmlDocCopyNode(root, skel, 2);
+    xmlDocSetRootElement(skel, skel_root);
+
+    rc = xmlTextReaderIsEmptyElement(tr) ? 0 : nc_xml_reader_read(xr, r->error);
+    while (rc == 1) {
+        int depth = xmlTextReaderDepth(tr);
+        xmlNode *node;
+
+        if (depth == 0)
+            break; /* </bundle> */
+        if (!nc_stream_text(r, tr))
+            return NULL;
+        if (xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT) {
+            rc = nc_xml_reader_read(xr, r->error);
+            continue;
+        }
+        node = xmlTextReaderCurrentNode(tr);
+        if (state == NC_WANT_CONNTRACK && nc_elem_is(node, "conntrack")) {
+            guint n = 0;
+
+            if (node->properties) {
+                nc_reader_fail(r, node, "unknown attribute '%s'",
+                               (const char *)node->properties->name);
+                return NULL;
+            }
+            skel_ct = xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 2));
+            state = NC_DONE;
+            rc = xmlTextReaderIsEmptyElement(tr) ? 1 : nc_xml_reader_read(xr, r->error);
+            while (rc == 1 && xmlTextReaderDepth(tr) == 2) {
+                if (!nc_stream_text(r, tr))
+                    return NULL;
+                if (xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT) {
+                    rc = nc_xml_reader_read(xr, r->error);
+                    continue;
+                }
+                node = xmlTextReaderExpand(tr);
+                if (!node) {
+                    rc = nc_xml_reader_read(xr, r->error); /* sets the parse error */
+                    if (rc == 1)
+                        g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                                    "%s: not well-formed XML", r->name);
+                    return NULL;
+                }
+                if (!nc_elem_is(node, "entry")) {
+                    nc_reader_fail(r, node, "unexpected element in <conntrack> (expected <entry>)");
+                    return NULL;
+                }
+                g_array_set_size(b->conntrack, ++n);
+                if (!nc_read_entry(r, node, &g_array_index(b->conntrack, NcCtEntry, n - 1)))
+                    return NULL;
+                if (n <= NC_BUNDLE_FULL_VALIDATION_MAX) {
+                    xmlAddChild(skel_ct, xmlDocCopyNode(node, skel, 1));
+                } else if (n == NC_BUNDLE_FULL_VALIDATION_MAX + 1) {
+                    /* from here on the reader alone checks entries (see top of file) */
+                    xmlFreeNodeList(skel_ct->children);
+                    skel_ct->children = skel_ct->last = NULL;
+                }
+                rc = nc_xml_reader_next(xr, r->error);
+            }
+            if (rc == 1) /* </conntrack> or the element itself when empty */
+                rc = nc_xml_reader_read(xr, r->error);
+            continue;
+        }
+        node = xmlTextReaderExpand(tr);
+        if (!node) {
+            if (nc_xml_reader_read(xr, r->error) == 1)
+                g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                            "%s: not well-formed XML", r->name);
+            return NULL;
+        }
+        if (state == NC_WANT_DOMAIN && nc_elem_is(node, "domain")) {
+            if (!nc_read_domain(r, node, b))
+                return NULL;
+            xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 1));
+            rc = nc_xml_reader_next(xr, r->error);
+            if (rc == 1 && xmlTextReaderNodeType(tr) == XML_READER_TYPE_ELEMENT &&
+                xmlTextReaderDepth(tr) == 1 && !nc_elem_is(xmlTextReaderCurrentNode(tr), "capture")) {
+                nc_reader_fail(r, xmlTextReaderCurrentNode(tr), "expected <capture>");
+                return NULL;
+            }
+            continue;
+        }
+        if (state == NC_WANT_DOMAIN && nc_elem_is(node, "capture")) {
+            if (!nc_read_capture(r, node, b))
+                return NULL;
+            xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 1));
+            state = NC_WANT_CONNTRACK;
+            rc = nc_xml_reader_next(xr, r->error);
+            continue;
+        }
+        nc_reader_fail(r, node, "unexpected element (expected %s)",
+                       state == NC_WANT_DOMAIN      ? "<domain> or <capture>"
+                       : state == NC_WANT_CONNTRACK ? "<conntrack>"
+                                                    : "</bundle>");
+        return NULL;
     }
-    ok = nc_xml_validate_doc(doc, name, NC_BUNDLE_SCHEMA, line, error);
-    if (first) {
-        ct->children = first;
-        ct->last = last;
+    if (rc < 0)
+        return NULL;
+    if (state != NC_DONE) {
+        nc_reader_fail(r, root, "expected %s", state == NC_WANT_DOMAIN ? "<capture>" : "<conntrack>");
+        return NULL;
     }
-    return ok;
+    /* the rest of the document must be well-formed too */
+    while ((rc = nc_xml_reader_read(xr, r->error)) == 1)
+        ;
+    return rc < 0 ? NULL : g_steal_pointer(&b);
 }
 
 NcBundle *nc_bundle_parse_buffer(const char *data, gsize len, const char *name, GError **error)
 {
-    g_autoptr(xmlDoc) doc = nc_xml_parse(data, len, name, error);
-    g_autoptr(GError) schema_error = NULL;
-    g_autoptr(GError) read_error = NULL;
-    NcReader r = {name, &read_error, 0};
-    NcBundle *bundle;
-    int schema_line = 0;
+    g_autoptr(NcXmlReader) xr = nc_xml_reader_new(data, len, name, error);
+    g_autoptr(xmlDoc) skel = NULL;
+    g_autoptr(NcBundle) bundle = NULL;
+    NcReader r = {name, error, 0};
 
-    if (!doc)
+    if (!xr)
         return NULL;
-    if (!nc_bundle_validate(doc, name, &schema_line, &schema_error)) {
-        /* The reader says more precisely what is wrong ("dport '70000' is not a
-         * decimal number in 0-65535" rather than libxml2's "Element reply failed
-         * to validate content"); use it when it trips on the same spot or earlier. */
-        g_autoptr(NcBundle) ignored = nc_bundle_read(&r, xmlDocGetRootElement(doc));
-
-        if (read_error && r.line > 0 && r.line <= schema_line)
-            g_propagate_error(error, g_steal_pointer(&read_error));
-        else
-            g_propagate_error(error, g_steal_pointer(&schema_error));
-        return NULL;
-    }
-    bundle = nc_bundle_read(&r, xmlDocGetRootElement(doc));
+    skel = xmlNewDoc((const xmlChar *)"1.0");
+    bundle = nc_bundle_stream(xr, &r, skel);
     if (!bundle)
-        g_propagate_error(error, g_steal_pointer(&read_error));
-    return bundle;
+        return NULL;
+    if (!nc_xml_validate_doc(skel, name, NC_BUNDLE_SCHEMA, NULL, error))
+        return NULL;
+    return g_steal_pointer(&bundle);
 }
 
 NcBundle *nc_bundle_parse_file(const char *path, GError **error)

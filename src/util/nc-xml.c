@@ -10,7 +10,8 @@
 #include "nc-xml.h"
 
 /* no network, no entity substitution (so no XXE), line numbers past 65535 */
-#define NC_XML_PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA)
+#define NC_XML_PARSE_OPTIONS                                                                   \
+    (XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT)
 
 /**
  * NcXmlErrors - what libxml2 reported during one parse or validation
@@ -166,7 +167,15 @@ char *nc_xml_schema_path(const char *name, GError **error)
 
 int nc_xml_node_line(const xmlNode *node)
 {
-    return (int)xmlGetLineNo(node);
+    long line = xmlGetLineNo(node);
+    const xmlNode *prev = node->prev;
+
+    /* libxml2 keeps lines past 65535 only on text nodes (BIG_LINES), and a
+     * text node's line is where it ends: the blank text before an element
+     * ends on the element's own line */
+    if (line >= 65535 && prev && prev->type == XML_TEXT_NODE && prev->line == 65535 && prev->psvi)
+        line = (long)(ptrdiff_t)prev->psvi;
+    return (int)line;
 }
 
 xmlDoc *nc_xml_parse(const char *data, gsize len, const char *name, GError **error)
@@ -337,4 +346,130 @@ gboolean nc_xml_validate_file(const char *path, GError **error)
         return FALSE;
     }
     return nc_xml_validate_doc(doc, path, schema, NULL, error);
+}
+
+struct NcXmlReader {
+    xmlTextReader *reader;
+    char *name;
+    NcXmlErrors errs;
+};
+
+static void nc_xml_reader_error(void *data, xmlErrorPtr err)
+{
+    NcXmlReader *r = data;
+
+    nc_xml_collect_error(&r->errs, err);
+}
+
+/**
+ * nc_xml_find_doctype() - the line of a DOCTYPE in @data's prolog, or 0
+ *
+ * An xmlTextReader parses ahead of the node it reports, so a DOCTYPE seen
+ * through it may already have been acted on; this scan refuses it first.
+ */
+static int nc_xml_find_doctype(const char *data, gsize len)
+{
+    const char *p = data, *end = data + len;
+    int line = 1;
+
+    while (p < end) {
+        const char *close = NULL;
+
+        if (*p == '\n' || *p == ' ' || *p == '\t' || *p == '\r') {
+            line += *p++ == '\n';
+            continue;
+        }
+        if (end - p >= 9 && memcmp(p, "<!DOCTYPE", 9) == 0)
+            return line;
+        if (end - p >= 2 && memcmp(p, "<?", 2) == 0)
+            close = g_strstr_len(p, end - p, "?>");
+        else if (end - p >= 4 && memcmp(p, "<!--", 4) == 0)
+            close = g_strstr_len(p, end - p, "-->");
+        if (!close)
+            return 0; /* the root element (or garbage the parser reports) */
+        for (; p < close; p++)
+            line += *p == '\n';
+        p = close + 2;
+    }
+    return 0;
+}
+
+NcXmlReader *nc_xml_reader_new(const char *data, gsize len, const char *name, GError **error)
+{
+    NcXmlReader *r;
+    int doctype_line = nc_xml_find_doctype(data, len);
+
+    if (len > G_MAXINT) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "%s: %" G_GSIZE_FORMAT " bytes is too large for an XML document", name, len);
+        return NULL;
+    }
+    if (doctype_line) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "%s:%d: not well-formed XML: a DOCTYPE is not allowed in netcarry documents",
+                    name, doctype_line);
+        return NULL;
+    }
+    r = g_new0(NcXmlReader, 1);
+    r->name = g_strdup(name);
+    nc_xml_errors_init(&r->errs);
+    xmlSetGenericErrorFunc(NULL, nc_xml_silent);
+    /* blanks are kept: their text nodes carry the line numbers past 65535 */
+    r->reader = xmlReaderForMemory(data, (int)len, name, NULL,
+                                   NC_XML_PARSE_OPTIONS & ~XML_PARSE_NOBLANKS);
+    if (!r->reader) {
+        g_set_error(error, NC_ERROR, NC_ERROR_FAILED, "%s: cannot allocate an XML reader", name);
+        nc_xml_reader_free(r);
+        return NULL;
+    }
+    xmlTextReaderSetStructuredErrorHandler(r->reader, nc_xml_reader_error, r);
+    return r;
+}
+
+xmlTextReader *nc_xml_reader_get(NcXmlReader *reader)
+{
+    return reader->reader;
+}
+
+static int nc_xml_reader_check(NcXmlReader *r, int rc, GError **error)
+{
+    if (rc == 1 && xmlTextReaderNodeType(r->reader) == XML_READER_TYPE_DOCUMENT_TYPE) {
+        if (!r->errs.line) {
+            r->errs.line = xmlTextReaderGetParserLineNumber(r->reader);
+            g_string_append(r->errs.messages, "a DOCTYPE is not allowed in netcarry documents");
+        }
+        rc = -1;
+    }
+    if (rc == 1 && r->errs.line)
+        rc = -1; /* a recoverable error was reported: the document is still broken */
+    if (rc < 0) {
+        if (r->errs.line)
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s:%d: not well-formed XML: %s",
+                        r->name, r->errs.line, r->errs.messages->str);
+        else
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s: not well-formed XML",
+                        r->name);
+    }
+    return rc;
+}
+
+int nc_xml_reader_read(NcXmlReader *reader, GError **error)
+{
+    return nc_xml_reader_check(reader, xmlTextReaderRead(reader->reader), error);
+}
+
+int nc_xml_reader_next(NcXmlReader *reader, GError **error)
+{
+    return nc_xml_reader_check(reader, xmlTextReaderNext(reader->reader), error);
+}
+
+void nc_xml_reader_free(NcXmlReader *reader)
+{
+    if (!reader)
+        return;
+    if (reader->reader)
+        xmlFreeTextReader(reader->reader);
+    nc_xml_errors_clear(&reader->errs);
+    g_free(reader->name);
+    g_free(reader);
 }

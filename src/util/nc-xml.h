@@ -6,6 +6,7 @@
 #include <libxml/parser.h>
 #include <libxml/relaxng.h>
 #include <libxml/tree.h>
+#include <libxml/xmlreader.h>
 #include <libxml/xpath.h>
 
 G_BEGIN_DECLS
@@ -40,6 +41,25 @@ gboolean nc_xml_validate_doc(xmlDoc *doc, const char *name, const char *schema_n
 
 /* The schema file for a root element in @ns, e.g. "bundle.rng"; NULL if none. */
 const char *nc_xml_schema_for_root(const char *ns, const char *root);
+
+/**
+ * NcXmlReader - a streaming parse with the same safety as nc_xml_parse()
+ *
+ * For documents too large to hold as one tree: walk it with the libxml2
+ * xmlTextReader API on nc_xml_reader_get(), expanding one subtree at a time.
+ * libxml2's errors are collected, never printed; a DOCTYPE node is an error.
+ */
+typedef struct NcXmlReader NcXmlReader;
+
+NcXmlReader *nc_xml_reader_new(const char *data, gsize len, const char *name, GError **error);
+xmlTextReader *nc_xml_reader_get(NcXmlReader *reader);
+/* Advances like xmlTextReaderRead() (1: a node, 0: the end, -1: error, with
+ * @error "@name:LINE: not well-formed XML: ..."); refuses a DOCTYPE. */
+int nc_xml_reader_read(NcXmlReader *reader, GError **error);
+/* Like xmlTextReaderNext(): skips the current subtree. */
+int nc_xml_reader_next(NcXmlReader *reader, GError **error);
+void nc_xml_reader_free(NcXmlReader *reader);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcXmlReader, nc_xml_reader_free)
 
 /* The line of @node, also beyond 65535 (documents are parsed with BIG_LINES). */
 int nc_xml_node_line(const xmlNode *node);
