@@ -3,7 +3,7 @@
 
 # Logs of a host (relative to its directory) that are cut to the scenario's window.
 NCH_HOST_LOGS="events.log qmp.log var/log/libvirt/libvirtd.log var/log/libvirt/nch-hooks.log
-    var/log/libvirt/qemu/$NCH_GUEST.log var/log/libvirt/qemu/$NCH_GUEST-console.log"
+    var/log/libvirt/qemu/$NCH_GUEST.log"
 
 # art_mark - remember every host log's current size; art_collect copies from there on.
 art_mark() {
@@ -22,6 +22,9 @@ art_collect() {
         d=$ART/host$h; mkdir -p "$d"
         [ -f "$(host_dir "$h")/$f" ] && tail -c +$((off + 1)) "$(host_dir "$h")/$f" > "$d/$(basename "$f")"
     done < "$ART/.offsets"
+    for h in $NCH_HOSTS; do      # the whole console (boot included): it is short
+        cp "$(guest_console "$h")" "$ART/host$h/" 2>/dev/null
+    done
     sc_fw_snapshot end
     "$NCH_PY" "$NCH_LIB/timeline.py" "$ART" > "$ART/migrations.txt" 2>"$ART/timeline.err"
 }
