@@ -160,7 +160,8 @@ static char *nc_ct_entry_compare(const NcCtEntry *a, const NcCtEntry *b)
     if (!s->len)
         return NULL;
     what = nc_ct_entry_describe(a);
-    g_string_erase(s, 0, 1); /* the first "; " becomes ": " */
+    g_string_erase(s, 0, 2); /* the first "; " becomes ": " */
+    g_string_prepend(s, ": ");
     g_string_prepend(s, what);
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
