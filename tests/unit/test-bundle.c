@@ -217,7 +217,7 @@ static void test_not_wellformed(void)
 /* external entities and DTDs are refused before anything is read or fetched */
 static void test_doctype_refused(void)
 {
-    g_autofree char *secret = g_build_filename(g_get_tmp_dir(), "secret", NULL);
+    g_autofree char *secret = g_build_filename(nc_test_scratch_dir(), "secret", NULL);
     g_autofree char *doc = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(NcBundle) b = NULL;
@@ -299,7 +299,7 @@ static void test_escaping(void)
 
 static void test_save(void)
 {
-    g_autofree char *dir = g_build_filename(g_get_tmp_dir(), "bundles", NULL);
+    g_autofree char *dir = g_build_filename(nc_test_scratch_dir(), "bundles", NULL);
     g_autofree char *path = g_build_filename(dir, "vm1.xml", NULL);
     g_autofree char *src = g_build_filename(nc_test_source_root(), "xml", "examples", "ipv6.xml", NULL);
     g_autofree char *expected = NULL;

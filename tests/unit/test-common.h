@@ -41,3 +41,13 @@ static inline GPtrArray *nc_test_list_examples(gboolean invalid)
     g_ptr_array_sort(out, nc_test_cmp_paths);
     return out;
 }
+
+/* A directory private to the running test case (G_TEST_OPTION_ISOLATE_DIRS
+ * points the XDG cache dir into the test's own temporary tree; TMPDIR is shared). */
+static inline const char *nc_test_scratch_dir(void)
+{
+    const char *dir = g_get_user_cache_dir();
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+    return dir;
+}

@@ -80,7 +80,7 @@ static void test_inventory(void)
 static void test_unknown_root(void)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *path = g_build_filename(g_get_tmp_dir(), "other.xml", NULL);
+    g_autofree char *path = g_build_filename(nc_test_scratch_dir(), "other.xml", NULL);
 
     g_assert_true(g_file_set_contents(path, "<?xml version=\"1.0\"?>\n<domain/>\n", -1, NULL));
     g_assert_false(nc_xml_validate_file(path, &error));
