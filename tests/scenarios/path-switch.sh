@@ -20,6 +20,10 @@
 # counted in "dropped" and dropped. nf_conntrack_tcp_loose=0 as well, but the
 # SYN-only rule is what stops a mid-stream packet from re-creating an entry.
 #
+# Variants: masquerade on the server-facing side of both firewalls (they share the
+# public address 10.2.0.254), and a 1:1 NAT (dnat 10.2.0.100 -> server, snat client ->
+# 10.2.0.101).
+#
 # Every case runs an nc-traffic client through fw1, switches to fw2 one second
 # in, and reads the client's verdict and fw2's counters:
 #   - not carried: the flow must break (client exits 1) and fw2 must have dropped it;
@@ -383,7 +387,7 @@ else
 fi
 
 START=$(now_ms)
-echo "1..12"
+echo "1..14"
 case_pair "TCP echo" 10.1.0.1 tcp-echo 10.2.0.1 $PORT_ECHO \
     --duration-s $DURATION_S --stall-timeout-s $STALL_S
 case_pair "TCP bulk" 10.1.0.1 tcp-bulk 10.2.0.1 $PORT_SOURCE --direction recv \
@@ -396,6 +400,23 @@ for ns in $NS_FW1 $NS_FW2; do
     in_ns "$ns" nft add rule ip ncps_nat post oifname out masquerade
 done
 case_pair "TCP echo through masquerade" 10.1.0.1 tcp-echo 10.2.0.1 $PORT_ECHO \
+    --duration-s $DURATION_S --stall-timeout-s $STALL_S
+for ns in $NS_FW1 $NS_FW2; do
+    in_ns "$ns" nft delete table ip ncps_nat
+done
+
+# 1:1 NAT: the client talks to a public address 10.2.0.100 that both firewalls map to the
+# server, and the server sees the client as 10.2.0.101.
+for ns in $NS_FW1 $NS_FW2; do
+    in_ns "$ns" nft -f - <<EOF
+table ip ncps_nat {
+    chain pre { type nat hook prerouting priority dstnat; ip daddr 10.2.0.100 dnat to 10.2.0.1; }
+    chain post { type nat hook postrouting priority srcnat; ip saddr 10.1.0.1 snat to 10.2.0.101; }
+}
+EOF
+done
+ip -n "$NS_SRV" neigh add 10.2.0.101 lladdr 02:00:00:00:02:fe dev br0 nud permanent
+case_pair "TCP echo through 1:1 NAT" 10.1.0.1 tcp-echo 10.2.0.100 $PORT_ECHO \
     --duration-s $DURATION_S --stall-timeout-s $STALL_S
 for ns in $NS_FW1 $NS_FW2; do
     in_ns "$ns" nft delete table ip ncps_nat
