@@ -321,7 +321,7 @@ const char *nc_xml_schema_for_root(const char *ns, const char *root)
     return NULL;
 }
 
-gboolean nc_xml_validate_file(const char *path, GError **error)
+gboolean nc_xml_validate_file(const char *path, const char **schema_out, GError **error)
 {
     g_autofree char *data = NULL;
     g_autoptr(GError) local = NULL;
@@ -339,6 +339,8 @@ gboolean nc_xml_validate_file(const char *path, GError **error)
         return FALSE;
     root = xmlDocGetRootElement(doc);
     schema = nc_xml_schema_for_root(NULL, (const char *)root->name);
+    if (schema_out)
+        *schema_out = schema;
     if (!schema) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
                     "%s:%d: root element <%s> is not a netcarry document (expected <bundle>)",

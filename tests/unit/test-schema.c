@@ -28,7 +28,7 @@ static void test_valid(gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(NcBundle) bundle = NULL;
 
-    g_assert_true(nc_xml_validate_file(path, &error));
+    g_assert_true(nc_xml_validate_file(path, NULL, &error));
     g_assert_no_error(error);
     bundle = nc_bundle_parse_file(path, &error);
     g_assert_no_error(error);
@@ -41,7 +41,7 @@ static void test_invalid(gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GError) parse_error = NULL;
     g_autoptr(NcBundle) bundle = NULL;
-    gboolean schema_ok = nc_xml_validate_file(path, &error);
+    gboolean schema_ok = nc_xml_validate_file(path, NULL, &error);
 
     if (is_semantic_only(path)) {
         g_assert_no_error(error);
@@ -83,7 +83,7 @@ static void test_unknown_root(void)
     g_autofree char *path = g_build_filename(nc_test_scratch_dir(), "other.xml", NULL);
 
     g_assert_true(g_file_set_contents(path, "<?xml version=\"1.0\"?>\n<domain/>\n", -1, NULL));
-    g_assert_false(nc_xml_validate_file(path, &error));
+    g_assert_false(nc_xml_validate_file(path, NULL, &error));
     g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
     g_assert_nonnull(strstr(error->message, "<domain>"));
     g_assert_true(g_str_has_prefix(error->message, path));
