@@ -26,7 +26,9 @@ art_collect() {
         cp "$(guest_console "$h")" "$ART/host$h/" 2>/dev/null
     done
     sc_fw_snapshot end
-    "$NCH_PY" "$NCH_LIB/timeline.py" "$ART" > "$ART/migrations.txt" 2>"$ART/timeline.err"
+    "$NCH_PY" "$NCH_LIB/timeline.py" "$ART" > "$ART/migrations.txt" 2>"$ART/timeline.err" ||
+        log "building the timeline failed: $ART/timeline.err"
+    [ -s "$ART/timeline.err" ] || rm -f "$ART/timeline.err"
 }
 
 # sc_fw_snapshot LABEL - every host's firewall ruleset with its counters, as it is now.

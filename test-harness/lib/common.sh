@@ -1,6 +1,7 @@
 # test-harness/lib/common.sh - the run directory, logging, bounded waits and PID bookkeeping.
 # Every process the harness starts is recorded in $RUN/pids/NAME so teardown kills exactly those.
 
+# shellcheck disable=SC2034  # constants used by the other library files
 NCH_PY=/usr/bin/python3
 NCH_NET=192.168.77          # the fabric's /24; it exists only inside this run's namespaces
 NCH_GUEST_IP=$NCH_NET.50

@@ -77,7 +77,7 @@ tap() { echo "$*"; log "$*"; }
 
 # cmd_test RUN [--tap] [--traffic BIN] [SCENARIO...] - a whole run: up, boot, scenarios, down.
 cmd_test() {
-    local run=$1 n=0 fail=0 s name rc list=() leftovers; shift
+    local run=$1 n=0 fail=0 s name desc rc list=() leftovers; shift
     while [ $# -gt 0 ]; do
         case $1 in
         --tap) shift ;;
@@ -117,12 +117,14 @@ cmd_test() {
         timing "setup: hosts + guest (ms)" $(( $(now_ms) - t0 ))
         for s in "${list[@]}"; do
             n=$((n + 1)); name=$(basename "$s" .sh)
+            desc=$(sed -n 's/^SCENARIO_DESC="\(.*\)"$/\1/p' "$s")
             t0=$(now_ms)
+            # shellcheck disable=SC1090
             ( . "$s"; sc_begin "$name"; scenario_run; sc_end ) 2> >(tee -a "$RUN/test.log" >&2)
             rc=$?
             timing "scenario $name (ms)" $(( $(now_ms) - t0 ))
-            if [ $rc = 0 ]; then tap "ok $n - $name"
-            else tap "not ok $n - $name # artifacts: $RUN/artifacts/$name"; fail=1; fi
+            if [ $rc = 0 ]; then tap "ok $n - $name: $desc"
+            else tap "not ok $n - $name: $desc (artifacts: $RUN/artifacts/$name)"; fail=1; fi
             sed 's/^/# /' "$RUN/artifacts/$name/checks" 2>/dev/null
         done
     fi
