@@ -23,6 +23,9 @@
 #include "nc-hook-proto.h"
 #include "util/nc-error.h"
 
+/* bounds reading stdin when the configuration (and so [timeouts] hook-ms) is unreadable */
+#define NC_HOOK_FALLBACK_TIMEOUT_MS 5000
+
 /* Read all of stdin before the deadline; a closed or absent stdin is just empty. */
 static char *read_stdin(gint64 deadline_us)
 {
@@ -105,6 +108,12 @@ int main(int argc, char **argv)
     admission = g_str_equal(req.op, "migrate") && g_str_equal(req.sub_op, "begin");
 
     config = nc_config_load(conf_path ? conf_path : NC_CONFIG_DEFAULT_PATH, &error);
+    /* Read stdin even when the configuration is broken: libvirt writes the
+     * whole XML before it looks at the exit status, and a hook that leaves
+     * early hands it EPIPE instead of our one clear line. */
+    deadline = g_get_monotonic_time() +
+               (gint64)(config ? config->hook_timeout_ms : NC_HOOK_FALLBACK_TIMEOUT_MS) * 1000;
+    xml = read_stdin(deadline);
     if (!config) {
         if (!admission)
             return 0;
@@ -112,8 +121,6 @@ int main(int argc, char **argv)
         return refuse(req.domain, reason);
     }
 
-    deadline = g_get_monotonic_time() + (gint64)config->hook_timeout_ms * 1000;
-    xml = read_stdin(deadline);
     req.xml = xml;
     answer = nc_hook_call(config->hook_socket, &req, deadline, &error);
     if (!admission)
