@@ -78,6 +78,8 @@ cleanup() {
     [ -n "$WORK" ] && rm -rf "$WORK"
 }
 
+# Not for background jobs: `cmd &` on a function forks a subshell, and $! would be the
+# subshell's PID, not the program's. Background jobs use `ip netns exec`, which execs.
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # fw_setup NS - one of the two identical firewalls.
@@ -155,7 +157,7 @@ setup() {
         02:00:00:00:02:fe ||
         return 1
 
-    in_ns "$NS_SRV" "$NC_TRAFFIC" serve --tcp-echo $PORT_ECHO --tcp-source $PORT_SOURCE \
+    ip netns exec "$NS_SRV" "$NC_TRAFFIC" serve --tcp-echo $PORT_ECHO --tcp-source $PORT_SOURCE \
         --udp-echo $PORT_UDP >"$WORK/server.out" 2>&1 &
     SERVER_PID=$!
     wait_for_line "$WORK/server.out" "nc-traffic: serving" 5 || return 1
@@ -234,7 +236,7 @@ run_case() {
     local drops0 newudp0 t0
     CARRY_MS="" CARRY_ERR=""
 
-    in_ns "$NS_CLI" "$NC_TRAFFIC" "$@" >"$WORK/client.out" 2>"$WORK/client.err" &
+    ip netns exec "$NS_CLI" "$NC_TRAFFIC" "$@" >"$WORK/client.out" 2>"$WORK/client.err" &
     CLIENT_PID=$!
     sleep "$SWITCH_AFTER_S"
     if [ "$carry" = carry ]; then
@@ -320,7 +322,7 @@ invalid_bundle() {
         tap_skip "$desc" "$CLI_WHY"
         return
     fi
-    in_ns "$NS_CLI" "$NC_TRAFFIC" tcp-idle 10.2.0.1 $PORT_ECHO --connections 3 --hold-s 3 \
+    ip netns exec "$NS_CLI" "$NC_TRAFFIC" tcp-idle 10.2.0.1 $PORT_ECHO --connections 3 --hold-s 3 \
         --ready-file "$WORK/idle.ready" >"$WORK/client.out" 2>"$WORK/client.err" &
     CLIENT_PID=$!
     wait_for_line "$WORK/client.out" ready 5
