@@ -6,11 +6,20 @@ NCH_GUEST_MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virt
     drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci net/core/failover
     drivers/net/net_failover drivers/net/virtio_net"
 
+guest_kernel_package() {
+    apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'
+}
+
 # guest_kernel - print the directory of the unpacked kernel package, fetching it on first use.
 guest_kernel() {
     local pkg kv dir
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
-    [ -n "$pkg" ] || die "cannot resolve linux-image-amd64 (apt-cache); is apt's package list present?"
+    pkg=$(guest_kernel_package)
+    if [ -z "$pkg" ]; then
+        # a machine whose packages are all installed may have no package lists (yet)
+        timeout 300 apt-get update -q >/dev/null 2>&1
+        pkg=$(guest_kernel_package)
+    fi
+    [ -n "$pkg" ] || die "cannot resolve linux-image-amd64 with apt-cache, even after apt-get update"
     kv=${pkg#linux-image-}; dir=$NCH_CACHE/$pkg
     mkdir -p "$NCH_CACHE"
     (
