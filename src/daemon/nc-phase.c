@@ -314,6 +314,31 @@ void nc_phase_tracker_unsubscribe(NcPhaseTracker *tracker, guint id)
     }
 }
 
+/* QEMU's MIGRATION status means the same phase on either side. */
+static NcPhase map_qmp_migration(NcMigration *m, const NcPhaseEvent *ev, guint *pass)
+{
+    switch (ev->mig_status) {
+    case NC_QMP_MIG_SETUP:
+        return NC_PHASE_PREPARE;
+    case NC_QMP_MIG_ACTIVE:
+        *pass = 1;
+        return NC_PHASE_PRECOPY;
+    case NC_QMP_MIG_PRE_SWITCHOVER:
+    case NC_QMP_MIG_DEVICE:
+        return NC_PHASE_STOP_AND_COPY;
+    case NC_QMP_MIG_COMPLETED:
+        if (m)
+            m->qmp_completed = TRUE;
+        return NC_PHASE_NONE;
+    case NC_QMP_MIG_FAILED:
+        return NC_PHASE_FAILED;
+    case NC_QMP_MIG_CANCELLED:
+        return NC_PHASE_CANCELLED;
+    default:
+        return NC_PHASE_NONE;
+    }
+}
+
 /* Which phase an input witnesses on the source; NC_PHASE_NONE = none (flags may still change). */
 static NcPhase map_source(NcMigration *m, const NcPhaseEvent *ev, guint *pass)
 {
@@ -327,26 +352,7 @@ static NcPhase map_source(NcMigration *m, const NcPhaseEvent *ev, guint *pass)
         *pass = ev->pass;
         return NC_PHASE_PRECOPY;
     case NC_EV_QMP_MIGRATION:
-        switch (ev->mig_status) {
-        case NC_QMP_MIG_SETUP:
-            return NC_PHASE_PREPARE;
-        case NC_QMP_MIG_ACTIVE:
-            *pass = 1;
-            return NC_PHASE_PRECOPY;
-        case NC_QMP_MIG_PRE_SWITCHOVER:
-        case NC_QMP_MIG_DEVICE:
-            return NC_PHASE_STOP_AND_COPY;
-        case NC_QMP_MIG_COMPLETED:
-            if (m)
-                m->qmp_completed = TRUE;
-            return NC_PHASE_NONE;
-        case NC_QMP_MIG_FAILED:
-            return NC_PHASE_FAILED;
-        case NC_QMP_MIG_CANCELLED:
-            return NC_PHASE_CANCELLED;
-        default:
-            return NC_PHASE_NONE;
-        }
+        return map_qmp_migration(m, ev, pass);
     case NC_EV_QMP_STOP:
     case NC_EV_LV_SUSPENDED_MIGRATED:
         return NC_PHASE_STOP_AND_COPY;
@@ -387,26 +393,7 @@ static NcPhase map_destination(NcMigration *m, const NcPhaseEvent *ev, guint *pa
     case NC_EV_PEER_CONNECTED:
         return NC_PHASE_PREPARE;
     case NC_EV_QMP_MIGRATION:
-        switch (ev->mig_status) {
-        case NC_QMP_MIG_SETUP:
-            return NC_PHASE_PREPARE;
-        case NC_QMP_MIG_ACTIVE:
-            *pass = 1;
-            return NC_PHASE_PRECOPY;
-        case NC_QMP_MIG_PRE_SWITCHOVER:
-        case NC_QMP_MIG_DEVICE:
-            return NC_PHASE_STOP_AND_COPY;
-        case NC_QMP_MIG_COMPLETED:
-            if (m)
-                m->qmp_completed = TRUE;
-            return NC_PHASE_NONE;
-        case NC_QMP_MIG_FAILED:
-            return NC_PHASE_FAILED;
-        case NC_QMP_MIG_CANCELLED:
-            return NC_PHASE_CANCELLED;
-        default:
-            return NC_PHASE_NONE;
-        }
+        return map_qmp_migration(m, ev, pass);
     case NC_EV_PEER_STOPPED:
         return NC_PHASE_STOP_AND_COPY;
     case NC_EV_SEALED:
