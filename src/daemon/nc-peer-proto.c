@@ -1,0 +1,1019 @@
+/* nc-peer-proto.c - encode and decode netcarryd <-> netcarryd messages, and the set digest
+ * Pure functions over buffers: nc-peer.c carries the frames over TLS; the daemon applies them.
+ *
+ * Theory of operation
+ * -------------------
+ * During a live migration the source netcarryd streams the domain's conntrack state to the
+ * destination netcarryd, as QEMU streams RAM: first the whole set while the guest runs
+ * (pre-copy), then changes as they happen, and at the source's STOP the last changes and a seal.
+ * The destination installs as it receives and answers the seal. One TLS connection carries one
+ * domain's migration; the client (TLS) is the source, the server the destination:
+ *
+ *   source                                   destination
+ *   HELLO  (versions, domain UUID, host) -->
+ *                                        <-- HELLO (its versions, same UUID, host)   or ABORT
+ *   STATE seq 0 (upserts, deletions)     -->
+ *   STATE seq 1 ...                      -->                     (any time: <-- ABORT)
+ *   SEAL   (chunks sent, count, digest)  -->
+ *                                        <-- ACK (installed count, or failure reason) or ABORT
+ *   both close
+ *
+ * Versions, as passt's migration stream does it: each HELLO carries the newest version its
+ * sender speaks and the oldest one it still speaks (compat-version). Two sides talk if the
+ * ranges overlap, in the newest common version; otherwise the destination answers ABORT
+ * "version" and the source reports which versions each side speaks. A change that an old reader
+ * would misread bumps the version; the compat-version moves only when old code is dropped.
+ *
+ * Every message is a frame; every integer is big-endian (network order); nothing is a raw struct:
+ *
+ *   offset 0  u32 magic     0x4e435052 ("NCPR"): a stream that is not netcarry's stops at once
+ *          4  u16 type      NcPeerMsgType
+ *          6  u16 reserved  0
+ *          8  u32 length    of the payload, at most NC_PEER_PROTO_MAX_PAYLOAD (1 MiB)
+ *
+ * A string is u16 length + UTF-8 bytes without NUL. Payloads (v1):
+ *   HELLO  u32 version, u32 compat-version, string domain UUID, string host (non-empty)
+ *   STATE  u32 seq, u32 n-upserts, u32 n-deletes, n-upserts entries, n-deletes keys
+ *   SEAL   u32 chunks, u64 count, 32 bytes digest
+ *   ACK    u8 result (0 installed, 1 failed), u64 installed, string reason (non-empty if failed)
+ *   ABORT  u16 code (NcPeerAbortCode), string reason
+ * An entry (its canonical encoding, also what the digest hashes):
+ *   u8 family (4 or 6), u8 flags (bit 0 labels, bit 1 tcp; other bits 0), u16 zone,
+ *   orig tuple, reply tuple, u32 status, u32 timeout, u32 mark,
+ *   [16 bytes labels if flag 0], [u8 tcp-state, u8 wscale[2], u8 tcp-flags[2] if flag 1]
+ * A tuple: src address, dst address (4 or 16 bytes, per the family), u8 proto, u16 sport,
+ *   u16 dport, u16 icmp-id, u8 icmp-type, u8 icmp-code. Every field is always there (zero
+ *   where the protocol has none), so an entry's size follows from family and flags alone:
+ *   50 bytes for IPv4, 98 for IPv6, +16 with labels, +5 with TCP.
+ * A key (a deletion): u8 family, u8 reserved 0, u16 zone, orig tuple.
+ * A decoder accepts nothing else: unknown types, flags or codes, non-zero reserved bits, a
+ * length or count that overruns, and bytes left over are errors that name the message, the
+ * entry and the field.
+ *
+ * Chunk semantics: the receiver holds a set keyed by (zone, orig tuple). A chunk's deletions
+ * apply first, then its upserts (create, or replace the entry with the same key). Deleting a
+ * key that is not there is not an error (the entry may have expired on both sides).
+ *
+ * The seal's digest is the sum modulo 2^256 of SHA-256(canonical encoding) over the final set's
+ * entries (the 32-byte hashes read as big-endian integers). Why a sum:
+ *  - order-independent: source and destination build their sets in different orders (dump
+ *    order, event order, hash table order), and neither should sort 100k entries at the stop;
+ *  - incremental both ways: an upsert adds a hash, a replace or delete subtracts the old one, so
+ *    both sides keep the digest current during pre-copy and the seal costs O(1) at the stop;
+ *  - unlike XOR, a sum does not cancel an entry counted twice (h + h != 0), so a duplicated
+ *    entry changes the digest as well as the count.
+ * It guards against bugs and lost or mangled state, not against an attacker: TLS with mutual
+ * certificates authenticates the sender, who could send any state anyway. (Additive set hashes
+ * can be forged with effort, e.g. by Wagner's generalized birthday attack; irrelevant here.)
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "nc-peer-proto.h"
+#include "util/nc-error.h"
+
+#define ENTRY_FLAG_LABELS 0x01u
+#define ENTRY_FLAG_TCP 0x02u
+#define TUPLE_FIXED_SIZE 9 /* proto, sport, dport, icmp id, type, code */
+#define ENTRY_MIN_SIZE (4 + 2 * (8 + TUPLE_FIXED_SIZE) + 12)
+#define KEY_MIN_SIZE (4 + 8 + TUPLE_FIXED_SIZE)
+
+static const char *const msg_type_names[] = {
+    [0] = "unknown",
+    [NC_PEER_MSG_HELLO] = "HELLO",
+    [NC_PEER_MSG_STATE] = "STATE",
+    [NC_PEER_MSG_SEAL] = "SEAL",
+    [NC_PEER_MSG_ACK] = "ACK",
+    [NC_PEER_MSG_ABORT] = "ABORT",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(msg_type_names) == NC_PEER_MSG_LAST);
+
+static const char *const abort_code_names[] = {
+    [0] = "unknown",
+    [NC_PEER_ABORT_PROTOCOL] = "protocol",
+    [NC_PEER_ABORT_VERSION] = "version",
+    [NC_PEER_ABORT_REFUSED] = "refused",
+    [NC_PEER_ABORT_CANCELLED] = "cancelled",
+    [NC_PEER_ABORT_INTERNAL] = "internal",
+    [NC_PEER_ABORT_TIMEOUT] = "timeout",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(abort_code_names) == NC_PEER_ABORT_LAST);
+
+const char *nc_peer_msg_type_to_string(NcPeerMsgType type)
+{
+    return type > 0 && type < NC_PEER_MSG_LAST ? msg_type_names[type] : msg_type_names[0];
+}
+
+const char *nc_peer_abort_code_to_string(NcPeerAbortCode code)
+{
+    return code > 0 && code < NC_PEER_ABORT_LAST ? abort_code_names[code] : abort_code_names[0];
+}
+
+/* ---- messages ---- */
+
+NcPeerMsg *nc_peer_msg_new(NcPeerMsgType type)
+{
+    NcPeerMsg *msg = g_new0(NcPeerMsg, 1);
+
+    msg->type = type;
+    if (type == NC_PEER_MSG_STATE) {
+        msg->state.upserts = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
+        msg->state.deletes = g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+    }
+    return msg;
+}
+
+/**
+ * nc_peer_msg_new_hello() - a HELLO with this build's versions
+ * @domain_uuid: the migrating domain's UUID
+ * @host:        this host's name
+ *
+ * Return: (transfer full): the message
+ */
+NcPeerMsg *nc_peer_msg_new_hello(const char *domain_uuid, const char *host)
+{
+    NcPeerMsg *msg = nc_peer_msg_new(NC_PEER_MSG_HELLO);
+
+    msg->hello.version = NC_PEER_PROTO_VERSION;
+    msg->hello.compat_version = NC_PEER_PROTO_COMPAT_VERSION;
+    msg->hello.domain_uuid = g_strdup(domain_uuid);
+    msg->hello.host = g_strdup(host);
+    return msg;
+}
+
+NcPeerMsg *nc_peer_msg_new_ack(gboolean ok, guint64 installed, const char *reason)
+{
+    NcPeerMsg *msg = nc_peer_msg_new(NC_PEER_MSG_ACK);
+
+    msg->ack.ok = ok;
+    msg->ack.installed = installed;
+    msg->ack.reason = g_strdup(ok ? "" : reason && *reason ? reason : "no reason given");
+    return msg;
+}
+
+NcPeerMsg *nc_peer_msg_new_abort(NcPeerAbortCode code, const char *reason)
+{
+    NcPeerMsg *msg = nc_peer_msg_new(NC_PEER_MSG_ABORT);
+
+    msg->abort.code = code;
+    msg->abort.reason = g_strdup(reason && *reason ? reason : "no reason given");
+    return msg;
+}
+
+void nc_peer_msg_free(NcPeerMsg *msg)
+{
+    if (!msg)
+        return;
+    switch (msg->type) {
+    case NC_PEER_MSG_HELLO:
+        g_free(msg->hello.domain_uuid);
+        g_free(msg->hello.host);
+        break;
+    case NC_PEER_MSG_STATE:
+        if (msg->state.upserts)
+            g_array_unref(msg->state.upserts);
+        if (msg->state.deletes)
+            g_array_unref(msg->state.deletes);
+        break;
+    case NC_PEER_MSG_ACK:
+        g_free(msg->ack.reason);
+        break;
+    case NC_PEER_MSG_ABORT:
+        g_free(msg->abort.reason);
+        break;
+    default:
+        break;
+    }
+    g_free(msg);
+}
+
+/* ---- writing ---- */
+
+static void put_u8(GByteArray *b, guint8 v)
+{
+    g_byte_array_append(b, &v, 1);
+}
+
+static void put_u16(GByteArray *b, guint16 v)
+{
+    guint8 p[2] = {v >> 8, v};
+
+    g_byte_array_append(b, p, 2);
+}
+
+static void put_u32(GByteArray *b, guint32 v)
+{
+    guint8 p[4] = {v >> 24, v >> 16, v >> 8, v};
+
+    g_byte_array_append(b, p, 4);
+}
+
+static void put_u64(GByteArray *b, guint64 v)
+{
+    put_u32(b, v >> 32);
+    put_u32(b, (guint32)v);
+}
+
+/* One line, at most 65535 bytes, cut at a character boundary: strings only carry names and
+ * reasons, so flattening them is better than failing the message. */
+static void put_str(GByteArray *b, const char *s)
+{
+    g_autofree char *line = g_strdup(s ? s : "");
+    gsize n;
+
+    g_strdelimit(line, "\r\n\t", ' ');
+    n = strlen(line);
+    if (n > G_MAXUINT16) {
+        const char *end = g_utf8_find_prev_char(line, line + G_MAXUINT16 + 1);
+
+        n = end ? (gsize)(end - line) : 0;
+    }
+    put_u16(b, n);
+    g_byte_array_append(b, (const guint8 *)line, n);
+}
+
+static guint8 wire_family(guint8 af)
+{
+    return af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0;
+}
+
+static void put_tuple(GByteArray *b, const NcCtTuple *t, gsize alen)
+{
+    g_byte_array_append(b, t->src.bytes, alen);
+    g_byte_array_append(b, t->dst.bytes, alen);
+    put_u8(b, t->proto);
+    put_u16(b, t->sport);
+    put_u16(b, t->dport);
+    put_u16(b, t->icmp_id);
+    put_u8(b, t->icmp_type);
+    put_u8(b, t->icmp_code);
+}
+
+/* The encoder checks the one thing the format relies on: one family in all four addresses. */
+static gboolean check_family(const NcCtTuple *orig, const NcCtTuple *reply, guint8 *fam,
+                             GError **error)
+{
+    guint8 af = orig->src.family;
+
+    if (!wire_family(af) || orig->dst.family != af ||
+        (reply && (reply->src.family != af || reply->dst.family != af))) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "conntrack entry with unset or mixed address families (%u/%u/%u/%u) cannot "
+                    "be sent",
+                    orig->src.family, orig->dst.family, reply ? reply->src.family : af,
+                    reply ? reply->dst.family : af);
+        return FALSE;
+    }
+    *fam = wire_family(af);
+    return TRUE;
+}
+
+static gboolean put_entry(GByteArray *b, const NcCtEntry *e, GError **error)
+{
+    guint8 fam;
+    gsize alen;
+
+    if (!check_family(&e->orig, &e->reply, &fam, error))
+        return FALSE;
+    alen = fam == 4 ? 4 : 16;
+    put_u8(b, fam);
+    put_u8(b, (e->has_labels ? ENTRY_FLAG_LABELS : 0) | (e->has_tcp ? ENTRY_FLAG_TCP : 0));
+    put_u16(b, e->zone);
+    put_tuple(b, &e->orig, alen);
+    put_tuple(b, &e->reply, alen);
+    put_u32(b, e->status);
+    put_u32(b, e->timeout);
+    put_u32(b, e->mark);
+    if (e->has_labels)
+        g_byte_array_append(b, e->labels, 16);
+    if (e->has_tcp) {
+        put_u8(b, e->tcp_state);
+        put_u8(b, e->tcp_wscale[0]);
+        put_u8(b, e->tcp_wscale[1]);
+        put_u8(b, e->tcp_flags[0]);
+        put_u8(b, e->tcp_flags[1]);
+    }
+    return TRUE;
+}
+
+static gboolean put_key(GByteArray *b, const NcPeerCtKey *k, GError **error)
+{
+    guint8 fam;
+
+    if (!check_family(&k->orig, NULL, &fam, error))
+        return FALSE;
+    put_u8(b, fam);
+    put_u8(b, 0);
+    put_u16(b, k->zone);
+    put_tuple(b, &k->orig, fam == 4 ? 4 : 16);
+    return TRUE;
+}
+
+/**
+ * nc_peer_ct_entry_canonical() - the bytes that represent @entry on the wire and in the digest
+ * @entry: the entry
+ * @error: NC_ERROR_INVALID_ARG if its addresses have no or mixed families
+ *
+ * Return: (transfer full): the encoding, or NULL
+ */
+GBytes *nc_peer_ct_entry_canonical(const NcCtEntry *entry, GError **error)
+{
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(128);
+
+    if (!put_entry(b, entry, error))
+        return NULL;
+    return g_byte_array_free_to_bytes(g_steal_pointer(&b));
+}
+
+GBytes *nc_peer_ct_key_canonical(const NcPeerCtKey *key, GError **error)
+{
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(64);
+
+    if (!put_key(b, key, error))
+        return NULL;
+    return g_byte_array_free_to_bytes(g_steal_pointer(&b));
+}
+
+void nc_peer_ct_key_of(const NcCtEntry *entry, NcPeerCtKey *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->zone = entry->zone;
+    key->orig = entry->orig;
+}
+
+/**
+ * nc_peer_msg_encode() - a message as one complete frame
+ * @msg:   the message (a HELLO's strings may be NULL: sent as "")
+ * @error: NC_ERROR_INVALID_ARG for an entry that cannot be encoded (no or mixed families), an
+ *         unknown type, or a payload over NC_PEER_PROTO_MAX_PAYLOAD (send smaller chunks)
+ *
+ * Return: (transfer full): header + payload, or NULL
+ */
+GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
+{
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(256);
+    guint32 len;
+
+    put_u32(b, NC_PEER_PROTO_MAGIC);
+    put_u16(b, msg->type);
+    put_u16(b, 0);
+    put_u32(b, 0); /* length, filled in below */
+    switch (msg->type) {
+    case NC_PEER_MSG_HELLO:
+        put_u32(b, msg->hello.version);
+        put_u32(b, msg->hello.compat_version);
+        put_str(b, msg->hello.domain_uuid);
+        put_str(b, msg->hello.host);
+        break;
+    case NC_PEER_MSG_STATE: {
+        guint nu = msg->state.upserts ? msg->state.upserts->len : 0;
+        guint nd = msg->state.deletes ? msg->state.deletes->len : 0;
+
+        put_u32(b, msg->state.seq);
+        put_u32(b, nu);
+        put_u32(b, nd);
+        for (guint i = 0; i < nu; i++)
+            if (!put_entry(b, &g_array_index(msg->state.upserts, NcCtEntry, i), error))
+                return NULL;
+        for (guint i = 0; i < nd; i++)
+            if (!put_key(b, &g_array_index(msg->state.deletes, NcPeerCtKey, i), error))
+                return NULL;
+        break;
+    }
+    case NC_PEER_MSG_SEAL:
+        put_u32(b, msg->seal.chunks);
+        put_u64(b, msg->seal.count);
+        g_byte_array_append(b, msg->seal.digest, NC_PEER_DIGEST_SIZE);
+        break;
+    case NC_PEER_MSG_ACK:
+        put_u8(b, msg->ack.ok ? 0 : 1);
+        put_u64(b, msg->ack.installed);
+        put_str(b, msg->ack.ok                           ? ""
+                   : msg->ack.reason && *msg->ack.reason ? msg->ack.reason
+                                                         : "no reason given");
+        break;
+    case NC_PEER_MSG_ABORT:
+        put_u16(b, msg->abort.code);
+        put_str(b, msg->abort.reason && *msg->abort.reason ? msg->abort.reason : "no reason given");
+        break;
+    default:
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "peer message type %d does not exist",
+                    msg->type);
+        return NULL;
+    }
+    if (b->len - NC_PEER_PROTO_HEADER_SIZE > NC_PEER_PROTO_MAX_PAYLOAD) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "peer %s message of %u bytes exceeds the limit of %u: send smaller chunks",
+                    nc_peer_msg_type_to_string(msg->type), b->len - NC_PEER_PROTO_HEADER_SIZE,
+                    NC_PEER_PROTO_MAX_PAYLOAD);
+        return NULL;
+    }
+    len = GUINT32_TO_BE(b->len - NC_PEER_PROTO_HEADER_SIZE);
+    memcpy(b->data + 8, &len, 4);
+    return g_byte_array_free_to_bytes(g_steal_pointer(&b));
+}
+
+/* ---- reading ---- */
+
+/* A cursor over one payload that names what it was reading when something is wrong. */
+typedef struct {
+    const guint8 *p;
+    gsize len;
+    gsize off;
+    const char *msg;  /* "STATE" */
+    const char *item; /* "upsert", "delete" or NULL */
+    guint index;
+    const char *prefix; /* "orig.", "reply." or "" */
+    GError **error;
+} Reader;
+
+static void rd_where(Reader *r, char *buf, gsize size, const char *field)
+{
+    if (r->item)
+        g_snprintf(buf, size, "%s %u field %s%s", r->item, r->index, r->prefix, field);
+    else
+        g_snprintf(buf, size, "field %s%s", r->prefix, field);
+}
+
+static G_GNUC_PRINTF(3, 4) gboolean rd_fail(Reader *r, const char *field, const char *fmt, ...)
+{
+    char where[96];
+    g_autofree char *what = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    rd_where(r, where, sizeof(where), field);
+    g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA, "peer %s message: %s: %s", r->msg, where,
+                what);
+    return FALSE;
+}
+
+static gboolean rd_take(Reader *r, gsize n, const char *field, const guint8 **out)
+{
+    if (r->len - r->off < n)
+        return rd_fail(r, field, "truncated (needs %zu bytes at offset %zu of a %zu-byte payload)",
+                       n, r->off, r->len);
+    *out = r->p + r->off;
+    r->off += n;
+    return TRUE;
+}
+
+static gboolean rd_u8(Reader *r, const char *field, guint8 *v)
+{
+    const guint8 *p = NULL;
+
+    if (!rd_take(r, 1, field, &p))
+        return FALSE;
+    *v = p[0];
+    return TRUE;
+}
+
+static gboolean rd_u16(Reader *r, const char *field, guint16 *v)
+{
+    const guint8 *p = NULL;
+
+    if (!rd_take(r, 2, field, &p))
+        return FALSE;
+    *v = (guint16)(p[0] << 8 | p[1]);
+    return TRUE;
+}
+
+static gboolean rd_u32(Reader *r, const char *field, guint32 *v)
+{
+    const guint8 *p = NULL;
+
+    if (!rd_take(r, 4, field, &p))
+        return FALSE;
+    *v = (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
+    return TRUE;
+}
+
+static gboolean rd_u64(Reader *r, const char *field, guint64 *v)
+{
+    guint32 hi, lo;
+
+    if (!rd_u32(r, field, &hi) || !rd_u32(r, field, &lo))
+        return FALSE;
+    *v = (guint64)hi << 32 | lo;
+    return TRUE;
+}
+
+static gboolean rd_str(Reader *r, const char *field, char **out)
+{
+    guint16 n;
+    const guint8 *p = NULL;
+
+    if (!rd_u16(r, field, &n) || !rd_take(r, n, field, &p))
+        return FALSE;
+    if (memchr(p, 0, n) || !g_utf8_validate((const char *)p, n, NULL))
+        return rd_fail(r, field, "not UTF-8 text");
+    *out = g_strndup((const char *)p, n);
+    return TRUE;
+}
+
+static gboolean rd_family(Reader *r, guint8 *af, gsize *alen)
+{
+    guint8 fam;
+
+    if (!rd_u8(r, "family", &fam))
+        return FALSE;
+    if (fam != 4 && fam != 6)
+        return rd_fail(r, "family", "%u is neither 4 nor 6", fam);
+    *af = fam == 4 ? AF_INET : AF_INET6;
+    *alen = fam == 4 ? 4 : 16;
+    return TRUE;
+}
+
+static gboolean rd_tuple(Reader *r, const char *prefix, guint8 af, gsize alen, NcCtTuple *t)
+{
+    const guint8 *p = NULL;
+
+    r->prefix = prefix;
+    if (!rd_take(r, alen, "src", &p))
+        return FALSE;
+    t->src.family = af;
+    memcpy(t->src.bytes, p, alen);
+    if (!rd_take(r, alen, "dst", &p))
+        return FALSE;
+    t->dst.family = af;
+    memcpy(t->dst.bytes, p, alen);
+    if (!rd_u8(r, "proto", &t->proto) || !rd_u16(r, "sport", &t->sport) ||
+        !rd_u16(r, "dport", &t->dport) || !rd_u16(r, "icmp_id", &t->icmp_id) ||
+        !rd_u8(r, "icmp_type", &t->icmp_type) || !rd_u8(r, "icmp_code", &t->icmp_code))
+        return FALSE;
+    r->prefix = "";
+    return TRUE;
+}
+
+static gboolean rd_entry(Reader *r, NcCtEntry *e)
+{
+    guint8 af, flags;
+    gsize alen;
+    const guint8 *p = NULL;
+
+    memset(e, 0, sizeof(*e));
+    if (!rd_family(r, &af, &alen) || !rd_u8(r, "flags", &flags))
+        return FALSE;
+    if (flags & ~(ENTRY_FLAG_LABELS | ENTRY_FLAG_TCP))
+        return rd_fail(r, "flags", "unknown bits 0x%02x", flags);
+    if (!rd_u16(r, "zone", &e->zone) || !rd_tuple(r, "orig.", af, alen, &e->orig) ||
+        !rd_tuple(r, "reply.", af, alen, &e->reply) || !rd_u32(r, "status", &e->status) ||
+        !rd_u32(r, "timeout", &e->timeout) || !rd_u32(r, "mark", &e->mark))
+        return FALSE;
+    if (flags & ENTRY_FLAG_LABELS) {
+        if (!rd_take(r, 16, "labels", &p))
+            return FALSE;
+        e->has_labels = TRUE;
+        memcpy(e->labels, p, 16);
+    }
+    if (flags & ENTRY_FLAG_TCP) {
+        if (!rd_u8(r, "tcp_state", &e->tcp_state) || !rd_u8(r, "tcp_wscale", &e->tcp_wscale[0]) ||
+            !rd_u8(r, "tcp_wscale", &e->tcp_wscale[1]) ||
+            !rd_u8(r, "tcp_flags", &e->tcp_flags[0]) || !rd_u8(r, "tcp_flags", &e->tcp_flags[1]))
+            return FALSE;
+        e->has_tcp = TRUE;
+    }
+    return TRUE;
+}
+
+static gboolean rd_key(Reader *r, NcPeerCtKey *k)
+{
+    guint8 af, reserved;
+    gsize alen;
+
+    memset(k, 0, sizeof(*k));
+    if (!rd_family(r, &af, &alen) || !rd_u8(r, "reserved", &reserved))
+        return FALSE;
+    if (reserved)
+        return rd_fail(r, "reserved", "0x%02x is not 0", reserved);
+    return rd_u16(r, "zone", &k->zone) && rd_tuple(r, "orig.", af, alen, &k->orig);
+}
+
+/* A count of items of at least @min_size bytes each must fit in what is left, so a forged count
+ * never makes the reader allocate more than the payload's size. */
+static gboolean rd_count(Reader *r, const char *field, gsize min_size, guint32 *n)
+{
+    if (!rd_u32(r, field, n))
+        return FALSE;
+    if (*n > (r->len - r->off) / min_size)
+        return rd_fail(r, field, "%u items cannot fit in the %zu bytes left", *n, r->len - r->off);
+    return TRUE;
+}
+
+/**
+ * nc_peer_header_parse() - check a frame header
+ * @header:      NC_PEER_PROTO_HEADER_SIZE bytes
+ * @type:        (out): the message type
+ * @payload_len: (out): the payload's length
+ * @error:       NC_ERROR_INVALID_DATA for a bad magic, type, reserved field or length
+ *
+ * Return: TRUE if the payload may be read
+ */
+gboolean nc_peer_header_parse(const guint8 *header, NcPeerMsgType *type, guint32 *payload_len,
+                              GError **error)
+{
+    Reader r = {.p = header,
+                .len = NC_PEER_PROTO_HEADER_SIZE,
+                .msg = "frame",
+                .prefix = "",
+                .error = error};
+    guint32 magic = 0, len = 0;
+    guint16 t = 0, reserved = 0;
+
+    rd_u32(&r, "magic", &magic);
+    if (magic != NC_PEER_PROTO_MAGIC)
+        return rd_fail(&r, "magic",
+                       "0x%08x is not netcarry's 0x%08x: the other side does not speak the "
+                       "netcarry peer protocol",
+                       magic, NC_PEER_PROTO_MAGIC);
+    rd_u16(&r, "type", &t);
+    if (t == 0 || t >= NC_PEER_MSG_LAST)
+        return rd_fail(&r, "type", "%u is not a known message type", t);
+    rd_u16(&r, "reserved", &reserved);
+    if (reserved)
+        return rd_fail(&r, "reserved", "0x%04x is not 0", reserved);
+    rd_u32(&r, "length", &len);
+    if (len > NC_PEER_PROTO_MAX_PAYLOAD)
+        return rd_fail(&r, "length", "%u bytes exceed the limit of %u", len,
+                       NC_PEER_PROTO_MAX_PAYLOAD);
+    *type = t;
+    *payload_len = len;
+    return TRUE;
+}
+
+/**
+ * nc_peer_msg_decode() - parse one payload
+ * @type:    from the header
+ * @payload: the bytes after the header
+ * @len:     their number
+ * @error:   NC_ERROR_INVALID_DATA naming the message, entry and field that is wrong
+ *
+ * Return: (transfer full): the message, or NULL
+ */
+NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize len, GError **error)
+{
+    g_autoptr(NcPeerMsg) msg = NULL;
+    Reader r = {.p = payload,
+                .len = len,
+                .msg = nc_peer_msg_type_to_string(type),
+                .prefix = "",
+                .error = error};
+
+    if (type <= 0 || type >= NC_PEER_MSG_LAST) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "peer message type %d is unknown",
+                    type);
+        return NULL;
+    }
+    msg = nc_peer_msg_new(type);
+    switch (type) {
+    case NC_PEER_MSG_HELLO:
+        if (!rd_u32(&r, "version", &msg->hello.version) ||
+            !rd_u32(&r, "compat_version", &msg->hello.compat_version) ||
+            !rd_str(&r, "domain_uuid", &msg->hello.domain_uuid) ||
+            !rd_str(&r, "host", &msg->hello.host))
+            return NULL;
+        if (msg->hello.compat_version > msg->hello.version) {
+            rd_fail(&r, "compat_version", "%u is newer than version %u", msg->hello.compat_version,
+                    msg->hello.version);
+            return NULL;
+        }
+        if (!g_uuid_string_is_valid(msg->hello.domain_uuid)) {
+            rd_fail(&r, "domain_uuid", "'%s' is not a UUID", msg->hello.domain_uuid);
+            return NULL;
+        }
+        if (!*msg->hello.host) {
+            rd_fail(&r, "host", "empty");
+            return NULL;
+        }
+        break;
+    case NC_PEER_MSG_STATE: {
+        guint32 nu, nd;
+
+        if (!rd_u32(&r, "seq", &msg->state.seq) ||
+            !rd_count(&r, "n_upserts", ENTRY_MIN_SIZE, &nu) ||
+            !rd_count(&r, "n_deletes", KEY_MIN_SIZE, &nd))
+            return NULL;
+        if ((guint64)nu * ENTRY_MIN_SIZE + (guint64)nd * KEY_MIN_SIZE > len - r.off) {
+            rd_fail(&r, "n_deletes", "%u upserts and %u deletions cannot fit in %zu bytes", nu, nd,
+                    len - r.off);
+            return NULL;
+        }
+        g_array_set_size(msg->state.upserts, nu);
+        g_array_set_size(msg->state.deletes, nd);
+        r.item = "upsert";
+        for (r.index = 0; r.index < nu; r.index++)
+            if (!rd_entry(&r, &g_array_index(msg->state.upserts, NcCtEntry, r.index)))
+                return NULL;
+        r.item = "delete";
+        for (r.index = 0; r.index < nd; r.index++)
+            if (!rd_key(&r, &g_array_index(msg->state.deletes, NcPeerCtKey, r.index)))
+                return NULL;
+        r.item = NULL;
+        break;
+    }
+    case NC_PEER_MSG_SEAL: {
+        const guint8 *p = NULL;
+
+        if (!rd_u32(&r, "chunks", &msg->seal.chunks) || !rd_u64(&r, "count", &msg->seal.count) ||
+            !rd_take(&r, NC_PEER_DIGEST_SIZE, "digest", &p))
+            return NULL;
+        memcpy(msg->seal.digest, p, NC_PEER_DIGEST_SIZE);
+        break;
+    }
+    case NC_PEER_MSG_ACK: {
+        guint8 result;
+
+        if (!rd_u8(&r, "result", &result) || !rd_u64(&r, "installed", &msg->ack.installed) ||
+            !rd_str(&r, "reason", &msg->ack.reason))
+            return NULL;
+        if (result > 1) {
+            rd_fail(&r, "result", "%u is neither 0 (installed) nor 1 (failed)", result);
+            return NULL;
+        }
+        msg->ack.ok = result == 0;
+        if (!msg->ack.ok && !*msg->ack.reason) {
+            rd_fail(&r, "reason", "a failed ACK must say why");
+            return NULL;
+        }
+        break;
+    }
+    case NC_PEER_MSG_ABORT: {
+        guint16 code;
+
+        if (!rd_u16(&r, "code", &code) || !rd_str(&r, "reason", &msg->abort.reason))
+            return NULL;
+        if (code == 0 || code >= NC_PEER_ABORT_LAST) {
+            rd_fail(&r, "code", "%u is not a known abort code", code);
+            return NULL;
+        }
+        msg->abort.code = code;
+        break;
+    }
+    default:
+        g_assert_not_reached();
+    }
+    if (r.off != len) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "peer %s message: %zu bytes after the last field", r.msg, len - r.off);
+        return NULL;
+    }
+    return g_steal_pointer(&msg);
+}
+
+/**
+ * nc_peer_frame_decode() - parse one whole frame (header and payload, nothing after it)
+ * @frame: the bytes
+ * @len:   their number
+ * @error: NC_ERROR_INVALID_DATA naming what is wrong
+ *
+ * Return: (transfer full): the message, or NULL
+ */
+NcPeerMsg *nc_peer_frame_decode(const guint8 *frame, gsize len, GError **error)
+{
+    NcPeerMsgType type;
+    guint32 plen;
+
+    if (len < NC_PEER_PROTO_HEADER_SIZE) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "peer frame: header truncated (%zu of %u bytes)", len,
+                    NC_PEER_PROTO_HEADER_SIZE);
+        return NULL;
+    }
+    if (!nc_peer_header_parse(frame, &type, &plen, error))
+        return NULL;
+    if (plen != len - NC_PEER_PROTO_HEADER_SIZE) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "peer frame: field length says %u payload bytes, %zu are there", plen,
+                    len - NC_PEER_PROTO_HEADER_SIZE);
+        return NULL;
+    }
+    return nc_peer_msg_decode(type, frame + NC_PEER_PROTO_HEADER_SIZE, plen, error);
+}
+
+/**
+ * nc_peer_hello_negotiate() - the version two sides will speak
+ * @peer:              the other side's HELLO
+ * @my_version:        the newest version this side speaks (NC_PEER_PROTO_VERSION)
+ * @my_compat_version: the oldest (NC_PEER_PROTO_COMPAT_VERSION)
+ * @session_version:   (out): the newest version both speak
+ * @error:             NC_ERROR_UNSUPPORTED naming both ranges if they do not overlap
+ *
+ * Return: TRUE if the two can talk
+ */
+gboolean nc_peer_hello_negotiate(const NcPeerHello *peer, guint32 my_version,
+                                 guint32 my_compat_version, guint32 *session_version,
+                                 GError **error)
+{
+    if (peer->compat_version > my_version || peer->version < my_compat_version) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "netcarryd on %s speaks peer protocol versions %u-%u, this host %u-%u: "
+                    "install compatible netcarry versions on both hosts",
+                    peer->host ? peer->host : "the peer", peer->compat_version, peer->version,
+                    my_compat_version, my_version);
+        return FALSE;
+    }
+    *session_version = MIN(peer->version, my_version);
+    return TRUE;
+}
+
+/* ---- digest ---- */
+
+void nc_peer_digest_init(NcPeerDigest *digest)
+{
+    memset(digest, 0, sizeof(*digest));
+}
+
+static gboolean entry_hash(const NcCtEntry *entry, guint8 out[NC_PEER_DIGEST_SIZE], GError **error)
+{
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(128);
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    gsize n = NC_PEER_DIGEST_SIZE;
+
+    if (!put_entry(b, entry, error))
+        return FALSE;
+    g_checksum_update(sum, b->data, b->len);
+    g_checksum_get_digest(sum, out, &n);
+    return TRUE;
+}
+
+/**
+ * nc_peer_digest_add() - add one entry's hash to a set digest
+ * @digest: the digest
+ * @entry:  the entry
+ * @error:  NC_ERROR_INVALID_ARG if the entry cannot be encoded
+ *
+ * Return: TRUE on success
+ */
+gboolean nc_peer_digest_add(NcPeerDigest *digest, const NcCtEntry *entry, GError **error)
+{
+    guint8 h[NC_PEER_DIGEST_SIZE];
+    guint carry = 0;
+
+    if (!entry_hash(entry, h, error))
+        return FALSE;
+    for (int i = NC_PEER_DIGEST_SIZE - 1; i >= 0; i--) {
+        carry += digest->sum[i] + h[i];
+        digest->sum[i] = carry & 0xff;
+        carry >>= 8;
+    }
+    return TRUE;
+}
+
+gboolean nc_peer_digest_remove(NcPeerDigest *digest, const NcCtEntry *entry, GError **error)
+{
+    guint8 h[NC_PEER_DIGEST_SIZE];
+    int borrow = 0;
+
+    if (!entry_hash(entry, h, error))
+        return FALSE;
+    for (int i = NC_PEER_DIGEST_SIZE - 1; i >= 0; i--) {
+        int d = digest->sum[i] - h[i] - borrow;
+
+        borrow = d < 0;
+        digest->sum[i] = (guint8)(d + (borrow ? 256 : 0));
+    }
+    return TRUE;
+}
+
+gboolean nc_peer_digest_of_entries(const NcCtEntry *entries, gsize n, NcPeerDigest *digest,
+                                   GError **error)
+{
+    nc_peer_digest_init(digest);
+    for (gsize i = 0; i < n; i++)
+        if (!nc_peer_digest_add(digest, &entries[i], error))
+            return FALSE;
+    return TRUE;
+}
+
+char *nc_peer_digest_to_string(const NcPeerDigest *digest)
+{
+    GString *s = g_string_sized_new(2 * NC_PEER_DIGEST_SIZE);
+
+    for (gsize i = 0; i < NC_PEER_DIGEST_SIZE; i++)
+        g_string_append_printf(s, "%02x", digest->sum[i]);
+    return g_string_free(s, FALSE);
+}
+
+/* ---- the receiver's set ---- */
+
+struct _NcPeerSet {
+    GHashTable *entries; /* GBytes canonical key -> NcCtEntry* */
+    NcPeerDigest digest;
+};
+
+NcPeerSet *nc_peer_set_new(void)
+{
+    NcPeerSet *set = g_new0(NcPeerSet, 1);
+
+    set->entries =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
+    return set;
+}
+
+void nc_peer_set_free(NcPeerSet *set)
+{
+    if (!set)
+        return;
+    g_hash_table_unref(set->entries);
+    g_free(set);
+}
+
+/**
+ * nc_peer_set_apply() - apply one STATE chunk: its deletions, then its upserts
+ * @set:   the receiver's set
+ * @state: the chunk
+ * @error: NC_ERROR_INVALID_ARG for an entry that cannot be encoded (never after decoding)
+ *
+ * Return: TRUE on success
+ */
+gboolean nc_peer_set_apply(NcPeerSet *set, const NcPeerState *state, GError **error)
+{
+    for (guint i = 0; i < state->deletes->len; i++) {
+        g_autoptr(GBytes) key =
+            nc_peer_ct_key_canonical(&g_array_index(state->deletes, NcPeerCtKey, i), error);
+        NcCtEntry *old;
+
+        if (!key)
+            return FALSE;
+        old = g_hash_table_lookup(set->entries, key);
+        if (old) {
+            nc_peer_digest_remove(&set->digest, old, NULL);
+            g_hash_table_remove(set->entries, key);
+        }
+    }
+    for (guint i = 0; i < state->upserts->len; i++) {
+        const NcCtEntry *e = &g_array_index(state->upserts, NcCtEntry, i);
+        NcPeerCtKey k;
+        g_autoptr(GBytes) key = NULL;
+        NcCtEntry *old;
+
+        nc_peer_ct_key_of(e, &k);
+        key = nc_peer_ct_key_canonical(&k, error);
+        if (!key)
+            return FALSE;
+        if (!nc_peer_digest_add(&set->digest, e, error))
+            return FALSE;
+        old = g_hash_table_lookup(set->entries, key);
+        if (old)
+            nc_peer_digest_remove(&set->digest, old, NULL);
+        g_hash_table_replace(set->entries, g_steal_pointer(&key), g_memdup2(e, sizeof(*e)));
+    }
+    return TRUE;
+}
+
+guint nc_peer_set_count(const NcPeerSet *set)
+{
+    return g_hash_table_size(set->entries);
+}
+
+const NcPeerDigest *nc_peer_set_digest(const NcPeerSet *set)
+{
+    return &set->digest;
+}
+
+const NcCtEntry *nc_peer_set_lookup(const NcPeerSet *set, const NcPeerCtKey *key)
+{
+    g_autoptr(GBytes) k = nc_peer_ct_key_canonical(key, NULL);
+
+    return k ? g_hash_table_lookup(set->entries, k) : NULL;
+}
+
+/**
+ * nc_peer_set_check_seal() - whether the set is exactly what the source sealed
+ * @set:         the receiver's set after every chunk
+ * @seal:        the source's seal
+ * @chunks_seen: STATE chunks received on this connection
+ * @error:       NC_ERROR_INVALID_DATA saying what differs (chunks, count or digest)
+ *
+ * Return: TRUE if chunks, count and digest all match
+ */
+gboolean nc_peer_set_check_seal(const NcPeerSet *set, const NcPeerSeal *seal, guint32 chunks_seen,
+                                GError **error)
+{
+    if (seal->chunks != chunks_seen) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "seal: the source sent %u state chunks, %u arrived", seal->chunks, chunks_seen);
+        return FALSE;
+    }
+    if (seal->count != nc_peer_set_count(set)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "seal: the source's set has %" G_GUINT64_FORMAT " entries, this host's %u",
+                    seal->count, nc_peer_set_count(set));
+        return FALSE;
+    }
+    if (memcmp(seal->digest, set->digest.sum, NC_PEER_DIGEST_SIZE) != 0) {
+        NcPeerDigest theirs;
+        g_autofree char *a = NULL, *b = nc_peer_digest_to_string(&set->digest);
+
+        memcpy(theirs.sum, seal->digest, NC_PEER_DIGEST_SIZE);
+        a = nc_peer_digest_to_string(&theirs);
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "seal: digest of the source's set %.16s... differs from this host's %.16s... "
+                    "(same count %u): some entry arrived changed",
+                    a, b, nc_peer_set_count(set));
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -1,0 +1,186 @@
+/* nc-peer-proto.h - the wire format between two netcarryd: hello, state chunks, seal, ack, abort
+ * Pure encode/decode and the order-independent set digest; theory of operation in nc-peer-proto.c.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/nc-bundle.h"
+
+G_BEGIN_DECLS
+
+#define NC_PEER_PROTO_MAGIC 0x4e435052u /* "NCPR" */
+/* the newest version this build speaks, and the oldest one it can still speak */
+#define NC_PEER_PROTO_VERSION 1
+#define NC_PEER_PROTO_COMPAT_VERSION 1
+#define NC_PEER_PROTO_HEADER_SIZE 12
+#define NC_PEER_PROTO_MAX_PAYLOAD (1024u * 1024)
+#define NC_PEER_DIGEST_SIZE 32
+/* STATE chunks a sender should build: ~50-130 bytes per entry keeps a chunk far below the limit */
+#define NC_PEER_CHUNK_ENTRIES 1024
+
+typedef enum {
+    NC_PEER_MSG_HELLO = 1,
+    NC_PEER_MSG_STATE = 2,
+    NC_PEER_MSG_SEAL = 3,
+    NC_PEER_MSG_ACK = 4,
+    NC_PEER_MSG_ABORT = 5,
+    NC_PEER_MSG_LAST
+} NcPeerMsgType;
+
+const char *nc_peer_msg_type_to_string(NcPeerMsgType type); /* "HELLO", ... or "unknown" */
+
+/**
+ * NcPeerAbortCode - why a side gives up; sent in ABORT
+ * @NC_PEER_ABORT_PROTOCOL:  the other side sent a malformed or out-of-order message
+ * @NC_PEER_ABORT_VERSION:   no protocol version both sides speak
+ * @NC_PEER_ABORT_REFUSED:   the receiver does not accept this state (domain not migrating here,
+ *                           not from this peer, entries outside the domain's addresses)
+ * @NC_PEER_ABORT_CANCELLED: the migration was cancelled or failed
+ * @NC_PEER_ABORT_INTERNAL:  the receiver could not install, or another local failure
+ * @NC_PEER_ABORT_TIMEOUT:   a bounded wait ran out
+ */
+typedef enum {
+    NC_PEER_ABORT_PROTOCOL = 1,
+    NC_PEER_ABORT_VERSION,
+    NC_PEER_ABORT_REFUSED,
+    NC_PEER_ABORT_CANCELLED,
+    NC_PEER_ABORT_INTERNAL,
+    NC_PEER_ABORT_TIMEOUT,
+    NC_PEER_ABORT_LAST
+} NcPeerAbortCode;
+
+const char *nc_peer_abort_code_to_string(NcPeerAbortCode code); /* "protocol", ... */
+
+/**
+ * NcPeerCtKey - what identifies a conntrack entry in a set: its zone and original tuple
+ * (the same identity as nc-ct-diff's)
+ */
+typedef struct {
+    guint16 zone;
+    NcCtTuple orig;
+} NcPeerCtKey;
+
+/**
+ * NcPeerHello - the first message each way
+ * @version:        the newest protocol version the sender speaks
+ * @compat_version: the oldest one it still speaks
+ * @domain_uuid:    the migrating domain (client -> server); the server echoes it
+ * @host:           the sender's host name
+ */
+typedef struct {
+    guint32 version;
+    guint32 compat_version;
+    char *domain_uuid;
+    char *host;
+} NcPeerHello;
+
+/**
+ * NcPeerState - one chunk of changes to the receiver's copy of the domain's set
+ * @seq:     0 for the first chunk of a connection, then +1 per chunk
+ * @upserts: (element-type NcCtEntry): entries to create or replace (by NcPeerCtKey)
+ * @deletes: (element-type NcPeerCtKey): entries to remove; applied before @upserts
+ */
+typedef struct {
+    guint32 seq;
+    GArray *upserts;
+    GArray *deletes;
+} NcPeerState;
+
+/**
+ * NcPeerSeal - the source's final word: this is the whole set
+ * @chunks: how many STATE chunks were sent before it (so a lost chunk is seen)
+ * @count:  entries in the final set
+ * @digest: nc_peer_digest of the final set
+ */
+typedef struct {
+    guint32 chunks;
+    guint64 count;
+    guint8 digest[NC_PEER_DIGEST_SIZE];
+} NcPeerSeal;
+
+/**
+ * NcPeerAck - the destination's answer to the seal
+ * @ok:        TRUE if the whole set is installed and the digest matched
+ * @installed: entries installed
+ * @reason:    if !@ok, one line saying why (never NULL then); else ""
+ */
+typedef struct {
+    gboolean ok;
+    guint64 installed;
+    char *reason;
+} NcPeerAck;
+
+typedef struct {
+    NcPeerAbortCode code;
+    char *reason;
+} NcPeerAbort;
+
+/**
+ * NcPeerMsg - one decoded message; @type says which member is valid
+ */
+typedef struct {
+    NcPeerMsgType type;
+    union {
+        NcPeerHello hello;
+        NcPeerState state;
+        NcPeerSeal seal;
+        NcPeerAck ack;
+        NcPeerAbort abort;
+    };
+} NcPeerMsg;
+
+NcPeerMsg *nc_peer_msg_new(NcPeerMsgType type);
+NcPeerMsg *nc_peer_msg_new_hello(const char *domain_uuid, const char *host);
+NcPeerMsg *nc_peer_msg_new_ack(gboolean ok, guint64 installed, const char *reason);
+NcPeerMsg *nc_peer_msg_new_abort(NcPeerAbortCode code, const char *reason);
+void nc_peer_msg_free(NcPeerMsg *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPeerMsg, nc_peer_msg_free)
+
+GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error);
+gboolean nc_peer_header_parse(const guint8 *header, NcPeerMsgType *type, guint32 *payload_len,
+                              GError **error);
+NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize len, GError **error);
+NcPeerMsg *nc_peer_frame_decode(const guint8 *frame, gsize len, GError **error);
+
+gboolean nc_peer_hello_negotiate(const NcPeerHello *peer, guint32 my_version,
+                                 guint32 my_compat_version, guint32 *session_version,
+                                 GError **error);
+
+/* The canonical encodings (what is hashed and sent); (transfer full) */
+GBytes *nc_peer_ct_entry_canonical(const NcCtEntry *entry, GError **error);
+GBytes *nc_peer_ct_key_canonical(const NcPeerCtKey *key, GError **error);
+void nc_peer_ct_key_of(const NcCtEntry *entry, NcPeerCtKey *key);
+
+/**
+ * NcPeerDigest - sum modulo 2^256 of the SHA-256 of each entry's canonical encoding
+ * (why a sum: see nc-peer-proto.c); all-zero is the empty set's digest.
+ */
+typedef struct {
+    guint8 sum[NC_PEER_DIGEST_SIZE];
+} NcPeerDigest;
+
+void nc_peer_digest_init(NcPeerDigest *digest);
+gboolean nc_peer_digest_add(NcPeerDigest *digest, const NcCtEntry *entry, GError **error);
+gboolean nc_peer_digest_remove(NcPeerDigest *digest, const NcCtEntry *entry, GError **error);
+gboolean nc_peer_digest_of_entries(const NcCtEntry *entries, gsize n, NcPeerDigest *digest,
+                                   GError **error);
+char *nc_peer_digest_to_string(const NcPeerDigest *digest); /* hex; (transfer full) */
+
+/**
+ * NcPeerSet - a receiver's copy of the domain's set, keyed by NcPeerCtKey, with its digest kept
+ * up to date as chunks apply (so checking a seal costs nothing at the stop)
+ */
+typedef struct _NcPeerSet NcPeerSet;
+
+NcPeerSet *nc_peer_set_new(void);
+void nc_peer_set_free(NcPeerSet *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPeerSet, nc_peer_set_free)
+gboolean nc_peer_set_apply(NcPeerSet *set, const NcPeerState *state, GError **error);
+guint nc_peer_set_count(const NcPeerSet *set);
+const NcPeerDigest *nc_peer_set_digest(const NcPeerSet *set);
+const NcCtEntry *nc_peer_set_lookup(const NcPeerSet *set, const NcPeerCtKey *key);
+gboolean nc_peer_set_check_seal(const NcPeerSet *set, const NcPeerSeal *seal, guint32 chunks_seen,
+                                GError **error);
+
+G_END_DECLS
