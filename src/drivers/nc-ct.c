@@ -427,7 +427,7 @@ static gboolean nc_ct_parse_tuple(const struct nlattr *nest, guint8 family, NcCt
  *
  * Return: FALSE if the message lacks its tuples or has an unknown family
  */
-static gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
+gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
 {
     const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
     const struct nlattr *tb[CTA_MAX + 1] = {0};

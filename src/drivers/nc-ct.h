@@ -63,4 +63,16 @@ gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GErro
  * tools that drive the socket themselves. */
 gsize nc_ct_msg_put_new(char *buf, const NcCtEntry *entry, guint32 seq, guint16 nlmsg_flags);
 
+struct nlmsghdr;
+
+/**
+ * nc_ct_parse_entry() - decode one ctnetlink conntrack message into @e
+ * @nlh: an IPCTNL_MSG_CT_NEW or IPCTNL_MSG_CT_DELETE message (a dump row or an event)
+ * @e:   (out): the entry; fields the message does not carry are 0 (an event may omit the TCP
+ *       state and labels when they did not change: see has_tcp, has_labels)
+ *
+ * Return: FALSE if the message lacks its tuples or has an unknown family
+ */
+gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e);
+
 G_END_DECLS
