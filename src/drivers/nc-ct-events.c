@@ -59,6 +59,17 @@
  * subscribes first and dumps second, so no change between the two is missed. Events queued during
  * the dump are applied on top of it afterwards; each carries the state at its time, and the last
  * one of an entry is at least as new as the dump, so the shadow converges.
+ *
+ * Blind spot (kernel, measured on 6.18; test /ct-events/preexisting-auto pins it). With the
+ * default net.netfilter.nf_conntrack_events=2 the kernel gives an entry its event extension only
+ * if some ctnetlink listener existed when the entry was created; an entry created while nobody
+ * listened never produces an event, not even DESTROY. Such entries come in through resync and then
+ * go stale (a closed connection stays in the copy). Remedies are the daemon's: set the sysctl to 1
+ * in the namespace, or keep one listener subscribed there from start-up, so that every entry
+ * that can matter was created while someone listened.
+ *
+ * Timeouts: an event carries the timeout at its time, and traffic that only refreshes an entry's
+ * timeout produces no event, so a copied timeout is a lower bound.
  */
 
 /* nlmsghdr + nfgenmsg: where a conntrack message's attributes start */
