@@ -15,6 +15,7 @@
 
 #include "nc-gate.h"
 #include "util/nc-error.h"
+#include "util/nc-netns.h"
 
 /*
  * Theory of operation
@@ -251,44 +252,6 @@ static gboolean nc_gate_run(struct nft_ctx *nft, const char *cmds, const char *w
     return TRUE;
 }
 
-/* Enters /run/netns/@name for the rest of this thread's life. */
-static gboolean nc_gate_enter_netns(const char *name, GError **error)
-{
-    g_autofree char *path = NULL;
-    int fd, saved;
-
-    if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "'%s' is not a network namespace name (a plain name under /run/netns)", name);
-        return FALSE;
-    }
-    path = g_strdup_printf("/run/netns/%s", name);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        saved = errno;
-        if (saved == ENOENT)
-            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
-                        "network namespace '%s' not found (%s does not exist): create it with "
-                        "'ip netns add %s' or check the name",
-                        name, path, name);
-        else
-            g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                        "cannot open network namespace '%s' (%s): %s", name, path,
-                        g_strerror(saved));
-        return FALSE;
-    }
-    if (setns(fd, CLONE_NEWNET) < 0) {
-        saved = errno;
-        close(fd);
-        g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                    "cannot enter network namespace '%s': %s%s", name, g_strerror(saved),
-                    saved == EPERM ? " (needs CAP_SYS_ADMIN; run as root)" : "");
-        return FALSE;
-    }
-    close(fd);
-    return TRUE;
-}
-
 /* The worker: one libnftables session in the job's namespace, then the slow clean-up. */
 static gpointer nc_gate_thread(gpointer data)
 {
@@ -298,7 +261,7 @@ static gpointer nc_gate_thread(gpointer data)
     gboolean ok = FALSE;
     GError *error = NULL;
 
-    if (!job->netns || nc_gate_enter_netns(job->netns, &error)) {
+    if (!job->netns || nc_netns_enter(job->netns, &error)) {
         g_mutex_lock(&nc_gate_nft_lock);
         locked = TRUE;
         nft = nft_ctx_new(NFT_CTX_DEFAULT);

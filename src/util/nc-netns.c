@@ -20,6 +20,60 @@ static gboolean nc_netns_name_valid(const char *name)
 }
 
 /**
+ * nc_netns_enter() - move the calling thread into the network namespace /run/netns/@name
+ * @name:  namespace name as `ip netns` knows it
+ * @error: NC_ERROR_INVALID_ARG (not a plain name), NC_ERROR_NOT_FOUND, NC_ERROR_PERMISSION, ...
+ *
+ * setns(2) is per thread: only the caller moves, and it stays there. Callers
+ * either return (see nc_netns_socket()) or are threads of their own that end.
+ *
+ * Return: TRUE when the thread is in @name
+ */
+gboolean nc_netns_enter(const char *name, GError **error)
+{
+    g_autofree char *path = NULL;
+    int target, saved;
+
+    if (!nc_netns_name_valid(name)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "'%s' is not a network namespace name (a plain name under /run/netns)", name);
+        return FALSE;
+    }
+
+    path = g_strdup_printf("/run/netns/%s", name);
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+        saved = errno;
+        if (saved == ENOENT)
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                        "network namespace '%s' not found (%s does not exist): create it with "
+                        "'ip netns add %s' or check the name",
+                        name, path, name);
+        else
+            g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
+                        "cannot open network namespace '%s' (%s): %s", name, path,
+                        g_strerror(saved));
+        return FALSE;
+    }
+
+    if (setns(target, CLONE_NEWNET) < 0) {
+        saved = errno;
+        close(target);
+        if (saved == EPERM)
+            g_set_error(error, NC_ERROR, NC_ERROR_PERMISSION,
+                        "cannot enter network namespace '%s': permission denied (needs "
+                        "CAP_SYS_ADMIN; run as root)",
+                        name);
+        else
+            g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
+                        "cannot enter network namespace '%s': %s", name, g_strerror(saved));
+        return FALSE;
+    }
+    close(target);
+    return TRUE;
+}
+
+/**
  * nc_netns_socket() - create a socket in the network namespace /run/netns/@name
  * @name:     namespace name as `ip netns` knows it, or NULL for the caller's namespace
  * @domain:   socket(2) domain
@@ -34,7 +88,7 @@ static gboolean nc_netns_name_valid(const char *name)
  */
 int nc_netns_socket(const char *name, int domain, int type, int protocol, GError **error)
 {
-    int self = -1, target = -1, fd = -1, saved;
+    int self, fd, saved;
 
     if (name == NULL) {
         fd = socket(domain, type | SOCK_CLOEXEC, protocol);
@@ -47,28 +101,6 @@ int nc_netns_socket(const char *name, int domain, int type, int protocol, GError
         return fd;
     }
 
-    if (!nc_netns_name_valid(name)) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "'%s' is not a network namespace name (a plain name under /run/netns)", name);
-        return -1;
-    }
-
-    g_autofree char *path = g_strdup_printf("/run/netns/%s", name);
-    target = open(path, O_RDONLY | O_CLOEXEC);
-    if (target < 0) {
-        saved = errno;
-        if (saved == ENOENT)
-            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
-                        "network namespace '%s' not found (%s does not exist): create it with "
-                        "'ip netns add %s' or check the name",
-                        name, path, name);
-        else
-            g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                        "cannot open network namespace '%s' (%s): %s", name, path,
-                        g_strerror(saved));
-        return -1;
-    }
-
     self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (self < 0) {
         saved = errno;
@@ -76,25 +108,12 @@ int nc_netns_socket(const char *name, int domain, int type, int protocol, GError
                     "cannot save the current network namespace (/proc/thread-self/ns/net): %s; "
                     "is /proc mounted?",
                     g_strerror(saved));
-        close(target);
         return -1;
     }
-
-    if (setns(target, CLONE_NEWNET) < 0) {
-        saved = errno;
-        if (saved == EPERM)
-            g_set_error(error, NC_ERROR, NC_ERROR_PERMISSION,
-                        "cannot enter network namespace '%s': permission denied (needs "
-                        "CAP_SYS_ADMIN; run as root)",
-                        name);
-        else
-            g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                        "cannot enter network namespace '%s': %s", name, g_strerror(saved));
-        close(target);
+    if (!nc_netns_enter(name, error)) {
         close(self);
         return -1;
     }
-    close(target);
 
     fd = socket(domain, type | SOCK_CLOEXEC, protocol);
     saved = errno;

@@ -11,4 +11,8 @@ G_BEGIN_DECLS
  * The calling thread is back in its own namespace when this returns. */
 int nc_netns_socket(const char *name, int domain, int type, int protocol, GError **error);
 
+/* Moves the calling thread into /run/netns/@name for good (setns(2) is per
+ * thread): for worker threads whose library opens its own sockets. */
+gboolean nc_netns_enter(const char *name, GError **error);
+
 G_END_DECLS
