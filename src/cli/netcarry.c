@@ -230,14 +230,8 @@ static gboolean nc_cli_check_ownership(const char *path, const NcBundle *b, GErr
 {
     for (guint i = 0; i < b->conntrack->len; i++) {
         const NcCtEntry *e = &g_array_index(b->conntrack, NcCtEntry, i);
-        gboolean owned = FALSE;
 
-        for (guint j = 0; j < b->addresses->len && !owned; j++) {
-            const NcAddr *a = &g_array_index(b->addresses, NcAddr, j);
-
-            owned = nc_addr_equal(&e->orig.src, a) || nc_addr_equal(&e->reply.src, a);
-        }
-        if (!owned) {
+        if (!nc_ct_entry_belongs_to(e, b->addresses)) {
             g_autofree char *what = nc_ct_entry_describe(e);
 
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,

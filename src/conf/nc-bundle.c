@@ -453,6 +453,17 @@ char *nc_bundle_format(const NcBundle *bundle)
     return g_string_free(s, FALSE);
 }
 
+gboolean nc_ct_entry_belongs_to(const NcCtEntry *entry, const GArray *addresses)
+{
+    for (guint i = 0; i < addresses->len; i++) {
+        const NcAddr *a = &g_array_index(addresses, NcAddr, i);
+
+        if (nc_addr_equal(&entry->orig.src, a) || nc_addr_equal(&entry->reply.src, a))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 NcBundle *nc_bundle_new(void)
 {
     NcBundle *bundle = g_new0(NcBundle, 1);

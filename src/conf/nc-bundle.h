@@ -105,6 +105,12 @@ typedef struct {
     GArray *conntrack;
 } NcBundle;
 
+/* The address rule: an entry belongs to a VM when its original source (the
+ * VM's own flows) or its reply source (flows to the VM, NATed or not) is one
+ * of the VM's @addresses (element-type NcAddr). Capture selects by it, the
+ * event follower filters by it, and install refuses entries that break it. */
+gboolean nc_ct_entry_belongs_to(const NcCtEntry *entry, const GArray *addresses);
+
 NcBundle *nc_bundle_new(void);
 void nc_bundle_free(NcBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcBundle, nc_bundle_free)

@@ -169,17 +169,6 @@ static gboolean nc_ctev_key_equal(gconstpointer pa, gconstpointer pb)
            nc_addr_equal(&a->orig.src, &b->orig.src) && nc_addr_equal(&a->orig.dst, &b->orig.dst);
 }
 
-/* The selector's address rule (nc-ct.h): original source or reply source is the VM's. */
-static gboolean nc_ctev_addr_selected(const NcCtSelector *sel, const NcCtEntry *e)
-{
-    for (guint i = 0; i < sel->addresses->len; i++) {
-        const NcAddr *a = &g_array_index(sel->addresses, NcAddr, i);
-        if (nc_addr_equal(&e->orig.src, a) || nc_addr_equal(&e->reply.src, a))
-            return TRUE;
-    }
-    return FALSE;
-}
-
 static gboolean nc_ctev_zone_mark_selected(const NcCtSelector *sel, const NcCtEntry *e)
 {
     return (!sel->has_zone || e->zone == sel->zone) && (!sel->has_mark || e->mark == sel->mark);
@@ -349,7 +338,7 @@ static gboolean nc_ctev_apply(NcCtFollower *f, const struct nlmsghdr *nlh)
         f->stats.bad++;
         return FALSE;
     }
-    if (!nc_ctev_addr_selected(&f->sel, &e)) {
+    if (!nc_ct_entry_belongs_to(&e, f->sel.addresses)) {
         f->stats.ignored++;
         return FALSE;
     }

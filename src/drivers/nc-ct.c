@@ -556,15 +556,8 @@ static int nc_ct_dump_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
     if (c->addr && !nc_addr_equal(c->by_reply ? &e.reply.src : &e.orig.src, c->addr))
         return MNL_CB_OK;
-    if (!c->addr) {
-        gboolean mine = FALSE;
-        for (guint i = 0; !mine && i < c->sel->addresses->len; i++) {
-            const NcAddr *a = &g_array_index(c->sel->addresses, NcAddr, i);
-            mine = nc_addr_equal(&e.orig.src, a) || nc_addr_equal(&e.reply.src, a);
-        }
-        if (!mine)
-            return MNL_CB_OK;
-    }
+    if (!c->addr && !nc_ct_entry_belongs_to(&e, c->sel->addresses))
+        return MNL_CB_OK;
 
     key = g_new0(NcCtKey, 1);
     memcpy(&key->orig, &e.orig, sizeof(e.orig));
