@@ -126,8 +126,8 @@ char *nc_domain_describe(const NcDomain *domain)
 
 /* ---- reading helpers -------------------------------------------------------------------- */
 
-static gboolean G_GNUC_PRINTF(4, 5) nc_fail_at(GError **error, const char *name,
-                                               const xmlNode *node, const char *fmt, ...)
+static gboolean G_GNUC_PRINTF(4, 5)
+    nc_fail_at(GError **error, const char *name, const xmlNode *node, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -151,7 +151,8 @@ static gboolean nc_in_ns(const xmlNode *node, const char *ns)
 static xmlNode *nc_child(const xmlNode *parent, const char *ns, const char *elem)
 {
     for (xmlNode *c = parent ? parent->children : NULL; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && nc_in_ns(c, ns) && strcmp((const char *)c->name, elem) == 0)
+        if (c->type == XML_ELEMENT_NODE && nc_in_ns(c, ns) &&
+            strcmp((const char *)c->name, elem) == 0)
             return c;
     }
     return NULL;
@@ -224,8 +225,10 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         if (c->type != XML_ELEMENT_NODE)
             continue;
         if (!nc_in_ns(c, NC_PROFILE_NS)) {
-            nc_fail_at(error, name, c, "unknown element (expected address, zone, mark, "
-                                       "rendezvous in %s)", NC_PROFILE_NS);
+            nc_fail_at(error, name, c,
+                       "unknown element (expected address, zone, mark, "
+                       "rendezvous in %s)",
+                       NC_PROFILE_NS);
             return NULL;
         }
         if (strcmp(elem, "rendezvous") == 0) {
@@ -244,8 +247,10 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
                 return NULL;
             }
             if (strchr(host, ':') && !nc_addr_parse(host, &addr, NULL)) {
-                nc_fail_at(error, name, c, "host '%s' is not an IPv6 address (write it without "
-                                           "brackets) nor a host name", host);
+                nc_fail_at(error, name, c,
+                           "host '%s' is not an IPv6 address (write it without "
+                           "brackets) nor a host name",
+                           host);
                 return NULL;
             }
             if (!nc_parse_uint(port, FALSE, G_MAXUINT16, &v) || v == 0) {
@@ -285,7 +290,8 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             p->has_mark = TRUE;
             p->mark = (guint32)v;
         } else {
-            nc_fail_at(error, name, c, "unknown element (expected address, zone, mark, rendezvous)");
+            nc_fail_at(error, name, c,
+                       "unknown element (expected address, zone, mark, rendezvous)");
             return NULL;
         }
     }
@@ -345,11 +351,37 @@ NcProfile *nc_profile_parse_file(const char *path, GError **error)
     return nc_profile_parse_buffer(data, len, path, error);
 }
 
+/* attribute-value escaping; tabs and newlines as references so that attribute-value
+ * normalisation does not turn them into spaces */
 static void nc_append_escaped(GString *s, const char *text)
 {
-    g_autofree char *esc = g_markup_escape_text(text, -1);
-
-    g_string_append(s, esc);
+    for (const char *p = text; *p; p++) {
+        switch (*p) {
+        case '&':
+            g_string_append(s, "&amp;");
+            break;
+        case '<':
+            g_string_append(s, "&lt;");
+            break;
+        case '>':
+            g_string_append(s, "&gt;");
+            break;
+        case '"':
+            g_string_append(s, "&quot;");
+            break;
+        case '\t':
+            g_string_append(s, "&#9;");
+            break;
+        case '\n':
+            g_string_append(s, "&#10;");
+            break;
+        case '\r':
+            g_string_append(s, "&#13;");
+            break;
+        default:
+            g_string_append_c(s, *p);
+        }
+    }
 }
 
 /**
@@ -465,16 +497,17 @@ static NcDomainIface *nc_read_iface(const xmlNode *node, const char *name, const
 }
 
 /* the <profile> in @metadata, or NULL; more than one is an error */
-static gboolean nc_find_profile(xmlNode *metadata, const char *name, xmlNode **out,
-                                GError **error)
+static gboolean nc_find_profile(xmlNode *metadata, const char *name, xmlNode **out, GError **error)
 {
     *out = NULL;
     for (xmlNode *c = metadata ? metadata->children : NULL; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE || !nc_in_ns(c, NC_PROFILE_NS))
             continue;
         if (strcmp((const char *)c->name, "profile") != 0)
-            return nc_fail_at(error, name, c, "unknown netcarry metadata element (expected "
-                                              "<profile xmlns=\"%s\">)", NC_PROFILE_NS);
+            return nc_fail_at(error, name, c,
+                              "unknown netcarry metadata element (expected "
+                              "<profile xmlns=\"%s\">)",
+                              NC_PROFILE_NS);
         if (*out)
             return nc_fail_at(error, name, c, "a second netcarry profile; keep one");
         *out = c;
@@ -517,8 +550,9 @@ NcDomain *nc_domain_parse_buffer(const char *data, gsize len, const char *name, 
     if ((node = nc_child(root, NULL, "uuid")))
         uuid = g_strstrip(nc_text(node));
     if (!uuid || !g_uuid_string_is_valid(uuid)) {
-        nc_fail_at(error, name, node ? node : root, "domain %s: '%s' is not a UUID; netcarry "
-                                                    "needs the UUID libvirt gave the domain",
+        nc_fail_at(error, name, node ? node : root,
+                   "domain %s: '%s' is not a UUID; netcarry "
+                   "needs the UUID libvirt gave the domain",
                    d->name, uuid ? uuid : "");
         return NULL;
     }
@@ -546,7 +580,8 @@ NcDomain *nc_domain_parse_buffer(const char *data, gsize len, const char *name, 
             char *msg = (*error)->message;
 
             (*error)->message = g_strdup_printf("%s (netcarry's profile in the <metadata> of "
-                                                "domain %s)", msg, dom);
+                                                "domain %s)",
+                                                msg, dom);
             g_free(msg);
         }
         return NULL;

@@ -35,6 +35,8 @@ static const struct {
     const char *schema;
 } nc_xml_schemas[] = {
     {"https://netcarry.dev/xmlns/bundle/1", "bundle", "bundle.rng"},
+    {"https://netcarry.dev/xmlns/profile/1", "profile", "profile.rng"},
+    {"https://netcarry.dev/xmlns/report/1", "report", "report.rng"},
 };
 
 static void nc_xml_errors_init(NcXmlErrors *errs)
@@ -343,7 +345,8 @@ gboolean nc_xml_validate_file(const char *path, const char **schema_out, GError 
         *schema_out = schema;
     if (!schema) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                    "%s:%d: root element <%s> is not a netcarry document (expected <bundle>)",
+                    "%s:%d: root element <%s> is not a netcarry document (expected <bundle>, "
+                    "<profile> or <report>)",
                     path, nc_xml_node_line(root), (const char *)root->name);
         return FALSE;
     }

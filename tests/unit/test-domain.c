@@ -143,7 +143,8 @@ static void test_no_address(void)
     g_assert_null(addrs);
     g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
     g_test_message("%s", error->message);
-    g_assert_nonnull(strstr(error->message, "domain lonely (11111111-2222-4333-8444-555555555555)"));
+    g_assert_nonnull(
+        strstr(error->message, "domain lonely (11111111-2222-4333-8444-555555555555)"));
     g_assert_nonnull(strstr(error->message, "add <address> to netcarry's profile in the domain "
                                             "metadata"));
     g_assert_nonnull(strstr(error->message, "nwfilter IP parameter"));
@@ -271,12 +272,13 @@ static void test_profile_any_order(void)
     g_assert_cmpstr(p->rendezvous->identity, ==, "CN=hosta,O=example");
     g_assert_null(p->rendezvous->migration_id);
     formatted = nc_profile_format(p);
-    g_assert_cmpstr(formatted, ==,
-                    "<profile xmlns=\"https://netcarry.dev/xmlns/profile/1\">\n"
-                    "  <address>10.0.0.5</address>\n  <address>2001:db8::5</address>\n"
-                    "  <zone>7</zone>\n  <mark>0x2a</mark>\n"
-                    "  <rendezvous host=\"hosta\" port=\"16520\" identity=\"CN=hosta,O=example\"/>\n"
-                    "</profile>");
+    g_assert_cmpstr(
+        formatted, ==,
+        "<profile xmlns=\"https://netcarry.dev/xmlns/profile/1\">\n"
+        "  <address>10.0.0.5</address>\n  <address>2001:db8::5</address>\n"
+        "  <zone>7</zone>\n  <mark>0x2a</mark>\n"
+        "  <rendezvous host=\"hosta\" port=\"16520\" identity=\"CN=hosta,O=example\"/>\n"
+        "</profile>");
 }
 
 static const InvalidCase invalid_profiles[] = {
@@ -548,7 +550,8 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/domain/profile/any-order", test_profile_any_order);
     for (guint i = 0; i < G_N_ELEMENTS(invalid_profiles); i++) {
-        g_autofree char *p = g_strdup_printf("/domain/profile/invalid/%s", invalid_profiles[i].file);
+        g_autofree char *p =
+            g_strdup_printf("/domain/profile/invalid/%s", invalid_profiles[i].file);
 
         g_test_add_data_func(p, &invalid_profiles[i], test_profile_invalid);
     }

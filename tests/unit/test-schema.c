@@ -2,17 +2,21 @@
  * pass, `*-invalid.*` files fail (libvirt's virschematest, for netcarry)
  */
 #include "conf/nc-bundle.h"
+#include "conf/nc-domain.h"
+#include "conf/nc-report.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
 
 #include "test-common.h"
 
 /* These invalid examples break rules that RelaxNG cannot state (see the
- * theory of operation in nc-bundle.c); the schema accepts them and the
- * bundle reader must refuse them. Every other invalid file must fail the schema. */
+ * theory of operation in nc-bundle.c, nc-domain.c, nc-report.c); the schema accepts them and
+ * the reader for their root must refuse them. Every other invalid file must fail the schema. */
 static const char *const semantic_only[] = {
     "family-mismatch-invalid.xml", "icmp-family-invalid.xml", "tcp-on-udp-invalid.xml",
     "ipv6-groups-invalid.xml",     "proto-mismatch-invalid.xml", "missing-ports-invalid.xml",
+    "profile-ipv6-groups-invalid.xml", "report-figures-mismatch-invalid.xml",
+    "report-pass-on-stop-invalid.xml", "report-two-timelines-invalid.xml",
 };
 
 static gboolean is_semantic_only(const char *path)
@@ -22,17 +26,41 @@ static gboolean is_semantic_only(const char *path)
     return g_strv_contains((const char *const *)semantic_only, base);
 }
 
+/**
+ * read_with() - run the reader that goes with @schema on @path
+ *
+ * Return: whether the reader accepted the file; @error is set when it did not
+ */
+static gboolean read_with(const char *schema, const char *path, GError **error)
+{
+    if (g_strcmp0(schema, "profile.rng") == 0) {
+        g_autoptr(NcProfile) profile = nc_profile_parse_file(path, error);
+
+        return profile != NULL;
+    }
+    if (g_strcmp0(schema, "report.rng") == 0) {
+        g_autoptr(NcReport) report = nc_report_parse_file(path, error);
+
+        return report != NULL;
+    }
+    {
+        g_autoptr(NcBundle) bundle = nc_bundle_parse_file(path, error);
+
+        return bundle != NULL;
+    }
+}
+
 static void test_valid(gconstpointer data)
 {
     const char *path = data;
     g_autoptr(GError) error = NULL;
-    g_autoptr(NcBundle) bundle = NULL;
+    const char *schema = NULL;
 
-    g_assert_true(nc_xml_validate_file(path, NULL, &error));
+    g_assert_true(nc_xml_validate_file(path, &schema, &error));
     g_assert_no_error(error);
-    bundle = nc_bundle_parse_file(path, &error);
+    g_assert_nonnull(schema);
+    g_assert_true(read_with(schema, path, &error));
     g_assert_no_error(error);
-    g_assert_nonnull(bundle);
 }
 
 static void test_invalid(gconstpointer data)
@@ -40,8 +68,8 @@ static void test_invalid(gconstpointer data)
     const char *path = data;
     g_autoptr(GError) error = NULL;
     g_autoptr(GError) parse_error = NULL;
-    g_autoptr(NcBundle) bundle = NULL;
-    gboolean schema_ok = nc_xml_validate_file(path, NULL, &error);
+    const char *schema = NULL;
+    gboolean schema_ok = nc_xml_validate_file(path, &schema, &error);
 
     if (is_semantic_only(path)) {
         g_assert_no_error(error);
@@ -53,11 +81,11 @@ static void test_invalid(gconstpointer data)
         /* "PATH:LINE: does not follow bundle.rng: ..." */
         g_assert_true(g_str_has_prefix(error->message, path));
         g_assert_true(g_ascii_isdigit(error->message[strlen(path) + 1]));
-        g_assert_nonnull(strstr(error->message, "bundle.rng"));
+        g_assert_nonnull(schema);
+        g_assert_nonnull(strstr(error->message, schema));
     }
-    /* and in every case a bundle reader refuses it */
-    bundle = nc_bundle_parse_file(path, &parse_error);
-    g_assert_null(bundle);
+    /* and in every case the reader for its root refuses it */
+    g_assert_false(read_with(schema, path, &parse_error));
     g_assert_error(parse_error, NC_ERROR, NC_ERROR_INVALID_DATA);
 }
 

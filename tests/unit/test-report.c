@@ -1,0 +1,323 @@
+/* test-report.c - the migration report: XML round trips, precise errors, the derived figures
+ * (with FINDINGS.md's measured timeline) and the text that `netcarry report` prints
+ */
+#include <string.h>
+
+#include "conf/nc-report.h"
+#include "util/nc-error.h"
+#include "util/nc-xml.h"
+
+#include "test-common.h"
+
+/* 2026-11-22T14:37:00Z: the destination's `migrate begin` hook in FINDINGS' A->B run */
+#define T0 G_GINT64_CONSTANT(1795358220000000)
+#define MS(x) ((gint64)((x)*1000))
+
+static char *example_path(const char *file)
+{
+    return g_build_filename(nc_test_source_root(), "xml", "examples", file, NULL);
+}
+
+static gboolean regenerate(void)
+{
+    return g_strcmp0(g_getenv("NETCARRY_REGENERATE"), "1") == 0;
+}
+
+/* parse -> format gives the file back byte for byte (NETCARRY_REGENERATE=1 rewrites it) */
+static void test_roundtrip(gconstpointer data)
+{
+    const char *path = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+    g_autoptr(NcReport) again = NULL;
+    g_autofree char *formatted = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *elem = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+
+    g_assert_no_error(error);
+    formatted = nc_report_format(r);
+    if (regenerate()) {
+        g_assert_true(g_file_set_contents(path, formatted, -1, &error));
+        return;
+    }
+    g_assert_true(g_file_get_contents(path, &expected, NULL, NULL));
+    g_assert_cmpstr(formatted, ==, expected);
+    doc = nc_xml_parse_validated(formatted, strlen(formatted), "formatted", "report.rng", &error);
+    g_assert_no_error(error);
+    /* the metadata element is the same document without declaration and final newline */
+    elem = nc_report_format_element(r);
+    g_assert_nonnull(strstr(formatted, elem));
+    again = nc_report_parse_buffer(elem, strlen(elem), "element", &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(again->steps[NC_REPORT_DESTINATION]->len, ==,
+                     r->steps[NC_REPORT_DESTINATION]->len);
+}
+
+/* the model behind report-completed.xml, value by value */
+static void test_model(void)
+{
+    g_autofree char *path = example_path("report-completed.xml");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+    const NcReportStep *st;
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(r->domain_name, ==, "web-3");
+    g_assert_cmpstr(r->migration_id, ==, "3e2b8a90-1c4d-4f5e-8a7b-6c5d4e3f2a1b");
+    g_assert_cmpstr(r->source_host, ==, "hosta.example.net");
+    g_assert_cmpint(r->outcome, ==, NC_REPORT_COMPLETED);
+    g_assert_true(r->has_downtime);
+    g_assert_cmpint(r->downtime_ms, ==, 74);
+    g_assert_cmpuint(r->steps[NC_REPORT_SOURCE]->len, ==, 6);
+    st = nc_report_find_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_PRECOPY, 2);
+    g_assert_nonnull(st);
+    g_assert_cmpint(st->time_us, ==, T0 + MS(1821));
+    g_assert_cmpstr(st->cause, ==, "QMP MIGRATION_PASS");
+    g_assert_null(nc_report_find_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_INSTALLED, 0));
+    g_assert_true(r->carried[NC_REPORT_CLASS_CONNTRACK].present);
+    g_assert_cmpuint(r->carried[NC_REPORT_CLASS_CONNTRACK].changed_at_stop, ==, 3);
+    g_assert_cmpuint(r->carried[NC_REPORT_CLASS_CONNTRACK].removed_at_source, ==, 1003);
+    g_assert_true(r->has_gate);
+    g_assert_cmpstr(r->gate_mode, ==, "gate");
+    g_assert_cmpuint(r->held_packets, ==, 4);
+    g_assert_cmpint(r->gate_opened_us, ==, T0 + 1840900);
+}
+
+/* FINDINGS.md, one A->B run: source QMP STOP at +1822 ms, destination QMP RESUME at +1894 ms
+ * (both from the destination's migrate-begin); netcarry's installed time is put at +1840.6 ms */
+static NcReport *findings_report(void)
+{
+    NcReport *r = nc_report_new();
+
+    r->domain_uuid = g_strdup("0f8e2d1c-3b4a-4596-8778-695a4b3c2d1e");
+    r->domain_name = g_strdup("web-3");
+    r->source_host = g_strdup("A");
+    r->destination_host = g_strdup("B");
+    nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_PREPARE, 0, T0, NULL);
+    nc_report_add_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_PRECOPY, 1, T0 + MS(1314), NULL);
+    nc_report_add_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_PRECOPY, 2, T0 + MS(1821), NULL);
+    nc_report_add_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_STOP_AND_COPY, 0, T0 + MS(1822),
+                       "QMP STOP");
+    nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_INSTALLED, 0, T0 + MS(1840.6),
+                       NULL);
+    nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0, T0 + MS(1894),
+                       "QMP RESUME");
+    return r;
+}
+
+static void test_figures(void)
+{
+    g_autoptr(NcReport) r = findings_report();
+    NcReportFigures f;
+
+    nc_report_figures(r, &f);
+    g_assert_true(f.has_stop_to_resumed);
+    g_assert_cmpint(f.stop_to_resumed_us, ==, 72000); /* FINDINGS: STOP -> RESUME 42-170 ms */
+    g_assert_true(f.has_margin);
+    g_assert_cmpint(f.margin_us, ==, 53400);
+    g_assert_true(f.has_stop_to_installed);
+    g_assert_cmpint(f.stop_to_installed_us, ==, 18600);
+    g_assert_false(f.has_downtime);
+
+    r->has_downtime = TRUE;
+    r->downtime_ms = 74;
+    nc_report_figures(r, &f);
+    g_assert_true(f.has_downtime);
+    g_assert_cmpint(f.downtime_ms, ==, 74);
+}
+
+/* installed after the guest resumed: a negative margin, said so in the text */
+static void test_figures_late(void)
+{
+    g_autoptr(NcReport) r = nc_report_new();
+    g_autofree char *text = NULL;
+    NcReportFigures f;
+
+    nc_report_add_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_STOP_AND_COPY, 0, T0, NULL);
+    nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0, T0 + MS(50), NULL);
+    nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_INSTALLED, 0, T0 + MS(85.25),
+                       NULL);
+    nc_report_figures(r, &f);
+    g_assert_cmpint(f.margin_us, ==, -35250);
+    g_assert_cmpint(f.stop_to_installed_us, ==, 85250);
+    text = nc_report_to_text(r);
+    g_assert_nonnull(strstr(text, "margin: -35.250 ms (state installed AFTER the guest resumed)"));
+}
+
+/* a figure whose steps are missing is unknown, not zero */
+static void test_figures_missing(void)
+{
+    g_autoptr(NcReport) r = nc_report_new();
+    g_autofree char *xml = NULL;
+    g_autofree char *text = NULL;
+    NcReportFigures f;
+
+    nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_INSTALLED, 0, T0, NULL);
+    nc_report_add_step(r, NC_REPORT_SOURCE, NC_REPORT_PHASE_FAILED, 0, T0 + 1, NULL);
+    nc_report_figures(r, &f);
+    g_assert_false(f.has_margin);
+    g_assert_false(f.has_stop_to_installed);
+    g_assert_false(f.has_stop_to_resumed);
+    r->domain_uuid = g_strdup("0f8e2d1c-3b4a-4596-8778-695a4b3c2d1e");
+    r->domain_name = g_strdup("x");
+    r->source_host = g_strdup("a");
+    r->destination_host = g_strdup("b");
+    r->outcome = NC_REPORT_FAILED;
+    xml = nc_report_format(r);
+    g_assert_null(strstr(xml, "<figures"));
+    text = nc_report_to_text(r);
+    g_assert_nonnull(strstr(text, "margin: unknown"));
+    g_assert_nonnull(strstr(text, "ms from the first step"));
+}
+
+/* the text form of report-completed.xml (golden file; NETCARRY_REGENERATE=1 rewrites it) */
+static void test_text(void)
+{
+    g_autofree char *path = example_path("report-completed.xml");
+    g_autofree char *golden = g_build_filename(nc_test_source_root(), "tests", "unit", "data",
+                                               "report-completed.txt", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+    g_autofree char *text = NULL;
+    g_autofree char *expected = NULL;
+
+    g_assert_no_error(error);
+    text = nc_report_to_text(r);
+    g_test_message("\n%s", text);
+    if (regenerate())
+        g_assert_true(g_file_set_contents(golden, text, -1, NULL));
+    g_assert_true(g_file_get_contents(golden, &expected, NULL, NULL));
+    g_assert_cmpstr(text, ==, expected);
+    /* what a reader looks for, whatever the layout */
+    g_assert_nonnull(strstr(text, "stop-and-copy              +0.000         +1.400"));
+    g_assert_nonnull(strstr(text, "installed                       -        +18.600"));
+    g_assert_nonnull(strstr(text, "margin: +53.400 ms (state installed before the guest resumed)"));
+    g_assert_nonnull(strstr(text, "conntrack: 1000 pre-copied, 3 changed at stop, 1003 installed"));
+}
+
+/* a report built in code survives format -> parse; names with XML specials too */
+static void test_build(void)
+{
+    g_autoptr(NcReport) r = findings_report();
+    g_autoptr(NcReport) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *xml2 = NULL;
+
+    g_free(r->domain_name);
+    r->domain_name = g_strdup("vm 'one' & <two>");
+    r->reason = g_strdup("peer said \"no\"\tthen left");
+    r->outcome = NC_REPORT_CANCELLED;
+    r->carried[NC_REPORT_CLASS_CONNTRACK] = (NcReportCarried){TRUE, 5, 1, 6, 0, 0};
+    nc_report_add_failure(r, NC_REPORT_CLASS_CONNTRACK, "tcp a -> b", "EEXIST");
+    xml = nc_report_format(r);
+    back = nc_report_parse_buffer(xml, strlen(xml), "built", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(back->domain_name, ==, r->domain_name);
+    g_assert_cmpstr(back->reason, ==, r->reason);
+    g_assert_cmpint(back->outcome, ==, NC_REPORT_CANCELLED);
+    g_assert_cmpuint(back->failures->len, ==, 1);
+    xml2 = nc_report_format(back);
+    g_assert_cmpstr(xml2, ==, xml);
+}
+
+/* the phase names are the daemon's (src/daemon/nc-phase.c) without "none", in its order */
+static void test_names(void)
+{
+    static const char *const daemon_order[] = {"prepare",   "precopy",   "stop-and-copy",
+                                               "sealed",    "installed", "resumed",
+                                               "completed", "failed",    "cancelled"};
+
+    g_assert_cmpuint(G_N_ELEMENTS(daemon_order), ==, NC_REPORT_PHASE_LAST);
+    for (guint i = 0; i < NC_REPORT_PHASE_LAST; i++) {
+        g_assert_cmpstr(nc_report_phase_to_string(i), ==, daemon_order[i]);
+        g_assert_cmpint(nc_report_phase_from_string(daemon_order[i]), ==, i);
+    }
+    g_assert_cmpint(nc_report_phase_from_string("none"), ==, -1);
+    g_assert_null(nc_report_phase_to_string(NC_REPORT_PHASE_LAST));
+    g_assert_cmpint(nc_report_outcome_from_string("cancelled"), ==, NC_REPORT_CANCELLED);
+    g_assert_cmpint(nc_report_outcome_from_string("done"), ==, -1);
+    g_assert_cmpstr(nc_report_side_to_string(NC_REPORT_DESTINATION), ==, "destination");
+}
+
+typedef struct {
+    const char *file;
+    int line;
+    const char *what;
+} InvalidCase;
+
+static const InvalidCase invalid_cases[] = {
+    {"report-bad-time-invalid.xml", 6, "time '2026-11-22 14:40:00' is not a UTC time"},
+    {"report-figures-mismatch-invalid.xml", 9, "margin-us is 45000 but the timeline gives 40000"},
+    {"report-outcome-invalid.xml", 4, "outcome 'done' is not completed, failed or cancelled"},
+    {"report-pass-on-stop-invalid.xml", 6, "pass is only allowed on a precopy step"},
+    {"report-unknown-phase-invalid.xml", 6, "unknown phase 'switchover'"},
+    {"report-unknown-element-invalid.xml", 8, "report.rng"},
+    {"report-two-timelines-invalid.xml", 8, "a second destination timeline"},
+    {"report-version-invalid.xml", 2, "version '2' is not supported"},
+};
+
+static void test_invalid(gconstpointer data)
+{
+    const InvalidCase *c = data;
+    g_autofree char *path = example_path(c->file);
+    g_autofree char *prefix = g_strdup_printf("%s:%d: ", path, c->line);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+
+    g_assert_null(r);
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_test_message("%s", error->message);
+    if (!g_str_has_prefix(error->message, prefix) || !strstr(error->message, c->what))
+        g_error("expected \"%s... %s ...\", got \"%s\"", prefix, c->what, error->message);
+}
+
+static void test_invalid_coverage(void)
+{
+    g_autoptr(GPtrArray) files = nc_test_list_examples(TRUE);
+    guint n = 0;
+
+    for (guint i = 0; i < files->len; i++) {
+        g_autofree char *base = g_path_get_basename(files->pdata[i]);
+        gboolean found = FALSE;
+
+        if (!g_str_has_prefix(base, "report-"))
+            continue;
+        n++;
+        for (guint j = 0; j < G_N_ELEMENTS(invalid_cases) && !found; j++)
+            found = strcmp(invalid_cases[j].file, base) == 0;
+        if (!found)
+            g_error("%s has no row in invalid_cases", base);
+    }
+    g_assert_cmpuint(n, ==, G_N_ELEMENTS(invalid_cases));
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GPtrArray) valid = NULL;
+
+    g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+    valid = nc_test_list_examples(FALSE);
+    for (guint i = 0; i < valid->len; i++) {
+        g_autofree char *base = g_path_get_basename(valid->pdata[i]);
+        g_autofree char *p = g_strdup_printf("/report/roundtrip/%s", base);
+
+        if (g_str_has_prefix(base, "report-"))
+            g_test_add_data_func(p, valid->pdata[i], test_roundtrip);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(invalid_cases); i++) {
+        g_autofree char *p = g_strdup_printf("/report/invalid/%s", invalid_cases[i].file);
+
+        g_test_add_data_func(p, &invalid_cases[i], test_invalid);
+    }
+    g_test_add_func("/report/invalid-coverage", test_invalid_coverage);
+    g_test_add_func("/report/model", test_model);
+    g_test_add_func("/report/figures/findings", test_figures);
+    g_test_add_func("/report/figures/late", test_figures_late);
+    g_test_add_func("/report/figures/missing", test_figures_missing);
+    g_test_add_func("/report/text", test_text);
+    g_test_add_func("/report/build", test_build);
+    g_test_add_func("/report/names", test_names);
+    return g_test_run();
+}
