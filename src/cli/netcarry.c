@@ -9,6 +9,7 @@
 
 #include "conf/nc-bundle.h"
 #include "conf/nc-ct-diff.h"
+#include "conf/nc-document.h"
 #include "drivers/nc-ct.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
@@ -188,7 +189,7 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
     bundle->host = g_strdup(o.netns ? o.netns : g_get_host_name());
     bundle->domain_name = g_steal_pointer(&o.domain_name);
     bundle->domain_uuid = g_steal_pointer(&o.domain_uuid);
-    bundle->phase = NC_PHASE_MANUAL;
+    bundle->phase = NC_CAPTURE_MANUAL;
     bundle->captured_us = g_get_real_time();
     bundle->has_zone = sel.has_zone;
     bundle->zone = sel.zone;
@@ -340,27 +341,12 @@ static gboolean nc_cmd_diff(int argc, char **argv, gboolean *different, GError *
 static gboolean nc_cmd_validate(int argc, char **argv, GError **error)
 {
     GOptionEntry entries[] = {{NULL}};
-    g_autoptr(GError) schema_error = NULL;
-    const char *schema = NULL;
-    gboolean valid;
 
     if (!nc_cli_parse_args("validate", "FILE", "Check a file against its netcarry schema.",
                            entries, 1, &argc, &argv, error))
         return FALSE;
-    valid = nc_xml_validate_file(argv[2], &schema, &schema_error);
-    /* The bundle reader names the bad value where the schema's messages are
-     * vague, and checks what no schema can say (one address family per
-     * tuple, ...): "valid" means that `netcarry install` would accept it. */
-    if (schema && g_str_equal(schema, "bundle.rng")) {
-        g_autoptr(NcBundle) bundle = nc_bundle_parse_file(argv[2], error);
-
-        if (!bundle)
-            return FALSE;
-    }
-    if (!valid) {
-        g_propagate_error(error, g_steal_pointer(&schema_error));
+    if (!nc_document_validate_file(argv[2], error))
         return FALSE;
-    }
     g_print("%s: valid\n", argv[2]);
     return TRUE;
 }

@@ -35,12 +35,12 @@
 
 #define NC_BUNDLE_SCHEMA "bundle.rng"
 
-static const char *const nc_phase_names[] = {
-    [NC_PHASE_MANUAL] = "manual",
-    [NC_PHASE_PRECOPY] = "precopy",
-    [NC_PHASE_STOP_AND_COPY] = "stop-and-copy",
+static const char *const nc_capture_phase_names[] = {
+    [NC_CAPTURE_MANUAL] = "manual",
+    [NC_CAPTURE_PRECOPY] = "precopy",
+    [NC_CAPTURE_STOP_AND_COPY] = "stop-and-copy",
 };
-static_assert(G_N_ELEMENTS(nc_phase_names) == NC_PHASE_LAST, "one name per NcPhase");
+static_assert(G_N_ELEMENTS(nc_capture_phase_names) == NC_CAPTURE_LAST, "one name per NcCapturePhase");
 
 /* indexed by IPS_*_BIT (linux/netfilter/nf_conntrack_common.h) */
 static const char *const nc_ct_status_names[] = {
@@ -91,15 +91,15 @@ static const struct {
     {IPPROTO_ICMP, "icmp", FALSE, TRUE},     {IPPROTO_ICMPV6, "icmpv6", FALSE, TRUE},
 };
 
-const char *nc_phase_to_string(NcPhase phase)
+const char *nc_capture_phase_to_string(NcCapturePhase phase)
 {
-    return (guint)phase < NC_PHASE_LAST ? nc_phase_names[phase] : NULL;
+    return (guint)phase < NC_CAPTURE_LAST ? nc_capture_phase_names[phase] : NULL;
 }
 
-int nc_phase_from_string(const char *str)
+int nc_capture_phase_from_string(const char *str)
 {
-    for (guint i = 0; str && i < G_N_ELEMENTS(nc_phase_names); i++) {
-        if (strcmp(str, nc_phase_names[i]) == 0)
+    for (guint i = 0; str && i < G_N_ELEMENTS(nc_capture_phase_names); i++) {
+        if (strcmp(str, nc_capture_phase_names[i]) == 0)
             return (int)i;
     }
     return -1;
@@ -422,7 +422,7 @@ char *nc_bundle_format(const NcBundle *bundle)
     g_string_append(s, "\" time=\"");
     g_string_append(s, tbuf);
     g_string_append(s, "\" phase=\"");
-    g_string_append(s, nc_phase_to_string(bundle->phase) ? nc_phase_to_string(bundle->phase)
+    g_string_append(s, nc_capture_phase_to_string(bundle->phase) ? nc_capture_phase_to_string(bundle->phase)
                                                          : "manual");
     g_string_append(s, "\">\n");
     for (guint i = 0; bundle->addresses && i < bundle->addresses->len; i++) {
@@ -468,7 +468,7 @@ NcBundle *nc_bundle_new(void)
 {
     NcBundle *bundle = g_new0(NcBundle, 1);
 
-    bundle->phase = NC_PHASE_MANUAL;
+    bundle->phase = NC_CAPTURE_MANUAL;
     bundle->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     bundle->conntrack = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
     return bundle;
@@ -982,13 +982,13 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
                        a.values[1]);
         goto out;
     }
-    phase = nc_phase_from_string(a.values[2]);
+    phase = nc_capture_phase_from_string(a.values[2]);
     if (phase < 0) {
         nc_reader_fail(r, node, "phase '%s' is not manual, precopy or stop-and-copy",
                        a.values[2]);
         goto out;
     }
-    b->phase = (NcPhase)phase;
+    b->phase = (NcCapturePhase)phase;
 
     c = nc_next_elem(node->children);
     while (nc_elem_is(c, "address")) {

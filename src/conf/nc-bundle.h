@@ -17,20 +17,21 @@ G_BEGIN_DECLS
 #define NC_BUNDLE_NS "https://netcarry.dev/xmlns/bundle/1"
 
 /**
- * NcPhase - when in a migration a bundle was captured
- * @NC_PHASE_MANUAL:         by an operator (netcarry capture), outside a migration
- * @NC_PHASE_PRECOPY:        while the VM still ran (pre-copy)
- * @NC_PHASE_STOP_AND_COPY:  after the source VM stopped
+ * NcCapturePhase - when in a migration a bundle was captured (the daemon's
+ * migration phases are NcPhase, src/daemon/nc-phase.h)
+ * @NC_CAPTURE_MANUAL:         by an operator (netcarry capture), outside a migration
+ * @NC_CAPTURE_PRECOPY:        while the VM still ran (pre-copy)
+ * @NC_CAPTURE_STOP_AND_COPY:  after the source VM stopped
  */
 typedef enum {
-    NC_PHASE_MANUAL,
-    NC_PHASE_PRECOPY,
-    NC_PHASE_STOP_AND_COPY,
-    NC_PHASE_LAST
-} NcPhase;
+    NC_CAPTURE_MANUAL,
+    NC_CAPTURE_PRECOPY,
+    NC_CAPTURE_STOP_AND_COPY,
+    NC_CAPTURE_LAST
+} NcCapturePhase;
 
-const char *nc_phase_to_string(NcPhase phase);
-int nc_phase_from_string(const char *str); /* -1 if unknown */
+const char *nc_capture_phase_to_string(NcCapturePhase phase);
+int nc_capture_phase_from_string(const char *str); /* -1 if unknown */
 
 /**
  * NcCtTuple - one direction of a conntrack entry
@@ -85,7 +86,7 @@ typedef struct {
  * @domain_name:  the VM's name, or NULL
  * @host:         the host that captured it (its hostname)
  * @captured_us:  capture time, microseconds since the epoch (UTC)
- * @phase:        see NcPhase
+ * @phase:        see NcCapturePhase
  * @zone:         if @has_zone, capture was restricted to this conntrack zone
  * @mark:         if @has_mark, capture was restricted to this connmark
  * @addresses:    (element-type NcAddr): the addresses that selected the entries
@@ -96,7 +97,7 @@ typedef struct {
     char *domain_name;
     char *host;
     gint64 captured_us;
-    NcPhase phase;
+    NcCapturePhase phase;
     gboolean has_zone;
     guint16 zone;
     gboolean has_mark;

@@ -77,7 +77,7 @@ static void test_model(void)
     g_assert_cmpstr(b->domain_name, ==, "web-3");
     g_assert_cmpstr(b->domain_uuid, ==, "0f8e2d1c-3b4a-4596-8778-695a4b3c2d1e");
     g_assert_cmpstr(b->host, ==, "fw1.example.net");
-    g_assert_cmpint(b->phase, ==, NC_PHASE_STOP_AND_COPY);
+    g_assert_cmpint(b->phase, ==, NC_CAPTURE_STOP_AND_COPY);
     /* 2026-11-22T14:37:05.500000Z */
     g_assert_cmpint(b->captured_us, ==, G_GINT64_CONSTANT(1795358225500000));
     g_assert_cmpuint(b->conntrack->len, ==, 3);
@@ -260,12 +260,12 @@ static void test_doctype_refused(void)
 
 static void test_phase(void)
 {
-    for (int p = 0; p < NC_PHASE_LAST; p++)
-        g_assert_cmpint(nc_phase_from_string(nc_phase_to_string(p)), ==, p);
-    g_assert_cmpstr(nc_phase_to_string(NC_PHASE_STOP_AND_COPY), ==, "stop-and-copy");
-    g_assert_cmpint(nc_phase_from_string("resumed"), ==, -1);
-    g_assert_cmpint(nc_phase_from_string(NULL), ==, -1);
-    g_assert_null(nc_phase_to_string(NC_PHASE_LAST));
+    for (int p = 0; p < NC_CAPTURE_LAST; p++)
+        g_assert_cmpint(nc_capture_phase_from_string(nc_capture_phase_to_string(p)), ==, p);
+    g_assert_cmpstr(nc_capture_phase_to_string(NC_CAPTURE_STOP_AND_COPY), ==, "stop-and-copy");
+    g_assert_cmpint(nc_capture_phase_from_string("resumed"), ==, -1);
+    g_assert_cmpint(nc_capture_phase_from_string(NULL), ==, -1);
+    g_assert_null(nc_capture_phase_to_string(NC_CAPTURE_LAST));
 }
 
 static void test_tables(void)

@@ -1,9 +1,7 @@
 /* test-schema.c - every file in xml/examples against its schema: valid files
  * pass, `*-invalid.*` files fail (libvirt's virschematest, for netcarry)
  */
-#include "conf/nc-bundle.h"
-#include "conf/nc-domain.h"
-#include "conf/nc-report.h"
+#include "conf/nc-document.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
 
@@ -26,30 +24,6 @@ static gboolean is_semantic_only(const char *path)
     return g_strv_contains((const char *const *)semantic_only, base);
 }
 
-/**
- * read_with() - run the reader that goes with @schema on @path
- *
- * Return: whether the reader accepted the file; @error is set when it did not
- */
-static gboolean read_with(const char *schema, const char *path, GError **error)
-{
-    if (g_strcmp0(schema, "profile.rng") == 0) {
-        g_autoptr(NcProfile) profile = nc_profile_parse_file(path, error);
-
-        return profile != NULL;
-    }
-    if (g_strcmp0(schema, "report.rng") == 0) {
-        g_autoptr(NcReport) report = nc_report_parse_file(path, error);
-
-        return report != NULL;
-    }
-    {
-        g_autoptr(NcBundle) bundle = nc_bundle_parse_file(path, error);
-
-        return bundle != NULL;
-    }
-}
-
 static void test_valid(gconstpointer data)
 {
     const char *path = data;
@@ -59,7 +33,7 @@ static void test_valid(gconstpointer data)
     g_assert_true(nc_xml_validate_file(path, &schema, &error));
     g_assert_no_error(error);
     g_assert_nonnull(schema);
-    g_assert_true(read_with(schema, path, &error));
+    g_assert_true(nc_document_read_file(schema, path, &error));
     g_assert_no_error(error);
 }
 
@@ -85,7 +59,7 @@ static void test_invalid(gconstpointer data)
         g_assert_nonnull(strstr(error->message, schema));
     }
     /* and in every case the reader for its root refuses it */
-    g_assert_false(read_with(schema, path, &parse_error));
+    g_assert_false(nc_document_read_file(schema, path, &parse_error));
     g_assert_error(parse_error, NC_ERROR, NC_ERROR_INVALID_DATA);
 }
 
