@@ -1,0 +1,131 @@
+/* nc-carry.h - the carry engine: moves a migrating domain's network state from
+ * the source host's kernel to the destination's, between two netcarryd
+ *
+ * The engine knows nothing of libvirt: netcarryd's libvirt side (nc-libvirt)
+ * tells it which domains run here, which one a destination admits, when the
+ * source stopped, when the destination resumed and how the migration ended;
+ * the engine answers with the carry itself (peer link, follower, install,
+ * gate) and, on the destination, a report. So it can be tested with two
+ * engines in two network namespaces and no libvirt at all.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/nc-domain.h"
+#include "conf/nc-report.h"
+#include "nc-config.h"
+#include "nc-phase.h"
+
+G_BEGIN_DECLS
+
+typedef struct NcCarryEngine NcCarryEngine;
+
+/**
+ * NcCarryOutcome - how libvirt says a migration ended
+ */
+typedef enum {
+    NC_CARRY_COMPLETED,
+    NC_CARRY_FAILED,
+    NC_CARRY_CANCELLED,
+} NcCarryOutcome;
+
+/**
+ * NcCarryReportFunc - the destination's report for one migration is complete
+ * @report: (transfer none): valid only during the call
+ *
+ * netcarryd stores it in the domain's metadata; tests inspect it.
+ */
+typedef void (*NcCarryReportFunc)(const char *uuid, const NcReport *report, gpointer user_data);
+
+/**
+ * NcCarryResumeFunc - gate mode "suspend": the state is installed, resume the guest now
+ */
+typedef void (*NcCarryResumeFunc)(const char *uuid, gpointer user_data);
+
+/**
+ * NcCarryOptions - what the engine needs from its daemon
+ * @config:      (not owned) listen address/port, TLS files, admission, gate mode,
+ *               cleanup, timeouts
+ * @netns:       network namespace whose conntrack and gates the engine works on;
+ *               NULL (netcarryd's own) in production, a test namespace in tests
+ * @host_name:   this host's identity: the name in its TLS certificate
+ * @phases:      (not owned) the tracker the engine feeds netcarry's own inputs into
+ *               (peer connected, peer stopped, sealed, installed, carry failed) and
+ *               reads the timelines from for the report
+ * @report_func, @resume_func, @user_data: see above
+ */
+typedef struct {
+    const NcConfig *config;
+    const char *netns;
+    const char *host_name;
+    NcPhaseTracker *phases;
+    NcCarryReportFunc report_func;
+    NcCarryResumeFunc resume_func;
+    gpointer user_data;
+} NcCarryOptions;
+
+/* Starts listening for peers (config->listen_*). A port of 0 picks a free one:
+ * nc_carry_engine_port() tells which. */
+NcCarryEngine *nc_carry_engine_new(const NcCarryOptions *options, GError **error);
+void nc_carry_engine_free(NcCarryEngine *engine);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCarryEngine, nc_carry_engine_free)
+guint16 nc_carry_engine_port(NcCarryEngine *engine);
+
+/* Removes every gate in the namespace that belongs to no carry in progress
+ * (a forgotten gate would cut off a later guest with the same tap name). */
+gboolean nc_carry_engine_sweep_gates(NcCarryEngine *engine, GError **error);
+
+/* --- source side ------------------------------------------------------- */
+
+/* A domain runs here and may be migrated away: remember its addresses so a
+ * destination that asks for it can be served. Called again when its XML
+ * changes; removed when it stops for a reason other than migration. */
+gboolean nc_carry_engine_add_local(NcCarryEngine *engine, const NcDomain *domain, GError **error);
+void nc_carry_engine_remove_local(NcCarryEngine *engine, const char *uuid);
+
+/* The profile element the source publishes in the domain's live metadata
+ * (its rendezvous: this host, the listening port, its identity), keeping the
+ * operator's part of @current (may be NULL). Return: (transfer full). */
+NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const NcProfile *current);
+
+/* The source VM stopped (QMP STOP or libvirt Suspended/Migrated, whichever came
+ * first; @time_us is the earliest time reported): flush, send the last
+ * changes and the seal. No-op for a domain no destination asked for. */
+void nc_carry_engine_source_stopped(NcCarryEngine *engine, const char *uuid, gint64 time_us);
+
+/* --- destination side -------------------------------------------------- */
+
+/* `migrate begin`: can this host carry @domain's state (from the domain XML
+ * the hook received: addresses, rendezvous)? Checks the kernel (ctnetlink,
+ * room in the conntrack table, conntrack events), connects to the source
+ * daemon and says HELLO, all within config timeouts. On TRUE the carry is
+ * under way (pre-copy). On FALSE @error holds ONE line of reason, and the
+ * daemon refuses or proceeds by the admission policy (on proceed it calls
+ * nc_carry_engine_admit_anyway() so the report records the risk). */
+gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GError **error);
+void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
+                                  const char *reason);
+
+/* The domain's tap on this host is now known (hook XML): hold its IP traffic
+ * (the gate) until the state is installed. Called again if the name changes. */
+gboolean nc_carry_engine_set_tap(NcCarryEngine *engine, const char *uuid, const char *ifname,
+                                 GError **error);
+
+/* The guest resumed on this host (QMP RESUME / libvirt Resumed): for the report's margin. */
+void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 time_us);
+
+/* --- both sides -------------------------------------------------------- */
+
+/* libvirt says the migration ended. Destination: on failure/cancel remove
+ * everything installed and the gate; on completion finish the report.
+ * Source: on completion remove the domain's entries here if
+ * config->cleanup_source; stop following. Idempotent. */
+void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide side,
+                              NcCarryOutcome outcome, const char *reason);
+
+/* One line per carry in progress or recently ended: uuid, side, phase, counts.
+ * Return: (transfer full) for `netcarry status`. */
+char *nc_carry_engine_status(NcCarryEngine *engine);
+
+G_END_DECLS
