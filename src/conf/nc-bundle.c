@@ -31,6 +31,7 @@
 
 #include "conf/nc-bundle.h"
 #include "util/nc-error.h"
+#include "util/nc-time.h"
 #include "util/nc-xml.h"
 
 #define NC_BUNDLE_SCHEMA "bundle.rng"
@@ -307,17 +308,6 @@ static void nc_append_attr_hex(GString *s, const char *name, guint32 v)
     g_string_append_c(s, '"');
 }
 
-/* "2026-11-22T14:37:00.123456Z"; @buf holds at least 32 bytes */
-static void nc_format_time(gint64 us, char *buf, gsize len)
-{
-    gint64 secs = us >= 0 ? us / G_USEC_PER_SEC : -((-us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
-    time_t t = (time_t)secs;
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    g_snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-               tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us - secs * G_USEC_PER_SEC));
-}
 
 static void nc_format_tuple(GString *s, const char *elem, const NcCtTuple *t)
 {
@@ -396,7 +386,7 @@ char *nc_bundle_format(const NcBundle *bundle)
 {
     guint n = bundle->conntrack ? bundle->conntrack->len : 0;
     GString *s = g_string_sized_new(512 + (gsize)n * 480);
-    char tbuf[64];
+    char tbuf[NC_TIME_STRLEN];
 
     g_string_append(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<bundle xmlns=\"" NC_BUNDLE_NS
                        "\" version=\"");
@@ -418,7 +408,7 @@ char *nc_bundle_format(const NcBundle *bundle)
     }
     g_string_append(s, "  <capture host=\"");
     nc_append_escaped(s, bundle->host ? bundle->host : g_get_host_name());
-    nc_format_time(bundle->captured_us, tbuf, sizeof(tbuf));
+    nc_time_format(bundle->captured_us, tbuf, sizeof(tbuf));
     g_string_append(s, "\" time=\"");
     g_string_append(s, tbuf);
     g_string_append(s, "\" phase=\"");
@@ -927,36 +917,6 @@ out:
     return ok;
 }
 
-/* strict "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" */
-static gboolean nc_parse_time(const char *text, gint64 *out)
-{
-    int y, mo, d, h, mi, s, n = 0;
-    gint64 us = 0;
-    const char *p;
-    g_autoptr(GDateTime) dt = NULL;
-
-    if (strlen(text) < 20 || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s,
-                                    &n) != 6 || n != 19)
-        return FALSE;
-    p = text + 19;
-    if (*p == '.') {
-        int digits = 0;
-
-        for (p++; g_ascii_isdigit(*p); p++, digits++)
-            us = us * 10 + (*p - '0');
-        if (digits < 1 || digits > 6)
-            return FALSE;
-        for (; digits < 6; digits++)
-            us *= 10;
-    }
-    if (strcmp(p, "Z") != 0)
-        return FALSE;
-    dt = g_date_time_new_utc(y, mo, d, h, mi, s);
-    if (!dt || g_date_time_get_year(dt) != y)
-        return FALSE;
-    *out = g_date_time_to_unix(dt) * G_USEC_PER_SEC + us;
-    return TRUE;
-}
 
 static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
 {
@@ -977,7 +937,7 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
         goto out;
     }
     b->host = g_strdup(a.values[0]);
-    if (!nc_parse_time(a.values[1], &b->captured_us)) {
+    if (!nc_time_parse(a.values[1], &b->captured_us)) {
         nc_reader_fail(r, node, "time '%s' is not a UTC time like 2026-11-22T14:37:00.123456Z",
                        a.values[1]);
         goto out;

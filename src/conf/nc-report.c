@@ -29,6 +29,7 @@
 
 #include "conf/nc-report.h"
 #include "util/nc-error.h"
+#include "util/nc-time.h"
 #include "util/nc-xml.h"
 
 #define NC_REPORT_SCHEMA "report.rng"
@@ -206,51 +207,6 @@ void nc_report_figures(const NcReport *report, NcReportFigures *figures)
     figures->downtime_ms = report->downtime_ms;
 }
 
-/* ---- time ------------------------------------------------------------------------------- */
-
-/* "2026-11-22T14:37:00.123456Z"; @buf holds at least 32 bytes */
-static void nc_format_time(gint64 us, char *buf, gsize len)
-{
-    gint64 secs = us >= 0 ? us / G_USEC_PER_SEC : -((-us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
-    time_t t = (time_t)secs;
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    g_snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-               tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us - secs * G_USEC_PER_SEC));
-}
-
-/* strict "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (the schema's timestamp) */
-static gboolean nc_parse_time(const char *text, gint64 *out)
-{
-    int y, mo, d, h, mi, s, n = 0;
-    gint64 us = 0;
-    const char *p;
-    g_autoptr(GDateTime) dt = NULL;
-
-    if (strlen(text) < 20 ||
-        sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 || n != 19)
-        return FALSE;
-    p = text + 19;
-    if (*p == '.') {
-        int digits = 0;
-
-        for (p++; g_ascii_isdigit(*p); p++, digits++)
-            us = us * 10 + (*p - '0');
-        if (digits < 1 || digits > 6)
-            return FALSE;
-        for (; digits < 6; digits++)
-            us *= 10;
-    }
-    if (strcmp(p, "Z") != 0)
-        return FALSE;
-    dt = g_date_time_new_utc(y, mo, d, h, mi, s);
-    if (!dt || g_date_time_get_year(dt) != y)
-        return FALSE;
-    *out = g_date_time_to_unix(dt) * G_USEC_PER_SEC + us;
-    return TRUE;
-}
-
 /* ---- formatting ------------------------------------------------------------------------- */
 
 /* attribute-value escaping; tabs and newlines as references so that attribute-value
@@ -295,9 +251,9 @@ static void nc_attr(GString *s, const char *name, const char *value)
 
 static void nc_attr_time(GString *s, const char *name, gint64 us)
 {
-    char buf[64];
+    char buf[NC_TIME_STRLEN];
 
-    nc_format_time(us, buf, sizeof(buf));
+    nc_time_format(us, buf, sizeof(buf));
     g_string_append_printf(s, " %s=\"%s\"", name, buf);
 }
 
@@ -439,7 +395,7 @@ static gboolean nc_prop_time(NcReader *r, const xmlNode *node, const char *attr,
 {
     g_autofree char *v = nc_prop(node, attr);
 
-    if (!v || !nc_parse_time(v, out))
+    if (!v || !nc_time_parse(v, out))
         return nc_fail(r, node, "%s '%s' is not a UTC time like 2026-11-22T14:37:00.123456Z", attr,
                        v ? v : "");
     return TRUE;
