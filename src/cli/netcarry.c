@@ -270,7 +270,7 @@ static gboolean nc_cmd_install(int argc, char **argv, GError **error)
         for (guint i = 0; failures && i < failures->len; i++) {
             const NcCtFailure *f = g_ptr_array_index(failures, i);
 
-            g_printerr("netcarry: %s: entry %u: %s\n", path, f->index + 1, f->message);
+            g_printerr("netcarry: %s: %s\n", path, f->message);
         }
         return FALSE;
     }

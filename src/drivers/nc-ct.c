@@ -19,6 +19,7 @@
 #include <linux/netlink.h>
 
 #include "nc-ct.h"
+#include "conf/nc-ct-diff.h"
 #include "util/nc-error.h"
 #include "util/nc-netns.h"
 
@@ -469,46 +470,6 @@ gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
     return TRUE;
 }
 
-/* "tcp 10.0.0.1:40000 -> 10.0.0.5:7 zone 0", for messages */
-static char *nc_ct_describe(const NcCtEntry *e)
-{
-    char s[NC_ADDR_STRLEN], d[NC_ADDR_STRLEN];
-    const char *proto;
-    const NcCtTuple *t = &e->orig;
-    gboolean v6 = t->src.family == AF_INET6;
-
-    nc_addr_format(&t->src, s, sizeof(s));
-    nc_addr_format(&t->dst, d, sizeof(d));
-    switch (t->proto) {
-    case IPPROTO_TCP:
-        proto = "tcp";
-        break;
-    case IPPROTO_UDP:
-        proto = "udp";
-        break;
-    case IPPROTO_ICMP:
-        proto = "icmp";
-        break;
-    case IPPROTO_ICMPV6:
-        proto = "icmpv6";
-        break;
-    case IPPROTO_SCTP:
-        proto = "sctp";
-        break;
-    default:
-        proto = NULL;
-        break;
-    }
-    g_autofree char *pname = proto ? g_strdup(proto) : g_strdup_printf("proto %u", t->proto);
-    if (nc_ct_l4_has_ports(t->proto))
-        return g_strdup_printf(v6 ? "%s [%s]:%u -> [%s]:%u zone %u" : "%s %s:%u -> %s:%u zone %u",
-                               pname, s, t->sport, d, t->dport, e->zone);
-    if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6)
-        return g_strdup_printf("%s %s -> %s id %u type %u zone %u", pname, s, d, t->icmp_id,
-                               t->icmp_type, e->zone);
-    return g_strdup_printf("%s %s -> %s zone %u", pname, s, d, e->zone);
-}
-
 /* ---- capture ---- */
 
 typedef struct {
@@ -832,15 +793,15 @@ static gboolean nc_ct_batch(NcCt *ct, const NcCtEntry *entries, guint n_entries,
 static NcCtFailure *nc_ct_failure_new(guint index, int errnum, const NcCtEntry *e)
 {
     NcCtFailure *f = g_new0(NcCtFailure, 1);
-    g_autofree char *what = nc_ct_describe(e);
+    g_autofree char *what = nc_ct_entry_describe(e);
 
     f->index = index;
     f->errnum = errnum;
     if (errnum == EEXIST)
         f->message =
-            g_strdup_printf("entry %u (%s): already present on the destination", index, what);
+            g_strdup_printf("entry %u (%s): already present on the destination", index + 1, what);
     else
-        f->message = g_strdup_printf("entry %u (%s): the kernel refused it: %s", index, what,
+        f->message = g_strdup_printf("entry %u (%s): the kernel refused it: %s", index + 1, what,
                                      g_strerror(errnum));
     return f;
 }
@@ -908,7 +869,7 @@ gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtr
         } else {
             for (guint i = 0; i < n_entries; i++)
                 if (installed[i] && derrs[i] && derrs[i] != ENOENT && !rollback_error) {
-                    g_autofree char *what = nc_ct_describe(&entries[i]);
+                    g_autofree char *what = nc_ct_entry_describe(&entries[i]);
                     g_set_error(&rollback_error, NC_ERROR, NC_ERROR_NETLINK,
                                 "removing entry %u (%s) again failed: %s", i, what,
                                 g_strerror(derrs[i]));
@@ -963,7 +924,7 @@ gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GErro
         if (errs[i] == 0) {
             removed++;
         } else if (errs[i] != ENOENT) {
-            g_autofree char *what = nc_ct_describe(&g_array_index(found, NcCtEntry, i));
+            g_autofree char *what = nc_ct_entry_describe(&g_array_index(found, NcCtEntry, i));
             g_set_error(error, NC_ERROR, NC_ERROR_NETLINK,
                         "deleting conntrack entry %s in network namespace %s failed: %s", what,
                         nc_ct_ns_name(ct), g_strerror(errs[i]));

@@ -34,7 +34,7 @@ typedef struct {
  * NcCtFailure - one entry the kernel refused during an install
  * @index:   position of the entry in the array given to nc_ct_install()
  * @errnum:  positive errno the kernel answered
- * @message: what failed, naming the entry's tuple
+ * @message: what failed: "entry N (TUPLE): reason", N counting from 1 as a reader of the bundle does
  */
 typedef struct {
     guint index;

@@ -344,6 +344,46 @@ invalid_bundle() {
     reset_paths
 }
 
+# kernel_refusal - the kernel refuses one entry of a valid bundle (it is on fw2
+# already): the install must undo every entry it made, keep fw2's own entry,
+# name the refused one, and fail.
+kernel_refusal() {
+    local rc before after passed=no
+
+    ip netns exec "$NS_CLI" "$NC_TRAFFIC" tcp-idle 10.2.0.1 $PORT_ECHO --connections 3 --hold-s 3 \
+        --ready-file "$WORK/idle.ready" >"$WORK/client.out" 2>"$WORK/client.err" &
+    CLIENT_PID=$!
+    wait_for_line "$WORK/client.out" ready 5
+    "$NETCARRY_CLI" capture --netns "$NS_FW1" --address 10.1.0.1 --output "$WORK/all.bundle" \
+        2>"$WORK/carry.err"
+    # fw2 already holds the bundle's last entry: a copy with only that entry (lines before
+    # the first <entry> and from the last <entry> on) goes in first
+    awk '/<entry[ >]/ { n++ } { line[NR] = $0; in_entry[NR] = n }
+         END { for (i = 1; i <= NR; i++) if (in_entry[i] == 0 || in_entry[i] == n) print line[i] }' \
+        "$WORK/all.bundle" >"$WORK/last.bundle"
+    "$NETCARRY_CLI" install --netns "$NS_FW2" "$WORK/last.bundle" 2>>"$WORK/carry.err"
+    before=$(in_ns "$NS_FW2" conntrack -C 2>/dev/null)
+    "$NETCARRY_CLI" install --netns "$NS_FW2" "$WORK/all.bundle" >/dev/null 2>"$WORK/refusal.err"
+    rc=$?
+    after=$(in_ns "$NS_FW2" conntrack -C 2>/dev/null)
+    kill "$CLIENT_PID" 2>/dev/null
+    wait "$CLIENT_PID" 2>/dev/null
+    CLIENT_PID=""
+    [ "$rc" != 0 ] && [ "$before" = 1 ] && [ "$after" = 1 ] &&
+        grep -q "already present on the destination" "$WORK/refusal.err" && passed=yes
+    if [ $passed = yes ]; then
+        tap_ok "a bundle the kernel refuses in part installs nothing (fw2 keeps its own entry)"
+    else
+        tap_not_ok "a bundle the kernel refuses in part installs nothing (fw2 keeps its own entry)"
+    fi
+    {
+        echo "captured $(grep -c '<entry' "$WORK/all.bundle") entries; fw2 held $before before," \
+            "$after after; install exit $rc"
+        head -n3 "$WORK/refusal.err"
+    } | diag
+    reset_paths
+}
+
 # ---------------------------------------------------------------------------
 # main
 
@@ -372,7 +412,7 @@ fi
 [ -x "$NETCARRY_CLI" ] || { echo "Bail out! netcarry CLI not built ($NETCARRY_CLI)"; exit 1; }
 
 START=$(now_ms)
-echo "1..14"
+echo "1..15"
 case_pair "TCP echo" 10.1.0.1 tcp-echo 10.2.0.1 $PORT_ECHO \
     --duration-s $DURATION_S --stall-timeout-s $STALL_S
 case_pair "TCP bulk" 10.1.0.1 tcp-bulk 10.2.0.1 $PORT_SOURCE --direction recv \
@@ -414,5 +454,6 @@ invalid_bundle "a bundle whose last entry has an unknown TCP state installs noth
     'state="[a-z_-]*"/state="no-such-state"'
 invalid_bundle "a bundle whose last entry mixes address families installs nothing" \
     'reply proto="tcp" src="10\.2\.0\.1"/reply proto="tcp" src="fd00:2::1"'
+kernel_refusal
 
 echo "# suite ran in $(($(now_ms) - START)) ms after set-up"
