@@ -2,8 +2,8 @@
 # was written during the scenario, firewall state, client output, and a merged timeline.
 
 # Logs of a host (relative to its directory) that are cut to the scenario's window.
-NCH_HOST_LOGS="events.log qmp.log var/log/libvirt/libvirtd.log var/log/libvirt/nch-hooks.log
-    var/log/libvirt/qemu/$NCH_GUEST.log"
+NCH_HOST_LOGS="events.log qmp.log netcarryd.log var/log/libvirt/libvirtd.log
+    var/log/libvirt/nch-hooks.log var/log/libvirt/qemu/$NCH_GUEST.log"
 
 # art_mark - remember every host log's current size; art_collect copies from there on.
 art_mark() {

@@ -50,7 +50,7 @@ fabric_up() {
 # host_prepare HOST - the host's own /etc/libvirt etc. under $RUN/hosts/HOST, from the system's.
 host_prepare() {
     local h=$1 d r ip; d=$(host_dir "$h"); ip=$(host_ip "$h")
-    mkdir -p "$d"/{etc,run/libvirt,var/lib/libvirt,var/log/libvirt/qemu,var/cache/libvirt}
+    mkdir -p "$d"/{etc/pki,etc/netcarry,run/libvirt,run/netcarry,var/lib/libvirt,var/log/libvirt/qemu,var/cache/libvirt}
     cp -a /etc/libvirt "$d/etc/libvirt"
     rm -f "$d"/etc/libvirt/qemu/networks/autostart/*      # no 'default' network: no dnsmasq here
     { echo "127.0.0.1 localhost"; for r in $NCH_HOSTS; do echo "$(host_ip "$r") host$r"; done
@@ -85,6 +85,7 @@ EOT
     # Every host logs its hook calls; further drop-ins come with 'nch install-hooks'.
     mkdir -p "$d/etc/libvirt/hooks/qemu.d"
     install -m 0755 "$NCH_LIB/hook-log" "$d/etc/libvirt/hooks/qemu.d/00-nch-log"
+    pki_install "$h"
 }
 
 # host_start HOST - start its libvirtd and wait until it has probed QEMU (blocks 'capabilities').
@@ -115,6 +116,7 @@ monitors_start() {
 # hosts_up - fabric, then the hosts; the first probes QEMU, the others reuse its capability cache.
 hosts_up() {
     local h first=""
+    pki_make
     fabric_up
     for h in $NCH_HOSTS; do
         host_prepare "$h"

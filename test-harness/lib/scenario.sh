@@ -42,10 +42,13 @@ sc_client_stop() {
 # sc_result TAG KEY - one field of a client's final 'result' line.
 sc_result() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$ART/client-$1.result"; }
 
-# sc_migrate SRC DST [--p2p] - plain 'virsh migrate --live' from the fabric, as an operator would.
+# sc_migrate SRC DST [--p2p] [VIRSH-OPTION...] - plain 'virsh migrate --live' from the fabric, as
+# an operator would (extra options, e.g. --bandwidth 1, go to virsh as they are).
 sc_migrate() {
-    local src=$1 dst=$2 mode=${3:-direct} t0 t1 rc extra=()
-    [ "$mode" = --p2p ] && { mode=p2p; extra=(--p2p); }
+    local src=$1 dst=$2 mode=direct t0 t1 rc extra=()
+    shift 2
+    [ "${1:-}" = --p2p ] && { mode=p2p; extra=(--p2p); shift; }
+    extra+=("$@")
     : "${ART:=$RUN/artifacts/manual}"; mkdir -p "$ART"
     sc_note "migrate $src->$dst ($mode) begins"
     t0=$(now_ms)
@@ -64,6 +67,64 @@ sc_check() {
     else echo "FAIL $desc" >> "$ART/checks"; sc_note "check FAILED: $desc"; fi
 }
 
+# sc_other_host HOST - the first host that is not HOST.
+sc_other_host() { local h; for h in $NCH_HOSTS; do [ "$h" != "$1" ] && { echo "$h"; return; }; done; }
+
+# sc_client_intact TAG RC MAX_STALL_MS - the client ended well: exit 0, every line/byte back, in
+# order, no reset, and no stall longer than MAX_STALL_MS.
+sc_client_intact() {
+    [ "$2" = 0 ] && [ "$(sc_result "$1" ok)" = 1 ] && [ "$(sc_result "$1" in_order)" = 1 ] &&
+        [ "$(sc_result "$1" resets)" = 0 ] && [ "$(sc_result "$1" max_stall_ms)" -le "$3" ]
+}
+
+# sc_log_since HOST FILE - what HOST's log FILE (relative to its directory) got in this scenario.
+sc_log_since() {
+    local off
+    off=$(awk -v h="$1" -v f="$2" '$1 == h && $2 == f { print $3 }' "$ART/.offsets")
+    tail -c +$((${off:-0} + 1)) "$(host_dir "$1")/$2" 2>/dev/null
+}
+
+# sc_report TAG DST T0_MS MIN_ENTRIES - wait (bounded) for the report of the migration that began
+# at T0_MS in the guest's metadata on DST, keep it (XML, and the CLI's text from inside DST), and
+# check it with report-check.py. Sets REPORT_FIGURES.
+sc_report() {
+    local tag=$1 dst=$2 t0=$3 min=$4 x=$ART/report-$1.xml limit rc k v
+    limit=$(( $(now_ms) + 20000 ))
+    while :; do
+        nc_report_xml "$dst" > "$x"
+        "$NCH_PY" "$NCH_LIB/report-check.py" "$x" --after-ms "$t0" --min-entries "$min" \
+            > "$ART/report-$tag.check" 2>&1
+        rc=$?
+        grep -q 'FAIL stale\|not readable\|not a netcarry report' "$ART/report-$tag.check" || break
+        [ "$(now_ms)" -gt "$limit" ] && break
+        sleep 0.5
+    done
+    REPORT_FIGURES=$(sed -n 's/^figures //p' "$ART/report-$tag.check")
+    sc_note "report $tag on $dst: rc=$rc $(tr '\n' ' ' < "$ART/report-$tag.check")"
+    sc_check "$tag: the report on $dst is fresh and complete: $(grep '^FAIL' "$ART/report-$tag.check" | tr '\n' ';')$REPORT_FIGURES" \
+        [ "$rc" = 0 ]
+    nc_cli "$dst" report "$NCH_GUEST" > "$ART/report-$tag.txt" 2>&1
+    rc=$?
+    sc_check "$tag: 'netcarry report $NCH_GUEST' on $dst prints it (exit $rc, $(wc -l < "$ART/report-$tag.txt") lines)" \
+        [ "$rc" = 0 -a -s "$ART/report-$tag.txt" ]
+    for k in margin_us stop_to_installed_us stop_to_resumed_us downtime_ms gate_held_packets ct_installed; do
+        v=$(echo "$REPORT_FIGURES" | tr ' ' '\n' | sed -n "s/^$k=//p")
+        [ -n "$v" ] && timing "$(basename "$ART") $tag report $k" "$v"
+    done
+    return 0
+}
+
+# sc_skip REASON - this scenario cannot run here (said in TAP as a SKIP, never as a pass).
+sc_skip() { echo "$*" > "$ART/skip"; sc_note "skipped: $*"; exit 77; }
+
+# sc_need_netcarry - skip unless netcarry (daemon, hook, CLI) is built in the run's build dir.
+sc_need_netcarry() {
+    local m
+    [ -s "$RUN/build" ] || sc_skip "no netcarry build given (nch test --build DIR)"
+    m=$(nc_missing)
+    [ -z "$m" ] || sc_skip "netcarry not built: missing $(echo "$m" | tr '\n' ' ')"
+}
+
 # sc_end - collect artifacts; succeed only if every check passed (and there was one).
 sc_end() {
     art_collect
@@ -77,12 +138,16 @@ tap() { echo "$*"; log "$*"; }
 
 # cmd_test RUN [--tap] [--traffic BIN] [SCENARIO...] - a whole run: up, boot, scenarios, down.
 cmd_test() {
-    local run=$1 n=0 fail=0 s name desc rc list=() leftovers; shift
+    local run=$1 n=0 fail=0 s name desc rc list=() leftovers build=""; shift
     while [ $# -gt 0 ]; do
         case $1 in
         --tap) shift ;;
         --traffic) NCH_TRAFFIC=$2; shift 2 ;;
-        *) list+=("$1"); shift ;;
+        --build) build=$(readlink -f "$2"); shift 2 ;;
+        *)  # a path, or a name (or part of one) of a file in scenarios/
+            s=$1; [ -f "$s" ] || s=$(ls "$NCH_SCENARIOS"/*"$1"*.sh 2>/dev/null | head -n 1)
+            [ -n "$s" ] || { tap "Bail out! no scenario matching '$1' in $NCH_SCENARIOS"; return 1; }
+            list+=("$s"); shift ;;
         esac
     done
     [ ${#list[@]} -gt 0 ] || list=("$NCH_SCENARIOS"/[0-9]*.sh)
@@ -102,6 +167,7 @@ cmd_test() {
         run=$(mktemp -d "$NCH_RUNS/nch-test.XXXXXX")
     fi
     run_create "$run" 2
+    [ -n "$build" ] && echo "$build" > "$RUN/build"
     # Interrupted (meson's timeout sends SIGTERM to our process group and SIGKILL 0.5 s later):
     # hand the teardown to a 'nch down' in its own session, out of that group's reach.
     trap 'trap - EXIT; log "interrupted: teardown continues in the background (see $RUN/teardown.log)"
@@ -124,6 +190,7 @@ cmd_test() {
             rc=$?
             timing "scenario $name (ms)" $(( $(now_ms) - t0 ))
             if [ $rc = 0 ]; then tap "ok $n - $name: $desc"
+            elif [ $rc = 77 ]; then tap "ok $n - $name: $desc # SKIP $(cat "$RUN/artifacts/$name/skip" 2>/dev/null)"
             else tap "not ok $n - $name: $desc (artifacts: $RUN/artifacts/$name)"; fail=1; fi
             sed 's/^/# /' "$RUN/artifacts/$name/checks" 2>/dev/null
         done

@@ -12,6 +12,7 @@ client_intact() {   # client_intact TAG RC - alive, complete, in order, no reset
 
 scenario_run() {
     local h at echo_rc bulk_rc
+    for h in $NCH_HOSTS; do nc_down "$h" --purge; done      # a baseline: no netcarry anywhere
     for h in $NCH_HOSTS; do fw_off "$h"; done
     at=$(guest_where) || die "the guest is not running anywhere"
     [ "$at" = A ] || sc_migrate "$at" A || die "cannot bring the guest back to host A"

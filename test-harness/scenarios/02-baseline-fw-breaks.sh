@@ -10,6 +10,7 @@ broke() { [ "$1" = 1 ] && [ "$(sc_result echo ok)" = 0 ]; }
 
 scenario_run() {
     local h src dst est drops_before drops_after rc
+    for h in $NCH_HOSTS; do nc_down "$h" --purge; done      # a baseline: no netcarry anywhere
     for h in $NCH_HOSTS; do fw_on "$h"; done
     src=$(guest_where) || die "the guest is not running anywhere"
     dst=$(other_host "$src")
