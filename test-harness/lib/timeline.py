@@ -39,6 +39,26 @@ def read_ms_lines(path, host, kind):
     return out
 
 
+GLIB_TS = re.compile(r'(\d\d):(\d\d):(\d\d)\.(\d{3})')
+
+
+def read_daemon(path, host, kind, day_ms):
+    """netcarryd's log: the harness's own lines start with epoch ms; GLib's carry HH:MM:SS.mmm
+    (UTC on these machines), placed on the day of the scenario."""
+    out = []
+    for line in open(path, errors='replace'):
+        line = line.rstrip('\n')
+        head, _, rest = line.partition(' ')
+        if head.isdigit():
+            out.append([int(head), host, kind, rest])
+            continue
+        m = GLIB_TS.search(line)
+        if m and day_ms is not None:
+            h, mi, sec, ms = (int(g) for g in m.groups())
+            out.append([day_ms + ((h * 60 + mi) * 60 + sec) * 1000 + ms, host, kind, line])
+    return out
+
+
 def main(art):
     events = []
     for path in glob.glob(os.path.join(art, 'host*')):
@@ -49,6 +69,10 @@ def main(art):
             if os.path.exists(f):
                 events += reader(f, host, kind)
     events += read_ms_lines(os.path.join(art, 'harness.log'), '-', 'harness')
+    first = min((e[0] for e in events if e[2] == 'harness'), default=None)
+    day = first - first % 86400000 if first is not None else None
+    for path in glob.glob(os.path.join(art, 'host*', 'netcarryd.log')):
+        events += read_daemon(path, os.path.basename(os.path.dirname(path))[4:], 'netcarry', day)
     events.sort(key=lambda e: e[0])
     t0 = min((e[0] for e in events if e[2] == 'harness'), default=events[0][0] if events else 0)
     with open(os.path.join(art, 'timeline.txt'), 'w') as tl:
