@@ -25,7 +25,8 @@ scenario_run() {
     sc_check "the migration is refused (policy refuse; virsh exit $rc: $(grep -o 'netcarry: .*' "$ART/migrate-$src$dst.out" | head -n 1))" \
         grep -q "netcarry: cannot carry the network state of $NCH_GUEST" "$ART/migrate-$src$dst.out"
     tls=$( { sc_log_since "$src" netcarryd.log; sc_log_since "$dst" netcarryd.log; } |
-        grep -iE 'certificate|handshake|tls|x509|untrusted|not trusted' | head -n 2 | tr '\n' ' ')
+        grep -iE '(certificate|handshake|tls|x509).*(fail|refus|trust|invalid|unknown|error|signer)|(fail|refus).*(certificate|handshake|tls)' |
+        head -n 2 | cut -c1-240 | tr '\n' ' ')
     sc_check "a daemon logs why: the peer's certificate ($tls)" [ -n "$tls" ]
     sc_check "the guest still runs on $src" [ "$(vsh "$src" domstate "$NCH_GUEST" 2>/dev/null)" = running ]
     n=$(nc_guest_ct "$dst" | wc -l)
