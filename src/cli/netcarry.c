@@ -1,4 +1,5 @@
-/* netcarry.c - the operator's command line: capture, install, remove, diff, validate
+/* netcarry.c - the operator's command line: capture, install, remove, diff, validate, report,
+ * status
  *
  * Every command exits 0 on success and non-zero with one line on stderr that
  * says what failed; `diff` exits 1 when the bundles differ, like diff(1).
@@ -10,10 +11,15 @@
 #include "conf/nc-bundle.h"
 #include "conf/nc-ct-diff.h"
 #include "conf/nc-document.h"
+#include "conf/nc-report.h"
+#include "daemon/nc-hook-server.h"
 #include "drivers/nc-ct.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 #define NC_EXIT_OK 0
 #define NC_EXIT_DIFFERENT 1
@@ -351,6 +357,130 @@ static gboolean nc_cmd_validate(int argc, char **argv, GError **error)
     return TRUE;
 }
 
+/* libvirt prints every error to stderr by default; the CLI says one line of its own instead. */
+static void nc_cli_quiet_libvirt(void *user_data, virErrorPtr error)
+{
+}
+
+/**
+ * nc_cli_read_report() - the report XML stored in a domain's metadata
+ * @uri:    libvirt URI
+ * @name:   the domain's name or UUID
+ * @error:  names the domain (or the URI) and what to do
+ *
+ * Return: (transfer full): the element, or NULL
+ */
+static char *nc_cli_read_report(const char *uri, const char *name, GError **error)
+{
+    virConnectPtr conn;
+    virDomainPtr dom;
+    char *xml;
+    g_autofree char *result = NULL;
+
+    virSetErrorFunc(NULL, nc_cli_quiet_libvirt);
+    conn = virConnectOpenReadOnly(uri);
+    if (!conn) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot connect to libvirt at %s: %s", uri,
+                    virGetLastErrorMessage());
+        return NULL;
+    }
+    dom = virDomainLookupByName(conn, name);
+    if (!dom)
+        dom = virDomainLookupByUUIDString(conn, name);
+    if (!dom) {
+        g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                    "no domain named '%s' at %s; see 'virsh -c %s list --all'", name, uri, uri);
+        virConnectClose(conn);
+        return NULL;
+    }
+    xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, NC_REPORT_NS,
+                               VIR_DOMAIN_AFFECT_CURRENT);
+    if (!xml) {
+        virErrorPtr err = virGetLastError();
+
+        if (err && err->code == VIR_ERR_NO_DOMAIN_METADATA)
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                        "domain '%s' has no netcarry report: it has not arrived here by a "
+                        "migration that netcarryd followed",
+                        name);
+        else
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot read the metadata of domain '%s': %s",
+                        name, virGetLastErrorMessage());
+    } else {
+        result = g_strdup(xml);
+        free(xml);
+    }
+    virDomainFree(dom);
+    virConnectClose(conn);
+    return g_steal_pointer(&result);
+}
+
+static gboolean nc_cmd_report(int argc, char **argv, GError **error)
+{
+    g_autofree char *uri = NULL;
+    gboolean as_xml = FALSE;
+    GOptionEntry entries[] = {
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)",
+         "URI"},
+        {"xml", 0, 0, G_OPTION_ARG_NONE, &as_xml, "Print the report's XML (xml/report.rng)", NULL},
+        {NULL}};
+    g_autofree char *xml = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *where = NULL;
+    g_autoptr(NcReport) report = NULL;
+
+    if (!nc_cli_parse_args("report", "DOMAIN",
+                           "Print the report of a domain's last migration to this host.", entries,
+                           1, &argc, &argv, error))
+        return FALSE;
+    xml = nc_cli_read_report(uri ? uri : "qemu:///system", argv[2], error);
+    if (!xml)
+        return FALSE;
+    where = g_strdup_printf("the report of domain '%s'", argv[2]);
+    report = nc_report_parse_buffer(xml, strlen(xml), where, error);
+    if (!report)
+        return FALSE;
+    out = as_xml ? nc_report_format(report) : nc_report_to_text(report);
+    if (fputs(out, stdout) == EOF || fflush(stdout) != 0) {
+        g_set_error_literal(error, NC_ERROR, NC_ERROR_IO, "cannot write the report to stdout");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean nc_cmd_status(int argc, char **argv, GError **error)
+{
+    g_autofree char *path = NULL;
+    GOptionEntry entries[] = {{"config", 'c', 0, G_OPTION_ARG_FILENAME, &path,
+                               "netcarryd's configuration (default " NC_CONFIG_DEFAULT_PATH ")",
+                               "FILE"},
+                              {NULL}};
+    g_autoptr(NcConfig) config = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *text = NULL;
+
+    if (!nc_cli_parse_args("status", "", "List the domains netcarryd follows, with their phase.",
+                           entries, 0, &argc, &argv, error))
+        return FALSE;
+    config = nc_config_load(path ? path : NC_CONFIG_DEFAULT_PATH, error);
+    if (!config)
+        return FALSE;
+    text = nc_hook_status_call(config->hook_socket,
+                               g_get_monotonic_time() + (gint64)config->hook_timeout_ms * 1000,
+                               &local);
+    if (!text) {
+        if (g_error_matches(local, NC_ERROR, NC_ERROR_NOT_FOUND))
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                        "netcarryd is not running: nothing listens on %s", config->hook_socket);
+        else
+            g_set_error(error, NC_ERROR, local->code, "netcarryd on %s did not answer: %s",
+                        config->hook_socket, local->message);
+        return FALSE;
+    }
+    g_print("%s", text);
+    return TRUE;
+}
+
 static const char nc_cli_usage[] =
     "Usage: netcarry COMMAND [OPTION...]\n"
     "\n"
@@ -362,6 +492,8 @@ static const char nc_cli_usage[] =
     "  remove    remove the conntrack entries of a VM's addresses\n"
     "  diff      compare the entries of two bundles\n"
     "  validate  check a file against its netcarry schema\n"
+    "  report    print the report of a domain's last migration (from its libvirt metadata)\n"
+    "  status    list the domains netcarryd follows, with their phase\n"
     "\n"
     "'netcarry COMMAND --help' describes a command's options.\n";
 
@@ -392,6 +524,10 @@ int main(int argc, char **argv)
         ok = nc_cmd_diff(argc, argv, &different, &error);
     else if (g_str_equal(command, "validate"))
         ok = nc_cmd_validate(argc, argv, &error);
+    else if (g_str_equal(command, "report"))
+        ok = nc_cmd_report(argc, argv, &error);
+    else if (g_str_equal(command, "status"))
+        ok = nc_cmd_status(argc, argv, &error);
     else {
         g_printerr("netcarry: unknown command '%s'; see 'netcarry --help'\n", command);
         return NC_EXIT_FAILED;

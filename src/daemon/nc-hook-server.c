@@ -1,0 +1,429 @@
+/* nc-hook-server.c - netcarryd's side of the hook socket: admission at `migrate begin`, the
+ * destination's tap from the start hooks, hook calls into the phase tracker, and status queries
+ *
+ * Theory of operation
+ * -------------------
+ * libvirt runs the qemu hook drop-in synchronously with the domain locked, and the drop-in
+ * waits at most [timeouts] hook-ms for us (nc-hook-proto.c). So every request is answered from
+ * what the daemon knows already, without calling libvirt, with one exception bounded by the
+ * engine's own timeouts: the destination's `migrate begin`, where the engine checks the kernel
+ * and reaches the source daemon before we say accept or refuse.
+ *
+ *   migrate begin (destination)  parse the XML libvirt is about to start (it carries the source's
+ *                                live metadata, hence the rendezvous); open the destination's
+ *                                phase timeline; ask the engine. Accept, or by the admission
+ *                                policy refuse with its one-line reason / accept and record the
+ *                                risk. A refused migration's timeline ends "failed" at once.
+ *   prepare|start|started begin  only while this host is the destination of a migration of the
+ *                                domain: feed the tracker, and once the XML names the tap hand it
+ *                                to the engine (the gate closes on it).
+ *   stopped|release end          fed to whichever side has a migration open (the source's
+ *                                completion rule needs them).
+ *   anything else                accepted at once: a hook must never break a VM's start or stop.
+ *   netcarry-status              not a libvirt operation: `netcarry status` asks for the engine's
+ *                                status text; answered with a frame of type
+ *                                NC_HOOK_MSG_STATUS_ANSWER (3) whose payload is that text. The
+ *                                request is an ordinary request frame, so the protocol version
+ *                                stays 1; an older daemon answers type 2, which the client
+ *                                reports as a daemon too old for status.
+ * Each connection is read and written asynchronously on the main loop and dropped if the
+ * whole exchange takes longer than hook-ms: a stuck client cannot hold the daemon.
+ */
+#define G_LOG_DOMAIN "netcarry-hook-server"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+
+#include "nc-hook-server.h"
+#include "util/nc-error.h"
+
+struct NcHookServer {
+    const NcConfig *config;
+    NcPhaseTracker *phases;
+    NcHookHandlers handlers;
+    gpointer user_data;
+    GSocketService *service;
+    char *path;
+};
+
+/* One client connection: its buffers and its deadline. */
+typedef struct {
+    NcHookServer *server;
+    GSocketConnection *conn;
+    GCancellable *cancellable;
+    guint timeout_id;
+    guint8 header[NC_HOOK_PROTO_HEADER_SIZE];
+    guint8 *payload;
+    guint32 payload_len;
+    GBytes *answer;
+} NcHookClient;
+
+static void client_free(NcHookClient *c)
+{
+    if (c->timeout_id)
+        g_source_remove(c->timeout_id);
+    g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
+    g_object_unref(c->conn);
+    g_object_unref(c->cancellable);
+    g_free(c->payload);
+    g_clear_pointer(&c->answer, g_bytes_unref);
+    g_free(c);
+}
+
+static gboolean client_timeout(gpointer data)
+{
+    NcHookClient *c = data;
+
+    g_message("hook connection took longer than %u ms; dropped",
+              c->server->config->hook_timeout_ms);
+    c->timeout_id = 0;
+    g_cancellable_cancel(c->cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+/* A frame of @type around @text (the status answer; the hook's answers use nc-hook-proto). */
+static GBytes *frame_text(NcHookMsgType type, const char *text)
+{
+    GByteArray *b = g_byte_array_new();
+    guint32 magic = GUINT32_TO_BE(NC_HOOK_PROTO_MAGIC), len = GUINT32_TO_BE(strlen(text));
+    guint16 version = GUINT16_TO_BE(NC_HOOK_PROTO_VERSION), t = GUINT16_TO_BE(type);
+
+    g_byte_array_append(b, (const guint8 *)&magic, 4);
+    g_byte_array_append(b, (const guint8 *)&version, 2);
+    g_byte_array_append(b, (const guint8 *)&t, 2);
+    g_byte_array_append(b, (const guint8 *)&len, 4);
+    g_byte_array_append(b, (const guint8 *)text, strlen(text));
+    return g_byte_array_free_to_bytes(b);
+}
+
+static gboolean side_open(NcHookServer *s, const char *uuid, NcSide side)
+{
+    NcPhase p = nc_phase_tracker_current(s->phases, uuid, side, NULL);
+
+    return p != NC_PHASE_NONE && !nc_phase_is_terminal(p);
+}
+
+static void feed(NcHookServer *s, NcPhaseInput input, NcSide side, const char *uuid,
+                 const char *reason)
+{
+    NcPhaseEvent ev = {.type = input,
+                       .side = side,
+                       .domain = uuid,
+                       .time_us = g_get_real_time(),
+                       .downtime_ms = -1,
+                       .reason = reason};
+
+    nc_phase_tracker_feed(s->phases, &ev);
+}
+
+/**
+ * admission() - the destination's `migrate begin`: accept, or refuse with one line
+ * @s:   the server
+ * @req: the hook call (its XML is the domain about to arrive)
+ *
+ * Return: (transfer full): the answer
+ */
+static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
+{
+    g_autoptr(NcHookAnswer) answer = g_new0(NcHookAnswer, 1);
+    g_autoptr(NcDomain) domain = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+
+    domain = nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
+    if (domain) {
+        feed(s, NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, domain->uuid, NULL);
+        ok = s->handlers.admit(s->user_data, domain, &error);
+    } else {
+        ok = FALSE;
+    }
+    if (!ok && !error)
+        g_set_error_literal(&error, NC_ERROR, NC_ERROR_FAILED, "the carry engine gave no reason");
+    if (ok) {
+        g_message("%s/destination: migrate begin: admitted", domain->uuid);
+        answer->verdict = NC_HOOK_ACCEPT;
+        return g_steal_pointer(&answer);
+    }
+    if (s->config->admission == NC_ADMISSION_PROCEED) {
+        g_warning("%s/destination: migrate begin: %s; admitted anyway (admission = proceed)",
+                  domain ? domain->uuid : req->domain, error->message);
+        if (domain)
+            s->handlers.admit_anyway(s->user_data, domain, error->message);
+        answer->verdict = NC_HOOK_ACCEPT;
+        return g_steal_pointer(&answer);
+    }
+    g_warning("%s/destination: migrate begin: refused: %s", domain ? domain->uuid : req->domain,
+              error->message);
+    if (domain)
+        feed(s, NC_EV_CARRY_FAILED, NC_SIDE_DESTINATION, domain->uuid, error->message);
+    answer->verdict = NC_HOOK_REFUSE;
+    answer->reason = g_strdup(error->message);
+    return g_steal_pointer(&answer);
+}
+
+/* prepare/start/started begin and stopped/release end: feed the open side; the tap to the gate. */
+static void follow(NcHookServer *s, const NcHookRequest *req, NcPhaseInput input)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcDomain) domain =
+        nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
+    NcSide side;
+
+    if (!domain) {
+        g_debug("hook %s %s %s: XML not read (%s); ignored", req->domain, req->op, req->sub_op,
+                error->message);
+        return;
+    }
+    if (side_open(s, domain->uuid, NC_SIDE_DESTINATION))
+        side = NC_SIDE_DESTINATION;
+    else if (side_open(s, domain->uuid, NC_SIDE_SOURCE) &&
+             (input == NC_EV_HOOK_STOPPED_END || input == NC_EV_HOOK_RELEASE_END))
+        side = NC_SIDE_SOURCE;
+    else
+        return; /* an ordinary start or stop: not ours */
+    feed(s, input, side, domain->uuid, NULL);
+    if (side != NC_SIDE_DESTINATION || input == NC_EV_HOOK_STOPPED_END ||
+        input == NC_EV_HOOK_RELEASE_END)
+        return;
+    for (guint i = 0; i < domain->interfaces->len; i++) {
+        const NcDomainIface *iface = g_ptr_array_index(domain->interfaces, i);
+
+        if (!iface->target_dev)
+            continue;
+        /* the engine keeps one tap per domain: the first interface that has one */
+        if (!s->handlers.set_tap(s->user_data, domain->uuid, iface->target_dev, &error))
+            g_warning("%s/destination: cannot hold the traffic of tap %s: %s", domain->uuid,
+                      iface->target_dev, error->message);
+        break;
+    }
+}
+
+/* handle() - one decoded request; Return: (transfer full) the answer frame */
+static GBytes *handle(NcHookServer *s, const NcHookRequest *req)
+{
+    g_autoptr(NcHookAnswer) answer = NULL;
+    NcPhaseInput input;
+
+    g_debug("hook %s %s %s %s (%zu bytes of XML)", req->domain, req->op, req->sub_op, req->extra,
+            strlen(req->xml));
+    if (g_str_equal(req->op, NC_HOOK_STATUS_OP)) {
+        g_autofree char *text = s->handlers.status(s->user_data);
+
+        return frame_text(NC_HOOK_MSG_STATUS_ANSWER, text ? text : "");
+    }
+    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin")) {
+        answer = admission(s, req);
+    } else {
+        if (nc_phase_input_from_hook(req->op, req->sub_op, &input))
+            follow(s, req, input);
+        answer = g_new0(NcHookAnswer, 1);
+        answer->verdict = NC_HOOK_ACCEPT;
+    }
+    return nc_hook_answer_encode(answer);
+}
+
+static void written(GObject *stream, GAsyncResult *res, gpointer data)
+{
+    NcHookClient *c = data;
+    g_autoptr(GError) error = NULL;
+
+    if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), res, NULL, &error))
+        g_message("hook connection: cannot send the answer: %s", error->message);
+    client_free(c);
+}
+
+static void payload_read(GObject *stream, GAsyncResult *res, gpointer data)
+{
+    NcHookClient *c = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcHookRequest) req = NULL;
+    gsize n;
+
+    if (!g_input_stream_read_all_finish(G_INPUT_STREAM(stream), res, &n, &error) ||
+        n != c->payload_len) {
+        g_message("hook connection: request cut short: %s", error ? error->message : "EOF");
+        client_free(c);
+        return;
+    }
+    req = nc_hook_request_decode(c->payload, c->payload_len, &error);
+    if (!req) {
+        g_message("hook connection: %s", error->message);
+        client_free(c);
+        return;
+    }
+    c->answer = handle(c->server, req);
+    g_output_stream_write_all_async(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
+                                    g_bytes_get_data(c->answer, NULL), g_bytes_get_size(c->answer),
+                                    G_PRIORITY_DEFAULT, c->cancellable, written, c);
+}
+
+static void header_read(GObject *stream, GAsyncResult *res, gpointer data)
+{
+    NcHookClient *c = data;
+    g_autoptr(GError) error = NULL;
+    gsize n;
+
+    if (!g_input_stream_read_all_finish(G_INPUT_STREAM(stream), res, &n, &error) ||
+        n != sizeof(c->header) ||
+        !nc_hook_header_parse(c->header, NC_HOOK_MSG_REQUEST, &c->payload_len, &error)) {
+        /* a version we do not speak: closing is the protocol's answer */
+        if (error || n)
+            g_message("hook connection: %s", error ? error->message : "header cut short");
+        client_free(c);
+        return;
+    }
+    c->payload = g_malloc(c->payload_len ? c->payload_len : 1);
+    g_input_stream_read_all_async(G_INPUT_STREAM(stream), c->payload, c->payload_len,
+                                  G_PRIORITY_DEFAULT, c->cancellable, payload_read, c);
+}
+
+static gboolean incoming(GSocketService *service, GSocketConnection *conn, GObject *source,
+                         gpointer data)
+{
+    NcHookServer *s = data;
+    NcHookClient *c = g_new0(NcHookClient, 1);
+
+    c->server = s;
+    c->conn = g_object_ref(conn);
+    c->cancellable = g_cancellable_new();
+    c->timeout_id = g_timeout_add(s->config->hook_timeout_ms, client_timeout, c);
+    g_input_stream_read_all_async(g_io_stream_get_input_stream(G_IO_STREAM(conn)), c->header,
+                                  sizeof(c->header), G_PRIORITY_DEFAULT, c->cancellable,
+                                  header_read, c);
+    return TRUE;
+}
+
+/**
+ * nc_hook_server_new() - listen on config->hook_socket (mode 0600, directory created)
+ * @config:    (not owned) the socket path and hook-ms; must outlive the server
+ * @phases:    (not owned) the tracker hook calls are fed into
+ * @handlers:  the engine's side (copied)
+ * @user_data: for @handlers
+ * @error:     NC_ERROR_IO naming the path
+ *
+ * A stale socket left by a previous daemon is replaced; a live one (another netcarryd answers on
+ * it) is an error, so two daemons never split the hook's calls.
+ *
+ * Return: (transfer full): the server, or NULL
+ */
+NcHookServer *nc_hook_server_new(const NcConfig *config, NcPhaseTracker *phases,
+                                 const NcHookHandlers *handlers, gpointer user_data, GError **error)
+{
+    g_autoptr(NcHookServer) s = g_new0(NcHookServer, 1);
+    g_autofree char *dir = g_path_get_dirname(config->hook_socket);
+    g_autoptr(GSocketAddress) addr = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *probe = NULL;
+
+    s->config = config;
+    s->phases = phases;
+    s->handlers = *handlers;
+    s->user_data = user_data;
+    s->path = g_strdup(config->hook_socket);
+
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        g_set_error(error, NC_ERROR, nc_error_code_from_errno(errno),
+                    "cannot create the directory %s of the hook socket: %s", dir,
+                    g_strerror(errno));
+        return NULL;
+    }
+    probe = nc_hook_status_call(s->path, g_get_monotonic_time() + 500 * 1000, &local);
+    if (probe || g_error_matches(local, NC_ERROR, NC_ERROR_TIMEOUT)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_EXISTS,
+                    "another netcarryd answers on %s: stop it first, or set [daemon] hook-socket",
+                    s->path);
+        return NULL;
+    }
+    if (g_unlink(s->path) < 0 && errno != ENOENT) {
+        g_set_error(error, NC_ERROR, nc_error_code_from_errno(errno), "cannot remove %s: %s",
+                    s->path, g_strerror(errno));
+        return NULL;
+    }
+    s->service = g_socket_service_new();
+    addr = g_unix_socket_address_new(s->path);
+    /* created 0600 at once (umask), not chmod-ed after: the socket admits migrations */
+    mode_t old = umask(0177);
+    gboolean ok =
+        g_socket_listener_add_address(G_SOCKET_LISTENER(s->service), addr, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, &local);
+    umask(old);
+    if (!ok) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot listen on the hook socket %s: %s",
+                    s->path, local->message);
+        return NULL;
+    }
+    g_signal_connect(s->service, "incoming", G_CALLBACK(incoming), s);
+    g_socket_service_start(s->service);
+    g_info("hook socket %s", s->path);
+    return g_steal_pointer(&s);
+}
+
+/* Stops listening and removes the socket; connections in flight are dropped (the hook then
+ * treats the daemon as absent, by the admission policy). */
+void nc_hook_server_free(NcHookServer *s)
+{
+    if (!s)
+        return;
+    if (s->service) {
+        g_socket_service_stop(s->service);
+        g_socket_listener_close(G_SOCKET_LISTENER(s->service));
+        g_object_unref(s->service);
+        g_unlink(s->path);
+    }
+    g_free(s->path);
+    g_free(s);
+}
+
+/**
+ * nc_hook_status_call() - ask the daemon on @socket_path for its status text
+ * @socket_path: the hook socket
+ * @deadline_us: g_get_monotonic_time() value at which to give up
+ * @error:       NC_ERROR_NOT_FOUND (no daemon), NC_ERROR_TIMEOUT, NC_ERROR_IO,
+ *               NC_ERROR_INVALID_DATA / NC_ERROR_UNSUPPORTED (a daemon that does not know status)
+ *
+ * Return: (transfer full): the text, or NULL
+ */
+char *nc_hook_status_call(const char *socket_path, gint64 deadline_us, GError **error)
+{
+    NcHookRequest req = {"-", NC_HOOK_STATUS_OP, "-", "-", ""};
+    g_autoptr(GBytes) request = nc_hook_request_encode(&req);
+    g_autoptr(GBytes) payload = NULL;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd, err;
+    gboolean ok;
+
+    if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "socket path %s is too long",
+                    socket_path);
+        return NULL;
+    }
+    strcpy(sa.sun_path, socket_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "socket: %s", g_strerror(errno));
+        return NULL;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        err = errno;
+        close(fd);
+        g_set_error(error, NC_ERROR,
+                    err == ENOENT || err == ECONNREFUSED ? NC_ERROR_NOT_FOUND
+                                                         : nc_error_code_from_errno(err),
+                    "nothing listens on %s (%s)", socket_path, g_strerror(err));
+        return NULL;
+    }
+    ok = nc_hook_fd_write_all(fd, request, deadline_us, error) &&
+         nc_hook_fd_read_frame(fd, NC_HOOK_MSG_STATUS_ANSWER, deadline_us, &payload, error);
+    close(fd);
+    if (!ok)
+        return NULL;
+    return g_strndup(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload));
+}

@@ -1,0 +1,256 @@
+/* netcarryd.c - the per-host daemon: carries a VM's network state along with its libvirt live
+ * migration; wires the carry engine to libvirt (nc-libvirt) and to the qemu hook (nc-hook-server)
+ *
+ * It always runs in the foreground (systemd or the operator supervises it); SIGTERM or SIGINT
+ * stop it cleanly: the gates of carries that are not in progress are opened (a forgotten gate
+ * would cut off a later guest with the same tap name), the hook socket is removed, queued
+ * metadata writes finish (bounded), and the peer listener closes. Exit status 0 after a clean
+ * stop, 1 when it cannot start (the reason on stderr, one line).
+ */
+#define G_LOG_DOMAIN "netcarryd"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib-unix.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "nc-carry.h"
+#include "nc-config.h"
+#include "nc-hook-server.h"
+#include "nc-libvirt.h"
+#include "nc-phase.h"
+#include "util/nc-error.h"
+
+#define NC_DAEMON_DRAIN_MS 5000
+
+typedef struct {
+    NcConfig *config;
+    char *uri;
+    GMainLoop *loop;
+    NcPhaseTracker *phases;
+    NcLibvirt *libvirt;
+    NcCarryEngine *engine;
+    NcHookServer *hooks;
+} NcDaemon;
+
+static GLogLevelFlags nc_log_threshold = G_LOG_LEVEL_MESSAGE;
+
+/* Structured log lines to stderr, down to the configured level (G_MESSAGES_DEBUG still works). */
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                   gpointer user_data)
+{
+    GLogLevelFlags lvl = level & G_LOG_LEVEL_MASK;
+
+    if (lvl > nc_log_threshold && !(lvl == G_LOG_LEVEL_DEBUG && g_getenv("G_MESSAGES_DEBUG")))
+        return G_LOG_WRITER_HANDLED;
+    return g_log_writer_standard_streams(level, fields, n_fields, user_data);
+}
+
+static gboolean parse_log_level(const char *text, GLogLevelFlags *level)
+{
+    static const struct {
+        const char *name;
+        GLogLevelFlags level;
+    } levels[] = {
+        {"error", G_LOG_LEVEL_ERROR},     {"critical", G_LOG_LEVEL_CRITICAL},
+        {"warning", G_LOG_LEVEL_WARNING}, {"message", G_LOG_LEVEL_MESSAGE},
+        {"info", G_LOG_LEVEL_INFO},       {"debug", G_LOG_LEVEL_DEBUG},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(levels); i++) {
+        if (g_str_equal(text, levels[i].name)) {
+            *level = levels[i].level;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* libvirt prints every error to stderr by default; we report them through GError instead. */
+static void quiet_libvirt(void *user_data, virErrorPtr error)
+{
+}
+
+/* --- the engine's callbacks ------------------------------------------------ */
+
+static void on_report(const char *uuid, const NcReport *report, gpointer data)
+{
+    NcDaemon *d = data;
+
+    nc_libvirt_store_report(d->libvirt, uuid, report);
+}
+
+static void on_resume(const char *uuid, gpointer data)
+{
+    NcDaemon *d = data;
+
+    nc_libvirt_resume(d->libvirt, uuid);
+}
+
+/* --- the hook server's handlers --------------------------------------------- */
+
+static gboolean hook_admit(gpointer data, const NcDomain *domain, GError **error)
+{
+    NcDaemon *d = data;
+
+    return nc_carry_engine_admit(d->engine, domain, error);
+}
+
+static void hook_admit_anyway(gpointer data, const NcDomain *domain, const char *reason)
+{
+    NcDaemon *d = data;
+
+    nc_carry_engine_admit_anyway(d->engine, domain, reason);
+}
+
+static gboolean hook_set_tap(gpointer data, const char *uuid, const char *ifname, GError **error)
+{
+    NcDaemon *d = data;
+
+    return nc_carry_engine_set_tap(d->engine, uuid, ifname, error);
+}
+
+static char *hook_status(gpointer data)
+{
+    NcDaemon *d = data;
+    g_autofree char *carries = nc_carry_engine_status(d->engine);
+
+    return g_strdup_printf("netcarryd %s on %s: libvirt %s %s, peers on port %u\n%s",
+                           NC_DAEMON_VERSION, g_get_host_name(), d->uri,
+                           nc_libvirt_connected(d->libvirt) ? "connected" : "NOT connected",
+                           nc_carry_engine_port(d->engine), carries ? carries : "");
+}
+
+static gboolean on_signal(gpointer data)
+{
+    NcDaemon *d = data;
+
+    g_message("stopping");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+/**
+ * daemon_start() - everything the daemon needs, in dependency order
+ * @d:     config and uri set
+ * @error: the first part that could not start
+ *
+ * Return: TRUE when running
+ */
+static gboolean daemon_start(NcDaemon *d, GError **error)
+{
+    NcHookHandlers handlers = {hook_admit, hook_admit_anyway, hook_set_tap, hook_status};
+    NcCarryOptions options = {0};
+    g_autoptr(GError) local = NULL;
+
+    d->phases = nc_phase_tracker_new();
+    d->libvirt = nc_libvirt_new(d->uri, d->phases);
+    options.config = d->config;
+    options.netns = NULL;
+    options.host_name = g_get_host_name();
+    options.phases = d->phases;
+    options.report_func = on_report;
+    options.resume_func = on_resume;
+    options.user_data = d;
+    d->engine = nc_carry_engine_new(&options, error);
+    if (!d->engine)
+        return FALSE;
+    nc_libvirt_set_engine(d->libvirt, d->engine);
+    /* gates left by a previous run belong to no carry of ours */
+    if (!nc_carry_engine_sweep_gates(d->engine, &local))
+        g_warning("cannot remove stale gates: %s", local->message);
+    d->hooks = nc_hook_server_new(d->config, d->phases, &handlers, d, error);
+    if (!d->hooks)
+        return FALSE;
+    nc_libvirt_start(d->libvirt);
+    g_message("netcarryd %s: peers on %s port %u, hook socket %s, libvirt %s, admission %s, "
+              "gate mode %s",
+              NC_DAEMON_VERSION, d->config->listen_address, nc_carry_engine_port(d->engine),
+              d->config->hook_socket, d->uri, nc_admission_to_string(d->config->admission),
+              nc_gate_mode_to_string(d->config->gate_mode));
+    return TRUE;
+}
+
+static void daemon_stop(NcDaemon *d)
+{
+    g_autoptr(GError) error = NULL;
+
+    /* no new hook calls: from here the hook treats us as absent (admission policy) */
+    g_clear_pointer(&d->hooks, nc_hook_server_free);
+    if (d->engine && !nc_carry_engine_sweep_gates(d->engine, &error))
+        g_warning("cannot open the gates: %s", error->message);
+    if (d->libvirt)
+        nc_libvirt_drain(d->libvirt, NC_DAEMON_DRAIN_MS);
+    g_clear_pointer(&d->engine, nc_carry_engine_free);
+    g_clear_pointer(&d->libvirt, nc_libvirt_free);
+    g_clear_pointer(&d->phases, nc_phase_tracker_free);
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *config_path = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *log_level = NULL;
+    gboolean foreground = TRUE;
+    GOptionEntry entries[] = {
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+         "Configuration file (default " NC_CONFIG_DEFAULT_PATH ")", "FILE"},
+        {"connect", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)", "URI"},
+        {"log-level", 'l', 0, G_OPTION_ARG_STRING, &log_level,
+         "error, critical, warning, message, info or debug (default: the configuration's)",
+         "LEVEL"},
+        {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+         "Run in the foreground (always the case; accepted for unit files)", NULL},
+        {NULL}};
+    g_autoptr(GOptionContext) ctx = g_option_context_new("");
+    g_autoptr(GError) error = NULL;
+    NcDaemon d = {0};
+    int status = 0;
+
+    setlocale(LC_ALL, "");
+    g_option_context_set_summary(ctx,
+                                 "Carry VMs' network state along with libvirt live migration.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        g_printerr("netcarryd: %s\n", error->message);
+        return 1;
+    }
+    d.config = nc_config_load(config_path ? config_path : NC_CONFIG_DEFAULT_PATH, &error);
+    if (!d.config) {
+        g_printerr("netcarryd: %s\n", error->message);
+        return 1;
+    }
+    nc_log_threshold = d.config->log_level;
+    if (log_level && !parse_log_level(log_level, &nc_log_threshold)) {
+        g_printerr("netcarryd: --log-level '%s' is not one of error, critical, warning, message, "
+                   "info, debug\n",
+                   log_level);
+        nc_config_free(d.config);
+        return 1;
+    }
+    g_log_set_writer_func(log_writer, NULL, NULL);
+    d.uri = g_strdup(uri ? uri : "qemu:///system");
+
+    virSetErrorFunc(NULL, quiet_libvirt);
+    gvir_init(NULL, NULL);
+    gvir_event_register();
+    d.loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, on_signal, &d);
+    g_unix_signal_add(SIGINT, on_signal, &d);
+
+    if (daemon_start(&d, &error)) {
+        g_main_loop_run(d.loop);
+    } else {
+        g_printerr("netcarryd: %s\n", error->message);
+        status = 1;
+    }
+    daemon_stop(&d);
+    g_main_loop_unref(d.loop);
+    g_free(d.uri);
+    nc_config_free(d.config);
+    return status;
+}
