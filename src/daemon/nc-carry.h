@@ -54,6 +54,8 @@ typedef void (*NcCarryResumeFunc)(const char *uuid, gpointer user_data);
  *               (peer connected, peer stopped, sealed, installed, carry failed) and
  *               reads the timelines from for the report
  * @report_func, @resume_func, @user_data: see above
+ * @peer_idle_ms: the destination's longest wait for the source's next frame during pre-copy
+ *               (the source sends an empty chunk every half of it); 0: 60 s
  */
 typedef struct {
     const NcConfig *config;
@@ -63,6 +65,7 @@ typedef struct {
     NcCarryReportFunc report_func;
     NcCarryResumeFunc resume_func;
     gpointer user_data;
+    guint peer_idle_ms;
 } NcCarryOptions;
 
 /* Starts listening for peers (config->listen_*). A port of 0 picks a free one:

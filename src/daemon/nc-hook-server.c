@@ -153,14 +153,14 @@ static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
         return g_steal_pointer(&answer);
     }
     if (s->config->admission == NC_ADMISSION_PROCEED) {
-        g_warning("%s/destination: migrate begin: %s; admitted anyway (admission = proceed)",
+        g_message("%s/destination: migrate begin: %s; admitted anyway (admission = proceed)",
                   domain ? domain->uuid : req->domain, error->message);
         if (domain)
             s->handlers.admit_anyway(s->user_data, domain, error->message);
         answer->verdict = NC_HOOK_ACCEPT;
         return g_steal_pointer(&answer);
     }
-    g_warning("%s/destination: migrate begin: refused: %s", domain ? domain->uuid : req->domain,
+    g_message("%s/destination: migrate begin: refused: %s", domain ? domain->uuid : req->domain,
               error->message);
     if (domain)
         feed(s, NC_EV_CARRY_FAILED, NC_SIDE_DESTINATION, domain->uuid, error->message);

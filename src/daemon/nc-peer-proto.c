@@ -34,7 +34,8 @@
  * A string is u16 length + UTF-8 bytes without NUL. Payloads (v1):
  *   HELLO  u32 version, u32 compat-version, string domain UUID, string host (non-empty)
  *   STATE  u32 seq, u32 n-upserts, u32 n-deletes, n-upserts entries, n-deletes keys
- *   SEAL   u32 chunks, u64 count, 32 bytes digest
+ *   SEAL   u32 chunks, u64 count, 32 bytes digest, u16 n-steps, n-steps times the source's
+ *          timeline step (u8 phase, u8 cause, u32 pass, u64 time_us)
  *   ACK    u8 result (0 installed, 1 failed), u64 installed, string reason (non-empty if failed)
  *   ABORT  u16 code (NcPeerAbortCode), string reason
  * An entry (its canonical encoding, also what the digest hashes):
@@ -180,6 +181,9 @@ void nc_peer_msg_free(NcPeerMsg *msg)
         break;
     case NC_PEER_MSG_ABORT:
         g_free(msg->abort.reason);
+        break;
+    case NC_PEER_MSG_SEAL:
+        g_free(msg->seal.steps);
         break;
     default:
         break;
@@ -384,6 +388,13 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_u32(b, msg->seal.chunks);
         put_u64(b, msg->seal.count);
         g_byte_array_append(b, msg->seal.digest, NC_PEER_DIGEST_SIZE);
+        put_u16(b, MIN(msg->seal.n_steps, NC_PEER_SEAL_STEPS_MAX));
+        for (guint i = 0; i < MIN(msg->seal.n_steps, NC_PEER_SEAL_STEPS_MAX); i++) {
+            put_u8(b, msg->seal.steps[i].phase);
+            put_u8(b, msg->seal.steps[i].cause);
+            put_u32(b, msg->seal.steps[i].pass);
+            put_u64(b, (guint64)msg->seal.steps[i].time_us);
+        }
         break;
     case NC_PEER_MSG_ACK:
         put_u8(b, msg->ack.ok ? 0 : 1);
@@ -715,11 +726,30 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
     }
     case NC_PEER_MSG_SEAL: {
         const guint8 *p = NULL;
+        guint16 n_steps;
 
         if (!rd_u32(&r, "chunks", &msg->seal.chunks) || !rd_u64(&r, "count", &msg->seal.count) ||
             !rd_take(&r, NC_PEER_DIGEST_SIZE, "digest", &p))
             return NULL;
         memcpy(msg->seal.digest, p, NC_PEER_DIGEST_SIZE);
+        if (!rd_u16(&r, "n_steps", &n_steps))
+            return NULL;
+        if (n_steps > NC_PEER_SEAL_STEPS_MAX || (gsize)n_steps * 14 > len - r.off) {
+            rd_fail(&r, "n_steps", "%u timeline steps cannot fit in %zu bytes", n_steps,
+                    len - r.off);
+            return NULL;
+        }
+        msg->seal.n_steps = n_steps;
+        msg->seal.steps = g_new0(NcPeerSealStep, n_steps ? n_steps : 1);
+        for (guint i = 0; i < n_steps; i++) {
+            NcPeerSealStep *st = &msg->seal.steps[i];
+            guint64 t;
+
+            if (!rd_u8(&r, "step phase", &st->phase) || !rd_u8(&r, "step cause", &st->cause) ||
+                !rd_u32(&r, "step pass", &st->pass) || !rd_u64(&r, "step time_us", &t))
+                return NULL;
+            st->time_us = (gint64)t;
+        }
         break;
     }
     case NC_PEER_MSG_ACK: {

@@ -88,15 +88,37 @@ typedef struct {
 } NcPeerState;
 
 /**
+ * NcPeerSealStep - one step of the source's migration timeline, sent with the seal so that the
+ * destination's report holds both hosts' timelines
+ * @phase:   the daemon's NcPhase value (src/daemon/nc-phase.h)
+ * @cause:   the NcPhaseInput that made the step
+ * @pass:    the pre-copy pass, else 0
+ * @time_us: when, by the source's clock
+ */
+typedef struct {
+    guint8 phase;
+    guint8 cause;
+    guint32 pass;
+    gint64 time_us;
+} NcPeerSealStep;
+
+/* a source timeline longer than this is cut (a migration has ~10 steps) */
+#define NC_PEER_SEAL_STEPS_MAX 256
+
+/**
  * NcPeerSeal - the source's final word: this is the whole set
- * @chunks: how many STATE chunks were sent before it (so a lost chunk is seen)
- * @count:  entries in the final set
- * @digest: nc_peer_digest of the final set
+ * @chunks:  how many STATE chunks were sent before it (so a lost chunk is seen)
+ * @count:   entries in the final set
+ * @digest:  nc_peer_digest of the final set
+ * @n_steps: entries in @steps
+ * @steps:   (array length=n_steps) (nullable): the source's timeline so far
  */
 typedef struct {
     guint32 chunks;
     guint64 count;
     guint8 digest[NC_PEER_DIGEST_SIZE];
+    guint n_steps;
+    NcPeerSealStep *steps;
 } NcPeerSeal;
 
 /**

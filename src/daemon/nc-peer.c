@@ -737,6 +737,20 @@ NcPeerServer *nc_peer_server_new(const char *ca_file, const char *cert_file, con
     return server;
 }
 
+/**
+ * nc_peer_server_adopt() - run a receiving session over a connection the daemon dialled itself
+ * @server: a server (it need not listen)
+ * @conn:   a connected TCP connection; the session takes a reference
+ *
+ * The session is the same as for an accepted connection: TLS server handshake (this host's
+ * server certificate, the peer's client certificate required), then HELLO, STATE ..., SEAL.
+ * netcarryd's destination dials its source this way (nc-carry.c: the rendezvous).
+ */
+void nc_peer_server_adopt(NcPeerServer *server, GSocketConnection *conn)
+{
+    server_incoming(NULL, conn, NULL, server);
+}
+
 void nc_peer_server_set_handlers(NcPeerServer *server, NcPeerMessageFunc message_func,
                                  NcPeerClosedFunc closed_func, gpointer user_data)
 {
@@ -875,6 +889,8 @@ struct _NcPeerClient {
     gboolean freed;            /* nc_peer_client_free() ran while @pending */
     GCancellable *cancellable; /* the caller's, for connect */
     gulong cancel_id;
+    NcPeerSealStep *seal_steps; /* sent with the seal */
+    guint n_seal_steps;
 };
 
 static void client_really_free(NcPeerClient *c);
@@ -1013,6 +1029,10 @@ static gboolean client_accept_cert(GTlsConnection *conn, GTlsCertificate *cert,
 {
     NcPeerClient *c = data;
 
+    /* over an adopted connection there is no name to check: the server's certificate must only
+     * chain to the CA (the server checks ours, and the daemon decides by the HELLO) */
+    if (!c->peer_addr)
+        errors &= ~G_TLS_CERTIFICATE_BAD_IDENTITY;
     c->cert_errors = errors;
     return errors == 0;
 }
@@ -1052,11 +1072,12 @@ static void client_handshake_done(GObject *src, GAsyncResult *res, gpointer data
     link_read(c->link, c->connect_ms, "HELLO");
 }
 
+static void client_start_tls(NcPeerClient *c);
+
 static void client_connected(GObject *src, GAsyncResult *res, gpointer data)
 {
     NcPeerClient *c = data;
     g_autoptr(GError) err = NULL;
-    GIOStream *tls;
     GSocketConnection *conn = g_socket_client_connect_finish(G_SOCKET_CLIENT(src), res, &err);
 
     if (!client_callback_begin(c)) {
@@ -1078,6 +1099,14 @@ static void client_connected(GObject *src, GAsyncResult *res, gpointer data)
                                        c->remote, err->message));
         return;
     }
+    client_start_tls(c);
+}
+
+static void client_start_tls(NcPeerClient *c)
+{
+    g_autoptr(GError) err = NULL;
+    GIOStream *tls;
+
     tls = g_tls_client_connection_new(G_IO_STREAM(c->conn), c->peer_addr, &err);
     if (!tls) {
         client_fail(
@@ -1204,6 +1233,52 @@ void nc_peer_client_connect_async(NcPeerClient *client, const char *host, guint1
 }
 
 /**
+ * nc_peer_client_connect_stream_async() - as nc_peer_client_connect_async(), over a connection
+ *                                         the peer dialled (the daemon accepted it)
+ * @client:      a new client
+ * @conn:        the connection; the client takes a reference
+ * @domain_uuid: the migrating domain
+ * @cancellable: (nullable): to give up early
+ * @callback:    called on the thread-default main context when done
+ * @user_data:   for @callback
+ *
+ * TLS client handshake (the server's certificate must chain to the CA; no name is checked, as
+ * the client did not choose whom to dial), HELLO, each step within the connect timeout.
+ */
+void nc_peer_client_connect_stream_async(NcPeerClient *client, GSocketConnection *conn,
+                                         const char *domain_uuid, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    NcPeerClient *c = client;
+    g_autoptr(GSocketAddress) addr = g_socket_connection_get_remote_address(conn, NULL);
+
+    g_task_set_source_tag(task, nc_peer_client_connect_async);
+    if (c->socket_client || c->conn || c->failure) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_INVALID_ARG,
+                                "a peer client connects once; make a new one");
+        g_object_unref(task);
+        return;
+    }
+    c->connect_task = task;
+    c->domain_uuid = g_strdup(domain_uuid);
+    c->remote = addr ? describe_address(addr) : g_strdup("(unknown)");
+    c->conn = g_object_ref(conn);
+    if (cancellable)
+        c->cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(client_cancelled), c, NULL);
+    c->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    client_start_tls(c);
+}
+
+/* The source's timeline to send with the seal (copied). */
+void nc_peer_client_set_seal_steps(NcPeerClient *client, const NcPeerSealStep *steps, guint n)
+{
+    g_free(client->seal_steps);
+    client->seal_steps = n ? g_memdup2(steps, n * sizeof(*steps)) : NULL;
+    client->n_seal_steps = n;
+}
+
+/**
  * nc_peer_client_connect_finish() - the outcome of nc_peer_client_connect_async()
  * @client: the client
  * @result: as passed to the callback
@@ -1313,6 +1388,10 @@ void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeer
     seal->seal.chunks = c->chunks;
     seal->seal.count = count;
     memcpy(seal->seal.digest, digest->sum, NC_PEER_DIGEST_SIZE);
+    if (c->n_seal_steps) {
+        seal->seal.n_steps = c->n_seal_steps;
+        seal->seal.steps = g_memdup2(c->seal_steps, c->n_seal_steps * sizeof(NcPeerSealStep));
+    }
     c->seal_task = task;
     g_object_set_data(G_OBJECT(task), "nc-timeout", GUINT_TO_POINTER(timeout_ms));
     timer_stop(&c->timer);
@@ -1374,5 +1453,6 @@ static void client_really_free(NcPeerClient *c)
     g_free(c->remote);
     g_free(c->domain_uuid);
     g_free(c->host_name);
+    g_free(c->seal_steps);
     g_free(c);
 }

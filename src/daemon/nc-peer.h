@@ -50,6 +50,7 @@ NcPeerServer *nc_peer_server_new(const char *ca_file, const char *cert_file, con
                                  GError **error);
 void nc_peer_server_set_handlers(NcPeerServer *server, NcPeerMessageFunc message_func,
                                  NcPeerClosedFunc closed_func, gpointer user_data);
+void nc_peer_server_adopt(NcPeerServer *server, GSocketConnection *conn);
 void nc_peer_server_set_timeouts(NcPeerServer *server, guint handshake_ms, guint io_ms,
                                  guint idle_ms);
 void nc_peer_server_set_host_name(NcPeerServer *server, const char *host);
@@ -70,6 +71,10 @@ guint nc_peer_session_get_chunks(NcPeerSession *session);
 typedef void (*NcPeerClientFailedFunc)(NcPeerClient *client, const GError *error,
                                        gpointer user_data);
 
+void nc_peer_client_connect_stream_async(NcPeerClient *client, GSocketConnection *conn,
+                                         const char *domain_uuid, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+void nc_peer_client_set_seal_steps(NcPeerClient *client, const NcPeerSealStep *steps, guint n);
 NcPeerClient *nc_peer_client_new(const char *ca_file, const char *cert_file, const char *key_file,
                                  GError **error);
 void nc_peer_client_set_timeouts(NcPeerClient *client, guint connect_ms, guint io_ms);

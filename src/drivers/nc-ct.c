@@ -895,6 +895,48 @@ gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtr
 }
 
 /**
+ * nc_ct_delete() - delete these entries (by zone and original tuple), batched
+ * @ct:        the handle
+ * @entries:   the entries (only their key is used)
+ * @n_entries: how many
+ * @n_removed: (out) (optional): how many were there and are gone
+ * @error:     set if the exchange failed or the kernel refused a deletion (an entry already gone
+ *             is no error)
+ *
+ * Return: TRUE on success
+ */
+gboolean nc_ct_delete(NcCt *ct, const NcCtEntry *entries, guint n_entries, guint *n_removed,
+                      GError **error)
+{
+    g_autofree int *errs = NULL;
+    guint removed = 0;
+
+    if (n_removed)
+        *n_removed = 0;
+    if (n_entries == 0)
+        return TRUE;
+    errs = g_new0(int, n_entries);
+    if (!nc_ct_batch(ct, entries, n_entries, nc_ct_msg_put_delete, 0, NULL, errs, error))
+        return FALSE;
+    for (guint i = 0; i < n_entries; i++) {
+        if (errs[i] == 0) {
+            removed++;
+        } else if (errs[i] != ENOENT) {
+            g_autofree char *what = nc_ct_entry_describe(&entries[i]);
+            g_set_error(error, NC_ERROR, NC_ERROR_NETLINK,
+                        "deleting conntrack entry %s in network namespace %s failed: %s", what,
+                        nc_ct_ns_name(ct), g_strerror(errs[i]));
+            if (n_removed)
+                *n_removed = removed;
+            return FALSE;
+        }
+    }
+    if (n_removed)
+        *n_removed = removed;
+    return TRUE;
+}
+
+/**
  * nc_ct_remove() - delete the selected VM's entries
  * @ct:        the handle
  * @sel:       as for nc_ct_capture()

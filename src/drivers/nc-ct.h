@@ -54,6 +54,9 @@ gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **
 gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtrArray **failures,
                        GError **error);
 gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error);
+/* Deletes exactly these entries (by zone + original tuple); one already gone is no error. */
+gboolean nc_ct_delete(NcCt *ct, const NcCtEntry *entries, guint n_entries, guint *n_removed,
+                      GError **error);
 
 /* Room one encoded conntrack message may need (real ones are ~100-300 bytes). */
 #define NC_CT_MSG_MAX 1024

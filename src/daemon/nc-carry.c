@@ -1,0 +1,1793 @@
+/* nc-carry.c - the carry engine: one migration's state moved from the source host's conntrack to
+ * the destination's, over the peer link, behind the gate
+ *
+ * Theory of operation
+ * ===================
+ * One engine per netcarryd. It knows the domains that run here (nc_carry_engine_add_local()) and
+ * keeps one carry record per (domain, side) while a migration is under way.
+ *
+ * Who dials whom. The destination learns from the domain XML at `migrate begin` where the
+ * source's netcarryd listens (the profile's rendezvous, published by the source), so the
+ * destination dials: state is only ever accepted on a link the destination opened, for a domain
+ * it admitted, to that domain's rendezvous. The peer link (nc-peer.c) is built the other way
+ * round (its TLS server receives state), so the roles are decoupled from the TCP direction:
+ *   1. destination -> source, plain TCP: a 64-byte rendezvous request
+ *      "NETCARRY-RV 1 <domain uuid>" (space padded). The UUID travels in the clear: it only says
+ *      which domain's state to send, and everything after it is authenticated.
+ *   2. source -> destination: a 64-byte answer, "OK" or "NO <reason>" (the source refuses a
+ *      domain it was not told about, so the destination's admission gets a clear reason).
+ *   3. TLS over the same connection: the destination is the TLS *server*
+ *      (nc_peer_server_adopt(): its server certificate, the source's client certificate
+ *      required); the source is the TLS *client* (nc_peer_client_connect_stream_async(); it
+ *      checks only that the destination's certificate chains to the CA: it did not choose whom to
+ *      talk to, and it only ever sends the state of a domain that is migrating away from it).
+ *      The source sends HELLO; the destination accepts it only for the domain it asked for and
+ *      only if the certificate's CN is the rendezvous identity.
+ *   4. STATE chunks source -> destination, SEAL (with the source's timeline), ACK.
+ *
+ * Destination. admit() checks the kernel (ctnetlink usable, conntrack table below 90 % full,
+ * nf_conntrack_events not 0), then dials within the connect timeout, and is TRUE once the
+ * source's HELLO is accepted (it iterates the thread-default main context meanwhile, every step
+ * bounded; the caller is a hook request that waits for the answer anyway). Each STATE chunk is
+ * checked first: every upsert must belong to the addresses the DESTINATION derived from the
+ * domain XML (nc_ct_entry_belongs_to()), never the source's claim; one foreign entry aborts the
+ * carry (ABORT refused), nothing more is installed, and what was installed is removed. Otherwise
+ * deletions and replaced entries are deleted first (an upsert of a present entry is delete +
+ * create: the kernel's update cannot change NAT or clear status bits), then the upserts are
+ * installed in one batch; keys of what this carry installed are kept for roll-back. Timeouts are
+ * installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S: a copied timeout is a lower bound
+ * (traffic that refreshes a timeout makes no event). The SEAL is checked against the
+ * destination's own copy (nc_peer_set_check_seal()); then INSTALLED is fed to the phase tracker,
+ * the gate opens (its held counters go to the report), in gate mode "suspend" resume_func runs,
+ * and the ACK goes back. Waits: the source must send something at least every idle_ms (it sends
+ * empty chunks every idle_ms/2), and once the guest resumed here the SEAL must arrive within
+ * seal_timeout_ms; a link lost or a wait exceeded before the seal fails the carry and rolls back.
+ * On finished(): COMPLETED builds the report; FAILED/CANCELLED close the link, remove every entry
+ * this carry installed and the gate, and report. If the migration completes before the seal
+ * (source daemon gone), the pre-copied entries stay (they are the domain's own), the gate opens
+ * (else the guest stays cut off), and the report says failed.
+ *
+ * Source. A rendezvous request is served only for a domain added with add_local(). After the
+ * HELLO, a follower (nc-ct-events) for the domain's addresses is started; its first (resync) set
+ * goes out, then its change sets as they come. The source keeps the set it has sent and its
+ * digest incrementally (so the seal is O(1) at the stop); a resync is turned into deletions of
+ * what the destination holds and is no longer there, plus upserts. At source_stopped() the
+ * follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes are sent, then the SEAL
+ * with this host's timeline; the ACK must come within seal_timeout_ms. On finished(COMPLETED)
+ * the domain's entries here are removed if cleanup_source. The source never changes its kernel
+ * otherwise, so failure needs no roll-back there.
+ *
+ * The nf_conntrack_events blind spot (nc-ct-events.c): with the default value 2, an entry created
+ * while no ctnetlink listener existed never sends events, not even DESTROY. The engine does not
+ * change the sysctl (it is the host's, and 1 costs every connection an event extension); it keeps
+ * one listener subscribed in its namespace from start-up (a netlink socket with a drop-all BPF
+ * filter: it costs nothing but makes the kernel attach the extension). Entries created before
+ * netcarryd started remain blind: they are carried by the resync but a later change of theirs is
+ * missed until the next resync. The destination's admission refuses nf_conntrack_events=0.
+ *
+ * Logs (G_LOG_DOMAIN "nc-carry") name the domain UUID, the side and the phase in every message.
+ */
+#define G_LOG_DOMAIN "nc-carry"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <linux/filter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include "conf/nc-ct-diff.h"
+#include "drivers/nc-ct-events.h"
+#include "drivers/nc-ct.h"
+#include "drivers/nc-gate.h"
+#include "nc-carry.h"
+#include "nc-peer.h"
+#include "util/nc-error.h"
+#include "util/nc-netns.h"
+
+#define NC_CARRY_RV_SIZE 64
+#define NC_CARRY_RV_MAGIC "NETCARRY-RV 1 "
+/* added to a carried entry's timeout: the copy is a lower bound */
+#define NC_CARRY_TIMEOUT_MARGIN_S 30
+/* bound on the follower's flush at the source's stop */
+#define NC_CARRY_FLUSH_MS 50
+/* admission refuses above this fill of the conntrack table, in percent */
+#define NC_CARRY_TABLE_FULL_PCT 90
+/* ended carries kept for nc_carry_engine_status() */
+#define NC_CARRY_ENDED_MAX 16
+
+typedef enum {
+    CARRY_CONNECTING, /* destination: dialling, rendezvous, TLS, HELLO */
+    CARRY_PRECOPY,    /* link up, state flowing */
+    CARRY_SEALING,    /* source: SEAL sent, waiting for the ACK */
+    CARRY_INSTALLED,  /* destination: sealed state installed; source: ACK received */
+    CARRY_ENDED,      /* finished or failed; nothing more happens */
+} CarryState;
+
+static const char *const carry_state_names[] = {"connecting", "pre-copy", "sealing", "installed",
+                                                "ended"};
+G_STATIC_ASSERT(G_N_ELEMENTS(carry_state_names) == CARRY_ENDED + 1);
+
+typedef struct _Local {
+    char *uuid;
+    char *name;
+    NcCtSelector sel; /* addresses owned */
+} Local;
+
+typedef struct _Carry Carry;
+
+struct NcCarryEngine {
+    NcCarryOptions opt;
+    char *netns;
+    char *host_name;
+    guint idle_ms;
+    GSocketService *service;
+    guint16 port;
+    int sentinel_fd;
+    GHashTable *locals;  /* uuid -> Local */
+    GHashTable *carries; /* "s:uuid" / "d:uuid" -> Carry */
+    GQueue ended;        /* char *, status lines of ended carries */
+};
+
+struct _Carry {
+    NcCarryEngine *e;
+    NcSide side;
+    char *uuid;
+    char *name;
+    CarryState state;
+    char *failure; /* why it ended badly, or NULL */
+    gint64 started_us;
+
+    /* both: counts for the report and status */
+    guint32 precopied, changed_at_stop, installed_n, failed_n, removed_at_source;
+
+    /* destination */
+    NcCtSelector sel; /* the addresses derived from the domain XML here */
+    NcRendezvous *rv;
+    char *tap;
+    gboolean gate_closed;
+    gboolean admitted, admit_done, risk;
+    GError *admit_error;
+    GSocket *dial_socket;
+    GSource *dial_source;
+    GSocketConnection *conn;
+    guint8 rvbuf[NC_CARRY_RV_SIZE];
+    GCancellable *io_cancel;
+    guint io_timer;
+    NcPeerServer *server;
+    NcPeerSet *set;
+    GHashTable *installed; /* GBytes key -> NcCtEntry* as installed */
+    GPtrArray *report_failures; /* "entry\treason" */
+    NcPeerSealStep *source_steps;
+    guint n_source_steps;
+    gint64 resumed_us, installed_us, gate_opened_us;
+    guint64 held_packets;
+    guint seal_timer;
+    gboolean reported;
+
+    /* source */
+    NcPeerClient *client;
+    NcCtFollower *follower;
+    GHashTable *sent; /* GBytes key -> NcCtEntry*: the destination's copy as sent */
+    NcPeerDigest digest;
+    guint keepalive;
+    gint64 last_send_us;
+    gboolean stopped;
+    gint64 stopped_us;
+    GCancellable *seal_cancel;
+};
+
+/* ---- logging: every line names the domain, the side and the phase ---- */
+
+static const char *carry_phase(Carry *c)
+{
+    if (!c->e->opt.phases)
+        return carry_state_names[c->state];
+    return nc_phase_to_string(nc_phase_tracker_current(c->e->opt.phases, c->uuid, c->side, NULL));
+}
+
+#define CLOG(level, c, fmt, ...)                                                                  \
+    g_log(G_LOG_DOMAIN, level, "domain %s (%s, phase %s): " fmt, (c)->uuid,                      \
+          nc_side_to_string((c)->side), carry_phase(c), ##__VA_ARGS__)
+
+static void feed(Carry *c, NcPhaseInput type, gint64 time_us, const char *reason)
+{
+    NcPhaseEvent ev = {.type = type,
+                       .side = c->side,
+                       .domain = c->uuid,
+                       .time_us = time_us ? time_us : g_get_real_time(),
+                       .downtime_ms = -1,
+                       .reason = reason};
+
+    if (c->e->opt.phases)
+        nc_phase_tracker_feed(c->e->opt.phases, &ev);
+}
+
+/* ---- small helpers ---- */
+
+static void selector_clear(NcCtSelector *sel)
+{
+    g_clear_pointer(&sel->addresses, g_array_unref);
+}
+
+static void selector_from_domain(NcCtSelector *sel, const NcDomain *domain, GArray *addresses)
+{
+    sel->addresses = addresses;
+    if (domain->profile) {
+        sel->has_zone = domain->profile->has_zone;
+        sel->zone = domain->profile->zone;
+        sel->has_mark = domain->profile->has_mark;
+        sel->mark = domain->profile->mark;
+    }
+}
+
+static GBytes *entry_key(const NcCtEntry *entry)
+{
+    NcPeerCtKey key;
+
+    memset(&key, 0, sizeof(key));
+    nc_peer_ct_key_of(entry, &key);
+    return nc_peer_ct_key_canonical(&key, NULL);
+}
+
+static GBytes *key_bytes(const NcPeerCtKey *key)
+{
+    return nc_peer_ct_key_canonical(key, NULL);
+}
+
+static GHashTable *entry_table_new(void)
+{
+    return g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                 g_free);
+}
+
+static char *carry_key(NcSide side, const char *uuid)
+{
+    return g_strdup_printf("%c:%s", side == NC_SIDE_SOURCE ? 's' : 'd', uuid);
+}
+
+static Carry *carry_lookup(NcCarryEngine *e, NcSide side, const char *uuid)
+{
+    g_autofree char *key = carry_key(side, uuid);
+
+    return g_hash_table_lookup(e->carries, key);
+}
+
+static void carry_stop_io(Carry *c)
+{
+    if (c->io_timer) {
+        g_source_remove(c->io_timer);
+        c->io_timer = 0;
+    }
+    if (c->io_cancel) {
+        g_cancellable_cancel(c->io_cancel);
+        g_clear_object(&c->io_cancel);
+    }
+    if (c->dial_source) {
+        g_source_destroy(c->dial_source);
+        g_clear_pointer(&c->dial_source, g_source_unref);
+    }
+    if (c->seal_timer) {
+        g_source_remove(c->seal_timer);
+        c->seal_timer = 0;
+    }
+    if (c->keepalive) {
+        g_source_remove(c->keepalive);
+        c->keepalive = 0;
+    }
+    if (c->seal_cancel) {
+        g_cancellable_cancel(c->seal_cancel);
+        g_clear_object(&c->seal_cancel);
+    }
+}
+
+static void carry_free(Carry *c)
+{
+    carry_stop_io(c);
+    g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->client, nc_peer_client_free);
+    g_clear_pointer(&c->server, nc_peer_server_free);
+    g_clear_object(&c->conn);
+    g_clear_object(&c->dial_socket);
+    g_clear_pointer(&c->set, nc_peer_set_free);
+    g_clear_pointer(&c->installed, g_hash_table_unref);
+    g_clear_pointer(&c->sent, g_hash_table_unref);
+    g_clear_pointer(&c->report_failures, g_ptr_array_unref);
+    g_clear_pointer(&c->rv, nc_rendezvous_free);
+    g_clear_error(&c->admit_error);
+    selector_clear(&c->sel);
+    g_free(c->source_steps);
+    g_free(c->tap);
+    g_free(c->failure);
+    g_free(c->uuid);
+    g_free(c->name);
+    g_free(c);
+}
+
+static char *carry_status_line(Carry *c)
+{
+    return g_strdup_printf("%s %s %s %s precopied=%u at-stop=%u installed=%u failed=%u%s%s", c->uuid,
+                           c->name ? c->name : "-", nc_side_to_string(c->side), carry_phase(c),
+                           c->precopied, c->changed_at_stop, c->installed_n, c->failed_n,
+                           c->failure ? " reason=" : "", c->failure ? c->failure : "");
+}
+
+/* Forget @c (from an idle: callbacks of its link may be on the stack). */
+static gboolean carry_free_idle(gpointer data)
+{
+    carry_free(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void carry_forget(Carry *c)
+{
+    g_autofree char *key = carry_key(c->side, c->uuid);
+
+    g_queue_push_tail(&c->e->ended, carry_status_line(c));
+    while (g_queue_get_length(&c->e->ended) > NC_CARRY_ENDED_MAX)
+        g_free(g_queue_pop_head(&c->e->ended));
+    g_hash_table_steal(c->e->carries, key);
+    carry_stop_io(c);
+    g_idle_add(carry_free_idle, c);
+}
+
+static Carry *carry_new(NcCarryEngine *e, NcSide side, const char *uuid, const char *name)
+{
+    Carry *c = g_new0(Carry, 1);
+    Carry *old = carry_lookup(e, side, uuid);
+
+    if (old) {
+        CLOG(G_LOG_LEVEL_INFO, old, "a new migration replaces this carry");
+        old->state = CARRY_ENDED;
+        carry_forget(old);
+    }
+    c->e = e;
+    c->side = side;
+    c->uuid = g_strdup(uuid);
+    c->name = g_strdup(name);
+    c->started_us = g_get_real_time();
+    c->report_failures = g_ptr_array_new_with_free_func(g_free);
+    g_hash_table_insert(e->carries, carry_key(side, uuid), c);
+    return c;
+}
+
+/* ---- kernel facts for admission (read inside the namespace, on a worker thread) ---- */
+
+typedef struct {
+    const char *netns;
+    gint64 count, max, events;
+    GError *error;
+} KernelFacts;
+
+static gint64 read_sysctl(const char *path)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return -1;
+    return g_ascii_strtoll(text, NULL, 10);
+}
+
+static gpointer kernel_facts_thread(gpointer data)
+{
+    KernelFacts *k = data;
+
+    if (k->netns && !nc_netns_enter(k->netns, &k->error))
+        return NULL;
+    k->count = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_count");
+    k->max = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max");
+    k->events = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_events");
+    return NULL;
+}
+
+static gboolean check_kernel(NcCarryEngine *e, GError **error)
+{
+    KernelFacts k = {.netns = e->netns, .count = -1, .max = -1, .events = -1};
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GError) err = NULL;
+    GThread *t;
+
+    ct = nc_ct_open(e->netns, &err);
+    if (!ct) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED, "ctnetlink is not usable here: %s",
+                    err->message);
+        return FALSE;
+    }
+    t = g_thread_new("nc-carry-sysctl", kernel_facts_thread, &k);
+    g_thread_join(t);
+    if (k.error) {
+        g_propagate_error(error, k.error);
+        return FALSE;
+    }
+    if (k.count < 0 || k.max <= 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "conntrack is not loaded here (no net.netfilter.nf_conntrack_count): load "
+                    "nf_conntrack");
+        return FALSE;
+    }
+    if (k.count * 100 > k.max * NC_CARRY_TABLE_FULL_PCT) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "the conntrack table is %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+                    " full (above %d %%): raise net.netfilter.nf_conntrack_max",
+                    k.count, k.max, NC_CARRY_TABLE_FULL_PCT);
+        return FALSE;
+    }
+    if (k.events == 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "conntrack events are off (net.netfilter.nf_conntrack_events=0): set it to 1 "
+                    "or 2");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- destination: install, roll back, report ---- */
+
+/* Delete every entry this carry installed. */
+static void dest_rollback(Carry *c)
+{
+    g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GError) err = NULL;
+    GHashTableIter it;
+    gpointer v;
+    guint removed = 0;
+
+    if (c->installed && g_hash_table_size(c->installed)) {
+        g_hash_table_iter_init(&it, c->installed);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            g_array_append_vals(all, v, 1);
+        ct = nc_ct_open(c->e->netns, &err);
+        if (!ct || !nc_ct_delete(ct, (NcCtEntry *)all->data, all->len, &removed, &err))
+            CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s",
+                 all->len, err->message);
+        else
+            CLOG(G_LOG_LEVEL_INFO, c, "roll-back: removed %u of %u installed entries", removed,
+                 all->len);
+        g_hash_table_remove_all(c->installed);
+    }
+}
+
+static void dest_remove_gate(Carry *c)
+{
+    g_autoptr(GError) err = NULL;
+    NcGateHeld held = {0};
+
+    if (!c->gate_closed)
+        return;
+    if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
+        CLOG(G_LOG_LEVEL_WARNING, c, "removing the gate on %s failed: %s", c->tap, err->message);
+        return;
+    }
+    c->gate_closed = FALSE;
+    c->held_packets = held.packets_from_vm + held.packets_to_vm;
+    c->gate_opened_us = g_get_real_time();
+}
+
+static void report_steps_from_tracker(NcReport *r, NcPhaseTracker *t, const char *uuid,
+                                      NcSide side)
+{
+    const NcPhaseStep *steps;
+    guint n = 0;
+
+    if (!t)
+        return;
+    steps = nc_phase_tracker_steps(t, uuid, side, &n);
+    for (guint i = 0; i < n; i++) {
+        int p = nc_report_phase_from_string(nc_phase_to_string(steps[i].phase));
+
+        if (p >= 0)
+            nc_report_add_step(r, side == NC_SIDE_SOURCE ? NC_REPORT_SOURCE : NC_REPORT_DESTINATION,
+                               p, steps[i].pass, steps[i].time_us,
+                               nc_phase_input_to_string(steps[i].cause));
+    }
+}
+
+static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
+{
+    g_autoptr(NcReport) r = nc_report_new();
+    NcReportFigures fig;
+
+    if (c->reported)
+        return;
+    c->reported = TRUE;
+    r->domain_uuid = g_strdup(c->uuid);
+    r->domain_name = g_strdup(c->name);
+    r->migration_id = g_strdup(c->rv ? c->rv->migration_id : NULL);
+    r->source_host = g_strdup(c->rv ? c->rv->identity ? c->rv->identity : c->rv->host : NULL);
+    r->destination_host = g_strdup(c->e->host_name);
+    r->outcome = outcome;
+    if (reason || c->failure || c->risk)
+        r->reason = g_strdup(reason ? reason : c->failure);
+    for (guint i = 0; i < c->n_source_steps; i++) {
+        const NcPeerSealStep *s = &c->source_steps[i];
+        int p = s->phase < NC_PHASE_LAST ? nc_report_phase_from_string(nc_phase_to_string(s->phase))
+                                         : -1;
+
+        if (p >= 0)
+            nc_report_add_step(r, NC_REPORT_SOURCE, p, s->pass, s->time_us,
+                               s->cause < NC_EV_LAST ? nc_phase_input_to_string(s->cause) : NULL);
+    }
+    report_steps_from_tracker(r, c->e->opt.phases, c->uuid, NC_SIDE_DESTINATION);
+    /* the engine's own witnesses, if the tracker has none (no tracker, or fed elsewhere) */
+    if (c->installed_us && !nc_report_find_step(r, NC_REPORT_DESTINATION,
+                                                NC_REPORT_PHASE_INSTALLED, 0))
+        nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_INSTALLED, 0, c->installed_us,
+                           "netcarry installed");
+    if (c->resumed_us &&
+        !nc_report_find_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0))
+        nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0, c->resumed_us,
+                           "resumed");
+    r->carried[NC_REPORT_CLASS_CONNTRACK].present = TRUE;
+    r->carried[NC_REPORT_CLASS_CONNTRACK].precopied = c->precopied;
+    r->carried[NC_REPORT_CLASS_CONNTRACK].changed_at_stop = c->changed_at_stop;
+    r->carried[NC_REPORT_CLASS_CONNTRACK].installed = c->installed_n;
+    r->carried[NC_REPORT_CLASS_CONNTRACK].failed = c->failed_n;
+    for (guint i = 0; i < c->report_failures->len; i++) {
+        g_auto(GStrv) parts = g_strsplit(g_ptr_array_index(c->report_failures, i), "\t", 2);
+
+        nc_report_add_failure(r, NC_REPORT_CLASS_CONNTRACK, parts[0],
+                              parts[1] ? parts[1] : "unknown");
+    }
+    r->has_gate = c->tap != NULL;
+    r->gate_mode = g_strdup(nc_gate_mode_to_string(c->e->opt.config->gate_mode));
+    r->held_packets = c->held_packets;
+    r->gate_opened_us = c->gate_opened_us;
+    nc_report_figures(r, &fig);
+    CLOG(G_LOG_LEVEL_MESSAGE, c,
+         "report: %s, %u installed, %u failed, margin %s%" G_GINT64_FORMAT " us",
+         nc_report_outcome_to_string(outcome), c->installed_n, c->failed_n,
+         fig.has_margin ? "" : "(unknown) ", fig.has_margin ? fig.margin_us : 0);
+    if (c->e->opt.report_func)
+        c->e->opt.report_func(c->uuid, r, c->e->opt.user_data);
+}
+
+static void add_failure(Carry *c, const NcCtEntry *entry, const char *reason)
+{
+    g_autofree char *what = nc_ct_entry_describe(entry);
+
+    c->failed_n++;
+    if (c->report_failures->len < 100)
+        g_ptr_array_add(c->report_failures, g_strdup_printf("%s\t%s", what, reason));
+}
+
+/* The carry failed here: roll back, remove the gate, tell the tracker, end. */
+static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
+{
+    if (c->state == CARRY_ENDED)
+        return;
+    CLOG(G_LOG_LEVEL_WARNING, c, "carry %s: %s", cancelled ? "cancelled" : "failed", reason);
+    g_free(c->failure);
+    c->failure = g_strdup(reason);
+    if (!c->admit_done) {
+        c->admit_done = TRUE;
+        if (!c->admit_error)
+            c->admit_error = g_error_new(NC_ERROR, NC_ERROR_FAILED, "%s", reason);
+    }
+    c->state = CARRY_ENDED;
+    carry_stop_io(c);
+    g_clear_pointer(&c->server, nc_peer_server_free);
+    g_clear_object(&c->conn);
+    dest_rollback(c);
+    dest_remove_gate(c);
+    if (!cancelled)
+        feed(c, NC_EV_CARRY_FAILED, 0, reason);
+}
+
+/* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */
+static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
+{
+    g_autoptr(GArray) del = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(GPtrArray) fails = NULL;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GError) err = NULL;
+    guint foreign = 0;
+
+    for (guint i = 0; i < st->upserts->len; i++) {
+        const NcCtEntry *en = &g_array_index(st->upserts, NcCtEntry, i);
+
+        if (!nc_ct_entry_belongs_to(en, c->sel.addresses) ||
+            (c->sel.has_zone && en->zone != c->sel.zone)) {
+            g_autofree char *what = nc_ct_entry_describe(en);
+
+            if (foreign++ < 3)
+                CLOG(G_LOG_LEVEL_WARNING, c, "refusing entry %s: not the domain's addresses",
+                     what);
+            add_failure(c, en, "address not the domain's");
+        }
+    }
+    if (foreign) {
+        g_set_error(error, NC_ERROR, NC_ERROR_PERMISSION,
+                    "the source sent %u conntrack entries that do not belong to the domain's "
+                    "addresses (from its XML on this host)",
+                    foreign);
+        return FALSE;
+    }
+    if (!nc_peer_set_apply(c->set, st, error))
+        return FALSE;
+    for (guint i = 0; i < st->deletes->len; i++) {
+        g_autoptr(GBytes) k = key_bytes(&g_array_index(st->deletes, NcPeerCtKey, i));
+        NcCtEntry *old = g_hash_table_lookup(c->installed, k);
+
+        if (old) {
+            g_array_append_vals(del, old, 1);
+            g_hash_table_remove(c->installed, k);
+        }
+    }
+    for (guint i = 0; i < st->upserts->len; i++) {
+        NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
+        g_autoptr(GBytes) k = entry_key(&en);
+        NcCtEntry *old = g_hash_table_lookup(c->installed, k);
+
+        if (old) {
+            g_array_append_vals(del, old, 1);
+            g_hash_table_remove(c->installed, k);
+        }
+        en.timeout = en.timeout + NC_CARRY_TIMEOUT_MARGIN_S;
+        g_array_append_val(ups, en);
+    }
+    if (!del->len && !ups->len)
+        return TRUE;
+    ct = nc_ct_open(c->e->netns, error);
+    if (!ct)
+        return FALSE;
+    if (del->len && !nc_ct_delete(ct, (NcCtEntry *)del->data, del->len, NULL, error))
+        return FALSE;
+    if (!ups->len)
+        return TRUE;
+    if (!nc_ct_install(ct, (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
+        g_autoptr(GArray) rest = NULL;
+        g_autofree gboolean *bad = NULL;
+
+        if (!g_error_matches(err, NC_ERROR, NC_ERROR_PARTIAL) || !fails) {
+            g_propagate_error(error, g_steal_pointer(&err));
+            return FALSE;
+        }
+        /* some entries were refused (e.g. the destination already had one): carry the rest */
+        bad = g_new0(gboolean, ups->len);
+        for (guint i = 0; i < fails->len; i++) {
+            const NcCtFailure *f = g_ptr_array_index(fails, i);
+
+            if (f->index < ups->len) {
+                bad[f->index] = TRUE;
+                add_failure(c, &g_array_index(ups, NcCtEntry, f->index), f->message);
+            }
+        }
+        CLOG(G_LOG_LEVEL_WARNING, c, "%u of %u entries refused by the kernel: %s", fails->len,
+             ups->len, err->message);
+        rest = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+        for (guint i = 0; i < ups->len; i++)
+            if (!bad[i])
+                g_array_append_vals(rest, &g_array_index(ups, NcCtEntry, i), 1);
+        g_array_unref(ups);
+        ups = g_steal_pointer(&rest);
+        g_clear_error(&err);
+        if (ups->len && !nc_ct_install(ct, (NcCtEntry *)ups->data, ups->len, NULL, error))
+            return FALSE;
+    }
+    for (guint i = 0; i < ups->len; i++) {
+        const NcCtEntry *en = &g_array_index(ups, NcCtEntry, i);
+
+        g_hash_table_insert(c->installed, entry_key(en), g_memdup2(en, sizeof(*en)));
+    }
+    return TRUE;
+}
+
+static gboolean dest_seal_timeout(gpointer data)
+{
+    Carry *c = data;
+    g_autofree char *why = g_strdup_printf(
+        "no seal from the source within %u ms of the guest's resume here",
+        c->e->opt.config->seal_timeout_ms);
+
+    c->seal_timer = 0;
+    dest_fail(c, why, FALSE);
+    return G_SOURCE_REMOVE;
+}
+
+/* The certificate subject's CN (RFC 4514 string "CN=x,O=y" as GnuTLS prints it). */
+static char *subject_cn(const char *subject)
+{
+    const char *p = subject;
+
+    while (p && *p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (g_ascii_strncasecmp(p, "CN=", 3) == 0) {
+            const char *end = strchr(p + 3, ',');
+
+            return end ? g_strndup(p + 3, end - p - 3) : g_strdup(p + 3);
+        }
+        p = strchr(p, ',');
+    }
+    return NULL;
+}
+
+static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+
+    if (c->state == CARRY_ENDED)
+        return nc_peer_msg_new_abort(NC_PEER_ABORT_CANCELLED, "the migration ended here");
+    switch (msg->type) {
+    case NC_PEER_MSG_HELLO: {
+        g_autofree char *cn = subject_cn(nc_peer_session_get_peer_subject(session));
+
+        if (g_strcmp0(msg->hello.domain_uuid, c->uuid) != 0) {
+            g_autofree char *why = g_strdup_printf("the source answered for domain %s",
+                                                   msg->hello.domain_uuid);
+            dest_fail(c, why, FALSE);
+            return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+        }
+        /* the identity is a certificate name (CN) or the whole subject */
+        if (c->rv->identity && g_strcmp0(cn, c->rv->identity) != 0 &&
+            g_strcmp0(nc_peer_session_get_peer_subject(session), c->rv->identity) != 0) {
+            g_autofree char *why = g_strdup_printf(
+                "the source's certificate names %s, not the rendezvous identity %s",
+                cn ? cn : "nobody", c->rv->identity);
+            dest_fail(c, why, FALSE);
+            return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+        }
+        c->admitted = TRUE;
+        c->admit_done = TRUE;
+        c->state = CARRY_PRECOPY;
+        feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
+        CLOG(G_LOG_LEVEL_INFO, c, "source %s (%s) connected; pre-copy", msg->hello.host,
+             nc_peer_session_get_remote(session));
+        return NULL;
+    }
+    case NC_PEER_MSG_STATE: {
+        guint n = msg->state.upserts->len;
+
+        if (!dest_apply(c, &msg->state, &err)) {
+            NcPeerAbortCode code = g_error_matches(err, NC_ERROR, NC_ERROR_PERMISSION)
+                                       ? NC_PEER_ABORT_REFUSED
+                                       : NC_PEER_ABORT_INTERNAL;
+            NcPeerMsg *abort_ = nc_peer_msg_new_abort(code, err->message);
+
+            dest_fail(c, err->message, FALSE);
+            return abort_;
+        }
+        if (n || msg->state.deletes->len)
+            CLOG(G_LOG_LEVEL_DEBUG, c, "chunk %u: %u upserts, %u deletions installed",
+                 msg->state.seq, n, msg->state.deletes->len);
+        c->precopied += n;
+        return NULL;
+    }
+    case NC_PEER_MSG_SEAL: {
+        gint64 stop_us = 0;
+        NcGateHeld held = {0};
+
+        g_free(c->source_steps);
+        c->source_steps = g_memdup2(msg->seal.steps, msg->seal.n_steps * sizeof(NcPeerSealStep));
+        c->n_source_steps = msg->seal.n_steps;
+        for (guint i = 0; i < c->n_source_steps; i++)
+            if (c->source_steps[i].phase == NC_PHASE_STOP_AND_COPY)
+                stop_us = c->source_steps[i].time_us;
+        feed(c, NC_EV_PEER_STOPPED, stop_us, NULL);
+        feed(c, NC_EV_SEALED, 0, NULL);
+        if (!nc_peer_set_check_seal(c->set, &msg->seal, nc_peer_session_get_chunks(session),
+                                    &err)) {
+            NcPeerMsg *ack = nc_peer_msg_new_ack(FALSE, 0, err->message);
+
+            dest_fail(c, err->message, FALSE);
+            return ack;
+        }
+        c->installed_n = g_hash_table_size(c->installed);
+        c->installed_us = g_get_real_time();
+        c->state = CARRY_INSTALLED;
+        if (c->seal_timer) {
+            g_source_remove(c->seal_timer);
+            c->seal_timer = 0;
+        }
+        feed(c, NC_EV_INSTALLED, c->installed_us, NULL);
+        if (c->gate_closed) {
+            if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
+                CLOG(G_LOG_LEVEL_WARNING, c, "opening the gate on %s failed: %s", c->tap,
+                     err->message);
+            } else {
+                c->gate_closed = FALSE;
+                c->gate_opened_us = g_get_real_time();
+                c->held_packets = held.packets_from_vm + held.packets_to_vm;
+            }
+        }
+        if (c->e->opt.config->gate_mode == NC_GATE_MODE_SUSPEND && c->e->opt.resume_func)
+            c->e->opt.resume_func(c->uuid, c->e->opt.user_data);
+        CLOG(G_LOG_LEVEL_MESSAGE, c, "sealed state installed: %u entries (%u failed), gate %s",
+             c->installed_n, c->failed_n, c->tap ? "open" : "none");
+        return nc_peer_msg_new_ack(TRUE, c->installed_n, NULL);
+    }
+    default:
+        return nc_peer_msg_new_abort(NC_PEER_ABORT_PROTOCOL, "unexpected message");
+    }
+}
+
+static void dest_on_closed(NcPeerSession *session, const GError *error, gpointer data)
+{
+    Carry *c = data;
+
+    if (c->state == CARRY_ENDED || c->state == CARRY_INSTALLED)
+        return;
+    {
+        g_autofree char *why = g_strdup_printf(
+            "the link to the source netcarryd ended before the seal: %s",
+            error ? error->message : "closed");
+        dest_fail(c, why, FALSE);
+    }
+}
+
+/* ---- destination: dial the rendezvous ---- */
+
+static char *rv_describe(const NcRendezvous *rv)
+{
+    return g_strdup_printf("netcarryd at %s%s%s:%u%s%s%s", strchr(rv->host, ':') ? "[" : "",
+                           rv->host, strchr(rv->host, ':') ? "]" : "", rv->port,
+                           rv->identity ? " (" : "", rv->identity ? rv->identity : "",
+                           rv->identity ? ")" : "");
+}
+
+static void dest_dial_fail(Carry *c, const char *what)
+{
+    g_autofree char *who = rv_describe(c->rv);
+    g_autofree char *why = g_strdup_printf("%s %s", who, what);
+
+    g_clear_error(&c->admit_error);
+    c->admit_error = g_error_new(NC_ERROR, NC_ERROR_NOT_FOUND, "%s", why);
+    dest_fail(c, why, FALSE);
+}
+
+static gboolean dest_io_timeout(gpointer data)
+{
+    Carry *c = data;
+    g_autofree char *what = g_strdup_printf("did not answer within %u ms",
+                                            c->e->opt.config->peer_connect_timeout_ms);
+
+    c->io_timer = 0;
+    dest_dial_fail(c, what);
+    return G_SOURCE_REMOVE;
+}
+
+static void dest_answer_read(GObject *src, GAsyncResult *res, gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+    gsize n = 0;
+    g_autofree char *answer = NULL;
+
+    g_input_stream_read_all_finish(G_INPUT_STREAM(src), res, &n, &err);
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* timed out or ended: already handled */
+    if (c->io_timer) {
+        g_source_remove(c->io_timer);
+        c->io_timer = 0;
+    }
+    if (err || n < NC_CARRY_RV_SIZE) {
+        g_autofree char *what = g_strdup_printf("closed the connection: %s",
+                                                err ? err->message : "short answer");
+        dest_dial_fail(c, what);
+        return;
+    }
+    answer = g_strstrip(g_strndup((char *)c->rvbuf, NC_CARRY_RV_SIZE));
+    if (g_str_has_prefix(answer, "NO")) {
+        g_autofree char *what = g_strdup_printf("refused: %s", answer + 2 + (answer[2] == ' '));
+        dest_dial_fail(c, what);
+        return;
+    }
+    if (strcmp(answer, "OK") != 0) {
+        dest_dial_fail(c, "gave an answer that is not netcarry's");
+        return;
+    }
+    /* the TLS handshake and the HELLO are bounded by the peer server's timeouts */
+    nc_peer_server_adopt(c->server, c->conn);
+}
+
+static void dest_connected(Carry *c)
+{
+    char req[NC_CARRY_RV_SIZE];
+    g_autoptr(GError) err = NULL;
+    GOutputStream *out;
+
+    c->conn = g_socket_connection_factory_create_connection(c->dial_socket);
+    memset(req, ' ', sizeof(req));
+    memcpy(req, NC_CARRY_RV_MAGIC, strlen(NC_CARRY_RV_MAGIC));
+    memcpy(req + strlen(NC_CARRY_RV_MAGIC), c->uuid, strlen(c->uuid));
+    req[sizeof(req) - 1] = '\n';
+    out = g_io_stream_get_output_stream(G_IO_STREAM(c->conn));
+    /* 64 bytes into an empty socket buffer: does not block */
+    if (!g_output_stream_write_all(out, req, sizeof(req), NULL, NULL, &err)) {
+        g_autofree char *what = g_strdup_printf("cannot be written to: %s", err->message);
+        dest_dial_fail(c, what);
+        return;
+    }
+    c->io_cancel = g_cancellable_new();
+    c->io_timer = g_timeout_add(c->e->opt.config->peer_connect_timeout_ms, dest_io_timeout, c);
+    g_input_stream_read_all_async(g_io_stream_get_input_stream(G_IO_STREAM(c->conn)), c->rvbuf,
+                                  sizeof(c->rvbuf), G_PRIORITY_DEFAULT, c->io_cancel,
+                                  dest_answer_read, c);
+}
+
+static gboolean dest_dial_ready(GSocket *sock, GIOCondition cond, gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+
+    g_clear_pointer(&c->dial_source, g_source_unref);
+    if (c->io_timer) {
+        g_source_remove(c->io_timer);
+        c->io_timer = 0;
+    }
+    if (!g_socket_check_connect_result(sock, &err)) {
+        g_autofree char *what = g_strdup_printf(
+            "is unreachable: %s (is netcarryd running there, and its port open?)", err->message);
+        dest_dial_fail(c, what);
+        return G_SOURCE_REMOVE;
+    }
+    dest_connected(c);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean dest_dial(Carry *c, GError **error)
+{
+    g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(c->rv->host);
+    g_autoptr(GSocketAddress) sa = NULL;
+    g_autoptr(GError) err = NULL;
+    int fd;
+
+    if (!ia) {
+        GResolver *res = g_resolver_get_default();
+        GList *list = g_resolver_lookup_by_name(res, c->rv->host, NULL, &err);
+
+        g_object_unref(res);
+        if (!list) {
+            g_autofree char *who = rv_describe(c->rv);
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND, "%s: cannot resolve %s: %s", who,
+                        c->rv->host, err->message);
+            return FALSE;
+        }
+        ia = g_object_ref(list->data);
+        g_resolver_free_addresses(list);
+    }
+    sa = g_inet_socket_address_new(ia, c->rv->port);
+    fd = nc_netns_socket(c->e->netns,
+                         g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
+                         SOCK_STREAM | SOCK_CLOEXEC, 0, error);
+    if (fd < 0)
+        return FALSE;
+    c->dial_socket = g_socket_new_from_fd(fd, error);
+    if (!c->dial_socket) {
+        close(fd);
+        return FALSE;
+    }
+    g_socket_set_blocking(c->dial_socket, FALSE);
+    if (!g_socket_connect(c->dial_socket, sa, NULL, &err) &&
+        !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_PENDING)) {
+        g_autofree char *who = rv_describe(c->rv);
+        g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                    "%s is unreachable: %s (is netcarryd running there, and its port open?)", who,
+                    err->message);
+        return FALSE;
+    }
+    c->dial_source = g_socket_create_source(c->dial_socket, G_IO_OUT, NULL);
+    g_source_set_callback(c->dial_source, (GSourceFunc)(GCallback)dest_dial_ready, c, NULL);
+    g_source_attach(c->dial_source, g_main_context_get_thread_default());
+    c->io_timer = g_timeout_add(c->e->opt.config->peer_connect_timeout_ms, dest_io_timeout, c);
+    return TRUE;
+}
+
+static gboolean admit_deadline(gpointer data)
+{
+    gboolean *expired = data;
+
+    *expired = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/**
+ * nc_carry_engine_admit() - the destination's admission at `migrate begin`
+ * @engine: the engine
+ * @domain: the domain XML as the hook received it
+ * @error:  one line: why this host cannot carry the domain's state (naming the source host)
+ *
+ * Iterates the thread-default main context until the source's HELLO is accepted or a bound
+ * runs out (connect, then TLS + HELLO: each within peer_connect_timeout_ms).
+ *
+ * Return: TRUE if the carry is under way (pre-copy)
+ */
+gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GError **error)
+{
+    NcCarryEngine *e = engine;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) addrs = NULL;
+    GMainContext *ctx = g_main_context_get_thread_default();
+    const NcConfig *cfg = e->opt.config;
+    gboolean expired = FALSE;
+    guint deadline;
+    Carry *c;
+    g_autofree char *uuid = g_strdup(domain->uuid);
+
+    addrs = nc_domain_addresses(domain, &err);
+    if (!addrs) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        return FALSE;
+    }
+    if (!domain->profile || !domain->profile->rendezvous) {
+        g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                    "the source host runs no netcarryd (no rendezvous in the domain's netcarry "
+                    "profile)");
+        return FALSE;
+    }
+    if (!check_kernel(e, error))
+        return FALSE;
+    c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
+    selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
+    c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
+    c->set = nc_peer_set_new();
+    c->installed = entry_table_new();
+    c->server = nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key,
+                                   &err);
+    if (!c->server) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        dest_fail(c, "TLS credentials", FALSE);
+        carry_forget(c);
+        return FALSE;
+    }
+    nc_peer_server_set_timeouts(c->server, cfg->peer_connect_timeout_ms,
+                                NC_PEER_DEFAULT_IO_TIMEOUT_MS, e->idle_ms);
+    nc_peer_server_set_host_name(c->server, e->host_name);
+    nc_peer_server_set_handlers(c->server, dest_on_message, dest_on_closed, c);
+    CLOG(G_LOG_LEVEL_INFO, c, "admitting: dialling the source's netcarryd at %s:%u",
+         c->rv->host, c->rv->port);
+    if (!dest_dial(c, &err)) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        dest_fail(c, "dial", FALSE);
+        carry_forget(c);
+        return FALSE;
+    }
+    /* backstop only: each step has its own bound */
+    deadline = g_timeout_add(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
+                             admit_deadline, &expired);
+    while (!c->admit_done && !expired)
+        g_main_context_iteration(ctx, TRUE);
+    if (!expired)
+        g_source_remove(deadline);
+    else if (!c->admit_done) {
+        g_autofree char *who = rv_describe(c->rv);
+        g_autofree char *why = g_strdup_printf("%s: no HELLO in time", who);
+        dest_fail(c, why, FALSE);
+    }
+    /* @c stays valid until an idle after carry_forget(): the loop above ran none since */
+    if (!c->admitted) {
+        g_propagate_error(error, g_steal_pointer(&c->admit_error));
+        if (error && !*error)
+            g_set_error(error, NC_ERROR, NC_ERROR_FAILED, "admission of %s failed", uuid);
+        if (c->state == CARRY_ENDED && !c->reported)
+            c->reported = TRUE; /* no migration happened: nothing to report */
+        carry_forget(c);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
+                                  const char *reason)
+{
+    Carry *c = carry_new(engine, NC_SIDE_DESTINATION, domain->uuid, domain->name);
+    g_autofree char *why = g_strdup_printf("admitted without carrying: %s", reason);
+
+    c->risk = TRUE;
+    c->failure = g_strdup(why);
+    c->installed = entry_table_new();
+    c->set = nc_peer_set_new();
+    c->state = CARRY_ENDED;
+    CLOG(G_LOG_LEVEL_WARNING, c, "%s", why);
+}
+
+gboolean nc_carry_engine_set_tap(NcCarryEngine *engine, const char *uuid, const char *ifname,
+                                 GError **error)
+{
+    Carry *c = carry_lookup(engine, NC_SIDE_DESTINATION, uuid);
+
+    if (!c || c->state == CARRY_ENDED || c->state == CARRY_INSTALLED) {
+        if (c) {
+            g_free(c->tap);
+            c->tap = g_strdup(ifname);
+        }
+        return TRUE; /* nothing to hold back (not carried, or already installed) */
+    }
+    if (engine->opt.config->gate_mode != NC_GATE_MODE_GATE) {
+        g_free(c->tap);
+        c->tap = g_strdup(ifname);
+        return TRUE;
+    }
+    if (!nc_gate_close(engine->netns, uuid, ifname, error))
+        return FALSE;
+    g_free(c->tap);
+    c->tap = g_strdup(ifname);
+    c->gate_closed = TRUE;
+    CLOG(G_LOG_LEVEL_INFO, c, "gate closed on %s", ifname);
+    return TRUE;
+}
+
+void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 time_us)
+{
+    Carry *c = carry_lookup(engine, NC_SIDE_DESTINATION, uuid);
+
+    if (!c)
+        return;
+    c->resumed_us = time_us;
+    if (c->state == CARRY_PRECOPY && !c->seal_timer) {
+        c->seal_timer = g_timeout_add(engine->opt.config->seal_timeout_ms, dest_seal_timeout, c);
+        CLOG(G_LOG_LEVEL_INFO, c, "guest resumed before the seal; waiting at most %u ms",
+             engine->opt.config->seal_timeout_ms);
+    }
+}
+
+/* ---- source ---- */
+
+static void src_fail(Carry *c, const char *reason)
+{
+    if (c->state == CARRY_ENDED)
+        return;
+    CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s", reason);
+    g_free(c->failure);
+    c->failure = g_strdup(reason);
+    c->state = CARRY_ENDED;
+    carry_stop_io(c);
+    g_clear_pointer(&c->follower, nc_ct_follower_free);
+    feed(c, NC_EV_CARRY_FAILED, 0, reason);
+}
+
+/* Send @upserts/@deletes in chunks; keeps the sent copy and its digest. */
+static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
+{
+    g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(GArray) dels = g_array_new(FALSE, FALSE, sizeof(NcPeerCtKey));
+
+    for (guint i = 0; deletes && i < deletes->len; i++) {
+        const NcCtEntryKey *k = &g_array_index(deletes, NcCtEntryKey, i);
+        NcPeerCtKey pk;
+        g_autoptr(GBytes) kb = NULL;
+        NcCtEntry *old;
+
+        memset(&pk, 0, sizeof(pk));
+        pk.zone = k->zone;
+        pk.orig = k->orig;
+        kb = key_bytes(&pk);
+        old = g_hash_table_lookup(c->sent, kb);
+        if (!old)
+            continue;
+        nc_peer_digest_remove(&c->digest, old, NULL);
+        g_hash_table_remove(c->sent, kb);
+        g_array_append_val(dels, pk);
+    }
+    for (guint i = 0; upserts && i < upserts->len; i++) {
+        const NcCtEntry *en = &g_array_index(upserts, NcCtEntry, i);
+        GBytes *kb = entry_key(en);
+        NcCtEntry *old = g_hash_table_lookup(c->sent, kb);
+
+        if (old)
+            nc_peer_digest_remove(&c->digest, old, NULL);
+        nc_peer_digest_add(&c->digest, en, NULL);
+        g_hash_table_insert(c->sent, kb, g_memdup2(en, sizeof(*en)));
+        g_array_append_vals(ups, en, 1);
+    }
+    /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
+     * deletions before its upserts, so this order is the same */
+    for (guint off = 0; off < dels->len || off == 0; off += NC_PEER_CHUNK_ENTRIES) {
+        g_autoptr(GArray) part = g_array_new(FALSE, FALSE, sizeof(NcPeerCtKey));
+
+        if (!dels->len)
+            break;
+        g_array_append_vals(part, &g_array_index(dels, NcPeerCtKey, off),
+                            MIN(NC_PEER_CHUNK_ENTRIES, dels->len - off));
+        if (!nc_peer_client_send_state(c->client, NULL, part, error))
+            return FALSE;
+    }
+    for (guint off = 0; off < ups->len; off += NC_PEER_CHUNK_ENTRIES) {
+        g_autoptr(GArray) part = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+
+        g_array_append_vals(part, &g_array_index(ups, NcCtEntry, off),
+                            MIN(NC_PEER_CHUNK_ENTRIES, ups->len - off));
+        if (!nc_peer_client_send_state(c->client, part, NULL, error))
+            return FALSE;
+    }
+    if (c->stopped)
+        c->changed_at_stop += ups->len + dels->len;
+    else
+        c->precopied += ups->len;
+    c->last_send_us = g_get_monotonic_time();
+    return TRUE;
+}
+
+/* Turn a follower's set into what the destination needs and send it. */
+static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
+{
+    if (ch->full) {
+        /* a resync: whatever the destination holds and the new set lacks is gone */
+        g_autoptr(GHashTable) now = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                                          (GDestroyNotify)g_bytes_unref, NULL);
+        g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtEntryKey));
+        GHashTableIter it;
+        gpointer v;
+
+        for (guint i = 0; i < ch->upserts->len; i++)
+            g_hash_table_add(now, entry_key(&g_array_index(ch->upserts, NcCtEntry, i)));
+        g_hash_table_iter_init(&it, c->sent);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            g_autoptr(GBytes) k = entry_key(v);
+
+            if (!g_hash_table_contains(now, k)) {
+                NcCtEntryKey ek = {((NcCtEntry *)v)->orig, ((NcCtEntry *)v)->zone};
+
+                g_array_append_val(gone, ek);
+            }
+        }
+        return src_send(c, ch->upserts, gone, error);
+    }
+    return src_send(c, ch->upserts, ch->deletions, error);
+}
+
+static gboolean src_pump(Carry *c, GError **error)
+{
+    g_autoptr(NcCtChanges) ch = NULL;
+
+    if (nc_ct_follower_needs_resync(c->follower)) {
+        ch = nc_ct_follower_resync(c->follower, error);
+        if (!ch)
+            return FALSE;
+    } else {
+        ch = nc_ct_follower_take_changes(c->follower);
+    }
+    if (!ch)
+        return TRUE;
+    return src_send_changes(c, ch, error);
+}
+
+static void src_on_follower(NcCtFollower *f, gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+
+    if (c->state != CARRY_PRECOPY)
+        return;
+    if (!src_pump(c, &err))
+        src_fail(c, err->message);
+}
+
+static gboolean src_keepalive(gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+
+    if (c->state != CARRY_PRECOPY)
+        return G_SOURCE_CONTINUE;
+    if (g_get_monotonic_time() - c->last_send_us >= (gint64)c->e->idle_ms * 1000 / 2 - 1000 &&
+        !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+        src_fail(c, err->message);
+        return G_SOURCE_CONTINUE;
+    }
+    c->last_send_us = g_get_monotonic_time();
+    return G_SOURCE_CONTINUE;
+}
+
+static void src_seal_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(NcPeerAck) ack = g_task_propagate_pointer(G_TASK(res), &err);
+
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+    if (!ack) {
+        src_fail(c, err->message);
+        return;
+    }
+    if (!ack->ok) {
+        g_autofree char *why = g_strdup_printf("the destination did not install: %s", ack->reason);
+        src_fail(c, why);
+        return;
+    }
+    c->state = CARRY_INSTALLED;
+    c->installed_n = ack->installed;
+    CLOG(G_LOG_LEVEL_MESSAGE, c, "the destination installed %" G_GUINT64_FORMAT " entries",
+         ack->installed);
+}
+
+/* The last changes, then SEAL with this host's timeline. */
+static void src_seal(Carry *c)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) steps = g_array_new(FALSE, TRUE, sizeof(NcPeerSealStep));
+    guint n = 0;
+    const NcPhaseStep *ps;
+
+    if (!nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
+        CLOG(G_LOG_LEVEL_WARNING, c, "flush: %s (sending what was read)", err->message);
+        g_clear_error(&err);
+    }
+    if (!src_pump(c, &err)) {
+        src_fail(c, err->message);
+        return;
+    }
+    feed(c, NC_EV_SEALED, 0, NULL);
+    ps = c->e->opt.phases ? nc_phase_tracker_steps(c->e->opt.phases, c->uuid, NC_SIDE_SOURCE, &n)
+                          : NULL;
+    for (guint i = 0; i < n; i++) {
+        NcPeerSealStep s = {ps[i].phase, ps[i].cause, ps[i].pass, ps[i].time_us};
+
+        g_array_append_val(steps, s);
+    }
+    if (!n) {
+        NcPeerSealStep s = {NC_PHASE_STOP_AND_COPY, NC_EV_PEER_STOPPED, 0, c->stopped_us};
+
+        g_array_append_val(steps, s);
+    }
+    nc_peer_client_set_seal_steps(c->client, (NcPeerSealStep *)steps->data, steps->len);
+    c->state = CARRY_SEALING;
+    c->seal_cancel = g_cancellable_new();
+    CLOG(G_LOG_LEVEL_INFO, c, "seal: %u entries, %u changed at the stop",
+         g_hash_table_size(c->sent), c->changed_at_stop);
+    nc_peer_client_seal_async(c->client, g_hash_table_size(c->sent), &c->digest,
+                              c->e->opt.config->seal_timeout_ms, c->seal_cancel, src_seal_done, c);
+}
+
+static void src_client_failed(NcPeerClient *client, const GError *error, gpointer data)
+{
+    Carry *c = data;
+
+    src_fail(c, error->message);
+}
+
+static void src_connected(GObject *src, GAsyncResult *res, gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+    Local *l;
+
+    /* not through @c first: a cancelled carry may be gone (it cancels before it goes) */
+    if (!g_task_propagate_boolean(G_TASK(res), &err)) {
+        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            return;
+        src_fail(c, err->message);
+        return;
+    }
+    if (c->state == CARRY_ENDED)
+        return;
+    l = g_hash_table_lookup(c->e->locals, c->uuid);
+    if (!l) {
+        src_fail(c, "the domain stopped running here");
+        return;
+    }
+    c->follower = nc_ct_follower_new(c->e->netns, &l->sel, 0, &err);
+    if (!c->follower) {
+        src_fail(c, err->message);
+        return;
+    }
+    c->state = CARRY_PRECOPY;
+    feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
+    CLOG(G_LOG_LEVEL_INFO, c, "destination %s connected; pre-copy",
+         nc_peer_client_get_peer_hello(c->client)->host);
+    nc_ct_follower_set_notify(c->follower, src_on_follower, c);
+    if (!src_pump(c, &err)) {
+        src_fail(c, err->message);
+        return;
+    }
+    c->keepalive = g_timeout_add(MAX(c->e->idle_ms / 2, 10), src_keepalive, c);
+    if (c->stopped) /* the guest stopped while we connected */
+        src_seal(c);
+}
+
+typedef struct {
+    NcCarryEngine *e;
+    GSocketConnection *conn;
+    guint8 buf[NC_CARRY_RV_SIZE];
+    GCancellable *cancel;
+    guint timer;
+} RvRequest;
+
+static void rv_request_free(RvRequest *r)
+{
+    if (r->timer)
+        g_source_remove(r->timer);
+    g_clear_object(&r->cancel);
+    g_clear_object(&r->conn);
+    g_free(r);
+}
+
+static gboolean rv_request_timeout(gpointer data)
+{
+    RvRequest *r = data;
+
+    r->timer = 0;
+    g_cancellable_cancel(r->cancel);
+    return G_SOURCE_REMOVE;
+}
+
+static void rv_answer(RvRequest *r, const char *text)
+{
+    char ans[NC_CARRY_RV_SIZE];
+
+    memset(ans, ' ', sizeof(ans));
+    memcpy(ans, text, MIN(strlen(text), sizeof(ans) - 1));
+    ans[sizeof(ans) - 1] = '\n';
+    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(r->conn)), ans,
+                              sizeof(ans), NULL, NULL, NULL);
+}
+
+static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
+{
+    RvRequest *r = data;
+    NcCarryEngine *e = r->e;
+    g_autoptr(GError) err = NULL;
+    gsize n = 0;
+    g_autofree char *req = NULL;
+    const char *uuid;
+    Local *l;
+    Carry *c;
+    const NcConfig *cfg = e->opt.config;
+
+    g_input_stream_read_all_finish(G_INPUT_STREAM(src), res, &n, &err);
+    if (err || n < NC_CARRY_RV_SIZE) {
+        g_info("a rendezvous request was not completed: %s", err ? err->message : "closed");
+        rv_request_free(r);
+        return;
+    }
+    req = g_strstrip(g_strndup((char *)r->buf, NC_CARRY_RV_SIZE));
+    if (!g_str_has_prefix(req, NC_CARRY_RV_MAGIC) ||
+        !g_uuid_string_is_valid(req + strlen(NC_CARRY_RV_MAGIC))) {
+        g_info("a rendezvous request was not netcarry's");
+        rv_request_free(r);
+        return;
+    }
+    uuid = req + strlen(NC_CARRY_RV_MAGIC);
+    l = g_hash_table_lookup(e->locals, uuid);
+    if (!l) {
+        g_autofree char *why =
+            g_strdup_printf("domain %s does not run on %s (or netcarryd was not told)", uuid,
+                            e->host_name);
+
+        g_info("domain %s (source, phase none): refusing a destination: %s", uuid, why);
+        g_autofree char *line = g_strdup_printf("NO %s", why);
+        rv_answer(r, line);
+        rv_request_free(r);
+        return;
+    }
+    c = carry_new(e, NC_SIDE_SOURCE, uuid, l->name);
+    c->sent = entry_table_new();
+    nc_peer_digest_init(&c->digest);
+    c->client = nc_peer_client_new(cfg->tls_ca_file, cfg->tls_client_cert, cfg->tls_client_key,
+                                   &err);
+    if (!c->client) {
+        g_autofree char *why = g_strdup_printf("NO %s", err->message);
+        rv_answer(r, why);
+        src_fail(c, err->message);
+        rv_request_free(r);
+        return;
+    }
+    rv_answer(r, "OK");
+    nc_peer_client_set_timeouts(c->client, cfg->peer_connect_timeout_ms,
+                                NC_PEER_DEFAULT_IO_TIMEOUT_MS);
+    nc_peer_client_set_host_name(c->client, e->host_name);
+    nc_peer_client_set_failed_func(c->client, src_client_failed, c);
+    CLOG(G_LOG_LEVEL_INFO, c, "a destination asks for the domain's state");
+    c->io_cancel = g_cancellable_new();
+    nc_peer_client_connect_stream_async(c->client, r->conn, c->uuid, c->io_cancel, src_connected,
+                                        c);
+    rv_request_free(r);
+}
+
+static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
+                             GObject *source_object, gpointer data)
+{
+    RvRequest *r = g_new0(RvRequest, 1);
+
+    r->e = data;
+    r->conn = g_object_ref(conn);
+    r->cancel = g_cancellable_new();
+    r->timer = g_timeout_add(NC_PEER_DEFAULT_IO_TIMEOUT_MS, rv_request_timeout, r);
+    g_input_stream_read_all_async(g_io_stream_get_input_stream(G_IO_STREAM(conn)), r->buf,
+                                  sizeof(r->buf), G_PRIORITY_DEFAULT, r->cancel, rv_request_read,
+                                  r);
+    return TRUE;
+}
+
+gboolean nc_carry_engine_add_local(NcCarryEngine *engine, const NcDomain *domain, GError **error)
+{
+    g_autoptr(GArray) addrs = nc_domain_addresses(domain, error);
+    Local *l;
+
+    if (!addrs)
+        return FALSE;
+    l = g_new0(Local, 1);
+    l->uuid = g_strdup(domain->uuid);
+    l->name = g_strdup(domain->name);
+    selector_from_domain(&l->sel, domain, g_steal_pointer(&addrs));
+    g_hash_table_replace(engine->locals, l->uuid, l);
+    g_debug("domain %s (source, phase none): runs here with %u addresses", l->uuid,
+            l->sel.addresses->len);
+    return TRUE;
+}
+
+void nc_carry_engine_remove_local(NcCarryEngine *engine, const char *uuid)
+{
+    g_hash_table_remove(engine->locals, uuid);
+}
+
+NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const NcProfile *current)
+{
+    NcProfile *p = current ? nc_profile_copy(current) : nc_profile_new();
+    g_autofree char *mig = g_uuid_string_random();
+    const char *host = engine->opt.config->listen_address;
+
+    /* a wildcard listen address is no place to dial: name the host instead */
+    if (!host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+        host = engine->host_name;
+    g_clear_pointer(&p->rendezvous, nc_rendezvous_free);
+    p->rendezvous = nc_rendezvous_new(host, engine->port, engine->host_name, mig);
+    return p;
+}
+
+void nc_carry_engine_source_stopped(NcCarryEngine *engine, const char *uuid, gint64 time_us)
+{
+    Carry *c = carry_lookup(engine, NC_SIDE_SOURCE, uuid);
+
+    if (!c || c->state == CARRY_ENDED || c->stopped)
+        return;
+    c->stopped = TRUE;
+    c->stopped_us = time_us ? time_us : g_get_real_time();
+    CLOG(G_LOG_LEVEL_INFO, c, "the guest stopped: sealing");
+    if (c->state == CARRY_PRECOPY)
+        src_seal(c);
+}
+
+/* ---- both sides ---- */
+
+void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide side,
+                              NcCarryOutcome outcome, const char *reason)
+{
+    Carry *c = carry_lookup(engine, side, uuid);
+
+    if (!c)
+        return;
+    if (side == NC_SIDE_DESTINATION) {
+        if (outcome == NC_CARRY_COMPLETED && c->state == CARRY_INSTALLED) {
+            c->state = CARRY_ENDED;
+            dest_report(c, NC_REPORT_COMPLETED, reason);
+        } else if (outcome == NC_CARRY_COMPLETED) {
+            g_autofree char *why = g_strdup_printf(
+                "the migration completed but the state was not sealed%s%s",
+                c->failure ? ": " : "", c->failure ? c->failure : "");
+
+            if (c->state != CARRY_ENDED) {
+                /* keep the pre-copied entries (the domain's own); never keep the guest cut off */
+                c->state = CARRY_ENDED;
+                carry_stop_io(c);
+                g_clear_pointer(&c->server, nc_peer_server_free);
+                dest_remove_gate(c);
+                feed(c, NC_EV_CARRY_FAILED, 0, why);
+            }
+            dest_report(c, c->risk ? NC_REPORT_COMPLETED : NC_REPORT_FAILED, why);
+        } else {
+            gboolean cancelled = outcome == NC_CARRY_CANCELLED;
+            g_autofree char *why = g_strdup(reason ? reason
+                                                   : cancelled ? "the migration was cancelled"
+                                                               : "the migration failed");
+            /* a carry that already installed is rolled back too: the guest is not here */
+            if (c->state == CARRY_INSTALLED) {
+                c->state = CARRY_PRECOPY;
+                g_clear_pointer(&c->failure, g_free);
+            }
+            dest_fail(c, why, cancelled);
+            dest_report(c, cancelled ? NC_REPORT_CANCELLED : NC_REPORT_FAILED, why);
+        }
+    } else {
+        if (outcome == NC_CARRY_COMPLETED && engine->opt.config->cleanup_source) {
+            Local *l = g_hash_table_lookup(engine->locals, uuid);
+            g_autoptr(GError) err = NULL;
+            g_autoptr(NcCt) ct = NULL;
+            guint n = 0;
+
+            if (l && ((ct = nc_ct_open(engine->netns, &err)) != NULL) &&
+                nc_ct_remove(ct, &l->sel, &n, &err)) {
+                c->removed_at_source = n;
+                CLOG(G_LOG_LEVEL_INFO, c, "removed the domain's %u entries here", n);
+            } else if (err) {
+                CLOG(G_LOG_LEVEL_WARNING, c, "removing the domain's entries here failed: %s",
+                     err->message);
+            }
+        }
+        if (outcome == NC_CARRY_COMPLETED)
+            nc_carry_engine_remove_local(engine, uuid);
+        c->state = CARRY_ENDED;
+        carry_stop_io(c);
+        g_clear_pointer(&c->follower, nc_ct_follower_free);
+    }
+    CLOG(G_LOG_LEVEL_INFO, c, "finished (%s)",
+         outcome == NC_CARRY_COMPLETED ? "completed"
+         : outcome == NC_CARRY_FAILED  ? "failed"
+                                       : "cancelled");
+    carry_forget(c);
+}
+
+char *nc_carry_engine_status(NcCarryEngine *engine)
+{
+    GString *s = g_string_new(NULL);
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, engine->carries);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        g_autofree char *line = carry_status_line(v);
+
+        g_string_append_printf(s, "%s\n", line);
+    }
+    for (GList *l = engine->ended.head; l; l = l->next)
+        g_string_append_printf(s, "%s (ended)\n", (char *)l->data);
+    return g_string_free(s, FALSE);
+}
+
+gboolean nc_carry_engine_sweep_gates(NcCarryEngine *engine, GError **error)
+{
+    g_autoptr(GPtrArray) gates = nc_gate_list(engine->netns, error);
+
+    if (!gates)
+        return FALSE;
+    for (guint i = 0; i < gates->len; i++) {
+        NcGate *g = g_ptr_array_index(gates, i);
+        Carry *c = carry_lookup(engine, NC_SIDE_DESTINATION, g->domain_uuid);
+
+        if (c && c->gate_closed)
+            continue;
+        g_message("domain %s (destination, phase none): removing a gate on %s that belongs to no "
+                  "carry",
+                  g->domain_uuid, g->ifname ? g->ifname : "(no device)");
+        if (!nc_gate_open(engine->netns, g->domain_uuid, NULL, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- the engine ---- */
+
+/* One ctnetlink listener for the engine's lifetime (see the blind spot above): subscribed to
+ * conntrack events, with a socket filter that drops every message, so it never reads anything. */
+static int open_sentinel(const char *netns, GError **error)
+{
+    struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+    struct sock_fprog prog = {1, &drop};
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK,
+                             .nl_groups = NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
+                                          NF_NETLINK_CONNTRACK_DESTROY};
+    int fd = nc_netns_socket(netns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER, error);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int errsv = errno;
+
+        close(fd);
+        g_set_error(error, NC_ERROR, NC_ERROR_NETLINK,
+                    "cannot subscribe to conntrack events in network namespace %s: %s",
+                    netns ? netns : "(own)", g_strerror(errsv));
+        return -1;
+    }
+    return fd;
+}
+
+static void local_free(Local *l)
+{
+    selector_clear(&l->sel);
+    g_free(l->uuid);
+    g_free(l->name);
+    g_free(l);
+}
+
+NcCarryEngine *nc_carry_engine_new(const NcCarryOptions *options, GError **error)
+{
+    g_autoptr(NcCarryEngine) e = g_new0(NcCarryEngine, 1);
+    const NcConfig *cfg = options->config;
+    g_autoptr(GInetAddress) ia = NULL;
+    g_autoptr(GSocketAddress) sa = NULL;
+    g_autoptr(GSocketAddress) bound = NULL;
+    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GError) err = NULL;
+    int fd;
+
+    e->opt = *options;
+    e->netns = g_strdup(options->netns);
+    e->host_name = g_strdup(options->host_name ? options->host_name : g_get_host_name());
+    e->opt.netns = e->netns;
+    e->opt.host_name = e->host_name;
+    e->idle_ms = options->peer_idle_ms ? options->peer_idle_ms : NC_PEER_DEFAULT_IDLE_TIMEOUT_MS;
+    e->sentinel_fd = -1;
+    e->locals = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)local_free);
+    e->carries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_queue_init(&e->ended);
+    e->sentinel_fd = open_sentinel(e->netns, error);
+    if (e->sentinel_fd < 0)
+        return NULL;
+
+    ia = g_inet_address_new_from_string(cfg->listen_address);
+    if (!ia) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "listen address '%s' is not an IPv4 or IPv6 address: fix [listen] address in "
+                    "netcarry.conf",
+                    cfg->listen_address);
+        return NULL;
+    }
+    sa = g_inet_socket_address_new(ia, cfg->listen_port);
+    fd = nc_netns_socket(e->netns,
+                         g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
+                         SOCK_STREAM | SOCK_CLOEXEC, 0, error);
+    if (fd < 0)
+        return NULL;
+    sock = g_socket_new_from_fd(fd, error);
+    if (!sock) {
+        close(fd);
+        return NULL;
+    }
+    g_socket_set_option(sock, SOL_SOCKET, SO_REUSEADDR, 1, NULL);
+    if (!g_socket_bind(sock, sa, TRUE, &err) || !g_socket_listen(sock, &err)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot listen on %s port %u: %s",
+                    cfg->listen_address, cfg->listen_port, err->message);
+        return NULL;
+    }
+    bound = g_socket_get_local_address(sock, NULL);
+    e->port = bound ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)) : 0;
+    e->service = g_socket_service_new();
+    if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(e->service), sock, NULL, &err)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot listen on %s port %u: %s",
+                    cfg->listen_address, cfg->listen_port, err->message);
+        return NULL;
+    }
+    g_signal_connect(e->service, "incoming", G_CALLBACK(src_incoming), e);
+    g_socket_service_start(e->service);
+    g_info("listening for netcarry peers on %s port %u%s%s", cfg->listen_address, e->port,
+           e->netns ? " in network namespace " : "", e->netns ? e->netns : "");
+    return g_steal_pointer(&e);
+}
+
+guint16 nc_carry_engine_port(NcCarryEngine *engine)
+{
+    return engine->port;
+}
+
+void nc_carry_engine_free(NcCarryEngine *engine)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    if (!engine)
+        return;
+    if (engine->service) {
+        g_socket_service_stop(engine->service);
+        g_socket_listener_close(G_SOCKET_LISTENER(engine->service));
+        g_signal_handlers_disconnect_by_data(engine->service, engine);
+        g_clear_object(&engine->service);
+    }
+    /* carries in progress end as failed, and the destination's roll back */
+    if (engine->carries) {
+        g_hash_table_iter_init(&it, engine->carries);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            Carry *c = v;
+
+            if (c->side == NC_SIDE_DESTINATION)
+                dest_fail(c, "netcarryd is shutting down", FALSE);
+            carry_free(c);
+        }
+        g_hash_table_unref(engine->carries);
+    }
+    g_clear_pointer(&engine->locals, g_hash_table_unref);
+    g_queue_clear_full(&engine->ended, g_free);
+    if (engine->sentinel_fd >= 0)
+        close(engine->sentinel_fd);
+    g_free(engine->netns);
+    g_free(engine->host_name);
+    g_free(engine);
+}
