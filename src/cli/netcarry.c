@@ -437,7 +437,7 @@ static gboolean nc_cmd_report(int argc, char **argv, GError **error)
     if (!xml)
         return FALSE;
     where = g_strdup_printf("the report of domain '%s'", argv[2]);
-    report = nc_report_parse_buffer(xml, strlen(xml), where, error);
+    report = nc_report_parse_metadata(xml, strlen(xml), where, error);
     if (!report)
         return FALSE;
     out = as_xml ? nc_report_format(report) : nc_report_to_text(report);

@@ -540,17 +540,13 @@ static gboolean nc_read_report(NcReader *r, const xmlNode *root, NcReport *repor
     return TRUE;
 }
 
-NcReport *nc_report_parse_buffer(const char *data, gsize len, const char *name, GError **error)
+static NcReport *nc_report_read_doc(xmlDoc *doc, const char *name, GError **error)
 {
-    g_autoptr(xmlDoc) doc = nc_xml_parse(data, len, name, error);
     g_autoptr(NcReport) report = NULL;
     NcReader r = {name, error};
-    xmlNode *root;
+    xmlNode *root = xmlDocGetRootElement(doc);
     g_autofree char *version = NULL;
 
-    if (!doc)
-        return NULL;
-    root = xmlDocGetRootElement(doc);
     if (!root->ns || strcmp((const char *)root->ns->href, NC_REPORT_NS) != 0 ||
         strcmp((const char *)root->name, "report") != 0) {
         nc_fail(&r, root, "not a netcarry report (expected <report xmlns=\"%s\">)", NC_REPORT_NS);
@@ -570,6 +566,39 @@ NcReport *nc_report_parse_buffer(const char *data, gsize len, const char *name, 
     if (!nc_xml_validate_doc(doc, name, NC_REPORT_SCHEMA, NULL, error))
         return NULL;
     return g_steal_pointer(&report);
+}
+
+NcReport *nc_report_parse_buffer(const char *data, gsize len, const char *name, GError **error)
+{
+    g_autoptr(xmlDoc) doc = nc_xml_parse(data, len, name, error);
+
+    return doc ? nc_report_read_doc(doc, name, error) : NULL;
+}
+
+/* Puts @node and every element under it that has no namespace into @ns. */
+static void nc_qualify(xmlNode *node, xmlNs *ns)
+{
+    for (; node; node = node->next) {
+        if (node->type != XML_ELEMENT_NODE)
+            continue;
+        if (!node->ns)
+            xmlSetNs(node, ns);
+        nc_qualify(node->children, ns);
+    }
+}
+
+NcReport *nc_report_parse_metadata(const char *data, gsize len, const char *name,
+                                   GError **error)
+{
+    g_autoptr(xmlDoc) doc = nc_xml_parse(data, len, name, error);
+    xmlNode *root;
+
+    if (!doc)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (!root->ns && strcmp((const char *)root->name, "report") == 0)
+        nc_qualify(root, xmlNewNs(root, BAD_CAST NC_REPORT_NS, NULL));
+    return nc_report_read_doc(doc, name, error);
 }
 
 NcReport *nc_report_parse_file(const char *path, GError **error)

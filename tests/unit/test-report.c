@@ -54,6 +54,38 @@ static void test_roundtrip(gconstpointer data)
                      r->steps[NC_REPORT_DESTINATION]->len);
 }
 
+/* what virDomainGetMetadata hands back (libvirt 9.0, seen in the harness): the root element's
+ * namespace taken off, its prefix declaration left, the children unqualified */
+static void test_metadata(void)
+{
+    g_autofree char *path = example_path("report-completed.xml");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+    g_autofree char *elem = NULL;
+    g_autoptr(GString) stripped = NULL;
+    g_autoptr(NcReport) back = NULL;
+    g_autoptr(NcReport) other = NULL;
+
+    g_assert_no_error(error);
+    elem = nc_report_format_element(r);
+    stripped = g_string_new(elem);
+    g_assert_cmpuint(g_string_replace(stripped, "<report xmlns=\"" NC_REPORT_NS "\"",
+                                      "<report xmlns:netcarry-report=\"" NC_REPORT_NS "\"", 1),
+                     ==, 1);
+    back = nc_report_parse_buffer(stripped->str, stripped->len, "strict", &error);
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_assert_nonnull(strstr(error->message, "not a netcarry report"));
+    g_clear_error(&error);
+    back = nc_report_parse_metadata(stripped->str, stripped->len, "metadata", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(back->domain_name, ==, r->domain_name);
+    g_assert_cmpuint(back->steps[NC_REPORT_SOURCE]->len, ==, r->steps[NC_REPORT_SOURCE]->len);
+    /* still only a <report>: another element in no namespace is refused */
+    other = nc_report_parse_metadata("<bundle/>", 9, "metadata", &error);
+    g_assert_null(other);
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+}
+
 /* the model behind report-completed.xml, value by value */
 static void test_model(void)
 {
@@ -313,6 +345,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/report/invalid-coverage", test_invalid_coverage);
     g_test_add_func("/report/model", test_model);
+    g_test_add_func("/report/metadata", test_metadata);
     g_test_add_func("/report/figures/findings", test_figures);
     g_test_add_func("/report/figures/late", test_figures_late);
     g_test_add_func("/report/figures/missing", test_figures_missing);
