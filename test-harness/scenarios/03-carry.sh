@@ -9,7 +9,7 @@ SCENARIO_DESC="firewalls on, netcarry on: TCP echo + bulk survive A->B->A; repor
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
 scenario_run() {
-    local h at t0 echo_rc bulk_rc drops0 drops1
+    local h at t0 echo_rc bulk_rc drops0 drops1 taints
     sc_need_netcarry
     for h in $NCH_HOSTS; do fw_on "$h"; nc_up "$h" || die "netcarryd did not start on host $h"; done
     at=$(guest_where) || die "the guest is not running anywhere"
@@ -44,6 +44,17 @@ scenario_run() {
         sc_client_intact echo "$echo_rc" "$NCH_MAX_STALL_MS"
     sc_check "bulk transfer survived: stream complete and in order, stall <= $NCH_MAX_STALL_MS ms ($(cat "$ART/client-bulk.result"))" \
         sc_client_intact bulk "$bulk_rc" "$NCH_MAX_STALL_MS"
+    # netcarryd takes QEMU's MIGRATION/STOP/RESUME events through libvirt's QMP event API
+    # (virConnectDomainQemuMonitorEventRegister); unlike a monitor command it must not taint the
+    # domain. The harness's own taint (QEMU as root: high-privileges) is expected.
+    sc_check "both reports' stop-and-copy phases come from QEMU's STOP event, through libvirt" \
+        [ "$(grep -l 'phase="stop-and-copy".*cause="QMP STOP"' "$ART"/report-AB.xml "$ART"/report-BA.xml | wc -l)" = 2 ]
+    for h in A B; do
+        taints=$(sc_log_since "$h" var/log/libvirt/libvirtd.log | sed -n 's/.* is tainted: //p' | sort -u |
+            grep -vx high-privileges | tr '\n' ' ')
+        sc_check "libvirt on $h did not taint the guest for netcarry's QMP event listener (other taints: ${taints:-none})" \
+            [ -z "$taints" ]
+    done
     timing "carry echo longest stall (ms)" "$(sc_result echo max_stall_ms)"
     timing "carry bulk longest stall (ms)" "$(sc_result bulk max_stall_ms)"
 }

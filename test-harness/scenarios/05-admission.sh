@@ -24,7 +24,7 @@ scenario_run() {
     sc_check "virsh shows netcarry's line: $(echo "$out" | grep -o 'netcarry: .*' | head -n 1)" \
         grep -q "netcarry: cannot carry the network state of $NCH_GUEST to host$dst: " "$ART/migrate-$src$dst.out"
     sc_check "the guest still runs on $src" [ "$(vsh "$src" domstate "$NCH_GUEST" 2>/dev/null)" = running ]
-    sc_check "the guest is not on $dst" [ -z "$(vsh "$dst" list --all --name 2>/dev/null | grep -x "$NCH_GUEST")" ]
+    sc_check "the guest does not run on $dst (its definition may stay there)" [ -z "$(vsh "$dst" list --name 2>/dev/null | grep -x "$NCH_GUEST")" ]
     sleep 2
     sc_client_stop echo; rc=$?
     sc_check "its connection is intact: every line back, in order, stall <= $NCH_MAX_STALL_MS ms ($(cat "$ART/client-echo.result"))" \

@@ -39,7 +39,7 @@ scenario_run() {
     sc_check "$dst keeps no conntrack entry of the guest ($n left)" [ "$n" = 0 ]
     sc_check "$dst keeps no gate ($(nc_gates "$dst" | tr '\n' ' '))" [ -z "$(nc_gates "$dst")" ]
     sc_check "the guest still runs on $src" [ "$(vsh "$src" domstate "$NCH_GUEST" 2>/dev/null)" = running ]
-    sc_check "the guest is gone from $dst" [ -z "$(vsh "$dst" list --all --name 2>/dev/null | grep -x "$NCH_GUEST")" ]
+    sc_check "the guest does not run on $dst (its definition may stay there)" [ -z "$(vsh "$dst" list --name 2>/dev/null | grep -x "$NCH_GUEST")" ]
     sleep 2
     sc_client_stop echo; rc=$?
     sc_check "the source keeps working: the connection is intact ($(cat "$ART/client-echo.result"))" \
