@@ -9,7 +9,7 @@ SCENARIO_DESC="firewalls on, netcarry on: TCP echo + bulk survive A->B->A; repor
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
 scenario_run() {
-    local h at t0 echo_rc bulk_rc drops0 drops1 taints
+    local h at t0 echo_rc bulk_rc drops0 drops1 taints uuid
     sc_need_netcarry
     for h in $NCH_HOSTS; do fw_on "$h"; nc_up "$h" || die "netcarryd did not start on host $h"; done
     at=$(guest_where) || die "the guest is not running anywhere"
@@ -25,6 +25,10 @@ scenario_run() {
     t0=$(now_ms)
     sc_check "live migration A->B (virsh migrate --live) succeeds" sc_migrate A B
     sc_report AB B "$t0" 2
+    nc_cli B status > "$ART/status-B.txt" 2>&1
+    uuid=$(vsh B domuuid "$NCH_GUEST" | tr -d ' \n'); : "${uuid:=unknown-uuid}"
+    sc_check "'netcarry status' on B lists the guest ($(grep -m1 -e "$NCH_GUEST" -e "$uuid" "$ART/status-B.txt"))" \
+        grep -q -e "$NCH_GUEST" -e "$uuid" "$ART/status-B.txt"
     sleep 2
     drops1=$(fw_counter B dropped_tcp)
     sc_check "B's firewall dropped none of the carried connections' packets (dropped_tcp $drops0 -> $drops1)" \
