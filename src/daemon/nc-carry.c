@@ -23,7 +23,8 @@
  *      talk to, and it only ever sends the state of a domain that is migrating away from it).
  *      The source sends HELLO; the destination accepts it only for the domain it asked for and
  *      only if the certificate's CN is the rendezvous identity.
- *   4. STATE chunks source -> destination, SEAL (with the source's timeline), ACK.
+ *   4. STATE chunks source -> destination, SEAL (with the source's timeline), ACK, and (peer
+ *      protocol version 2) FINISHED when the source's migration has ended.
  *
  * Destination. admit() checks the kernel (ctnetlink usable, conntrack table below 90 % full,
  * nf_conntrack_events not 0), then dials within the connect timeout, and is TRUE once the
@@ -42,8 +43,9 @@
  * and the ACK goes back. Waits: the source must send something at least every idle_ms (it sends
  * empty chunks every idle_ms/2), and once the guest resumed here the SEAL must arrive within
  * seal_timeout_ms; a link lost or a wait exceeded before the seal fails the carry and rolls back.
- * On finished(): COMPLETED builds the report; FAILED/CANCELLED close the link, remove every entry
- * this carry installed and the gate, and report. If the migration completes before the seal
+ * On finished(): COMPLETED builds the report once the source's FINISHED is there (below);
+ * FAILED/CANCELLED close the link, remove every entry this carry installed and the gate, and
+ * report at once. If the migration completes before the seal
  * (source daemon gone), the pre-copied entries stay (they are the domain's own), the gate opens
  * (else the guest stays cut off), and the report says failed.
  *
@@ -56,6 +58,18 @@
  * with this host's timeline; the ACK must come within seal_timeout_ms. On finished(COMPLETED)
  * the domain's entries here are removed if cleanup_source. The source never changes its kernel
  * otherwise, so failure needs no roll-back there.
+ *
+ * The source's end, in the destination's report. The SEAL leaves at the source's STOP, but the
+ * source's libvirt says "completed" only ~2 s after the destination's resume (FINDINGS.md: the
+ * stopped hook, Stopped/Migrated and job-completed with the downtime come last), and the
+ * clean-up runs after that. So after a good ACK the source keeps the link, and at finished() it
+ * runs its clean-up, waits at most NC_CARRY_DOWNTIME_WAIT_MS for job-completed's downtime in the
+ * phase tracker (it usually comes some 30-90 ms after the stopped hook that completes the
+ * source), and sends FINISHED: outcome, its whole timeline (completed step included), libvirt's
+ * downtime, entries removed. The destination, at its own finished(COMPLETED), stores the report
+ * once FINISHED is there, or when the link ends without it, or after finish_wait_ms; the report
+ * then says in its reason that the source's end is unknown (the migration is not failed for
+ * that). A source speaking peer protocol version 1 closes at the ACK: its end is unknown at once.
  *
  * The nf_conntrack_events blind spot (nc-ct-events.c): with the default value 2, an entry created
  * while no ctnetlink listener existed never sends events, not even DESTROY. The engine does not
@@ -96,6 +110,14 @@
 #define NC_CARRY_FLUSH_MS 50
 /* admission refuses above this fill of the conntrack table, in percent */
 #define NC_CARRY_TABLE_FULL_PCT 90
+/* source: the longest wait, after its finished(), for libvirt's downtime (job-completed) */
+#define NC_CARRY_DOWNTIME_WAIT_MS 1000
+#define NC_CARRY_DOWNTIME_POLL_MS 10
+/* destination: the default longest wait, after its finished(COMPLETED), for the source's
+ * FINISHED. The source completes ~2 s after the destination (FINDINGS.md), then waits up to
+ * NC_CARRY_DOWNTIME_WAIT_MS; 10 s leaves room for a loaded host. No config key fits: the
+ * [timeouts] ones bound steps of the carry itself, and this wait delays only the report. */
+#define NC_CARRY_FINISH_WAIT_MS 10000
 /* ended carries kept for nc_carry_engine_status() */
 #define NC_CARRY_ENDED_MAX 16
 
@@ -129,6 +151,7 @@ struct NcCarryEngine {
     int sentinel_fd;
     GHashTable *locals;  /* uuid -> Local */
     GHashTable *carries; /* "s:uuid" / "d:uuid" -> Carry */
+    guint finish_wait_ms;
     GQueue ended;        /* char *, status lines of ended carries */
 };
 
@@ -167,6 +190,10 @@ struct _Carry {
     guint64 held_packets;
     guint seal_timer;
     gboolean reported;
+    NcPeerFinished *source_end; /* the source's FINISHED, or NULL */
+    char *source_lost;          /* why FINISHED will not come, or NULL */
+    gboolean awaiting_source;   /* completed here; the report waits for the source's end */
+    guint finish_timer;
 
     /* source */
     NcPeerClient *client;
@@ -178,6 +205,12 @@ struct _Carry {
     gboolean stopped;
     gint64 stopped_us;
     GCancellable *seal_cancel;
+    gboolean acked;             /* the destination installed: FINISHED goes at finished() */
+    NcPeerOutcome outcome;      /* as finished() was told */
+    char *outcome_reason;
+    gboolean cleanup_ran;
+    guint downtime_timer;       /* polling the tracker for libvirt's downtime */
+    gint64 downtime_deadline_us;
 };
 
 /* ---- logging: every line names the domain, the side and the phase ---- */
@@ -282,6 +315,23 @@ static void carry_stop_io(Carry *c)
         g_cancellable_cancel(c->seal_cancel);
         g_clear_object(&c->seal_cancel);
     }
+    if (c->finish_timer) {
+        g_source_remove(c->finish_timer);
+        c->finish_timer = 0;
+    }
+    if (c->downtime_timer) {
+        g_source_remove(c->downtime_timer);
+        c->downtime_timer = 0;
+    }
+}
+
+static void finished_free(NcPeerFinished *f)
+{
+    if (!f)
+        return;
+    g_free(f->steps);
+    g_free(f->reason);
+    g_free(f);
 }
 
 static void carry_free(Carry *c)
@@ -300,6 +350,9 @@ static void carry_free(Carry *c)
     g_clear_error(&c->admit_error);
     selector_clear(&c->sel);
     g_free(c->source_steps);
+    finished_free(c->source_end);
+    g_free(c->source_lost);
+    g_free(c->outcome_reason);
     g_free(c->tap);
     g_free(c->failure);
     g_free(c->uuid);
@@ -334,6 +387,8 @@ static void carry_forget(Carry *c)
     g_idle_add(carry_free_idle, c);
 }
 
+static void carry_settle(Carry *c);
+
 static Carry *carry_new(NcCarryEngine *e, NcSide side, const char *uuid, const char *name)
 {
     Carry *c = g_new0(Carry, 1);
@@ -341,6 +396,7 @@ static Carry *carry_new(NcCarryEngine *e, NcSide side, const char *uuid, const c
 
     if (old) {
         CLOG(G_LOG_LEVEL_INFO, old, "a new migration replaces this carry");
+        carry_settle(old);
         old->state = CARRY_ENDED;
         carry_forget(old);
     }
@@ -502,8 +558,23 @@ static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
     r->outcome = outcome;
     if (reason || c->failure || c->risk)
         r->reason = g_strdup(reason ? reason : c->failure);
-    for (guint i = 0; i < c->n_source_steps; i++) {
-        const NcPeerSealStep *s = &c->source_steps[i];
+    else if (outcome == NC_REPORT_COMPLETED && c->source_lost)
+        r->reason = g_strdup_printf("the source's end is unknown: %s", c->source_lost);
+    else if (outcome == NC_REPORT_COMPLETED && c->source_end &&
+             c->source_end->outcome != NC_PEER_OUTCOME_COMPLETED)
+        r->reason = g_strdup_printf("the source says the migration %s%s%s",
+                                    nc_peer_outcome_to_string(c->source_end->outcome),
+                                    *c->source_end->reason ? ": " : "", c->source_end->reason);
+    if (c->source_end && c->source_end->has_downtime) {
+        r->has_downtime = TRUE;
+        r->downtime_ms = c->source_end->downtime_ms;
+    }
+    /* the source's whole timeline from FINISHED, else what the seal carried */
+    const NcPeerSealStep *src_steps = c->source_end ? c->source_end->steps : c->source_steps;
+    guint n_src_steps = c->source_end ? c->source_end->n_steps : c->n_source_steps;
+
+    for (guint i = 0; i < n_src_steps; i++) {
+        const NcPeerSealStep *s = &src_steps[i];
         int p = s->phase < NC_PHASE_LAST ? nc_report_phase_from_string(nc_phase_to_string(s->phase))
                                          : -1;
 
@@ -526,6 +597,8 @@ static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
     r->carried[NC_REPORT_CLASS_CONNTRACK].changed_at_stop = c->changed_at_stop;
     r->carried[NC_REPORT_CLASS_CONNTRACK].installed = c->installed_n;
     r->carried[NC_REPORT_CLASS_CONNTRACK].failed = c->failed_n;
+    if (c->source_end && c->source_end->has_removed)
+        r->carried[NC_REPORT_CLASS_CONNTRACK].removed_at_source = c->source_end->removed;
     for (guint i = 0; i < c->report_failures->len; i++) {
         g_auto(GStrv) parts = g_strsplit(g_ptr_array_index(c->report_failures, i), "\t", 2);
 
@@ -538,9 +611,10 @@ static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
     r->gate_opened_us = c->gate_opened_us;
     nc_report_figures(r, &fig);
     CLOG(G_LOG_LEVEL_MESSAGE, c,
-         "report: %s, %u installed, %u failed, margin %s%" G_GINT64_FORMAT " us",
+         "report: %s, %u installed, %u failed, margin %s%" G_GINT64_FORMAT " us, source's end %s",
          nc_report_outcome_to_string(outcome), c->installed_n, c->failed_n,
-         fig.has_margin ? "" : "(unknown) ", fig.has_margin ? fig.margin_us : 0);
+         fig.has_margin ? "" : "(unknown) ", fig.has_margin ? fig.margin_us : 0,
+         c->source_end ? nc_peer_outcome_to_string(c->source_end->outcome) : "unknown");
     if (c->e->opt.report_func)
         c->e->opt.report_func(c->uuid, r, c->e->opt.user_data);
 }
@@ -707,11 +781,62 @@ static char *subject_cn(const char *subject)
     return NULL;
 }
 
+/* The report of a migration that completed here, now that the source's end is known (or will not
+ * be); then the carry is over. */
+static void dest_report_completed(Carry *c)
+{
+    if (c->finish_timer) {
+        g_source_remove(c->finish_timer);
+        c->finish_timer = 0;
+    }
+    if (!c->awaiting_source)
+        return;
+    c->awaiting_source = FALSE;
+    dest_report(c, NC_REPORT_COMPLETED, NULL);
+    CLOG(G_LOG_LEVEL_INFO, c, "finished (completed)");
+    carry_forget(c);
+}
+
+static gboolean dest_finish_timeout(gpointer data)
+{
+    Carry *c = data;
+
+    c->finish_timer = 0;
+    if (!c->source_lost)
+        c->source_lost = g_strdup_printf("no word from the source's netcarryd within %u ms of "
+                                         "the migration's completion here",
+                                         c->e->finish_wait_ms);
+    CLOG(G_LOG_LEVEL_WARNING, c, "%s", c->source_lost);
+    dest_report_completed(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void dest_on_finished(Carry *c, const NcPeerFinished *f)
+{
+    NcPeerFinished *copy = g_memdup2(f, sizeof(*f));
+
+    copy->steps = g_memdup2(f->steps, MAX(f->n_steps, 1) * sizeof(NcPeerSealStep));
+    copy->reason = g_strdup(f->reason ? f->reason : "");
+    finished_free(c->source_end);
+    c->source_end = copy;
+    CLOG(G_LOG_LEVEL_INFO, c,
+         "the source's migration %s (%u timeline steps, downtime %s%u ms, %u entries removed "
+         "there)",
+         nc_peer_outcome_to_string(f->outcome), f->n_steps, f->has_downtime ? "" : "unknown ",
+         f->downtime_ms, f->removed);
+    dest_report_completed(c);
+}
+
 static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, gpointer data)
 {
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
+    /* the source's last word comes after the ACK, usually once the migration ended here */
+    if (msg->type == NC_PEER_MSG_FINISHED) {
+        dest_on_finished(c, &msg->finished);
+        return NULL;
+    }
     if (c->state == CARRY_ENDED)
         return nc_peer_msg_new_abort(NC_PEER_ABORT_CANCELLED, "the migration ended here");
     switch (msg->type) {
@@ -811,7 +936,17 @@ static void dest_on_closed(NcPeerSession *session, const GError *error, gpointer
 {
     Carry *c = data;
 
-    if (c->state == CARRY_ENDED || c->state == CARRY_INSTALLED)
+    if (c->state == CARRY_INSTALLED || c->awaiting_source) {
+        /* after a good ACK: only the report's view of the source's end is at stake */
+        if (!c->source_end && !c->source_lost)
+            c->source_lost = g_strdup_printf(
+                "the link to the source's netcarryd ended after the seal without its FINISHED: "
+                "%s",
+                error ? error->message : "closed (it speaks peer protocol version 1)");
+        dest_report_completed(c);
+        return;
+    }
+    if (c->state == CARRY_ENDED)
         return;
     {
         g_autofree char *why = g_strdup_printf(
@@ -1294,8 +1429,109 @@ static void src_seal_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     c->state = CARRY_INSTALLED;
     c->installed_n = ack->installed;
+    c->acked = TRUE;
     CLOG(G_LOG_LEVEL_MESSAGE, c, "the destination installed %" G_GUINT64_FORMAT " entries",
          ack->installed);
+}
+
+static NcPeerOutcome peer_outcome(NcCarryOutcome outcome)
+{
+    return outcome == NC_CARRY_COMPLETED   ? NC_PEER_OUTCOME_COMPLETED
+           : outcome == NC_CARRY_CANCELLED ? NC_PEER_OUTCOME_CANCELLED
+                                           : NC_PEER_OUTCOME_FAILED;
+}
+
+static NcPhase terminal_phase(NcPeerOutcome outcome)
+{
+    return outcome == NC_PEER_OUTCOME_COMPLETED   ? NC_PHASE_COMPLETED
+           : outcome == NC_PEER_OUTCOME_CANCELLED ? NC_PHASE_CANCELLED
+                                                  : NC_PHASE_FAILED;
+}
+
+/**
+ * src_send_finished() - the source's FINISHED: outcome, whole timeline, downtime, clean-up
+ * @c: a source carry whose seal the destination acknowledged, finished here
+ *
+ * The timeline is the tracker's (its terminal step included); without a tracker (tests) the
+ * engine's own witnesses: the stop and the end, now. Then the carry is over.
+ */
+static void src_send_finished(Carry *c)
+{
+    g_autoptr(GArray) steps = g_array_new(FALSE, TRUE, sizeof(NcPeerSealStep));
+    g_autoptr(GError) err = NULL;
+    NcPhaseTracker *t = c->e->opt.phases;
+    NcPeerFinished f = {.outcome = c->outcome, .reason = c->outcome_reason};
+    const NcPhaseStep *ps = NULL;
+    gint64 downtime = -1;
+    guint n = 0;
+
+    if (c->downtime_timer) {
+        g_source_remove(c->downtime_timer);
+        c->downtime_timer = 0;
+    }
+    if (!c->acked)
+        return;
+    c->acked = FALSE;
+    if (t) {
+        ps = nc_phase_tracker_steps(t, c->uuid, NC_SIDE_SOURCE, &n);
+        downtime = nc_phase_tracker_downtime_ms(t, c->uuid, NC_SIDE_SOURCE);
+    }
+    for (guint i = 0; i < n; i++) {
+        NcPeerSealStep st = {ps[i].phase, ps[i].cause, ps[i].pass, ps[i].time_us};
+
+        g_array_append_val(steps, st);
+    }
+    if (!n) {
+        /* 0xff: no NcPhaseInput witnessed it; the report then names no cause */
+        NcPeerSealStep stop = {NC_PHASE_STOP_AND_COPY, NC_EV_PEER_STOPPED, 0, c->stopped_us};
+        NcPeerSealStep end = {terminal_phase(c->outcome), 0xff, 0, g_get_real_time()};
+
+        g_array_append_val(steps, stop);
+        g_array_append_val(steps, end);
+    }
+    f.steps = (NcPeerSealStep *)steps->data;
+    f.n_steps = steps->len;
+    f.has_downtime = downtime >= 0 && downtime <= G_MAXUINT32;
+    f.downtime_ms = f.has_downtime ? (guint32)downtime : 0;
+    f.has_removed = c->cleanup_ran;
+    f.removed = c->removed_at_source;
+    if (!nc_peer_client_send_finished(c->client, &f, &err))
+        CLOG(G_LOG_LEVEL_WARNING, c, "cannot tell the destination how the migration ended: %s",
+             err->message);
+    else
+        CLOG(G_LOG_LEVEL_INFO, c,
+             "FINISHED sent: %s, %u steps, downtime %s%u ms, %u entries removed here",
+             nc_peer_outcome_to_string(f.outcome), f.n_steps, f.has_downtime ? "" : "unknown ",
+             f.downtime_ms, f.removed);
+}
+
+/* Wait for job-completed's downtime (it follows the source's completion by tens of ms). */
+static gboolean src_downtime_poll(gpointer data)
+{
+    Carry *c = data;
+
+    if (nc_phase_tracker_downtime_ms(c->e->opt.phases, c->uuid, NC_SIDE_SOURCE) < 0 &&
+        g_get_monotonic_time() < c->downtime_deadline_us)
+        return G_SOURCE_CONTINUE;
+    c->downtime_timer = 0;
+    src_send_finished(c);
+    carry_forget(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* A carry replaced or shut down while it waits for the source's or the destination's end:
+ * say what is known now. */
+static void carry_settle(Carry *c)
+{
+    if (c->side == NC_SIDE_SOURCE && c->downtime_timer)
+        src_send_finished(c);
+    if (c->side == NC_SIDE_DESTINATION && c->awaiting_source) {
+        if (!c->source_lost)
+            c->source_lost = g_strdup("a new migration of the domain began before the source's "
+                                      "netcarryd said how the previous one ended");
+        c->awaiting_source = FALSE;
+        dest_report(c, NC_REPORT_COMPLETED, NULL);
+    }
 }
 
 /* The last changes, then SEAL with this host's timeline. */
@@ -1340,6 +1576,13 @@ static void src_client_failed(NcPeerClient *client, const GError *error, gpointe
 {
     Carry *c = data;
 
+    if (c->acked || c->state == CARRY_INSTALLED) {
+        /* the state is installed there: only FINISHED is lost, not the carry */
+        CLOG(G_LOG_LEVEL_INFO, c, "the link to the destination ended after its ACK: %s",
+             error->message);
+        c->acked = FALSE;
+        return;
+    }
     src_fail(c, error->message);
 }
 
@@ -1554,10 +1797,23 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
 
     if (!c)
         return;
+    if (c->awaiting_source || c->downtime_timer)
+        return; /* told twice: the first call's end is under way */
     if (side == NC_SIDE_DESTINATION) {
         if (outcome == NC_CARRY_COMPLETED && c->state == CARRY_INSTALLED) {
             c->state = CARRY_ENDED;
-            dest_report(c, NC_REPORT_COMPLETED, reason);
+            c->awaiting_source = TRUE;
+            if (!c->source_end && !c->source_lost && c->server) {
+                c->finish_timer = g_timeout_add(engine->finish_wait_ms, dest_finish_timeout, c);
+                CLOG(G_LOG_LEVEL_INFO, c,
+                     "completed here; the report waits at most %u ms for the source's end",
+                     engine->finish_wait_ms);
+                return;
+            }
+            if (!c->source_end && !c->source_lost)
+                c->source_lost = g_strdup("the link to the source's netcarryd is gone");
+            dest_report_completed(c); /* forgets @c */
+            return;
         } else if (outcome == NC_CARRY_COMPLETED) {
             g_autofree char *why = g_strdup_printf(
                 "the migration completed but the state was not sealed%s%s",
@@ -1595,6 +1851,7 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
             if (l && ((ct = nc_ct_open(engine->netns, &err)) != NULL) &&
                 nc_ct_remove(ct, &l->sel, &n, &err)) {
                 c->removed_at_source = n;
+                c->cleanup_ran = TRUE;
                 CLOG(G_LOG_LEVEL_INFO, c, "removed the domain's %u entries here", n);
             } else if (err) {
                 CLOG(G_LOG_LEVEL_WARNING, c, "removing the domain's entries here failed: %s",
@@ -1606,6 +1863,18 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
         c->state = CARRY_ENDED;
         carry_stop_io(c);
         g_clear_pointer(&c->follower, nc_ct_follower_free);
+        c->outcome = peer_outcome(outcome);
+        g_free(c->outcome_reason);
+        c->outcome_reason = g_strdup(outcome == NC_CARRY_COMPLETED ? "" : reason ? reason : "");
+        if (c->acked && outcome == NC_CARRY_COMPLETED && engine->opt.phases &&
+            nc_phase_tracker_downtime_ms(engine->opt.phases, uuid, NC_SIDE_SOURCE) < 0) {
+            c->downtime_deadline_us =
+                g_get_monotonic_time() + NC_CARRY_DOWNTIME_WAIT_MS * (gint64)1000;
+            c->downtime_timer = g_timeout_add(NC_CARRY_DOWNTIME_POLL_MS, src_downtime_poll, c);
+            CLOG(G_LOG_LEVEL_INFO, c, "finished (completed); FINISHED waits for the downtime");
+            return;
+        }
+        src_send_finished(c);
     }
     CLOG(G_LOG_LEVEL_INFO, c, "finished (%s)",
          outcome == NC_CARRY_COMPLETED ? "completed"
@@ -1705,6 +1974,7 @@ NcCarryEngine *nc_carry_engine_new(const NcCarryOptions *options, GError **error
     e->opt.netns = e->netns;
     e->opt.host_name = e->host_name;
     e->idle_ms = options->peer_idle_ms ? options->peer_idle_ms : NC_PEER_DEFAULT_IDLE_TIMEOUT_MS;
+    e->finish_wait_ms = options->finish_wait_ms ? options->finish_wait_ms : NC_CARRY_FINISH_WAIT_MS;
     e->sentinel_fd = -1;
     e->locals = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)local_free);
     e->carries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -1779,6 +2049,10 @@ void nc_carry_engine_free(NcCarryEngine *engine)
 
             if (c->side == NC_SIDE_DESTINATION)
                 dest_fail(c, "netcarryd is shutting down", FALSE);
+            if (c->awaiting_source)
+                CLOG(G_LOG_LEVEL_WARNING, c, "shutting down: the report of the completed "
+                                             "migration is not stored (it waited for the "
+                                             "source's end)");
             carry_free(c);
         }
         g_hash_table_unref(engine->carries);

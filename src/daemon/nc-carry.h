@@ -56,6 +56,9 @@ typedef void (*NcCarryResumeFunc)(const char *uuid, gpointer user_data);
  * @report_func, @resume_func, @user_data: see above
  * @peer_idle_ms: the destination's longest wait for the source's next frame during pre-copy
  *               (the source sends an empty chunk every half of it); 0: 60 s
+ * @finish_wait_ms: the destination's longest wait, once the migration completed here, for the
+ *               source's end (its FINISHED: completed step, libvirt's downtime, clean-up count)
+ *               before it stores the report without it; 0: 10 s
  */
 typedef struct {
     const NcConfig *config;
@@ -66,6 +69,7 @@ typedef struct {
     NcCarryResumeFunc resume_func;
     gpointer user_data;
     guint peer_idle_ms;
+    guint finish_wait_ms;
 } NcCarryOptions;
 
 /* Starts listening for peers (config->listen_*). A port of 0 picks a free one:
@@ -121,9 +125,11 @@ void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 tim
 /* --- both sides -------------------------------------------------------- */
 
 /* libvirt says the migration ended. Destination: on failure/cancel remove
- * everything installed and the gate; on completion finish the report.
+ * everything installed and the gate, and report; on completion report once the
+ * source said how it ended (FINISHED), at most @finish_wait_ms later.
  * Source: on completion remove the domain's entries here if
- * config->cleanup_source; stop following. Idempotent. */
+ * config->cleanup_source; stop following; tell the destination (FINISHED, after
+ * at most 1 s for libvirt's downtime to reach the phase tracker). Idempotent. */
 void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide side,
                               NcCarryOutcome outcome, const char *reason);
 

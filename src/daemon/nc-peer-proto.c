@@ -16,7 +16,18 @@
  *   STATE seq 1 ...                      -->                     (any time: <-- ABORT)
  *   SEAL   (chunks sent, count, digest)  -->
  *                                        <-- ACK (installed count, or failure reason) or ABORT
+ *   (version 1: both close here)
+ *   ... the source's migration ends (libvirt: ~2 s after the destination's resume) ...
+ *   FINISHED (outcome, whole timeline, libvirt's downtime, entries removed at the source) -->
  *   both close
+ *
+ * Why FINISHED: the SEAL leaves at the source's STOP, long before the source's libvirt says the
+ * migration completed (its `completed` step), reports the downtime (job-completed) and before
+ * the source's clean-up ran. The destination's report needs all three, so after a good ACK the
+ * link stays open until the source sends FINISHED. The destination waits for it a bounded time
+ * (nc-carry.c); without it the report says the source's end is unknown, and the migration is
+ * not failed for that. FINISHED exists only in version 2 sessions: with a version 1 peer the
+ * exchange ends at the ACK as before.
  *
  * Versions, as passt's migration stream does it: each HELLO carries the newest version its
  * sender speaks and the oldest one it still speaks (compat-version). Two sides talk if the
@@ -38,6 +49,10 @@
  *          timeline step (u8 phase, u8 cause, u32 pass, u64 time_us)
  *   ACK    u8 result (0 installed, 1 failed), u64 installed, string reason (non-empty if failed)
  *   ABORT  u16 code (NcPeerAbortCode), string reason
+ * Version 2 adds:
+ *   FINISHED u8 outcome (NcPeerOutcome), u8 flags (bit 0 downtime known, bit 1 clean-up ran;
+ *          other bits 0), u32 downtime-ms (0 if unknown), u32 removed (0 if no clean-up),
+ *          u16 n-steps, n-steps timeline steps as in SEAL (the whole timeline), string reason
  * An entry (its canonical encoding, also what the digest hashes):
  *   u8 family (4 or 6), u8 flags (bit 0 labels, bit 1 tcp; other bits 0), u16 zone,
  *   orig tuple, reply tuple, u32 status, u32 timeout, u32 mark,
@@ -86,6 +101,7 @@ static const char *const msg_type_names[] = {
     [NC_PEER_MSG_SEAL] = "SEAL",
     [NC_PEER_MSG_ACK] = "ACK",
     [NC_PEER_MSG_ABORT] = "ABORT",
+    [NC_PEER_MSG_FINISHED] = "FINISHED",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(msg_type_names) == NC_PEER_MSG_LAST);
 
@@ -99,6 +115,22 @@ static const char *const abort_code_names[] = {
     [NC_PEER_ABORT_TIMEOUT] = "timeout",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(abort_code_names) == NC_PEER_ABORT_LAST);
+
+static const char *const outcome_names[] = {
+    [NC_PEER_OUTCOME_COMPLETED] = "completed",
+    [NC_PEER_OUTCOME_FAILED] = "failed",
+    [NC_PEER_OUTCOME_CANCELLED] = "cancelled",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(outcome_names) == NC_PEER_OUTCOME_LAST);
+
+#define FINISHED_FLAG_DOWNTIME 0x01u
+#define FINISHED_FLAG_REMOVED 0x02u
+#define STEP_SIZE 14 /* u8 phase, u8 cause, u32 pass, u64 time */
+
+const char *nc_peer_outcome_to_string(NcPeerOutcome outcome)
+{
+    return outcome < NC_PEER_OUTCOME_LAST ? outcome_names[outcome] : "unknown";
+}
 
 const char *nc_peer_msg_type_to_string(NcPeerMsgType type)
 {
@@ -185,6 +217,10 @@ void nc_peer_msg_free(NcPeerMsg *msg)
     case NC_PEER_MSG_SEAL:
         g_free(msg->seal.steps);
         break;
+    case NC_PEER_MSG_FINISHED:
+        g_free(msg->finished.steps);
+        g_free(msg->finished.reason);
+        break;
     default:
         break;
     }
@@ -234,6 +270,19 @@ static void put_str(GByteArray *b, const char *s)
     }
     put_u16(b, n);
     g_byte_array_append(b, (const guint8 *)line, n);
+}
+
+/* A timeline: u16 count, then the steps; a longer one is cut (a migration has ~10 steps). */
+static void put_steps(GByteArray *b, const NcPeerSealStep *steps, guint n)
+{
+    n = steps ? MIN(n, NC_PEER_SEAL_STEPS_MAX) : 0;
+    put_u16(b, n);
+    for (guint i = 0; i < n; i++) {
+        put_u8(b, steps[i].phase);
+        put_u8(b, steps[i].cause);
+        put_u32(b, steps[i].pass);
+        put_u64(b, (guint64)steps[i].time_us);
+    }
 }
 
 static guint8 wire_family(guint8 af)
@@ -388,13 +437,21 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_u32(b, msg->seal.chunks);
         put_u64(b, msg->seal.count);
         g_byte_array_append(b, msg->seal.digest, NC_PEER_DIGEST_SIZE);
-        put_u16(b, MIN(msg->seal.n_steps, NC_PEER_SEAL_STEPS_MAX));
-        for (guint i = 0; i < MIN(msg->seal.n_steps, NC_PEER_SEAL_STEPS_MAX); i++) {
-            put_u8(b, msg->seal.steps[i].phase);
-            put_u8(b, msg->seal.steps[i].cause);
-            put_u32(b, msg->seal.steps[i].pass);
-            put_u64(b, (guint64)msg->seal.steps[i].time_us);
+        put_steps(b, msg->seal.steps, msg->seal.n_steps);
+        break;
+    case NC_PEER_MSG_FINISHED:
+        if (msg->finished.outcome >= NC_PEER_OUTCOME_LAST) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "peer FINISHED message: outcome %d does not exist", msg->finished.outcome);
+            return NULL;
         }
+        put_u8(b, msg->finished.outcome);
+        put_u8(b, (msg->finished.has_downtime ? FINISHED_FLAG_DOWNTIME : 0) |
+                      (msg->finished.has_removed ? FINISHED_FLAG_REMOVED : 0));
+        put_u32(b, msg->finished.has_downtime ? msg->finished.downtime_ms : 0);
+        put_u32(b, msg->finished.has_removed ? msg->finished.removed : 0);
+        put_steps(b, msg->finished.steps, msg->finished.n_steps);
+        put_str(b, msg->finished.reason);
         break;
     case NC_PEER_MSG_ACK:
         put_u8(b, msg->ack.ok ? 0 : 1);
@@ -602,6 +659,31 @@ static gboolean rd_key(Reader *r, NcPeerCtKey *k)
     return rd_u16(r, "zone", &k->zone) && rd_tuple(r, "orig.", af, alen, &k->orig);
 }
 
+/* A timeline (SEAL, FINISHED): its count must fit in what is left, so a forged one never makes
+ * the reader allocate more than the payload's size. @steps is never NULL afterwards. */
+static gboolean rd_steps(Reader *r, NcPeerSealStep **steps, guint *n)
+{
+    guint16 n_steps;
+
+    if (!rd_u16(r, "n_steps", &n_steps))
+        return FALSE;
+    if (n_steps > NC_PEER_SEAL_STEPS_MAX || (gsize)n_steps * STEP_SIZE > r->len - r->off)
+        return rd_fail(r, "n_steps", "%u timeline steps cannot fit in %zu bytes", n_steps,
+                       r->len - r->off);
+    *n = n_steps;
+    *steps = g_new0(NcPeerSealStep, n_steps ? n_steps : 1);
+    for (guint i = 0; i < n_steps; i++) {
+        NcPeerSealStep *st = &(*steps)[i];
+        guint64 t;
+
+        if (!rd_u8(r, "step phase", &st->phase) || !rd_u8(r, "step cause", &st->cause) ||
+            !rd_u32(r, "step pass", &st->pass) || !rd_u64(r, "step time_us", &t))
+            return FALSE;
+        st->time_us = (gint64)t;
+    }
+    return TRUE;
+}
+
 /* A count of items of at least @min_size bytes each must fit in what is left, so a forged count
  * never makes the reader allocate more than the payload's size. */
 static gboolean rd_count(Reader *r, const char *field, gsize min_size, guint32 *n)
@@ -726,30 +808,35 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
     }
     case NC_PEER_MSG_SEAL: {
         const guint8 *p = NULL;
-        guint16 n_steps;
 
         if (!rd_u32(&r, "chunks", &msg->seal.chunks) || !rd_u64(&r, "count", &msg->seal.count) ||
             !rd_take(&r, NC_PEER_DIGEST_SIZE, "digest", &p))
             return NULL;
         memcpy(msg->seal.digest, p, NC_PEER_DIGEST_SIZE);
-        if (!rd_u16(&r, "n_steps", &n_steps))
+        if (!rd_steps(&r, &msg->seal.steps, &msg->seal.n_steps))
             return NULL;
-        if (n_steps > NC_PEER_SEAL_STEPS_MAX || (gsize)n_steps * 14 > len - r.off) {
-            rd_fail(&r, "n_steps", "%u timeline steps cannot fit in %zu bytes", n_steps,
-                    len - r.off);
-            return NULL;
-        }
-        msg->seal.n_steps = n_steps;
-        msg->seal.steps = g_new0(NcPeerSealStep, n_steps ? n_steps : 1);
-        for (guint i = 0; i < n_steps; i++) {
-            NcPeerSealStep *st = &msg->seal.steps[i];
-            guint64 t;
+        break;
+    }
+    case NC_PEER_MSG_FINISHED: {
+        guint8 outcome, flags;
 
-            if (!rd_u8(&r, "step phase", &st->phase) || !rd_u8(&r, "step cause", &st->cause) ||
-                !rd_u32(&r, "step pass", &st->pass) || !rd_u64(&r, "step time_us", &t))
-                return NULL;
-            st->time_us = (gint64)t;
+        if (!rd_u8(&r, "outcome", &outcome) || !rd_u8(&r, "flags", &flags) ||
+            !rd_u32(&r, "downtime_ms", &msg->finished.downtime_ms) ||
+            !rd_u32(&r, "removed", &msg->finished.removed) ||
+            !rd_steps(&r, &msg->finished.steps, &msg->finished.n_steps) ||
+            !rd_str(&r, "reason", &msg->finished.reason))
+            return NULL;
+        if (outcome >= NC_PEER_OUTCOME_LAST) {
+            rd_fail(&r, "outcome", "%u is not a known outcome", outcome);
+            return NULL;
         }
+        if (flags & ~(FINISHED_FLAG_DOWNTIME | FINISHED_FLAG_REMOVED)) {
+            rd_fail(&r, "flags", "unknown bits 0x%02x", flags);
+            return NULL;
+        }
+        msg->finished.outcome = outcome;
+        msg->finished.has_downtime = (flags & FINISHED_FLAG_DOWNTIME) != 0;
+        msg->finished.has_removed = (flags & FINISHED_FLAG_REMOVED) != 0;
         break;
     }
     case NC_PEER_MSG_ACK: {

@@ -1,4 +1,5 @@
-/* nc-peer-proto.h - the wire format between two netcarryd: hello, state chunks, seal, ack, abort
+/* nc-peer-proto.h - the wire format between two netcarryd: hello, state chunks, seal, ack,
+ * finished, abort
  * Pure encode/decode and the order-independent set digest; theory of operation in nc-peer-proto.c.
  */
 #pragma once
@@ -11,8 +12,10 @@ G_BEGIN_DECLS
 
 #define NC_PEER_PROTO_MAGIC 0x4e435052u /* "NCPR" */
 /* the newest version this build speaks, and the oldest one it can still speak */
-#define NC_PEER_PROTO_VERSION 1
+#define NC_PEER_PROTO_VERSION 2
 #define NC_PEER_PROTO_COMPAT_VERSION 1
+/* the first version with FINISHED (source -> destination after the ACK) */
+#define NC_PEER_PROTO_VERSION_FINISHED 2
 #define NC_PEER_PROTO_HEADER_SIZE 12
 #define NC_PEER_PROTO_MAX_PAYLOAD (1024u * 1024)
 #define NC_PEER_DIGEST_SIZE 32
@@ -25,6 +28,7 @@ typedef enum {
     NC_PEER_MSG_SEAL = 3,
     NC_PEER_MSG_ACK = 4,
     NC_PEER_MSG_ABORT = 5,
+    NC_PEER_MSG_FINISHED = 6,
     NC_PEER_MSG_LAST
 } NcPeerMsgType;
 
@@ -88,8 +92,8 @@ typedef struct {
 } NcPeerState;
 
 /**
- * NcPeerSealStep - one step of the source's migration timeline, sent with the seal so that the
- * destination's report holds both hosts' timelines
+ * NcPeerSealStep - one step of the source's migration timeline, sent with the seal and again
+ * (whole) with FINISHED, so that the destination's report holds both hosts' timelines
  * @phase:   the daemon's NcPhase value (src/daemon/nc-phase.h)
  * @cause:   the NcPhaseInput that made the step
  * @pass:    the pre-copy pass, else 0
@@ -139,6 +143,41 @@ typedef struct {
 } NcPeerAbort;
 
 /**
+ * NcPeerOutcome - how the source's libvirt says the migration ended (sent in FINISHED)
+ */
+typedef enum {
+    NC_PEER_OUTCOME_COMPLETED = 0,
+    NC_PEER_OUTCOME_FAILED = 1,
+    NC_PEER_OUTCOME_CANCELLED = 2,
+    NC_PEER_OUTCOME_LAST
+} NcPeerOutcome;
+
+const char *nc_peer_outcome_to_string(NcPeerOutcome outcome); /* "completed", ... */
+
+/**
+ * NcPeerFinished - the source's last word (protocol version 2), sent after the ACK once the
+ * source's migration ended, so that the destination's report has the source's whole story
+ * @outcome:        how the source's libvirt says it ended
+ * @has_downtime:   whether @downtime_ms is known (libvirt's job-completed event on the source)
+ * @downtime_ms:    libvirt's reported downtime
+ * @has_removed:    whether the source's clean-up ran
+ * @removed:        entries the clean-up removed from the source's conntrack table
+ * @n_steps, @steps: (array length=n_steps) (nullable): the source's WHOLE timeline, completed
+ *                  (or failed) step included; it replaces the one the seal carried
+ * @reason:         why it failed or was cancelled; "" when completed
+ */
+typedef struct {
+    NcPeerOutcome outcome;
+    gboolean has_downtime;
+    guint32 downtime_ms;
+    gboolean has_removed;
+    guint32 removed;
+    guint n_steps;
+    NcPeerSealStep *steps;
+    char *reason;
+} NcPeerFinished;
+
+/**
  * NcPeerMsg - one decoded message; @type says which member is valid
  */
 typedef struct {
@@ -149,6 +188,7 @@ typedef struct {
         NcPeerSeal seal;
         NcPeerAck ack;
         NcPeerAbort abort;
+        NcPeerFinished finished;
     };
 } NcPeerMsg;
 

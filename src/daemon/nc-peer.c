@@ -15,6 +15,9 @@
  * handshake gets handshake_ms; a frame, once its header starts to arrive, must complete within
  * io_ms, and so must each write; the server waits at most idle_ms for the next frame (the source
  * keeps a quiet pre-copy alive with empty STATE chunks); the client waits seal_ms for the ACK.
+ * In a version 2 session the server, after a good ACK, waits idle_ms more for FINISHED (the
+ * daemon usually gives up earlier and frees the session); the client sends it whenever its
+ * migration ends, and does not read meanwhile (nothing more comes from the server).
  * Each bound is a timeout source that cancels the operation's GCancellable, so a timeout is told
  * apart from a cancel and reported as NC_ERROR_TIMEOUT naming what was awaited.
  *
@@ -333,11 +336,9 @@ static void link_send(Link *l, GBytes *frame)
     link_pump(l);
 }
 
-/* Send @msg as the last frame, then close; the owner hears nothing more. */
-static void link_send_last(Link *l, const NcPeerMsg *msg)
+/* Send @frame (may be NULL: none) as the last frame, then close; the owner hears nothing more. */
+static void link_send_frame_last(Link *l, GBytes *frame)
 {
-    GBytes *frame = nc_peer_msg_encode(msg, NULL);
-
     l->owner = NULL;
     l->dead = TRUE;
     l->close_when_drained = TRUE;
@@ -346,6 +347,11 @@ static void link_send_last(Link *l, const NcPeerMsg *msg)
         link_send(l, frame);
     else
         link_pump(l);
+}
+
+static void link_send_last(Link *l, const NcPeerMsg *msg)
+{
+    link_send_frame_last(l, nc_peer_msg_encode(msg, NULL));
 }
 
 static void link_read(Link *l, guint wait_ms, const char *what);
@@ -471,6 +477,7 @@ typedef enum {
     SESSION_HANDSHAKE,
     SESSION_WANT_HELLO,
     SESSION_STREAMING,
+    SESSION_WANT_FINISHED, /* version 2: ACK sent, the source's FINISHED still to come */
     SESSION_DONE,
 } SessionState;
 
@@ -530,11 +537,20 @@ static void session_end(NcPeerSession *s, GError *error)
     g_idle_add(session_free_idle, s);
 }
 
-/* Answer and end the session; an ACK that says "installed" is the one good ending. */
+/* Answer and end the session; an ACK that says "installed" is the one good ending (in a
+ * version 2 session it ends only after the source's FINISHED). */
 static void session_finish(NcPeerSession *s, NcPeerMsg *reply)
 {
     GError *e = NULL;
 
+    if (reply->type == NC_PEER_MSG_ACK && reply->ack.ok &&
+        s->version >= NC_PEER_PROTO_VERSION_FINISHED) {
+        link_send(s->link, nc_peer_msg_encode(reply, NULL));
+        nc_peer_msg_free(reply);
+        s->state = SESSION_WANT_FINISHED;
+        link_read(s->link, s->server->idle_ms, "FINISHED");
+        return;
+    }
     if (reply->type == NC_PEER_MSG_ABORT)
         e = g_error_new(NC_ERROR, NC_ERROR_FAILED, "refused %s: %s (%s)", s->remote,
                         reply->abort.reason, nc_peer_abort_code_to_string(reply->abort.code));
@@ -597,6 +613,20 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         nc_peer_msg_free(reply);
         s->state = SESSION_STREAMING;
         link_read(s->link, server->idle_ms, "STATE or SEAL");
+        return;
+    }
+    if (s->state == SESSION_WANT_FINISHED) {
+        if (msg->type != NC_PEER_MSG_FINISHED) {
+            session_protocol_error(s, g_error_new(NC_ERROR, NC_ERROR_INVALID_DATA,
+                                                  "%s sent %s after the ACK", s->remote,
+                                                  nc_peer_msg_type_to_string(msg->type)));
+            return;
+        }
+        /* the last word: nothing is answered */
+        reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
+        nc_peer_msg_free(reply);
+        link_shutdown(s->link);
+        session_end(s, NULL);
         return;
     }
     /* SESSION_STREAMING */
@@ -891,6 +921,8 @@ struct _NcPeerClient {
     gulong cancel_id;
     NcPeerSealStep *seal_steps; /* sent with the seal */
     guint n_seal_steps;
+    guint32 session_version; /* negotiated with the server's HELLO */
+    gboolean acked;          /* a good ACK came; in version 2 the link stays for FINISHED */
 };
 
 static void client_really_free(NcPeerClient *c);
@@ -972,6 +1004,7 @@ static void client_on_message(gpointer owner, NcPeerMsg *msg_)
                                        msg->hello.domain_uuid, c->domain_uuid));
             return;
         }
+        c->session_version = version;
         c->peer_hello = g_steal_pointer(&msg);
         /* from now on: wait without bound for an ABORT or the ACK (the seal has its timer) */
         link_read(c->link, 0, "ACK");
@@ -988,7 +1021,10 @@ static void client_on_message(gpointer owner, NcPeerMsg *msg_)
         ack->ok = msg->ack.ok;
         ack->installed = msg->ack.installed;
         ack->reason = g_steal_pointer(&msg->ack.reason);
-        link_shutdown(c->link);
+        c->acked = ack->ok;
+        /* version 2: the link stays open (no read: the server says nothing more) for FINISHED */
+        if (!ack->ok || c->session_version < NC_PEER_PROTO_VERSION_FINISHED)
+            link_shutdown(c->link);
         g_task_return_pointer(task, ack, (GDestroyNotify)nc_peer_ack_free);
         g_object_unref(task);
         return;
@@ -1413,6 +1449,54 @@ void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeer
 NcPeerAck *nc_peer_client_seal_finish(NcPeerClient *client, GAsyncResult *result, GError **error)
 {
     return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/**
+ * nc_peer_client_send_finished() - the source's last word after a good ACK (version 2)
+ * @client:   a client whose seal was answered with an ACK that said "installed"
+ * @finished: the source's outcome, whole timeline, downtime and clean-up count (copied)
+ * @error:    NC_ERROR_UNSUPPORTED if the destination speaks only version 1 (it expects nothing
+ *            after the ACK), NC_ERROR_INVALID_ARG before a good ACK, or the link's failure
+ *
+ * Queues FINISHED and closes the link once it left; a write failure after that is not reported
+ * (the destination then says in its report that the source's end is unknown).
+ *
+ * Return: TRUE if queued
+ */
+gboolean nc_peer_client_send_finished(NcPeerClient *client, const NcPeerFinished *finished,
+                                      GError **error)
+{
+    NcPeerMsg msg = {.type = NC_PEER_MSG_FINISHED};
+    GBytes *frame;
+
+    if (client->failure) {
+        g_propagate_error(error, g_error_copy(client->failure));
+        return FALSE;
+    }
+    if (!client->acked || !client->link) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "FINISHED before the destination %s acknowledged the seal",
+                    client->remote ? client->remote : "(none)");
+        return FALSE;
+    }
+    if (client->session_version < NC_PEER_PROTO_VERSION_FINISHED) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "netcarryd at %s speaks peer protocol version %u, which has no FINISHED: "
+                    "upgrade it for the source's end in its reports",
+                    client->remote, client->session_version);
+        return FALSE;
+    }
+    if (client->link->dead) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "the link to %s is closed", client->remote);
+        return FALSE;
+    }
+    msg.finished = *finished; /* borrows the caller's timeline and reason for encoding */
+    frame = nc_peer_msg_encode(&msg, error);
+    if (!frame)
+        return FALSE;
+    client->acked = FALSE; /* once */
+    link_send_frame_last(client->link, frame);
+    return TRUE;
 }
 
 void nc_peer_client_free(NcPeerClient *client)

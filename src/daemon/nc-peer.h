@@ -22,14 +22,16 @@ typedef struct _NcPeerClient NcPeerClient;
 /**
  * NcPeerMessageFunc - the daemon's say on each message a client sent (server side)
  * @session:   the connection; its remote address, certificate subject and HELLO identify the peer
- * @msg:       the decoded, validated message (HELLO, STATE or SEAL; order already checked)
+ * @msg:       the decoded, validated message (HELLO, STATE, SEAL or FINISHED; order already
+ *             checked)
  * @user_data: as given to nc_peer_server_set_handlers()
  *
  * Called on the main loop; must not block long (a chunk's install is fine). For a HELLO: return
  * NULL to accept (the server answers with its own HELLO) or an ABORT to refuse (e.g. "this domain
  * is not migrating here from this host"). For a STATE: NULL to go on, or an ABORT. For a SEAL: an
- * ACK or an ABORT (NULL is answered with ABORT "internal"). Whatever ends the exchange is sent,
- * then the connection closes.
+ * ACK or an ABORT (NULL is answered with ABORT "internal"). For a FINISHED (version 2, after a
+ * good ACK): the answer is ignored (NULL); the session then ends. Whatever ends the exchange is
+ * sent, then the connection closes.
  *
  * Return: (transfer full) (nullable): the answer
  */
@@ -39,8 +41,9 @@ typedef NcPeerMsg *(*NcPeerMessageFunc)(NcPeerSession *session, const NcPeerMsg 
 /**
  * NcPeerClosedFunc - a session ended; called once per session that passed the TCP accept
  * @session: the connection (valid during the call only)
- * @error:   NULL if the exchange ended with an ACK that said "installed"; otherwise why it
- *           ended: NC_ERROR_PERMISSION (handshake: bad or no certificate), NC_ERROR_TIMEOUT,
+ * @error:   NULL if the exchange ended well: with an ACK that said "installed" and, in a
+ *           version 2 session, then the source's FINISHED; otherwise why it ended (after a good
+ *           ACK: the source's FINISHED did not come, NC_ERROR_TIMEOUT or NC_ERROR_IO): NC_ERROR_PERMISSION (handshake: bad or no certificate), NC_ERROR_TIMEOUT,
  *           NC_ERROR_UNSUPPORTED (version), NC_ERROR_INVALID_DATA (garbage), NC_ERROR_IO,
  *           NC_ERROR_FAILED (the daemon or the source aborted)
  */
@@ -93,6 +96,8 @@ void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeer
                                guint timeout_ms, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 NcPeerAck *nc_peer_client_seal_finish(NcPeerClient *client, GAsyncResult *result, GError **error);
+gboolean nc_peer_client_send_finished(NcPeerClient *client, const NcPeerFinished *finished,
+                                      GError **error);
 void nc_peer_client_free(NcPeerClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPeerClient, nc_peer_client_free)
 

@@ -149,6 +149,68 @@ static void test_round_trip(void)
     g_assert_cmpstr(ab2->abort.reason, ==, "not migrating");
 }
 
+static NcPeerMsg *make_finished(gboolean full)
+{
+    NcPeerMsg *m = nc_peer_msg_new(NC_PEER_MSG_FINISHED);
+
+    if (!full) {
+        m->finished.outcome = NC_PEER_OUTCOME_CANCELLED;
+        m->finished.reason = g_strdup("domjobabort");
+        return m;
+    }
+    m->finished.outcome = NC_PEER_OUTCOME_COMPLETED;
+    m->finished.has_downtime = TRUE;
+    m->finished.downtime_ms = 150;
+    m->finished.has_removed = TRUE;
+    m->finished.removed = 1000;
+    m->finished.n_steps = 3;
+    m->finished.steps = g_new0(NcPeerSealStep, 3);
+    for (guint i = 0; i < 3; i++) {
+        m->finished.steps[i].phase = 2 + i;
+        m->finished.steps[i].cause = 20 + i;
+        m->finished.steps[i].pass = i == 0 ? 7 : 0;
+        m->finished.steps[i].time_us = G_GINT64_CONSTANT(1795000000000000) + i * 1000;
+    }
+    m->finished.reason = g_strdup("");
+    return m;
+}
+
+/* FINISHED (version 2): every field survives, "unknown" included (no downtime, no clean-up). */
+static void test_round_trip_finished(void)
+{
+    g_autoptr(NcPeerMsg) full = make_finished(TRUE);
+    g_autoptr(NcPeerMsg) bare = make_finished(FALSE);
+    g_autoptr(NcPeerMsg) f2 = round_trip(full), b2 = round_trip(bare);
+
+    g_assert_cmpint(f2->finished.outcome, ==, NC_PEER_OUTCOME_COMPLETED);
+    g_assert_true(f2->finished.has_downtime);
+    g_assert_cmpuint(f2->finished.downtime_ms, ==, 150);
+    g_assert_true(f2->finished.has_removed);
+    g_assert_cmpuint(f2->finished.removed, ==, 1000);
+    g_assert_cmpuint(f2->finished.n_steps, ==, 3);
+    g_assert_cmpmem(f2->finished.steps, 3 * sizeof(NcPeerSealStep), full->finished.steps,
+                    3 * sizeof(NcPeerSealStep));
+    g_assert_cmpstr(f2->finished.reason, ==, "");
+
+    g_assert_cmpint(b2->finished.outcome, ==, NC_PEER_OUTCOME_CANCELLED);
+    g_assert_false(b2->finished.has_downtime);
+    g_assert_false(b2->finished.has_removed);
+    g_assert_cmpuint(b2->finished.n_steps, ==, 0);
+    g_assert_nonnull(b2->finished.steps);
+    g_assert_cmpstr(b2->finished.reason, ==, "domjobabort");
+    g_assert_cmpstr(nc_peer_msg_type_to_string(NC_PEER_MSG_FINISHED), ==, "FINISHED");
+    g_assert_cmpstr(nc_peer_outcome_to_string(NC_PEER_OUTCOME_CANCELLED), ==, "cancelled");
+
+    /* an outcome that does not exist is not sent */
+    {
+        g_autoptr(GError) error = NULL;
+
+        bare->finished.outcome = NC_PEER_OUTCOME_LAST;
+        g_assert_null(nc_peer_msg_encode(bare, &error));
+        g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    }
+}
+
 /* The encoding is fixed by the Theory of operation: check one IPv4 TCP entry byte by byte. */
 static void test_entry_encoding(void)
 {
@@ -199,6 +261,8 @@ static void test_truncation(void)
         nc_peer_msg_new(NC_PEER_MSG_SEAL),
         nc_peer_msg_new_ack(FALSE, 1, "x"),
         nc_peer_msg_new_abort(NC_PEER_ABORT_PROTOCOL, "bad"),
+        make_finished(TRUE),
+        make_finished(FALSE),
     };
 
     for (gsize m = 0; m < G_N_ELEMENTS(msgs); m++) {
@@ -248,12 +312,15 @@ static void test_corruption(void)
     g_autoptr(NcPeerMsg) state = make_state(0, 3, 1);
     g_autoptr(NcPeerMsg) ack = nc_peer_msg_new_ack(FALSE, 0, "why");
     g_autoptr(NcPeerMsg) abort_ = nc_peer_msg_new_abort(NC_PEER_ABORT_TIMEOUT, "t");
-    g_autoptr(GBytes) hf = encode(hello), sf = encode(state), af = encode(ack), bf = encode(abort_);
-    gsize hl, sl, al, bl;
+    g_autoptr(NcPeerMsg) fin = make_finished(TRUE);
+    g_autoptr(GBytes) hf = encode(hello), sf = encode(state), af = encode(ack), bf = encode(abort_),
+                      ff = encode(fin);
+    gsize hl, sl, al, bl, fl;
     g_autofree guint8 *h = g_memdup2(g_bytes_get_data(hf, &hl), g_bytes_get_size(hf));
     g_autofree guint8 *s = g_memdup2(g_bytes_get_data(sf, &sl), g_bytes_get_size(sf));
     g_autofree guint8 *a = g_memdup2(g_bytes_get_data(af, &al), g_bytes_get_size(af));
     g_autofree guint8 *b = g_memdup2(g_bytes_get_data(bf, &bl), g_bytes_get_size(bf));
+    g_autofree guint8 *fi = g_memdup2(g_bytes_get_data(ff, &fl), g_bytes_get_size(ff));
     struct {
         guint8 *buf;
         gsize len, off;
@@ -265,7 +332,7 @@ static void test_corruption(void)
         {h, hl, 5, 0, "field type"},
         {h, hl, 7, 1, "field reserved"},
         {h, hl, 8, 0x7f, "field length"},
-        {h, hl, 12 + 7, 2, "field compat_version"}, /* compat 2 > version 1 */
+        {h, hl, 12 + 7, 3, "field compat_version"}, /* compat 3 > version 2 */
         {h, hl, 12 + 8 + 2, 'z', "field domain_uuid"},
         {h, hl, 12 + 8 + 2 + 36 + 2, 0xff, "field host"},        /* not UTF-8 */
         {s, sl, 12 + 4 + 3, 200, "field n_upserts"},             /* cannot fit */
@@ -277,6 +344,10 @@ static void test_corruption(void)
         {a, al, 12, 2, "field result"},
         {b, bl, 12 + 1, 0, "field code"},
         {b, bl, 12 + 1, 77, "field code"},
+        {fi, fl, 12, 3, "field outcome"},
+        {fi, fl, 12 + 1, 0x07, "field flags"},                 /* unknown bit */
+        {fi, fl, 12 + 10 + 1, 200, "field n_steps"},           /* cannot fit */
+        {fi, fl, 12 + 10 + 2 + 3 * 14 + 1, 9, "field reason"}, /* runs past the end */
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -484,6 +555,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/peer-proto/round-trip", test_round_trip);
+    g_test_add_func("/peer-proto/round-trip-finished", test_round_trip_finished);
     g_test_add_func("/peer-proto/entry-encoding", test_entry_encoding);
     g_test_add_func("/peer-proto/encoder-refuses-mixed-families",
                     test_bad_entry_refused_by_encoder);

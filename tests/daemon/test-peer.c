@@ -18,7 +18,10 @@ typedef struct {
     const char *address;
     /* server side */
     NcPeerSet *set;
-    guint hellos, chunks, seals;
+    guint hellos, chunks, seals, finisheds;
+    NcPeerOutcome fin_outcome;
+    guint32 fin_downtime, fin_removed, fin_steps;
+    gboolean fin_has_downtime;
     char *hello_host, *subject;
     NcPeerAbortCode refuse_hello; /* 0: accept */
     gboolean closed;
@@ -60,6 +63,14 @@ static NcPeerMsg *on_message(NcPeerSession *session, const NcPeerMsg *msg, gpoin
                                     &error))
             return nc_peer_msg_new_ack(FALSE, 0, error->message);
         return nc_peer_msg_new_ack(TRUE, nc_peer_set_count(f->set), NULL);
+    case NC_PEER_MSG_FINISHED:
+        f->finisheds++;
+        f->fin_outcome = msg->finished.outcome;
+        f->fin_has_downtime = msg->finished.has_downtime;
+        f->fin_downtime = msg->finished.downtime_ms;
+        f->fin_removed = msg->finished.removed;
+        f->fin_steps = msg->finished.n_steps;
+        return NULL;
     default:
         g_assert_not_reached();
     }
@@ -332,8 +343,88 @@ static void test_full_exchange(Fixture *f, gconstpointer data)
         nc_peer_ct_key_of(&e7, &k);
         g_assert_null(nc_peer_set_lookup(f->set, &k));
     }
+    /* version 2: the session waits for the source's end after the ACK */
+    drain();
+    g_assert_false(f->closed);
+    {
+        NcPeerSealStep steps[2] = {{3, 13, 0, 1795000000000000}, {7, 5, 0, 1795000002000000}};
+        NcPeerFinished fin = {.outcome = NC_PEER_OUTCOME_COMPLETED,
+                              .has_downtime = TRUE,
+                              .downtime_ms = 150,
+                              .has_removed = TRUE,
+                              .removed = 995,
+                              .n_steps = 2,
+                              .steps = steps,
+                              .reason = (char *)""};
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(nc_peer_client_send_finished(c, &fin, &error));
+        g_assert_no_error(error);
+        /* once */
+        g_assert_false(nc_peer_client_send_finished(c, &fin, &error));
+        g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    }
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_no_error(f->closed_error);
+    g_assert_cmpuint(f->finisheds, ==, 1);
+    g_assert_cmpint(f->fin_outcome, ==, NC_PEER_OUTCOME_COMPLETED);
+    g_assert_true(f->fin_has_downtime);
+    g_assert_cmpuint(f->fin_downtime, ==, 150);
+    g_assert_cmpuint(f->fin_removed, ==, 995);
+    g_assert_cmpuint(f->fin_steps, ==, 2);
+}
+
+/* FINISHED only after a good ACK; a source that leaves without it ends the session with an
+ * error the daemon can tell apart (the state is installed; only the source's end is unknown). */
+static void test_finished_missing(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+    NcPeerDigest digest;
+    NcPeerFinished fin = {.outcome = NC_PEER_OUTCOME_COMPLETED, .reason = (char *)""};
+    g_autoptr(GError) error = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    c = make_client(f, "ca1.pem", "client");
+    do_connect(f, c, NULL, 0);
+    g_assert_no_error(f->error);
+    g_assert_false(nc_peer_client_send_finished(c, &fin, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    g_clear_error(&error);
+    stream_and_seal(f, c, 10, 10, FALSE, &digest);
+    run_until(&f->done, 10000, "the ACK");
+    g_assert_true(f->ack->ok);
+    drain();
+    g_assert_false(f->closed);
+    g_clear_pointer(&c, nc_peer_client_free);
+    run_until(&f->closed, 2000, "the server's session end");
+    g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_IO);
+    g_test_message("server sees: %s", f->closed_error->message);
+    g_assert_nonnull(strstr(f->closed_error->message, "FINISHED"));
+    g_assert_cmpuint(f->finisheds, ==, 0);
+}
+
+/* A version 1 source (no FINISHED): the exchange ends at the ACK, as version 1 defines it. */
+static void test_finished_v1(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+    NcPeerDigest digest;
+    NcPeerFinished fin = {.outcome = NC_PEER_OUTCOME_COMPLETED, .reason = (char *)""};
+    g_autoptr(GError) error = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    c = make_client(f, "ca1.pem", "client");
+    nc_peer_client_set_versions(c, 1, 1);
+    do_connect(f, c, NULL, 0);
+    g_assert_no_error(f->error);
+    stream_and_seal(f, c, 10, 10, FALSE, &digest);
+    run_until(&f->done, 10000, "the ACK");
+    g_assert_true(f->ack->ok);
+    run_until(&f->closed, 2000, "the server's session end");
+    g_assert_no_error(f->closed_error);
+    g_assert_false(nc_peer_client_send_finished(c, &fin, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
 }
 
 /* A digest that does not match is answered with a failed ACK, not an installed one. */
@@ -503,7 +594,7 @@ static void test_wrong_version(Fixture *f, gconstpointer data)
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_test_message("client sees: %s", f->error->message);
-    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 1-1"));
+    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 1-2"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_assert_cmpuint(f->hellos, ==, 0);
@@ -633,6 +724,8 @@ int main(int argc, char **argv)
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, setup, fn, teardown)
     ADD("/peer/full-exchange/ipv4", test_full_exchange, "127.0.0.1");
     ADD("/peer/full-exchange/ipv6", test_full_exchange, "::1");
+    ADD("/peer/finished/missing", test_finished_missing, NULL);
+    ADD("/peer/finished/version-1", test_finished_v1, NULL);
     ADD("/peer/digest-mismatch", test_digest_mismatch, NULL);
     ADD("/peer/refused/client-from-other-ca", test_other_ca, NULL);
     ADD("/peer/refused/client-without-certificate", test_no_cert, NULL);
