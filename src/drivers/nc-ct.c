@@ -948,34 +948,10 @@ gboolean nc_ct_delete(NcCt *ct, const NcCtEntry *entries, guint n_entries, guint
 gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error)
 {
     g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    g_autofree int *errs = NULL;
-    guint removed = 0;
 
     if (n_removed)
         *n_removed = 0;
     if (!nc_ct_capture(ct, sel, found, error))
         return FALSE;
-    if (found->len == 0)
-        return TRUE;
-
-    errs = g_new0(int, found->len);
-    if (!nc_ct_batch(ct, (const NcCtEntry *)found->data, found->len, nc_ct_msg_put_delete, 0, NULL,
-                     errs, error))
-        return FALSE;
-    for (guint i = 0; i < found->len; i++) {
-        if (errs[i] == 0) {
-            removed++;
-        } else if (errs[i] != ENOENT) {
-            g_autofree char *what = nc_ct_entry_describe(&g_array_index(found, NcCtEntry, i));
-            g_set_error(error, NC_ERROR, NC_ERROR_NETLINK,
-                        "deleting conntrack entry %s in network namespace %s failed: %s", what,
-                        nc_ct_ns_name(ct), g_strerror(errs[i]));
-            if (n_removed)
-                *n_removed = removed;
-            return FALSE;
-        }
-    }
-    if (n_removed)
-        *n_removed = removed;
-    return TRUE;
+    return nc_ct_delete(ct, (const NcCtEntry *)found->data, found->len, n_removed, error);
 }
