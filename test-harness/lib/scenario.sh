@@ -67,6 +67,25 @@ sc_check() {
     else echo "FAIL $desc" >> "$ART/checks"; sc_note "check FAILED: $desc"; fi
 }
 
+# sc_drops_mark HOST - remember HOST's firewall drop counter; sc_check_no_drops HOST checks, two
+# seconds later (traffic that was held must have had its chance), that it did not grow.
+sc_drops_mark() { SC_DROPS0=$(fw_counter "$1" dropped_tcp); }
+sc_check_no_drops() {
+    local d
+    sleep 2
+    d=$(fw_counter "$1" dropped_tcp)
+    sc_check "$1's firewall dropped none of the carried connections' packets (dropped_tcp $SC_DROPS0 -> $d)" \
+        [ "$d" = "$SC_DROPS0" ]
+}
+
+# sc_check_echo_intact - stop the 'echo' client; every line came back, in order, within the stall.
+sc_check_echo_intact() {
+    local rc
+    sc_client_stop echo; rc=$?
+    sc_check "the connection survived: every line back, in order, stall <= $NCH_MAX_STALL_MS ms ($(cat "$ART/client-echo.result"))" \
+        sc_client_intact echo "$rc" "$NCH_MAX_STALL_MS"
+}
+
 # sc_other_host HOST - the first host that is not HOST.
 sc_other_host() { local h; for h in $NCH_HOSTS; do [ "$h" != "$1" ] && { echo "$h"; return; }; done; }
 
