@@ -152,7 +152,7 @@ struct NcCarryEngine {
     GHashTable *locals;  /* uuid -> Local */
     GHashTable *carries; /* "s:uuid" / "d:uuid" -> Carry */
     guint finish_wait_ms;
-    GQueue ended;        /* char *, status lines of ended carries */
+    GQueue ended; /* char *, status lines of ended carries */
 };
 
 struct _Carry {
@@ -182,7 +182,7 @@ struct _Carry {
     guint io_timer;
     NcPeerServer *server;
     NcPeerSet *set;
-    GHashTable *installed; /* GBytes key -> NcCtEntry* as installed */
+    GHashTable *installed;      /* GBytes key -> NcCtEntry* as installed */
     GPtrArray *report_failures; /* "entry\treason" */
     NcPeerSealStep *source_steps;
     guint n_source_steps;
@@ -205,11 +205,11 @@ struct _Carry {
     gboolean stopped;
     gint64 stopped_us;
     GCancellable *seal_cancel;
-    gboolean acked;             /* the destination installed: FINISHED goes at finished() */
-    NcPeerOutcome outcome;      /* as finished() was told */
+    gboolean acked;        /* the destination installed: FINISHED goes at finished() */
+    NcPeerOutcome outcome; /* as finished() was told */
     char *outcome_reason;
     gboolean cleanup_ran;
-    guint downtime_timer;       /* polling the tracker for libvirt's downtime */
+    guint downtime_timer; /* polling the tracker for libvirt's downtime */
     gint64 downtime_deadline_us;
 };
 
@@ -222,8 +222,8 @@ static const char *carry_phase(Carry *c)
     return nc_phase_to_string(nc_phase_tracker_current(c->e->opt.phases, c->uuid, c->side, NULL));
 }
 
-#define CLOG(level, c, fmt, ...)                                                                  \
-    g_log(G_LOG_DOMAIN, level, "domain %s (%s, phase %s): " fmt, (c)->uuid,                      \
+#define CLOG(level, c, fmt, ...)                                                                   \
+    g_log(G_LOG_DOMAIN, level, "domain %s (%s, phase %s): " fmt, (c)->uuid,                        \
           nc_side_to_string((c)->side), carry_phase(c), ##__VA_ARGS__)
 
 static void feed(Carry *c, NcPhaseInput type, gint64 time_us, const char *reason)
@@ -362,10 +362,10 @@ static void carry_free(Carry *c)
 
 static char *carry_status_line(Carry *c)
 {
-    return g_strdup_printf("%s %s %s %s precopied=%u at-stop=%u installed=%u failed=%u%s%s", c->uuid,
-                           c->name ? c->name : "-", nc_side_to_string(c->side), carry_phase(c),
-                           c->precopied, c->changed_at_stop, c->installed_n, c->failed_n,
-                           c->failure ? " reason=" : "", c->failure ? c->failure : "");
+    return g_strdup_printf("%s %s %s %s precopied=%u at-stop=%u installed=%u failed=%u%s%s",
+                           c->uuid, c->name ? c->name : "-", nc_side_to_string(c->side),
+                           carry_phase(c), c->precopied, c->changed_at_stop, c->installed_n,
+                           c->failed_n, c->failure ? " reason=" : "", c->failure ? c->failure : "");
 }
 
 /* Forget @c (from an idle: callbacks of its link may be on the stack). */
@@ -523,8 +523,7 @@ static void dest_remove_gate(Carry *c)
     c->gate_opened_us = g_get_real_time();
 }
 
-static void report_steps_from_tracker(NcReport *r, NcPhaseTracker *t, const char *uuid,
-                                      NcSide side)
+static void report_steps_from_tracker(NcReport *r, NcPhaseTracker *t, const char *uuid, NcSide side)
 {
     const NcPhaseStep *steps;
     guint n = 0;
@@ -584,12 +583,11 @@ static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
     }
     report_steps_from_tracker(r, c->e->opt.phases, c->uuid, NC_SIDE_DESTINATION);
     /* the engine's own witnesses, if the tracker has none (no tracker, or fed elsewhere) */
-    if (c->installed_us && !nc_report_find_step(r, NC_REPORT_DESTINATION,
-                                                NC_REPORT_PHASE_INSTALLED, 0))
+    if (c->installed_us &&
+        !nc_report_find_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_INSTALLED, 0))
         nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_INSTALLED, 0, c->installed_us,
                            "netcarry installed");
-    if (c->resumed_us &&
-        !nc_report_find_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0))
+    if (c->resumed_us && !nc_report_find_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0))
         nc_report_add_step(r, NC_REPORT_DESTINATION, NC_REPORT_PHASE_RESUMED, 0, c->resumed_us,
                            "resumed");
     r->carried[NC_REPORT_CLASS_CONNTRACK].present = TRUE;
@@ -599,6 +597,12 @@ static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
     r->carried[NC_REPORT_CLASS_CONNTRACK].failed = c->failed_n;
     if (c->source_end && c->source_end->has_removed)
         r->carried[NC_REPORT_CLASS_CONNTRACK].removed_at_source = c->source_end->removed;
+    /* where the stop fell in the stream only the source knows; without it, all counts as
+     * pre-copied */
+    if (c->source_end) {
+        r->carried[NC_REPORT_CLASS_CONNTRACK].precopied = c->source_end->precopied;
+        r->carried[NC_REPORT_CLASS_CONNTRACK].changed_at_stop = c->source_end->changed_at_stop;
+    }
     for (guint i = 0; i < c->report_failures->len; i++) {
         g_auto(GStrv) parts = g_strsplit(g_ptr_array_index(c->report_failures, i), "\t", 2);
 
@@ -669,8 +673,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             g_autofree char *what = nc_ct_entry_describe(en);
 
             if (foreign++ < 3)
-                CLOG(G_LOG_LEVEL_WARNING, c, "refusing entry %s: not the domain's addresses",
-                     what);
+                CLOG(G_LOG_LEVEL_WARNING, c, "refusing entry %s: not the domain's addresses", what);
             add_failure(c, en, "address not the domain's");
         }
     }
@@ -754,9 +757,9 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
 static gboolean dest_seal_timeout(gpointer data)
 {
     Carry *c = data;
-    g_autofree char *why = g_strdup_printf(
-        "no seal from the source within %u ms of the guest's resume here",
-        c->e->opt.config->seal_timeout_ms);
+    g_autofree char *why =
+        g_strdup_printf("no seal from the source within %u ms of the guest's resume here",
+                        c->e->opt.config->seal_timeout_ms);
 
     c->seal_timer = 0;
     dest_fail(c, why, FALSE);
@@ -844,17 +847,17 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         g_autofree char *cn = subject_cn(nc_peer_session_get_peer_subject(session));
 
         if (g_strcmp0(msg->hello.domain_uuid, c->uuid) != 0) {
-            g_autofree char *why = g_strdup_printf("the source answered for domain %s",
-                                                   msg->hello.domain_uuid);
+            g_autofree char *why =
+                g_strdup_printf("the source answered for domain %s", msg->hello.domain_uuid);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
         }
         /* the identity is a certificate name (CN) or the whole subject */
         if (c->rv->identity && g_strcmp0(cn, c->rv->identity) != 0 &&
             g_strcmp0(nc_peer_session_get_peer_subject(session), c->rv->identity) != 0) {
-            g_autofree char *why = g_strdup_printf(
-                "the source's certificate names %s, not the rendezvous identity %s",
-                cn ? cn : "nobody", c->rv->identity);
+            g_autofree char *why =
+                g_strdup_printf("the source's certificate names %s, not the rendezvous identity %s",
+                                cn ? cn : "nobody", c->rv->identity);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
         }
@@ -949,9 +952,9 @@ static void dest_on_closed(NcPeerSession *session, const GError *error, gpointer
     if (c->state == CARRY_ENDED)
         return;
     {
-        g_autofree char *why = g_strdup_printf(
-            "the link to the source netcarryd ended before the seal: %s",
-            error ? error->message : "closed");
+        g_autofree char *why =
+            g_strdup_printf("the link to the source netcarryd ended before the seal: %s",
+                            error ? error->message : "closed");
         dest_fail(c, why, FALSE);
     }
 }
@@ -979,8 +982,8 @@ static void dest_dial_fail(Carry *c, const char *what)
 static gboolean dest_io_timeout(gpointer data)
 {
     Carry *c = data;
-    g_autofree char *what = g_strdup_printf("did not answer within %u ms",
-                                            c->e->opt.config->peer_connect_timeout_ms);
+    g_autofree char *what =
+        g_strdup_printf("did not answer within %u ms", c->e->opt.config->peer_connect_timeout_ms);
 
     c->io_timer = 0;
     dest_dial_fail(c, what);
@@ -1002,8 +1005,8 @@ static void dest_answer_read(GObject *src, GAsyncResult *res, gpointer data)
         c->io_timer = 0;
     }
     if (err || n < NC_CARRY_RV_SIZE) {
-        g_autofree char *what = g_strdup_printf("closed the connection: %s",
-                                                err ? err->message : "short answer");
+        g_autofree char *what =
+            g_strdup_printf("closed the connection: %s", err ? err->message : "short answer");
         dest_dial_fail(c, what);
         return;
     }
@@ -1163,8 +1166,8 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
     c->set = nc_peer_set_new();
     c->installed = entry_table_new();
-    c->server = nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key,
-                                   &err);
+    c->server =
+        nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
     if (!c->server) {
         g_propagate_error(error, g_steal_pointer(&err));
         dest_fail(c, "TLS credentials", FALSE);
@@ -1175,8 +1178,8 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
                                 NC_PEER_DEFAULT_IO_TIMEOUT_MS, e->idle_ms);
     nc_peer_server_set_host_name(c->server, e->host_name);
     nc_peer_server_set_handlers(c->server, dest_on_message, dest_on_closed, c);
-    CLOG(G_LOG_LEVEL_INFO, c, "admitting: dialling the source's netcarryd at %s:%u",
-         c->rv->host, c->rv->port);
+    CLOG(G_LOG_LEVEL_INFO, c, "admitting: dialling the source's netcarryd at %s:%u", c->rv->host,
+         c->rv->port);
     if (!dest_dial(c, &err)) {
         g_propagate_error(error, g_steal_pointer(&err));
         dest_fail(c, "dial", FALSE);
@@ -1208,8 +1211,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     return TRUE;
 }
 
-void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
-                                  const char *reason)
+void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain, const char *reason)
 {
     Carry *c = carry_new(engine, NC_SIDE_DESTINATION, domain->uuid, domain->name);
     g_autofree char *why = g_strdup_printf("admitted without carrying: %s", reason);
@@ -1344,8 +1346,8 @@ static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
 {
     if (ch->full) {
         /* a resync: whatever the destination holds and the new set lacks is gone */
-        g_autoptr(GHashTable) now = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-                                                          (GDestroyNotify)g_bytes_unref, NULL);
+        g_autoptr(GHashTable) now =
+            g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
         g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtEntryKey));
         GHashTableIter it;
         gpointer v;
@@ -1495,6 +1497,8 @@ static void src_send_finished(Carry *c)
     f.downtime_ms = f.has_downtime ? (guint32)downtime : 0;
     f.has_removed = c->cleanup_ran;
     f.removed = c->removed_at_source;
+    f.precopied = c->precopied;
+    f.changed_at_stop = c->changed_at_stop;
     if (!nc_peer_client_send_finished(c->client, &f, &err))
         CLOG(G_LOG_LEVEL_WARNING, c, "cannot tell the destination how the migration ended: %s",
              err->message);
@@ -1658,8 +1662,8 @@ static void rv_answer(RvRequest *r, const char *text)
     memset(ans, ' ', sizeof(ans));
     memcpy(ans, text, MIN(strlen(text), sizeof(ans) - 1));
     ans[sizeof(ans) - 1] = '\n';
-    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(r->conn)), ans,
-                              sizeof(ans), NULL, NULL, NULL);
+    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(r->conn)), ans, sizeof(ans),
+                              NULL, NULL, NULL);
 }
 
 static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
@@ -1690,9 +1694,8 @@ static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
     uuid = req + strlen(NC_CARRY_RV_MAGIC);
     l = g_hash_table_lookup(e->locals, uuid);
     if (!l) {
-        g_autofree char *why =
-            g_strdup_printf("domain %s does not run on %s (or netcarryd was not told)", uuid,
-                            e->host_name);
+        g_autofree char *why = g_strdup_printf(
+            "domain %s does not run on %s (or netcarryd was not told)", uuid, e->host_name);
 
         g_info("domain %s (source, phase none): refusing a destination: %s", uuid, why);
         g_autofree char *line = g_strdup_printf("NO %s", why);
@@ -1703,8 +1706,8 @@ static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
     c = carry_new(e, NC_SIDE_SOURCE, uuid, l->name);
     c->sent = entry_table_new();
     nc_peer_digest_init(&c->digest);
-    c->client = nc_peer_client_new(cfg->tls_ca_file, cfg->tls_client_cert, cfg->tls_client_key,
-                                   &err);
+    c->client =
+        nc_peer_client_new(cfg->tls_ca_file, cfg->tls_client_cert, cfg->tls_client_key, &err);
     if (!c->client) {
         g_autofree char *why = g_strdup_printf("NO %s", err->message);
         rv_answer(r, why);
@@ -1815,9 +1818,9 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
             dest_report_completed(c); /* forgets @c */
             return;
         } else if (outcome == NC_CARRY_COMPLETED) {
-            g_autofree char *why = g_strdup_printf(
-                "the migration completed but the state was not sealed%s%s",
-                c->failure ? ": " : "", c->failure ? c->failure : "");
+            g_autofree char *why =
+                g_strdup_printf("the migration completed but the state was not sealed%s%s",
+                                c->failure ? ": " : "", c->failure ? c->failure : "");
 
             if (c->state != CARRY_ENDED) {
                 /* keep the pre-copied entries (the domain's own); never keep the guest cut off */
@@ -1830,9 +1833,9 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
             dest_report(c, c->risk ? NC_REPORT_COMPLETED : NC_REPORT_FAILED, why);
         } else {
             gboolean cancelled = outcome == NC_CARRY_CANCELLED;
-            g_autofree char *why = g_strdup(reason ? reason
-                                                   : cancelled ? "the migration was cancelled"
-                                                               : "the migration failed");
+            g_autofree char *why = g_strdup(reason      ? reason
+                                            : cancelled ? "the migration was cancelled"
+                                                        : "the migration failed");
             /* a carry that already installed is rolled back too: the guest is not here */
             if (c->state == CARRY_INSTALLED) {
                 c->state = CARRY_PRECOPY;
@@ -2050,9 +2053,10 @@ void nc_carry_engine_free(NcCarryEngine *engine)
             if (c->side == NC_SIDE_DESTINATION)
                 dest_fail(c, "netcarryd is shutting down", FALSE);
             if (c->awaiting_source)
-                CLOG(G_LOG_LEVEL_WARNING, c, "shutting down: the report of the completed "
-                                             "migration is not stored (it waited for the "
-                                             "source's end)");
+                CLOG(G_LOG_LEVEL_WARNING, c,
+                     "shutting down: the report of the completed "
+                     "migration is not stored (it waited for the "
+                     "source's end)");
             carry_free(c);
         }
         g_hash_table_unref(engine->carries);

@@ -52,7 +52,8 @@
  * Version 2 adds:
  *   FINISHED u8 outcome (NcPeerOutcome), u8 flags (bit 0 downtime known, bit 1 clean-up ran;
  *          other bits 0), u32 downtime-ms (0 if unknown), u32 removed (0 if no clean-up),
- *          u16 n-steps, n-steps timeline steps as in SEAL (the whole timeline), string reason
+ *          u32 precopied, u32 changed-at-stop, u16 n-steps, n-steps timeline steps as in SEAL
+ *          (the whole timeline), string reason
  * An entry (its canonical encoding, also what the digest hashes):
  *   u8 family (4 or 6), u8 flags (bit 0 labels, bit 1 tcp; other bits 0), u16 zone,
  *   orig tuple, reply tuple, u32 status, u32 timeout, u32 mark,
@@ -450,6 +451,8 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
                       (msg->finished.has_removed ? FINISHED_FLAG_REMOVED : 0));
         put_u32(b, msg->finished.has_downtime ? msg->finished.downtime_ms : 0);
         put_u32(b, msg->finished.has_removed ? msg->finished.removed : 0);
+        put_u32(b, msg->finished.precopied);
+        put_u32(b, msg->finished.changed_at_stop);
         put_steps(b, msg->finished.steps, msg->finished.n_steps);
         put_str(b, msg->finished.reason);
         break;
@@ -823,6 +826,8 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
         if (!rd_u8(&r, "outcome", &outcome) || !rd_u8(&r, "flags", &flags) ||
             !rd_u32(&r, "downtime_ms", &msg->finished.downtime_ms) ||
             !rd_u32(&r, "removed", &msg->finished.removed) ||
+            !rd_u32(&r, "precopied", &msg->finished.precopied) ||
+            !rd_u32(&r, "changed_at_stop", &msg->finished.changed_at_stop) ||
             !rd_steps(&r, &msg->finished.steps, &msg->finished.n_steps) ||
             !rd_str(&r, "reason", &msg->finished.reason))
             return NULL;

@@ -162,6 +162,9 @@ const char *nc_peer_outcome_to_string(NcPeerOutcome outcome); /* "completed", ..
  * @downtime_ms:    libvirt's reported downtime
  * @has_removed:    whether the source's clean-up ran
  * @removed:        entries the clean-up removed from the source's conntrack table
+ * @precopied:      entries the source sent while the guest ran
+ * @changed_at_stop: changes (upserts and deletions) it sent after the guest stopped; only the
+ *                  source knows where its stop fell in the stream
  * @n_steps, @steps: (array length=n_steps) (nullable): the source's WHOLE timeline, completed
  *                  (or failed) step included; it replaces the one the seal carried
  * @reason:         why it failed or was cancelled; "" when completed
@@ -172,6 +175,8 @@ typedef struct {
     guint32 downtime_ms;
     gboolean has_removed;
     guint32 removed;
+    guint32 precopied;
+    guint32 changed_at_stop;
     guint n_steps;
     NcPeerSealStep *steps;
     char *reason;

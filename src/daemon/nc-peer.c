@@ -519,22 +519,40 @@ static gboolean session_free_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The daemon may free the server from inside closed_func (its carry ended): so the session
+ * leaves the server's list first and nothing touches the server after the call. */
 static void session_end(NcPeerSession *s, GError *error)
 {
     NcPeerServer *server = s->server;
+    NcPeerClosedFunc closed_func;
+    gpointer user_data;
 
     if (s->state == SESSION_DONE) {
         g_clear_error(&error);
         return;
     }
     s->state = SESSION_DONE;
-    if (error)
-        g_info("peer session from %s ended: %s", s->remote, error->message);
-    if (server->closed_func)
-        server->closed_func(s, error, server->user_data);
-    g_clear_error(&error);
+    closed_func = server->closed_func;
+    user_data = server->user_data;
     server->sessions = g_list_remove(server->sessions, s);
     g_idle_add(session_free_idle, s);
+    if (error)
+        g_info("peer session from %s ended: %s", s->remote, error->message);
+    if (closed_func)
+        closed_func(s, error, user_data);
+    g_clear_error(&error);
+}
+
+/* After a call into the daemon: TRUE if it freed the server meanwhile (the session is then
+ * over; @reply, if any, is sent as the last frame and freed). */
+static gboolean session_gone(NcPeerSession *s, NcPeerMsg *reply)
+{
+    if (s->state != SESSION_DONE)
+        return FALSE;
+    if (reply)
+        link_send_last(s->link, reply);
+    nc_peer_msg_free(reply);
+    return TRUE;
 }
 
 /* Answer and end the session; an ACK that says "installed" is the one good ending (in a
@@ -604,6 +622,8 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         }
         s->hello = g_steal_pointer(&msg);
         reply = server->message_func ? server->message_func(s, s->hello, server->user_data) : NULL;
+        if (session_gone(s, reply))
+            return;
         if (reply) {
             session_finish(s, reply);
             return;
@@ -625,6 +645,8 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         /* the last word: nothing is answered */
         reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
         nc_peer_msg_free(reply);
+        if (session_gone(s, NULL))
+            return;
         link_shutdown(s->link);
         session_end(s, NULL);
         return;
@@ -639,6 +661,8 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         }
         s->chunks++;
         reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
+        if (session_gone(s, reply))
+            return;
         if (reply) {
             session_finish(s, reply);
             return;
@@ -648,6 +672,8 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
     }
     if (msg->type == NC_PEER_MSG_SEAL) {
         reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
+        if (session_gone(s, reply))
+            return;
         if (!reply || (reply->type != NC_PEER_MSG_ACK && reply->type != NC_PEER_MSG_ABORT)) {
             nc_peer_msg_free(reply);
             reply = nc_peer_msg_new_abort(NC_PEER_ABORT_INTERNAL,
@@ -863,8 +889,13 @@ void nc_peer_server_free(NcPeerServer *server)
             g_cancellable_cancel(s->hs_timer.cancellable);
             continue;
         }
+        /* maybe called from inside this session's callback into the daemon (a carry that ended
+         * frees its server): the session stays valid until an idle, hears nothing more, and
+         * may still send the answer it was about to send (session_gone()) */
         s->state = SESSION_DONE;
-        session_free(s);
+        if (s->link)
+            s->link->owner = NULL;
+        g_idle_add(session_free_idle, s);
     }
     creds_clear(&server->creds);
     g_free(server->host);

@@ -43,9 +43,10 @@ typedef NcPeerMsg *(*NcPeerMessageFunc)(NcPeerSession *session, const NcPeerMsg 
  * @session: the connection (valid during the call only)
  * @error:   NULL if the exchange ended well: with an ACK that said "installed" and, in a
  *           version 2 session, then the source's FINISHED; otherwise why it ended (after a good
- *           ACK: the source's FINISHED did not come, NC_ERROR_TIMEOUT or NC_ERROR_IO): NC_ERROR_PERMISSION (handshake: bad or no certificate), NC_ERROR_TIMEOUT,
- *           NC_ERROR_UNSUPPORTED (version), NC_ERROR_INVALID_DATA (garbage), NC_ERROR_IO,
- *           NC_ERROR_FAILED (the daemon or the source aborted)
+ *           ACK: the source's FINISHED did not come, NC_ERROR_TIMEOUT or NC_ERROR_IO):
+ * NC_ERROR_PERMISSION (handshake: bad or no certificate), NC_ERROR_TIMEOUT, NC_ERROR_UNSUPPORTED
+ * (version), NC_ERROR_INVALID_DATA (garbage), NC_ERROR_IO, NC_ERROR_FAILED (the daemon or the
+ * source aborted)
  */
 typedef void (*NcPeerClosedFunc)(NcPeerSession *session, const GError *error, gpointer user_data);
 

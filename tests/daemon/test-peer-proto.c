@@ -163,6 +163,8 @@ static NcPeerMsg *make_finished(gboolean full)
     m->finished.downtime_ms = 150;
     m->finished.has_removed = TRUE;
     m->finished.removed = 1000;
+    m->finished.precopied = 998;
+    m->finished.changed_at_stop = 3;
     m->finished.n_steps = 3;
     m->finished.steps = g_new0(NcPeerSealStep, 3);
     for (guint i = 0; i < 3; i++) {
@@ -187,6 +189,8 @@ static void test_round_trip_finished(void)
     g_assert_cmpuint(f2->finished.downtime_ms, ==, 150);
     g_assert_true(f2->finished.has_removed);
     g_assert_cmpuint(f2->finished.removed, ==, 1000);
+    g_assert_cmpuint(f2->finished.precopied, ==, 998);
+    g_assert_cmpuint(f2->finished.changed_at_stop, ==, 3);
     g_assert_cmpuint(f2->finished.n_steps, ==, 3);
     g_assert_cmpmem(f2->finished.steps, 3 * sizeof(NcPeerSealStep), full->finished.steps,
                     3 * sizeof(NcPeerSealStep));
@@ -346,8 +350,8 @@ static void test_corruption(void)
         {b, bl, 12 + 1, 77, "field code"},
         {fi, fl, 12, 3, "field outcome"},
         {fi, fl, 12 + 1, 0x07, "field flags"},                 /* unknown bit */
-        {fi, fl, 12 + 10 + 1, 200, "field n_steps"},           /* cannot fit */
-        {fi, fl, 12 + 10 + 2 + 3 * 14 + 1, 9, "field reason"}, /* runs past the end */
+        {fi, fl, 12 + 18 + 1, 200, "field n_steps"},           /* cannot fit */
+        {fi, fl, 12 + 18 + 2 + 3 * 14 + 1, 9, "field reason"}, /* runs past the end */
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
