@@ -10,7 +10,6 @@
 NCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034  # the harness's globals, as nch sets them
 NCH_SCENARIOS=$(dirname "$NCH_LIB")/scenarios
-# shellcheck disable=SC2034
 NCH_SELF=$(dirname "$NCH_LIB")/nch
 for f in common hosts guest firewall pki netcarry artifacts scenario; do
     # shellcheck disable=SC1090
@@ -55,15 +54,16 @@ demo_client() {
     ok=$(sc_result "$t" ok); stall=$(sc_result "$t" max_stall_ms)
     recv=$(sc_result "$t" received); sent=$(sc_result "$t" sent)
     if [ "$(sc_result "$t" mode)" = tcp-bulk ]; then
-        what="bulk: $(awk -v b="$recv" 'BEGIN { printf "%.2f GB", b / 1e9 }') received from the guest"
+        what="$(awk -v b="$recv" 'BEGIN { printf "%.2f GB", b / 1e9 }') streamed from the guest"
     else
-        what="echo: $recv of $sent lines back"
+        what="$recv of $sent lines echoed"
     fi
     if [ "$ok" = 1 ]; then
-        line "$(printf '%-5s ALIVE  %s, in order=%s, resets=%s, longest stall %s ms' \
-            "$t" "$what" "$(sc_result "$t" in_order)" "$(sc_result "$t" resets)" "$stall")"
+        line "$(printf '%-5s ALIVE: %s, in order, %s resets, longest stall %s ms' \
+            "$t" "$what" "$(sc_result "$t" resets)" "$stall")"
     else
-        line "$(printf '%-5s DEAD   %s; %s' "$t" "$what" "$(sc_result "$t" first_error | tr _ ' ')")"
+        line "$(printf '%-5s DEAD:  %s, then %s' "$t" "$what" \
+            "$(sc_result "$t" first_error | tr _ ' ' | sed 's/^connection 0: //')")"
     fi
 }
 
@@ -202,6 +202,7 @@ demo_without() {
 demo_with() {
     local h t0 rc_e rc_b dA0 dA1 dB0 dB1 ok=1
     sc_begin demo-2-with-netcarry
+    for h in $NCH_HOSTS; do fw_on "$h"; done       # the same rules, counters from zero
     for h in $NCH_HOSTS; do nc_up "$h" || demo_fail "netcarryd did not start on host $h"; done
     nc_wait_rendezvous A || demo_fail "netcarryd on A never published the guest's rendezvous"
     for h in $NCH_HOSTS; do
@@ -253,13 +254,18 @@ demo_with() {
     fi
 }
 
-# demo_teardown - the harness's own teardown, then what is left and where the artifacts are.
+# demo_teardown - the harness's own teardown ('nch down'), then what is left and where the
+# artifacts are. 'nch down' runs as a process of its own: inside an EXIT trap that an exit or a
+# signal fired, bash gives a bare 'return' the status from before the trap, so the harness's
+# host_index (and with it host_ns) fails there and the hosts' namespaces would be skipped.
 demo_teardown() {
     local left
     [ -n "${RUN:-}" ] && [ -f "$RUN/env" ] || return 0
+    # An exit inside a redirected command (virsh migrate > FILE, interrupted) keeps its
+    # redirections in the trap: put the log back first.
+    exec >>"$DEMO_LOG" 2>&1
     say "4. Teardown"
-    hosts_down
-    left=$(hosts_leftovers)
+    left=$("$NCH_SELF" --run "$RUN" down)
     if [ -z "$left" ]; then
         line "guest destroyed, libvirtd, netcarryd and clients stopped, namespaces nch$NCH_ID-* deleted"
     else
