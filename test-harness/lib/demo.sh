@@ -26,12 +26,17 @@ DEMO_MAX_STALL_MS=${DEMO_MAX_STALL_MS:-1000}
 # demo_open LOG - from here on, stdout and stderr go to LOG; the story goes to fd 3 (the terminal).
 demo_open() {
     DEMO_LOG=$1
+    DEMO_T0=${DEMO_T0:-$(now_ms)}      # test-harness/demo sets it before installing and building
     exec 3>&1 >>"$DEMO_LOG" 2>&1
+    DEMO_BOLD="" DEMO_RED="" DEMO_GREEN="" DEMO_OFF=""
+    if [ -t 3 ]; then        # colours for a terminal only, not for a log or a CI page
+        DEMO_BOLD=$'\033[1m' DEMO_RED=$'\033[1;31m' DEMO_GREEN=$'\033[1;32m' DEMO_OFF=$'\033[0m'
+    fi
 }
 
 # say TEXT - a section heading; line TEXT - one line of the story (both also marked in the log).
 say() {
-    printf '\n\033[1m== %s\033[0m\n' "$*" >&3
+    printf '\n%s== %s%s\n' "$DEMO_BOLD" "$*" "$DEMO_OFF" >&3
     log "=== demo: $*"
 }
 line() { printf '   %s\n' "$*" >&3; }
@@ -40,7 +45,7 @@ lines() { sed 's/^/   | /' >&3; }
 
 # demo_fail WHAT - say what failed, show the log's tail, and exit (the EXIT trap tears down).
 demo_fail() {
-    printf '\n\033[1;31mdemo failed: %s\033[0m\n' "$*" >&3
+    printf '\n%sdemo failed: %s%s\n' "$DEMO_RED" "$*" "$DEMO_OFF" >&3
     printf 'last lines of %s:\n' "$DEMO_LOG" >&3
     tail -n 15 "$DEMO_LOG" | sed 's/^/   /' >&3
     exit 1
@@ -139,11 +144,11 @@ EOF
 
 # --- the parts of the story ------------------------------------------------------------------
 
-# demo_setup BUILD TRAFFIC - two libvirt hosts, firewalls, the guest booted on A.
+# demo_setup RUN_DIR BUILD TRAFFIC - two libvirt hosts, firewalls, the guest booted on A.
 demo_setup() {
-    local build=$1 traffic=$2 t0 h
+    local build=$2 traffic=$3 t0 h
     t0=$(now_ms)
-    run_create "$DEMO_RUN" 2
+    run_create "$1" 2
     echo "$build" > "$RUN/build"
     echo "$traffic" > "$RUN/traffic"
     export NCH_TRAFFIC=$traffic
@@ -235,7 +240,6 @@ demo_with() {
     sc_check "echo and bulk survived A->B->A: all data, in order, no reset, stall <= $DEMO_MAX_STALL_MS ms" \
         [ $ok = 1 ]
     sc_end
-    # shellcheck disable=SC2034  # read by test-harness/demo
     DEMO_OK=$ok
 
     if [ -s "$ART/report-AB.txt" ]; then
@@ -248,7 +252,7 @@ demo_with() {
         grep -E '^(conntrack|margin|source stop)' "$ART/report-BA.txt" | lines
     fi
     if [ -s "$ART/timeline.txt" ]; then
-        say "3c. Timeline of A -> B, ms from the source's STOP (all hosts' logs merged)"
+        say "3c. Timeline of A -> B: all hosts' logs merged, ms from the source's STOP (±1 ms)"
         demo_timeline "$ART" A B | lines
         line "(every line of both hosts: $ART/timeline.txt)"
     fi
@@ -275,4 +279,15 @@ demo_teardown() {
     line "artifacts: $RUN/artifacts/demo-*  (logs of both hosts, events, firewall"
     line "           counters, client outputs, reports, checks, timeline.txt)"
     line "log:       $DEMO_LOG"
+    line "the demo took $(( ($(now_ms) - DEMO_T0) / 1000 )) s"
+}
+
+# demo_verdict - the last line: did the carried connections survive (DEMO_OK 1), or not (0)?
+demo_verdict() {
+    case ${DEMO_OK:-} in
+    1) printf '\n%sRESULT: the connections netcarry carried survived A -> B -> A.%s\n' \
+           "$DEMO_GREEN" "$DEMO_OFF" >&3 ;;
+    0) printf '\n%sRESULT: the carried connections did NOT survive (see the artifacts).%s\n' \
+           "$DEMO_RED" "$DEMO_OFF" >&3 ;;
+    esac
 }
