@@ -5,7 +5,7 @@
 # host; host H has bridge br0 ($NCH_NET.1x) with that veth as uplink, and libvirt plugs the guest's
 # tap into br0. libvirtd listens on plain TCP without auth, reachable only inside the fabric.
 
-host_index() { local i=0 h; for h in $NCH_HOSTS; do i=$((i + 1)); [ "$h" = "$1" ] && { echo $i; return; }; done; die "no host '$1' in this run (hosts: $NCH_HOSTS)"; }
+host_index() { local i=0 h; for h in $NCH_HOSTS; do i=$((i + 1)); [ "$h" = "$1" ] && { echo $i; return 0; }; done; die "no host '$1' in this run (hosts: $NCH_HOSTS)"; }
 host_ip() { echo "$NCH_NET.$((10 + $(host_index "$1")))"; }
 host_ns() { host_index "$1" >/dev/null && echo "nch$NCH_ID-$1"; }
 host_dir() { echo "$RUN/hosts/$1"; }
@@ -131,11 +131,14 @@ hosts_up() {
 # hosts_down - destroy guests, stop every recorded process, then any straggler inside our
 # namespaces (only processes in namespaces this run created), then delete the namespaces.
 hosts_down() {
-    local h ns p f
+    local h ns p f dom
     for h in $NCH_HOSTS; do
         pid_alive "$(pid_of "libvirtd-$h")" || continue
-        for dom in $(timeout 10 vsh "$h" list --name 2>/dev/null); do
-            timeout 10 vsh "$h" destroy "$dom" >/dev/null 2>&1
+        # timeout(1) cannot run the vsh function: the command itself, bounded
+        for dom in $(timeout 10 ip netns exec "$NCH_FABRIC_NS" virsh -q -c "$(host_uri "$h")" \
+                list --name 2>/dev/null); do
+            timeout 10 ip netns exec "$NCH_FABRIC_NS" virsh -q -c "$(host_uri "$h")" \
+                destroy "$dom" >/dev/null 2>&1
         done
     done
     for f in "$RUN"/pids/*; do [ -e "$f" ] && pid_stop "$(basename "$f")"; done

@@ -87,7 +87,7 @@ sc_check_echo_intact() {
 }
 
 # sc_other_host HOST - the first host that is not HOST.
-sc_other_host() { local h; for h in $NCH_HOSTS; do [ "$h" != "$1" ] && { echo "$h"; return; }; done; }
+sc_other_host() { local h; for h in $NCH_HOSTS; do [ "$h" != "$1" ] && { echo "$h"; return 0; }; done; }
 
 # sc_client_intact TAG RC MAX_STALL_MS - the client ended well: exit 0, every line/byte back, in
 # order, no reset, and no stall longer than MAX_STALL_MS.

@@ -4,7 +4,6 @@
 # netcarry exists to prevent; if it ever passes silently, the harness no longer shows anything.
 SCENARIO_DESC="firewalls on, no state carried: the TCP connection breaks; destination drops it"
 
-other_host() { local h; for h in $NCH_HOSTS; do [ "$h" != "$1" ] && { echo "$h"; return; }; done; }
 gt() { [ "$1" -gt "$2" ]; }
 broke() { [ "$1" = 1 ] && [ "$(sc_result echo ok)" = 0 ]; }
 
@@ -13,7 +12,7 @@ scenario_run() {
     for h in $NCH_HOSTS; do nc_down "$h" --purge; done      # a baseline: no netcarry anywhere
     for h in $NCH_HOSTS; do fw_on "$h"; done
     src=$(guest_where) || die "the guest is not running anywhere"
-    dst=$(other_host "$src")
+    dst=$(sc_other_host "$src")
 
     sc_client echo tcp-echo 7 --interval-ms 20 --stall-timeout-s 5
     sleep 2
