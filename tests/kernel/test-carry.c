@@ -23,6 +23,7 @@
 #include "drivers/nc-ct.h"
 #include "drivers/nc-gate.h"
 #include "nc-carry.h"
+#include "nc-ktest.h"
 #include "util/nc-error.h"
 
 #define UUID "7d0c7a4e-2f3b-4e8e-9a51-00000000c0de"
@@ -80,36 +81,10 @@ static void on_fatal_signal(int sig)
     raise(sig);
 }
 
-static gboolean run_argv(const char *const *argv, char **out, GError **error)
-{
-    int status = 0;
-    g_autofree char *err = NULL;
-
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, &err,
-                      &status, error))
-        return FALSE;
-    if (!g_spawn_check_wait_status(status, error)) {
-        g_prefix_error(error, "%s %s %s: %s: ", argv[0], argv[1], argv[2] ? argv[2] : "",
-                       err ? g_strstrip(err) : "");
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
 {
-    g_autofree char *cmd = g_strdup_printf("ip %s", args);
-    g_auto(GStrv) argv = g_strsplit(cmd, " ", -1);
-
-    return run_argv((const char *const *)argv, NULL, error);
-}
-
-static void ns_del(const char *ns)
-{
-    g_autofree char *args = g_strdup_printf("netns del %s", ns);
-
-    ip(args, NULL);
+    return nc_ktest_run(NULL, error, "ip %s", args);
 }
 
 /* ---- the PKI: made once per process ---- */
@@ -181,34 +156,11 @@ static NcAddr addr(const char *text)
     return a;
 }
 
-/* An established TCP entry from @src:@sport to 192.0.2.10:80, as the other kernel tests build
- * them for nc_ct_install(). */
-static NcCtEntry tcp_entry(const char *src, guint16 sport)
-{
-    NcCtEntry e = {0};
-
-    e.orig.src = addr(src);
-    e.orig.dst = addr("192.0.2.10");
-    e.orig.proto = IPPROTO_TCP;
-    e.orig.sport = sport;
-    e.orig.dport = 80;
-    e.reply.src = e.orig.dst;
-    e.reply.dst = e.orig.src;
-    e.reply.proto = IPPROTO_TCP;
-    e.reply.sport = 80;
-    e.reply.dport = sport;
-    e.timeout = 600;
-    e.status = IPS_ASSURED | IPS_SEEN_REPLY;
-    e.has_tcp = TRUE;
-    e.tcp_state = TCP_CONNTRACK_ESTABLISHED;
-    return e;
-}
-
 static void ct_install(const char *ns, const char *src, guint16 sport)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
-    NcCtEntry e = tcp_entry(src, sport);
+    NcCtEntry e = nc_ktest_tcp_entry(src, sport);
 
     g_assert_no_error(error);
     g_assert_true(nc_ct_install(ct, &e, 1, NULL, &error));
@@ -219,7 +171,7 @@ static void ct_delete(const char *ns, const char *src, guint16 sport)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
-    NcCtEntry e = tcp_entry(src, sport);
+    NcCtEntry e = nc_ktest_tcp_entry(src, sport);
     guint n = 0;
 
     g_assert_no_error(error);
@@ -448,8 +400,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     g_clear_pointer(&f->cfg_dst, nc_config_free);
     g_clear_pointer(&f->report, nc_report_free);
     if (f->ready) {
-        ns_del(f->ns_src);
-        ns_del(f->ns_dst);
+        nc_ktest_ns_del(f->ns_src);
+        nc_ktest_ns_del(f->ns_dst);
         cleanup_paths[0][0] = cleanup_paths[1][0] = 0;
     }
 }

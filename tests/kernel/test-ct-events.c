@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "drivers/nc-ct-events.h"
+#include "nc-ktest.h"
 #include "util/nc-error.h"
 
 /* The VM whose events are followed, and a neighbour whose events must never be reported. */
@@ -24,53 +25,13 @@ typedef struct {
     guint notified;
 } Fixture;
 
-static gboolean run_argv(const char *const *argv, GError **error)
-{
-    int status = 0;
-    g_autofree char *out = NULL, *err = NULL;
-
-    /* stdout is captured (and dropped): conntrack prints entries, which would corrupt TAP */
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
-                      &status, error))
-        return FALSE;
-    if (!g_spawn_check_wait_status(status, error)) {
-        g_prefix_error(error, "%s %s: %s: ", argv[0], argv[1], err ? g_strstrip(err) : "");
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static GPtrArray *conntrack_argv(const char *ns, const char *args, GStrv *words)
-{
-    GPtrArray *argv = g_ptr_array_new();
-
-    *words = g_strsplit(args, " ", -1);
-    g_ptr_array_add(argv, (char *)"ip");
-    g_ptr_array_add(argv, (char *)"netns");
-    g_ptr_array_add(argv, (char *)"exec");
-    g_ptr_array_add(argv, (char *)ns);
-    g_ptr_array_add(argv, (char *)"conntrack");
-    for (char **w = *words; *w; w++)
-        g_ptr_array_add(argv, *w);
-    g_ptr_array_add(argv, NULL);
-    return argv;
-}
-
-/* Runs "ip netns exec NS conntrack ARGS..." (ARGS split on spaces); asserts success. */
+/* Runs "ip netns exec NS conntrack ARGS"; asserts success. */
 static void ns_conntrack(const char *ns, const char *args)
 {
-    g_auto(GStrv) words = NULL;
-    g_autoptr(GPtrArray) argv = conntrack_argv(ns, args, &words);
     g_autoptr(GError) error = NULL;
 
-    run_argv((const char *const *)argv->pdata, &error);
+    nc_ktest_conntrack(ns, args, NULL, &error);
     g_assert_no_error(error);
-}
-
-static void ns_del(const char *ns)
-{
-    const char *argv[] = {"ip", "netns", "del", ns, NULL};
-    run_argv(argv, NULL);
 }
 
 static void on_notify(NcCtFollower *follower, gpointer data)
@@ -96,7 +57,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     }
     g_snprintf(f->ns, sizeof(f->ns), "nc-ctev-%d", (int)getpid());
     const char *add[] = {"ip", "netns", "add", f->ns, NULL};
-    if (!run_argv(add, &error)) {
+    if (!nc_ktest_run_argv(add, NULL, &error)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create a network namespace: %s", error->message);
         g_test_skip(msg);
@@ -116,7 +77,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     g_array_unref(f->sel.addresses);
     if (f->ready)
-        ns_del(f->ns);
+        nc_ktest_ns_del(f->ns);
 }
 
 static NcCtFollower *follower_new(Fixture *f, gsize rcvbuf)
@@ -152,36 +113,6 @@ static NcCtChanges *flush_take(NcCtFollower *fl)
     g_assert_true(nc_ct_follower_flush(fl, 1000, &error));
     g_assert_no_error(error);
     return nc_ct_follower_take_changes(fl);
-}
-
-static const NcCtEntry *find_sport(GArray *entries, guint16 sport)
-{
-    for (guint i = 0; i < entries->len; i++)
-        if (g_array_index(entries, NcCtEntry, i).orig.sport == sport)
-            return &g_array_index(entries, NcCtEntry, i);
-    return NULL;
-}
-
-/* An established TCP entry from @src:@sport to 192.0.2.10:80, for nc_ct_install(). */
-static NcCtEntry tcp_entry(const char *src, guint16 sport)
-{
-    NcCtEntry e = {0};
-
-    g_assert_true(nc_addr_parse(src, &e.orig.src, NULL));
-    g_assert_true(nc_addr_parse("192.0.2.10", &e.orig.dst, NULL));
-    e.orig.proto = IPPROTO_TCP;
-    e.orig.sport = sport;
-    e.orig.dport = 80;
-    e.reply.src = e.orig.dst;
-    e.reply.dst = e.orig.src;
-    e.reply.proto = IPPROTO_TCP;
-    e.reply.sport = 80;
-    e.reply.dport = sport;
-    e.timeout = 600;
-    e.status = IPS_ASSURED | IPS_SEEN_REPLY;
-    e.has_tcp = TRUE;
-    e.tcp_state = TCP_CONNTRACK_ESTABLISHED;
-    return e;
 }
 
 static void install(Fixture *f, const NcCtEntry *entries, guint n)
@@ -244,12 +175,12 @@ static void test_filter(Fixture *f, gconstpointer data)
     g_assert_cmpuint(c->deletions->len, ==, 0);
     g_assert_cmpuint(c->upserts->len, ==, G_N_ELEMENTS(vm));
     for (guint i = 0; i < G_N_ELEMENTS(vm_sports); i++)
-        g_assert_nonnull(find_sport(c->upserts, vm_sports[i]));
+        g_assert_nonnull(nc_ktest_find_sport(c->upserts, vm_sports[i]));
     for (guint i = 0; i < c->upserts->len; i++) {
         guint16 sport = g_array_index(c->upserts, NcCtEntry, i).orig.sport;
         g_assert_false(sport >= 10001 && sport <= 10005);
     }
-    const NcCtEntry *own = find_sport(c->upserts, 40000);
+    const NcCtEntry *own = nc_ktest_find_sport(c->upserts, 40000);
     if (own) {
         g_assert_true(own->has_tcp);
         g_assert_cmpuint(own->tcp_state, ==, TCP_CONNTRACK_ESTABLISHED);
@@ -289,7 +220,7 @@ static void test_coalesce(Fixture *f, gconstpointer data)
     g_assert_nonnull(c);
     g_assert_cmpuint(c->deletions->len, ==, 0);
     g_assert_cmpuint(c->upserts->len, ==, 1);
-    const NcCtEntry *e = find_sport(c->upserts, 40000);
+    const NcCtEntry *e = nc_ktest_find_sport(c->upserts, 40000);
     g_assert_nonnull(e);
     if (e) {
         g_assert_cmpuint(e->mark, ==, 3);
@@ -309,7 +240,7 @@ static void ns_sysctl_events(const char *ns, int value)
     const char *argv[] = {"ip", "netns", "exec", ns, "sysctl", "-qw", arg, NULL};
     g_autoptr(GError) error = NULL;
 
-    run_argv(argv, &error);
+    nc_ktest_run_argv(argv, NULL, &error);
     g_assert_no_error(error);
 }
 
@@ -381,13 +312,13 @@ static void test_flush(Fixture *f, gconstpointer data)
         return;
     g_autoptr(NcCtFollower) fl = follower_new(f, 0);
     g_autoptr(NcCtChanges) initial = resync(fl);
-    NcCtEntry e[2] = {tcp_entry(VM4, 41000), tcp_entry(OTHER4, 11000)};
+    NcCtEntry e[2] = {nc_ktest_tcp_entry(VM4, 41000), nc_ktest_tcp_entry(OTHER4, 11000)};
 
     install(f, e, 2);
     g_autoptr(NcCtChanges) c = flush_take(fl);
     g_assert_nonnull(c);
     g_assert_cmpuint(c->upserts->len, ==, 1);
-    g_assert_nonnull(find_sport(c->upserts, 41000));
+    g_assert_nonnull(nc_ktest_find_sport(c->upserts, 41000));
 
     ns_conntrack(f->ns, "-D -p tcp -s " VM4 " --sport 41000");
     g_autoptr(NcCtChanges) d = flush_take(fl);
@@ -423,9 +354,9 @@ static void test_overflow(Fixture *f, gconstpointer data)
     g_autofree NcCtEntry *burst = g_new0(NcCtEntry, N + 10);
 
     for (guint i = 0; i < N; i++)
-        burst[i] = tcp_entry(VM4, 20000 + i);
+        burst[i] = nc_ktest_tcp_entry(VM4, 20000 + i);
     for (guint i = 0; i < 10; i++)
-        burst[N + i] = tcp_entry(OTHER4, 10000 + i);
+        burst[N + i] = nc_ktest_tcp_entry(OTHER4, 10000 + i);
     install(f, burst, N + 10);
 
     g_assert_true(nc_ct_follower_flush(fl, 2000, &error));
@@ -481,11 +412,11 @@ static void test_measure(Fixture *f, gconstpointer data)
     for (guint i = 0; i < SPAWNS; i++) {
         g_autofree char *args = g_strdup_printf(
             "-I -p tcp -s " VM4 " -d 192.0.2.20 --sport %u --dport 80 " EST, 42000 + i);
-        g_auto(GStrv) words = NULL;
-        g_autoptr(GPtrArray) argv = conntrack_argv(f->ns, args, &words);
+        g_autofree char *line = g_strdup_printf("ip netns exec %s conntrack %s", f->ns, args);
+        g_auto(GStrv) argv = g_strsplit(line, " ", -1);
         guint before = f->notified;
         gint64 t0 = g_get_monotonic_time(), deadline = t0 + 5 * G_USEC_PER_SEC;
-        g_assert_true(g_spawn_async(NULL, (char **)argv->pdata, NULL,
+        g_assert_true(g_spawn_async(NULL, argv, NULL,
                                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
                                         G_SPAWN_STDERR_TO_DEV_NULL,
                                     NULL, NULL, NULL, &error));
@@ -495,7 +426,7 @@ static void test_measure(Fixture *f, gconstpointer data)
     }
     /* one in-process create (request, kernel insert, event, ACK) -> the follower's notify */
     for (guint i = 0; i < RUNS; i++) {
-        NcCtEntry e = tcp_entry(VM4, 43000 + i);
+        NcCtEntry e = nc_ktest_tcp_entry(VM4, 43000 + i);
         guint before = f->notified;
         gint64 t0 = g_get_monotonic_time(), deadline = t0 + G_USEC_PER_SEC;
         g_assert_true(nc_ct_install(ct, &e, 1, NULL, &error));
@@ -511,7 +442,7 @@ static void test_measure(Fixture *f, gconstpointer data)
     g_autofree NcCtEntry *many = g_new0(NcCtEntry, N);
     for (guint i = 0; i < N; i++) {
         /* half IPv4, half IPv6 */
-        many[i] = tcp_entry(i < N / 2 ? VM4 : VM6, (guint16)(1024 + i));
+        many[i] = nc_ktest_tcp_entry(i < N / 2 ? VM4 : VM6, (guint16)(1024 + i));
         if (i >= N / 2) {
             g_assert_true(nc_addr_parse("2001:db8:2::1", &many[i].orig.dst, NULL));
             many[i].reply.src = many[i].orig.dst;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "drivers/nc-ct.h"
+#include "nc-ktest.h"
 #include "util/nc-error.h"
 
 /* The VM whose entries are selected, and a neighbour whose entries must never be. */
@@ -23,55 +24,17 @@ typedef struct {
     gboolean usable; /* and hold the test entries: the test may run */
 } Fixture;
 
-static gboolean run_argv(const char *const *argv, char **out, GError **error)
-{
-    int status = 0;
-    g_autofree char *err = NULL;
-
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, &err,
-                      &status, error))
-        return FALSE;
-    if (!g_spawn_check_wait_status(status, error)) {
-        g_prefix_error(error, "%s %s: %s: ", argv[0], argv[1], err ? g_strstrip(err) : "");
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* Runs "ip netns exec NS conntrack ARGS..." (ARGS split on spaces). */
-static gboolean ns_conntrack(const char *ns, const char *args, GError **error)
-{
-    g_auto(GStrv) words = g_strsplit(args, " ", -1);
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-
-    g_ptr_array_add(argv, (char *)"ip");
-    g_ptr_array_add(argv, (char *)"netns");
-    g_ptr_array_add(argv, (char *)"exec");
-    g_ptr_array_add(argv, (char *)ns);
-    g_ptr_array_add(argv, (char *)"conntrack");
-    for (char **w = words; *w; w++)
-        g_ptr_array_add(argv, *w);
-    g_ptr_array_add(argv, NULL);
-    return run_argv((const char *const *)argv->pdata, NULL, error);
-}
-
 static guint ns_count(const char *ns)
 {
     const char *argv[] = {"ip", "netns", "exec", ns, "conntrack", "-C", NULL};
     g_autofree char *out = NULL;
     g_autoptr(GError) error = NULL;
 
-    if (!run_argv(argv, &out, &error)) {
+    if (!nc_ktest_run_argv(argv, &out, &error)) {
         g_test_message("conntrack -C in %s: %s", ns, error->message);
         return G_MAXUINT;
     }
     return (guint)g_ascii_strtoull(out, NULL, 10);
-}
-
-static void ns_del(const char *ns)
-{
-    const char *argv[] = {"ip", "netns", "del", ns, NULL};
-    run_argv(argv, NULL, NULL);
 }
 
 /* Entries of the source namespace. The VM's, by the comment's key (its original source port). */
@@ -127,10 +90,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_snprintf(f->ns_b, sizeof(f->ns_b), "nc-ct-%d-b", (int)getpid());
     const char *add_a[] = {"ip", "netns", "add", f->ns_a, NULL};
     const char *add_b[] = {"ip", "netns", "add", f->ns_b, NULL};
-    if (!run_argv(add_a, NULL, &error) || !run_argv(add_b, NULL, &error)) {
+    if (!nc_ktest_run_argv(add_a, NULL, &error) || !nc_ktest_run_argv(add_b, NULL, &error)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create network namespaces: %s", error->message);
-        ns_del(f->ns_a);
+        nc_ktest_ns_del(f->ns_a);
         g_test_skip(msg);
         return;
     }
@@ -143,10 +106,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         return;
     }
     for (guint i = 0; i < G_N_ELEMENTS(vm_entries); i++)
-        if (!ns_conntrack(f->ns_a, vm_entries[i], &error))
+        if (!nc_ktest_conntrack(f->ns_a, vm_entries[i], NULL, &error))
             break;
     for (guint i = 0; !error && i < G_N_ELEMENTS(other_entries); i++)
-        if (!ns_conntrack(f->ns_a, other_entries[i], &error))
+        if (!nc_ktest_conntrack(f->ns_a, other_entries[i], NULL, &error))
             break;
     if (error) {
         g_autofree char *msg =
@@ -161,8 +124,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     if (!f->ready)
         return;
-    ns_del(f->ns_a);
-    ns_del(f->ns_b);
+    nc_ktest_ns_del(f->ns_a);
+    nc_ktest_ns_del(f->ns_b);
 }
 
 static NcCtSelector *selector_new(const char *a, const char *b)
@@ -186,14 +149,6 @@ static void selector_free(NcCtSelector *sel)
     g_free(sel);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCtSelector, selector_free)
-
-static const NcCtEntry *find_sport(GArray *entries, guint16 sport)
-{
-    for (guint i = 0; i < entries->len; i++)
-        if (g_array_index(entries, NcCtEntry, i).orig.sport == sport)
-            return &g_array_index(entries, NcCtEntry, i);
-    return NULL;
-}
 
 static void assert_addr(const NcAddr *addr, const char *text)
 {
@@ -231,14 +186,14 @@ static void test_capture(Fixture *f, gconstpointer data)
 
     g_assert_cmpuint(got->len, ==, G_N_ELEMENTS(vm_sports));
     for (guint i = 0; i < G_N_ELEMENTS(vm_sports); i++)
-        g_assert_nonnull(find_sport(got, vm_sports[i]));
+        g_assert_nonnull(nc_ktest_find_sport(got, vm_sports[i]));
     /* the neighbours' entries use original source ports 10001-10004 */
     for (guint i = 0; i < got->len; i++) {
         guint16 sport = g_array_index(got, NcCtEntry, i).orig.sport;
         g_assert_false(sport >= 10001 && sport <= 10004);
     }
 
-    const NcCtEntry *own = find_sport(got, 40000);
+    const NcCtEntry *own = nc_ktest_find_sport(got, 40000);
     if (own) {
         g_assert_true(own->has_tcp);
         g_assert_cmpuint(own->tcp_state, ==, TCP_CONNTRACK_ESTABLISHED);
@@ -250,28 +205,28 @@ static void test_capture(Fixture *f, gconstpointer data)
         assert_addr(&own->reply.src, "192.0.2.10");
         g_assert_cmpuint(own->reply.dport, ==, 40000);
     }
-    const NcCtEntry *dnat = find_sport(got, 6000);
+    const NcCtEntry *dnat = nc_ktest_find_sport(got, 6000);
     if (dnat) {
         assert_addr(&dnat->reply.src, VM4);
         g_assert_cmpuint(dnat->reply.sport, ==, 80);
         g_assert_true(dnat->status & IPS_DST_NAT);
     }
-    const NcCtEntry *snat = find_sport(got, 5353);
+    const NcCtEntry *snat = nc_ktest_find_sport(got, 5353);
     if (snat) {
         assert_addr(&snat->reply.dst, "203.0.113.1");
         g_assert_cmpuint(snat->reply.dport, ==, 61000);
         g_assert_true(snat->status & IPS_SRC_NAT);
         g_assert_cmpuint(snat->orig.proto, ==, IPPROTO_UDP);
     }
-    const NcCtEntry *v6 = find_sport(got, 1234);
+    const NcCtEntry *v6 = nc_ktest_find_sport(got, 1234);
     if (v6) {
         g_assert_cmpuint(v6->orig.src.family, ==, AF_INET6);
         assert_addr(&v6->orig.dst, VM6);
     }
-    const NcCtEntry *z = find_sport(got, 40002);
+    const NcCtEntry *z = nc_ktest_find_sport(got, 40002);
     if (z)
         g_assert_cmpuint(z->zone, ==, 7);
-    const NcCtEntry *m = find_sport(got, 40003);
+    const NcCtEntry *m = nc_ktest_find_sport(got, 40003);
     if (m)
         g_assert_cmpuint(m->mark, ==, 42);
 }
@@ -287,19 +242,19 @@ static void test_capture_zone_mark(Fixture *f, gconstpointer data)
     sel->zone = 7;
     g_autoptr(GArray) zone7 = capture(f->ns_a, sel);
     g_assert_cmpuint(zone7->len, ==, 1);
-    g_assert_nonnull(find_sport(zone7, 40002));
+    g_assert_nonnull(nc_ktest_find_sport(zone7, 40002));
 
     sel->zone = 0;
     g_autoptr(GArray) zone0 = capture(f->ns_a, sel);
     g_assert_cmpuint(zone0->len, ==, G_N_ELEMENTS(vm_sports) - 1);
-    g_assert_null(find_sport(zone0, 40002));
+    g_assert_null(nc_ktest_find_sport(zone0, 40002));
 
     sel->has_zone = FALSE;
     sel->has_mark = TRUE;
     sel->mark = 42;
     g_autoptr(GArray) mark = capture(f->ns_a, sel);
     g_assert_cmpuint(mark->len, ==, 1);
-    g_assert_nonnull(find_sport(mark, 40003));
+    g_assert_nonnull(nc_ktest_find_sport(mark, 40003));
 }
 
 /* Install into a second namespace reproduces every field that matters. */
@@ -325,7 +280,7 @@ static void test_install(Fixture *f, gconstpointer data)
     const guint32 nat = IPS_SRC_NAT | IPS_DST_NAT;
     for (guint i = 0; i < src->len; i++) {
         const NcCtEntry *a = &g_array_index(src, NcCtEntry, i);
-        const NcCtEntry *b = find_sport(got, a->orig.sport);
+        const NcCtEntry *b = nc_ktest_find_sport(got, a->orig.sport);
         g_assert_nonnull(b);
         if (!b)
             continue;
@@ -379,7 +334,7 @@ static void test_install_bad(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(NcCtSelector) sel = selector_new(VM4, NULL);
     g_autoptr(GArray) src = capture(f->ns_a, sel);
-    const NcCtEntry *own = find_sport(src, 40000);
+    const NcCtEntry *own = nc_ktest_find_sport(src, 40000);
     g_assert_nonnull(own);
     if (!own)
         return;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "drivers/nc-gate.h"
+#include "nc-ktest.h"
 #include "util/nc-error.h"
 #include "util/nc-netns.h"
 
@@ -35,33 +36,6 @@ typedef struct {
     gboolean usable;
 } Fixture;
 
-static gboolean run_argv(const char *const *argv, char **out, GError **error)
-{
-    int status = 0;
-    g_autofree char *err = NULL;
-
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, &err,
-                      &status, error))
-        return FALSE;
-    if (!g_spawn_check_wait_status(status, error)) {
-        g_prefix_error(error, "%s %s: %s: ", argv[0], argv[1], err ? g_strstrip(err) : "");
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* Runs a command line split on spaces (no quoting needed by these tests). */
-static gboolean run(char **out, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static gboolean run(char **out, GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *line = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_auto(GStrv) argv = g_strsplit(line, " ", -1);
-    return run_argv((const char *const *)argv, out, error);
-}
-
 static void check_run(const char *what, gboolean ok, GError *error)
 {
     if (!ok) {
@@ -73,20 +47,22 @@ static void check_run(const char *what, gboolean ok, GError *error)
 #define RUN(...)                                                                                   \
     do {                                                                                           \
         g_autoptr(GError) e_ = NULL;                                                               \
-        check_run(#__VA_ARGS__, run(NULL, &e_, __VA_ARGS__), e_);                                  \
+        check_run(#__VA_ARGS__, nc_ktest_run(NULL, &e_, __VA_ARGS__), e_);                         \
     } while (0)
 
 /* Joins the namespaces with a veth: @tap in the host, @peer in the VM, addresses in @net. */
 static gboolean link_up(Fixture *f, const char *tap, const char *peer, int net, GError **error)
 {
-    return run(NULL, error, "ip -n %s link add %s type veth peer name %s netns %s", f->ns_h, tap,
-               peer, f->ns_v) &&
-           run(NULL, error, "ip -n %s addr add 10.%d.0.1/24 dev %s", f->ns_h, net, tap) &&
-           run(NULL, error, "ip -n %s addr add 10.%d.0.2/24 dev %s", f->ns_v, net, peer) &&
-           run(NULL, error, "ip -n %s addr add fd00:%d::1/64 dev %s nodad", f->ns_h, net, tap) &&
-           run(NULL, error, "ip -n %s addr add fd00:%d::2/64 dev %s nodad", f->ns_v, net, peer) &&
-           run(NULL, error, "ip -n %s link set %s up", f->ns_h, tap) &&
-           run(NULL, error, "ip -n %s link set %s up", f->ns_v, peer);
+    return nc_ktest_run(NULL, error, "ip -n %s link add %s type veth peer name %s netns %s",
+                        f->ns_h, tap, peer, f->ns_v) &&
+           nc_ktest_run(NULL, error, "ip -n %s addr add 10.%d.0.1/24 dev %s", f->ns_h, net, tap) &&
+           nc_ktest_run(NULL, error, "ip -n %s addr add 10.%d.0.2/24 dev %s", f->ns_v, net, peer) &&
+           nc_ktest_run(NULL, error, "ip -n %s addr add fd00:%d::1/64 dev %s nodad", f->ns_h, net,
+                        tap) &&
+           nc_ktest_run(NULL, error, "ip -n %s addr add fd00:%d::2/64 dev %s nodad", f->ns_v, net,
+                        peer) &&
+           nc_ktest_run(NULL, error, "ip -n %s link set %s up", f->ns_h, tap) &&
+           nc_ktest_run(NULL, error, "ip -n %s link set %s up", f->ns_v, peer);
 }
 
 static void fixture_setup(Fixture *f, gconstpointer data)
@@ -99,14 +75,15 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     }
     g_snprintf(f->ns_h, sizeof(f->ns_h), "nc-gate-%d-h", (int)getpid());
     g_snprintf(f->ns_v, sizeof(f->ns_v), "nc-gate-%d-v", (int)getpid());
-    if (!run(NULL, &error, "ip netns add %s", f->ns_h)) {
+    if (!nc_ktest_run(NULL, &error, "ip netns add %s", f->ns_h)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create network namespaces: %s", error->message);
         g_test_skip(msg);
         return;
     }
     f->ready = TRUE;
-    if (!run(NULL, &error, "ip netns add %s", f->ns_v) || !link_up(f, TAP, "eth0", 77, &error)) {
+    if (!nc_ktest_run(NULL, &error, "ip netns add %s", f->ns_v) ||
+        !link_up(f, TAP, "eth0", 77, &error)) {
         g_autofree char *msg = g_strdup_printf("cannot set up the veth: %s", error->message);
         g_test_skip(msg);
         return;
@@ -125,8 +102,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     if (!f->ready)
         return;
-    run(NULL, NULL, "ip netns del %s", f->ns_h);
-    run(NULL, NULL, "ip netns del %s", f->ns_v);
+    nc_ktest_run(NULL, NULL, "ip netns del %s", f->ns_h);
+    nc_ktest_run(NULL, NULL, "ip netns del %s", f->ns_v);
 }
 
 /* ---- traffic ---- */
@@ -331,8 +308,8 @@ static gboolean arping(const char *ns, const char *ifname, const char *target)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *out = NULL; /* not on stdout: that is the TAP stream */
-    gboolean ok =
-        run(&out, &error, "ip netns exec %s busybox arping -c 1 -w 2 -I %s %s", ns, ifname, target);
+    gboolean ok = nc_ktest_run(&out, &error, "ip netns exec %s busybox arping -c 1 -w 2 -I %s %s",
+                               ns, ifname, target);
 
     if (!ok)
         g_test_message("arping %s from %s: %s", target, ns, error->message);
@@ -556,7 +533,7 @@ static void test_invalid(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) gates = list_gates(f);
     g_assert_cmpuint(gates->len, ==, 0);
     g_autofree char *ruleset = NULL;
-    g_assert_true(run(&ruleset, &error, "ip netns exec %s nft list ruleset", f->ns_h));
+    g_assert_true(nc_ktest_run(&ruleset, &error, "ip netns exec %s nft list ruleset", f->ns_h));
     g_assert_no_error(error);
     g_assert_cmpstr(g_strstrip(ruleset), ==, "");
 }

@@ -1,0 +1,30 @@
+/* nc-ktest.h - what the kernel tests share: running commands, namespaces, test entries
+ *
+ * Commands are split on spaces (these tests need no quoting); their stdout is always captured, so
+ * nothing a tool prints reaches the TAP stream, and a failure's error names the whole command and
+ * what it said on stderr.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "drivers/nc-ct.h"
+
+/* Runs @argv (searched in PATH); @out (may be NULL) gets its stdout. */
+gboolean nc_ktest_run_argv(const char *const *argv, char **out, GError **error);
+
+/* Runs the command line printf(@fmt, ...) split on spaces. */
+gboolean nc_ktest_run(char **out, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* Runs "ip netns exec @ns conntrack @args". */
+gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError **error);
+
+/* Removes namespace @ns; quiet if it is not there. */
+void nc_ktest_ns_del(const char *ns);
+
+/* An established, assured TCP entry from @src:@sport to 192.0.2.10:80 (timeout 600 s), for
+ * nc_ct_install(). */
+NcCtEntry nc_ktest_tcp_entry(const char *src, guint16 sport);
+
+/* The entry of @entries whose original source port is @sport, or NULL. */
+const NcCtEntry *nc_ktest_find_sport(GArray *entries, guint16 sport);
