@@ -666,23 +666,33 @@ static void test_other_ca(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 1);
 }
 
+/* @n entries of the domain at the source (ports 40000...), the carry started, the gate closed,
+ * and all @n pre-copied to the destination. Returns whether the gate could close. */
+static gboolean precopy(Fixture *f, guint n)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *what = g_strdup_printf("pre-copy of %u entries", n);
+    gboolean gated;
+
+    for (guint i = 0; i < n; i++)
+        ct_install(f->ns_src, VM4, (guint16)(40000 + i));
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    gated = close_gate(f);
+    want_dst = n;
+    wait_for(f, dst_has_want, 5000, what);
+    return gated;
+}
+
 /* (d) the migration is cancelled during pre-copy (libvirt says so): the destination removes
  * everything it pre-installed and its gate. */
 static void test_cancel(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
     gboolean gated;
 
     if (!f->usable)
         return;
-    ct_install(f->ns_src, VM4, 40000);
-    ct_install(f->ns_src, VM4, 40001);
-    ct_install(f->ns_src, VM4, 40002);
-    g_assert_true(start_carry(f, &error));
-    g_assert_no_error(error);
-    gated = close_gate(f);
-    want_dst = 3;
-    wait_for(f, dst_has_want, 5000, "pre-copy of 3 entries");
+    gated = precopy(f, 3);
 
     nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_CANCELLED, NULL);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
@@ -698,18 +708,11 @@ static void test_cancel(Fixture *f, gconstpointer data)
 /* (d') the source's daemon goes away during pre-copy: the destination rolls back by itself. */
 static void test_source_gone(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
     gboolean gated;
 
     if (!f->usable)
         return;
-    ct_install(f->ns_src, VM4, 40000);
-    ct_install(f->ns_src, VM4, 40001);
-    g_assert_true(start_carry(f, &error));
-    g_assert_no_error(error);
-    gated = close_gate(f);
-    want_dst = 2;
-    wait_for(f, dst_has_want, 5000, "pre-copy of 2 entries");
+    gated = precopy(f, 2);
     g_clear_pointer(&f->src, nc_carry_engine_free);
     wait_for(f, dst_failed, 5000, "the destination noticing the lost source");
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
