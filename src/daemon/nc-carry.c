@@ -289,40 +289,27 @@ static Carry *carry_lookup(NcCarryEngine *e, NcSide side, const char *uuid)
     return g_hash_table_lookup(e->carries, key);
 }
 
+/* Cancels what @cancel guards and forgets it. */
+static void cancel_clear(GCancellable **cancel)
+{
+    if (*cancel)
+        g_cancellable_cancel(*cancel);
+    g_clear_object(cancel);
+}
+
 static void carry_stop_io(Carry *c)
 {
-    if (c->io_timer) {
-        g_source_remove(c->io_timer);
-        c->io_timer = 0;
-    }
-    if (c->io_cancel) {
-        g_cancellable_cancel(c->io_cancel);
-        g_clear_object(&c->io_cancel);
-    }
+    g_clear_handle_id(&c->io_timer, g_source_remove);
+    cancel_clear(&c->io_cancel);
     if (c->dial_source) {
         g_source_destroy(c->dial_source);
         g_clear_pointer(&c->dial_source, g_source_unref);
     }
-    if (c->seal_timer) {
-        g_source_remove(c->seal_timer);
-        c->seal_timer = 0;
-    }
-    if (c->keepalive) {
-        g_source_remove(c->keepalive);
-        c->keepalive = 0;
-    }
-    if (c->seal_cancel) {
-        g_cancellable_cancel(c->seal_cancel);
-        g_clear_object(&c->seal_cancel);
-    }
-    if (c->finish_timer) {
-        g_source_remove(c->finish_timer);
-        c->finish_timer = 0;
-    }
-    if (c->downtime_timer) {
-        g_source_remove(c->downtime_timer);
-        c->downtime_timer = 0;
-    }
+    g_clear_handle_id(&c->seal_timer, g_source_remove);
+    g_clear_handle_id(&c->keepalive, g_source_remove);
+    cancel_clear(&c->seal_cancel);
+    g_clear_handle_id(&c->finish_timer, g_source_remove);
+    g_clear_handle_id(&c->downtime_timer, g_source_remove);
 }
 
 static void finished_free(NcPeerFinished *f)
@@ -788,10 +775,7 @@ static char *subject_cn(const char *subject)
  * be); then the carry is over. */
 static void dest_report_completed(Carry *c)
 {
-    if (c->finish_timer) {
-        g_source_remove(c->finish_timer);
-        c->finish_timer = 0;
-    }
+    g_clear_handle_id(&c->finish_timer, g_source_remove);
     if (!c->awaiting_source)
         return;
     c->awaiting_source = FALSE;
@@ -909,10 +893,7 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         c->installed_n = g_hash_table_size(c->installed);
         c->installed_us = g_get_real_time();
         c->state = CARRY_INSTALLED;
-        if (c->seal_timer) {
-            g_source_remove(c->seal_timer);
-            c->seal_timer = 0;
-        }
+        g_clear_handle_id(&c->seal_timer, g_source_remove);
         feed(c, NC_EV_INSTALLED, c->installed_us, NULL);
         if (c->gate_closed) {
             if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
@@ -1000,10 +981,7 @@ static void dest_answer_read(GObject *src, GAsyncResult *res, gpointer data)
     g_input_stream_read_all_finish(G_INPUT_STREAM(src), res, &n, &err);
     if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return; /* timed out or ended: already handled */
-    if (c->io_timer) {
-        g_source_remove(c->io_timer);
-        c->io_timer = 0;
-    }
+    g_clear_handle_id(&c->io_timer, g_source_remove);
     if (err || n < NC_CARRY_RV_SIZE) {
         g_autofree char *what =
             g_strdup_printf("closed the connection: %s", err ? err->message : "short answer");
@@ -1055,10 +1033,7 @@ static gboolean dest_dial_ready(GSocket *sock, GIOCondition cond, gpointer data)
     g_autoptr(GError) err = NULL;
 
     g_clear_pointer(&c->dial_source, g_source_unref);
-    if (c->io_timer) {
-        g_source_remove(c->io_timer);
-        c->io_timer = 0;
-    }
+    g_clear_handle_id(&c->io_timer, g_source_remove);
     if (!g_socket_check_connect_result(sock, &err)) {
         g_autofree char *what = g_strdup_printf(
             "is unreachable: %s (is netcarryd running there, and its port open?)", err->message);
@@ -1467,10 +1442,7 @@ static void src_send_finished(Carry *c)
     gint64 downtime = -1;
     guint n = 0;
 
-    if (c->downtime_timer) {
-        g_source_remove(c->downtime_timer);
-        c->downtime_timer = 0;
-    }
+    g_clear_handle_id(&c->downtime_timer, g_source_remove);
     if (!c->acked)
         return;
     c->acked = FALSE;
