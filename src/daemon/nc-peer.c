@@ -1282,6 +1282,29 @@ static void client_cancelled(GCancellable *cancellable, gpointer data)
         g_cancellable_cancel(c->timer.cancellable);
 }
 
+/* The start both ways of connecting share: a client connects once (else @task fails). */
+static gboolean client_begin(NcPeerClient *c, GTask *task, const char *domain_uuid)
+{
+    g_task_set_source_tag(task, nc_peer_client_connect_async);
+    if (c->socket_client || c->conn || c->failure) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_INVALID_ARG,
+                                "a peer client connects once; make a new one");
+        g_object_unref(task);
+        return FALSE;
+    }
+    c->connect_task = task;
+    c->domain_uuid = g_strdup(domain_uuid);
+    return TRUE;
+}
+
+/* After c->remote is set: an already cancelled @cancellable fails the client at once. */
+static void client_watch_cancel(NcPeerClient *c, GCancellable *cancellable)
+{
+    if (cancellable)
+        c->cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(client_cancelled), c, NULL);
+    c->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+}
+
 /**
  * nc_peer_client_connect_async() - connect, authenticate and exchange HELLOs
  * @client:      a new client (one connection per client)
@@ -1301,15 +1324,8 @@ void nc_peer_client_connect_async(NcPeerClient *client, const char *host, guint1
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
     NcPeerClient *c = client;
 
-    g_task_set_source_tag(task, nc_peer_client_connect_async);
-    if (c->socket_client || c->failure) {
-        g_task_return_new_error(task, NC_ERROR, NC_ERROR_INVALID_ARG,
-                                "a peer client connects once; make a new one");
-        g_object_unref(task);
+    if (!client_begin(c, task, domain_uuid))
         return;
-    }
-    c->connect_task = task;
-    c->domain_uuid = g_strdup(domain_uuid);
     /* An address literal becomes a GInetSocketAddress: as a server identity it makes
      * glib-networking check the certificate's IP SAN and send no SNI (with "::1" as a
      * GNetworkAddress it sends one, and GnuTLS servers refuse it: "disallowed SNI server name") */
@@ -1322,9 +1338,7 @@ void nc_peer_client_connect_async(NcPeerClient *client, const char *host, guint1
     c->socket_client = g_socket_client_new();
     /* a daemon-to-daemon link on a migration network goes direct, never through a proxy */
     g_socket_client_set_enable_proxy(c->socket_client, FALSE);
-    if (cancellable)
-        c->cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(client_cancelled), c, NULL);
-    c->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    client_watch_cancel(c, cancellable);
     c->pending++;
     g_socket_client_connect_async(c->socket_client, c->peer_addr,
                                   timer_start(&c->timer, c->connect_ms), client_connected, c);
@@ -1351,20 +1365,11 @@ void nc_peer_client_connect_stream_async(NcPeerClient *client, GSocketConnection
     NcPeerClient *c = client;
     g_autoptr(GSocketAddress) addr = g_socket_connection_get_remote_address(conn, NULL);
 
-    g_task_set_source_tag(task, nc_peer_client_connect_async);
-    if (c->socket_client || c->conn || c->failure) {
-        g_task_return_new_error(task, NC_ERROR, NC_ERROR_INVALID_ARG,
-                                "a peer client connects once; make a new one");
-        g_object_unref(task);
+    if (!client_begin(c, task, domain_uuid))
         return;
-    }
-    c->connect_task = task;
-    c->domain_uuid = g_strdup(domain_uuid);
     c->remote = addr ? describe_address(addr) : g_strdup("(unknown)");
     c->conn = g_object_ref(conn);
-    if (cancellable)
-        c->cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(client_cancelled), c, NULL);
-    c->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    client_watch_cancel(c, cancellable);
     client_start_tls(c);
 }
 
