@@ -246,6 +246,12 @@ static void selector_clear(NcCtSelector *sel)
     g_clear_pointer(&sel->addresses, g_array_unref);
 }
 
+static void selector_copy(NcCtSelector *to, const NcCtSelector *from)
+{
+    *to = *from;
+    to->addresses = g_array_ref(from->addresses);
+}
+
 static void selector_from_domain(NcCtSelector *sel, const NcDomain *domain, GArray *addresses)
 {
     sel->addresses = addresses;
@@ -1566,7 +1572,6 @@ static void src_connected(GObject *src, GAsyncResult *res, gpointer data)
 {
     Carry *c = data;
     g_autoptr(GError) err = NULL;
-    Local *l;
 
     /* not through @c first: a cancelled carry may be gone (it cancels before it goes) */
     if (!g_task_propagate_boolean(G_TASK(res), &err)) {
@@ -1577,12 +1582,11 @@ static void src_connected(GObject *src, GAsyncResult *res, gpointer data)
     }
     if (c->state == CARRY_ENDED)
         return;
-    l = g_hash_table_lookup(c->e->locals, c->uuid);
-    if (!l) {
+    if (!g_hash_table_contains(c->e->locals, c->uuid)) {
         src_fail(c, "the domain stopped running here");
         return;
     }
-    c->follower = nc_ct_follower_new(c->e->netns, &l->sel, 0, &err);
+    c->follower = nc_ct_follower_new(c->e->netns, &c->sel, 0, &err);
     if (!c->follower) {
         src_fail(c, err->message);
         return;
@@ -1627,6 +1631,7 @@ static gboolean rv_request_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* @text: "OK", or "NO " and a reason of at most 60 characters (the answer is fixed-size). */
 static void rv_answer(RvRequest *r, const char *text)
 {
     char ans[NC_CARRY_RV_SIZE];
@@ -1647,7 +1652,7 @@ static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
     g_autofree char *req = NULL;
     const char *uuid;
     Local *l;
-    Carry *c;
+    Carry *c, *old;
     const NcConfig *cfg = e->opt.config;
 
     g_input_stream_read_all_finish(G_INPUT_STREAM(src), res, &n, &err);
@@ -1670,12 +1675,22 @@ static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
             "domain %s does not run on %s (or netcarryd was not told)", uuid, e->host_name);
 
         g_info("domain %s (source, phase none): refusing a destination: %s", uuid, why);
-        g_autofree char *line = g_strdup_printf("NO %s", why);
-        rv_answer(r, line);
+        rv_answer(r, "NO the domain does not run here (or netcarryd was not told)");
+        rv_request_free(r);
+        return;
+    }
+    old = carry_lookup(e, NC_SIDE_SOURCE, uuid);
+    if (old && old->state != CARRY_ENDED) {
+        /* the request is not authenticated yet: it may not end a carry that is under way */
+        CLOG(G_LOG_LEVEL_WARNING, old, "refused a second destination while this carry runs");
+        rv_answer(r, "NO a carry of this domain is under way already");
         rv_request_free(r);
         return;
     }
     c = carry_new(e, NC_SIDE_SOURCE, uuid, l->name);
+    /* the carry's own copy: the domain leaves the locals when it stops (Stopped/Migrated may
+     * come before the migration's end, when the clean-up needs it) */
+    selector_copy(&c->sel, &l->sel);
     c->sent = entry_table_new();
     nc_peer_digest_init(&c->digest);
     c->client =
@@ -1818,13 +1833,12 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
         }
     } else {
         if (outcome == NC_CARRY_COMPLETED && engine->opt.config->cleanup_source) {
-            Local *l = g_hash_table_lookup(engine->locals, uuid);
             g_autoptr(GError) err = NULL;
             g_autoptr(NcCt) ct = NULL;
             guint n = 0;
 
-            if (l && ((ct = nc_ct_open(engine->netns, &err)) != NULL) &&
-                nc_ct_remove(ct, &l->sel, &n, &err)) {
+            if ((ct = nc_ct_open(engine->netns, &err)) != NULL &&
+                nc_ct_remove(ct, &c->sel, &n, &err)) {
                 c->removed_at_source = n;
                 c->cleanup_ran = TRUE;
                 CLOG(G_LOG_LEVEL_INFO, c, "removed the domain's %u entries here", n);

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -25,6 +26,7 @@
 #include "nc-carry.h"
 #include "nc-ktest.h"
 #include "util/nc-error.h"
+#include "util/nc-netns.h"
 
 #define UUID "7d0c7a4e-2f3b-4e8e-9a51-00000000c0de"
 #define VM4 "10.1.0.5"    /* the domain's address */
@@ -56,6 +58,7 @@ typedef struct {
     NcCarryEngine *src, *dst;
     NcReport *report; /* the destination's, parsed back from its XML (so: schema-valid) */
     guint reports;
+    guint16 src_port; /* the source's rendezvous port */
 } Fixture;
 
 /* ---- namespaces, removed on every exit path ---- */
@@ -450,6 +453,7 @@ static gboolean start_carry(Fixture *f, GError **error)
     profile = nc_carry_engine_rendezvous_profile(f->src, at_src->profile);
     g_assert_cmpstr(profile->rendezvous->host, ==, SRC_IP);
     g_assert_cmpstr(profile->rendezvous->identity, ==, f->cd->src_identity);
+    f->src_port = profile->rendezvous->port;
     at_dst = make_domain(FALSE, profile->rendezvous);
     return nc_carry_engine_admit(f->dst, at_dst, error);
 }
@@ -580,6 +584,9 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->reports, ==, 0);
     /* the source completes later, and libvirt reports the downtime */
     feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_LV_JOB_COMPLETED, 42);
+    /* as under libvirt: Stopped/Migrated takes the domain out of the source's locals before the
+     * migration's end reaches the engine; the clean-up must still run */
+    nc_carry_engine_remove_local(f->src, UUID);
     nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
     wait_for(f, have_report, 3000, "the destination's report");
 
@@ -721,6 +728,76 @@ static void test_source_gone(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 2);
 }
 
+/* A plain rendezvous request for the domain from the destination's namespace, as anyone on the
+ * migration network could send it before any TLS; on a thread, since the source's engine
+ * answers on this one. */
+typedef struct {
+    int fd;
+    char answer[65];
+    volatile gint done;
+} RvProbe;
+
+static gpointer rv_probe_thread(gpointer data)
+{
+    RvProbe *p = data;
+    char req[64];
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    gsize got = 0;
+
+    memset(req, ' ', sizeof(req));
+    memcpy(req, "NETCARRY-RV 1 " UUID, strlen("NETCARRY-RV 1 " UUID));
+    req[sizeof(req) - 1] = '\n';
+    if (write(p->fd, req, sizeof(req)) == (ssize_t)sizeof(req)) {
+        while (got < 64 && poll(&pfd, 1, 3000) == 1) {
+            ssize_t n = read(p->fd, p->answer + got, 64 - got);
+            if (n <= 0)
+                break;
+            got += (gsize)n;
+        }
+    }
+    g_atomic_int_set(&p->done, 1);
+    return NULL;
+}
+
+static char *rv_probe(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+    RvProbe p = {.fd = nc_netns_socket(f->ns_dst, AF_INET, SOCK_STREAM, 0, &error)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->src_port)};
+    GThread *th;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    g_assert_no_error(error);
+    inet_pton(AF_INET, SRC_IP, &sa.sin_addr);
+    g_assert_cmpint(connect(p.fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    th = g_thread_new("rv-probe", rv_probe_thread, &p);
+    while (!g_atomic_int_get(&p.done) && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+    g_assert_true(g_atomic_int_get(&p.done)); /* the thread's own waits are bounded (3 s) */
+    g_thread_join(th);
+    close(p.fd);
+    return g_strstrip(g_strdup(p.answer));
+}
+
+/* (d'') while a carry runs, a second rendezvous request for the domain (not authenticated: it
+ * comes before TLS) is refused and does not end the carry. */
+static void test_second_request(Fixture *f, gconstpointer data)
+{
+    g_autofree char *answer = NULL;
+
+    if (!f->usable)
+        return;
+    precopy(f, 2);
+    answer = rv_probe(f);
+    g_test_message("answer: %s", answer);
+    g_assert_true(g_str_has_prefix(answer, "NO "));
+    g_assert_nonnull(strstr(answer, "under way"));
+    spin(300);
+    g_assert_false(dst_failed(f));
+    g_assert_false(src_failed(f));
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
+}
+
 /* (e) the source never says how its migration ended: the report comes after the bounded wait,
  * completed, and says that the source's end is unknown. */
 static void test_no_finished(Fixture *f, gconstpointer data)
@@ -765,6 +842,7 @@ int main(int argc, char **argv)
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/rollback/cancelled-in-precopy", test_cancel, &case_default);
+    ADD("/carry/refused/second-rendezvous-while-carrying", test_second_request, &case_default);
     ADD("/carry/rollback/source-gone-in-precopy", test_source_gone, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
