@@ -368,6 +368,8 @@ static gboolean carry_free_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void dest_remove_gate(Carry *c, const char *what);
+
 static void carry_forget(Carry *c)
 {
     g_autofree char *key = carry_key(c->side, c->uuid);
@@ -377,6 +379,8 @@ static void carry_forget(Carry *c)
         g_free(g_queue_pop_head(&c->e->ended));
     g_hash_table_steal(c->e->carries, key);
     carry_stop_io(c);
+    if (c->side == NC_SIDE_DESTINATION)
+        dest_remove_gate(c, "removing"); /* a gate never outlives its carry */
     g_idle_add(carry_free_idle, c);
 }
 
@@ -500,7 +504,9 @@ static void dest_rollback(Carry *c)
     }
 }
 
-static void dest_remove_gate(Carry *c)
+/* Opens (removes) the domain's gate if it is closed; @what: "opening" or "removing", for the log.
+ * Idempotent: every end of a destination carry calls it again, so a failed attempt is retried. */
+static void dest_remove_gate(Carry *c, const char *what)
 {
     g_autoptr(GError) err = NULL;
     NcGateHeld held = {0};
@@ -508,7 +514,7 @@ static void dest_remove_gate(Carry *c)
     if (!c->gate_closed)
         return;
     if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
-        CLOG(G_LOG_LEVEL_WARNING, c, "removing the gate on %s failed: %s", c->tap, err->message);
+        CLOG(G_LOG_LEVEL_WARNING, c, "%s the gate on %s failed: %s", what, c->tap, err->message);
         return;
     }
     c->gate_closed = FALSE;
@@ -643,7 +649,7 @@ static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
     dest_rollback(c);
-    dest_remove_gate(c);
+    dest_remove_gate(c, "removing");
     if (!cancelled)
         feed(c, NC_EV_CARRY_FAILED, 0, reason);
 }
@@ -879,7 +885,6 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
     }
     case NC_PEER_MSG_SEAL: {
         gint64 stop_us = 0;
-        NcGateHeld held = {0};
 
         g_free(c->source_steps);
         c->source_steps = g_memdup2(msg->seal.steps, msg->seal.n_steps * sizeof(NcPeerSealStep));
@@ -901,20 +906,12 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         c->state = CARRY_INSTALLED;
         g_clear_handle_id(&c->seal_timer, g_source_remove);
         feed(c, NC_EV_INSTALLED, c->installed_us, NULL);
-        if (c->gate_closed) {
-            if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
-                CLOG(G_LOG_LEVEL_WARNING, c, "opening the gate on %s failed: %s", c->tap,
-                     err->message);
-            } else {
-                c->gate_closed = FALSE;
-                c->gate_opened_us = g_get_real_time();
-                c->held_packets = held.packets_from_vm + held.packets_to_vm;
-            }
-        }
+        dest_remove_gate(c, "opening");
         if (c->e->opt.config->gate_mode == NC_GATE_MODE_SUSPEND && c->e->opt.resume_func)
             c->e->opt.resume_func(c->uuid, c->e->opt.user_data);
         CLOG(G_LOG_LEVEL_MESSAGE, c, "sealed state installed: %u entries (%u failed), gate %s",
-             c->installed_n, c->failed_n, c->tap ? "open" : "none");
+             c->installed_n, c->failed_n,
+             c->gate_closed ? "still closed" : (c->tap ? "open" : "none"));
         return nc_peer_msg_new_ack(TRUE, c->installed_n, NULL);
     }
     default:
@@ -1814,7 +1811,7 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
                 c->state = CARRY_ENDED;
                 carry_stop_io(c);
                 g_clear_pointer(&c->server, nc_peer_server_free);
-                dest_remove_gate(c);
+                dest_remove_gate(c, "removing");
                 feed(c, NC_EV_CARRY_FAILED, 0, why);
             }
             dest_report(c, c->risk ? NC_REPORT_COMPLETED : NC_REPORT_FAILED, why);
