@@ -161,14 +161,15 @@ struct _Carry {
     char *uuid;
     char *name;
     CarryState state;
-    char *failure; /* why it ended badly, or NULL */
-    gint64 started_us;
+    char *failure;      /* why it ended badly, or NULL */
+    guint refs;         /* the table's (until forgotten) and a waiting admission's */
+    gboolean forgotten; /* out of the engine's table: a newer carry may hold its key */
 
     /* both: counts for the report and status */
     guint32 precopied, changed_at_stop, installed_n, failed_n, removed_at_source;
 
     /* destination */
-    NcCtSelector sel; /* the addresses derived from the domain XML here */
+    NcCtSelector sel; /* the domain's entries (destination: from the XML here; source: a copy) */
     NcRendezvous *rv;
     char *tap;
     gboolean gate_closed;
@@ -361,10 +362,16 @@ static char *carry_status_line(Carry *c)
                            c->failed_n, c->failure ? " reason=" : "", c->failure ? c->failure : "");
 }
 
-/* Forget @c (from an idle: callbacks of its link may be on the stack). */
+static void carry_unref(Carry *c)
+{
+    if (--c->refs == 0)
+        carry_free(c);
+}
+
+/* Drop the table's reference (from an idle: callbacks of its link may be on the stack). */
 static gboolean carry_free_idle(gpointer data)
 {
-    carry_free(data);
+    carry_unref(data);
     return G_SOURCE_REMOVE;
 }
 
@@ -374,6 +381,9 @@ static void carry_forget(Carry *c)
 {
     g_autofree char *key = carry_key(c->side, c->uuid);
 
+    if (c->forgotten)
+        return;
+    c->forgotten = TRUE;
     g_queue_push_tail(&c->e->ended, carry_status_line(c));
     while (g_queue_get_length(&c->e->ended) > NC_CARRY_ENDED_MAX)
         g_free(g_queue_pop_head(&c->e->ended));
@@ -401,7 +411,7 @@ static Carry *carry_new(NcCarryEngine *e, NcSide side, const char *uuid, const c
     c->side = side;
     c->uuid = g_strdup(uuid);
     c->name = g_strdup(name);
-    c->started_us = g_get_real_time();
+    c->refs = 1;
     c->report_failures = g_ptr_array_new_with_free_func(g_free);
     g_hash_table_insert(e->carries, carry_key(side, uuid), c);
     return c;
@@ -1121,8 +1131,8 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     g_autoptr(GArray) addrs = NULL;
     GMainContext *ctx = g_main_context_get_thread_default();
     const NcConfig *cfg = e->opt.config;
-    gboolean expired = FALSE;
-    guint deadline;
+    gboolean expired = FALSE, ok;
+    guint deadline, bound_ms;
     Carry *c;
     g_autofree char *uuid = g_strdup(domain->uuid);
 
@@ -1147,8 +1157,8 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
     if (!c->server) {
+        dest_fail(c, err->message, FALSE);
         g_propagate_error(error, g_steal_pointer(&err));
-        dest_fail(c, "TLS credentials", FALSE);
         carry_forget(c);
         return FALSE;
     }
@@ -1159,34 +1169,38 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     CLOG(G_LOG_LEVEL_INFO, c, "admitting: dialling the source's netcarryd at %s:%u", c->rv->host,
          c->rv->port);
     if (!dest_dial(c, &err)) {
+        dest_fail(c, err->message, FALSE);
         g_propagate_error(error, g_steal_pointer(&err));
-        dest_fail(c, "dial", FALSE);
         carry_forget(c);
         return FALSE;
     }
-    /* backstop only: each step has its own bound */
-    deadline = g_timeout_add(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
-                             admit_deadline, &expired);
-    while (!c->admit_done && !expired)
+    /* Each step has its own bound; this one keeps the whole within the hook's, which otherwise
+     * gives up first and decides by policy while this admission goes on. */
+    bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
+                   cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
+    deadline = g_timeout_add(bound_ms, admit_deadline, &expired);
+    /* the loop runs the hook server too: a newer admission of the domain may replace @c */
+    c->refs++;
+    while (!c->admit_done && !expired && !c->forgotten)
         g_main_context_iteration(ctx, TRUE);
     if (!expired)
         g_source_remove(deadline);
-    else if (!c->admit_done) {
+    if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
-        g_autofree char *why = g_strdup_printf("%s: no HELLO in time", who);
+        g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, bound_ms);
         dest_fail(c, why, FALSE);
     }
-    /* @c stays valid until an idle after carry_forget(): the loop above ran none since */
-    if (!c->admitted) {
-        g_propagate_error(error, g_steal_pointer(&c->admit_error));
-        if (error && !*error)
-            g_set_error(error, NC_ERROR, NC_ERROR_FAILED, "admission of %s failed", uuid);
-        if (c->state == CARRY_ENDED && !c->reported)
-            c->reported = TRUE; /* no migration happened: nothing to report */
-        carry_forget(c);
-        return FALSE;
+    ok = c->admitted && !c->forgotten;
+    if (!ok) {
+        if (c->admit_error)
+            g_propagate_error(error, g_steal_pointer(&c->admit_error));
+        else
+            g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
+                        "admission of %s ended: a newer migration of the domain replaced it", uuid);
+        carry_forget(c); /* no migration happened: nothing to report */
     }
-    return TRUE;
+    carry_unref(c);
+    return ok;
 }
 
 void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain, const char *reason)
