@@ -102,16 +102,21 @@ host_start() {
     timing "host $h start (ms)" $(( $(now_ms) - t0 ))
 }
 
+# monitors_start HOST - record HOST's libvirt and QMP events. The logs are appended to: a
+# scenario that restarts libvirtd starts them again, and its artifacts take what came after
+# the sizes it noted at its beginning.
 monitors_start() {
     local h=$1 d; d=$(host_dir "$h")
     # Started directly (not via a shell function) so that the recorded PID is virsh's own.
     ip netns exec "$NCH_FABRIC_NS" virsh -c "$(host_uri "$h")" event --all --loop --timestamp \
-        >"$d/events.log" 2>&1 </dev/null &
+        >>"$d/events.log" 2>&1 </dev/null &
     pid_add "events-$h" $!
     ip netns exec "$NCH_FABRIC_NS" virsh -c "$(host_uri "$h")" qemu-monitor-event --loop --timestamp \
-        >"$d/qmp.log" 2>&1 </dev/null &
+        >>"$d/qmp.log" 2>&1 </dev/null &
     pid_add "qmp-$h" $!
 }
+
+monitors_stop() { pid_stop "events-$1"; pid_stop "qmp-$1"; }
 
 # hosts_up - fabric, then the hosts; the first probes QEMU, the others reuse its capability cache.
 hosts_up() {

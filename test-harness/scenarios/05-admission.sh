@@ -5,6 +5,10 @@ SCENARIO_DESC="destination netcarryd stopped, policy refuse: virsh migrate fails
 
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
+sc05_stopped_hook_kept() {
+    ! nc_running "$1" && [ -x "$(host_dir "$1")/etc/libvirt/hooks/qemu.d/netcarry" ]
+}
+
 scenario_run() {
     local h src dst rc out
     sc_need_netcarry
@@ -14,7 +18,7 @@ scenario_run() {
     nc_wait_rendezvous "$src" || die "netcarryd on $src never published the guest's rendezvous"
     nc_stop "$dst"
     sc_check "netcarryd is stopped on $dst, its hook still installed" \
-        [ -x "$(host_dir "$dst")/etc/libvirt/hooks/qemu.d/netcarry" ]
+        sc05_stopped_hook_kept "$dst"
 
     sc_client echo tcp-echo 7 --interval-ms 20 --stall-timeout-s 5
     sleep 1

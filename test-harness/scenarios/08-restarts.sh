@@ -8,7 +8,7 @@ NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 # what netcarryd logged in this scenario: libvirtd's connection closed; connected again after that
 sc08_closed() { sc_log_since "$1" netcarryd.log | grep -q "connection to libvirtd .* closed"; }
 sc08_reconnected() {
-    sc_log_since "$1" netcarryd.log | sed -n '/connection to libvirtd .* closed/,$p' | grep -q 'connected to '
+    sc_log_since "$1" netcarryd.log | sed -n '/connection to libvirtd .* closed/,$p' | grep -q 'connected to qemu'
 }
 
 scenario_run() {
@@ -34,6 +34,7 @@ scenario_run() {
 
     # 2. libvirtd restarts under netcarryd (QEMU keeps running). The harness's event monitors
     # lose it too and are started again so that the artifacts keep their events.
+    monitors_stop "$src"
     pid_stop "libvirtd-$src"
     sc_check "netcarryd on $src notices that libvirtd went away" \
         wait_until 10 "netcarryd to log the closed connection" sc08_closed "$src"
