@@ -42,14 +42,13 @@
  *          6  u16 reserved  0
  *          8  u32 length    of the payload, at most NC_PEER_PROTO_MAX_PAYLOAD (1 MiB)
  *
- * A string is u16 length + UTF-8 bytes without NUL. Payloads (v1):
+ * A string is u16 length + UTF-8 bytes without NUL. Payloads (v2):
  *   HELLO  u32 version, u32 compat-version, string domain UUID, string host (non-empty)
  *   STATE  u32 seq, u32 n-upserts, u32 n-deletes, n-upserts entries, n-deletes keys
  *   SEAL   u32 chunks, u64 count, 32 bytes digest, u16 n-steps, n-steps times the source's
  *          timeline step (u8 phase, u8 cause, u32 pass, u64 time_us)
  *   ACK    u8 result (0 installed, 1 failed), u64 installed, string reason (non-empty if failed)
  *   ABORT  u16 code (NcPeerAbortCode), string reason
- * Version 2 adds:
  *   FINISHED u8 outcome (NcPeerOutcome), u8 flags (bit 0 downtime known, bit 1 clean-up ran;
  *          other bits 0), u32 downtime-ms (0 if unknown), u32 removed (0 if no clean-up),
  *          u32 precopied, u32 changed-at-stop, u16 n-steps, n-steps timeline steps as in SEAL

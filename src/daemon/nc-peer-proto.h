@@ -11,11 +11,10 @@
 G_BEGIN_DECLS
 
 #define NC_PEER_PROTO_MAGIC 0x4e435052u /* "NCPR" */
-/* the newest version this build speaks, and the oldest one it can still speak */
+/* the newest version this build speaks, and the oldest one it can still speak (version 1, whose
+ * SEAL had no timeline and which had no FINISHED, was never released) */
 #define NC_PEER_PROTO_VERSION 2
-#define NC_PEER_PROTO_COMPAT_VERSION 1
-/* the first version with FINISHED (source -> destination after the ACK) */
-#define NC_PEER_PROTO_VERSION_FINISHED 2
+#define NC_PEER_PROTO_COMPAT_VERSION 2
 #define NC_PEER_PROTO_HEADER_SIZE 12
 #define NC_PEER_PROTO_MAX_PAYLOAD (1024u * 1024)
 #define NC_PEER_DIGEST_SIZE 32

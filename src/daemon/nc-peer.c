@@ -589,14 +589,13 @@ static gboolean session_gone(NcPeerSession *s, NcPeerMsg *reply)
     return TRUE;
 }
 
-/* Answer and end the session; an ACK that says "installed" is the one good ending (in a
- * version 2 session it ends only after the source's FINISHED). */
+/* Answer and end the session; an ACK that says "installed" is the one good ending, and the
+ * session then ends after the source's FINISHED. */
 static void session_finish(NcPeerSession *s, NcPeerMsg *reply)
 {
     GError *e = NULL;
 
-    if (reply->type == NC_PEER_MSG_ACK && reply->ack.ok &&
-        s->version >= NC_PEER_PROTO_VERSION_FINISHED) {
+    if (reply->type == NC_PEER_MSG_ACK && reply->ack.ok) {
         link_send(s->link, nc_peer_msg_encode(reply, NULL));
         nc_peer_msg_free(reply);
         s->state = SESSION_WANT_FINISHED;
@@ -985,8 +984,7 @@ struct _NcPeerClient {
     gulong cancel_id;
     NcPeerSealStep *seal_steps; /* sent with the seal */
     guint n_seal_steps;
-    guint32 session_version; /* negotiated with the server's HELLO */
-    gboolean acked;          /* a good ACK came; in version 2 the link stays for FINISHED */
+    gboolean acked; /* a good ACK came; in version 2 the link stays for FINISHED */
 };
 
 static void client_really_free(NcPeerClient *c);
@@ -1068,7 +1066,6 @@ static void client_on_message(gpointer owner, NcPeerMsg *msg_)
                                        msg->hello.domain_uuid, c->domain_uuid));
             return;
         }
-        c->session_version = version;
         c->peer_hello = g_steal_pointer(&msg);
         /* from now on: wait without bound for an ABORT or the ACK (the seal has its timer) */
         link_read(c->link, 0, "ACK");
@@ -1086,8 +1083,8 @@ static void client_on_message(gpointer owner, NcPeerMsg *msg_)
         ack->installed = msg->ack.installed;
         ack->reason = g_steal_pointer(&msg->ack.reason);
         c->acked = ack->ok;
-        /* version 2: the link stays open (no read: the server says nothing more) for FINISHED */
-        if (!ack->ok || c->session_version < NC_PEER_PROTO_VERSION_FINISHED)
+        /* the link stays open (no read: the server says nothing more) for FINISHED */
+        if (!ack->ok)
             link_shutdown(c->link);
         g_task_return_pointer(task, ack, (GDestroyNotify)nc_peer_ack_free);
         g_object_unref(task);
@@ -1544,13 +1541,6 @@ gboolean nc_peer_client_send_finished(NcPeerClient *client, const NcPeerFinished
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                     "FINISHED before the destination %s acknowledged the seal",
                     client->remote ? client->remote : "(none)");
-        return FALSE;
-    }
-    if (client->session_version < NC_PEER_PROTO_VERSION_FINISHED) {
-        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
-                    "netcarryd at %s speaks peer protocol version %u, which has no FINISHED: "
-                    "upgrade it for the source's end in its reports",
-                    client->remote, client->session_version);
         return FALSE;
     }
     if (client->link->dead) {

@@ -404,27 +404,21 @@ static void test_finished_missing(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->finisheds, ==, 0);
 }
 
-/* A version 1 source (no FINISHED): the exchange ends at the ACK, as version 1 defines it. */
-static void test_finished_v1(Fixture *f, gconstpointer data)
+/* A version 1 source (its SEAL had no timeline, and it had no FINISHED; never released) is
+ * refused at HELLO with a clear error, not half-understood. */
+static void test_version_1_refused(Fixture *f, gconstpointer data)
 {
     g_autoptr(NcPeerClient) c = NULL;
-    NcPeerDigest digest;
-    NcPeerFinished fin = {.outcome = NC_PEER_OUTCOME_COMPLETED, .reason = (char *)""};
-    g_autoptr(GError) error = NULL;
 
     if (!pki_ok(f) || !f->port)
         return;
     c = make_client(f, "ca1.pem", "client");
     nc_peer_client_set_versions(c, 1, 1);
     do_connect(f, c, NULL, 0);
-    g_assert_no_error(f->error);
-    stream_and_seal(f, c, 10, 10, FALSE, &digest);
-    run_until(&f->done, 10000, "the ACK");
-    g_assert_true(f->ack->ok);
+    g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 2-2"));
     run_until(&f->closed, 2000, "the server's session end");
-    g_assert_no_error(f->closed_error);
-    g_assert_false(nc_peer_client_send_finished(c, &fin, &error));
-    g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+    g_assert_cmpuint(f->hellos, ==, 0);
 }
 
 /* A digest that does not match is answered with a failed ACK, not an installed one. */
@@ -594,7 +588,7 @@ static void test_wrong_version(Fixture *f, gconstpointer data)
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_test_message("client sees: %s", f->error->message);
-    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 1-2"));
+    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 2-2"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_assert_cmpuint(f->hellos, ==, 0);
@@ -725,7 +719,7 @@ int main(int argc, char **argv)
     ADD("/peer/full-exchange/ipv4", test_full_exchange, "127.0.0.1");
     ADD("/peer/full-exchange/ipv6", test_full_exchange, "::1");
     ADD("/peer/finished/missing", test_finished_missing, NULL);
-    ADD("/peer/finished/version-1", test_finished_v1, NULL);
+    ADD("/peer/version-1-refused", test_version_1_refused, NULL);
     ADD("/peer/digest-mismatch", test_digest_mismatch, NULL);
     ADD("/peer/refused/client-from-other-ca", test_other_ca, NULL);
     ADD("/peer/refused/client-without-certificate", test_no_cert, NULL);
