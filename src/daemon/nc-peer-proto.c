@@ -275,13 +275,17 @@ static void put_str(GByteArray *b, const char *s)
 /* A timeline: u16 count, then the steps; a longer one is cut (a migration has ~10 steps). */
 static void put_steps(GByteArray *b, const NcPeerSealStep *steps, guint n)
 {
-    n = steps ? MIN(n, NC_PEER_SEAL_STEPS_MAX) : 0;
-    put_u16(b, n);
-    for (guint i = 0; i < n; i++) {
-        put_u8(b, steps[i].phase);
-        put_u8(b, steps[i].cause);
-        put_u32(b, steps[i].pass);
-        put_u64(b, (guint64)steps[i].time_us);
+    guint head, sent = steps ? MIN(n, NC_PEER_SEAL_STEPS_MAX) : 0;
+
+    head = n > sent ? sent / 2 : sent; /* too long: the first half, then the last */
+    put_u16(b, sent);
+    for (guint k = 0; k < sent; k++) {
+        const NcPeerSealStep *s = &steps[k < head ? k : n - (sent - k)];
+
+        put_u8(b, s->phase);
+        put_u8(b, s->cause);
+        put_u32(b, s->pass);
+        put_u64(b, (guint64)s->time_us);
     }
 }
 

@@ -105,7 +105,8 @@ typedef struct {
     gint64 time_us;
 } NcPeerSealStep;
 
-/* a source timeline longer than this is cut (a migration has ~10 steps) */
+/* a source timeline longer than this (a migration has ~10 steps; each pre-copy pass is one) is
+ * sent as its first and last halves: pre-copy passes from the middle are dropped, never the end */
 #define NC_PEER_SEAL_STEPS_MAX 256
 
 /**

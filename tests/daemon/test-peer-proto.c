@@ -177,6 +177,28 @@ static NcPeerMsg *make_finished(gboolean full)
     return m;
 }
 
+/* A timeline longer than the wire allows keeps its beginning and its end (the stop, the seal, the
+ * outcome): only steps from the middle (pre-copy passes) are dropped. */
+static void test_long_timeline(void)
+{
+    const guint n = NC_PEER_SEAL_STEPS_MAX + 44;
+    g_autoptr(NcPeerMsg) m = make_finished(TRUE);
+    g_autoptr(NcPeerMsg) got = NULL;
+    const guint half = NC_PEER_SEAL_STEPS_MAX / 2;
+
+    g_free(m->finished.steps);
+    m->finished.steps = g_new0(NcPeerSealStep, n);
+    m->finished.n_steps = n;
+    for (guint i = 0; i < n; i++)
+        m->finished.steps[i].pass = i;
+    got = round_trip(m);
+    g_assert_cmpuint(got->finished.n_steps, ==, NC_PEER_SEAL_STEPS_MAX);
+    g_assert_cmpuint(got->finished.steps[0].pass, ==, 0);
+    g_assert_cmpuint(got->finished.steps[half - 1].pass, ==, half - 1);
+    g_assert_cmpuint(got->finished.steps[half].pass, ==, n - half);
+    g_assert_cmpuint(got->finished.steps[NC_PEER_SEAL_STEPS_MAX - 1].pass, ==, n - 1);
+}
+
 /* FINISHED (version 2): every field survives, "unknown" included (no downtime, no clean-up). */
 static void test_round_trip_finished(void)
 {
@@ -560,6 +582,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/peer-proto/round-trip", test_round_trip);
     g_test_add_func("/peer-proto/round-trip-finished", test_round_trip_finished);
+    g_test_add_func("/peer-proto/long-timeline", test_long_timeline);
     g_test_add_func("/peer-proto/entry-encoding", test_entry_encoding);
     g_test_add_func("/peer-proto/encoder-refuses-mixed-families",
                     test_bad_entry_refused_by_encoder);
