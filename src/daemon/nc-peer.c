@@ -44,6 +44,7 @@
 typedef struct {
     GCancellable *cancellable;
     GSource *source;
+    guint ms; /* the bound last started, for the message when it expires */
     gboolean expired;
 } Timer;
 
@@ -73,6 +74,7 @@ static GCancellable *timer_start(Timer *t, guint ms)
     timer_stop(t);
     g_clear_object(&t->cancellable);
     t->cancellable = g_cancellable_new();
+    t->ms = ms;
     t->expired = FALSE;
     if (ms) {
         t->source = g_timeout_source_new(ms);
@@ -266,8 +268,8 @@ static GError *io_error(Link *l, Timer *t, GError *err, const char *doing)
     GError *e;
 
     if (t->expired)
-        e = g_error_new(NC_ERROR, NC_ERROR_TIMEOUT, "%s %s: no progress within %u ms", doing,
-                        l->remote, l->io_timeout_ms);
+        e = g_error_new(NC_ERROR, NC_ERROR_TIMEOUT, "%s %s: nothing within %u ms", doing, l->remote,
+                        t->ms);
     else if (err && err->domain == G_TLS_ERROR)
         e = g_error_new(NC_ERROR, NC_ERROR_PERMISSION,
                         "%s %s: TLS: %s (did the peer refuse this host's certificate?)", doing,
@@ -1170,6 +1172,7 @@ static void client_handshake_done(GObject *src, GAsyncResult *res, gpointer data
 }
 
 static void client_start_tls(NcPeerClient *c);
+static GCancellable *client_timer_start(NcPeerClient *c);
 
 static void client_connected(GObject *src, GAsyncResult *res, gpointer data)
 {
@@ -1214,9 +1217,8 @@ static void client_start_tls(NcPeerClient *c)
     c->tls = G_TLS_CONNECTION(tls);
     g_signal_connect(tls, "accept-certificate", G_CALLBACK(client_accept_cert), c);
     c->pending++;
-    g_tls_connection_handshake_async(c->tls, G_PRIORITY_DEFAULT,
-                                     timer_start(&c->timer, c->connect_ms), client_handshake_done,
-                                     c);
+    g_tls_connection_handshake_async(c->tls, G_PRIORITY_DEFAULT, client_timer_start(c),
+                                     client_handshake_done, c);
 }
 
 /**
@@ -1279,6 +1281,17 @@ static void client_cancelled(GCancellable *cancellable, gpointer data)
         g_cancellable_cancel(c->timer.cancellable);
 }
 
+/* The connect steps' timer; a caller's cancellable that was cancelled before the step began
+ * (client_cancelled had no timer to cancel then) cancels it at once. */
+static GCancellable *client_timer_start(NcPeerClient *c)
+{
+    GCancellable *step = timer_start(&c->timer, c->connect_ms);
+
+    if (c->cancellable && g_cancellable_is_cancelled(c->cancellable))
+        g_cancellable_cancel(step);
+    return step;
+}
+
 /* The start both ways of connecting share: a client connects once (else @task fails). */
 static gboolean client_begin(NcPeerClient *c, GTask *task, const char *domain_uuid)
 {
@@ -1294,7 +1307,7 @@ static gboolean client_begin(NcPeerClient *c, GTask *task, const char *domain_uu
     return TRUE;
 }
 
-/* After c->remote is set: an already cancelled @cancellable fails the client at once. */
+/* @cancellable cancels the connect step under way (see client_timer_start()). */
 static void client_watch_cancel(NcPeerClient *c, GCancellable *cancellable)
 {
     if (cancellable)
@@ -1337,8 +1350,8 @@ void nc_peer_client_connect_async(NcPeerClient *client, const char *host, guint1
     g_socket_client_set_enable_proxy(c->socket_client, FALSE);
     client_watch_cancel(c, cancellable);
     c->pending++;
-    g_socket_client_connect_async(c->socket_client, c->peer_addr,
-                                  timer_start(&c->timer, c->connect_ms), client_connected, c);
+    g_socket_client_connect_async(c->socket_client, c->peer_addr, client_timer_start(c),
+                                  client_connected, c);
 }
 
 /**

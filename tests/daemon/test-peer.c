@@ -404,6 +404,25 @@ static void test_finished_missing(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->finisheds, ==, 0);
 }
 
+/* A cancellable cancelled before the connect starts ends it at once: no HELLO reaches the
+ * server, and the caller hears "cancelled". */
+static void test_cancelled_before(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    c = make_client(f, "ca1.pem", "client");
+    g_cancellable_cancel(cancel);
+    f->done = FALSE;
+    nc_peer_client_connect_async(c, f->address, f->port, UUID, cancel, connect_done, f);
+    run_until(&f->done, 10000, "connect");
+    g_assert_error(f->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    drain();
+    g_assert_cmpuint(f->hellos, ==, 0);
+}
+
 /* A version 1 source (its SEAL had no timeline, and it had no FINISHED; never released) is
  * refused at HELLO with a clear error, not half-understood. */
 static void test_version_1_refused(Fixture *f, gconstpointer data)
@@ -720,6 +739,7 @@ int main(int argc, char **argv)
     ADD("/peer/full-exchange/ipv6", test_full_exchange, "::1");
     ADD("/peer/finished/missing", test_finished_missing, NULL);
     ADD("/peer/version-1-refused", test_version_1_refused, NULL);
+    ADD("/peer/cancelled-before-connect", test_cancelled_before, NULL);
     ADD("/peer/digest-mismatch", test_digest_mismatch, NULL);
     ADD("/peer/refused/client-from-other-ca", test_other_ca, NULL);
     ADD("/peer/refused/client-without-certificate", test_no_cert, NULL);
