@@ -199,6 +199,7 @@ struct _Carry {
     /* source */
     NcPeerClient *client;
     NcCtFollower *follower;
+    NcCt *ct;         /* destination: the kernel's table here, opened at the first install */
     GHashTable *sent; /* GBytes key -> NcCtEntry*: the destination's copy as sent */
     NcPeerDigest digest;
     guint keepalive;
@@ -332,6 +333,7 @@ static void carry_free(Carry *c)
 {
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->ct, nc_ct_close);
     g_clear_pointer(&c->client, nc_peer_client_free);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
@@ -490,10 +492,19 @@ static gboolean check_kernel(NcCarryEngine *e, GError **error)
 /* ---- destination: install, roll back, report ---- */
 
 /* Delete every entry this carry installed. */
+/* The destination's conntrack handle, opened once per carry (not per STATE chunk: the last
+ * chunk and the seal are in the guest's downtime). */
+static NcCt *dest_ct(Carry *c, GError **error)
+{
+    if (!c->ct)
+        c->ct = nc_ct_open(c->e->netns, error);
+    return c->ct;
+}
+
 static void dest_rollback(Carry *c)
 {
     g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    g_autoptr(NcCt) ct = NULL;
+    NcCt *ct;
     g_autoptr(GError) err = NULL;
     GHashTableIter it;
     gpointer v;
@@ -503,7 +514,7 @@ static void dest_rollback(Carry *c)
         g_hash_table_iter_init(&it, c->installed);
         while (g_hash_table_iter_next(&it, NULL, &v))
             g_array_append_vals(all, v, 1);
-        ct = nc_ct_open(c->e->netns, &err);
+        ct = dest_ct(c, &err);
         if (!ct || !nc_ct_delete(ct, (NcCtEntry *)all->data, all->len, &removed, &err))
             CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s",
                  all->len, err->message);
@@ -669,8 +680,9 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
 {
     g_autoptr(GArray) del = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(GPtrArray) del_keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     g_autoptr(GPtrArray) fails = NULL;
-    g_autoptr(NcCt) ct = NULL;
+    NcCt *ct;
     g_autoptr(GError) err = NULL;
     guint foreign = 0;
 
@@ -695,34 +707,40 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     }
     if (!nc_peer_set_apply(c->set, st, error))
         return FALSE;
+    /* what is replaced or deleted stays in c->installed until the kernel let it go: a roll-back
+     * after a failed delete still knows it */
     for (guint i = 0; i < st->deletes->len; i++) {
-        g_autoptr(GBytes) k = key_bytes(&g_array_index(st->deletes, NcPeerCtKey, i));
+        GBytes *k = key_bytes(&g_array_index(st->deletes, NcPeerCtKey, i));
         NcCtEntry *old = g_hash_table_lookup(c->installed, k);
 
         if (old) {
             g_array_append_vals(del, old, 1);
-            g_hash_table_remove(c->installed, k);
+            g_ptr_array_add(del_keys, g_steal_pointer(&k));
         }
+        g_clear_pointer(&k, g_bytes_unref);
     }
     for (guint i = 0; i < st->upserts->len; i++) {
         NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
-        g_autoptr(GBytes) k = entry_key(&en);
+        GBytes *k = entry_key(&en);
         NcCtEntry *old = g_hash_table_lookup(c->installed, k);
 
         if (old) {
             g_array_append_vals(del, old, 1);
-            g_hash_table_remove(c->installed, k);
+            g_ptr_array_add(del_keys, g_steal_pointer(&k));
         }
+        g_clear_pointer(&k, g_bytes_unref);
         en.timeout = en.timeout + NC_CARRY_TIMEOUT_MARGIN_S;
         g_array_append_val(ups, en);
     }
     if (!del->len && !ups->len)
         return TRUE;
-    ct = nc_ct_open(c->e->netns, error);
+    ct = dest_ct(c, error);
     if (!ct)
         return FALSE;
     if (del->len && !nc_ct_delete(ct, (NcCtEntry *)del->data, del->len, NULL, error))
         return FALSE;
+    for (guint i = 0; i < del_keys->len; i++)
+        g_hash_table_remove(c->installed, g_ptr_array_index(del_keys, i));
     if (!ups->len)
         return TRUE;
     if (!nc_ct_install(ct, (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
