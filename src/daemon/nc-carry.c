@@ -1075,28 +1075,12 @@ static gboolean dest_dial_ready(GSocket *sock, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static gboolean dest_dial(Carry *c, GError **error)
+static gboolean dest_dial_address(Carry *c, GInetAddress *ia, GError **error)
 {
-    g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(c->rv->host);
-    g_autoptr(GSocketAddress) sa = NULL;
+    g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(ia, c->rv->port);
     g_autoptr(GError) err = NULL;
     int fd;
 
-    if (!ia) {
-        GResolver *res = g_resolver_get_default();
-        GList *list = g_resolver_lookup_by_name(res, c->rv->host, NULL, &err);
-
-        g_object_unref(res);
-        if (!list) {
-            g_autofree char *who = rv_describe(c->rv);
-            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND, "%s: cannot resolve %s: %s", who,
-                        c->rv->host, err->message);
-            return FALSE;
-        }
-        ia = g_object_ref(list->data);
-        g_resolver_free_addresses(list);
-    }
-    sa = g_inet_socket_address_new(ia, c->rv->port);
     fd = nc_netns_socket(c->e->netns,
                          g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
                          SOCK_STREAM | SOCK_CLOEXEC, 0, error);
@@ -1120,6 +1104,55 @@ static gboolean dest_dial(Carry *c, GError **error)
     g_source_set_callback(c->dial_source, (GSourceFunc)(GCallback)dest_dial_ready, c, NULL);
     g_source_attach(c->dial_source, g_main_context_get_thread_default());
     c->io_timer = g_timeout_add(c->e->opt.config->peer_connect_timeout_ms, dest_io_timeout, c);
+    return TRUE;
+}
+
+static gboolean dest_resolve_timeout(gpointer data)
+{
+    Carry *c = data;
+    g_autofree char *what = g_strdup_printf("cannot be resolved within %u ms",
+                                            c->e->opt.config->peer_connect_timeout_ms);
+
+    c->io_timer = 0;
+    dest_dial_fail(c, what);
+    return G_SOURCE_REMOVE;
+}
+
+static void dest_resolved(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    GList *list = g_resolver_lookup_by_name_finish(G_RESOLVER(src), res, &err);
+    Carry *c = data;
+
+    /* not through @c first: a cancelled carry may be gone */
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+    g_clear_handle_id(&c->io_timer, g_source_remove);
+    if (!list) {
+        g_autofree char *what = g_strdup_printf("cannot be resolved: %s", err->message);
+
+        dest_dial_fail(c, what);
+        return;
+    }
+    g_clear_object(&c->io_cancel); /* the next step makes its own */
+    if (!dest_dial_address(c, list->data, &err))
+        dest_dial_fail(c, err->message);
+    g_resolver_free_addresses(list);
+}
+
+/* Dials the rendezvous; a host name is resolved asynchronously, within the connect timeout (a
+ * slow resolver must not stall the main loop, which serves every carry and the hook). */
+static gboolean dest_dial(Carry *c, GError **error)
+{
+    g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(c->rv->host);
+    g_autoptr(GResolver) resolver = NULL;
+
+    if (ia)
+        return dest_dial_address(c, ia, error);
+    resolver = g_resolver_get_default();
+    c->io_cancel = g_cancellable_new();
+    c->io_timer = g_timeout_add(c->e->opt.config->peer_connect_timeout_ms, dest_resolve_timeout, c);
+    g_resolver_lookup_by_name_async(resolver, c->rv->host, c->io_cancel, dest_resolved, c);
     return TRUE;
 }
 

@@ -798,6 +798,31 @@ static void test_second_request(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
 }
 
+/* (f) a rendezvous host name that does not resolve: admission fails, naming it, and leaves
+ * nothing behind. */
+static void test_unresolvable(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcDomain) at_src = make_domain(FALSE, NULL);
+    g_autoptr(NcProfile) profile = NULL;
+    g_autoptr(NcDomain) at_dst = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
+    profile = nc_carry_engine_rendezvous_profile(f->src, at_src->profile);
+    g_free(profile->rendezvous->host);
+    profile->rendezvous->host = g_strdup("no-such-host.invalid");
+    at_dst = make_domain(FALSE, profile->rendezvous);
+    g_assert_false(nc_carry_engine_admit(f->dst, at_dst, &error));
+    g_assert_nonnull(error);
+    g_test_message("admission refused: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "no-such-host.invalid"));
+    g_assert_nonnull(strstr(error->message, "cannot be resolved"));
+    spin(100);
+    g_assert_cmpuint(gate_count(f->ns_dst), ==, 0);
+}
+
 /* (e) the source never says how its migration ended: the report comes after the bounded wait,
  * completed, and says that the source's end is unknown. */
 static void test_no_finished(Fixture *f, gconstpointer data)
@@ -843,6 +868,7 @@ int main(int argc, char **argv)
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/rollback/cancelled-in-precopy", test_cancel, &case_default);
     ADD("/carry/refused/second-rendezvous-while-carrying", test_second_request, &case_default);
+    ADD("/carry/refused/source-name-unresolvable", test_unresolvable, &case_default);
     ADD("/carry/rollback/source-gone-in-precopy", test_source_gone, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
