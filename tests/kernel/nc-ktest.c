@@ -4,6 +4,14 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+/* the namespaces a dying test removes: paths under /run/netns, fixed storage (signal handler) */
+#define NS_SLOTS 8
+static char ns_paths[NS_SLOTS][128];
 
 gboolean nc_ktest_run_argv(const char *const *argv, char **out, GError **error)
 {
@@ -39,10 +47,55 @@ gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError
     return nc_ktest_run(out, error, "ip netns exec %s conntrack %s", ns, args);
 }
 
+/* What `ip netns del` does, with async-signal-safe calls only. */
+static void ns_remove_all_now(void)
+{
+    for (int i = 0; i < NS_SLOTS; i++) {
+        if (!ns_paths[i][0])
+            continue;
+        umount2(ns_paths[i], MNT_DETACH);
+        unlink(ns_paths[i]);
+        ns_paths[i][0] = 0;
+    }
+}
+
+static void on_fatal_signal(int sig)
+{
+    ns_remove_all_now();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+gboolean nc_ktest_ns_add(const char *ns, GError **error)
+{
+    static const int sigs[] = {SIGABRT, SIGTRAP /* g_error() */, SIGSEGV, SIGTERM, SIGINT};
+    static gboolean handlers;
+    const char *argv[] = {"ip", "netns", "add", ns, NULL};
+    int slot = -1;
+
+    for (int i = 0; i < NS_SLOTS && slot < 0; i++)
+        if (!ns_paths[i][0])
+            slot = i;
+    g_assert_cmpint(slot, >=, 0); /* more namespaces than slots: a test bug */
+    if (!handlers) {
+        for (guint i = 0; i < G_N_ELEMENTS(sigs); i++)
+            signal(sigs[i], on_fatal_signal);
+        handlers = TRUE;
+    }
+    if (!nc_ktest_run_argv(argv, NULL, error))
+        return FALSE;
+    g_snprintf(ns_paths[slot], sizeof(ns_paths[slot]), "/run/netns/%s", ns);
+    return TRUE;
+}
+
 void nc_ktest_ns_del(const char *ns)
 {
     const char *argv[] = {"ip", "netns", "del", ns, NULL};
+    g_autofree char *path = g_strdup_printf("/run/netns/%s", ns);
 
+    for (int i = 0; i < NS_SLOTS; i++)
+        if (strcmp(ns_paths[i], path) == 0)
+            ns_paths[i][0] = 0;
     nc_ktest_run_argv(argv, NULL, NULL);
 }
 

@@ -19,6 +19,11 @@ gboolean nc_ktest_run(char **out, GError **error, const char *fmt, ...) G_GNUC_P
 /* Runs "ip netns exec @ns conntrack @args". */
 gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError **error);
 
+/* Creates namespace @ns and registers it for removal on every exit path: nc_ktest_ns_del(), or,
+ * if the test dies (an assertion's abort, g_error(), a crash, meson's SIGTERM at its timeout),
+ * a signal handler that removes every registered namespace before the process ends. */
+gboolean nc_ktest_ns_add(const char *ns, GError **error);
+
 /* Removes namespace @ns; quiet if it is not there. */
 void nc_ktest_ns_del(const char *ns);
 

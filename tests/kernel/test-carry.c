@@ -9,12 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -60,29 +56,6 @@ typedef struct {
     guint reports;
     guint16 src_port; /* the source's rendezvous port */
 } Fixture;
-
-/* ---- namespaces, removed on every exit path ---- */
-
-static char cleanup_paths[2][128];
-
-/* What `ip netns del` does, with async-signal-safe calls only. */
-static void remove_namespaces_now(void)
-{
-    for (int i = 0; i < 2; i++) {
-        if (!cleanup_paths[i][0])
-            continue;
-        umount2(cleanup_paths[i], MNT_DETACH);
-        unlink(cleanup_paths[i]);
-        cleanup_paths[i][0] = 0;
-    }
-}
-
-static void on_fatal_signal(int sig)
-{
-    remove_namespaces_now();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -337,21 +310,15 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     }
     g_snprintf(f->ns_src, sizeof(f->ns_src), "nc-carry-s-%d", (int)getpid());
     g_snprintf(f->ns_dst, sizeof(f->ns_dst), "nc-carry-d-%d", (int)getpid());
-    g_snprintf(cleanup_paths[0], sizeof(cleanup_paths[0]), "/run/netns/%s", f->ns_src);
-    g_snprintf(cleanup_paths[1], sizeof(cleanup_paths[1]), "/run/netns/%s", f->ns_dst);
-    f->ready = TRUE;
-    cmd = g_strdup_printf("netns add %s", f->ns_src);
-    if (!ip(cmd, &error)) {
+    if (!nc_ktest_ns_add(f->ns_src, &error)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create a network namespace: %s", error->message);
         g_test_skip(msg);
         return;
     }
-    g_free(cmd);
-    cmd = g_strdup_printf("netns add %s", f->ns_dst);
-    g_assert_true(ip(cmd, &error));
+    f->ready = TRUE;
+    g_assert_true(nc_ktest_ns_add(f->ns_dst, &error));
     /* the peer link: a veth between the two "hosts" */
-    g_free(cmd);
     cmd = g_strdup_printf("-n %s link add nc0 type veth peer name nc0 netns %s", f->ns_src,
                           f->ns_dst);
     if (!ip(cmd, &error)) {
@@ -405,7 +372,6 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     if (f->ready) {
         nc_ktest_ns_del(f->ns_src);
         nc_ktest_ns_del(f->ns_dst);
-        cleanup_paths[0][0] = cleanup_paths[1][0] = 0;
     }
 }
 
@@ -857,11 +823,6 @@ int main(int argc, char **argv)
     /* the engine warns about what these cases provoke (a refused entry, a lost link): only
      * criticals stay fatal */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-    signal(SIGABRT, on_fatal_signal);
-    signal(SIGTRAP, on_fatal_signal); /* g_error() */
-    signal(SIGSEGV, on_fatal_signal);
-    signal(SIGTERM, on_fatal_signal);
-    signal(SIGINT, on_fatal_signal);
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
@@ -872,7 +833,6 @@ int main(int argc, char **argv)
     ADD("/carry/rollback/source-gone-in-precopy", test_source_gone, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
-    remove_namespaces_now();
     pki_cleanup();
     g_free(pki_dir);
     g_free(pki_skip);

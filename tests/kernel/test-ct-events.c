@@ -2,10 +2,7 @@
  *
  * Suite 'kernel': needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and ctnetlink events; skips otherwise.
  */
-#include <arpa/inet.h>
-#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "drivers/nc-ct-events.h"
@@ -56,8 +53,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         return;
     }
     g_snprintf(f->ns, sizeof(f->ns), "nc-ctev-%d", (int)getpid());
-    const char *add[] = {"ip", "netns", "add", f->ns, NULL};
-    if (!nc_ktest_run_argv(add, NULL, &error)) {
+    if (!nc_ktest_ns_add(f->ns, &error)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create a network namespace: %s", error->message);
         g_test_skip(msg);

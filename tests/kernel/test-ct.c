@@ -2,7 +2,6 @@
  *
  * Suite 'kernel': needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and ctnetlink; skips otherwise.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
@@ -88,9 +87,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     }
     g_snprintf(f->ns_a, sizeof(f->ns_a), "nc-ct-%d-a", (int)getpid());
     g_snprintf(f->ns_b, sizeof(f->ns_b), "nc-ct-%d-b", (int)getpid());
-    const char *add_a[] = {"ip", "netns", "add", f->ns_a, NULL};
-    const char *add_b[] = {"ip", "netns", "add", f->ns_b, NULL};
-    if (!nc_ktest_run_argv(add_a, NULL, &error) || !nc_ktest_run_argv(add_b, NULL, &error)) {
+    if (!nc_ktest_ns_add(f->ns_a, &error) || !nc_ktest_ns_add(f->ns_b, &error)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create network namespaces: %s", error->message);
         nc_ktest_ns_del(f->ns_a);

@@ -75,15 +75,14 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     }
     g_snprintf(f->ns_h, sizeof(f->ns_h), "nc-gate-%d-h", (int)getpid());
     g_snprintf(f->ns_v, sizeof(f->ns_v), "nc-gate-%d-v", (int)getpid());
-    if (!nc_ktest_run(NULL, &error, "ip netns add %s", f->ns_h)) {
+    if (!nc_ktest_ns_add(f->ns_h, &error)) {
         g_autofree char *msg =
             g_strdup_printf("cannot create network namespaces: %s", error->message);
         g_test_skip(msg);
         return;
     }
     f->ready = TRUE;
-    if (!nc_ktest_run(NULL, &error, "ip netns add %s", f->ns_v) ||
-        !link_up(f, TAP, "eth0", 77, &error)) {
+    if (!nc_ktest_ns_add(f->ns_v, &error) || !link_up(f, TAP, "eth0", 77, &error)) {
         g_autofree char *msg = g_strdup_printf("cannot set up the veth: %s", error->message);
         g_test_skip(msg);
         return;
@@ -102,8 +101,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     if (!f->ready)
         return;
-    nc_ktest_run(NULL, NULL, "ip netns del %s", f->ns_h);
-    nc_ktest_run(NULL, NULL, "ip netns del %s", f->ns_v);
+    nc_ktest_ns_del(f->ns_h);
+    nc_ktest_ns_del(f->ns_v);
 }
 
 /* ---- traffic ---- */
