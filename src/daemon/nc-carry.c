@@ -1493,6 +1493,30 @@ static NcPhase terminal_phase(NcPeerOutcome outcome)
                                                   : NC_PHASE_FAILED;
 }
 
+/* The source's timeline for the wire: the tracker's steps, or without a tracker (tests) the
+ * engine's own witness, the stop (then *@witnessed is TRUE). */
+static GArray *src_timeline(Carry *c, gboolean *witnessed)
+{
+    GArray *steps = g_array_new(FALSE, TRUE, sizeof(NcPeerSealStep));
+    const NcPhaseStep *ps = NULL;
+    guint n = 0;
+
+    if (c->e->opt.phases)
+        ps = nc_phase_tracker_steps(c->e->opt.phases, c->uuid, NC_SIDE_SOURCE, &n);
+    for (guint i = 0; i < n; i++) {
+        NcPeerSealStep st = {ps[i].phase, ps[i].cause, ps[i].pass, ps[i].time_us};
+
+        g_array_append_val(steps, st);
+    }
+    *witnessed = n == 0;
+    if (!n) {
+        NcPeerSealStep stop = {NC_PHASE_STOP_AND_COPY, NC_EV_PEER_STOPPED, 0, c->stopped_us};
+
+        g_array_append_val(steps, stop);
+    }
+    return steps;
+}
+
 /**
  * src_send_finished() - the source's FINISHED: outcome, whole timeline, downtime, clean-up
  * @c: a source carry whose seal the destination acknowledged, finished here
@@ -1502,33 +1526,22 @@ static NcPhase terminal_phase(NcPeerOutcome outcome)
  */
 static void src_send_finished(Carry *c)
 {
-    g_autoptr(GArray) steps = g_array_new(FALSE, TRUE, sizeof(NcPeerSealStep));
+    g_autoptr(GArray) steps = NULL;
     g_autoptr(GError) err = NULL;
     NcPhaseTracker *t = c->e->opt.phases;
     NcPeerFinished f = {.outcome = c->outcome, .reason = c->outcome_reason};
-    const NcPhaseStep *ps = NULL;
-    gint64 downtime = -1;
-    guint n = 0;
+    gint64 downtime = t ? nc_phase_tracker_downtime_ms(t, c->uuid, NC_SIDE_SOURCE) : -1;
+    gboolean witnessed;
 
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
     if (!c->acked)
         return;
     c->acked = FALSE;
-    if (t) {
-        ps = nc_phase_tracker_steps(t, c->uuid, NC_SIDE_SOURCE, &n);
-        downtime = nc_phase_tracker_downtime_ms(t, c->uuid, NC_SIDE_SOURCE);
-    }
-    for (guint i = 0; i < n; i++) {
-        NcPeerSealStep st = {ps[i].phase, ps[i].cause, ps[i].pass, ps[i].time_us};
-
-        g_array_append_val(steps, st);
-    }
-    if (!n) {
+    steps = src_timeline(c, &witnessed);
+    if (witnessed) {
         /* 0xff: no NcPhaseInput witnessed it; the report then names no cause */
-        NcPeerSealStep stop = {NC_PHASE_STOP_AND_COPY, NC_EV_PEER_STOPPED, 0, c->stopped_us};
         NcPeerSealStep end = {terminal_phase(c->outcome), 0xff, 0, g_get_real_time()};
 
-        g_array_append_val(steps, stop);
         g_array_append_val(steps, end);
     }
     f.steps = (NcPeerSealStep *)steps->data;
@@ -1582,9 +1595,8 @@ static void carry_settle(Carry *c)
 static void src_seal(Carry *c)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GArray) steps = g_array_new(FALSE, TRUE, sizeof(NcPeerSealStep));
-    guint n = 0;
-    const NcPhaseStep *ps;
+    g_autoptr(GArray) steps = NULL;
+    gboolean witnessed;
 
     if (!nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
         CLOG(G_LOG_LEVEL_WARNING, c, "flush: %s (sending what was read)", err->message);
@@ -1595,18 +1607,7 @@ static void src_seal(Carry *c)
         return;
     }
     feed(c, NC_EV_SEALED, 0, NULL);
-    ps = c->e->opt.phases ? nc_phase_tracker_steps(c->e->opt.phases, c->uuid, NC_SIDE_SOURCE, &n)
-                          : NULL;
-    for (guint i = 0; i < n; i++) {
-        NcPeerSealStep s = {ps[i].phase, ps[i].cause, ps[i].pass, ps[i].time_us};
-
-        g_array_append_val(steps, s);
-    }
-    if (!n) {
-        NcPeerSealStep s = {NC_PHASE_STOP_AND_COPY, NC_EV_PEER_STOPPED, 0, c->stopped_us};
-
-        g_array_append_val(steps, s);
-    }
+    steps = src_timeline(c, &witnessed);
     nc_peer_client_set_seal_steps(c->client, (NcPeerSealStep *)steps->data, steps->len);
     c->state = CARRY_SEALING;
     c->seal_cancel = g_cancellable_new();
