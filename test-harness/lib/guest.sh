@@ -2,12 +2,68 @@
 # The kernel package is downloaded once into $NCH_CACHE (outside git) and shared by all runs.
 
 NCH_CACHE=${NCH_CACHE:-/var/cache/netcarry-harness}
-NCH_GUEST_MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
-    drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci net/core/failover
-    drivers/net/net_failover drivers/net/virtio_net"
+
+# The guest's configuration. The defaults are the configuration the suites and CI use; each knob
+# exists so that bench/bench-guest can measure which configuration survives migrations.
+#   NCH_GUEST_NIC      virtio | e1000e                 the NIC model
+#   NCH_GUEST_MACHINE  pc | q35                        the machine type
+#   NCH_GUEST_TCG      multi | single                  TCG threading (single: -accel tcg,thread=single,
+#                                                      through an emulator wrapper: no libvirt taint)
+#   NCH_GUEST_MEM_MIB  256                             memory
+#   NCH_GUEST_VCPUS    1                               vCPUs
+#   NCH_GUEST_KERNEL   stock | backports | PACKAGE     the guest kernel: Debian's linux-image-amd64
+#                                                      of the release, of bookworm-backports, or a package
+: "${NCH_GUEST_NIC:=virtio}" "${NCH_GUEST_MACHINE:=pc}" "${NCH_GUEST_TCG:=multi}"
+: "${NCH_GUEST_MEM_MIB:=256}" "${NCH_GUEST_VCPUS:=1}" "${NCH_GUEST_KERNEL:=stock}"
+
+# guest_config - one line that names the guest's configuration (for logs and benchmark output).
+guest_config() {
+    echo "nic=$NCH_GUEST_NIC machine=$NCH_GUEST_MACHINE tcg=$NCH_GUEST_TCG mem=${NCH_GUEST_MEM_MIB}MiB" \
+        "vcpus=$NCH_GUEST_VCPUS kernel=$(cat "$RUN/guest/kernel" 2>/dev/null || echo "$NCH_GUEST_KERNEL")" \
+        "qemu=$(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')" \
+        "libvirt=$(libvirtd --version | awk '{print $NF}')"
+}
 
 guest_kernel_package() {
-    apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'
+    local suite=()
+    case $NCH_GUEST_KERNEL in
+    stock) ;;
+    backports) suite=(-t bookworm-backports) ;;
+    *) echo "$NCH_GUEST_KERNEL"; return 0 ;;
+    esac
+    apt-cache "${suite[@]}" depends linux-image-amd64 2>/dev/null |
+        awk '/Depends: linux-image-/{print $2; exit}'
+}
+
+# guest_modules KDIR KV - the modules the NIC needs, dependencies first (from modules.dep).
+guest_modules() {
+    local top
+    case $NCH_GUEST_NIC in
+    virtio) top="virtio_net virtio_pci" ;;
+    e1000e) top="e1000e" ;;
+    *) die "NCH_GUEST_NIC: '$NCH_GUEST_NIC' is neither virtio nor e1000e" ;;
+    esac
+    # the package ships no modules.dep (its postinst makes it): depmod writes it into the cache
+    [ -s "$1/root/lib/modules/$2/modules.dep" ] || depmod -b "$1/root" "$2" ||
+        die "depmod failed on the guest kernel in $1"
+    "$NCH_PY" - "$1/root/lib/modules/$2/modules.dep" $top <<'EOT'
+import sys
+dep = {}
+for line in open(sys.argv[1]):
+    mod, _, rest = line.partition(':')
+    dep[mod.rsplit('/', 1)[-1].split('.ko')[0]] = (mod, [d.rsplit('/', 1)[-1].split('.ko')[0] for d in rest.split()])
+out = []
+def visit(m):
+    if m not in dep:
+        return          # built into the kernel
+    for d in dep[m][1]:
+        visit(d)
+    if dep[m][0] not in out:
+        out.append(dep[m][0])
+for m in sys.argv[2:]:
+    visit(m)
+print('\n'.join(out))
+EOT
 }
 
 # guest_kernel - print the directory of the unpacked kernel package, fetching it on first use.
@@ -36,15 +92,20 @@ guest_kernel() {
 
 # guest_build [TRAFFIC] - kernel + initramfs under $RUN/guest; TRAFFIC is the static nc-traffic.
 guest_build() {
-    local traffic=${1:-} kdir kv g m
+    local traffic=${1:-} kdir kv g m mods emulator=/usr/bin/qemu-system-x86_64 nic=virtio
     kdir=$(guest_kernel) || exit 1
     kv=$(cat "$kdir/.complete"); g=$RUN/guest
     rm -rf "$g"; mkdir -p "$g"/initrd/{bin,proc,sys,dev,mods,tmp}
+    echo "$kv" > "$g/kernel"
     cp "$kdir/root/boot/vmlinuz-$kv" "$g/vmlinuz"
     cp /bin/busybox "$g/initrd/bin/busybox"
-    for m in $NCH_GUEST_MODULES; do
-        cp "$kdir/root/lib/modules/$kv/kernel/$m.ko" "$g/initrd/mods/" ||
-            die "kernel module $m.ko missing in $kdir"
+    mods=$(guest_modules "$kdir" "$kv") || die "cannot resolve the modules of the $NCH_GUEST_NIC NIC"
+    for m in $mods; do       # compressed (.ko.xz) in newer kernels: busybox insmod wants them plain
+        case $m in
+        *.xz) xz -dc "$kdir/root/lib/modules/$kv/$m" > "$g/initrd/mods/$(basename "$m" .xz)" ;;
+        *) cp "$kdir/root/lib/modules/$kv/$m" "$g/initrd/mods/" ;;
+        esac || die "kernel module $m missing in $kdir"
+        basename "${m%.xz}" .ko >> "$g/initrd/mods/order"
     done
     if [ -n "$traffic" ]; then
         [ -x "$traffic" ] || die "nc-traffic not found at $traffic (build it: meson compile)"
@@ -53,9 +114,21 @@ guest_build() {
     install -m 0755 "$NCH_LIB/guest-init" "$g/initrd/init"
     (cd "$g/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$g/initrd.img") ||
         die "building the initramfs failed"
+    case $NCH_GUEST_TCG in
+    multi) ;;
+    single)     # libvirt has no knob for TCG threading: the emulator wrapper adds it
+        emulator=$g/qemu-tcg-single
+        printf '#!/bin/sh\n# -accel tcg -> -accel tcg,thread=single (netcarry harness)\nfor a; do shift; [ "$a" = tcg ] && a=tcg,thread=single; set -- "$@" "$a"; done\nexec /usr/bin/qemu-system-x86_64 "$@"\n' > "$emulator"
+        chmod 0755 "$emulator" ;;
+    *) die "NCH_GUEST_TCG: '$NCH_GUEST_TCG' is neither multi nor single" ;;
+    esac
+    [ "$NCH_GUEST_NIC" = e1000e ] && nic=e1000e
+    case $NCH_GUEST_MACHINE in pc|q35) ;; *) die "NCH_GUEST_MACHINE: '$NCH_GUEST_MACHINE' is neither pc nor q35" ;; esac
     sed -e "s|@NAME@|$NCH_GUEST|; s|@DIR@|$g|g; s|@IP@|$NCH_GUEST_IP|; s|@MAC@|$NCH_GUEST_MAC|" \
+        -e "s|@MACHINE@|$NCH_GUEST_MACHINE|; s|@MEM@|$NCH_GUEST_MEM_MIB|; s|@VCPUS@|$NCH_GUEST_VCPUS|" \
+        -e "s|@EMULATOR@|$emulator|; s|@NIC@|$nic|" \
         "$NCH_LIB/guest.xml" > "$g/domain.xml"
-    log "guest built: kernel $kv, initramfs $(du -h "$g/initrd.img" | cut -f1)"
+    log "guest built: $(guest_config), initramfs $(du -h "$g/initrd.img" | cut -f1)"
 }
 
 guest_console() { echo "$(host_dir "$1")/var/log/libvirt/qemu/$NCH_GUEST-console.log"; }
@@ -85,4 +158,38 @@ guest_where() {
         [ "$(vsh "$h" domstate "$NCH_GUEST" 2>/dev/null)" = running ] && { echo "$h"; return 0; }
     done
     return 1
+}
+
+# A guest that breaks under migration is a fault of the test bed, never a verdict on netcarry.
+# These are the signs it leaves: in its console (the kernel's own words) and in QEMU's events.
+NCH_GUEST_BROKEN_RE='Kernel panic|kernel BUG|BUG: |Oops|general protection|list_add corruption|list_del corruption|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: |is not a head|virtio_net virtio[0-9]*: .*(unexpected|out of range|bad)|e1000e .*(Hardware Unit Hang|Detected Tx Unit Hang)|NETDEV WATCHDOG|Call Trace'
+
+# guest_mark - remember where every host's guest console and QMP event log end now.
+guest_mark() {
+    local h
+    for h in $NCH_HOSTS; do
+        echo "$h $(stat -c %s "$(guest_console "$h")" 2>/dev/null || echo 0)" \
+            "$(stat -c %s "$(host_dir "$h")/qmp.log" 2>/dev/null || echo 0)"
+    done > "$RUN/guest-mark"
+}
+
+# guest_broken - print why the guest broke since guest_mark (the console's first telling lines,
+# or QEMU's RESET / GUEST_PANICKED event, with the host); nothing if it shows no sign.
+guest_broken() {
+    local h con qmp why
+    [ -f "$RUN/guest-mark" ] || return 0
+    while read -r h con qmp; do
+        why=$(tail -c +$((con + 1)) "$(guest_console "$h")" 2>/dev/null | tr -d '\r' |
+            grep -aE -m 3 "$NCH_GUEST_BROKEN_RE" | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ';')
+        [ -z "$why" ] && why=$(tail -c +$((qmp + 1)) "$(host_dir "$h")/qmp.log" 2>/dev/null |
+            grep -aoE -m 1 'event (RESET|GUEST_PANICKED)' | tr '\n' ';')
+        [ -n "$why" ] && { echo "host $h: $why (console: $(guest_console "$h"))"; return 0; }
+    done < "$RUN/guest-mark"
+    return 0
+}
+
+# guest_answers - a new TCP connection from the fabric gets its echo (as a fresh client would).
+guest_answers() {
+    timeout 15 ip netns exec "$NCH_FABRIC_NS" "$NCH_TRAFFIC" tcp-echo "$NCH_GUEST_IP" 7 \
+        --interval-ms 20 --duration-s 1 --stall-timeout-s 3 >/dev/null 2>&1
 }
