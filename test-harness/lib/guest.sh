@@ -151,6 +151,19 @@ guest_start() {
     timing "guest boot to ready (ms)" $(( $(now_ms) - t0 ))
 }
 
+# guest_restart - a fresh guest on the first host, after the old one broke: destroyed wherever it
+# runs (its console logs are kept: they hold why it broke), booted again.
+guest_restart() {
+    local h
+    for h in $NCH_HOSTS; do
+        case $(vsh "$h" domstate "$NCH_GUEST" 2>/dev/null) in
+        running|paused|"in shutdown"|crashed|pmsuspended) vsh "$h" destroy "$NCH_GUEST" >/dev/null ;;
+        esac
+    done
+    log "booting a fresh guest on ${NCH_HOSTS%% *}"
+    guest_start "${NCH_HOSTS%% *}"
+}
+
 # guest_where - print the host the guest is running on.
 guest_where() {
     local h
@@ -188,8 +201,10 @@ guest_broken() {
     return 0
 }
 
-# guest_answers - a new TCP connection from the fabric gets its echo (as a fresh client would).
+# guest_answers [OUT] - a new TCP connection from the fabric gets its echo for a second (as a
+# fresh client would; a firewall admits its SYN, so no carried state is involved). OUT keeps
+# the client's output.
 guest_answers() {
     timeout 15 ip netns exec "$NCH_FABRIC_NS" "$NCH_TRAFFIC" tcp-echo "$NCH_GUEST_IP" 7 \
-        --interval-ms 20 --duration-s 1 --stall-timeout-s 3 >/dev/null 2>&1
+        --interval-ms 20 --duration-s 1 --stall-timeout-s 3 >"${1:-/dev/null}" 2>&1
 }

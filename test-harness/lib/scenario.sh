@@ -11,7 +11,26 @@ sc_begin() {
     ART=$RUN/artifacts/$1
     rm -rf "$ART"; mkdir -p "$ART"
     art_mark
+    guest_mark
+    local h; for h in $NCH_HOSTS; do echo "$h $(fw_counter "$h" dropped_tcp)"; done > "$ART/.drops0"
     sc_note "scenario $1 begins (guest on $(guest_where || echo none))"
+}
+
+# sc_bed_broken - print why the test bed (the guest itself) broke during this scenario; nothing if
+# it did not. Signs: the guest's console or QEMU's events (guest_broken), or a guest that answers
+# no new connection while no firewall dropped a packet since the scenario began and no netcarry
+# gate is on its host (so nothing of netcarry's or the firewall's holds it back).
+sc_bed_broken() {
+    local why h d0 d
+    why=$(guest_broken)
+    [ -n "$why" ] && { echo "$why"; return 0; }
+    h=$(guest_where) || return 0
+    guest_answers && return 0
+    d0=$(awk -v h="$h" '$1 == h { print $2 }' "$ART/.drops0" 2>/dev/null)
+    d=$(fw_counter "$h" dropped_tcp)
+    [ "${d0:-0}" = "$d" ] && [ -z "$(nc_gates "$h")" ] &&
+        echo "host $h: the guest answers no new connection, with no firewall drop and no gate (console: $(guest_console "$h"))"
+    return 0
 }
 
 # sc_client TAG MODE ARGS... - start nc-traffic MODE against the guest from the fabric.
@@ -152,12 +171,26 @@ sc_end() {
     [ -s "$ART/checks" ] && ! grep -q '^FAIL' "$ART/checks"
 }
 
+# sc_run_one FILE NAME - one scenario in its own subshell; its exit status (77: skipped). When it
+# failed, ARTIFACTS/bed-broken says why if the test bed (the guest) broke.
+sc_run_one() {
+    local rc broken
+    # shellcheck disable=SC1090
+    ( . "$1"; sc_begin "$2"; scenario_run; sc_end ) 2> >(tee -a "$RUN/test.log" >&2)
+    rc=$?
+    if [ $rc != 0 ] && [ $rc != 77 ]; then
+        broken=$(ART=$RUN/artifacts/$2 sc_bed_broken)
+        [ -n "$broken" ] && { echo "$broken" > "$RUN/artifacts/$2/bed-broken"; log "the test bed broke: $broken"; }
+    fi
+    return $rc
+}
+
 # tap LINE - a TAP line on stdout (meson parses it), mirrored into the log.
 tap() { echo "$*"; log "$*"; }
 
 # cmd_test RUN [--tap] [--traffic BIN] [SCENARIO...] - a whole run: up, boot, scenarios, down.
 cmd_test() {
-    local run=$1 n=0 fail=0 s name desc rc list=() leftovers build=""; shift
+    local run=$1 n=0 fail=0 s name desc rc list=() leftovers build="" broken retries=0; shift
     while [ $# -gt 0 ]; do
         case $1 in
         --tap) shift ;;
@@ -204,15 +237,30 @@ cmd_test() {
             n=$((n + 1)); name=$(basename "$s" .sh)
             desc=$(sed -n 's/^SCENARIO_DESC="\(.*\)"$/\1/p' "$s")
             t0=$(now_ms)
-            # shellcheck disable=SC1090
-            ( . "$s"; sc_begin "$name"; scenario_run; sc_end ) 2> >(tee -a "$RUN/test.log" >&2)
-            rc=$?
+            sc_run_one "$s" "$name"; rc=$?
+            broken=$(cat "$RUN/artifacts/$name/bed-broken" 2>/dev/null)
+            if [ $rc != 0 ] && [ $rc != 77 ] && [ -n "$broken" ]; then
+                # The guest itself broke: not a verdict on netcarry. Once, on a fresh guest.
+                retries=$((retries + 1))
+                tap "# $name: the test bed broke (not a netcarry verdict): $broken; retry $retries on a fresh guest"
+                mv "$RUN/artifacts/$name" "$RUN/artifacts/$name.bed-broken-$retries"
+                if guest_restart 2> >(tee -a "$RUN/test.log" >&2); then
+                    sc_run_one "$s" "$name"; rc=$?
+                    desc="$desc (retried once: the test bed broke on the first try)"
+                else
+                    desc="$desc (the test bed broke and no fresh guest came up)"
+                fi
+            fi
             timing "scenario $name (ms)" $(( $(now_ms) - t0 ))
+            broken=$(cat "$RUN/artifacts/$name/bed-broken" 2>/dev/null)
             if [ $rc = 0 ]; then tap "ok $n - $name: $desc"
             elif [ $rc = 77 ]; then tap "ok $n - $name: $desc # SKIP $(cat "$RUN/artifacts/$name/skip" 2>/dev/null)"
+            elif [ -n "$broken" ]; then
+                tap "not ok $n - $name: $desc: THE TEST BED BROKE, not a netcarry verdict: $broken (artifacts: $RUN/artifacts/$name)"; fail=1
             else tap "not ok $n - $name: $desc (artifacts: $RUN/artifacts/$name)"; fail=1; fi
             sed 's/^/# /' "$RUN/artifacts/$name/checks" 2>/dev/null
         done
+        tap "# test bed: $(guest_config); scenarios retried after the guest broke: $retries"
     fi
     sed 's/^/# /' "$RUN/timings.txt"
     if [ "${NCH_KEEP:-0}" = 1 ] && [ $fail = 1 ]; then
