@@ -60,10 +60,11 @@
  * the dump are applied on top of it afterwards; each carries the state at its time, and the last
  * one of an entry is at least as new as the dump, so the shadow converges.
  *
- * Blind spot (kernel, measured on 6.18; test /ct-events/preexisting-auto pins it). With the
- * default net.netfilter.nf_conntrack_events=2 the kernel gives an entry its event extension only
- * if some ctnetlink listener existed when the entry was created; an entry created while nobody
- * listened never produces an event, not even DESTROY. Such entries come in through resync and then
+ * Blind spot (kernel, measured on 6.18; test /ct-events/preexisting-auto covers both cases). With
+ * the default net.netfilter.nf_conntrack_events=2 the kernel gives an entry its event extension
+ * only if some ctnetlink event listener existed when the entry was created (anywhere on the
+ * machine: since Linux 6.4 the kernel tracks listeners globally, not per namespace); an entry
+ * created while nobody listened never produces an event, not even DESTROY. Such entries come in through resync and then
  * go stale (a closed connection stays in the copy). Remedies are the daemon's: set the sysctl to 1
  * in the namespace, or keep one listener subscribed there from start-up, so that every entry
  * that can matter was created while someone listened.
