@@ -13,6 +13,10 @@ NCH_CACHE=${NCH_CACHE:-/var/cache/netcarry-harness}
 #   NCH_GUEST_VCPUS    1                               vCPUs
 #   NCH_GUEST_KERNEL   stock | backports | PACKAGE     the guest kernel: Debian's linux-image-amd64
 #                                                      of the release, of bookworm-backports, or a package
+#   NCH_GUEST_QEMU     system | DIR                    the installed QEMU, or another one unpacked in DIR
+#                                                      (dpkg-deb -x of qemu-system-x86, qemu-system-data,
+#                                                      seabios: DIR/usr/bin, DIR/usr/share/{qemu,seabios})
+: "${NCH_GUEST_QEMU:=system}"
 : "${NCH_GUEST_NIC:=virtio}" "${NCH_GUEST_MACHINE:=pc}" "${NCH_GUEST_TCG:=multi}"
 : "${NCH_GUEST_MEM_MIB:=256}" "${NCH_GUEST_VCPUS:=1}" "${NCH_GUEST_KERNEL:=stock}"
 
@@ -20,8 +24,14 @@ NCH_CACHE=${NCH_CACHE:-/var/cache/netcarry-harness}
 guest_config() {
     echo "nic=$NCH_GUEST_NIC machine=$NCH_GUEST_MACHINE tcg=$NCH_GUEST_TCG mem=${NCH_GUEST_MEM_MIB}MiB" \
         "vcpus=$NCH_GUEST_VCPUS kernel=$(cat "$RUN/guest/kernel" 2>/dev/null || echo "$NCH_GUEST_KERNEL")" \
-        "qemu=$(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')" \
+        "qemu=$(guest_qemu_bin --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')" \
         "libvirt=$(libvirtd --version | awk '{print $NF}')"
+}
+
+# guest_qemu_bin - the QEMU binary the guest runs on.
+guest_qemu_bin() {
+    if [ "$NCH_GUEST_QEMU" = system ]; then echo /usr/bin/qemu-system-x86_64
+    else echo "$NCH_GUEST_QEMU/usr/bin/qemu-system-x86_64"; fi
 }
 
 guest_kernel_package() {
@@ -114,14 +124,24 @@ guest_build() {
     install -m 0755 "$NCH_LIB/guest-init" "$g/initrd/init"
     (cd "$g/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$g/initrd.img") ||
         die "building the initramfs failed"
-    case $NCH_GUEST_TCG in
-    multi) ;;
-    single)     # libvirt has no knob for TCG threading: the emulator wrapper adds it
-        emulator=$g/qemu-tcg-single
-        printf '#!/bin/sh\n# -accel tcg -> -accel tcg,thread=single (netcarry harness)\nfor a; do shift; [ "$a" = tcg ] && a=tcg,thread=single; set -- "$@" "$a"; done\nexec /usr/bin/qemu-system-x86_64 "$@"\n' > "$emulator"
-        chmod 0755 "$emulator" ;;
-    *) die "NCH_GUEST_TCG: '$NCH_GUEST_TCG' is neither multi nor single" ;;
-    esac
+    case $NCH_GUEST_TCG in multi|single) ;; *) die "NCH_GUEST_TCG: '$NCH_GUEST_TCG' is neither multi nor single" ;; esac
+    if [ "$NCH_GUEST_TCG" = single ] || [ "$NCH_GUEST_QEMU" != system ]; then
+        # libvirt has no knob for TCG threading, and runs the emulator its XML names: a wrapper
+        # (no libvirt taint, unlike <qemu:commandline>) turns '-accel tcg' into
+        # '-accel tcg,thread=single' and points another QEMU at its own firmware.
+        [ -x "$(guest_qemu_bin)" ] || die "NCH_GUEST_QEMU: no $(guest_qemu_bin)"
+        emulator=$g/qemu-wrapper
+        {
+            echo '#!/bin/sh'
+            echo '# the harness guest'"'"'s emulator: '"$NCH_GUEST_QEMU"' QEMU, TCG '"$NCH_GUEST_TCG"
+            if [ "$NCH_GUEST_TCG" = single ]; then
+                echo 'for a; do shift; [ "$a" = tcg ] && a=tcg,thread=single; set -- "$@" "$a"; done'
+            fi
+            if [ "$NCH_GUEST_QEMU" = system ]; then echo 'exec /usr/bin/qemu-system-x86_64 "$@"'
+            else echo "exec $(guest_qemu_bin) -L $NCH_GUEST_QEMU/usr/share/qemu -L $NCH_GUEST_QEMU/usr/share/seabios \"\$@\""; fi
+        } > "$emulator"
+        chmod 0755 "$emulator"
+    fi
     [ "$NCH_GUEST_NIC" = e1000e ] && nic=e1000e
     case $NCH_GUEST_MACHINE in pc|q35) ;; *) die "NCH_GUEST_MACHINE: '$NCH_GUEST_MACHINE' is neither pc nor q35" ;; esac
     sed -e "s|@NAME@|$NCH_GUEST|; s|@DIR@|$g|g; s|@IP@|$NCH_GUEST_IP|; s|@MAC@|$NCH_GUEST_MAC|" \
