@@ -114,21 +114,6 @@ void nc_config_free(NcConfig *config)
     g_free(config);
 }
 
-char **nc_config_list_keys(void)
-{
-    GStrvBuilder *b = g_strv_builder_new();
-    char **out;
-
-    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
-        g_autofree char *name = g_strdup_printf("[%s] %s", keys[i].group, keys[i].key);
-
-        g_strv_builder_add(b, name);
-    }
-    out = g_strv_builder_end(b);
-    g_strv_builder_unref(b);
-    return out;
-}
-
 static const KeyDef *find_key(const char *group, const char *key)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {

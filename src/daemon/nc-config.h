@@ -59,8 +59,6 @@ NcConfig *nc_config_load(const char *path, GError **error);
 void nc_config_free(NcConfig *config);
 const char *nc_admission_to_string(NcAdmission admission);
 const char *nc_gate_mode_to_string(NcGateMode mode);
-/* Every key the parser accepts, as "[group] key" (for the man page's test). (transfer full) */
-char **nc_config_list_keys(void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcConfig, nc_config_free)
 

@@ -35,8 +35,8 @@ static gboolean nc_status_header(NcJson *j, const char *line)
     connected = g_str_equal(w[i], "connected,");
     if (!connected && !(g_str_equal(w[i], "NOT") && g_str_equal(w[++i], "connected,")))
         return FALSE;
-    if (i + 4 != n || !g_str_equal(w[i + 1], "peers") ||
-        !g_ascii_string_to_unsigned(w[i + 3], 10, 0, 65535, &port, NULL))
+    if (i + 5 != n || !g_str_equal(w[i + 1], "peers") ||
+        !g_ascii_string_to_unsigned(w[i + 4], 10, 0, 65535, &port, NULL))
         return FALSE;
     w[3][strlen(w[3]) - 1] = '\0';
     nc_json_begin_object(j, "daemon");
