@@ -35,10 +35,10 @@
 
 /* one colour per NcReportPhase */
 static const char *const nc_svg_phase_colors[] = {
-    [NC_REPORT_PHASE_PREPARE] = "#b0b7c3",   [NC_REPORT_PHASE_PRECOPY] = "#5b8def",
+    [NC_REPORT_PHASE_PREPARE] = "#b0b7c3",       [NC_REPORT_PHASE_PRECOPY] = "#5b8def",
     [NC_REPORT_PHASE_STOP_AND_COPY] = "#f0a04b", [NC_REPORT_PHASE_SEALED] = "#9b6fd6",
-    [NC_REPORT_PHASE_INSTALLED] = "#3fae6a", [NC_REPORT_PHASE_RESUMED] = "#2a9d8f",
-    [NC_REPORT_PHASE_COMPLETED] = "#2e7d32", [NC_REPORT_PHASE_FAILED] = "#d64545",
+    [NC_REPORT_PHASE_INSTALLED] = "#3fae6a",     [NC_REPORT_PHASE_RESUMED] = "#2a9d8f",
+    [NC_REPORT_PHASE_COMPLETED] = "#2e7d32",     [NC_REPORT_PHASE_FAILED] = "#d64545",
     [NC_REPORT_PHASE_CANCELLED] = "#777777",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(nc_svg_phase_colors) == NC_REPORT_PHASE_LAST);
@@ -58,8 +58,8 @@ static void nc_svg_text(GString *s, double x, double y, const char *anchor, cons
 {
     g_autofree char *esc = g_markup_escape_text(text, -1);
 
-    g_string_append_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" %s>%s</text>\n", x,
-                           y, anchor, style, esc);
+    g_string_append_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" %s>%s</text>\n", x, y,
+                           anchor, style, esc);
 }
 
 static gboolean nc_is_terminal(NcReportPhase p)
@@ -132,8 +132,7 @@ static void nc_svg_axis(GString *s, const NcAxis *a, double y, const char *unit)
  * @t0:    the origin (µs)
  * @end:   where the last non-terminal phase ends, in ms
  */
-static void nc_svg_lane(GString *s, const NcAxis *a, GArray *steps, gint64 t0, double y,
-                        double end)
+static void nc_svg_lane(GString *s, const NcAxis *a, GArray *steps, gint64 t0, double y, double end)
 {
     for (guint i = 0; i < steps->len; i++) {
         const NcReportStep *st = &g_array_index(steps, NcReportStep, i);
@@ -152,9 +151,8 @@ static void nc_svg_lane(GString *s, const NcAxis *a, GArray *steps, gint64 t0, d
                                    x, y + LANE_H / 2, nc_phase_color(st));
             continue;
         }
-        to = i + 1 < steps->len
-                 ? (g_array_index(steps, NcReportStep, i + 1).time_us - t0) / 1000.0
-                 : end;
+        to = i + 1 < steps->len ? (g_array_index(steps, NcReportStep, i + 1).time_us - t0) / 1000.0
+                                : end;
         if (to < a->lo || from > a->hi)
             continue;
         x0 = nc_x(a, MAX(from, a->lo));
@@ -278,10 +276,10 @@ char *nc_report_to_svg(const NcReport *r)
                            "font-family=\"" FONT "\">\n"
                            "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
                            W, H, W, H);
-    title = g_strdup_printf("%s: %s \u2192 %s, %s", r->domain_name ? r->domain_name : "?",
-                            r->source_host ? r->source_host : "?",
-                            r->destination_host ? r->destination_host : "?",
-                            outcome ? outcome : "?");
+    title =
+        g_strdup_printf("%s: %s \u2192 %s, %s", r->domain_name ? r->domain_name : "?",
+                        r->source_host ? r->source_host : "?",
+                        r->destination_host ? r->destination_host : "?", outcome ? outcome : "?");
     nc_svg_text(s, 20, 30, "start", "font-size=\"18\" font-weight=\"bold\" fill=\"#111\"", title);
     if (r->migration_id)
         g_string_append_printf(sub, "migration %s \u00b7 ", r->migration_id);
@@ -384,11 +382,11 @@ char *nc_report_to_svg(const NcReport *r)
             nc_svg_mark(s, &up, &a, (src_sealed->time_us - t0) / 1000.0, bar_top, TRUE, "#6b3fb0",
                         "sealed");
         if (dst_sealed)
-            nc_svg_mark(s, &down, &a, (dst_sealed->time_us - t0) / 1000.0, dst_y, FALSE,
-                        "#6b3fb0", "sealed");
+            nc_svg_mark(s, &down, &a, (dst_sealed->time_us - t0) / 1000.0, dst_y, FALSE, "#6b3fb0",
+                        "sealed");
         if (installed)
-            nc_svg_mark(s, &down, &a, (installed->time_us - t0) / 1000.0, dst_y, FALSE,
-                        "#23703f", "installed");
+            nc_svg_mark(s, &down, &a, (installed->time_us - t0) / 1000.0, dst_y, FALSE, "#23703f",
+                        "installed");
         if (r->gate_opened_us)
             nc_svg_mark(s, &down, &a, (r->gate_opened_us - t0) / 1000.0, dst_y, FALSE, "#23703f",
                         "gate open");
@@ -438,8 +436,9 @@ char *nc_report_to_svg(const NcReport *r)
                                    f->len ? "   \u00b7   " : "", fig.downtime_ms);
         if (r->has_gate)
             g_string_append_printf(f, "%sgate (%s) held %" G_GUINT64_FORMAT " packet%s",
-                                   f->len ? "   \u00b7   " : "", r->gate_mode ? r->gate_mode : "gate",
-                                   r->held_packets, r->held_packets == 1 ? "" : "s");
+                                   f->len ? "   \u00b7   " : "",
+                                   r->gate_mode ? r->gate_mode : "gate", r->held_packets,
+                                   r->held_packets == 1 ? "" : "s");
         nc_svg_text(s, 20, y, "start", "font-size=\"12\" fill=\"#222\"",
                     f->len ? f->str : "no figures: the timeline lacks the steps they need");
     }
@@ -466,12 +465,13 @@ char *nc_report_to_svg(const NcReport *r)
                                x, y, width, x, y, w1, nc_svg_phase_colors[NC_REPORT_PHASE_PRECOPY],
                                x + w1, y, MAX(w2, n->changed_at_stop ? 1.5 : 0),
                                nc_svg_phase_colors[NC_REPORT_PHASE_STOP_AND_COPY]);
-        text = g_strdup_printf("%u pre-copied + %u at the stop \u2192 %u installed \u00b7 %u failed "
-                               "\u00b7 %u removed at source",
-                               n->precopied, n->changed_at_stop, n->installed, n->failed,
-                               n->removed_at_source);
+        text = g_strdup_printf(
+            "%u pre-copied + %u at the stop \u2192 %u installed \u00b7 %u failed "
+            "\u00b7 %u removed at source",
+            n->precopied, n->changed_at_stop, n->installed, n->failed, n->removed_at_source);
         nc_svg_text(s, x + width + 10, y + 12, "start",
-                    n->failed ? "font-size=\"12\" fill=\"#c62828\"" : "font-size=\"12\" fill=\"#222\"",
+                    n->failed ? "font-size=\"12\" fill=\"#c62828\""
+                              : "font-size=\"12\" fill=\"#222\"",
                     text);
         y += 22;
     }

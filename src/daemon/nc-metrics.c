@@ -26,8 +26,8 @@
 
 /* one name per NcErrorCode: the "reason" label of admission failures */
 static const char *const nc_metrics_reasons[] = {
-    "failed",   "invalid-arg", "invalid-data", "io",      "netlink", "not-found",
-    "exists",   "permission",  "unsupported",  "partial", "timeout",
+    "failed", "invalid-arg", "invalid-data", "io",      "netlink", "not-found",
+    "exists", "permission",  "unsupported",  "partial", "timeout",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(nc_metrics_reasons) == NC_ERROR_TIMEOUT + 1);
 
@@ -172,24 +172,22 @@ char *nc_metrics_format(const NcMetrics *m)
     nc_head(s, "netcarry_migrations_total", "counter",
             "Migrations that arrived on this host, by netcarry's outcome (from their reports).");
     for (guint o = 0; o < NC_REPORT_OUTCOME_LAST; o++)
-        g_string_append_printf(s, "netcarry_migrations_total{outcome=\"%s\"} %" G_GUINT64_FORMAT
-                                  "\n",
+        g_string_append_printf(s,
+                               "netcarry_migrations_total{outcome=\"%s\"} %" G_GUINT64_FORMAT "\n",
                                nc_report_outcome_to_string(o), m->migrations[o]);
     nc_head(s, "netcarry_migrations_refused_total", "counter",
             "Migrations refused at admission (migrate begin), by the reason's error code.");
     for (guint i = 0; i < G_N_ELEMENTS(nc_metrics_reasons); i++)
-        g_string_append_printf(s,
-                               "netcarry_migrations_refused_total{reason=\"%s\"} %" G_GUINT64_FORMAT
-                               "\n",
-                               nc_metrics_reasons[i], m->refused[i]);
+        g_string_append_printf(
+            s, "netcarry_migrations_refused_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
+            nc_metrics_reasons[i], m->refused[i]);
     nc_head(s, "netcarry_migrations_at_risk_total", "counter",
             "Migrations admitted although their state could not be carried (admission = "
             "proceed), by the reason's error code.");
     for (guint i = 0; i < G_N_ELEMENTS(nc_metrics_reasons); i++)
-        g_string_append_printf(s,
-                               "netcarry_migrations_at_risk_total{reason=\"%s\"} %" G_GUINT64_FORMAT
-                               "\n",
-                               nc_metrics_reasons[i], m->at_risk[i]);
+        g_string_append_printf(
+            s, "netcarry_migrations_at_risk_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
+            nc_metrics_reasons[i], m->at_risk[i]);
     nc_histogram_format(s, "netcarry_stop_to_installed_seconds",
                         "Source STOP to state installed on this host (two hosts' clocks).",
                         &m->stop_to_installed);

@@ -40,8 +40,8 @@ static void assert_exposition_format(const char *text)
 {
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     g_autoptr(GRegex) sample_re = g_regex_new(
-        "^([a-z_]+)(\\{[a-z_]+=\"[^\"\\\\]*\"(,[a-z_]+=\"[^\"\\\\]*\")*\\})? (-?[0-9.e+-]+)$", 0,
-        0, NULL);
+        "^([a-z_]+)(\\{[a-z_]+=\"[^\"\\\\]*\"(,[a-z_]+=\"[^\"\\\\]*\")*\\})? (-?[0-9.e+-]+)$", 0, 0,
+        NULL);
     g_autofree char *family = NULL;
     double last_bucket = -1;
 
@@ -81,8 +81,7 @@ static void test_empty(void)
     assert_exposition_format(text);
     /* every series exists before the first event, at zero */
     g_assert_cmpfloat(sample(text, "netcarry_migrations_total{outcome=\"completed\"}"), ==, 0);
-    g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"timeout\"}"), ==,
-                      0);
+    g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"timeout\"}"), ==, 0);
     g_assert_cmpfloat(sample(text, "netcarry_margin_seconds_count"), ==, 0);
     g_assert_cmpfloat(
         sample(text, "netcarry_entries_total{class=\"conntrack\",stage=\"installed\"}"), ==, 0);
@@ -112,8 +111,7 @@ static void test_reports(void)
                       0);
     g_assert_cmpfloat(sample(text, "netcarry_stop_to_installed_seconds_bucket{le=\"0.02\"}"), ==,
                       1);
-    g_assert_cmpfloat(sample(text, "netcarry_stop_to_installed_seconds_bucket{le=\"0.1\"}"), ==,
-                      2);
+    g_assert_cmpfloat(sample(text, "netcarry_stop_to_installed_seconds_bucket{le=\"0.1\"}"), ==, 2);
     g_assert_cmpfloat(sample(text, "netcarry_stop_to_installed_seconds_bucket{le=\"+Inf\"}"), ==,
                       2);
     g_assert_cmpfloat(sample(text, "netcarry_stop_to_installed_seconds_count"), ==, 2);
@@ -154,13 +152,12 @@ static void test_admission(void)
     nc_metrics_add_admission_failure(m, foreign, TRUE); /* another domain: "failed" */
     text = nc_metrics_format(m);
     assert_exposition_format(text);
-    g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"timeout\"}"), ==,
-                      2);
+    g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"timeout\"}"), ==, 2);
     g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"failed\"}"), ==, 1);
-    g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"unsupported\"}"),
-                      ==, 0);
-    g_assert_cmpfloat(sample(text, "netcarry_migrations_at_risk_total{reason=\"unsupported\"}"),
-                      ==, 1);
+    g_assert_cmpfloat(sample(text, "netcarry_migrations_refused_total{reason=\"unsupported\"}"), ==,
+                      0);
+    g_assert_cmpfloat(sample(text, "netcarry_migrations_at_risk_total{reason=\"unsupported\"}"), ==,
+                      1);
     g_assert_cmpfloat(sample(text, "netcarry_migrations_total{outcome=\"completed\"}"), ==, 0);
 }
 
