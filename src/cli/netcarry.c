@@ -11,8 +11,10 @@
 #include "conf/nc-bundle.h"
 #include "conf/nc-ct-diff.h"
 #include "conf/nc-document.h"
+#include "conf/nc-report-svg.h"
 #include "conf/nc-report.h"
 #include "daemon/nc-hook-server.h"
+#include "daemon/nc-status.h"
 #include "drivers/nc-ct.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
@@ -121,16 +123,16 @@ static const char *nc_cli_netns_name(const NcCliOptions *o)
 }
 
 /**
- * nc_cli_parse_args() - parse one command's options; print its --help
+ * nc_cli_parse_args_range() - parse one command's options; print its --help
  * @summary:   one line on what the command does
  * @params:    the positional arguments, for the usage line
- * @n_params:  how many positional arguments are required (and allowed)
+ * @min, @max: how many positional arguments are allowed (some options replace one)
  *
  * Return: TRUE when the command should run
  */
-static gboolean nc_cli_parse_args(const char *command, const char *params, const char *summary,
-                                  GOptionEntry *entries, guint n_params, int *argc, char ***argv,
-                                  GError **error)
+static gboolean nc_cli_parse_args_range(const char *command, const char *params,
+                                        const char *summary, GOptionEntry *entries, guint min,
+                                        guint max, int *argc, char ***argv, GError **error)
 {
     g_autofree char *usage = g_strdup_printf("%s %s", command, params);
     g_autoptr(GOptionContext) ctx = g_option_context_new(usage);
@@ -140,13 +142,27 @@ static gboolean nc_cli_parse_args(const char *command, const char *params, const
     if (!g_option_context_parse(ctx, argc, argv, error))
         return FALSE;
     /* argv[0] is "netcarry", argv[1] the command */
-    if ((guint)*argc != n_params + 2) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "'%s' takes %u argument%s (%s); see 'netcarry %s --help'", command, n_params,
-                    n_params == 1 ? "" : "s", *params ? params : "none", command);
+    if ((guint)*argc < min + 2 || (guint)*argc > max + 2) {
+        if (min == max)
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "'%s' takes %u argument%s (%s); see 'netcarry %s --help'", command, min,
+                        min == 1 ? "" : "s", *params ? params : "none", command);
+        else
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "'%s' takes %u to %u arguments (%s); see 'netcarry %s --help'", command,
+                        min, max, params, command);
         return FALSE;
     }
     return TRUE;
+}
+
+/* nc_cli_parse_args() - nc_cli_parse_args_range() for exactly @n_params arguments */
+static gboolean nc_cli_parse_args(const char *command, const char *params, const char *summary,
+                                  GOptionEntry *entries, guint n_params, int *argc, char ***argv,
+                                  GError **error)
+{
+    return nc_cli_parse_args_range(command, params, summary, entries, n_params, n_params, argc,
+                                   argv, error);
 }
 
 #define NC_OPT_NETNS(o)                                                                            \
@@ -415,49 +431,108 @@ static char *nc_cli_read_report(const char *uri, const char *name, GError **erro
     return g_steal_pointer(&result);
 }
 
-static gboolean nc_cmd_report(int argc, char **argv, GError **error)
+/* nc_cli_write() - @text to @path ("-": stdout), whole or not at all */
+static gboolean nc_cli_write(const char *path, const char *text, const char *what, GError **error)
 {
-    g_autofree char *uri = NULL;
-    gboolean as_xml = FALSE;
-    GOptionEntry entries[] = {
-        {"connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)",
-         "URI"},
-        {"xml", 0, 0, G_OPTION_ARG_NONE, &as_xml, "Print the report's XML (xml/report.rng)", NULL},
-        {NULL}};
-    g_autofree char *xml = NULL;
-    g_autofree char *out = NULL;
-    g_autofree char *where = NULL;
-    g_autoptr(NcReport) report = NULL;
+    g_autoptr(GError) local = NULL;
 
-    if (!nc_cli_parse_args("report", "DOMAIN",
-                           "Print the report of a domain's last migration to this host.", entries,
-                           1, &argc, &argv, error))
-        return FALSE;
-    xml = nc_cli_read_report(uri ? uri : "qemu:///system", argv[2], error);
-    if (!xml)
-        return FALSE;
-    where = g_strdup_printf("the report of domain '%s'", argv[2]);
-    report = nc_report_parse_metadata(xml, strlen(xml), where, error);
-    if (!report)
-        return FALSE;
-    out = as_xml ? nc_report_format(report) : nc_report_to_text(report);
-    if (fputs(out, stdout) == EOF || fflush(stdout) != 0) {
-        g_set_error_literal(error, NC_ERROR, NC_ERROR_IO, "cannot write the report to stdout");
+    if (g_str_equal(path, "-")) {
+        if (fputs(text, stdout) == EOF || fflush(stdout) != 0) {
+            g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot write the %s to stdout", what);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (!g_file_set_contents(path, text, -1, &local)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot write the %s to %s: %s", what, path,
+                    local->message);
         return FALSE;
     }
     return TRUE;
 }
 
+static gboolean nc_cmd_report(int argc, char **argv, GError **error)
+{
+    g_autofree char *uri = NULL;
+    g_autofree char *file = NULL;
+    g_autofree char *svg_path = NULL;
+    gboolean as_xml = FALSE, as_json = FALSE;
+    GOptionEntry entries[] = {
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system)",
+         "URI"},
+        {"xml", 0, 0, G_OPTION_ARG_NONE, &as_xml, "Print the report's XML (xml/report.rng)", NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &as_json,
+         "Print the report as JSON (fields in netcarry(1))", NULL},
+        {"svg", 0, 0, G_OPTION_ARG_FILENAME, &svg_path,
+         "Draw the migration's timeline into FILE (SVG; - for stdout)", "FILE"},
+        {"file", 'f', 0, G_OPTION_ARG_FILENAME, &file,
+         "Read the report from FILE (its XML) instead of a domain's metadata", "FILE"},
+        {NULL}};
+    g_autofree char *xml = NULL;
+    g_autofree char *where = NULL;
+    g_autoptr(NcReport) report = NULL;
+
+    if (!nc_cli_parse_args_range("report", "DOMAIN | --file FILE",
+                                 "Print the report of a domain's last migration to this host.",
+                                 entries, 0, 1, &argc, &argv, error))
+        return FALSE;
+    if ((argc == 3) == (file != NULL)) {
+        g_set_error_literal(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                            "'report' takes a DOMAIN or --file FILE, not both or neither; see "
+                            "'netcarry report --help'");
+        return FALSE;
+    }
+    if (as_xml && as_json) {
+        g_set_error_literal(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                            "--xml and --json exclude each other");
+        return FALSE;
+    }
+    if (file) {
+        report = nc_report_parse_file(file, error);
+    } else {
+        xml = nc_cli_read_report(uri ? uri : "qemu:///system", argv[2], error);
+        if (!xml)
+            return FALSE;
+        where = g_strdup_printf("the report of domain '%s'", argv[2]);
+        report = nc_report_parse_metadata(xml, strlen(xml), where, error);
+    }
+    if (!report)
+        return FALSE;
+    if (svg_path) {
+        g_autofree char *svg = nc_report_to_svg(report);
+
+        if (!nc_cli_write(svg_path, svg, "timeline", error))
+            return FALSE;
+        if (!g_str_equal(svg_path, "-"))
+            g_printerr("netcarry: the timeline of %s's migration is in %s\n",
+                       report->domain_name ? report->domain_name : "?", svg_path);
+        /* the picture is what was asked for; a printed form only when one is named too */
+        if (!as_xml && !as_json)
+            return TRUE;
+    }
+    {
+        g_autofree char *out = as_xml    ? nc_report_format(report)
+                               : as_json ? nc_report_to_json(report)
+                                         : nc_report_to_text(report);
+
+        return nc_cli_write("-", out, "report", error);
+    }
+}
+
 static gboolean nc_cmd_status(int argc, char **argv, GError **error)
 {
     g_autofree char *path = NULL;
+    gboolean as_json = FALSE;
     GOptionEntry entries[] = {{"config", 'c', 0, G_OPTION_ARG_FILENAME, &path,
                                "netcarryd's configuration (default " NC_CONFIG_DEFAULT_PATH ")",
                                "FILE"},
+                              {"json", 0, 0, G_OPTION_ARG_NONE, &as_json,
+                               "Print the status as JSON (fields in netcarry(1))", NULL},
                               {NULL}};
     g_autoptr(NcConfig) config = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *text = NULL;
+    g_autofree char *json = NULL;
 
     if (!nc_cli_parse_args("status", "", "List the domains netcarryd follows, with their phase.",
                            entries, 0, &argc, &argv, error))
@@ -477,8 +552,12 @@ static gboolean nc_cmd_status(int argc, char **argv, GError **error)
                         config->hook_socket, local->message);
         return FALSE;
     }
-    g_print("%s", text);
-    return TRUE;
+    if (!as_json) {
+        g_print("%s", text);
+        return TRUE;
+    }
+    json = nc_status_text_to_json(text, error);
+    return json && nc_cli_write("-", json, "status", error);
 }
 
 static const char nc_cli_usage[] =
@@ -492,7 +571,7 @@ static const char nc_cli_usage[] =
     "  remove    remove the conntrack entries of a VM's addresses\n"
     "  diff      compare the entries of two bundles\n"
     "  validate  check a file against its netcarry schema\n"
-    "  report    print the report of a domain's last migration (from its libvirt metadata)\n"
+    "  report    print or draw the report of a domain's last migration (its libvirt metadata)\n"
     "  status    list the domains netcarryd follows, with their phase\n"
     "\n"
     "'netcarry COMMAND --help' describes a command's options.\n";

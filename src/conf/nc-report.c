@@ -19,6 +19,10 @@
  * then report.rng for everything else (unknown elements, order, missing attributes). Formatting
  * writes the canonical form: fixed order, two-space indent, times in UTC with microseconds;
  * parse then format gives the same bytes.
+ *
+ * JSON (nc_report_to_json()) is the same facts under the XML's names in snake_case, with every
+ * member always present (null where the XML leaves an attribute out), so a program can index
+ * without probing; times come both as the XML's UTC text and as microseconds.
  */
 #define G_LOG_DOMAIN "netcarry-report"
 
@@ -29,6 +33,7 @@
 
 #include "conf/nc-report.h"
 #include "util/nc-error.h"
+#include "util/nc-json.h"
 #include "util/nc-time.h"
 #include "util/nc-xml.h"
 
@@ -753,4 +758,118 @@ char *nc_report_to_text(const NcReport *r)
     if (fig.has_downtime)
         g_string_append_printf(s, "libvirt downtime: %" G_GINT64_FORMAT " ms\n", fig.downtime_ms);
     return g_string_free(s, FALSE);
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static void nc_json_time(NcJson *j, const char *key, const char *key_us, gint64 us)
+{
+    char buf[NC_TIME_STRLEN];
+
+    if (!us) {
+        nc_json_null(j, key);
+        nc_json_null(j, key_us);
+        return;
+    }
+    nc_time_format(us, buf, sizeof(buf));
+    nc_json_string(j, key, buf);
+    nc_json_int(j, key_us, us);
+}
+
+/**
+ * nc_report_to_json() - the report for programs (`netcarry report DOMAIN --json`)
+ * @report: the report
+ *
+ * The members and their meaning are listed in netcarry(1), section JSON; a test checks that
+ * the page and this output name the same fields.
+ *
+ * Return: (transfer full): one JSON object, ending in a newline
+ */
+char *nc_report_to_json(const NcReport *r)
+{
+    g_autoptr(NcJson) j = nc_json_new();
+    NcReportFigures fig;
+
+    nc_json_begin_object(j, NULL);
+    nc_json_int(j, "version", NC_REPORT_VERSION);
+    nc_json_begin_object(j, "domain");
+    nc_json_string(j, "uuid", r->domain_uuid);
+    nc_json_string(j, "name", r->domain_name);
+    nc_json_end_object(j);
+    nc_json_begin_object(j, "migration");
+    nc_json_string(j, "id", r->migration_id);
+    nc_json_string(j, "source", r->source_host);
+    nc_json_string(j, "destination", r->destination_host);
+    nc_json_string(j, "outcome", nc_report_outcome_to_string(r->outcome));
+    nc_json_string(j, "reason", r->reason && *r->reason ? r->reason : NULL);
+    nc_json_int_or_null(j, "downtime_ms", r->has_downtime, r->downtime_ms);
+    nc_json_end_object(j);
+
+    nc_json_begin_object(j, "timeline");
+    for (guint side = 0; side < NC_REPORT_SIDE_LAST; side++) {
+        nc_json_begin_array(j, nc_side_names[side]);
+        for (guint i = 0; i < r->steps[side]->len; i++) {
+            const NcReportStep *st = &g_array_index(r->steps[side], NcReportStep, i);
+
+            nc_json_begin_object(j, NULL);
+            nc_json_string(j, "phase", nc_phase_names[st->phase]);
+            nc_json_int_or_null(j, "pass", st->phase == NC_REPORT_PHASE_PRECOPY && st->pass,
+                                st->pass);
+            nc_json_time(j, "time", "time_us", st->time_us);
+            nc_json_string(j, "cause", st->cause && *st->cause ? st->cause : NULL);
+            nc_json_end_object(j);
+        }
+        nc_json_end_array(j);
+    }
+    nc_json_end_object(j);
+
+    nc_json_begin_array(j, "carried");
+    for (guint c = 0; c < NC_REPORT_CLASS_LAST; c++) {
+        const NcReportCarried *n = &r->carried[c];
+
+        if (!n->present)
+            continue;
+        nc_json_begin_object(j, NULL);
+        nc_json_string(j, "class", nc_class_names[c]);
+        nc_json_int(j, "precopied", n->precopied);
+        nc_json_int(j, "changed_at_stop", n->changed_at_stop);
+        nc_json_int(j, "installed", n->installed);
+        nc_json_int(j, "failed", n->failed);
+        nc_json_int(j, "removed_at_source", n->removed_at_source);
+        nc_json_end_object(j);
+    }
+    nc_json_end_array(j);
+
+    nc_json_begin_array(j, "failures");
+    for (guint i = 0; i < r->failures->len; i++) {
+        const NcReportFailure *f = r->failures->pdata[i];
+
+        nc_json_begin_object(j, NULL);
+        nc_json_string(j, "class", nc_report_class_to_string(f->klass));
+        nc_json_string(j, "entry", f->entry);
+        nc_json_string(j, "reason", f->reason);
+        nc_json_end_object(j);
+    }
+    nc_json_end_array(j);
+
+    if (r->has_gate) {
+        nc_json_begin_object(j, "gate");
+        nc_json_string(j, "mode", r->gate_mode ? r->gate_mode : "gate");
+        nc_json_int(j, "held_packets", (gint64)MIN(r->held_packets, (guint64)G_MAXINT64));
+        nc_json_time(j, "opened", "opened_us", r->gate_opened_us);
+        nc_json_end_object(j);
+    } else {
+        nc_json_null(j, "gate");
+    }
+
+    nc_report_figures(r, &fig);
+    nc_json_begin_object(j, "figures");
+    nc_json_int_or_null(j, "margin_us", fig.has_margin, fig.margin_us);
+    nc_json_int_or_null(j, "stop_to_installed_us", fig.has_stop_to_installed,
+                        fig.stop_to_installed_us);
+    nc_json_int_or_null(j, "stop_to_resumed_us", fig.has_stop_to_resumed, fig.stop_to_resumed_us);
+    nc_json_int_or_null(j, "downtime_ms", fig.has_downtime, fig.downtime_ms);
+    nc_json_end_object(j);
+    nc_json_end_object(j);
+    return nc_json_steal(g_steal_pointer(&j));
 }

@@ -201,5 +201,7 @@ char *nc_report_format(const NcReport *report);
 char *nc_report_format_element(const NcReport *report);
 /* For people: `netcarry report DOMAIN`. (transfer full) */
 char *nc_report_to_text(const NcReport *report);
+/* For programs: `netcarry report DOMAIN --json`; field names in netcarry(1). (transfer full) */
+char *nc_report_to_json(const NcReport *report);
 
 G_END_DECLS

@@ -54,6 +54,7 @@ static const KeyDef keys[] = {
     {"timeouts", "hook-ms", KEY_TIMEOUT_MS, OFF(hook_timeout_ms), NULL},
     {"timeouts", "peer-connect-ms", KEY_TIMEOUT_MS, OFF(peer_connect_timeout_ms), NULL},
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
+    {"metrics", "textfile-dir", KEY_STRING, OFF(metrics_textfile_dir), NULL},
 };
 
 const char *nc_admission_to_string(NcAdmission admission)
@@ -93,6 +94,8 @@ NcConfig *nc_config_new_default(void)
     c->hook_timeout_ms = 5000;
     c->peer_connect_timeout_ms = 3000;
     c->seal_timeout_ms = 2000;
+    /* node_exporter's textfile collector directory as Debian's prometheus-node-exporter sets it */
+    c->metrics_textfile_dir = g_strdup("/var/lib/prometheus/node-exporter");
     return c;
 }
 
@@ -107,6 +110,7 @@ void nc_config_free(NcConfig *config)
     g_free(config->tls_client_cert);
     g_free(config->tls_client_key);
     g_free(config->hook_socket);
+    g_free(config->metrics_textfile_dir);
     g_free(config);
 }
 
@@ -222,7 +226,7 @@ NcConfig *nc_config_load(const char *path, GError **error)
         if (!find_key(groups[g], NULL)) {
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
                         "%s: unknown group [%s]: accepted groups are [listen], [tls], "
-                        "[migration], [daemon], [timeouts]",
+                        "[migration], [daemon], [timeouts], [metrics]",
                         path, groups[g]);
             return NULL;
         }

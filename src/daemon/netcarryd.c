@@ -22,6 +22,7 @@
 #include "nc-config.h"
 #include "nc-hook-server.h"
 #include "nc-libvirt.h"
+#include "nc-metrics.h"
 #include "nc-phase.h"
 #include "util/nc-error.h"
 
@@ -35,6 +36,8 @@ typedef struct {
     NcLibvirt *libvirt;
     NcCarryEngine *engine;
     NcHookServer *hooks;
+    NcMetrics *metrics;
+    gboolean metrics_warned; /* the last write failed and said so: say it once, not per event */
 } NcDaemon;
 
 static GLogLevelFlags nc_log_threshold = G_LOG_LEVEL_MESSAGE;
@@ -75,6 +78,26 @@ static void quiet_libvirt(void *user_data, virErrorPtr error)
 {
 }
 
+/* Rewrite the metrics file after every change (a handful per migration: cheap, and a scrape
+ * sees the migration at once). A missing directory means no node_exporter here: said once. */
+static void metrics_publish(NcDaemon *d)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (nc_metrics_write(d->metrics, d->config->metrics_textfile_dir, &error)) {
+        if (d->metrics_warned)
+            g_message("metrics: writing %s/" NC_METRICS_FILE " again",
+                      d->config->metrics_textfile_dir);
+        d->metrics_warned = FALSE;
+    } else if (!d->metrics_warned) {
+        if (g_error_matches(error, NC_ERROR, NC_ERROR_NOT_FOUND))
+            g_info("metrics: not written: %s", error->message);
+        else
+            g_warning("metrics: %s", error->message);
+        d->metrics_warned = TRUE;
+    }
+}
+
 /* --- the engine's callbacks ------------------------------------------------ */
 
 static void on_report(const char *uuid, const NcReport *report, gpointer data)
@@ -82,6 +105,8 @@ static void on_report(const char *uuid, const NcReport *report, gpointer data)
     NcDaemon *d = data;
 
     nc_libvirt_store_report(d->libvirt, uuid, report);
+    nc_metrics_add_report(d->metrics, report);
+    metrics_publish(d);
 }
 
 static void on_resume(const char *uuid, gpointer data)
@@ -97,7 +122,15 @@ static gboolean hook_admit(gpointer data, const NcDomain *domain, GError **error
 {
     NcDaemon *d = data;
 
-    return nc_carry_engine_admit(d->engine, domain, error);
+    if (nc_carry_engine_admit(d->engine, domain, error))
+        return TRUE;
+    /* the hook server applies the policy next: refuse, or let it go on at risk */
+    if (error && *error) {
+        nc_metrics_add_admission_failure(d->metrics, *error,
+                                         d->config->admission == NC_ADMISSION_REFUSE);
+        metrics_publish(d);
+    }
+    return FALSE;
 }
 
 static void hook_admit_anyway(gpointer data, const NcDomain *domain, const char *reason)
@@ -147,6 +180,8 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
     NcCarryOptions options = {0};
     g_autoptr(GError) local = NULL;
 
+    d->metrics = nc_metrics_new();
+    metrics_publish(d); /* zeros: the series exist before the first migration */
     d->phases = nc_phase_tracker_new();
     d->libvirt = nc_libvirt_new(d->uri, d->phases);
     options.config = d->config;
@@ -188,6 +223,7 @@ static void daemon_stop(NcDaemon *d)
     g_clear_pointer(&d->engine, nc_carry_engine_free);
     g_clear_pointer(&d->libvirt, nc_libvirt_free);
     g_clear_pointer(&d->phases, nc_phase_tracker_free);
+    g_clear_pointer(&d->metrics, nc_metrics_free);
 }
 
 int main(int argc, char **argv)

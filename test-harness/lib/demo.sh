@@ -205,7 +205,7 @@ demo_without() {
 
 # demo_with - part 3: netcarryd + hook on both hosts, A->B and B->A under traffic. Sets DEMO_OK.
 demo_with() {
-    local h t0 rc_e rc_b dA0 dA1 dB0 dB1 ok=1
+    local h t t0 rc_e rc_b dA0 dA1 dB0 dB1 ok=1
     sc_begin demo-2-with-netcarry
     for h in $NCH_HOSTS; do fw_on "$h"; done       # the same rules, counters from zero
     for h in $NCH_HOSTS; do nc_up "$h" || demo_fail "netcarryd did not start on host $h"; done
@@ -251,6 +251,13 @@ demo_with() {
         line "and on host A after B -> A (--p2p):"
         grep -E '^(conntrack|margin|source stop)' "$ART/report-BA.txt" | lines
     fi
+    # the picture of each migration (netcarry report DOMAIN --svg FILE), written by sc_report
+    for t in AB BA; do
+        [ -s "$ART/report-$t.svg" ] || continue
+        line ""
+        line "timeline of ${t:0:1} -> ${t:1:1} as a picture: $ART/report-$t.svg"
+        line "  (open it in a browser; 'netcarry report $NCH_GUEST --svg FILE' draws it on any host)"
+    done
     if [ -s "$ART/timeline.txt" ]; then
         say "3c. Timeline of A -> B: all hosts' logs merged, ms from the source's STOP (±1 ms)"
         demo_timeline "$ART" A B | lines

@@ -15,6 +15,8 @@
 
 NCH_NC_PORT=${NCH_NC_PORT:-16520}
 NCH_NC_CONF=/etc/netcarry/netcarry.conf
+# node_exporter's textfile directory as netcarryd sees it, private to each host (under /run/netcarry)
+NCH_NC_METRICS=/run/netcarry/metrics
 NCH_NC_SOCK=/run/netcarry/netcarryd.sock
 NCH_PROFILE_NS=https://netcarry.dev/xmlns/profile/1
 NCH_REPORT_NS=https://netcarry.dev/xmlns/report/1
@@ -30,7 +32,8 @@ nc_build() {
 }
 nc_daemon_bin() { echo "$(nc_build)/src/daemon/netcarryd"; }
 nc_hook_bin() { echo "$(nc_build)/hooks/netcarry"; }
-nc_cli_bin() { echo "$(nc_build)/src/netcarry"; }
+# NCH_NC_CLI: another CLI (a path inside the host), e.g. the packaged /usr/bin/netcarry
+nc_cli_bin() { echo "${NCH_NC_CLI:-$(nc_build)/src/netcarry}"; }
 
 # nc_missing - print what of netcarry is not built (empty: all there).
 nc_missing() {
@@ -57,7 +60,18 @@ gate-mode = $3
 [daemon]
 log-level = ${NCH_NC_LOG_LEVEL:-debug}
 hook-socket = $NCH_NC_SOCK
+
+[metrics]
+textfile-dir = $NCH_NC_METRICS
 EOT
+}
+
+# nc_metric HOST SERIES - a sample's value in HOST's metrics file (0 when absent), e.g.
+# nc_metric B 'netcarry_migrations_total{outcome="completed"}'
+nc_metric() {
+    local v
+    v=$(awk -v s="$2" '$1 == s { print $2 }' "$(host_dir "$1")$NCH_NC_METRICS/netcarry.prom" 2>/dev/null)
+    echo "${v:-0}"
 }
 
 # nc_hook_install HOST - the hook drop-in: a wrapper that names the config and execs the build's hook.
@@ -123,6 +137,7 @@ nc_up() {
     case $gate in gate|suspend) ;; *) die "--gate-mode gate|suspend, not '$gate'" ;; esac
     case $cert in harness|foreign) ;; *) die "--cert harness|foreign, not '$cert'" ;; esac
     d=$(host_dir "$h")
+    mkdir -p "$d$NCH_NC_METRICS"
     new=$(nc_conf "$h" "$policy" "$gate")
     if [ "$new" != "$(cat "$d$NCH_NC_CONF" 2>/dev/null)" ] || [ "$(pki_issuer "$h")" != "$cert-ca" ]; then
         nc_stop "$h"

@@ -145,6 +145,20 @@ sc_report() {
     rc=$?
     sc_check "$tag: 'netcarry report $NCH_GUEST' on $dst prints it (exit $rc, $(wc -l < "$ART/report-$tag.txt") lines)" \
         [ "$rc" = 0 -a -s "$ART/report-$tag.txt" ]
+    # the same report for programs and as a picture (netcarry(1): --json, --svg)
+    nc_cli "$dst" report "$NCH_GUEST" --json > "$ART/report-$tag.json" 2>&1
+    sc_check "$tag: 'netcarry report --json' on $dst is JSON with the XML's outcome and margin" \
+        "$NCH_PY" -c 'import json, sys, xml.etree.ElementTree as ET
+j = json.load(open(sys.argv[1])); x = ET.parse(sys.argv[2]).getroot()
+ns = {"r": "https://netcarry.dev/xmlns/report/1"}
+m = x.find("r:migration", ns) if x.find("r:migration", ns) is not None else x.find("migration")
+f = x.find("r:figures", ns) if x.find("r:figures", ns) is not None else x.find("figures")
+assert j["migration"]["outcome"] == m.get("outcome")
+assert j["figures"]["margin_us"] == (int(f.get("margin-us")) if f is not None and f.get("margin-us") else None)' \
+        "$ART/report-$tag.json" "$x"
+    nc_cli "$dst" report "$NCH_GUEST" --svg - > "$ART/report-$tag.svg" 2>/dev/null
+    sc_check "$tag: 'netcarry report --svg' on $dst draws the timeline ($ART/report-$tag.svg, $(wc -c < "$ART/report-$tag.svg") bytes)" \
+        grep -q '</svg>' "$ART/report-$tag.svg"
     for k in margin_us stop_to_installed_us stop_to_resumed_us downtime_ms gate_held_packets ct_installed; do
         v=$(echo "$REPORT_FIGURES" | tr ' ' '\n' | sed -n "s/^$k=//p")
         [ -n "$v" ] && timing "$(basename "$ART") $tag report $k" "$v"
