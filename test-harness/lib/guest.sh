@@ -14,8 +14,8 @@ NCH_CACHE=${NCH_CACHE:-/var/cache/netcarry-harness}
 #   NCH_GUEST_KERNEL   stock | backports | PACKAGE     the guest kernel: Debian's linux-image-amd64
 #                                                      of the release, of bookworm-backports, or a package
 #   NCH_GUEST_QEMU     system | DIR                    the installed QEMU, or another one unpacked in DIR
-#                                                      (dpkg-deb -x of qemu-system-x86, qemu-system-data,
-#                                                      seabios: DIR/usr/bin, DIR/usr/share/{qemu,seabios})
+#                                                      (dpkg-deb -x of qemu-system-x86, -common, -data
+#                                                      and seabios: DIR/usr/{bin,lib,share})
 : "${NCH_GUEST_QEMU:=system}"
 : "${NCH_GUEST_NIC:=virtio}" "${NCH_GUEST_MACHINE:=pc}" "${NCH_GUEST_TCG:=multi}"
 : "${NCH_GUEST_MEM_MIB:=256}" "${NCH_GUEST_VCPUS:=1}" "${NCH_GUEST_KERNEL:=stock}"
@@ -24,7 +24,7 @@ NCH_CACHE=${NCH_CACHE:-/var/cache/netcarry-harness}
 guest_config() {
     echo "nic=$NCH_GUEST_NIC machine=$NCH_GUEST_MACHINE tcg=$NCH_GUEST_TCG mem=${NCH_GUEST_MEM_MIB}MiB" \
         "vcpus=$NCH_GUEST_VCPUS kernel=$(cat "$RUN/guest/kernel" 2>/dev/null || echo "$NCH_GUEST_KERNEL")" \
-        "qemu=$(guest_qemu_bin --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')" \
+        "qemu=$("$(guest_qemu_bin)" --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')" \
         "libvirt=$(libvirtd --version | awk '{print $NF}')"
 }
 
@@ -138,7 +138,7 @@ guest_build() {
                 echo 'for a; do shift; [ "$a" = tcg ] && a=tcg,thread=single; set -- "$@" "$a"; done'
             fi
             if [ "$NCH_GUEST_QEMU" = system ]; then echo 'exec /usr/bin/qemu-system-x86_64 "$@"'
-            else echo "exec $(guest_qemu_bin) -L $NCH_GUEST_QEMU/usr/share/qemu -L $NCH_GUEST_QEMU/usr/share/seabios \"\$@\""; fi
+            else echo "QEMU_MODULE_DIR=$NCH_GUEST_QEMU/usr/lib/x86_64-linux-gnu/qemu exec $(guest_qemu_bin) -L $NCH_GUEST_QEMU/usr/share/qemu -L $NCH_GUEST_QEMU/usr/share/seabios \"\$@\""; fi
         } > "$emulator"
         chmod 0755 "$emulator"
     fi
