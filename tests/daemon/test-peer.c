@@ -435,7 +435,7 @@ static void test_version_1_refused(Fixture *f, gconstpointer data)
     nc_peer_client_set_versions(c, 1, 1);
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
-    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 2-2"));
+    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 3-3"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_cmpuint(f->hellos, ==, 0);
 }
@@ -607,7 +607,7 @@ static void test_wrong_version(Fixture *f, gconstpointer data)
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_test_message("client sees: %s", f->error->message);
-    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 2-2"));
+    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 3-3"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_assert_cmpuint(f->hellos, ==, 0);

@@ -55,6 +55,8 @@ typedef struct {
     NcReport *report; /* the destination's, parsed back from its XML (so: schema-valid) */
     guint reports;
     guint16 src_port; /* the source's rendezvous port */
+    gboolean migrating; /* what the source's "libvirt" says: an outgoing job for the domain */
+    guint job_asked;    /* how often the source asked */
 } Fixture;
 
 /* "ip ARGS" with ARGS split on spaces. */
@@ -258,6 +260,7 @@ static NcConfig *make_config(const char *listen, const char *client_cert)
     c->cleanup_source = TRUE;
     c->peer_connect_timeout_ms = 2000;
     c->seal_timeout_ms = 2000;
+    c->authenticate_timeout_ms = 600; /* short: the holders' cases wait it out */
     return c;
 }
 
@@ -276,10 +279,24 @@ static void on_report(const char *uuid, const NcReport *report, gpointer data)
     g_test_message("destination's report:\n%s", xml);
 }
 
+/* The source's libvirt, as far as the engine asks it: is the domain migrating away? */
+static void on_job(const char *uuid, GTask *task, gpointer data)
+{
+    Fixture *f = data;
+
+    f->job_asked++;
+    if (f->migrating)
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_NOT_FOUND, "libvirt reports no job");
+    g_object_unref(task);
+}
+
 static NcCarryEngine *make_engine(Fixture *f, const char *ns, NcConfig *cfg, NcPhaseTracker *phases,
                                   const char *host)
 {
     NcCarryOptions o = {.config = cfg,
+                        .job_func = on_job,
                         .netns = ns,
                         .host_name = host,
                         .phases = phases,
@@ -300,6 +317,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_autofree char *cmd = NULL;
 
     f->cd = data;
+    f->migrating = TRUE;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -416,7 +434,7 @@ static gboolean start_carry(Fixture *f, GError **error)
     g_autoptr(NcDomain) at_dst = NULL;
 
     g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
-    profile = nc_carry_engine_rendezvous_profile(f->src, at_src->profile);
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
     g_assert_cmpstr(profile->rendezvous->host, ==, SRC_IP);
     g_assert_cmpstr(profile->rendezvous->identity, ==, f->cd->src_identity);
     f->src_port = profile->rendezvous->port;
@@ -776,7 +794,7 @@ static void test_unresolvable(Fixture *f, gconstpointer data)
     if (!f->usable)
         return;
     g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
-    profile = nc_carry_engine_rendezvous_profile(f->src, at_src->profile);
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
     g_free(profile->rendezvous->host);
     profile->rendezvous->host = g_strdup("no-such-host.invalid");
     at_dst = make_domain(FALSE, profile->rendezvous);
