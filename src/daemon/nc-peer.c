@@ -178,7 +178,10 @@ static gboolean creds_load_crl(Creds *c, const char *ca_file, const char *crl_fi
     for (unsigned int i = 0; ok && i < c->n_crls; i++) {
         unsigned int status = 0;
 
-        rc = gnutls_x509_crl_verify(c->crls[i], cas, n_cas, 0, &status);
+        /* the signature must be the CA's; its key usage may lack cRLSign (libvirt's own CA
+         * recipe makes CAs with keyCertSign only), and a CRL can only take trust away */
+        rc = gnutls_x509_crl_verify(c->crls[i], cas, n_cas, GNUTLS_VERIFY_DISABLE_CA_SIGN,
+                                    &status);
         if (rc < 0 || status) {
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                         "the certificate revocation list %s is not signed by the CA in %s",
