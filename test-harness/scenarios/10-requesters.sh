@@ -25,7 +25,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 has() { local t=$1 p; shift; for p in "$@"; do printf '%s\n' "$t" | grep -q -- "$p" || return 1; done; }
 
 # src_log_has PATTERN - the source's netcarryd log of this scenario has a line matching PATTERN
-src_log_has() { sc_log_since "$SRC" netcarryd.log | grep -q "$1"; }
+src_log_has() { sc_log_since "$SRC" netcarryd.log | grep -- "$1" >/dev/null; } # no -q: see 09
 
 scenario_run() {
     local src dst sip uuid probe secret out a1 a2 rc crl n holder third
