@@ -22,7 +22,7 @@ req_cert() {
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
 # has TEXT PATTERN... - TEXT matches every PATTERN
-has() { local t=$1 p; shift; for p in "$@"; do printf '%s\n' "$t" | grep -q -- "$p" || return 1; done; }
+has() { local t=$1 p; shift; for p in "$@"; do grep -- "$p" <<< "$t" >/dev/null || return 1; done; }
 
 # src_log_has PATTERN - the source's netcarryd log of this scenario has a line matching PATTERN
 src_log_has() { sc_log_since "$SRC" netcarryd.log | grep -- "$1" >/dev/null; } # no -q: see 09
