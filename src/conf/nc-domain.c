@@ -30,6 +30,18 @@
 
 /* ---- model ------------------------------------------------------------------------------ */
 
+/* 64 lower-case hex digits: what the source's daemon writes (a secret it did not write is
+ * rejected here rather than compared later) */
+static gboolean nc_is_secret(const char *s)
+{
+    gsize n = 0;
+
+    for (; s[n]; n++)
+        if (!g_ascii_isdigit(s[n]) && !(s[n] >= 'a' && s[n] <= 'f'))
+            return FALSE;
+    return n == 64;
+}
+
 NcRendezvous *nc_rendezvous_new(const char *host, guint16 port, const char *identity,
                                 const char *migration_id)
 {
@@ -44,7 +56,13 @@ NcRendezvous *nc_rendezvous_new(const char *host, guint16 port, const char *iden
 
 NcRendezvous *nc_rendezvous_copy(const NcRendezvous *rv)
 {
-    return rv ? nc_rendezvous_new(rv->host, rv->port, rv->identity, rv->migration_id) : NULL;
+    NcRendezvous *copy;
+
+    if (!rv)
+        return NULL;
+    copy = nc_rendezvous_new(rv->host, rv->port, rv->identity, rv->migration_id);
+    copy->secret = g_strdup(rv->secret);
+    return copy;
 }
 
 void nc_rendezvous_free(NcRendezvous *rv)
@@ -54,6 +72,9 @@ void nc_rendezvous_free(NcRendezvous *rv)
     g_free(rv->host);
     g_free(rv->identity);
     g_free(rv->migration_id);
+    if (rv->secret)
+        explicit_bzero(rv->secret, strlen(rv->secret));
+    g_free(rv->secret);
     g_free(rv);
 }
 
@@ -236,6 +257,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             g_autofree char *port = nc_prop(c, "port");
             g_autofree char *identity = nc_prop(c, "identity");
             g_autofree char *migration = nc_prop(c, "migration");
+            g_autofree char *secret = nc_prop(c, "secret");
             NcAddr addr;
 
             if (p->rendezvous) {
@@ -262,8 +284,13 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
                 nc_fail_at(error, name, c, "migration '%s' is not a UUID", migration);
                 return NULL;
             }
+            if (secret && !nc_is_secret(secret)) {
+                nc_fail_at(error, name, c, "secret is not 64 lower-case hex digits");
+                return NULL;
+            }
             p->rendezvous = nc_rendezvous_new(host, (guint16)v, identity, NULL);
             p->rendezvous->migration_id = migration ? g_ascii_strdown(migration, -1) : NULL;
+            p->rendezvous->secret = g_steal_pointer(&secret);
             continue;
         }
         text = nc_text(c);
@@ -427,6 +454,11 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
         if (rv->migration_id) {
             g_string_append(s, " migration=\"");
             nc_append_escaped(s, rv->migration_id);
+            g_string_append_c(s, '"');
+        }
+        if (rv->secret) {
+            g_string_append(s, " secret=\"");
+            nc_append_escaped(s, rv->secret);
             g_string_append_c(s, '"');
         }
         g_string_append(s, "/>");

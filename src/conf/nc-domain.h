@@ -15,7 +15,7 @@
  *   not IPv6) is an error naming the domain and the interface's MAC, never silently skipped:
  *   carrying state for the wrong set of addresses would let one VM's entries reach another.
  *
- * The profile's rendezvous (<rendezvous host= port= identity= migration=/>) is written by the
+ * The profile's rendezvous (<rendezvous host= port= identity= migration= secret=/>) is written by the
  * source daemon into the live domain's metadata when a migration starts; libvirt carries it in
  * the XML it gives the destination's `migrate begin` hook, so the destination learns where the
  * source daemon listens and which identity (the name in its TLS certificate) to insist on.
@@ -39,12 +39,16 @@ G_BEGIN_DECLS
  * @identity:     the source host's identity: the name its TLS certificate must carry (CN or
  *                DNS subjectAltName); the destination refuses a peer that presents another
  * @migration_id: a UUID the source chose for this migration, or NULL; both reports carry it
+ * @secret:       the source's per-domain rendezvous secret (64 hex digits), or NULL: the
+ *                destination proves with it, inside TLS, that libvirt handed it this XML; the
+ *                source renews it after every migration and when netcarryd starts
  */
 typedef struct {
     char *host;
     guint16 port;
     char *identity;
     char *migration_id;
+    char *secret;
 } NcRendezvous;
 
 /**

@@ -14,15 +14,29 @@
  *   1. destination -> source, plain TCP: a 64-byte rendezvous request
  *      "NETCARRY-RV 1 <domain uuid>" (space padded). The UUID travels in the clear: it only says
  *      which domain's state to send, and everything after it is authenticated.
- *   2. source -> destination: a 64-byte answer, "OK" or "NO <reason>" (the source refuses a
- *      domain it was not told about, so the destination's admission gets a clear reason).
+ *   2. source -> destination: a 64-byte answer, "OK" to every well-formed request, whether the
+ *      domain runs here or not and whatever is under way: before authentication a requester
+ *      learns nothing, and reserves nothing.
  *   3. TLS over the same connection: the destination is the TLS *server*
  *      (nc_peer_server_adopt(): its server certificate, the source's client certificate
  *      required); the source is the TLS *client* (nc_peer_client_connect_stream_async(); it
- *      checks only that the destination's certificate chains to the CA: it did not choose whom to
- *      talk to, and it only ever sends the state of a domain that is migrating away from it).
- *      The source sends HELLO; the destination accepts it only for the domain it asked for and
- *      only if the certificate's CN is the rendezvous identity.
+ *      checks that the destination's certificate chains to the CA and is not revoked). The source
+ *      sends HELLO; the destination accepts it only for the domain it asked for and only if the
+ *      certificate's CN is the rendezvous identity, and answers with its HELLO, which carries the
+ *      rendezvous secret from the domain XML libvirt gave its `migrate begin` hook.
+ *   4. The source serves the request only if (a) the secret is the one it published for this
+ *      domain (compared in constant time; an unknown domain and a wrong secret get the same
+ *      refusal), and (b) libvirt has an outgoing migration job for the domain (job_func). Else it
+ *      sends ABORT refused and closes; nothing of the domain's state has left. Only now does a
+ *      carry exist: a newer authenticated request for the domain replaces an older one (its
+ *      link is closed), so a stale or stolen link cannot hold a migration back. The first STATE
+ *      chunk (empty if there is nothing yet) tells the destination it was accepted: its
+ *      admission succeeds there, so a refusal reaches virsh as the migration's refusal.
+ *   Requesters that have not passed (a) are bounded: at most NC_CARRY_UNAUTH_MAX at once
+ *   (NC_CARRY_UNAUTH_PER_ADDRESS per address; at the limit the oldest is dropped for the newer
+ *   one), each with authenticate_timeout_ms from its TCP accept to its HELLO. Every refusal is
+ *   logged with the requester's address, certificate subject when known, and why, and counted
+ *   by reason for `netcarry status`.
  *   4. STATE chunks source -> destination, SEAL (with the source's timeline), ACK, and (peer
  *      protocol version 2) FINISHED when the source's migration has ended.
  *
@@ -49,8 +63,10 @@
  * (source daemon gone), the pre-copied entries stay (they are the domain's own), the gate opens
  * (else the guest stays cut off), and the report says failed.
  *
- * Source. A rendezvous request is served only for a domain added with add_local(). After the
- * HELLO, a follower (nc-ct-events) for the domain's addresses is started; its first (resync) set
+ * Source. A request is served only for a domain added with add_local(), under the checks of step 4.
+ * While it sends pre-copy, it asks job_func again every NC_CARRY_JOB_POLL_MS, and stops (ABORT
+ * cancelled, no more state) once libvirt has no outgoing migration job for the domain. Once
+ * served, a follower (nc-ct-events) for the domain's addresses is started; its first (resync) set
  * goes out, then its change sets as they come. The source keeps the set it has sent and its
  * digest incrementally (so the seal is O(1) at the stop); a resync is turned into deletions of
  * what the destination holds and is no longer there, plus upserts. At source_stopped() the
@@ -120,6 +136,31 @@
 #define NC_CARRY_FINISH_WAIT_MS 10000
 /* ended carries kept for nc_carry_engine_status() */
 #define NC_CARRY_ENDED_MAX 16
+/* requesters that have not proved the rendezvous secret yet, at once: in all, and per address
+ * (one address cannot take every place; at the limit the oldest is dropped, so a flood must
+ * outpace a real destination's ~20 ms handshake to keep it out) */
+#define NC_CARRY_UNAUTH_MAX 16
+#define NC_CARRY_UNAUTH_PER_ADDRESS 4
+/* source: how often libvirt is asked again during pre-copy whether the job is still there */
+#define NC_CARRY_JOB_POLL_MS 1000
+
+/**
+ * NcCarryRefusal - why a requester (or, on the destination, a source) was refused; counted
+ */
+typedef enum {
+    NC_REFUSAL_MALFORMED,     /* not a rendezvous request */
+    NC_REFUSAL_LIMIT,         /* too many unauthenticated requesters */
+    NC_REFUSAL_TIMEOUT,       /* no TLS + HELLO within authenticate_timeout_ms */
+    NC_REFUSAL_TLS,           /* handshake failed: no, untrusted, revoked certificate; bad HELLO */
+    NC_REFUSAL_SECRET,        /* no valid rendezvous secret for the domain (or no such domain) */
+    NC_REFUSAL_NOT_MIGRATING, /* libvirt has no outgoing migration job for the domain */
+    NC_REFUSAL_IDENTITY,      /* destination: the source's certificate is not the rendezvous's */
+    NC_REFUSAL_LAST
+} NcCarryRefusal;
+
+static const char *const refusal_names[] = {"malformed", "limit",         "timeout", "tls",
+                                            "secret",    "not-migrating", "identity"};
+G_STATIC_ASSERT(G_N_ELEMENTS(refusal_names) == NC_REFUSAL_LAST);
 
 typedef enum {
     CARRY_CONNECTING, /* destination: dialling, rendezvous, TLS, HELLO */
@@ -150,7 +191,10 @@ struct NcCarryEngine {
     guint16 port;
     int sentinel_fd;
     GHashTable *locals;  /* uuid -> Local */
+    GHashTable *secrets; /* uuid -> the rendezvous secret published for it */
     GHashTable *carries; /* "s:uuid" / "d:uuid" -> Carry */
+    GQueue requesters;   /* Requester*: accepted, not yet served or refused; oldest first */
+    guint refused[NC_REFUSAL_LAST];
     guint finish_wait_ms;
     GQueue ended; /* char *, status lines of ended carries */
 };
@@ -213,6 +257,8 @@ struct _Carry {
     gboolean cleanup_ran;
     guint downtime_timer; /* polling the tracker for libvirt's downtime */
     gint64 downtime_deadline_us;
+    guint job_timer;         /* asking libvirt again whether the outgoing job is still there */
+    GCancellable *job_cancel; /* the question under way */
 };
 
 /* ---- logging: every line names the domain, the side and the phase ---- */
@@ -241,7 +287,34 @@ static void feed(Carry *c, NcPhaseInput type, gint64 time_us, const char *reason
         nc_phase_tracker_feed(c->e->opt.phases, &ev);
 }
 
+/* Count and log one refusal: who asked (address, certificate subject), for what, and why. */
+static void log_refusal(NcCarryEngine *e, NcCarryRefusal why, const char *remote,
+                        const char *subject, const char *uuid, const char *detail)
+{
+    e->refused[why]++;
+    g_message("domain %s (%s, phase none): refused %s%s%s%s: %s (%s)", uuid ? uuid : "(none)",
+              why == NC_REFUSAL_IDENTITY ? "destination" : "source", remote ? remote : "(unknown)",
+              subject ? " (certificate subject " : "", subject ? subject : "", subject ? ")" : "",
+              detail, refusal_names[why]);
+}
+
 /* ---- small helpers ---- */
+
+/* "192.0.2.1:5000", "[2001:db8::1]:5000", or without the port. (transfer full) */
+static char *describe_socket_address(GSocketAddress *addr, gboolean with_port)
+{
+    GInetSocketAddress *in;
+    g_autofree char *ip = NULL;
+
+    if (!G_IS_INET_SOCKET_ADDRESS(addr))
+        return g_strdup("(unknown)");
+    in = G_INET_SOCKET_ADDRESS(addr);
+    ip = g_inet_address_to_string(g_inet_socket_address_get_address(in));
+    if (!with_port)
+        return g_steal_pointer(&ip);
+    return strchr(ip, ':') ? g_strdup_printf("[%s]:%u", ip, g_inet_socket_address_get_port(in))
+                           : g_strdup_printf("%s:%u", ip, g_inet_socket_address_get_port(in));
+}
 
 static void selector_clear(NcCtSelector *sel)
 {
@@ -318,6 +391,8 @@ static void carry_stop_io(Carry *c)
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
+    g_clear_handle_id(&c->job_timer, g_source_remove);
+    cancel_clear(&c->job_cancel);
 }
 
 static void finished_free(NcPeerFinished *f)
@@ -868,33 +943,46 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         return nc_peer_msg_new_abort(NC_PEER_ABORT_CANCELLED, "the migration ended here");
     switch (msg->type) {
     case NC_PEER_MSG_HELLO: {
-        g_autofree char *cn = subject_cn(nc_peer_session_get_peer_subject(session));
+        const char *subject = nc_peer_session_get_peer_subject(session);
+        g_autofree char *cn = subject_cn(subject);
 
         if (g_strcmp0(msg->hello.domain_uuid, c->uuid) != 0) {
             g_autofree char *why =
                 g_strdup_printf("the source answered for domain %s", msg->hello.domain_uuid);
+            log_refusal(c->e, NC_REFUSAL_IDENTITY, nc_peer_session_get_remote(session), subject,
+                        c->uuid, why);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
         }
-        /* the identity is a certificate name (CN) or the whole subject */
+        /* the identity is a certificate name (CN) or the whole subject; the secret below goes
+         * only to that host */
         if (c->rv->identity && g_strcmp0(cn, c->rv->identity) != 0 &&
-            g_strcmp0(nc_peer_session_get_peer_subject(session), c->rv->identity) != 0) {
+            g_strcmp0(subject, c->rv->identity) != 0) {
             g_autofree char *why =
                 g_strdup_printf("the source's certificate names %s, not the rendezvous identity %s",
                                 cn ? cn : "nobody", c->rv->identity);
+            log_refusal(c->e, NC_REFUSAL_IDENTITY, nc_peer_session_get_remote(session), subject,
+                        c->uuid, why);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
         }
-        c->admitted = TRUE;
-        c->admit_done = TRUE;
-        c->state = CARRY_PRECOPY;
-        feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
-        CLOG(G_LOG_LEVEL_INFO, c, "source %s (%s) connected; pre-copy", msg->hello.host,
-             nc_peer_session_get_remote(session));
+        nc_peer_session_set_secret(session, c->rv->secret);
+        CLOG(G_LOG_LEVEL_INFO, c, "source %s (%s) authenticated; proving the rendezvous secret",
+             msg->hello.host, nc_peer_session_get_remote(session));
         return NULL;
     }
     case NC_PEER_MSG_STATE: {
         guint n = msg->state.upserts->len;
+
+        if (!c->admitted) {
+            /* the source's first chunk: it accepted our secret and libvirt's job vouched */
+            c->admitted = TRUE;
+            c->admit_done = TRUE;
+            c->state = CARRY_PRECOPY;
+            feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
+            CLOG(G_LOG_LEVEL_INFO, c, "the source (%s) accepted; pre-copy",
+                 nc_peer_session_get_remote(session));
+        }
 
         if (!dest_apply(c, &msg->state, &err)) {
             NcPeerAbortCode code = g_error_matches(err, NC_ERROR, NC_ERROR_PERMISSION)
@@ -947,6 +1035,8 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
     }
 }
 
+static void dest_dial_fail(Carry *c, const char *what);
+
 static void dest_on_closed(NcPeerSession *session, const GError *error, gpointer data)
 {
     Carry *c = data;
@@ -963,6 +1053,14 @@ static void dest_on_closed(NcPeerSession *session, const GError *error, gpointer
     }
     if (c->state == CARRY_ENDED)
         return;
+    if (!c->admit_done) {
+        /* during admission: the source refused us (its reason is in its ABORT), or the link or
+         * the handshake failed; virsh shows this line */
+        g_autofree char *what = g_strdup_printf("did not accept the carry: %s",
+                                                error ? error->message : "it closed the link");
+        dest_dial_fail(c, what);
+        return;
+    }
     {
         g_autofree char *why =
             g_strdup_printf("the link to the source netcarryd ended before the seal: %s",
@@ -1198,6 +1296,12 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
                     "profile)");
         return FALSE;
     }
+    if (!domain->profile->rendezvous->secret) {
+        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                    "the domain's rendezvous carries no secret: the source host's netcarryd is "
+                    "older than this one and cannot be asked safely (update it)");
+        return FALSE;
+    }
     if (!check_kernel(e, error))
         return FALSE;
     c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
@@ -1208,6 +1312,12 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
     if (!c->server) {
+        dest_fail(c, err->message, FALSE);
+        g_propagate_error(error, g_steal_pointer(&err));
+        carry_forget(c);
+        return FALSE;
+    }
+    if (!nc_peer_server_set_crl(c->server, cfg->tls_crl_file, cfg->tls_ca_file, &err)) {
         dest_fail(c, err->message, FALSE);
         g_propagate_error(error, g_steal_pointer(&err));
         carry_forget(c);
@@ -1319,6 +1429,9 @@ static void src_fail(Carry *c, const char *reason)
     c->state = CARRY_ENDED;
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
+    /* the destination learns why at once (a no-op on a link that failed already) */
+    if (c->client)
+        nc_peer_client_abort(c->client, NC_PEER_ABORT_CANCELLED, reason);
     feed(c, NC_EV_CARRY_FAILED, 0, reason);
 }
 
@@ -1617,6 +1730,96 @@ static void src_seal(Carry *c)
                               c->e->opt.config->seal_timeout_ms, c->seal_cancel, src_seal_done, c);
 }
 
+/* ---- source: requesters, from the TCP accept until they are served or refused ---- */
+
+typedef struct {
+    NcCarryEngine *e;
+    guint refs;    /* the engine's queue's, and one per GIO operation under way */
+    gboolean gone; /* served or refused: callbacks only drop their reference */
+    GSocketConnection *conn;
+    char *remote;  /* address:port, for the log */
+    char *address; /* the address alone, for the per-address bound */
+    char *uuid;    /* once the request is read */
+    guint8 buf[NC_CARRY_RV_SIZE];
+    GCancellable *cancel; /* the read, the handshake, the job question */
+    guint deadline;       /* authenticate_timeout_ms from the accept, until the secret is checked */
+    guint job_deadline;   /* the job question's bound */
+    NcPeerClient *client;
+} Requester;
+
+static Requester *requester_ref(Requester *r)
+{
+    r->refs++;
+    return r;
+}
+
+static void requester_unref(Requester *r)
+{
+    if (--r->refs)
+        return;
+    g_clear_object(&r->cancel);
+    g_clear_object(&r->conn);
+    g_free(r->remote);
+    g_free(r->address);
+    g_free(r->uuid);
+    g_free(r);
+}
+
+/* In every callback that holds a reference: FALSE (and the reference dropped) if @r is gone. */
+static gboolean requester_alive(Requester *r)
+{
+    if (!r->gone)
+        return TRUE;
+    requester_unref(r);
+    return FALSE;
+}
+
+/* Out of the queue; its timers, operations, client and connection end here. */
+static void requester_forget(Requester *r)
+{
+    if (r->gone)
+        return;
+    r->gone = TRUE;
+    g_queue_remove(&r->e->requesters, r);
+    g_clear_handle_id(&r->deadline, g_source_remove);
+    g_clear_handle_id(&r->job_deadline, g_source_remove);
+    if (r->cancel)
+        g_cancellable_cancel(r->cancel);
+    g_clear_pointer(&r->client, nc_peer_client_free);
+    if (r->conn && !g_io_stream_is_closed(G_IO_STREAM(r->conn)))
+        g_io_stream_close_async(G_IO_STREAM(r->conn), G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+    requester_unref(r); /* the queue's */
+}
+
+/**
+ * requester_refuse() - count, log, tell the requester if it authenticated, close, forget
+ * @r:      the requester
+ * @why:    the counted reason
+ * @detail: the log's reason, with everything this host knows
+ * @told:   (nullable): what an authenticated requester reads in the ABORT; NULL: @detail
+ */
+static void requester_refuse(Requester *r, NcCarryRefusal why, const char *detail, const char *told)
+{
+    const char *subject = r->client ? nc_peer_client_get_peer_subject(r->client) : NULL;
+
+    log_refusal(r->e, why, r->remote, subject, r->uuid, detail);
+    if (r->client && nc_peer_client_get_peer_hello(r->client))
+        nc_peer_client_abort(r->client, NC_PEER_ABORT_REFUSED, told ? told : detail);
+    requester_forget(r);
+}
+
+static gboolean requester_timeout(gpointer data)
+{
+    Requester *r = data;
+    g_autofree char *why = g_strdup_printf(
+        "no rendezvous request, TLS handshake and HELLO within %u ms of its connect",
+        r->e->opt.config->authenticate_timeout_ms);
+
+    r->deadline = 0;
+    requester_refuse(r, NC_REFUSAL_TIMEOUT, why, NULL);
+    return G_SOURCE_REMOVE;
+}
+
 static void src_client_failed(NcPeerClient *client, const GError *error, gpointer data)
 {
     Carry *c = data;
@@ -1631,164 +1834,296 @@ static void src_client_failed(NcPeerClient *client, const GError *error, gpointe
     src_fail(c, error->message);
 }
 
-static void src_connected(GObject *src, GAsyncResult *res, gpointer data)
+static void src_job_done(GObject *src, GAsyncResult *res, gpointer data);
+
+/* Ask libvirt (job_func) whether @uuid has an outgoing migration job; @callback gets a GTask. */
+static void ask_job(NcCarryEngine *e, const char *uuid, GCancellable *cancel,
+                    GAsyncReadyCallback callback, gpointer data)
+{
+    GTask *task = g_task_new(NULL, cancel, callback, data);
+
+    if (!e->opt.job_func) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                                "this netcarryd cannot ask libvirt about migration jobs");
+        g_object_unref(task);
+        return;
+    }
+    e->opt.job_func(uuid, task, e->opt.user_data);
+}
+
+static gboolean src_job_poll(gpointer data);
+
+/* While pre-copy runs, the job is asked about again; the answer came. */
+static void src_job_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean ok = g_task_propagate_boolean(G_TASK(res), &err);
+    Carry *c;
+
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* the carry went on or away: @data may be gone */
+    c = data;
+    g_clear_object(&c->job_cancel);
+    if (c->state != CARRY_PRECOPY || c->stopped)
+        return; /* at the stop the job is there by definition; the seal decides now */
+    if (!ok) {
+        g_autofree char *why = g_strdup_printf(
+            "libvirt has no outgoing migration job for the domain any more (%s): stopped sending",
+            err->message);
+
+        src_fail(c, why);
+        return;
+    }
+    c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
+}
+
+static gboolean src_job_poll(gpointer data)
 {
     Carry *c = data;
-    g_autoptr(GError) err = NULL;
 
-    /* not through @c first: a cancelled carry may be gone (it cancels before it goes) */
-    if (!g_task_propagate_boolean(G_TASK(res), &err)) {
-        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            return;
-        src_fail(c, err->message);
+    c->job_timer = 0;
+    if (c->state != CARRY_PRECOPY || c->stopped)
+        return G_SOURCE_REMOVE;
+    c->job_cancel = g_cancellable_new();
+    ask_job(c->e, c->uuid, c->job_cancel, src_job_done, c);
+    return G_SOURCE_REMOVE;
+}
+
+/**
+ * requester_serve() - the requester proved the secret and libvirt vouched: start the carry
+ * @r: the requester (consumed)
+ *
+ * A carry of the domain that exists already is replaced: this request is the newer of two
+ * authenticated ones for the same migration, and the older link is closed.
+ */
+static void requester_serve(Requester *r)
+{
+    NcCarryEngine *e = r->e;
+    Local *l = g_hash_table_lookup(e->locals, r->uuid);
+    Carry *old = carry_lookup(e, NC_SIDE_SOURCE, r->uuid);
+    g_autoptr(GError) err = NULL;
+    Carry *c;
+
+    if (!l) { /* it stopped while libvirt was asked */
+        requester_refuse(r, NC_REFUSAL_NOT_MIGRATING, "the domain stopped running here", NULL);
         return;
     }
-    if (c->state == CARRY_ENDED)
-        return;
-    if (!g_hash_table_contains(c->e->locals, c->uuid)) {
-        src_fail(c, "the domain stopped running here");
-        return;
+    if (old && old->client) {
+        CLOG(G_LOG_LEVEL_MESSAGE, old, "a newer authenticated request from %s replaces this carry",
+             r->remote);
+        nc_peer_client_abort(old->client, NC_PEER_ABORT_CANCELLED,
+                             "a newer authenticated request for this migration replaced this link");
     }
-    c->follower = nc_ct_follower_new(c->e->netns, &c->sel, 0, &err);
+    c = carry_new(e, NC_SIDE_SOURCE, r->uuid, l->name);
+    /* the carry's own copy: the domain leaves the locals when it stops (Stopped/Migrated may
+     * come before the migration's end, when the clean-up needs it) */
+    selector_copy(&c->sel, &l->sel);
+    c->sent = entry_table_new();
+    nc_peer_digest_init(&c->digest);
+    c->client = g_steal_pointer(&r->client);
+    nc_peer_client_set_failed_func(c->client, src_client_failed, c);
+    /* the client now owns the link: forget @r without cancelling what the client watches (its
+     * connect's cancellable) or closing the connection under it */
+    g_clear_object(&r->cancel);
+    g_clear_object(&r->conn);
+    requester_forget(r);
+    c->follower = nc_ct_follower_new(e->netns, &c->sel, 0, &err);
     if (!c->follower) {
         src_fail(c, err->message);
         return;
     }
     c->state = CARRY_PRECOPY;
     feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
-    CLOG(G_LOG_LEVEL_INFO, c, "destination %s connected; pre-copy",
-         nc_peer_client_get_peer_hello(c->client)->host);
+    CLOG(G_LOG_LEVEL_INFO, c, "destination %s (%s, certificate subject %s) proved the secret; "
+         "libvirt has the outgoing job: pre-copy",
+         nc_peer_client_get_peer_hello(c->client)->host, nc_peer_client_get_remote(c->client),
+         nc_peer_client_get_peer_subject(c->client));
     nc_ct_follower_set_notify(c->follower, src_on_follower, c);
     if (!src_pump(c, &err)) {
         src_fail(c, err->message);
         return;
     }
-    c->keepalive = g_timeout_add(MAX(c->e->idle_ms / 2, 10), src_keepalive, c);
-    if (c->stopped) /* the guest stopped while we connected */
+    /* the destination's admission waits for the first chunk: send one even if empty */
+    if (!c->last_send_us && !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+        src_fail(c, err->message);
+        return;
+    }
+    c->last_send_us = g_get_monotonic_time();
+    c->keepalive = g_timeout_add(MAX(e->idle_ms / 2, 10), src_keepalive, c);
+    c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
+    /* the guest stopped while the destination was being checked */
+    if (e->opt.phases &&
+        nc_phase_tracker_current(e->opt.phases, c->uuid, NC_SIDE_SOURCE, NULL) ==
+            NC_PHASE_STOP_AND_COPY) {
+        c->stopped = TRUE;
+        c->stopped_us = g_get_real_time();
         src_seal(c);
+    }
 }
 
-typedef struct {
-    NcCarryEngine *e;
-    GSocketConnection *conn;
-    guint8 buf[NC_CARRY_RV_SIZE];
-    GCancellable *cancel;
-    guint timer;
-} RvRequest;
-
-static void rv_request_free(RvRequest *r)
+static gboolean requester_job_timeout(gpointer data)
 {
-    if (r->timer)
-        g_source_remove(r->timer);
-    g_clear_object(&r->cancel);
-    g_clear_object(&r->conn);
-    g_free(r);
-}
+    Requester *r = data;
+    g_autofree char *why = g_strdup_printf("libvirt did not say within %u ms whether the domain "
+                                           "is migrating away",
+                                           r->e->opt.config->peer_connect_timeout_ms);
 
-static gboolean rv_request_timeout(gpointer data)
-{
-    RvRequest *r = data;
-
-    r->timer = 0;
-    g_cancellable_cancel(r->cancel);
+    r->job_deadline = 0;
+    requester_refuse(r, NC_REFUSAL_NOT_MIGRATING, why, NULL);
     return G_SOURCE_REMOVE;
 }
 
-/* @text: "OK", or "NO " and a reason of at most 60 characters (the answer is fixed-size). */
-static void rv_answer(RvRequest *r, const char *text)
+static void requester_job_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean ok = g_task_propagate_boolean(G_TASK(res), &err);
+    Requester *r = data;
+
+    if (!requester_alive(r))
+        return;
+    requester_unref(r); /* the queue's reference remains */
+    g_clear_handle_id(&r->job_deadline, g_source_remove);
+    if (!ok) {
+        g_autofree char *why =
+            g_strdup_printf("no outgoing migration of the domain is under way on %s (%s)",
+                            r->e->host_name, err->message);
+
+        requester_refuse(r, NC_REFUSAL_NOT_MIGRATING, why, NULL);
+        return;
+    }
+    requester_serve(r);
+}
+
+/* TLS and HELLO done: check the secret, then ask libvirt. */
+static void requester_connected(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    Requester *r = data;
+    const NcPeerHello *hello;
+
+    g_task_propagate_boolean(G_TASK(res), &err);
+    if (!requester_alive(r))
+        return;
+    requester_unref(r); /* the queue's reference remains */
+    if (err) {
+        requester_refuse(r, NC_REFUSAL_TLS, err->message, NULL);
+        return;
+    }
+    hello = nc_peer_client_get_peer_hello(r->client);
+    /* an unknown domain and a wrong secret look the same to the requester */
+    if (!g_hash_table_contains(r->e->locals, r->uuid) ||
+        !nc_peer_secret_equal(g_hash_table_lookup(r->e->secrets, r->uuid), hello->secret)) {
+        const char *why = !g_hash_table_contains(r->e->locals, r->uuid)
+                              ? "the domain does not run here"
+                          : !hello->secret || !*hello->secret
+                              ? "it presented no rendezvous secret"
+                              : "it presented a rendezvous secret that is not the domain's";
+
+        requester_refuse(r, NC_REFUSAL_SECRET, why,
+                         "not authorised: no valid rendezvous secret for this domain here");
+        return;
+    }
+    g_clear_handle_id(&r->deadline, g_source_remove);
+    r->job_deadline =
+        g_timeout_add(r->e->opt.config->peer_connect_timeout_ms, requester_job_timeout, r);
+    ask_job(r->e, r->uuid, r->cancel, requester_job_done, requester_ref(r));
+}
+
+/* "OK" or "NO <reason>" (at most 60 characters: the answer is fixed-size). */
+static void rv_answer(Requester *r, const char *text)
 {
     char ans[NC_CARRY_RV_SIZE];
 
     memset(ans, ' ', sizeof(ans));
     memcpy(ans, text, MIN(strlen(text), sizeof(ans) - 1));
     ans[sizeof(ans) - 1] = '\n';
+    /* 64 bytes into a fresh socket's empty buffer: does not block */
     g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(r->conn)), ans, sizeof(ans),
                               NULL, NULL, NULL);
 }
 
-static void rv_request_read(GObject *src, GAsyncResult *res, gpointer data)
+static void requester_read(GObject *src, GAsyncResult *res, gpointer data)
 {
-    RvRequest *r = data;
-    NcCarryEngine *e = r->e;
     g_autoptr(GError) err = NULL;
     gsize n = 0;
     g_autofree char *req = NULL;
-    const char *uuid;
-    Local *l;
-    Carry *c, *old;
-    const NcConfig *cfg = e->opt.config;
+    const NcConfig *cfg;
+    NcCarryEngine *e;
+    Requester *r;
 
     g_input_stream_read_all_finish(G_INPUT_STREAM(src), res, &n, &err);
+    r = data;
+    if (!requester_alive(r))
+        return;
+    requester_unref(r); /* the queue's reference remains */
+    e = r->e;
+    cfg = e->opt.config;
     if (err || n < NC_CARRY_RV_SIZE) {
-        g_info("a rendezvous request was not completed: %s", err ? err->message : "closed");
-        rv_request_free(r);
+        g_autofree char *why = g_strdup_printf("the rendezvous request was not completed: %s",
+                                               err ? err->message : "closed");
+        requester_refuse(r, NC_REFUSAL_MALFORMED, why, NULL);
         return;
     }
     req = g_strstrip(g_strndup((char *)r->buf, NC_CARRY_RV_SIZE));
     if (!g_str_has_prefix(req, NC_CARRY_RV_MAGIC) ||
         !g_uuid_string_is_valid(req + strlen(NC_CARRY_RV_MAGIC))) {
-        g_info("a rendezvous request was not netcarry's");
-        rv_request_free(r);
+        requester_refuse(r, NC_REFUSAL_MALFORMED, "not a netcarry rendezvous request", NULL);
         return;
     }
-    uuid = req + strlen(NC_CARRY_RV_MAGIC);
-    l = g_hash_table_lookup(e->locals, uuid);
-    if (!l) {
-        g_autofree char *why = g_strdup_printf(
-            "domain %s does not run on %s (or netcarryd was not told)", uuid, e->host_name);
-
-        g_info("domain %s (source, phase none): refusing a destination: %s", uuid, why);
-        rv_answer(r, "NO the domain does not run here (or netcarryd was not told)");
-        rv_request_free(r);
-        return;
-    }
-    old = carry_lookup(e, NC_SIDE_SOURCE, uuid);
-    if (old && old->state != CARRY_ENDED) {
-        /* the request is not authenticated yet: it may not end a carry that is under way */
-        CLOG(G_LOG_LEVEL_WARNING, old, "refused a second destination while this carry runs");
-        rv_answer(r, "NO a carry of this domain is under way already");
-        rv_request_free(r);
-        return;
-    }
-    c = carry_new(e, NC_SIDE_SOURCE, uuid, l->name);
-    /* the carry's own copy: the domain leaves the locals when it stops (Stopped/Migrated may
-     * come before the migration's end, when the clean-up needs it) */
-    selector_copy(&c->sel, &l->sel);
-    c->sent = entry_table_new();
-    nc_peer_digest_init(&c->digest);
-    c->client =
+    r->uuid = g_ascii_strdown(req + strlen(NC_CARRY_RV_MAGIC), -1);
+    r->client =
         nc_peer_client_new(cfg->tls_ca_file, cfg->tls_client_cert, cfg->tls_client_key, &err);
-    if (!c->client) {
-        g_autofree char *why = g_strdup_printf("NO %s", err->message);
-        rv_answer(r, why);
-        src_fail(c, err->message);
-        rv_request_free(r);
+    if (!r->client || !nc_peer_client_set_crl(r->client, cfg->tls_crl_file, cfg->tls_ca_file, &err)) {
+        g_warning("cannot serve a rendezvous request from %s: %s", r->remote, err->message);
+        rv_answer(r, "NO this host cannot load its TLS files");
+        requester_forget(r);
         return;
     }
+    /* the same answer for every well-formed request: nothing here says what runs on this host */
     rv_answer(r, "OK");
-    nc_peer_client_set_timeouts(c->client, cfg->peer_connect_timeout_ms,
+    nc_peer_client_set_timeouts(r->client, cfg->peer_connect_timeout_ms,
                                 NC_PEER_DEFAULT_IO_TIMEOUT_MS);
-    nc_peer_client_set_host_name(c->client, e->host_name);
-    nc_peer_client_set_failed_func(c->client, src_client_failed, c);
-    CLOG(G_LOG_LEVEL_INFO, c, "a destination asks for the domain's state");
-    c->io_cancel = g_cancellable_new();
-    nc_peer_client_connect_stream_async(c->client, r->conn, c->uuid, c->io_cancel, src_connected,
-                                        c);
-    rv_request_free(r);
+    nc_peer_client_set_host_name(r->client, e->host_name);
+    nc_peer_client_connect_stream_async(r->client, r->conn, r->uuid, r->cancel,
+                                        requester_connected, requester_ref(r));
 }
 
 static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
                              GObject *source_object, gpointer data)
 {
-    RvRequest *r = g_new0(RvRequest, 1);
+    NcCarryEngine *e = data;
+    g_autoptr(GSocketAddress) addr = g_socket_connection_get_remote_address(conn, NULL);
+    Requester *r = g_new0(Requester, 1);
+    guint same = 0;
 
-    r->e = data;
+    r->e = e;
+    r->refs = 1;
     r->conn = g_object_ref(conn);
+    r->remote = addr ? describe_socket_address(addr, TRUE) : g_strdup("(unknown)");
+    r->address = addr ? describe_socket_address(addr, FALSE) : g_strdup("(unknown)");
+    for (GList *l = e->requesters.head; l; l = l->next)
+        if (g_str_equal(((Requester *)l->data)->address, r->address))
+            same++;
+    if (same >= NC_CARRY_UNAUTH_PER_ADDRESS) {
+        g_autofree char *why =
+            g_strdup_printf("%u requesters from this address are unauthenticated already", same);
+
+        log_refusal(e, NC_REFUSAL_LIMIT, r->remote, NULL, NULL, why);
+        g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+        requester_unref(r);
+        return TRUE;
+    }
+    if (g_queue_get_length(&e->requesters) >= NC_CARRY_UNAUTH_MAX)
+        requester_refuse(g_queue_peek_head(&e->requesters), NC_REFUSAL_LIMIT,
+                         "dropped, the oldest of " G_STRINGIFY(NC_CARRY_UNAUTH_MAX)
+                         " unauthenticated requesters, for a newer one",
+                         NULL);
+    g_queue_push_tail(&e->requesters, r);
     r->cancel = g_cancellable_new();
-    r->timer = g_timeout_add(NC_PEER_DEFAULT_IO_TIMEOUT_MS, rv_request_timeout, r);
+    r->deadline = g_timeout_add(e->opt.config->authenticate_timeout_ms, requester_timeout, r);
     g_input_stream_read_all_async(g_io_stream_get_input_stream(G_IO_STREAM(conn)), r->buf,
-                                  sizeof(r->buf), G_PRIORITY_DEFAULT, r->cancel, rv_request_read,
-                                  r);
+                                  sizeof(r->buf), G_PRIORITY_DEFAULT, r->cancel, requester_read,
+                                  requester_ref(r));
     return TRUE;
 }
 
@@ -1809,22 +2144,36 @@ gboolean nc_carry_engine_add_local(NcCarryEngine *engine, const NcDomain *domain
     return TRUE;
 }
 
+/* The domain no longer runs here (or left by migration): no request for it can be served, and
+ * its secret is void. */
 void nc_carry_engine_remove_local(NcCarryEngine *engine, const char *uuid)
 {
     g_hash_table_remove(engine->locals, uuid);
+    g_hash_table_remove(engine->secrets, uuid);
 }
 
-NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const NcProfile *current)
+static void secret_free(char *secret)
+{
+    explicit_bzero(secret, strlen(secret));
+    g_free(secret);
+}
+
+NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const char *uuid,
+                                              const NcProfile *current)
 {
     NcProfile *p = current ? nc_profile_copy(current) : nc_profile_new();
     g_autofree char *mig = g_uuid_string_random();
     const char *host = engine->opt.config->listen_address;
+    char *secret = nc_peer_secret_new();
 
     /* a wildcard listen address is no place to dial: name the host instead */
     if (!host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         host = engine->host_name;
     g_clear_pointer(&p->rendezvous, nc_rendezvous_free);
     p->rendezvous = nc_rendezvous_new(host, engine->port, engine->host_name, mig);
+    p->rendezvous->secret = g_strdup(secret);
+    /* the previous secret is void from now on: whoever read it cannot use it */
+    g_hash_table_replace(engine->secrets, g_strdup(uuid), secret);
     return p;
 }
 
@@ -1949,6 +2298,18 @@ char *nc_carry_engine_status(NcCarryEngine *engine)
     }
     for (GList *l = engine->ended.head; l; l = l->next)
         g_string_append_printf(s, "%s (ended)\n", (char *)l->data);
+    {
+        guint total = 0;
+
+        for (guint i = 0; i < NC_REFUSAL_LAST; i++)
+            total += engine->refused[i];
+        g_string_append_printf(s, "refused: %u (", total);
+        for (guint i = 0; i < NC_REFUSAL_LAST; i++)
+            g_string_append_printf(s, "%s%s=%u", i ? " " : "", refusal_names[i],
+                                   engine->refused[i]);
+        g_string_append_printf(s, "), unauthenticated now: %u\n",
+                               g_queue_get_length(&engine->requesters));
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -2029,6 +2390,9 @@ NcCarryEngine *nc_carry_engine_new(const NcCarryOptions *options, GError **error
     e->finish_wait_ms = options->finish_wait_ms ? options->finish_wait_ms : NC_CARRY_FINISH_WAIT_MS;
     e->sentinel_fd = -1;
     e->locals = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)local_free);
+    e->secrets =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
+    g_queue_init(&e->requesters);
     e->carries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&e->ended);
     e->sentinel_fd = open_sentinel(e->netns, error);
@@ -2110,7 +2474,10 @@ void nc_carry_engine_free(NcCarryEngine *engine)
         }
         g_hash_table_unref(engine->carries);
     }
+    while (!g_queue_is_empty(&engine->requesters))
+        requester_forget(g_queue_peek_head(&engine->requesters));
     g_clear_pointer(&engine->locals, g_hash_table_unref);
+    g_clear_pointer(&engine->secrets, g_hash_table_unref);
     g_queue_clear_full(&engine->ended, g_free);
     if (engine->sentinel_fd >= 0)
         close(engine->sentinel_fd);

@@ -10,7 +10,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "conf/nc-domain.h"
 #include "conf/nc-report.h"
@@ -44,6 +44,20 @@ typedef void (*NcCarryReportFunc)(const char *uuid, const NcReport *report, gpoi
 typedef void (*NcCarryResumeFunc)(const char *uuid, gpointer user_data);
 
 /**
+ * NcCarryJobFunc - the source's witness that a domain is migrating away: is there an outgoing
+ * migration job for @uuid on this host right now?
+ * @uuid: the domain
+ * @task: (transfer full): complete it (on the engine's main context) with
+ *        g_task_return_boolean(TRUE) when libvirt has an outgoing migration job for the domain,
+ *        or with an error whose message says why not ("no job", "its job is a save", libvirt's
+ *        error); the engine bounds the wait itself
+ * @user_data: as in NcCarryOptions
+ *
+ * netcarryd asks libvirt (virDomainGetJobStats) off the main loop; tests answer from a flag.
+ */
+typedef void (*NcCarryJobFunc)(const char *uuid, GTask *task, gpointer user_data);
+
+/**
  * NcCarryOptions - what the engine needs from its daemon
  * @config:      (not owned) listen address/port, TLS files, admission, gate mode,
  *               cleanup, timeouts
@@ -54,6 +68,7 @@ typedef void (*NcCarryResumeFunc)(const char *uuid, gpointer user_data);
  *               (peer connected, peer stopped, sealed, installed, carry failed) and
  *               reads the timelines from for the report
  * @report_func, @resume_func, @user_data: see above
+ * @job_func:    see above; NULL: no domain is ever served (nothing can vouch for a migration)
  * @peer_idle_ms: the destination's longest wait for the source's next frame during pre-copy
  *               (the source sends an empty chunk every half of it); 0: 60 s
  * @finish_wait_ms: the destination's longest wait, once the migration completed here, for the
@@ -67,6 +82,7 @@ typedef struct {
     NcPhaseTracker *phases;
     NcCarryReportFunc report_func;
     NcCarryResumeFunc resume_func;
+    NcCarryJobFunc job_func;
     gpointer user_data;
     guint peer_idle_ms;
     guint finish_wait_ms;
@@ -91,10 +107,13 @@ gboolean nc_carry_engine_sweep_gates(NcCarryEngine *engine, GError **error);
 gboolean nc_carry_engine_add_local(NcCarryEngine *engine, const NcDomain *domain, GError **error);
 void nc_carry_engine_remove_local(NcCarryEngine *engine, const char *uuid);
 
-/* The profile element the source publishes in the domain's live metadata
- * (its rendezvous: this host, the listening port, its identity), keeping the
- * operator's part of @current (may be NULL). Return: (transfer full). */
-NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const NcProfile *current);
+/* The profile element the source publishes in the domain's live metadata (its rendezvous: this
+ * host, the listening port, its identity, and a FRESH secret that replaces the domain's previous
+ * one), keeping the operator's part of @current (may be NULL). Called whenever netcarryd takes a
+ * domain up: at its start, when the domain starts or arrives, after a migration away failed.
+ * Return: (transfer full). */
+NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const char *uuid,
+                                              const NcProfile *current);
 
 /* The source VM stopped (QMP STOP or libvirt Suspended/Migrated, whichever came
  * first; @time_us is the earliest time reported): flush, send the last
@@ -133,7 +152,8 @@ void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 tim
 void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide side,
                               NcCarryOutcome outcome, const char *reason);
 
-/* One line per carry in progress or recently ended: uuid, side, phase, counts.
+/* One line per carry in progress or recently ended: uuid, side, phase, counts; then a line
+ * "refused: N (reason=count ...)" counting every requester refused since start.
  * Return: (transfer full) for `netcarry status`. */
 char *nc_carry_engine_status(NcCarryEngine *engine);
 

@@ -46,6 +46,8 @@ static const KeyDef keys[] = {
     {"tls", "server-key", KEY_STRING, OFF(tls_server_key), NULL},
     {"tls", "client-cert", KEY_STRING, OFF(tls_client_cert), NULL},
     {"tls", "client-key", KEY_STRING, OFF(tls_client_key), NULL},
+    {"tls", "crl-file", KEY_STRING, OFF(tls_crl_file), NULL},
+    {"tls", "priority", KEY_STRING, OFF(tls_priority), NULL},
     {"migration", "admission", KEY_CHOICE, OFF(admission), admission_names},
     {"migration", "gate-mode", KEY_CHOICE, OFF(gate_mode), gate_mode_names},
     {"migration", "cleanup-source", KEY_BOOL, OFF(cleanup_source), NULL},
@@ -54,6 +56,7 @@ static const KeyDef keys[] = {
     {"timeouts", "hook-ms", KEY_TIMEOUT_MS, OFF(hook_timeout_ms), NULL},
     {"timeouts", "peer-connect-ms", KEY_TIMEOUT_MS, OFF(peer_connect_timeout_ms), NULL},
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
+    {"timeouts", "authenticate-ms", KEY_TIMEOUT_MS, OFF(authenticate_timeout_ms), NULL},
     {"metrics", "textfile-dir", KEY_STRING, OFF(metrics_textfile_dir), NULL},
 };
 
@@ -86,6 +89,8 @@ NcConfig *nc_config_new_default(void)
     c->tls_server_key = g_strdup("/etc/pki/libvirt/private/serverkey.pem");
     c->tls_client_cert = g_strdup("/etc/pki/libvirt/clientcert.pem");
     c->tls_client_key = g_strdup("/etc/pki/libvirt/private/clientkey.pem");
+    c->tls_crl_file = g_strdup("/etc/pki/CA/cacrl.pem");
+    c->tls_priority = g_strdup("NORMAL:-VERS-ALL:+VERS-TLS1.3");
     c->admission = NC_ADMISSION_REFUSE;
     c->gate_mode = NC_GATE_MODE_GATE;
     c->cleanup_source = TRUE;
@@ -94,6 +99,7 @@ NcConfig *nc_config_new_default(void)
     c->hook_timeout_ms = 5000;
     c->peer_connect_timeout_ms = 3000;
     c->seal_timeout_ms = 2000;
+    c->authenticate_timeout_ms = 2000;
     /* node_exporter's textfile collector directory as Debian's prometheus-node-exporter sets it */
     c->metrics_textfile_dir = g_strdup("/var/lib/prometheus/node-exporter");
     return c;
@@ -109,6 +115,8 @@ void nc_config_free(NcConfig *config)
     g_free(config->tls_server_key);
     g_free(config->tls_client_cert);
     g_free(config->tls_client_key);
+    g_free(config->tls_crl_file);
+    g_free(config->tls_priority);
     g_free(config->hook_socket);
     g_free(config->metrics_textfile_dir);
     g_free(config);

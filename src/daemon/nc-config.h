@@ -43,6 +43,8 @@ typedef struct {
     char *tls_server_key;
     char *tls_client_cert;
     char *tls_client_key;
+    char *tls_crl_file; /* honoured when the file exists, as libvirt's cacrl.pem */
+    char *tls_priority; /* GnuTLS priority string, as libvirt's tls_priority */
     NcAdmission admission;
     NcGateMode gate_mode;
     gboolean cleanup_source;
@@ -51,6 +53,7 @@ typedef struct {
     guint hook_timeout_ms;
     guint peer_connect_timeout_ms;
     guint seal_timeout_ms;
+    guint authenticate_timeout_ms; /* source: a requester's TCP accept -> TLS + HELLO checked */
     char *metrics_textfile_dir;
 } NcConfig;
 

@@ -30,6 +30,13 @@
  * Calls that need a libvirt job (virDomainSetMetadata, virDomainResume) run on one worker
  * thread, in order, so that the main loop (hook answers, the carry's deadlines) never waits on
  * a domain job. Queries without a job (XML, lookups) run on the main loop.
+ *
+ * The source's witness that a migration is real (nc_libvirt_outgoing_job()): when a destination
+ * that proved the rendezvous secret asks for a domain's state, and again every second while it
+ * is sent, virDomainGetJobStats must report a job whose operation is an outgoing migration. The
+ * async job exists from libvirt's Begin phase on the source, before the destination's `migrate
+ * begin` hook runs, and ends with the migration. It takes a query job, so it runs on a GLib worker
+ * thread (never the main loop), with its own reference on the connection.
  */
 #define G_LOG_DOMAIN "netcarry-libvirt"
 
@@ -190,7 +197,8 @@ static void take_up(NcLibvirt *lv, virDomainPtr dom)
         return;
     if (!nc_carry_engine_add_local(lv->engine, domain, &error))
         g_message("%s/source: its state cannot be carried: %s", domain->uuid, error->message);
-    profile = nc_carry_engine_rendezvous_profile(lv->engine, domain->profile);
+    /* a fresh secret every time: at netcarryd's start, a start, an arrival, a failed departure */
+    profile = nc_carry_engine_rendezvous_profile(lv->engine, domain->uuid, domain->profile);
     t = g_new0(NcLvTask, 1);
     t->kind = NC_LV_TASK_METADATA;
     t->uuid = g_strdup(domain->uuid);
@@ -393,8 +401,11 @@ static gboolean finished_idle(gpointer data)
               nc_phase_to_string(f->phase), f->reason ? ": " : "", f->reason ? f->reason : "");
     if (f->lv->engine)
         nc_carry_engine_finished(f->lv->engine, f->uuid, f->side, outcome, f->reason);
-    /* the domain runs here now: it may leave again, so publish this host's rendezvous */
-    if (f->side == NC_SIDE_DESTINATION && f->phase == NC_PHASE_COMPLETED)
+    /* the domain runs here now: it may leave again, so publish this host's rendezvous; a
+     * departure that failed leaves the domain here with a secret its would-be destination
+     * read: renew it too */
+    if ((f->side == NC_SIDE_DESTINATION && f->phase == NC_PHASE_COMPLETED) ||
+        (f->side == NC_SIDE_SOURCE && f->phase != NC_PHASE_COMPLETED))
         take_up_uuid(f->lv, f->uuid);
     g_free(f->uuid);
     g_free(f->reason);
@@ -588,6 +599,64 @@ void nc_libvirt_store_report(NcLibvirt *lv, const char *uuid, const NcReport *re
     t->and_config = TRUE;
     g_message("%s/destination: report stored in the domain's metadata (%s)", uuid, NC_REPORT_NS);
     queue(lv, t);
+}
+
+static void conn_unref(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+static void outgoing_job_thread(GTask *task, gpointer source, gpointer data,
+                                GCancellable *cancellable)
+{
+    virConnectPtr conn = data;
+    const char *uuid = g_object_get_data(G_OBJECT(task), "nc-uuid");
+    virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, type = VIR_DOMAIN_JOB_NONE, op = -1;
+    g_autoptr(GError) error = NULL;
+
+    if (!dom) {
+        lv_set_error(&error, "lookup");
+    } else if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0) {
+        lv_set_error(&error, "virDomainGetJobStats");
+    } else if (type == VIR_DOMAIN_JOB_NONE) {
+        g_set_error(&error, NC_ERROR, NC_ERROR_NOT_FOUND, "libvirt reports no job for it");
+    } else if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) != 1 ||
+               op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT) {
+        g_set_error(&error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                    "libvirt's job for it is not an outgoing migration (operation %d)", op);
+    }
+    if (params)
+        virTypedParamsFree(params, nparams);
+    if (dom)
+        virDomainFree(dom);
+    if (error)
+        g_task_return_error(task, g_steal_pointer(&error));
+    else
+        g_task_return_boolean(task, TRUE);
+}
+
+/**
+ * nc_libvirt_outgoing_job() - the engine's NcCarryJobFunc: is @uuid migrating away from here?
+ * @lv:   the libvirt side
+ * @uuid: the domain
+ * @task: (transfer full): completed with TRUE, or an error saying why not
+ */
+void nc_libvirt_outgoing_job(NcLibvirt *lv, const char *uuid, GTask *task)
+{
+    if (!lv->conn) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_FAILED,
+                                "not connected to libvirtd (%s): cannot vouch for a migration",
+                                lv->uri);
+        g_object_unref(task);
+        return;
+    }
+    virConnectRef(lv->conn);
+    g_object_set_data_full(G_OBJECT(task), "nc-uuid", g_strdup(uuid), g_free);
+    g_task_set_task_data(task, lv->conn, conn_unref);
+    g_task_run_in_thread(task, outgoing_job_thread);
+    g_object_unref(task);
 }
 
 void nc_libvirt_drain(NcLibvirt *lv, guint timeout_ms)

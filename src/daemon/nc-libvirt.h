@@ -3,7 +3,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "conf/nc-report.h"
 #include "nc-carry.h"
@@ -35,6 +35,10 @@ void nc_libvirt_resume(NcLibvirt *lv, const char *uuid);
 /* Store @report in the domain's metadata under NC_REPORT_NS: LIVE, and CONFIG too if the
  * domain is persistent (off the main loop; failures are logged). */
 void nc_libvirt_store_report(NcLibvirt *lv, const char *uuid, const NcReport *report);
+
+/* The source's witness that a migration is real: completes @task (transfer full) with TRUE if
+ * libvirt has an outgoing migration job for @uuid, else with an error saying why not. */
+void nc_libvirt_outgoing_job(NcLibvirt *lv, const char *uuid, GTask *task);
 
 /* Wait (bounded) until the metadata, report and resume calls queued so far are done. */
 void nc_libvirt_drain(NcLibvirt *lv, guint timeout_ms);

@@ -11,7 +11,9 @@
  *
  *   source                                   destination
  *   HELLO  (versions, domain UUID, host) -->
- *                                        <-- HELLO (its versions, same UUID, host)   or ABORT
+ *                                        <-- HELLO (its versions, same UUID, host, the
+ *                                                   rendezvous secret)              or ABORT
+ *   (the source checks the secret, and that the domain is migrating away, before anything else)
  *   STATE seq 0 (upserts, deletions)     -->
  *   STATE seq 1 ...                      -->                     (any time: <-- ABORT)
  *   SEAL   (chunks sent, count, digest)  -->
@@ -43,7 +45,9 @@
  *          8  u32 length    of the payload, at most NC_PEER_PROTO_MAX_PAYLOAD (1 MiB)
  *
  * A string is u16 length + UTF-8 bytes without NUL. Payloads (v2):
- *   HELLO  u32 version, u32 compat-version, string domain UUID, string host (non-empty)
+ *   HELLO  u32 version, u32 compat-version, string domain UUID, string host (non-empty),
+ *          string secret (version 3; may be empty; a HELLO that ends after the host, as version 2
+ *          sent it, has an empty secret, so that version negotiation can still say what is wrong)
  *   STATE  u32 seq, u32 n-upserts, u32 n-deletes, n-upserts entries, n-deletes keys
  *   SEAL   u32 chunks, u64 count, 32 bytes digest, u16 n-steps, n-steps times the source's
  *          timeline step (u8 phase, u8 cause, u32 pass, u64 time_us)
@@ -82,7 +86,9 @@
  * certificates authenticates the sender, who could send any state anyway. (Additive set hashes
  * can be forged with effort, e.g. by Wagner's generalized birthday attack; irrelevant here.)
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "nc-peer-proto.h"
@@ -201,6 +207,7 @@ void nc_peer_msg_free(NcPeerMsg *msg)
     case NC_PEER_MSG_HELLO:
         g_free(msg->hello.domain_uuid);
         g_free(msg->hello.host);
+        g_free(msg->hello.secret);
         break;
     case NC_PEER_MSG_STATE:
         if (msg->state.upserts)
@@ -421,6 +428,7 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_u32(b, msg->hello.compat_version);
         put_str(b, msg->hello.domain_uuid);
         put_str(b, msg->hello.host);
+        put_str(b, msg->hello.secret);
         break;
     case NC_PEER_MSG_STATE: {
         guint nu = msg->state.upserts ? msg->state.upserts->len : 0;
@@ -773,6 +781,10 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
             !rd_str(&r, "domain_uuid", &msg->hello.domain_uuid) ||
             !rd_str(&r, "host", &msg->hello.host))
             return NULL;
+        if (r.off == len)
+            msg->hello.secret = g_strdup(""); /* a version 2 HELLO: negotiation refuses it */
+        else if (!rd_str(&r, "secret", &msg->hello.secret))
+            return NULL;
         if (msg->hello.compat_version > msg->hello.version) {
             rd_fail(&r, "compat_version", "%u is newer than version %u", msg->hello.compat_version,
                     msg->hello.version);
@@ -915,6 +927,54 @@ NcPeerMsg *nc_peer_frame_decode(const guint8 *frame, gsize len, GError **error)
         return NULL;
     }
     return nc_peer_msg_decode(type, frame + NC_PEER_PROTO_HEADER_SIZE, plen, error);
+}
+
+/**
+ * nc_peer_secret_new() - a fresh rendezvous secret: 32 bytes from the kernel's CSPRNG, in hex
+ *
+ * Return: (transfer full): NC_PEER_SECRET_HEX_LEN lower-case hex digits
+ */
+char *nc_peer_secret_new(void)
+{
+    guint8 raw[NC_PEER_SECRET_HEX_LEN / 2];
+    gsize got = 0;
+    GString *hex = g_string_sized_new(NC_PEER_SECRET_HEX_LEN);
+
+    /* getrandom() blocks only before the kernel's pool is seeded (early boot), never after */
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* no randomness at all: nothing netcarry does is safe then */
+        if (n <= 0)
+            g_error("getrandom: %s", g_strerror(errno));
+        got += (gsize)n;
+    }
+    for (gsize i = 0; i < sizeof(raw); i++)
+        g_string_append_printf(hex, "%02x", raw[i]);
+    explicit_bzero(raw, sizeof(raw));
+    return g_string_free(hex, FALSE);
+}
+
+/**
+ * nc_peer_secret_equal() - does @presented match @expected, in time independent of where they
+ *                          differ (a timing oracle would let a requester guess it digit by digit)
+ * @expected:  the secret this host published (NC_PEER_SECRET_HEX_LEN digits), or NULL: none
+ * @presented: what the peer sent, or NULL
+ *
+ * Return: TRUE only if both are set, of the published length, and equal
+ */
+gboolean nc_peer_secret_equal(const char *expected, const char *presented)
+{
+    guint8 diff = 0;
+
+    if (!expected || !presented || strlen(expected) != NC_PEER_SECRET_HEX_LEN ||
+        strlen(presented) != NC_PEER_SECRET_HEX_LEN)
+        return FALSE;
+    for (gsize i = 0; i < NC_PEER_SECRET_HEX_LEN; i++)
+        diff |= (guint8)(expected[i] ^ presented[i]);
+    return diff == 0;
 }
 
 /**

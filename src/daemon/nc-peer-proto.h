@@ -12,9 +12,12 @@ G_BEGIN_DECLS
 
 #define NC_PEER_PROTO_MAGIC 0x4e435052u /* "NCPR" */
 /* the newest version this build speaks, and the oldest one it can still speak (version 1, whose
- * SEAL had no timeline and which had no FINISHED, was never released) */
-#define NC_PEER_PROTO_VERSION 2
-#define NC_PEER_PROTO_COMPAT_VERSION 2
+ * SEAL had no timeline and which had no FINISHED, was never released; version 2's destination
+ * proved nothing to the source, so a version 3 source cannot serve it) */
+#define NC_PEER_PROTO_VERSION 3
+#define NC_PEER_PROTO_COMPAT_VERSION 3
+/* the rendezvous secret: 32 random bytes as 64 lower-case hex digits */
+#define NC_PEER_SECRET_HEX_LEN 64
 #define NC_PEER_PROTO_HEADER_SIZE 12
 #define NC_PEER_PROTO_MAX_PAYLOAD (1024u * 1024)
 #define NC_PEER_DIGEST_SIZE 32
@@ -70,12 +73,16 @@ typedef struct {
  * @compat_version: the oldest one it still speaks
  * @domain_uuid:    the migrating domain (client -> server); the server echoes it
  * @host:           the sender's host name
+ * @secret:         version 3, server -> client: the rendezvous secret the destination read in the
+ *                  domain XML that libvirt handed its `migrate begin` hook (proof that libvirt
+ *                  chose it); "" from the client, and from a peer that sends none
  */
 typedef struct {
     guint32 version;
     guint32 compat_version;
     char *domain_uuid;
     char *host;
+    char *secret;
 } NcPeerHello;
 
 /**
@@ -209,6 +216,9 @@ gboolean nc_peer_header_parse(const guint8 *header, NcPeerMsgType *type, guint32
                               GError **error);
 NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize len, GError **error);
 NcPeerMsg *nc_peer_frame_decode(const guint8 *frame, gsize len, GError **error);
+
+gboolean nc_peer_secret_equal(const char *expected, const char *presented);
+char *nc_peer_secret_new(void);
 
 gboolean nc_peer_hello_negotiate(const NcPeerHello *peer, guint32 my_version,
                                  guint32 my_compat_version, guint32 *session_version,

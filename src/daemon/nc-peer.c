@@ -36,6 +36,9 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "nc-peer.h"
 #include "util/nc-error.h"
 
@@ -97,12 +100,126 @@ static void timer_clear(Timer *t)
 typedef struct {
     GTlsCertificate *cert; /* NULL: present none (tests) */
     GTlsDatabase *database;
+    gnutls_x509_crl_t *crls; /* revoked certificates, checked against every peer's */
+    unsigned int n_crls;
+    char *crl_file;
 } Creds;
+
+static void creds_clear_crls(Creds *c)
+{
+    for (unsigned int i = 0; i < c->n_crls; i++)
+        gnutls_x509_crl_deinit(c->crls[i]);
+    g_clear_pointer(&c->crls, gnutls_free);
+    c->n_crls = 0;
+    g_clear_pointer(&c->crl_file, g_free);
+}
 
 static void creds_clear(Creds *c)
 {
     g_clear_object(&c->cert);
     g_clear_object(&c->database);
+    creds_clear_crls(c);
+}
+
+/* Read @ca_file's certificates (to check a CRL's signature with). */
+static gboolean read_cas(const char *ca_file, gnutls_x509_crt_t **cas, unsigned int *n,
+                         GError **error)
+{
+    gnutls_datum_t data = {NULL, 0};
+    int rc = gnutls_load_file(ca_file, &data);
+
+    if (rc >= 0)
+        rc = gnutls_x509_crt_list_import2(cas, n, &data, GNUTLS_X509_FMT_PEM, 0);
+    gnutls_free(data.data);
+    if (rc < 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "cannot read the CA certificates %s: %s",
+                    ca_file, gnutls_strerror(rc));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * creds_load_crl() - honour a certificate revocation list, as libvirt does: if @crl_file exists
+ * @c:        credentials whose CA database is loaded
+ * @ca_file:  the CA certificates the CRL must be signed by
+ * @crl_file: PEM CRL(s), e.g. libvirt's /etc/pki/CA/cacrl.pem; a missing file means no CRL
+ * @error:    NC_ERROR_INVALID_ARG for a CRL that cannot be read or that the CA did not sign (a
+ *            CRL nobody can vouch for must not be silently ignored, nor trusted)
+ */
+static gboolean creds_load_crl(Creds *c, const char *ca_file, const char *crl_file, GError **error)
+{
+    gnutls_datum_t data = {NULL, 0};
+    gnutls_x509_crt_t *cas = NULL;
+    unsigned int n_cas = 0;
+    gboolean ok = TRUE;
+    int rc;
+
+    creds_clear_crls(c);
+    if (!crl_file || !g_file_test(crl_file, G_FILE_TEST_EXISTS))
+        return TRUE;
+    rc = gnutls_load_file(crl_file, &data);
+    if (rc >= 0)
+        rc = gnutls_x509_crl_list_import2(&c->crls, &c->n_crls, &data, GNUTLS_X509_FMT_PEM, 0);
+    gnutls_free(data.data);
+    if (rc < 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "cannot read the certificate revocation list %s: %s; fix it or set [tls] "
+                    "crl-file in netcarry.conf",
+                    crl_file, gnutls_strerror(rc));
+        c->crls = NULL;
+        c->n_crls = 0;
+        return FALSE;
+    }
+    if (!read_cas(ca_file, &cas, &n_cas, error)) {
+        creds_clear_crls(c);
+        return FALSE;
+    }
+    for (unsigned int i = 0; ok && i < c->n_crls; i++) {
+        unsigned int status = 0;
+
+        /* the signature must be the CA's; its key usage may lack cRLSign (libvirt's own CA
+         * recipe makes CAs with keyCertSign only), and a CRL can only take trust away */
+        rc = gnutls_x509_crl_verify(c->crls[i], cas, n_cas, GNUTLS_VERIFY_DISABLE_CA_SIGN,
+                                    &status);
+        if (rc < 0 || status) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "the certificate revocation list %s is not signed by the CA in %s",
+                        crl_file, ca_file);
+            ok = FALSE;
+        }
+    }
+    for (unsigned int i = 0; i < n_cas; i++)
+        gnutls_x509_crt_deinit(cas[i]);
+    gnutls_free(cas);
+    if (!ok) {
+        creds_clear_crls(c);
+        return FALSE;
+    }
+    c->crl_file = g_strdup(crl_file);
+    return TRUE;
+}
+
+/* Whether the CRL revokes @peer (a certificate that already chained to the CA). */
+static gboolean creds_revoked(const Creds *c, GTlsCertificate *peer)
+{
+    g_autoptr(GByteArray) der = NULL;
+    gnutls_x509_crt_t crt;
+    gnutls_datum_t d;
+    int rc;
+
+    if (!c->n_crls || !peer)
+        return FALSE;
+    g_object_get(peer, "certificate", &der, NULL);
+    if (!der || gnutls_x509_crt_init(&crt) < 0)
+        return TRUE; /* cannot tell: refuse */
+    d.data = der->data;
+    d.size = der->len;
+    rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+    if (rc >= 0)
+        rc = gnutls_x509_crt_check_revocation(crt, c->crls, c->n_crls);
+    gnutls_x509_crt_deinit(crt);
+    return rc != 0; /* 1: revoked; < 0: unreadable, refused too */
 }
 
 static gboolean creds_load(Creds *c, const char *ca_file, const char *cert_file,
@@ -150,7 +267,7 @@ static char *cert_flags_to_string(GTlsCertificateFlags flags, const char *expect
     if (flags & G_TLS_CERTIFICATE_EXPIRED)
         g_string_append(s, ", expired");
     if (flags & G_TLS_CERTIFICATE_REVOKED)
-        g_string_append(s, ", revoked");
+        g_string_append(s, ", revoked (in the certificate revocation list)");
     if (flags & G_TLS_CERTIFICATE_INSECURE)
         g_string_append(s, ", insecure algorithm");
     if (flags & G_TLS_CERTIFICATE_GENERIC_ERROR)
@@ -161,6 +278,66 @@ static char *cert_flags_to_string(GTlsCertificateFlags flags, const char *expect
     }
     g_string_erase(s, 0, 2);
     return g_string_free(s, FALSE);
+}
+
+/* ---- TLS protocol versions and the priority string ---- */
+
+static const char *tls_version_name(GTlsProtocolVersion v)
+{
+    switch (v) {
+    case G_TLS_PROTOCOL_VERSION_SSL_3_0:
+        return "SSL 3.0";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_0:
+        return "TLS 1.0";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_1:
+        return "TLS 1.1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_2:
+        return "TLS 1.2";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_3:
+        return "TLS 1.3";
+    default:
+        return "an unknown TLS version";
+    }
+}
+
+/**
+ * nc_peer_tls_set_priority() - the GnuTLS priority string of every peer link in this process
+ * @priority: e.g. NC_PEER_DEFAULT_TLS_PRIORITY, or libvirt's `tls_priority` value
+ * @error:    NC_ERROR_INVALID_ARG naming where the string is wrong, or NC_ERROR_FAILED if a TLS
+ *            connection exists already (the setting would silently not apply)
+ *
+ * GIO has no per-connection priority: glib-networking reads G_TLS_GNUTLS_PRIORITY once, when its
+ * first connection is made, and uses it instead of its own default. So this must run before any
+ * peer link (netcarryd: at start-up; tests: first thing in a fresh process).
+ *
+ * Return: TRUE if set
+ */
+gboolean nc_peer_tls_set_priority(const char *priority, GError **error)
+{
+    GTlsBackend *backend = g_tls_backend_get_default();
+    gnutls_priority_t prio;
+    const char *err_pos = NULL;
+    int rc;
+
+    rc = gnutls_priority_init2(&prio, priority, &err_pos, 0);
+    if (rc < 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "TLS priority string '%s' is invalid at '%s': %s; fix [tls] priority in "
+                    "netcarry.conf",
+                    priority, err_pos ? err_pos : "?", gnutls_strerror(rc));
+        return FALSE;
+    }
+    gnutls_priority_deinit(prio);
+    if (g_tls_backend_supports_tls(backend) &&
+        (g_type_class_peek(g_tls_backend_get_server_connection_type(backend)) ||
+         g_type_class_peek(g_tls_backend_get_client_connection_type(backend))) &&
+        g_strcmp0(g_getenv("G_TLS_GNUTLS_PRIORITY"), priority) != 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
+                    "the TLS priority can only be set before the first TLS connection");
+        return FALSE;
+    }
+    g_setenv("G_TLS_GNUTLS_PRIORITY", priority, TRUE);
+    return TRUE;
 }
 
 /* ---- the link: one TLS stream, a frame reader, a write queue ---- */
@@ -529,6 +706,7 @@ struct _NcPeerSession {
     NcPeerMsg *hello;
     guint32 version;
     guint chunks;
+    char *secret; /* for this side's HELLO (nc_peer_session_set_secret()) */
 };
 
 static void session_free(NcPeerSession *s)
@@ -544,6 +722,9 @@ static void session_free(NcPeerSession *s)
     nc_peer_msg_free(s->hello);
     g_free(s->remote);
     g_free(s->subject);
+    if (s->secret)
+        explicit_bzero(s->secret, strlen(s->secret));
+    g_free(s->secret);
     g_free(s);
 }
 
@@ -664,6 +845,7 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
             return;
         }
         reply = nc_peer_msg_new_hello(s->hello->hello.domain_uuid, server->host);
+        reply->hello.secret = g_strdup(s->secret);
         link_send(s->link, nc_peer_msg_encode(reply, NULL));
         nc_peer_msg_free(reply);
         s->state = SESSION_STREAMING;
@@ -734,8 +916,13 @@ static gboolean session_accept_cert(GTlsConnection *conn, GTlsCertificate *cert,
     NcPeerSession *s = data;
 
     /* glib-networking asks a server about every client certificate, flawless ones too (with
-     * @errors 0), and rejects it unless a handler says yes: accept exactly the flawless ones */
+     * @errors 0), and rejects it unless a handler says yes: accept exactly the flawless ones that
+     * the CRL does not revoke (GIO's database knows no CRL) */
+    if (creds_revoked(&s->server->creds, cert))
+        errors |= G_TLS_CERTIFICATE_REVOKED;
     s->cert_errors = errors;
+    g_clear_pointer(&s->subject, g_free);
+    s->subject = g_tls_certificate_get_subject_name(cert);
     return errors == 0;
 }
 
@@ -762,13 +949,18 @@ static void session_handshake_done(GObject *src, GAsyncResult *res, gpointer dat
                                        s->server->handshake_ms));
         else
             session_end(s, g_error_new(NC_ERROR, NC_ERROR_PERMISSION,
-                                       "TLS handshake with %s failed: %s%s%s", s->remote,
+                                       "TLS handshake with %s%s%s%s failed: %s%s%s", s->remote,
+                                       s->subject ? " (certificate subject " : "",
+                                       s->subject ? s->subject : "", s->subject ? ")" : "",
                                        !ok ? err->message : "the client sent no certificate",
                                        why ? ": its certificate is " : "", why ? why : ""));
         return;
     }
+    g_free(s->subject);
     s->subject = g_tls_certificate_get_subject_name(peer);
-    g_debug("peer %s authenticated as %s", s->remote, s->subject);
+    g_debug("peer %s authenticated as %s (%s, %s)", s->remote, s->subject,
+            tls_version_name(g_tls_connection_get_protocol_version(s->tls)),
+            g_tls_connection_get_ciphersuite_name(s->tls));
     s->link = link_new(G_IO_STREAM(s->tls), s->remote, s->server->io_ms, &session_link_ops, s);
     s->state = SESSION_WANT_HELLO;
     link_read(s->link, s->server->io_ms, "HELLO");
@@ -839,6 +1031,18 @@ NcPeerServer *nc_peer_server_new(const char *ca_file, const char *cert_file, con
 void nc_peer_server_adopt(NcPeerServer *server, GSocketConnection *conn)
 {
     server_incoming(NULL, conn, NULL, server);
+}
+
+/**
+ * nc_peer_server_set_crl() - refuse client certificates that @crl_file revokes
+ * @server:   the server
+ * @crl_file: (nullable): PEM CRL signed by the CA; NULL or a missing file: no CRL (as libvirt)
+ * @error:    as creds_load_crl()
+ */
+gboolean nc_peer_server_set_crl(NcPeerServer *server, const char *crl_file, const char *ca_file,
+                                GError **error)
+{
+    return creds_load_crl(&server->creds, ca_file, crl_file, error);
 }
 
 void nc_peer_server_set_handlers(NcPeerServer *server, NcPeerMessageFunc message_func,
@@ -946,6 +1150,18 @@ const char *nc_peer_session_get_peer_subject(NcPeerSession *session)
     return session->subject;
 }
 
+/**
+ * nc_peer_session_set_secret() - what this side's HELLO answer proves: the rendezvous secret
+ * @session: a session whose client's HELLO the message function is deciding on
+ * @secret:  (nullable): sent inside TLS in the answer, to the peer whose certificate the daemon
+ *           has just checked; copied
+ */
+void nc_peer_session_set_secret(NcPeerSession *session, const char *secret)
+{
+    g_free(session->secret);
+    session->secret = g_strdup(secret);
+}
+
 const NcPeerHello *nc_peer_session_get_hello(NcPeerSession *session)
 {
     return session->hello ? &session->hello->hello : NULL;
@@ -987,6 +1203,7 @@ struct _NcPeerClient {
     NcPeerSealStep *seal_steps; /* sent with the seal */
     guint n_seal_steps;
     gboolean acked; /* a good ACK came; in version 2 the link stays for FINISHED */
+    char *peer_subject; /* the server certificate's subject, once the handshake is done */
 };
 
 static void client_really_free(NcPeerClient *c);
@@ -1162,6 +1379,25 @@ static void client_handshake_done(GObject *src, GAsyncResult *res, gpointer data
     }
     if (!c->connect_task) /* cancelled meanwhile */
         return;
+    {
+        GTlsCertificate *peer = g_tls_connection_get_peer_certificate(c->tls);
+
+        g_free(c->peer_subject);
+        c->peer_subject = peer ? g_tls_certificate_get_subject_name(peer) : NULL;
+        /* GIO's database knows no CRL: a revoked server is refused before a byte is sent */
+        if (creds_revoked(&c->creds, peer)) {
+            client_fail(c, g_error_new(NC_ERROR, NC_ERROR_PERMISSION,
+                                       "TLS handshake with netcarryd at %s (certificate subject "
+                                       "%s) refused: its certificate is revoked (in %s)",
+                                       c->remote, c->peer_subject ? c->peer_subject : "unknown",
+                                       c->creds.crl_file));
+            return;
+        }
+        g_debug("netcarryd at %s authenticated as %s (%s, %s)", c->remote,
+                c->peer_subject ? c->peer_subject : "?",
+                tls_version_name(g_tls_connection_get_protocol_version(c->tls)),
+                g_tls_connection_get_ciphersuite_name(c->tls));
+    }
     c->link = link_new(G_IO_STREAM(c->tls), c->remote, c->io_ms, &client_link_ops, c);
     hello = nc_peer_msg_new_hello(c->domain_uuid, c->host_name);
     hello->hello.version = c->version;
@@ -1245,6 +1481,13 @@ NcPeerClient *nc_peer_client_new(const char *ca_file, const char *cert_file, con
         return NULL;
     }
     return c;
+}
+
+/* As nc_peer_server_set_crl(), for the server certificate a client is shown. */
+gboolean nc_peer_client_set_crl(NcPeerClient *client, const char *crl_file, const char *ca_file,
+                                GError **error)
+{
+    return creds_load_crl(&client->creds, ca_file, crl_file, error);
 }
 
 void nc_peer_client_set_timeouts(NcPeerClient *client, guint connect_ms, guint io_ms)
@@ -1410,6 +1653,35 @@ gboolean nc_peer_client_connect_finish(NcPeerClient *client, GAsyncResult *resul
 const NcPeerHello *nc_peer_client_get_peer_hello(NcPeerClient *client)
 {
     return client->peer_hello ? &client->peer_hello->hello : NULL;
+}
+
+/* The server certificate's subject (who the client talks to), or NULL before the handshake. */
+const char *nc_peer_client_get_peer_subject(NcPeerClient *client)
+{
+    return client->peer_subject;
+}
+
+const char *nc_peer_client_get_remote(NcPeerClient *client)
+{
+    return client->remote;
+}
+
+/**
+ * nc_peer_client_abort() - refuse the server after its HELLO: send ABORT, then close
+ * @client: a connected client (its connect finished)
+ * @code:   why, for the other side's log and error
+ * @reason: one line; the server's daemon shows it (e.g. in virsh's refusal)
+ *
+ * Nothing else is sent; the client is unusable afterwards.
+ */
+void nc_peer_client_abort(NcPeerClient *client, NcPeerAbortCode code, const char *reason)
+{
+    g_autoptr(NcPeerMsg) abort_ = nc_peer_msg_new_abort(code, reason);
+
+    if (!client->failure)
+        client->failure = g_error_new(NC_ERROR, NC_ERROR_FAILED, "refused: %s", reason);
+    if (client->link && !client->link->dead)
+        link_send_last(client->link, abort_);
 }
 
 /**
@@ -1605,6 +1877,7 @@ static void client_really_free(NcPeerClient *c)
     g_clear_error(&c->failure);
     creds_clear(&c->creds);
     g_free(c->remote);
+    g_free(c->peer_subject);
     g_free(c->domain_uuid);
     g_free(c->host_name);
     g_free(c->seal_steps);

@@ -14,6 +14,12 @@ G_BEGIN_DECLS
 #define NC_PEER_DEFAULT_IO_TIMEOUT_MS 5000      /* one frame's read or write, once begun */
 #define NC_PEER_DEFAULT_IDLE_TIMEOUT_MS 60000   /* server: the longest wait for the next frame */
 #define NC_PEER_DEFAULT_SEAL_TIMEOUT_MS 2000    /* client: SEAL sent -> ACK received */
+/* TLS 1.3 only, GnuTLS's NORMAL otherwise; the syntax of libvirt's tls_priority */
+#define NC_PEER_DEFAULT_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+/* libvirt's certificate revocation list: honoured when the file exists */
+#define NC_PEER_DEFAULT_CRL_FILE "/etc/pki/CA/cacrl.pem"
+
+gboolean nc_peer_tls_set_priority(const char *priority, GError **error);
 
 typedef struct _NcPeerServer NcPeerServer;
 typedef struct _NcPeerSession NcPeerSession;
@@ -55,6 +61,8 @@ NcPeerServer *nc_peer_server_new(const char *ca_file, const char *cert_file, con
 void nc_peer_server_set_handlers(NcPeerServer *server, NcPeerMessageFunc message_func,
                                  NcPeerClosedFunc closed_func, gpointer user_data);
 void nc_peer_server_adopt(NcPeerServer *server, GSocketConnection *conn);
+gboolean nc_peer_server_set_crl(NcPeerServer *server, const char *crl_file, const char *ca_file,
+                                GError **error);
 void nc_peer_server_set_timeouts(NcPeerServer *server, guint handshake_ms, guint io_ms,
                                  guint idle_ms);
 void nc_peer_server_set_host_name(NcPeerServer *server, const char *host);
@@ -66,6 +74,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPeerServer, nc_peer_server_free)
 const char *nc_peer_session_get_remote(NcPeerSession *session);
 const char *nc_peer_session_get_peer_subject(NcPeerSession *session);
 const NcPeerHello *nc_peer_session_get_hello(NcPeerSession *session);
+void nc_peer_session_set_secret(NcPeerSession *session, const char *secret);
 guint nc_peer_session_get_chunks(NcPeerSession *session);
 
 /**
@@ -82,6 +91,8 @@ void nc_peer_client_set_seal_steps(NcPeerClient *client, const NcPeerSealStep *s
 NcPeerClient *nc_peer_client_new(const char *ca_file, const char *cert_file, const char *key_file,
                                  GError **error);
 void nc_peer_client_set_timeouts(NcPeerClient *client, guint connect_ms, guint io_ms);
+gboolean nc_peer_client_set_crl(NcPeerClient *client, const char *crl_file, const char *ca_file,
+                                GError **error);
 void nc_peer_client_set_host_name(NcPeerClient *client, const char *host);
 void nc_peer_client_set_versions(NcPeerClient *client, guint32 version, guint32 compat_version);
 void nc_peer_client_set_failed_func(NcPeerClient *client, NcPeerClientFailedFunc func,
@@ -91,6 +102,9 @@ void nc_peer_client_connect_async(NcPeerClient *client, const char *host, guint1
                                   GAsyncReadyCallback callback, gpointer user_data);
 gboolean nc_peer_client_connect_finish(NcPeerClient *client, GAsyncResult *result, GError **error);
 const NcPeerHello *nc_peer_client_get_peer_hello(NcPeerClient *client);
+const char *nc_peer_client_get_peer_subject(NcPeerClient *client);
+const char *nc_peer_client_get_remote(NcPeerClient *client);
+void nc_peer_client_abort(NcPeerClient *client, NcPeerAbortCode code, const char *reason);
 gboolean nc_peer_client_send_state(NcPeerClient *client, GArray *upserts, GArray *deletes,
                                    GError **error);
 void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeerDigest *digest,

@@ -23,6 +23,7 @@
 #include "nc-hook-server.h"
 #include "nc-libvirt.h"
 #include "nc-metrics.h"
+#include "nc-peer.h"
 #include "nc-phase.h"
 #include "util/nc-error.h"
 
@@ -116,6 +117,13 @@ static void on_resume(const char *uuid, gpointer data)
     nc_libvirt_resume(d->libvirt, uuid);
 }
 
+static void on_job(const char *uuid, GTask *task, gpointer data)
+{
+    NcDaemon *d = data;
+
+    nc_libvirt_outgoing_job(d->libvirt, uuid, task);
+}
+
 /* --- the hook server's handlers --------------------------------------------- */
 
 static gboolean hook_admit(gpointer data, const NcDomain *domain, GError **error)
@@ -182,6 +190,9 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
 
     d->metrics = nc_metrics_new();
     metrics_publish(d); /* zeros: the series exist before the first migration */
+    /* before any peer link: GIO reads the priority once, at its first TLS connection */
+    if (!nc_peer_tls_set_priority(d->config->tls_priority, error))
+        return FALSE;
     d->phases = nc_phase_tracker_new();
     d->libvirt = nc_libvirt_new(d->uri, d->phases);
     options.config = d->config;
@@ -190,6 +201,7 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
     options.phases = d->phases;
     options.report_func = on_report;
     options.resume_func = on_resume;
+    options.job_func = on_job;
     options.user_data = d;
     d->engine = nc_carry_engine_new(&options, error);
     if (!d->engine)
@@ -203,10 +215,12 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
         return FALSE;
     nc_libvirt_start(d->libvirt);
     g_message("netcarryd %s: peers on %s port %u, hook socket %s, libvirt %s, admission %s, "
-              "gate mode %s",
+              "gate mode %s, TLS priority %s, CRL %s",
               NC_DAEMON_VERSION, d->config->listen_address, nc_carry_engine_port(d->engine),
               d->config->hook_socket, d->uri, nc_admission_to_string(d->config->admission),
-              nc_gate_mode_to_string(d->config->gate_mode));
+              nc_gate_mode_to_string(d->config->gate_mode), d->config->tls_priority,
+              g_file_test(d->config->tls_crl_file, G_FILE_TEST_EXISTS) ? d->config->tls_crl_file
+                                                                        : "none");
     return TRUE;
 }
 

@@ -6,9 +6,9 @@ SCENARIO_DESC="netcarryd restarted (takes the running guest up) and libvirtd res
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
 # what netcarryd logged in this scenario: libvirtd's connection closed; connected again after that
-sc08_closed() { sc_log_since "$1" netcarryd.log | grep -q "connection to libvirtd .* closed"; }
+sc08_closed() { sc_log_since "$1" netcarryd.log | grep "connection to libvirtd .* closed" >/dev/null; }
 sc08_reconnected() {
-    sc_log_since "$1" netcarryd.log | sed -n '/connection to libvirtd .* closed/,$p' | grep -q 'connected to qemu'
+    sc_log_since "$1" netcarryd.log | sed -n '/connection to libvirtd .* closed/,$p' | grep 'connected to qemu' >/dev/null
 }
 
 scenario_run() {

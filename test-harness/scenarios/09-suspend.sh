@@ -6,7 +6,8 @@ SCENARIO_DESC="gate mode suspend: virsh migrate --suspend, netcarryd resumes the
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
 sc09_runs_on() { [ "$(vsh "$1" domstate "$NCH_GUEST" 2>/dev/null)" = running ]; }
-sc09_resumed_by_netcarryd() { sc_log_since "$1" netcarryd.log | grep -q "resumed the guest (gate mode suspend)"; }
+# grep reads to the end (no -q): under pipefail an early exit can SIGPIPE the writer and fail a match
+sc09_resumed_by_netcarryd() { sc_log_since "$1" netcarryd.log | grep "resumed the guest (gate mode suspend)" >/dev/null; }
 
 scenario_run() {
     local h src dst t0

@@ -3,7 +3,9 @@
 # Usage: make-test-pki.sh DIR. Writes into DIR: ca1.pem, ca2.pem (two unrelated CAs);
 # from CA1: server.pem/-key (names localhost, 127.0.0.1, ::1), client.pem/-key,
 # wronghost.pem/-key (a server cert for other.invalid only), expired.pem/-key (a client cert
-# valid in 2001 only); from CA2: client2.pem/-key. ECDSA keys: generating them takes milliseconds.
+# valid in 2001 only), revoked.pem/-key (a client cert that crl1.pem, CA1's revocation list,
+# revokes), crl1-empty.pem (CA1's list revoking nothing), crl2.pem (CA2's list, revoking
+# revoked.pem's serial: not CA1's to say); from CA2: client2.pem/-key. ECDSA keys: generating them takes milliseconds.
 set -eu
 dir=$1
 cd "$dir"
@@ -38,4 +40,19 @@ cert wronghost ca1 'cn = "other.invalid"' 'dns_name = "other.invalid"' tls_www_s
     signing_key 'expiration_days = 30'
 cert expired ca1 'cn = "expired.test"' tls_www_client signing_key \
     'activation_date = "2001-01-01 00:00:00 UTC"' 'expiration_date = "2001-12-31 00:00:00 UTC"'
+cert revoked ca1 'cn = "revoked.test"' tls_www_client signing_key 'expiration_days = 30'
+
+crl() { # name ca [certificate to revoke]
+    printf 'crl_next_update = 30\ncrl_number = 1\n' > "$1.tmpl"
+    if [ -n "${3:-}" ]; then
+        certtool --generate-crl --load-ca-privkey "$2-key.pem" --load-ca-certificate "$2.pem" \
+            --load-certificate "$3.pem" --template "$1.tmpl" --outfile "$1.pem" 2>/dev/null
+    else
+        certtool --generate-crl --load-ca-privkey "$2-key.pem" --load-ca-certificate "$2.pem" \
+            --template "$1.tmpl" --outfile "$1.pem" 2>/dev/null
+    fi
+}
+crl crl1 ca1 revoked
+crl crl1-empty ca1
+crl crl2 ca2 revoked
 rm -f ./*.tmpl

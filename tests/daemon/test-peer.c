@@ -435,7 +435,7 @@ static void test_version_1_refused(Fixture *f, gconstpointer data)
     nc_peer_client_set_versions(c, 1, 1);
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
-    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 2-2"));
+    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 3-3"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_cmpuint(f->hellos, ==, 0);
 }
@@ -487,6 +487,211 @@ static void expect_refused(Fixture *f, const char *ca, const char *cert, const c
     if (server_says && !strstr(f->closed_error->message, server_says))
         g_error("expected '%s' in the server's error: %s", server_says, f->closed_error->message);
     g_assert_cmpuint(f->hellos, ==, 0); /* nothing reached the daemon */
+}
+
+/* A CRL at the server: the certificate it lists is refused at the handshake; the others pass. */
+static void set_server_crl(Fixture *f, const char *name)
+{
+    g_autofree char *crl = pki(f, name);
+    g_autofree char *ca = pki(f, "ca1.pem");
+    g_autoptr(GError) error = NULL;
+
+    nc_peer_server_set_crl(f->server, crl, ca, &error);
+    g_assert_no_error(error);
+}
+
+static void test_revoked_client(Fixture *f, gconstpointer data)
+{
+    if (!pki_ok(f) || !f->port)
+        return;
+    set_server_crl(f, "crl1.pem");
+    expect_refused(f, "ca1.pem", "revoked", "revoked (in the certificate revocation list)");
+    g_assert_nonnull(strstr(f->closed_error->message, "revoked.test")); /* who asked */
+}
+
+/* The control: without a CRL the same certificate is accepted (so the refusal is the CRL's). */
+static void test_revoked_without_crl(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    c = make_client(f, "ca1.pem", "revoked");
+    do_connect(f, c, NULL, 0);
+    g_assert_no_error(f->error);
+    g_assert_cmpuint(f->hellos, ==, 1);
+}
+
+static void test_crl_spares_others(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    set_server_crl(f, "crl1.pem");
+    c = make_client(f, "ca1.pem", "client");
+    do_connect(f, c, NULL, 0);
+    g_assert_no_error(f->error);
+}
+
+/* A CRL that the CA did not sign, or that is not a CRL, stops the set-up instead of being
+ * ignored; a missing file is no CRL (libvirt's rule for cacrl.pem). */
+static void test_crl_untrusted(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ca = NULL, *crl2 = NULL, *junk = NULL, *missing = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    ca = pki(f, "ca1.pem");
+    crl2 = pki(f, "crl2.pem");
+    junk = pki(f, "client.pem");
+    missing = pki(f, "no-such-crl.pem");
+    g_assert_false(nc_peer_server_set_crl(f->server, crl2, ca, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    g_assert_nonnull(strstr(error->message, "not signed by the CA"));
+    g_clear_error(&error);
+    g_assert_false(nc_peer_server_set_crl(f->server, junk, ca, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    g_clear_error(&error);
+    g_assert_true(nc_peer_server_set_crl(f->server, missing, ca, &error));
+    g_assert_no_error(error);
+}
+
+/* The source checks the destination's server certificate against its CRL too. */
+static void test_revoked_server(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+    g_autofree char *crl = NULL, *ca = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    /* crl1 lists revoked.pem's serial; certtool numbers serials randomly, so make a list that
+     * revokes the server's own certificate */
+    {
+        g_autofree char *cmd = g_strdup_printf(
+            "sh -c 'cd %s && printf \"crl_next_update = 30\\ncrl_number = 2\\n\" > s.tmpl && "
+            "certtool --generate-crl --load-ca-privkey ca1-key.pem --load-ca-certificate ca1.pem "
+            "--load-certificate server.pem --template s.tmpl --outfile crl-server.pem'",
+            f->dir);
+        int status = 0;
+
+        g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, &error));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+    }
+    c = make_client(f, "ca1.pem", "client");
+    crl = pki(f, "crl-server.pem");
+    ca = pki(f, "ca1.pem");
+    g_assert_true(nc_peer_client_set_crl(c, crl, ca, &error));
+    do_connect(f, c, NULL, 0);
+    g_assert_error(f->error, NC_ERROR, NC_ERROR_PERMISSION);
+    g_test_message("client sees: %s", f->error->message);
+    g_assert_nonnull(strstr(f->error->message, "revoked"));
+    g_assert_cmpuint(f->hellos, ==, 0); /* the client sent no HELLO */
+}
+
+/* The secret the destination sets reaches the source in the server's HELLO, inside TLS. */
+static NcPeerMsg *on_message_with_secret(NcPeerSession *session, const NcPeerMsg *msg,
+                                         gpointer data)
+{
+    if (msg->type == NC_PEER_MSG_HELLO)
+        nc_peer_session_set_secret(session, "00ff00ff00ff00ff00ff00ff00ff00ff"
+                                            "00ff00ff00ff00ff00ff00ff00ff00ff");
+    return on_message(session, msg, data);
+}
+
+static void test_hello_secret(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcPeerClient) c = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    nc_peer_server_set_handlers(f->server, on_message_with_secret, on_closed, f);
+    c = make_client(f, "ca1.pem", "client");
+    do_connect(f, c, NULL, 0);
+    g_assert_no_error(f->error);
+    g_assert_cmpstr(nc_peer_client_get_peer_hello(c)->secret, ==,
+                    "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff");
+    g_assert_nonnull(strstr(nc_peer_client_get_peer_subject(c), "localhost"));
+    /* the client refuses: the server's daemon hears why */
+    nc_peer_client_abort(c, NC_PEER_ABORT_REFUSED, "not authorised");
+    run_until(&f->closed, 5000, "the server's session end");
+    g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_FAILED);
+    g_assert_nonnull(strstr(f->closed_error->message, "not authorised"));
+    g_assert_cmpuint(f->chunks, ==, 0);
+}
+
+/* gnutls-cli as a client that offers only @versions (a GnuTLS priority string), with a
+ * certificate from CA1: does the server's handshake succeed? The server's priority is this
+ * process's (main(): NC_PEER_DEFAULT_TLS_PRIORITY). */
+static void cli_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    char *out = NULL;
+
+    g_subprocess_communicate_utf8_finish(G_SUBPROCESS(src), res, &out, NULL, NULL);
+    g_object_set_data_full(src, "nc-out", out ? out : g_strdup(""), g_free);
+    *(gboolean *)data = TRUE;
+}
+
+static gboolean gnutls_cli_handshake(Fixture *f, const char *priority, char **out)
+{
+    g_autofree char *ca = pki(f, "ca1.pem"), *cert = pki(f, "client.pem");
+    g_autofree char *key = pki(f, "client-key.pem");
+    g_autofree char *port = g_strdup_printf("%u", f->port);
+    g_autofree char *prio = g_strdup_printf("--priority=%s", priority);
+    const char *argv[] = {"gnutls-cli", "--x509cafile", ca,   "--x509certfile", cert,
+                          "--x509keyfile", key,     prio, "-p",             port,
+                          "127.0.0.1",   NULL};
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
+        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+        G_SUBPROCESS_FLAGS_STDERR_MERGE);
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean done = FALSE;
+
+    p = g_subprocess_launcher_spawnv(l, argv, &error);
+    if (!p) {
+        *out = g_strdup(error->message);
+        return FALSE;
+    }
+    /* stdin at EOF: it quits after the handshake; the loop runs the server meanwhile */
+    g_subprocess_communicate_utf8_async(p, "", NULL, cli_done, &done);
+    run_until(&done, 10000, "gnutls-cli");
+    *out = g_strdup(g_object_get_data(G_OBJECT(p), "nc-out"));
+    return strstr(*out, "Handshake was completed") != NULL;
+}
+
+static void test_tls_priority(Fixture *f, gconstpointer data)
+{
+    g_autofree char *out12 = NULL, *out13 = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!pki_ok(f) || !f->port)
+        return;
+    if (!g_find_program_in_path("gnutls-cli")) {
+        g_test_skip("gnutls-cli not found: apt-get install gnutls-bin");
+        return;
+    }
+    /* TLS 1.2 only: refused by the default priority (TLS 1.3 minimum) */
+    g_assert_false(gnutls_cli_handshake(f, "NORMAL:-VERS-ALL:+VERS-TLS1.2", &out12));
+    g_test_message("TLS 1.2 client: %s", out12);
+    run_until(&f->closed, 5000, "the server's session end");
+    g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_PERMISSION);
+    g_test_message("server: %s", f->closed_error->message);
+    f->closed = FALSE;
+    g_clear_error(&f->closed_error);
+    /* the test can fail: a TLS 1.3 client completes the same handshake */
+    g_assert_true(gnutls_cli_handshake(f, "NORMAL:-VERS-ALL:+VERS-TLS1.3", &out13));
+    g_assert_nonnull(strstr(out13, "TLS1.3"));
+    /* the priority applies before the first connection only, and must parse */
+    g_assert_false(nc_peer_tls_set_priority("NORMAL:-VERS-ALL:+VERS-TLS1.2", &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_FAILED);
+    g_clear_error(&error);
+    g_assert_false(nc_peer_tls_set_priority("NORMAL:+NO-SUCH-THING", &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    g_assert_nonnull(strstr(error->message, "NO-SUCH-THING"));
+    g_assert_true(nc_peer_tls_set_priority(NC_PEER_DEFAULT_TLS_PRIORITY, NULL)); /* unchanged */
 }
 
 static void test_other_ca(Fixture *f, gconstpointer data)
@@ -607,7 +812,7 @@ static void test_wrong_version(Fixture *f, gconstpointer data)
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_test_message("client sees: %s", f->error->message);
-    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 2-2"));
+    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 3-3"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_assert_cmpuint(f->hellos, ==, 0);
@@ -734,6 +939,9 @@ static void test_timing(Fixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+    /* as netcarryd does before any peer link */
+    if (!nc_peer_tls_set_priority(NC_PEER_DEFAULT_TLS_PRIORITY, NULL))
+        g_error("the default TLS priority string is not accepted");
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, setup, fn, teardown)
     ADD("/peer/full-exchange/ipv4", test_full_exchange, "127.0.0.1");
     ADD("/peer/full-exchange/ipv6", test_full_exchange, "::1");
@@ -752,5 +960,12 @@ int main(int argc, char **argv)
     ADD("/peer/wrong-version", test_wrong_version, NULL);
     ADD("/peer/garbage-after-handshake", test_garbage_after_handshake, NULL);
     ADD("/peer/timing-10000", test_timing, NULL);
+    ADD("/peer/refused/client-certificate-revoked", test_revoked_client, NULL);
+    ADD("/peer/refused/server-certificate-revoked", test_revoked_server, NULL);
+    ADD("/peer/crl/spares-other-certificates", test_crl_spares_others, NULL);
+    ADD("/peer/crl/none-accepts-that-certificate", test_revoked_without_crl, NULL);
+    ADD("/peer/crl/untrusted-or-broken", test_crl_untrusted, NULL);
+    ADD("/peer/hello/secret-and-abort", test_hello_secret, NULL);
+    ADD("/peer/tls/priority-tls13-minimum", test_tls_priority, NULL);
     return g_test_run();
 }

@@ -21,6 +21,7 @@
 #include "drivers/nc-gate.h"
 #include "nc-carry.h"
 #include "nc-ktest.h"
+#include "nc-peer.h"
 #include "util/nc-error.h"
 #include "util/nc-netns.h"
 
@@ -55,6 +56,8 @@ typedef struct {
     NcReport *report; /* the destination's, parsed back from its XML (so: schema-valid) */
     guint reports;
     guint16 src_port; /* the source's rendezvous port */
+    gboolean migrating; /* what the source's "libvirt" says: an outgoing job for the domain */
+    guint job_asked;    /* how often the source asked */
 } Fixture;
 
 /* "ip ARGS" with ARGS split on spaces. */
@@ -258,6 +261,7 @@ static NcConfig *make_config(const char *listen, const char *client_cert)
     c->cleanup_source = TRUE;
     c->peer_connect_timeout_ms = 2000;
     c->seal_timeout_ms = 2000;
+    c->authenticate_timeout_ms = 600; /* short: the holders' cases wait it out */
     return c;
 }
 
@@ -276,10 +280,24 @@ static void on_report(const char *uuid, const NcReport *report, gpointer data)
     g_test_message("destination's report:\n%s", xml);
 }
 
+/* The source's libvirt, as far as the engine asks it: is the domain migrating away? */
+static void on_job(const char *uuid, GTask *task, gpointer data)
+{
+    Fixture *f = data;
+
+    f->job_asked++;
+    if (f->migrating)
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_NOT_FOUND, "libvirt reports no job");
+    g_object_unref(task);
+}
+
 static NcCarryEngine *make_engine(Fixture *f, const char *ns, NcConfig *cfg, NcPhaseTracker *phases,
                                   const char *host)
 {
     NcCarryOptions o = {.config = cfg,
+                        .job_func = on_job,
                         .netns = ns,
                         .host_name = host,
                         .phases = phases,
@@ -300,6 +318,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_autofree char *cmd = NULL;
 
     f->cd = data;
+    f->migrating = TRUE;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -416,7 +435,7 @@ static gboolean start_carry(Fixture *f, GError **error)
     g_autoptr(NcDomain) at_dst = NULL;
 
     g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
-    profile = nc_carry_engine_rendezvous_profile(f->src, at_src->profile);
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
     g_assert_cmpstr(profile->rendezvous->host, ==, SRC_IP);
     g_assert_cmpstr(profile->rendezvous->identity, ==, f->cd->src_identity);
     f->src_port = profile->rendezvous->port;
@@ -694,12 +713,14 @@ static void test_source_gone(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 2);
 }
 
-/* A plain rendezvous request for the domain from the destination's namespace, as anyone on the
- * migration network could send it before any TLS; on a thread, since the source's engine
- * answers on this one. */
+/* A plain rendezvous request from the destination's namespace, as anyone on the migration
+ * network could send it before any TLS (@uuid NULL: connect and send nothing, a holder); on a
+ * thread, since the source's engine answers on this one. */
 typedef struct {
     int fd;
+    const char *uuid;
     char answer[65];
+    gint64 closed_after_ms; /* when the source closed it, from the connect; -1: not within 3 s */
     volatile gint done;
 } RvProbe;
 
@@ -709,59 +730,255 @@ static gpointer rv_probe_thread(gpointer data)
     char req[64];
     struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
     gsize got = 0;
+    gint64 t0 = g_get_monotonic_time();
+    char sink[256];
 
-    memset(req, ' ', sizeof(req));
-    memcpy(req, "NETCARRY-RV 1 " UUID, strlen("NETCARRY-RV 1 " UUID));
-    req[sizeof(req) - 1] = '\n';
-    if (write(p->fd, req, sizeof(req)) == (ssize_t)sizeof(req)) {
-        while (got < 64 && poll(&pfd, 1, 3000) == 1) {
-            ssize_t n = read(p->fd, p->answer + got, 64 - got);
-            if (n <= 0)
-                break;
-            got += (gsize)n;
+    p->closed_after_ms = -1;
+    if (p->uuid) {
+        memset(req, ' ', sizeof(req));
+        memcpy(req, "NETCARRY-RV 1 ", 14);
+        memcpy(req + 14, p->uuid, strlen(p->uuid));
+        req[sizeof(req) - 1] = '\n';
+        if (write(p->fd, req, sizeof(req)) == (ssize_t)sizeof(req)) {
+            while (got < 64 && poll(&pfd, 1, 3000) == 1) {
+                ssize_t n = read(p->fd, p->answer + got, 64 - got);
+                if (n <= 0)
+                    break;
+                got += (gsize)n;
+            }
+        }
+    }
+    /* then hold it, as a stranger that never starts TLS: when does the source let go? */
+    while (poll(&pfd, 1, 3000) == 1) {
+        ssize_t n = read(p->fd, sink, sizeof(sink));
+
+        if (n <= 0) {
+            p->closed_after_ms = (g_get_monotonic_time() - t0) / 1000;
+            break;
         }
     }
     g_atomic_int_set(&p->done, 1);
     return NULL;
 }
 
-static char *rv_probe(Fixture *f)
+static GThread *rv_probe_start(Fixture *f, RvProbe *p, const char *uuid)
 {
     g_autoptr(GError) error = NULL;
-    RvProbe p = {.fd = nc_netns_socket(f->ns_dst, AF_INET, SOCK_STREAM, 0, &error)};
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->src_port)};
-    GThread *th;
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 
+    p->fd = nc_netns_socket(f->ns_dst, AF_INET, SOCK_STREAM, 0, &error);
+    p->uuid = uuid;
     g_assert_no_error(error);
     inet_pton(AF_INET, SRC_IP, &sa.sin_addr);
-    g_assert_cmpint(connect(p.fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    th = g_thread_new("rv-probe", rv_probe_thread, &p);
-    while (!g_atomic_int_get(&p.done) && g_get_monotonic_time() < deadline)
-        g_main_context_iteration(NULL, FALSE), g_usleep(1000);
-    g_assert_true(g_atomic_int_get(&p.done)); /* the thread's own waits are bounded (3 s) */
-    g_thread_join(th);
-    close(p.fd);
-    return g_strstrip(g_strdup(p.answer));
+    g_assert_cmpint(connect(p->fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return g_thread_new("rv-probe", rv_probe_thread, p);
 }
 
-/* (d'') while a carry runs, a second rendezvous request for the domain (not authenticated: it
- * comes before TLS) is refused and does not end the carry. */
+static char *rv_probe_finish(RvProbe *p, GThread *th)
+{
+    gint64 deadline = g_get_monotonic_time() + 8 * G_USEC_PER_SEC;
+
+    while (!g_atomic_int_get(&p->done) && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+    g_assert_true(g_atomic_int_get(&p->done)); /* the thread's own waits are bounded */
+    g_thread_join(th);
+    close(p->fd);
+    return g_strstrip(g_strdup(p->answer));
+}
+
+static char *rv_probe(Fixture *f, const char *uuid, gint64 *closed_after_ms)
+{
+    RvProbe p = {0};
+    GThread *th = rv_probe_start(f, &p, uuid);
+    char *answer = rv_probe_finish(&p, th);
+
+    if (closed_after_ms)
+        *closed_after_ms = p.closed_after_ms;
+    return answer;
+}
+
+/* The source's refusal counter for @reason, from its status text. */
+static guint refused(NcCarryEngine *e, const char *reason)
+{
+    g_autofree char *status = nc_carry_engine_status(e);
+    g_autofree char *needle = g_strdup_printf(" %s=", reason);
+    const char *line = strstr(status, "refused: ");
+    const char *p = line ? strstr(line, needle) : NULL;
+
+    if (!p && line && g_str_has_prefix(strchr(line, '(') + 1, reason))
+        p = strchr(line, '(');
+    g_assert_nonnull(p);
+    return (guint)g_ascii_strtoull(strchr(p, '=') + 1, NULL, 10);
+}
+
+/* (d'') while a carry runs, a second rendezvous request for the domain (a stranger's: it never
+ * starts TLS) gets the same "OK" as anyone, holds nothing, is dropped within the authentication
+ * bound, and the carry goes on. (Before: "NO ... under way", and an unauthenticated request for
+ * an idle domain reserved it.) */
 static void test_second_request(Fixture *f, gconstpointer data)
 {
     g_autofree char *answer = NULL;
+    gint64 closed = 0;
 
     if (!f->usable)
         return;
     precopy(f, 2);
-    answer = rv_probe(f);
-    g_test_message("answer: %s", answer);
-    g_assert_true(g_str_has_prefix(answer, "NO "));
-    g_assert_nonnull(strstr(answer, "under way"));
-    spin(300);
+    answer = rv_probe(f, UUID, &closed);
+    g_test_message("answer: %s; closed by the source after %" G_GINT64_FORMAT " ms", answer,
+                   closed);
+    g_assert_cmpstr(answer, ==, "OK");
+    g_assert_cmpint(closed, >=, 0);
+    g_assert_cmpint(closed, <=, (gint64)f->cfg_src->authenticate_timeout_ms + 500);
+    g_assert_cmpuint(refused(f->src, "timeout"), ==, 1);
     g_assert_false(dst_failed(f));
     g_assert_false(src_failed(f));
-    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
+    ct_install(f->ns_src, VM4, 40100); /* the carry still follows */
+    want_dst = 3;
+    wait_for(f, dst_has_want, 5000, "a change carried after the stranger left");
+}
+
+/* (g) before authentication a stranger learns nothing: a running domain and an unknown one get
+ * the same bytes; and a stranger that holds its connection blocks no carry. */
+static void test_stranger(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcDomain) at_src = make_domain(FALSE, NULL);
+    g_autoptr(NcProfile) profile = NULL;
+    g_autofree char *known = NULL, *unknown = NULL, *answer = NULL;
+    g_autoptr(GError) error = NULL;
+    RvProbe holder = {0};
+    GThread *th;
+
+    if (!f->usable)
+        return;
+    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    f->src_port = profile->rendezvous->port;
+    known = rv_probe(f, UUID, NULL);
+    unknown = rv_probe(f, "00000000-0000-4000-8000-000000000000", NULL);
+    g_test_message("running: '%s', unknown: '%s'", known, unknown);
+    g_assert_cmpstr(known, ==, unknown);
+    g_assert_cmpstr(known, ==, "OK");
+    g_assert_cmpuint(f->job_asked, ==, 0); /* nobody authenticated: libvirt was not even asked */
+
+    /* a holder: connected, silent, for longer than the authentication bound */
+    th = rv_probe_start(f, &holder, NULL);
+    g_assert_cmpuint(f->job_asked, ==, 0);
+    {
+        g_autoptr(NcDomain) at_dst = make_domain(FALSE, profile->rendezvous);
+
+        ct_install(f->ns_src, VM4, 40000);
+        g_assert_true(nc_carry_engine_admit(f->dst, at_dst, &error));
+        g_assert_no_error(error);
+    }
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy while a stranger holds a connection");
+    answer = rv_probe_finish(&holder, th);
+    g_test_message("the holder was dropped after %" G_GINT64_FORMAT " ms", holder.closed_after_ms);
+    g_assert_cmpint(holder.closed_after_ms, >=, (gint64)f->cfg_src->authenticate_timeout_ms - 50);
+    g_assert_cmpint(holder.closed_after_ms, <=, (gint64)f->cfg_src->authenticate_timeout_ms + 500);
+    /* the two askers held on after the answer too, never starting TLS */
+    g_assert_cmpuint(refused(f->src, "timeout"), ==, 3);
+}
+
+/* (h) a destination with a valid certificate but without the domain's current secret (a host
+ * that holds a certificate from the same CA, or an old XML): refused before anything is sent,
+ * logged and counted; libvirt is not even asked. */
+static void test_wrong_secret(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcDomain) at_src = make_domain(FALSE, NULL);
+    g_autoptr(NcProfile) old = NULL, profile = NULL;
+    g_autoptr(NcDomain) at_dst = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
+    /* the secret of an earlier take-up (before a restart or a migration) is void */
+    old = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    g_assert_cmpstr(old->rendezvous->secret, !=, profile->rendezvous->secret);
+    at_dst = make_domain(FALSE, old->rendezvous);
+    g_assert_false(nc_carry_engine_admit(f->dst, at_dst, &error));
+    g_test_message("admission refused: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "no valid rendezvous secret"));
+    spin(200);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    g_assert_cmpuint(gate_count(f->ns_dst), ==, 0);
+    g_assert_cmpuint(f->job_asked, ==, 0);
+    g_assert_cmpuint(refused(f->src, "secret"), ==, 1);
+    /* with the current secret the same destination is served */
+    g_clear_error(&error);
+    g_clear_pointer(&at_dst, nc_domain_free);
+    at_dst = make_domain(FALSE, profile->rendezvous);
+    g_assert_true(nc_carry_engine_admit(f->dst, at_dst, &error));
+    g_assert_no_error(error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy with the current secret");
+}
+
+/* (i) the right secret, but libvirt has no outgoing migration job for the domain: refused,
+ * nothing sent. */
+static void test_not_migrating(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    ct_install(f->ns_src, VM4, 40000);
+    f->migrating = FALSE;
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission refused: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "no outgoing migration of the domain is under way"));
+    g_assert_cmpuint(f->job_asked, ==, 1);
+    spin(200);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    g_assert_cmpuint(refused(f->src, "not-migrating"), ==, 1);
+}
+
+/* (j) the outgoing job ends during pre-copy (libvirt says so at the next poll): the source stops
+ * sending, the destination rolls back. */
+static void test_job_ends(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    precopy(f, 2);
+    f->migrating = FALSE;
+    wait_for(f, src_failed, 3000, "the source stopping once the job is gone");
+    wait_for(f, dst_failed, 3000, "the destination hearing it");
+    ct_install(f->ns_src, VM4, 40050);
+    spin(300);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
+/* (k) two requesters from one address may wait unauthenticated at most
+ * NC_CARRY_UNAUTH_PER_ADDRESS (4) at once: the fifth is closed at once, counted. */
+static void test_limit(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcDomain) at_src = make_domain(FALSE, NULL);
+    g_autoptr(NcProfile) profile = NULL;
+    RvProbe holders[5] = {0};
+    GThread *th[5];
+
+    if (!f->usable)
+        return;
+    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    f->src_port = profile->rendezvous->port;
+    for (guint i = 0; i < 5; i++) {
+        th[i] = rv_probe_start(f, &holders[i], NULL);
+        spin(30); /* accepted in this order */
+    }
+    for (guint i = 0; i < 5; i++)
+        g_free(rv_probe_finish(&holders[i], th[i]));
+    g_test_message("the fifth holder was closed after %" G_GINT64_FORMAT " ms",
+                   holders[4].closed_after_ms);
+    g_assert_cmpint(holders[4].closed_after_ms, >=, 0);
+    g_assert_cmpint(holders[4].closed_after_ms, <, 200);
+    for (guint i = 0; i < 4; i++)
+        g_assert_cmpint(holders[i].closed_after_ms, >=, 400);
+    g_assert_cmpuint(refused(f->src, "limit"), ==, 1);
+    g_assert_cmpuint(refused(f->src, "timeout"), ==, 4);
 }
 
 /* (f) a rendezvous host name that does not resolve: admission fails, naming it, and leaves
@@ -776,7 +993,7 @@ static void test_unresolvable(Fixture *f, gconstpointer data)
     if (!f->usable)
         return;
     g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
-    profile = nc_carry_engine_rendezvous_profile(f->src, at_src->profile);
+    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
     g_free(profile->rendezvous->host);
     profile->rendezvous->host = g_strdup("no-such-host.invalid");
     at_dst = make_domain(FALSE, profile->rendezvous);
@@ -823,12 +1040,20 @@ int main(int argc, char **argv)
     /* the engine warns about what these cases provoke (a refused entry, a lost link): only
      * criticals stay fatal */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+    /* as netcarryd does before any peer link */
+    if (!nc_peer_tls_set_priority(NC_PEER_DEFAULT_TLS_PRIORITY, NULL))
+        g_error("the default TLS priority string is not accepted");
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/rollback/cancelled-in-precopy", test_cancel, &case_default);
-    ADD("/carry/refused/second-rendezvous-while-carrying", test_second_request, &case_default);
+    ADD("/carry/stranger/second-request-while-carrying", test_second_request, &case_default);
+    ADD("/carry/stranger/same-answer-and-holder-blocks-nothing", test_stranger, &case_default);
+    ADD("/carry/stranger/unauthenticated-bounded-per-address", test_limit, &case_default);
+    ADD("/carry/refused/secret-not-current", test_wrong_secret, &case_default);
+    ADD("/carry/refused/no-outgoing-job", test_not_migrating, &case_default);
+    ADD("/carry/stops/outgoing-job-ended", test_job_ends, &case_default);
     ADD("/carry/refused/source-name-unresolvable", test_unresolvable, &case_default);
     ADD("/carry/rollback/source-gone-in-precopy", test_source_gone, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);

@@ -163,6 +163,9 @@ static void test_rendezvous(void)
     g_assert_cmpuint(rv->port, ==, 16520);
     g_assert_cmpstr(rv->identity, ==, "hosta.example.net");
     g_assert_cmpstr(rv->migration_id, ==, "3e2b8a90-1c4d-4f5e-8a7b-6c5d4e3f2a1b");
+    /* the secret the destination presents inside TLS reaches it only in this XML */
+    g_assert_cmpstr(rv->secret, ==,
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     g_assert_null(((NcDomainIface *)d->interfaces->pdata[0])->target_dev);
 }
 
@@ -285,6 +288,7 @@ static const InvalidCase invalid_profiles[] = {
     {"profile-host-invalid.xml", 2, "profile.rng"},
     {"profile-ipv6-groups-invalid.xml", 3, "'1:2:3:4:5:6:7::8' is not an IPv4 or IPv6 address"},
     {"profile-port-zero-invalid.xml", 3, "profile.rng"},
+    {"profile-secret-short-invalid.xml", 3, "profile.rng"},
     {"profile-two-rendezvous-invalid.xml", 1, "profile.rng"},
     {"profile-unknown-element-invalid.xml", 3, "profile.rng"},
     {"profile-wrong-namespace-invalid.xml", 1, "https://netcarry.dev/xmlns/profile/1"},

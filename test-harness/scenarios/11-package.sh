@@ -1,4 +1,4 @@
-# test-harness/scenarios/10-package.sh - netcarry as its Debian package installs it: the .deb
+# test-harness/scenarios/11-package.sh - netcarry as its Debian package installs it: the .deb
 # (test-harness/build-deb: dpkg-buildpackage -us -uc -b, reused while the tree is unchanged, or
 # NCH_DEB) is extracted and laid over each host's /usr with a read-only overlay mount inside the
 # host's private mount namespace, its hook copied into the host's private /etc/libvirt; the
