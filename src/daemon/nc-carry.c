@@ -173,6 +173,7 @@ struct _Carry {
     NcRendezvous *rv;
     char *tap;
     gboolean gate_closed;
+    guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
     GError *admit_error;
     GSocket *dial_socket;
@@ -318,6 +319,7 @@ static void carry_stop_io(Carry *c)
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
+    g_clear_handle_id(&c->gate_timer, g_source_remove); /* an ended carry's gate may lapse */
 }
 
 static void finished_free(NcPeerFinished *f)
@@ -534,6 +536,8 @@ static void dest_remove_gate(Carry *c, const char *what)
 
     if (!c->gate_closed)
         return;
+    /* from here on the gate opens now or, if that fails, lapses by itself (nc-gate.c) */
+    g_clear_handle_id(&c->gate_timer, g_source_remove);
     if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
         CLOG(G_LOG_LEVEL_WARNING, c, "%s the gate on %s failed: %s", what, c->tap, err->message);
         return;
@@ -1267,6 +1271,19 @@ void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
     CLOG(G_LOG_LEVEL_WARNING, c, "%s", why);
 }
 
+/* Keeps a closed gate closed for another lapse bound; the gate lapses if this stops running. */
+static gboolean dest_renew_gate(gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+    guint lapse_ms = c->e->opt.config->gate_lapse_ms;
+
+    if (!nc_gate_renew(c->e->netns, c->uuid, lapse_ms, &err))
+        CLOG(G_LOG_LEVEL_WARNING, c, "renewing the gate on %s failed: %s (it lapses within %u ms)",
+             c->tap, err->message, lapse_ms);
+    return G_SOURCE_CONTINUE;
+}
+
 gboolean nc_carry_engine_set_tap(NcCarryEngine *engine, const char *uuid, const char *ifname,
                                  GError **error)
 {
@@ -1284,11 +1301,13 @@ gboolean nc_carry_engine_set_tap(NcCarryEngine *engine, const char *uuid, const 
         c->tap = g_strdup(ifname);
         return TRUE;
     }
-    if (!nc_gate_close(engine->netns, uuid, ifname, error))
+    if (!nc_gate_close(engine->netns, uuid, ifname, engine->opt.config->gate_lapse_ms, error))
         return FALSE;
     g_free(c->tap);
     c->tap = g_strdup(ifname);
     c->gate_closed = TRUE;
+    g_clear_handle_id(&c->gate_timer, g_source_remove);
+    c->gate_timer = g_timeout_add(engine->opt.config->gate_lapse_ms / 3, dest_renew_gate, c);
     CLOG(G_LOG_LEVEL_INFO, c, "gate closed on %s", ifname);
     return TRUE;
 }

@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 
+#include "drivers/nc-gate.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
 
@@ -16,6 +17,7 @@ typedef enum {
     KEY_CHOICE, /* one of @choices; stored as its index (an enum) */
     KEY_LOG_LEVEL,
     KEY_TIMEOUT_MS,
+    KEY_GATE_LAPSE_MS, /* NC_GATE_LAPSE_MIN_MS to NC_GATE_LAPSE_MAX_MS */
 } KeyType;
 
 typedef struct {
@@ -54,6 +56,7 @@ static const KeyDef keys[] = {
     {"timeouts", "hook-ms", KEY_TIMEOUT_MS, OFF(hook_timeout_ms), NULL},
     {"timeouts", "peer-connect-ms", KEY_TIMEOUT_MS, OFF(peer_connect_timeout_ms), NULL},
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
+    {"timeouts", "gate-lapse-ms", KEY_GATE_LAPSE_MS, OFF(gate_lapse_ms), NULL},
 };
 
 const char *nc_admission_to_string(NcAdmission admission)
@@ -93,6 +96,7 @@ NcConfig *nc_config_new_default(void)
     c->hook_timeout_ms = 5000;
     c->peer_connect_timeout_ms = 3000;
     c->seal_timeout_ms = 2000;
+    c->gate_lapse_ms = NC_GATE_LAPSE_DEFAULT_MS;
     return c;
 }
 
@@ -165,6 +169,13 @@ static gboolean parse_key(NcConfig *c, const char *path, const KeyDef *def, cons
         if (!parse_uint(value, 1, TIMEOUT_MAX_MS, &n))
             return bad_value(path, def, value,
                              "milliseconds from 1 to " G_STRINGIFY(TIMEOUT_MAX_MS), error);
+        *(guint *)field = n;
+        return TRUE;
+    case KEY_GATE_LAPSE_MS:
+        if (!parse_uint(value, NC_GATE_LAPSE_MIN_MS, NC_GATE_LAPSE_MAX_MS, &n))
+            return bad_value(path, def, value,
+                             "milliseconds from " G_STRINGIFY(NC_GATE_LAPSE_MIN_MS) " to "
+                             G_STRINGIFY(NC_GATE_LAPSE_MAX_MS), error);
         *(guint *)field = n;
         return TRUE;
     case KEY_BOOL:

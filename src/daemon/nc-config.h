@@ -51,6 +51,7 @@ typedef struct {
     guint hook_timeout_ms;
     guint peer_connect_timeout_ms;
     guint seal_timeout_ms;
+    guint gate_lapse_ms;
 } NcConfig;
 
 NcConfig *nc_config_new_default(void);
