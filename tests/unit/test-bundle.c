@@ -125,6 +125,9 @@ static const InvalidCase invalid_cases[] = {
     {"zone-range-invalid.xml", 6, "'65536'"},
     /* found by fuzz-bundle: the second <domain> leaked the first one's strings */
     {"two-domains-invalid.xml", 4, "a second <domain>"},
+    /* found by fuzz-bundle: the fraction's digits overflowed a gint64 (undefined behaviour, an
+     * abort under -fsanitize=undefined) before their count was checked */
+    {"time-fraction-overflow-invalid.xml", 3, "is not a UTC time"},
 };
 
 static void assert_error_at(const GError *error, const char *name, int line, const char *what)
