@@ -391,7 +391,7 @@ static void carry_forget(Carry *c)
     g_queue_push_tail(&c->e->ended, carry_status_line(c));
     while (g_queue_get_length(&c->e->ended) > NC_CARRY_ENDED_MAX)
         g_free(g_queue_pop_head(&c->e->ended));
-    g_hash_table_steal(c->e->carries, key);
+    g_hash_table_remove(c->e->carries, key); /* frees the table's copy of the key, not @c */
     carry_stop_io(c);
     if (c->side == NC_SIDE_DESTINATION)
         dest_remove_gate(c, "removing"); /* a gate never outlives its carry */
