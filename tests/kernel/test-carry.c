@@ -709,6 +709,11 @@ static gboolean gate_holds(const char *ns)
     return strstr(out, "elements") != NULL;
 }
 
+static gboolean dst_gate_holds(Fixture *f)
+{
+    return gate_holds(f->ns_dst);
+}
+
 /* (g) the destination's engine renews its gate while the carry lives, so the gate outlasts its
  * lapse bound; when the daemon hangs (its main loop stuck: nothing renews), the kernel lets the
  * guest's traffic through by itself within the bound; when it runs again, the live carry's gate
@@ -723,11 +728,18 @@ static void test_gate_renewed(Fixture *f, gconstpointer data)
     spin(NC_GATE_LAPSE_MIN_MS * 5 / 2);
     g_assert_true(gate_holds(f->ns_dst));
 
-    g_usleep((NC_GATE_LAPSE_MIN_MS + 300) * 1000); /* hung: shorter than the peers' idle bound */
+    /* hung: the main loop runs nothing until the gate lapsed (which must take at most one bound
+     * after the last renewal; the hang stays below the peers' idle bound) */
+    gint64 t0 = g_get_monotonic_time();
+    while (gate_holds(f->ns_dst) && g_get_monotonic_time() - t0 < NC_GATE_LAPSE_MIN_MS * 1500)
+        g_usleep(20 * 1000);
+    g_test_message("the hung daemon's gate lapsed %.0f ms into the hang (bound %d ms, renewed "
+                   "every %d ms)",
+                   (g_get_monotonic_time() - t0) / 1000.0, NC_GATE_LAPSE_MIN_MS,
+                   NC_GATE_LAPSE_MIN_MS / 3);
     g_assert_false(gate_holds(f->ns_dst));
 
-    spin(NC_GATE_LAPSE_MIN_MS / 2);
-    g_assert_true(gate_holds(f->ns_dst));
+    wait_for(f, dst_gate_holds, 2000, "the live carry's gate closing again");
 
     nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_CANCELLED, NULL);
     g_assert_cmpuint(gate_count(f->ns_dst), ==, 0);
