@@ -1155,6 +1155,11 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
             return NULL;
         }
         if (state == NC_WANT_DOMAIN && nc_elem_is(node, "domain")) {
+            /* the check after the first <domain> sees only the next node, which may be text */
+            if (b->domain_uuid || b->domain_name) {
+                nc_reader_fail(r, node, "a second <domain>; a bundle has one");
+                return NULL;
+            }
             if (!nc_read_domain(r, node, b))
                 return NULL;
             xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 1));

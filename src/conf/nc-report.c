@@ -452,15 +452,27 @@ static gboolean nc_read_report(NcReader *r, const xmlNode *root, NcReport *repor
     gboolean have_figures = FALSE;
     NcReportFigures fig;
 
+    /* the schema allows one of each; the reader runs before it, so it must not let a second
+     * one overwrite (and leak) what the first set */
+    static const char *const once[] = {"domain", "migration", "gate", "figures"};
+    gboolean seen[G_N_ELEMENTS(once)] = {FALSE};
+
     for (xmlNode *c = root->children; c; c = c->next) {
         const char *elem = (const char *)c->name;
 
         if (c->type != XML_ELEMENT_NODE)
             continue;
+        for (guint i = 0; i < G_N_ELEMENTS(once); i++) {
+            if (strcmp(elem, once[i]) != 0)
+                continue;
+            if (seen[i])
+                return nc_fail(r, c, "a second <%s>; a report has one", elem);
+            seen[i] = TRUE;
+        }
         if (strcmp(elem, "domain") == 0) {
             g_autofree char *uuid = nc_prop(c, "uuid");
 
-            if (!g_uuid_string_is_valid(uuid))
+            if (!uuid || !g_uuid_string_is_valid(uuid))
                 return nc_fail(r, c, "uuid '%s' is not a UUID", uuid ? uuid : "");
             report->domain_uuid = g_ascii_strdown(uuid, -1);
             report->domain_name = nc_prop(c, "name");

@@ -217,6 +217,7 @@ struct _Carry {
     NcRendezvous *rv;
     char *tap;
     gboolean gate_closed;
+    guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
     GError *admit_error;
     GSocket *dial_socket;
@@ -393,6 +394,7 @@ static void carry_stop_io(Carry *c)
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
     g_clear_handle_id(&c->job_timer, g_source_remove);
     cancel_clear(&c->job_cancel);
+    g_clear_handle_id(&c->gate_timer, g_source_remove); /* an ended carry's gate may lapse */
 }
 
 static void finished_free(NcPeerFinished *f)
@@ -464,7 +466,7 @@ static void carry_forget(Carry *c)
     g_queue_push_tail(&c->e->ended, carry_status_line(c));
     while (g_queue_get_length(&c->e->ended) > NC_CARRY_ENDED_MAX)
         g_free(g_queue_pop_head(&c->e->ended));
-    g_hash_table_steal(c->e->carries, key);
+    g_hash_table_remove(c->e->carries, key); /* frees the table's copy of the key, not @c */
     carry_stop_io(c);
     if (c->side == NC_SIDE_DESTINATION)
         dest_remove_gate(c, "removing"); /* a gate never outlives its carry */
@@ -609,6 +611,8 @@ static void dest_remove_gate(Carry *c, const char *what)
 
     if (!c->gate_closed)
         return;
+    /* from here on the gate opens now or, if that fails, lapses by itself (nc-gate.c) */
+    g_clear_handle_id(&c->gate_timer, g_source_remove);
     if (!nc_gate_open(c->e->netns, c->uuid, &held, &err)) {
         CLOG(G_LOG_LEVEL_WARNING, c, "%s the gate on %s failed: %s", what, c->tap, err->message);
         return;
@@ -1377,6 +1381,19 @@ void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
     CLOG(G_LOG_LEVEL_WARNING, c, "%s", why);
 }
 
+/* Keeps a closed gate closed for another lapse bound; the gate lapses if this stops running. */
+static gboolean dest_renew_gate(gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+    guint lapse_ms = c->e->opt.config->gate_lapse_ms;
+
+    if (!nc_gate_renew(c->e->netns, c->uuid, lapse_ms, &err))
+        CLOG(G_LOG_LEVEL_WARNING, c, "renewing the gate on %s failed: %s (it lapses within %u ms)",
+             c->tap, err->message, lapse_ms);
+    return G_SOURCE_CONTINUE;
+}
+
 gboolean nc_carry_engine_set_tap(NcCarryEngine *engine, const char *uuid, const char *ifname,
                                  GError **error)
 {
@@ -1394,11 +1411,13 @@ gboolean nc_carry_engine_set_tap(NcCarryEngine *engine, const char *uuid, const 
         c->tap = g_strdup(ifname);
         return TRUE;
     }
-    if (!nc_gate_close(engine->netns, uuid, ifname, error))
+    if (!nc_gate_close(engine->netns, uuid, ifname, engine->opt.config->gate_lapse_ms, error))
         return FALSE;
     g_free(c->tap);
     c->tap = g_strdup(ifname);
     c->gate_closed = TRUE;
+    g_clear_handle_id(&c->gate_timer, g_source_remove);
+    c->gate_timer = g_timeout_add(engine->opt.config->gate_lapse_ms / 3, dest_renew_gate, c);
     CLOG(G_LOG_LEVEL_INFO, c, "gate closed on %s", ifname);
     return TRUE;
 }

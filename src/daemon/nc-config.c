@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 
+#include "drivers/nc-gate.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
 
@@ -16,6 +17,7 @@ typedef enum {
     KEY_CHOICE, /* one of @choices; stored as its index (an enum) */
     KEY_LOG_LEVEL,
     KEY_TIMEOUT_MS,
+    KEY_GATE_LAPSE_MS, /* NC_GATE_LAPSE_MIN_MS to NC_GATE_LAPSE_MAX_MS */
 } KeyType;
 
 typedef struct {
@@ -58,6 +60,7 @@ static const KeyDef keys[] = {
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
     {"timeouts", "authenticate-ms", KEY_TIMEOUT_MS, OFF(authenticate_timeout_ms), NULL},
     {"metrics", "textfile-dir", KEY_STRING, OFF(metrics_textfile_dir), NULL},
+    {"timeouts", "gate-lapse-ms", KEY_GATE_LAPSE_MS, OFF(gate_lapse_ms), NULL},
 };
 
 const char *nc_admission_to_string(NcAdmission admission)
@@ -102,6 +105,7 @@ NcConfig *nc_config_new_default(void)
     c->authenticate_timeout_ms = 2000;
     /* node_exporter's textfile collector directory as Debian's prometheus-node-exporter sets it */
     c->metrics_textfile_dir = g_strdup("/var/lib/prometheus/node-exporter");
+    c->gate_lapse_ms = NC_GATE_LAPSE_DEFAULT_MS;
     return c;
 }
 
@@ -177,6 +181,13 @@ static gboolean parse_key(NcConfig *c, const char *path, const KeyDef *def, cons
         if (!parse_uint(value, 1, TIMEOUT_MAX_MS, &n))
             return bad_value(path, def, value,
                              "milliseconds from 1 to " G_STRINGIFY(TIMEOUT_MAX_MS), error);
+        *(guint *)field = n;
+        return TRUE;
+    case KEY_GATE_LAPSE_MS:
+        if (!parse_uint(value, NC_GATE_LAPSE_MIN_MS, NC_GATE_LAPSE_MAX_MS, &n))
+            return bad_value(path, def, value,
+                             "milliseconds from " G_STRINGIFY(NC_GATE_LAPSE_MIN_MS) " to "
+                             G_STRINGIFY(NC_GATE_LAPSE_MAX_MS), error);
         *(guint *)field = n;
         return TRUE;
     case KEY_BOOL:

@@ -55,6 +55,7 @@ typedef struct {
     guint seal_timeout_ms;
     guint authenticate_timeout_ms; /* source: a requester's TCP accept -> TLS + HELLO checked */
     char *metrics_textfile_dir;
+    guint gate_lapse_ms;
 } NcConfig;
 
 NcConfig *nc_config_new_default(void);

@@ -22,7 +22,7 @@
  *   domain, operation, sub-operation, extra (the hook's argv[1..4]), and the domain XML
  *   from its stdin.
  * Answer payload: UTF-8 text, exactly "accept" or "refuse: REASON" where REASON is one
- *   non-empty line. Anything else is an invalid answer; the hook treats it like an
+ *   non-empty line without control characters (the encoder turns them into spaces). Anything else is an invalid answer; the hook treats it like an
  *   unreachable daemon.
  * One connection carries one request and one answer; then both sides close.
  */
@@ -162,11 +162,24 @@ GBytes *nc_hook_answer_encode(const NcHookAnswer *answer)
         g_autofree char *reason =
             g_strdup(answer->reason && *answer->reason ? answer->reason : "no reason given");
 
-        g_strdelimit(reason, "\r\n\t", ' ');
+        /* one line of plain text: virsh prints it to a terminal, and part of it may come from
+         * the peer host (its abort reason) */
+        for (char *c = reason; *c; c++)
+            if ((guchar)*c < 0x20 || *c == 0x7f)
+                *c = ' ';
         g_byte_array_append(p, (const guint8 *)"refuse: ", 8);
         g_byte_array_append(p, (const guint8 *)reason, strlen(reason));
     }
     return frame(NC_HOOK_MSG_ANSWER, p);
+}
+
+/* whether @text holds an ASCII control character (a tab, a line break, an escape) */
+static gboolean nc_hook_has_control(const char *text)
+{
+    for (const char *c = text; *c; c++)
+        if ((guchar)*c < 0x20 || *c == 0x7f)
+            return TRUE;
+    return FALSE;
 }
 
 /**
@@ -174,6 +187,7 @@ GBytes *nc_hook_answer_encode(const NcHookAnswer *answer)
  * @payload: the bytes after the header
  * @len:     their number
  * @error:   NC_ERROR_INVALID_DATA unless it is "accept" or "refuse: " + one non-empty line
+ *           without control characters (what nc_hook_answer_encode() makes of any reason)
  *
  * Return: (transfer full): the answer, or NULL
  */
@@ -188,7 +202,7 @@ NcHookAnswer *nc_hook_answer_decode(const guint8 *payload, gsize len, GError **e
         answer->verdict = NC_HOOK_ACCEPT;
         return g_steal_pointer(&answer);
     }
-    if (g_str_has_prefix(text, "refuse: ") && text[8] && !strpbrk(text, "\r\n")) {
+    if (g_str_has_prefix(text, "refuse: ") && text[8] && !nc_hook_has_control(text)) {
         answer->verdict = NC_HOOK_REFUSE;
         answer->reason = g_strdup(text + 8);
         return g_steal_pointer(&answer);

@@ -26,10 +26,12 @@
  *         comment "netcarry gate: domain <U> on <D>"
  *         counter held_from_vm { }
  *         counter held_to_vm { }
+ *         set closed { type ether_type; flags timeout;
+ *             elements = { ip timeout <L>ms, ip6 timeout <L>ms } }
  *         chain from_vm {  type filter hook ingress device "<D>" priority -2147483648; ...
- *             meta protocol { ip, ip6 } counter name "held_from_vm" drop }
+ *             meta protocol @closed counter name "held_from_vm" drop }
  *         chain to_vm {    type filter hook egress device "<D>" priority -2147483648; ...
- *             meta protocol { ip, ip6 } counter name "held_to_vm" drop }
+ *             meta protocol @closed counter name "held_to_vm" drop }
  *     }
  *
  * Both chains' policy is accept: ARP, RARP (0x8035, QEMU's announcement after a migration) and
@@ -41,6 +43,23 @@
  * without the VM's state drops or counts them) and are held only at the last step. The priority
  * is the lowest there is so the gate's counters see a frame before any other netdev chain. Only
  * tc (clsact) filters on the tap run before a netdev ingress chain; netcarry installs none.
+ *
+ * Lapse: the gate never outlives its daemon for long. The drop rules match the ethertypes in
+ * the set `closed`, and its two elements (IPv4, IPv6) carry a timeout of L ms (the lapse bound,
+ * NC_GATE_LAPSE_DEFAULT_MS unless configured). When they expire, the set is empty, nothing
+ * matches, and the VM's IP traffic passes again: the kernel does it by itself, with no process
+ * involved, so a netcarryd that was killed, crashed, or hangs (its main loop stuck, so it renews
+ * nothing) costs the guest at most L ms of stall, never a lasting cut-off. While its carry lives
+ * the daemon renews the gate (nc_gate_renew(), every L/3 from the engine's main loop, so two
+ * renewals can fail or come late before it lapses): one batch `flush set; add element { ip
+ * timeout L, ip6 timeout L }`. The batch is one transaction: packets see the old elements or the
+ * new ones, never an empty set in between; and the flush also works when the elements already
+ * expired (a renewal after a lapse closes the gate again, which is what a live carry wants).
+ * The kernel checks an element's expiry on every lookup, not only when its garbage collector
+ * runs, so the gate opens within a jiffy of the deadline; the deadline is on the kernel's
+ * monotonic clock (jiffies), so a wall-clock step changes nothing (unlike a `meta time` rule).
+ * docs/kernel-facts.md has the measurements. A lapsed gate stays in place, empty and harmless,
+ * until the daemon opens (removes) it or sweeps it at its next start.
  *
  * Names. The table name is derived from the domain UUID alone, so a gate is found again without
  * knowing its tap (the tap name changes on migration and is learnt late), and one domain has at
@@ -81,6 +100,7 @@
 #define NC_GATE_CHAIN_OUT "to_vm"
 #define NC_GATE_COUNTER_IN "held_from_vm"
 #define NC_GATE_COUNTER_OUT "held_to_vm"
+#define NC_GATE_SET "closed"
 #define NC_GATE_IFNAMSIZ 16 /* IFNAMSIZ, including the NUL */
 
 static GMutex nc_gate_nft_lock;
@@ -153,6 +173,27 @@ gboolean nc_gate_check_ifname(const char *ifname, GError **error)
         g_autofree char *shown = ifname ? g_strescape(ifname, NULL) : g_strdup("(null)");
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                     "'%s' is not a valid interface name for a gate: %s", shown, why);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * nc_gate_check_lapse() - may a gate lapse after @lapse_ms?
+ * @lapse_ms: the bound
+ * @error:    NC_ERROR_INVALID_ARG naming the value and the range
+ *
+ * At least NC_GATE_LAPSE_MIN_MS (the daemon renews every third of it, each renewal a
+ * libnftables session), at most NC_GATE_LAPSE_MAX_MS (the stall a dead daemon may cost a guest).
+ *
+ * Return: TRUE if it may
+ */
+gboolean nc_gate_check_lapse(guint lapse_ms, GError **error)
+{
+    if (lapse_ms < NC_GATE_LAPSE_MIN_MS || lapse_ms > NC_GATE_LAPSE_MAX_MS) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "a gate lapse of %u ms is outside %u-%u ms", lapse_ms, NC_GATE_LAPSE_MIN_MS,
+                    NC_GATE_LAPSE_MAX_MS);
         return FALSE;
     }
     return TRUE;
@@ -429,6 +470,7 @@ typedef struct {
     char *table;
     NcGateHeld *held;
     GPtrArray *gates;
+    guint lapse_ms;
 } NcGateOp;
 
 static gboolean nc_gate_do_close(struct nft_ctx *nft, gpointer data, GError **error)
@@ -444,20 +486,50 @@ static gboolean nc_gate_do_close(struct nft_ctx *nft, gpointer data, GError **er
         "  comment \"netcarry gate: domain %2$s on %3$s\"\n"
         "  counter " NC_GATE_COUNTER_IN " { }\n"
         "  counter " NC_GATE_COUNTER_OUT " { }\n"
+        "  set " NC_GATE_SET " {\n"
+        "    type ether_type; flags timeout;\n"
+        "    elements = { ip timeout %4$ums, ip6 timeout %4$ums }\n"
+        "  }\n"
         "  chain " NC_GATE_CHAIN_IN " {\n"
         "    type filter hook ingress device \"%3$s\" priority " NC_GATE_PRIORITY
         "; policy accept;\n"
-        "    meta protocol { ip, ip6 } counter name \"" NC_GATE_COUNTER_IN "\" drop\n"
+        "    meta protocol @" NC_GATE_SET " counter name \"" NC_GATE_COUNTER_IN "\" drop\n"
         "  }\n"
         "  chain " NC_GATE_CHAIN_OUT " {\n"
         "    type filter hook egress device \"%3$s\" priority " NC_GATE_PRIORITY
         "; policy accept;\n"
-        "    meta protocol { ip, ip6 } counter name \"" NC_GATE_COUNTER_OUT "\" drop\n"
+        "    meta protocol @" NC_GATE_SET " counter name \"" NC_GATE_COUNTER_OUT "\" drop\n"
         "  }\n"
         "}\n",
-        op->table, op->uuid, op->ifname);
+        op->table, op->uuid, op->ifname, op->lapse_ms);
 
     return nc_gate_run(nft, cmds, what, NULL, error);
+}
+
+static gboolean nc_gate_do_renew(struct nft_ctx *nft, gpointer data, GError **error)
+{
+    NcGateOp *op = data;
+    g_autofree char *what = g_strdup_printf("renewing the gate of domain %s in network "
+                                            "namespace %s",
+                                            op->uuid, nc_gate_ns_name(op->netns));
+    g_autofree char *cmds = g_strdup_printf(
+        "flush set netdev %1$s " NC_GATE_SET "\n"
+        "add element netdev %1$s " NC_GATE_SET " { ip timeout %2$ums, ip6 timeout %2$ums }\n",
+        op->table, op->lapse_ms);
+    g_autoptr(GError) local = NULL;
+
+    if (!nc_gate_run(nft, cmds, what, NULL, &local)) {
+        if (g_error_matches(local, NC_ERROR, NC_ERROR_NOT_FOUND)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                        "domain %s has no gate to renew in network namespace %s (no set %s in "
+                        "table netdev %s)",
+                        op->uuid, nc_gate_ns_name(op->netns), NC_GATE_SET, op->table);
+            return FALSE;
+        }
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean nc_gate_do_held(struct nft_ctx *nft, gpointer data, GError **error)
@@ -519,10 +591,12 @@ static gboolean nc_gate_do_list(struct nft_ctx *nft, gpointer data, GError **err
 }
 
 /**
- * nc_gate_close() - hold domain @domain_uuid's IP traffic on @ifname, both ways
+ * nc_gate_close() - hold domain @domain_uuid's IP traffic on @ifname, both ways, for a while
  * @netns:       a name under /run/netns, or NULL for the caller's namespace
  * @domain_uuid: the domain's UUID
  * @ifname:      its tap; need not exist yet (the gate attaches when it appears)
+ * @lapse_ms:    the gate lapses by itself this long after now unless nc_gate_renew() pushes the
+ *               deadline on (NC_GATE_LAPSE_MIN_MS to NC_GATE_LAPSE_MAX_MS)
  * @error:       NC_ERROR_INVALID_ARG (naming the bad value; nothing is installed),
  *               NC_ERROR_NOT_FOUND (no such namespace), NC_ERROR_PERMISSION,
  *               NC_ERROR_UNSUPPORTED (no netdev egress hook), NC_ERROR_NETLINK
@@ -533,19 +607,44 @@ static gboolean nc_gate_do_list(struct nft_ctx *nft, gpointer data, GError **err
  * Return: TRUE if the gate is closed
  */
 gboolean nc_gate_close(const char *netns, const char *domain_uuid, const char *ifname,
-                       GError **error)
+                       guint lapse_ms, GError **error)
 {
-    if (!nc_gate_check_uuid(domain_uuid, error) || !nc_gate_check_ifname(ifname, error))
+    if (!nc_gate_check_uuid(domain_uuid, error) || !nc_gate_check_ifname(ifname, error) ||
+        !nc_gate_check_lapse(lapse_ms, error))
         return FALSE;
     g_autofree char *table = nc_gate_table_name(domain_uuid);
-    NcGateOp op = {netns, domain_uuid, ifname, table, NULL, NULL};
+    NcGateOp op = {netns, domain_uuid, ifname, table, NULL, NULL, lapse_ms};
     gint64 t0 = g_get_monotonic_time();
 
     if (!nc_gate_in_netns(netns, nc_gate_do_close, &op, error))
         return FALSE;
-    g_debug("domain %s: gate closed on %s in network namespace %s (%.2f ms)", domain_uuid, ifname,
-            nc_gate_ns_name(netns), (g_get_monotonic_time() - t0) / 1000.0);
+    g_debug("domain %s: gate closed on %s in network namespace %s, lapses in %u ms (%.2f ms)",
+            domain_uuid, ifname, nc_gate_ns_name(netns), lapse_ms,
+            (g_get_monotonic_time() - t0) / 1000.0);
     return TRUE;
+}
+
+/**
+ * nc_gate_renew() - keep domain @domain_uuid's gate closed for @lapse_ms from now
+ * @netns:       a name under /run/netns, or NULL for the caller's namespace
+ * @domain_uuid: the domain's UUID
+ * @lapse_ms:    the new deadline, from now (NC_GATE_LAPSE_MIN_MS to NC_GATE_LAPSE_MAX_MS)
+ * @error:       NC_ERROR_NOT_FOUND if the domain has no gate (or no such namespace),
+ *               NC_ERROR_INVALID_ARG, NC_ERROR_PERMISSION, NC_ERROR_NETLINK
+ *
+ * Closes a gate that already lapsed again. Call it well within every @lapse_ms for as long as
+ * the traffic must be held (see Theory of operation).
+ *
+ * Return: TRUE if the gate holds the traffic until @lapse_ms from now
+ */
+gboolean nc_gate_renew(const char *netns, const char *domain_uuid, guint lapse_ms, GError **error)
+{
+    if (!nc_gate_check_uuid(domain_uuid, error) || !nc_gate_check_lapse(lapse_ms, error))
+        return FALSE;
+    g_autofree char *table = nc_gate_table_name(domain_uuid);
+    NcGateOp op = {netns, domain_uuid, NULL, table, NULL, NULL, lapse_ms};
+
+    return nc_gate_in_netns(netns, nc_gate_do_renew, &op, error);
 }
 
 /**
@@ -563,7 +662,7 @@ gboolean nc_gate_open(const char *netns, const char *domain_uuid, NcGateHeld *he
     if (!nc_gate_check_uuid(domain_uuid, error))
         return FALSE;
     g_autofree char *table = nc_gate_table_name(domain_uuid);
-    NcGateOp op = {netns, domain_uuid, NULL, table, held, NULL};
+    NcGateOp op = {netns, domain_uuid, NULL, table, held, NULL, 0};
     gint64 t0 = g_get_monotonic_time();
 
     if (!nc_gate_in_netns(netns, nc_gate_do_open, &op, error))
@@ -589,7 +688,7 @@ gboolean nc_gate_held(const char *netns, const char *domain_uuid, NcGateHeld *he
     if (!nc_gate_check_uuid(domain_uuid, error))
         return FALSE;
     g_autofree char *table = nc_gate_table_name(domain_uuid);
-    NcGateOp op = {netns, domain_uuid, NULL, table, held, NULL};
+    NcGateOp op = {netns, domain_uuid, NULL, table, held, NULL, 0};
 
     return nc_gate_in_netns(netns, nc_gate_do_held, &op, error);
 }
@@ -606,7 +705,7 @@ gboolean nc_gate_held(const char *netns, const char *domain_uuid, NcGateHeld *he
  */
 GPtrArray *nc_gate_list(const char *netns, GError **error)
 {
-    NcGateOp op = {netns, NULL, NULL, NULL, NULL, NULL};
+    NcGateOp op = {netns, NULL, NULL, NULL, NULL, NULL, 0};
 
     if (!nc_gate_in_netns(netns, nc_gate_do_list, &op, error)) {
         g_clear_pointer(&op.gates, g_ptr_array_unref);

@@ -3,7 +3,8 @@
  * On the destination, from prepare until the VM's carried state is installed, a per-domain
  * nftables netdev table drops the VM's IPv4/IPv6 frames both ways on its tap while ARP, RARP and
  * everything else pass, so the fabric learns the VM's new location before any of its IP packets
- * can meet the destination's firewall. Theory of operation: nc-gate.c.
+ * can meet the destination's firewall. The gate lapses in the kernel unless it is renewed.
+ * Theory of operation: nc-gate.c.
  */
 #pragma once
 
@@ -42,10 +43,17 @@ typedef struct {
     guint64 bytes_to_vm;
 } NcGateHeld;
 
+/* A closed gate lapses (lets IP through again) by itself, in the kernel, @lapse_ms after it was
+ * closed or last renewed, so that it never outlives a netcarryd that died or hangs for long. */
+#define NC_GATE_LAPSE_DEFAULT_MS 10000
+#define NC_GATE_LAPSE_MIN_MS 1000
+#define NC_GATE_LAPSE_MAX_MS 10000
+
 /* In every call @netns is a name under /run/netns, or NULL for the caller's own namespace. */
 
 gboolean nc_gate_close(const char *netns, const char *domain_uuid, const char *ifname,
-                       GError **error);
+                       guint lapse_ms, GError **error);
+gboolean nc_gate_renew(const char *netns, const char *domain_uuid, guint lapse_ms, GError **error);
 gboolean nc_gate_open(const char *netns, const char *domain_uuid, NcGateHeld *held, GError **error);
 gboolean nc_gate_held(const char *netns, const char *domain_uuid, NcGateHeld *held, GError **error);
 GPtrArray *nc_gate_list(const char *netns, GError **error);
@@ -53,5 +61,6 @@ GPtrArray *nc_gate_list(const char *netns, GError **error);
 /* Checks that don't touch the kernel (NC_ERROR_INVALID_ARG naming the value). */
 gboolean nc_gate_check_uuid(const char *domain_uuid, GError **error);
 gboolean nc_gate_check_ifname(const char *ifname, GError **error);
+gboolean nc_gate_check_lapse(guint lapse_ms, GError **error);
 
 G_END_DECLS

@@ -41,7 +41,8 @@ gboolean nc_time_parse(const char *text, gint64 *out)
     if (*p == '.') {
         int digits = 0;
 
-        for (p++; g_ascii_isdigit(*p); p++, digits++)
+        /* counted before they are added up: a long run of digits must not overflow @us */
+        for (p++; g_ascii_isdigit(*p) && digits < 7; p++, digits++)
             us = us * 10 + (*p - '0');
         if (digits < 1 || digits > 6)
             return FALSE;

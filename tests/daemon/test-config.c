@@ -52,6 +52,7 @@ static void assert_defaults(const NcConfig *c)
     g_assert_cmpuint(c->hook_timeout_ms, ==, 5000);
     g_assert_cmpuint(c->peer_connect_timeout_ms, ==, 3000);
     g_assert_cmpuint(c->seal_timeout_ms, ==, 2000);
+    g_assert_cmpuint(c->gate_lapse_ms, ==, 10000);
 }
 
 static void test_missing_file(Fixture *f, gconstpointer data)
@@ -82,7 +83,8 @@ static void test_every_key(Fixture *f, gconstpointer data)
                   "client-cert=/a/c.pem\nclient-key=/a/c.key\n"
                   "[migration]\nadmission=proceed\ngate-mode=suspend\ncleanup-source=false\n"
                   "[daemon]\nlog-level=debug\nhook-socket=/tmp/x.sock\n"
-                  "[timeouts]\nhook-ms=250\npeer-connect-ms=1500\nseal-ms=600000\n");
+                  "[timeouts]\nhook-ms=250\npeer-connect-ms=1500\nseal-ms=600000\n"
+                  "gate-lapse-ms=3000\n");
     g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(c->listen_address, ==, "fd00::2");
@@ -100,6 +102,7 @@ static void test_every_key(Fixture *f, gconstpointer data)
     g_assert_cmpuint(c->hook_timeout_ms, ==, 250);
     g_assert_cmpuint(c->peer_connect_timeout_ms, ==, 1500);
     g_assert_cmpuint(c->seal_timeout_ms, ==, 600000);
+    g_assert_cmpuint(c->gate_lapse_ms, ==, 3000);
     g_assert_cmpstr(nc_admission_to_string(c->admission), ==, "proceed");
     g_assert_cmpstr(nc_gate_mode_to_string(c->gate_mode), ==, "suspend");
 }
@@ -129,8 +132,11 @@ static const BadCase bad_cases[] = {
     {"[timeouts]\nhook-ms=0", {"[timeouts] hook-ms = '0'", "1 to 600000"}},
     {"[timeouts]\npeer-connect-ms=-5", {"[timeouts] peer-connect-ms = '-5'"}},
     {"[timeouts]\nseal-ms=600001", {"[timeouts] seal-ms = '600001'"}},
+    /* a gate may hold a guest back for at most 10 s after its daemon stopped renewing it */
+    {"[timeouts]\ngate-lapse-ms=10001", {"[timeouts] gate-lapse-ms = '10001'", "1000 to 10000"}},
+    {"[timeouts]\ngate-lapse-ms=999", {"[timeouts] gate-lapse-ms = '999'"}},
     {"[timeouts]\nhook=5000",
-     {"unknown key 'hook' in [timeouts]", "hook-ms, peer-connect-ms, seal-ms"}},
+     {"unknown key 'hook' in [timeouts]", "hook-ms, peer-connect-ms, seal-ms, gate-lapse-ms"}},
     {"[listen]\nadress=::1", {"unknown key 'adress' in [listen]", "address, port"}},
     {"[Listen]\naddress=::1", {"unknown group [Listen]", "[listen], [tls]"}},
     {"[migration]\nadmission=\\q", {"[migration] admission = '\\q'", "refuse, proceed"}},

@@ -713,6 +713,58 @@ static void test_source_gone(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 2);
 }
 
+/* Whether the domain's gate in @ns holds IP now: its set of held ethertypes is not empty (an
+ * expired element is not listed). */
+static gboolean gate_holds(const char *ns)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+
+    if (!nc_ktest_run(&out, &error, "ip netns exec %s nft list set netdev %s closed", ns,
+                      NC_GATE_TABLE_PREFIX "7d0c7a4e2f3b4e8e9a5100000000c0de")) {
+        g_test_message("listing the gate's set: %s", error->message);
+        return FALSE;
+    }
+    return strstr(out, "elements") != NULL;
+}
+
+static gboolean dst_gate_holds(Fixture *f)
+{
+    return gate_holds(f->ns_dst);
+}
+
+/* (g) the destination's engine renews its gate while the carry lives, so the gate outlasts its
+ * lapse bound; when the daemon hangs (its main loop stuck: nothing renews), the kernel lets the
+ * guest's traffic through by itself within the bound; when it runs again, the live carry's gate
+ * closes again. */
+static void test_gate_renewed(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    f->cfg_dst->gate_lapse_ms = NC_GATE_LAPSE_MIN_MS;
+    if (!precopy(f, 1))
+        return;
+    spin(NC_GATE_LAPSE_MIN_MS * 5 / 2);
+    g_assert_true(gate_holds(f->ns_dst));
+
+    /* hung: the main loop runs nothing until the gate lapsed (which must take at most one bound
+     * after the last renewal; the hang stays below the peers' idle bound) */
+    gint64 t0 = g_get_monotonic_time();
+    while (gate_holds(f->ns_dst) && g_get_monotonic_time() - t0 < NC_GATE_LAPSE_MIN_MS * 1500)
+        g_usleep(20 * 1000);
+    g_test_message("the hung daemon's gate lapsed %.0f ms into the hang (bound %d ms, renewed "
+                   "every %d ms)",
+                   (g_get_monotonic_time() - t0) / 1000.0, NC_GATE_LAPSE_MIN_MS,
+                   NC_GATE_LAPSE_MIN_MS / 3);
+    g_assert_false(gate_holds(f->ns_dst));
+
+    wait_for(f, dst_gate_holds, 2000, "the live carry's gate closing again");
+
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_CANCELLED, NULL);
+    g_assert_cmpuint(gate_count(f->ns_dst), ==, 0);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_CANCELLED, NULL);
+}
+
 /* A plain rendezvous request from the destination's namespace, as anyone on the migration
  * network could send it before any TLS (@uuid NULL: connect and send nothing, a holder); on a
  * thread, since the source's engine answers on this one. */
@@ -1056,6 +1108,7 @@ int main(int argc, char **argv)
     ADD("/carry/stops/outgoing-job-ended", test_job_ends, &case_default);
     ADD("/carry/refused/source-name-unresolvable", test_unresolvable, &case_default);
     ADD("/carry/rollback/source-gone-in-precopy", test_source_gone, &case_default);
+    ADD("/carry/gate/renewed-while-carrying-lapses-when-hung", test_gate_renewed, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
     pki_cleanup();

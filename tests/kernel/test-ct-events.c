@@ -201,7 +201,7 @@ static void test_coalesce(Fixture *f, gconstpointer data)
     if (!f->usable)
         return;
     g_autoptr(NcCtFollower) fl = follower_new(f, 0);
-    g_autoptr(NcCtChanges) initial = resync(fl);
+    g_autoptr(NcCtChanges) initial G_GNUC_UNUSED = resync(fl);
 
     ns_conntrack(f->ns, "-I -p tcp -s " VM4 " -d 192.0.2.10 --sport 40000 --dport 80 " EST);
     ns_conntrack(f->ns, "-I -p tcp -s " OTHER4 " -d 192.0.2.10 --sport 10001 --dport 80 " EST);
@@ -321,7 +321,7 @@ static void test_flush(Fixture *f, gconstpointer data)
     if (!f->usable)
         return;
     g_autoptr(NcCtFollower) fl = follower_new(f, 0);
-    g_autoptr(NcCtChanges) initial = resync(fl);
+    g_autoptr(NcCtChanges) initial G_GNUC_UNUSED = resync(fl);
     NcCtEntry e[2] = {nc_ktest_tcp_entry(VM4, 41000), nc_ktest_tcp_entry(OTHER4, 11000)};
 
     install(f, e, 2);
@@ -412,7 +412,7 @@ static void test_measure(Fixture *f, gconstpointer data)
     if (!f->usable)
         return;
     g_autoptr(NcCtFollower) fl = follower_new(f, 0);
-    g_autoptr(NcCtChanges) initial = resync(fl);
+    g_autoptr(NcCtChanges) initial G_GNUC_UNUSED = resync(fl);
     enum { RUNS = 20, SPAWNS = 5, N = 20000, BATCH = 1000 };
     gint64 lat[RUNS], spawn[SPAWNS];
     g_autoptr(GError) error = NULL;
@@ -446,7 +446,7 @@ static void test_measure(Fixture *f, gconstpointer data)
     }
     qsort(spawn, SPAWNS, sizeof(gint64), cmp_gint64);
     qsort(lat, RUNS, sizeof(gint64), cmp_gint64);
-    g_autoptr(NcCtChanges) drop = flush_take(fl);
+    g_autoptr(NcCtChanges) drop G_GNUC_UNUSED = flush_take(fl);
 
     /* sustained: batches created while the main loop reads */
     g_autofree NcCtEntry *many = g_new0(NcCtEntry, N);

@@ -88,7 +88,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         return;
     }
     /* probe: can this kernel hook netdev egress? */
-    if (!nc_gate_close(f->ns_h, UUID2, "probe0", &error) ||
+    if (!nc_gate_close(f->ns_h, UUID2, "probe0", NC_GATE_LAPSE_DEFAULT_MS, &error) ||
         !nc_gate_open(f->ns_h, UUID2, NULL, &error)) {
         g_autofree char *msg = g_strdup_printf("no nftables netdev gate: %s", error->message);
         g_test_skip(msg);
@@ -346,7 +346,7 @@ static void test_hold(Fixture *f, gconstpointer data)
 
     assert_ip_passes(f, 77);
 
-    g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, &error));
+    g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, NC_GATE_LAPSE_DEFAULT_MS, &error));
     g_assert_no_error(error);
     g_autoptr(GPtrArray) gates = list_gates(f);
     const NcGate *g = find_gate(gates, UUID);
@@ -412,7 +412,7 @@ static void test_late_device(Fixture *f, gconstpointer data)
         return;
     g_autoptr(GError) error = NULL;
 
-    g_assert_true(nc_gate_close(f->ns_h, UUID, LATE, &error));
+    g_assert_true(nc_gate_close(f->ns_h, UUID, LATE, NC_GATE_LAPSE_DEFAULT_MS, &error));
     g_assert_no_error(error);
     {
         g_autoptr(GPtrArray) gates = list_gates(f);
@@ -454,9 +454,9 @@ static void test_idempotent(Fixture *f, gconstpointer data)
     g_assert_true(nc_gate_open(f->ns_h, UUID, NULL, &error)); /* never closed */
     g_assert_no_error(error);
 
-    g_assert_true(nc_gate_close(f->ns_h, UUID, "vnetold", &error));
-    g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, &error));
-    g_assert_true(nc_gate_close(f->ns_h, UUID2, "vnetother", &error));
+    g_assert_true(nc_gate_close(f->ns_h, UUID, "vnetold", NC_GATE_LAPSE_DEFAULT_MS, &error));
+    g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, NC_GATE_LAPSE_DEFAULT_MS, &error));
+    g_assert_true(nc_gate_close(f->ns_h, UUID2, "vnetother", NC_GATE_LAPSE_DEFAULT_MS, &error));
     g_assert_no_error(error);
     {
         g_autoptr(GPtrArray) gates = list_gates(f);
@@ -494,7 +494,7 @@ static void expect_invalid(Fixture *f, const char *uuid, const char *ifname, con
 {
     g_autoptr(GError) error = NULL;
 
-    g_assert_false(nc_gate_close(f->ns_h, uuid, ifname, &error));
+    g_assert_false(nc_gate_close(f->ns_h, uuid, ifname, NC_GATE_LAPSE_DEFAULT_MS, &error));
     g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
     if (error) {
         g_test_message("refused: %s", error->message);
@@ -551,8 +551,145 @@ static void test_missing_netns(void)
     if (error)
         g_assert_nonnull(strstr(error->message, "nc-gate-no-such-namespace"));
     g_clear_error(&error);
-    g_assert_false(nc_gate_close("nc-gate-no-such-namespace", UUID, TAP, &error));
+    g_assert_false(nc_gate_close("nc-gate-no-such-namespace", UUID, TAP, NC_GATE_LAPSE_DEFAULT_MS, &error));
     g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
+}
+
+/* ---- lapse ---- */
+
+/* The bound the lapse tests use: short, so that the suite stays quick; the kernel's mechanism is
+ * the same for every bound (docs/kernel-facts.md has the default's). */
+#define LAPSE_MS 3000
+/* how late after its deadline a lapse may be seen: one probe (below) plus a loaded machine */
+#define LAPSE_SLACK_MS 700
+
+/* One probe: a datagram from the VM to its host and one back, each given 100 ms. */
+static gboolean ip_passes_now(Fixture *f)
+{
+    return udp_delivered(f->ns_v, f->ns_h, H4, 100) > 0 && udp_delivered(f->ns_h, f->ns_v, V4, 100) > 0;
+}
+
+/**
+ * wait_lapse() - probe until IP passes both ways, at most @max_ms
+ * @since_us: when the gate's deadline was set (its close or last renewal)
+ *
+ * Return: microseconds from @since_us to the first probe that passed, or -1
+ */
+static gint64 wait_lapse(Fixture *f, gint64 since_us, int max_ms)
+{
+    while (g_get_monotonic_time() - since_us < (gint64)max_ms * 1000) {
+        gint64 t = g_get_monotonic_time();
+
+        if (ip_passes_now(f))
+            return t - since_us;
+        g_usleep(20 * 1000);
+    }
+    return -1;
+}
+
+/* Nobody renews the gate (its daemon died): the kernel opens it by itself at the bound, not
+ * before, and not long after. The same code without the timed set fails here (never lapses). */
+static void test_lapse(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    g_autoptr(GError) error = NULL;
+
+    assert_ip_passes(f, 77);
+    g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, LAPSE_MS, &error));
+    g_assert_no_error(error);
+    gint64 closed = g_get_monotonic_time();
+
+    /* held for most of the bound */
+    while (g_get_monotonic_time() - closed < (LAPSE_MS - 500) * 1000) {
+        g_assert_false(ip_passes_now(f));
+        g_usleep(200 * 1000);
+    }
+    gint64 lapsed = wait_lapse(f, closed, LAPSE_MS + LAPSE_SLACK_MS);
+    g_test_message("an unrenewed gate with a %d ms bound let IP through after %.0f ms%s", LAPSE_MS,
+                   lapsed / 1000.0, lapsed < 0 ? " (never, within the bound and slack)" : "");
+    g_assert_cmpint(lapsed, >=, (LAPSE_MS - 500) * 1000);
+    g_assert_cmpint(lapsed, >, 0);
+    assert_ip_passes(f, 77);
+
+    /* the lapsed gate is still there (until the daemon removes it), empty and harmless */
+    g_autoptr(GPtrArray) gates = list_gates(f);
+    g_assert_nonnull(find_gate(gates, UUID));
+    NcGateHeld held = held_now(f, UUID);
+    g_assert_cmpuint(held.packets_from_vm, >, 0);
+    g_assert_true(nc_gate_open(f->ns_h, UUID, NULL, &error));
+    g_assert_no_error(error);
+}
+
+/* A live daemon renews every third of the bound: the gate stays closed well past the bound,
+ * then lapses one bound after the last renewal. */
+static void test_renewed(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, LAPSE_MS, &error));
+    g_assert_no_error(error);
+    gint64 closed = g_get_monotonic_time(), renewed = closed;
+
+    while (g_get_monotonic_time() - closed < (gint64)LAPSE_MS * 2500) {
+        if (g_get_monotonic_time() - renewed >= LAPSE_MS / 3 * 1000) {
+            g_assert_true(nc_gate_renew(f->ns_h, UUID, LAPSE_MS, &error));
+            g_assert_no_error(error);
+            renewed = g_get_monotonic_time();
+        }
+        g_assert_false(ip_passes_now(f));
+        g_usleep(100 * 1000);
+    }
+    g_test_message("a gate renewed every %d ms stayed closed for %.0f ms (bound %d ms)",
+                   LAPSE_MS / 3, (g_get_monotonic_time() - closed) / 1000.0, LAPSE_MS);
+    gint64 lapsed = wait_lapse(f, renewed, LAPSE_MS + LAPSE_SLACK_MS);
+    g_test_message("after its last renewal it let IP through after %.0f ms", lapsed / 1000.0);
+    g_assert_cmpint(lapsed, >=, (LAPSE_MS - 500) * 1000);
+    g_assert_cmpint(lapsed, >, 0);
+
+    /* a renewal after the lapse closes the gate again (a live carry wants it closed) */
+    g_assert_true(nc_gate_renew(f->ns_h, UUID, LAPSE_MS, &error));
+    g_assert_no_error(error);
+    g_assert_false(ip_passes_now(f));
+
+    /* and opening does not wait for any deadline */
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(nc_gate_open(f->ns_h, UUID, NULL, &error));
+    g_assert_no_error(error);
+    gint64 opened = wait_lapse(f, t0, 1000);
+    g_test_message("an opened gate let IP through after %.0f ms", opened / 1000.0);
+    g_assert_cmpint(opened, >=, 0);
+    g_assert_cmpint(opened, <, 500 * 1000);
+}
+
+/* Renewing a gate that is not there, or a bound out of range, fails and changes nothing. */
+static void test_renew_errors(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false(nc_gate_renew(f->ns_h, UUID, LAPSE_MS, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
+    if (error)
+        g_assert_nonnull(strstr(error->message, UUID));
+    g_clear_error(&error);
+    g_autoptr(GPtrArray) none = list_gates(f);
+    g_assert_null(find_gate(none, UUID));
+
+    g_assert_false(nc_gate_close(f->ns_h, UUID, TAP, NC_GATE_LAPSE_MAX_MS + 1, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    if (error)
+        g_assert_nonnull(strstr(error->message, "10001 ms"));
+    g_clear_error(&error);
+    g_assert_false(nc_gate_close(f->ns_h, UUID, TAP, NC_GATE_LAPSE_MIN_MS - 1, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+    g_clear_error(&error);
+    g_autoptr(GPtrArray) still_none = list_gates(f);
+    g_assert_null(find_gate(still_none, UUID));
+    assert_ip_passes(f, 77);
 }
 
 static int cmp_gint64(gconstpointer a, gconstpointer b)
@@ -582,7 +719,7 @@ static void test_timing(Fixture *f, gconstpointer data)
     for (int i = 0; i < ROUNDS; i++) {
         g_usleep(60 * 1000);
         gint64 t0 = g_get_monotonic_time();
-        g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, &error));
+        g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, NC_GATE_LAPSE_DEFAULT_MS, &error));
         closes[i] = g_get_monotonic_time() - t0;
         g_usleep(60 * 1000);
         t0 = g_get_monotonic_time();
@@ -592,7 +729,7 @@ static void test_timing(Fixture *f, gconstpointer data)
     }
     for (int i = 0; i < ROUNDS; i++) {
         gint64 t0 = g_get_monotonic_time();
-        g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, &error));
+        g_assert_true(nc_gate_close(f->ns_h, UUID, TAP, NC_GATE_LAPSE_DEFAULT_MS, &error));
         gint64 t1 = g_get_monotonic_time();
         g_assert_true(nc_gate_open(f->ns_h, UUID, NULL, &error));
         gint64 t2 = g_get_monotonic_time();
@@ -618,6 +755,9 @@ int main(int argc, char **argv)
     ADD("/gate/idempotent", test_idempotent);
     ADD("/gate/invalid", test_invalid);
     ADD("/gate/timing", test_timing);
+    ADD("/gate/lapse", test_lapse);
+    ADD("/gate/renewed", test_renewed);
+    ADD("/gate/renew-errors", test_renew_errors);
     g_test_add_func("/gate/missing-netns", test_missing_netns);
     return g_test_run();
 }

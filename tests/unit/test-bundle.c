@@ -123,6 +123,11 @@ static const InvalidCase invalid_cases[] = {
     {"version-invalid.xml", 2, "version '2' is not supported"},
     {"wrong-namespace-invalid.xml", 2, "https://netcarry.dev/xmlns/bundle/1"},
     {"zone-range-invalid.xml", 6, "'65536'"},
+    /* found by fuzz-bundle: the second <domain> leaked the first one's strings */
+    {"two-domains-invalid.xml", 4, "a second <domain>"},
+    /* found by fuzz-bundle: the fraction's digits overflowed a gint64 (undefined behaviour, an
+     * abort under -fsanitize=undefined) before their count was checked */
+    {"time-fraction-overflow-invalid.xml", 3, "is not a UTC time"},
 };
 
 static void assert_error_at(const GError *error, const char *name, int line, const char *what)

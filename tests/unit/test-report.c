@@ -288,6 +288,10 @@ static const InvalidCase invalid_cases[] = {
     {"report-unknown-element-invalid.xml", 8, "report.rng"},
     {"report-two-timelines-invalid.xml", 8, "a second destination timeline"},
     {"report-version-invalid.xml", 2, "version '2' is not supported"},
+    /* found by fuzz-report: a GLib critical (g_uuid_string_is_valid(NULL)), then a leak of the
+     * first <migration>'s strings */
+    {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
+    {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
 };
 
 static void test_invalid(gconstpointer data)
