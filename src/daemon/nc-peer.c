@@ -958,9 +958,9 @@ static void session_handshake_done(GObject *src, GAsyncResult *res, gpointer dat
     }
     g_free(s->subject);
     s->subject = g_tls_certificate_get_subject_name(peer);
+    g_autofree char *suite = g_tls_connection_get_ciphersuite_name(s->tls); /* (transfer full) */
     g_debug("peer %s authenticated as %s (%s, %s)", s->remote, s->subject,
-            tls_version_name(g_tls_connection_get_protocol_version(s->tls)),
-            g_tls_connection_get_ciphersuite_name(s->tls));
+            tls_version_name(g_tls_connection_get_protocol_version(s->tls)), suite);
     s->link = link_new(G_IO_STREAM(s->tls), s->remote, s->server->io_ms, &session_link_ops, s);
     s->state = SESSION_WANT_HELLO;
     link_read(s->link, s->server->io_ms, "HELLO");
@@ -1393,10 +1393,10 @@ static void client_handshake_done(GObject *src, GAsyncResult *res, gpointer data
                                        c->creds.crl_file));
             return;
         }
+        g_autofree char *suite = g_tls_connection_get_ciphersuite_name(c->tls); /* (transfer full) */
         g_debug("netcarryd at %s authenticated as %s (%s, %s)", c->remote,
                 c->peer_subject ? c->peer_subject : "?",
-                tls_version_name(g_tls_connection_get_protocol_version(c->tls)),
-                g_tls_connection_get_ciphersuite_name(c->tls));
+                tls_version_name(g_tls_connection_get_protocol_version(c->tls)), suite);
     }
     c->link = link_new(G_IO_STREAM(c->tls), c->remote, c->io_ms, &client_link_ops, c);
     hello = nc_peer_msg_new_hello(c->domain_uuid, c->host_name);
