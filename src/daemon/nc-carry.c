@@ -191,7 +191,8 @@ struct NcCarryEngine {
     guint16 port;
     int sentinel_fd;
     GHashTable *locals;  /* uuid -> Local */
-    GHashTable *secrets; /* uuid -> the rendezvous secret published for it */
+    GHashTable *secrets; /* uuid -> the rendezvous secret libvirt's live metadata holds */
+    GHashTable *pending; /* uuid -> a fresh secret on its way into the metadata (not yet known) */
     GHashTable *carries; /* "s:uuid" / "d:uuid" -> Carry */
     GQueue requesters;   /* Requester*: accepted, not yet served or refused; oldest first */
     guint refused[NC_REFUSAL_LAST];
@@ -2014,6 +2015,14 @@ static void requester_job_done(GObject *src, GAsyncResult *res, gpointer data)
 }
 
 /* TLS and HELLO done: check the secret, then ask libvirt. */
+/* Whether @presented is the domain's secret: the one libvirt's metadata holds, or a fresh one on
+ * its way there (known to nobody before libvirt shows it). */
+static gboolean secret_valid(NcCarryEngine *e, const char *uuid, const char *presented)
+{
+    return nc_peer_secret_equal(g_hash_table_lookup(e->secrets, uuid), presented) ||
+           nc_peer_secret_equal(g_hash_table_lookup(e->pending, uuid), presented);
+}
+
 static void requester_connected(GObject *src, GAsyncResult *res, gpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -2030,8 +2039,7 @@ static void requester_connected(GObject *src, GAsyncResult *res, gpointer data)
     }
     hello = nc_peer_client_get_peer_hello(r->client);
     /* an unknown domain and a wrong secret look the same to the requester */
-    if (!g_hash_table_contains(r->e->locals, r->uuid) ||
-        !nc_peer_secret_equal(g_hash_table_lookup(r->e->secrets, r->uuid), hello->secret)) {
+    if (!g_hash_table_contains(r->e->locals, r->uuid) || !secret_valid(r->e, r->uuid, hello->secret)) {
         const char *why = !g_hash_table_contains(r->e->locals, r->uuid)
                               ? "the domain does not run here"
                           : !hello->secret || !*hello->secret
@@ -2169,6 +2177,7 @@ void nc_carry_engine_remove_local(NcCarryEngine *engine, const char *uuid)
 {
     g_hash_table_remove(engine->locals, uuid);
     g_hash_table_remove(engine->secrets, uuid);
+    g_hash_table_remove(engine->pending, uuid);
 }
 
 static void secret_free(char *secret)
@@ -2191,9 +2200,24 @@ NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const char 
     g_clear_pointer(&p->rendezvous, nc_rendezvous_free);
     p->rendezvous = nc_rendezvous_new(host, engine->port, engine->host_name, mig);
     p->rendezvous->secret = g_strdup(secret);
-    /* the previous secret is void from now on: whoever read it cannot use it */
-    g_hash_table_replace(engine->secrets, g_strdup(uuid), secret);
+    /* The previous secret stays valid until libvirt holds this one
+     * (nc_carry_engine_secret_published): the metadata write waits for libvirt's job lock and
+     * may fail, and until it lands every destination still reads the previous one. The fresh
+     * one is valid at once too: nobody knows it before libvirt shows it. */
+    g_hash_table_replace(engine->pending, g_strdup(uuid), secret);
     return p;
+}
+
+void nc_carry_engine_secret_published(NcCarryEngine *engine, const char *uuid, const char *secret)
+{
+    const char *fresh = g_hash_table_lookup(engine->pending, uuid);
+
+    /* a newer renewal may be on its way already: only that one's write may void the others */
+    if (!fresh || !nc_peer_secret_equal(fresh, secret))
+        return;
+    /* from now on the previous secret is void: whoever read it cannot use it */
+    g_hash_table_replace(engine->secrets, g_strdup(uuid), g_strdup(secret));
+    g_hash_table_remove(engine->pending, uuid);
 }
 
 void nc_carry_engine_source_stopped(NcCarryEngine *engine, const char *uuid, gint64 time_us)
@@ -2411,6 +2435,8 @@ NcCarryEngine *nc_carry_engine_new(const NcCarryOptions *options, GError **error
     e->locals = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)local_free);
     e->secrets =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
+    e->pending =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
     g_queue_init(&e->requesters);
     e->carries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&e->ended);
@@ -2497,6 +2523,7 @@ void nc_carry_engine_free(NcCarryEngine *engine)
         requester_forget(g_queue_peek_head(&engine->requesters));
     g_clear_pointer(&engine->locals, g_hash_table_unref);
     g_clear_pointer(&engine->secrets, g_hash_table_unref);
+    g_clear_pointer(&engine->pending, g_hash_table_unref);
     g_queue_clear_full(&engine->ended, g_free);
     if (engine->sentinel_fd >= 0)
         close(engine->sentinel_fd);

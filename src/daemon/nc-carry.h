@@ -115,6 +115,11 @@ void nc_carry_engine_remove_local(NcCarryEngine *engine, const char *uuid);
 NcProfile *nc_carry_engine_rendezvous_profile(NcCarryEngine *engine, const char *uuid,
                                               const NcProfile *current);
 
+/* libvirt now holds @secret in the domain's live metadata: if it is the domain's freshest one,
+ * every older secret is void from now on. A secret whose write failed is never published, and
+ * the previous one stays valid. */
+void nc_carry_engine_secret_published(NcCarryEngine *engine, const char *uuid, const char *secret);
+
 /* The source VM stopped (QMP STOP or libvirt Suspended/Migrated, whichever came
  * first; @time_us is the earliest time reported): flush, send the last
  * changes and the seal. No-op for a domain no destination asked for. */

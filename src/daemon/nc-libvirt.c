@@ -79,6 +79,7 @@ typedef struct {
     char *xml; /* METADATA: the element */
     char *key; /* METADATA: prefix */
     char *ns;  /* METADATA: namespace URI */
+    char *secret; /* METADATA of a rendezvous: the secret it publishes */
     gboolean and_config;
     NcLibvirt *lv;
 } NcLvTask;
@@ -93,6 +94,9 @@ static void lv_set_error(GError **error, const char *what)
 
 static void task_free(NcLvTask *t)
 {
+    if (t->secret)
+        explicit_bzero(t->secret, strlen(t->secret));
+    g_free(t->secret);
     if (t->conn)
         virConnectClose(t->conn);
     g_free(t->uuid);
@@ -100,6 +104,17 @@ static void task_free(NcLvTask *t)
     g_free(t->key);
     g_free(t->ns);
     g_free(t);
+}
+
+/* Back on the main loop (the engine is not thread-safe): libvirt holds the task's secret. */
+static gboolean secret_published(gpointer data)
+{
+    NcLvTask *t = data;
+
+    if (t->lv->engine)
+        nc_carry_engine_secret_published(t->lv->engine, t->uuid, t->secret);
+    task_free(t);
+    return G_SOURCE_REMOVE;
 }
 
 static void worker_run(gpointer data, gpointer user_data)
@@ -127,10 +142,18 @@ static void worker_run(gpointer data, gpointer user_data)
             g_debug("%s: metadata %s stored", t->uuid, t->ns);
     }
     if (error)
-        g_warning("%s: %s", t->uuid, error->message);
+        g_warning("%s: %s%s", t->uuid, error->message,
+                  t->secret ? " (the domain's previous rendezvous secret stays valid)" : "");
     if (dom)
         virDomainFree(dom);
     g_atomic_int_dec_and_test(&t->lv->pending);
+    if (!error && t->secret) {
+        /* the main loop's context: netcarryd's, which outlives every queued task */
+        virConnectClose(t->conn);
+        t->conn = NULL;
+        g_main_context_invoke(NULL, secret_published, t);
+        return;
+    }
     task_free(t);
 }
 
@@ -205,6 +228,7 @@ static void take_up(NcLibvirt *lv, virDomainPtr dom)
     t->xml = nc_profile_format(profile);
     t->key = g_strdup(NC_PROFILE_PREFIX);
     t->ns = g_strdup(NC_PROFILE_NS);
+    t->secret = g_strdup(profile->rendezvous->secret);
     g_info("%s/source: taken up, rendezvous published", domain->uuid);
     queue(lv, t);
 }

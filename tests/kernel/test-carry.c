@@ -946,10 +946,14 @@ static void test_wrong_secret(Fixture *f, gconstpointer data)
         return;
     ct_install(f->ns_src, VM4, 40000);
     g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
-    /* the secret of an earlier take-up (before a restart or a migration) is void */
+    /* the secret of an earlier take-up (before a restart or a migration) is void once libvirt
+     * holds the new one */
     old = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    nc_carry_engine_secret_published(f->src, UUID, old->rendezvous->secret);
     profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
     g_assert_cmpstr(old->rendezvous->secret, !=, profile->rendezvous->secret);
+    nc_carry_engine_secret_published(f->src, UUID, old->rendezvous->secret); /* stale: no effect */
+    nc_carry_engine_secret_published(f->src, UUID, profile->rendezvous->secret);
     at_dst = make_domain(FALSE, old->rendezvous);
     g_assert_false(nc_carry_engine_admit(f->dst, at_dst, &error));
     g_test_message("admission refused: %s", error->message);
@@ -967,6 +971,31 @@ static void test_wrong_secret(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     want_dst = 1;
     wait_for(f, dst_has_want, 5000, "pre-copy with the current secret");
+}
+
+/* (h2) a renewed secret whose metadata write has not landed (libvirt's job lock, a reconnect)
+ * or failed: destinations still read the previous one from libvirt, and are served with it. */
+static void test_secret_unpublished(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NcDomain) at_src = make_domain(FALSE, NULL);
+    g_autoptr(NcProfile) old = NULL, renewed = NULL;
+    g_autoptr(NcDomain) at_dst = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
+    old = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    nc_carry_engine_secret_published(f->src, UUID, old->rendezvous->secret);
+    renewed = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile); /* never lands */
+    g_assert_cmpstr(old->rendezvous->secret, !=, renewed->rendezvous->secret);
+    at_dst = make_domain(FALSE, old->rendezvous);
+    g_assert_true(nc_carry_engine_admit(f->dst, at_dst, &error));
+    g_assert_no_error(error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy with the secret libvirt still shows");
+    g_assert_cmpuint(refused(f->src, "secret"), ==, 0);
 }
 
 /* (i) the right secret, but libvirt has no outgoing migration job for the domain: refused,
@@ -1104,6 +1133,7 @@ int main(int argc, char **argv)
     ADD("/carry/stranger/same-answer-and-holder-blocks-nothing", test_stranger, &case_default);
     ADD("/carry/stranger/unauthenticated-bounded-per-address", test_limit, &case_default);
     ADD("/carry/refused/secret-not-current", test_wrong_secret, &case_default);
+    ADD("/carry/secret/renewal-not-yet-published", test_secret_unpublished, &case_default);
     ADD("/carry/refused/no-outgoing-job", test_not_migrating, &case_default);
     ADD("/carry/stops/outgoing-job-ended", test_job_ends, &case_default);
     ADD("/carry/refused/source-name-unresolvable", test_unresolvable, &case_default);
