@@ -1752,6 +1752,14 @@ static void src_seal(Carry *c)
 
 /* ---- source: requesters, from the TCP accept until they are served or refused ---- */
 
+/* Whether @presented is the domain's secret: the one libvirt's metadata holds, or a fresh one on
+ * its way there (known to nobody before libvirt shows it). */
+static gboolean secret_valid(NcCarryEngine *e, const char *uuid, const char *presented)
+{
+    return nc_peer_secret_equal(g_hash_table_lookup(e->secrets, uuid), presented) ||
+           nc_peer_secret_equal(g_hash_table_lookup(e->pending, uuid), presented);
+}
+
 typedef struct {
     NcCarryEngine *e;
     guint refs;    /* the engine's queue's, and one per GIO operation under way */
@@ -1764,6 +1772,7 @@ typedef struct {
     GCancellable *cancel; /* the read, the handshake, the job question */
     guint deadline;       /* authenticate_timeout_ms from the accept, until the secret is checked */
     guint job_deadline;   /* the job question's bound */
+    gboolean proven;      /* proved the secret: no longer counted, nor dropped, as a stranger */
     NcPeerClient *client;
 } Requester;
 
@@ -1928,6 +1937,13 @@ static void requester_serve(Requester *r)
         requester_refuse(r, NC_REFUSAL_NOT_MIGRATING, "the domain stopped running here", NULL);
         return;
     }
+    /* a renewal published while libvirt was asked voids the secret it proved */
+    if (!secret_valid(e, r->uuid, nc_peer_client_get_peer_hello(r->client)->secret)) {
+        requester_refuse(r, NC_REFUSAL_SECRET,
+                         "its rendezvous secret was renewed while libvirt was asked",
+                         "not authorised: no valid rendezvous secret for this domain here");
+        return;
+    }
     if (old && old->client) {
         CLOG(G_LOG_LEVEL_MESSAGE, old, "a newer authenticated request from %s replaces this carry",
              r->remote);
@@ -2015,14 +2031,6 @@ static void requester_job_done(GObject *src, GAsyncResult *res, gpointer data)
 }
 
 /* TLS and HELLO done: check the secret, then ask libvirt. */
-/* Whether @presented is the domain's secret: the one libvirt's metadata holds, or a fresh one on
- * its way there (known to nobody before libvirt shows it). */
-static gboolean secret_valid(NcCarryEngine *e, const char *uuid, const char *presented)
-{
-    return nc_peer_secret_equal(g_hash_table_lookup(e->secrets, uuid), presented) ||
-           nc_peer_secret_equal(g_hash_table_lookup(e->pending, uuid), presented);
-}
-
 static void requester_connected(GObject *src, GAsyncResult *res, gpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -2051,6 +2059,7 @@ static void requester_connected(GObject *src, GAsyncResult *res, gpointer data)
         return;
     }
     g_clear_handle_id(&r->deadline, g_source_remove);
+    r->proven = TRUE;
     r->job_deadline =
         g_timeout_add(r->e->opt.config->peer_connect_timeout_ms, requester_job_timeout, r);
     ask_job(r->e, r->uuid, r->cancel, requester_job_done, requester_ref(r));
@@ -2128,9 +2137,21 @@ static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
     r->conn = g_object_ref(conn);
     r->remote = addr ? describe_socket_address(addr, TRUE) : g_strdup("(unknown)");
     r->address = addr ? describe_socket_address(addr, FALSE) : g_strdup("(unknown)");
-    for (GList *l = e->requesters.head; l; l = l->next)
-        if (g_str_equal(((Requester *)l->data)->address, r->address))
+    Requester *oldest = NULL;
+    guint strangers = 0;
+
+    /* the bounds hold strangers only: a requester that proved the secret is no longer one */
+    for (GList *l = e->requesters.head; l; l = l->next) {
+        Requester *q = l->data;
+
+        if (q->proven)
+            continue;
+        strangers++;
+        if (!oldest)
+            oldest = q;
+        if (g_str_equal(q->address, r->address))
             same++;
+    }
     if (same >= NC_CARRY_UNAUTH_PER_ADDRESS) {
         g_autofree char *why =
             g_strdup_printf("%u requesters from this address are unauthenticated already", same);
@@ -2140,8 +2161,8 @@ static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
         requester_unref(r);
         return TRUE;
     }
-    if (g_queue_get_length(&e->requesters) >= NC_CARRY_UNAUTH_MAX)
-        requester_refuse(g_queue_peek_head(&e->requesters), NC_REFUSAL_LIMIT,
+    if (strangers >= NC_CARRY_UNAUTH_MAX)
+        requester_refuse(oldest, NC_REFUSAL_LIMIT,
                          "dropped, the oldest of " G_STRINGIFY(NC_CARRY_UNAUTH_MAX)
                          " unauthenticated requesters, for a newer one",
                          NULL);
