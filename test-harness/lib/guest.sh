@@ -138,13 +138,16 @@ guest_build() {
                 echo 'for a; do shift; [ "$a" = tcg ] && a=tcg,thread=single; set -- "$@" "$a"; done'
             fi
             if [ "$NCH_GUEST_QEMU" = system ]; then echo 'exec /usr/bin/qemu-system-x86_64 "$@"'
-            else echo "QEMU_MODULE_DIR=$NCH_GUEST_QEMU/usr/lib/x86_64-linux-gnu/qemu exec $(guest_qemu_bin) -L $NCH_GUEST_QEMU/usr/share/qemu -L $NCH_GUEST_QEMU/usr/share/seabios \"\$@\""; fi
+            else echo "QEMU_MODULE_DIR='$NCH_GUEST_QEMU/usr/lib/x86_64-linux-gnu/qemu' exec '$(guest_qemu_bin)' -L '$NCH_GUEST_QEMU/usr/share/qemu' -L '$NCH_GUEST_QEMU/usr/share/seabios' \"\$@\""; fi
         } > "$emulator"
         chmod 0755 "$emulator"
     fi
     [ "$NCH_GUEST_NIC" = e1000e ] && nic=e1000e
     case $NCH_GUEST_MACHINE in pc|q35) ;; *) die "NCH_GUEST_MACHINE: '$NCH_GUEST_MACHINE' is neither pc nor q35" ;; esac
+    # one UUID for the run: a fresh guest after a broken one is the same domain to every host
+    # (libvirt refuses another UUID under a name a host still has defined)
     sed -e "s|@NAME@|$NCH_GUEST|; s|@DIR@|$g|g; s|@IP@|$NCH_GUEST_IP|; s|@MAC@|$NCH_GUEST_MAC|" \
+        -e "s|@UUID@|$(cat /proc/sys/kernel/random/uuid)|" \
         -e "s|@MACHINE@|$NCH_GUEST_MACHINE|; s|@MEM@|$NCH_GUEST_MEM_MIB|; s|@VCPUS@|$NCH_GUEST_VCPUS|" \
         -e "s|@EMULATOR@|$emulator|; s|@NIC@|$nic|" \
         "$NCH_LIB/guest.xml" > "$g/domain.xml"
@@ -172,7 +175,8 @@ guest_start() {
 }
 
 # guest_restart - a fresh guest on the first host, after the old one broke: destroyed wherever it
-# runs (its console logs are kept: they hold why it broke), booted again.
+# runs (its console logs are kept: they hold why it broke), booted again; fails (never exits the
+# caller) when it does not come up.
 guest_restart() {
     local h
     for h in $NCH_HOSTS; do
@@ -181,7 +185,8 @@ guest_restart() {
         esac
     done
     log "booting a fresh guest on ${NCH_HOSTS%% *}"
-    guest_start "${NCH_HOSTS%% *}"
+    ( guest_start "${NCH_HOSTS%% *}" ) || return 1   # a subshell: guest_start dies on failure
+    guest_mark          # the broken guest's last words are not the fresh one's
 }
 
 # guest_where - print the host the guest is running on.

@@ -11,6 +11,12 @@ sc_begin() {
     ART=$RUN/artifacts/$1
     rm -rf "$ART"; mkdir -p "$ART"
     art_mark
+    # a sign the guest left after the previous scenario's checks counts for this scenario
+    local before; before=$(guest_broken)
+    if [ -n "$before" ]; then
+        echo "$before (before this scenario began)" > "$ART/bed-sign-before"
+        sc_note "the guest showed signs of breaking before this scenario began: $before"
+    fi
     guest_mark
     local h; for h in $NCH_HOSTS; do echo "$h $(fw_counter "$h" dropped_tcp)"; done > "$ART/.drops0"
     sc_note "scenario $1 begins (guest on $(guest_where || echo none))"
@@ -22,7 +28,8 @@ sc_begin() {
 # gate is on its host (so nothing of netcarry's or the firewall's holds it back).
 sc_bed_broken() {
     local why h d0 d
-    why=$(guest_broken)
+    why=$(cat "$ART/bed-sign-before" 2>/dev/null)
+    [ -n "$why" ] || why=$(guest_broken)
     [ -n "$why" ] && { echo "$why"; return 0; }
     h=$(guest_where) || return 0
     guest_answers && return 0
@@ -254,15 +261,19 @@ cmd_test() {
             sc_run_one "$s" "$name"; rc=$?
             broken=$(cat "$RUN/artifacts/$name/bed-broken" 2>/dev/null)
             if [ $rc != 0 ] && [ $rc != 77 ] && [ -n "$broken" ]; then
-                # The guest itself broke: not a verdict on netcarry. Once, on a fresh guest.
+                # The guest itself broke: not a verdict on netcarry. Once, on a fresh guest; the
+                # first try's failed checks stay in the output (a netcarry failure before the
+                # break must not hide behind the retry).
                 retries=$((retries + 1))
                 tap "# $name: the test bed broke (not a netcarry verdict): $broken; retry $retries on a fresh guest"
+                grep '^FAIL' "$RUN/artifacts/$name/checks" 2>/dev/null | sed "s/^/# $name first try: /"
                 mv "$RUN/artifacts/$name" "$RUN/artifacts/$name.bed-broken-$retries"
                 if guest_restart 2> >(tee -a "$RUN/test.log" >&2); then
                     sc_run_one "$s" "$name"; rc=$?
                     desc="$desc (retried once: the test bed broke on the first try)"
                 else
-                    desc="$desc (the test bed broke and no fresh guest came up)"
+                    tap "not ok $n - $name: $desc: THE TEST BED BROKE, not a netcarry verdict: $broken; no fresh guest came up (artifacts: $RUN/artifacts/$name.bed-broken-$retries)"
+                    fail=1; continue
                 fi
             fi
             timing "scenario $name (ms)" $(( $(now_ms) - t0 ))
