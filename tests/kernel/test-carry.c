@@ -932,6 +932,21 @@ static void test_stranger(Fixture *f, gconstpointer data)
     g_assert_cmpuint(refused(f->src, "timeout"), ==, 3);
 }
 
+/* The source runs the domain; libvirt holds the secret of its first take-up, and a renewal has
+ * begun (not yet in libvirt). Return: the renewal's profile; @published: the first one's. */
+static NcProfile *secret_renewing(Fixture *f, const NcDomain *at_src, NcProfile **published)
+{
+    NcProfile *renewed;
+
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
+    *published = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    nc_carry_engine_secret_published(f->src, UUID, (*published)->rendezvous->secret);
+    renewed = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
+    g_assert_cmpstr((*published)->rendezvous->secret, !=, renewed->rendezvous->secret);
+    return renewed;
+}
+
 /* (h) a destination with a valid certificate but without the domain's current secret (a host
  * that holds a certificate from the same CA, or an old XML): refused before anything is sent,
  * logged and counted; libvirt is not even asked. */
@@ -944,14 +959,9 @@ static void test_wrong_secret(Fixture *f, gconstpointer data)
 
     if (!f->usable)
         return;
-    ct_install(f->ns_src, VM4, 40000);
-    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
     /* the secret of an earlier take-up (before a restart or a migration) is void once libvirt
      * holds the new one */
-    old = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
-    nc_carry_engine_secret_published(f->src, UUID, old->rendezvous->secret);
-    profile = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
-    g_assert_cmpstr(old->rendezvous->secret, !=, profile->rendezvous->secret);
+    profile = secret_renewing(f, at_src, &old);
     nc_carry_engine_secret_published(f->src, UUID, old->rendezvous->secret); /* stale: no effect */
     nc_carry_engine_secret_published(f->src, UUID, profile->rendezvous->secret);
     at_dst = make_domain(FALSE, old->rendezvous);
@@ -984,12 +994,7 @@ static void test_secret_unpublished(Fixture *f, gconstpointer data)
 
     if (!f->usable)
         return;
-    ct_install(f->ns_src, VM4, 40000);
-    g_assert_true(nc_carry_engine_add_local(f->src, at_src, NULL));
-    old = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile);
-    nc_carry_engine_secret_published(f->src, UUID, old->rendezvous->secret);
-    renewed = nc_carry_engine_rendezvous_profile(f->src, UUID, at_src->profile); /* never lands */
-    g_assert_cmpstr(old->rendezvous->secret, !=, renewed->rendezvous->secret);
+    renewed = secret_renewing(f, at_src, &old); /* the renewal never lands */
     at_dst = make_domain(FALSE, old->rendezvous);
     g_assert_true(nc_carry_engine_admit(f->dst, at_dst, &error));
     g_assert_no_error(error);
