@@ -259,7 +259,7 @@ struct _Carry {
     gboolean cleanup_ran;
     guint downtime_timer; /* polling the tracker for libvirt's downtime */
     gint64 downtime_deadline_us;
-    guint job_timer;         /* asking libvirt again whether the outgoing job is still there */
+    guint job_timer;          /* asking libvirt again whether the outgoing job is still there */
     GCancellable *job_cancel; /* the question under way */
 };
 
@@ -1970,7 +1970,8 @@ static void requester_serve(Requester *r)
     }
     c->state = CARRY_PRECOPY;
     feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
-    CLOG(G_LOG_LEVEL_INFO, c, "destination %s (%s, certificate subject %s) proved the secret; "
+    CLOG(G_LOG_LEVEL_INFO, c,
+         "destination %s (%s, certificate subject %s) proved the secret; "
          "libvirt has the outgoing job: pre-copy",
          nc_peer_client_get_peer_hello(c->client)->host, nc_peer_client_get_remote(c->client),
          nc_peer_client_get_peer_subject(c->client));
@@ -1988,9 +1989,8 @@ static void requester_serve(Requester *r)
     c->keepalive = g_timeout_add(MAX(e->idle_ms / 2, 10), src_keepalive, c);
     c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
     /* the guest stopped while the destination was being checked */
-    if (e->opt.phases &&
-        nc_phase_tracker_current(e->opt.phases, c->uuid, NC_SIDE_SOURCE, NULL) ==
-            NC_PHASE_STOP_AND_COPY) {
+    if (e->opt.phases && nc_phase_tracker_current(e->opt.phases, c->uuid, NC_SIDE_SOURCE, NULL) ==
+                             NC_PHASE_STOP_AND_COPY) {
         c->stopped = TRUE;
         c->stopped_us = g_get_real_time();
         src_seal(c);
@@ -2047,7 +2047,8 @@ static void requester_connected(GObject *src, GAsyncResult *res, gpointer data)
     }
     hello = nc_peer_client_get_peer_hello(r->client);
     /* an unknown domain and a wrong secret look the same to the requester */
-    if (!g_hash_table_contains(r->e->locals, r->uuid) || !secret_valid(r->e, r->uuid, hello->secret)) {
+    if (!g_hash_table_contains(r->e->locals, r->uuid) ||
+        !secret_valid(r->e, r->uuid, hello->secret)) {
         const char *why = !g_hash_table_contains(r->e->locals, r->uuid)
                               ? "the domain does not run here"
                           : !hello->secret || !*hello->secret
@@ -2109,7 +2110,8 @@ static void requester_read(GObject *src, GAsyncResult *res, gpointer data)
     r->uuid = g_ascii_strdown(req + strlen(NC_CARRY_RV_MAGIC), -1);
     r->client =
         nc_peer_client_new(cfg->tls_ca_file, cfg->tls_client_cert, cfg->tls_client_key, &err);
-    if (!r->client || !nc_peer_client_set_crl(r->client, cfg->tls_crl_file, cfg->tls_ca_file, &err)) {
+    if (!r->client ||
+        !nc_peer_client_set_crl(r->client, cfg->tls_crl_file, cfg->tls_ca_file, &err)) {
         g_warning("cannot serve a rendezvous request from %s: %s", r->remote, err->message);
         rv_answer(r, "NO this host cannot load its TLS files");
         requester_forget(r);
@@ -2120,8 +2122,8 @@ static void requester_read(GObject *src, GAsyncResult *res, gpointer data)
     nc_peer_client_set_timeouts(r->client, cfg->peer_connect_timeout_ms,
                                 NC_PEER_DEFAULT_IO_TIMEOUT_MS);
     nc_peer_client_set_host_name(r->client, e->host_name);
-    nc_peer_client_connect_stream_async(r->client, r->conn, r->uuid, r->cancel,
-                                        requester_connected, requester_ref(r));
+    nc_peer_client_connect_stream_async(r->client, r->conn, r->uuid, r->cancel, requester_connected,
+                                        requester_ref(r));
 }
 
 static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
@@ -2163,8 +2165,8 @@ static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
     }
     if (strangers >= NC_CARRY_UNAUTH_MAX)
         requester_refuse(oldest, NC_REFUSAL_LIMIT,
-                         "dropped, the oldest of " G_STRINGIFY(NC_CARRY_UNAUTH_MAX)
-                         " unauthenticated requesters, for a newer one",
+                         "dropped, the oldest of " G_STRINGIFY(
+                             NC_CARRY_UNAUTH_MAX) " unauthenticated requesters, for a newer one",
                          NULL);
     g_queue_push_tail(&e->requesters, r);
     r->cancel = g_cancellable_new();

@@ -76,9 +76,9 @@ typedef struct {
     NcLvTaskKind kind;
     virConnectPtr conn;
     char *uuid;
-    char *xml; /* METADATA: the element */
-    char *key; /* METADATA: prefix */
-    char *ns;  /* METADATA: namespace URI */
+    char *xml;    /* METADATA: the element */
+    char *key;    /* METADATA: prefix */
+    char *ns;     /* METADATA: namespace URI */
     char *secret; /* METADATA of a rendezvous: the secret it publishes */
     gboolean and_config;
     NcLibvirt *lv;

@@ -180,8 +180,7 @@ static gboolean creds_load_crl(Creds *c, const char *ca_file, const char *crl_fi
 
         /* the signature must be the CA's; its key usage may lack cRLSign (libvirt's own CA
          * recipe makes CAs with keyCertSign only), and a CRL can only take trust away */
-        rc = gnutls_x509_crl_verify(c->crls[i], cas, n_cas, GNUTLS_VERIFY_DISABLE_CA_SIGN,
-                                    &status);
+        rc = gnutls_x509_crl_verify(c->crls[i], cas, n_cas, GNUTLS_VERIFY_DISABLE_CA_SIGN, &status);
         if (rc < 0 || status) {
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                         "the certificate revocation list %s is not signed by the CA in %s",
@@ -1202,7 +1201,7 @@ struct _NcPeerClient {
     gulong cancel_id;
     NcPeerSealStep *seal_steps; /* sent with the seal */
     guint n_seal_steps;
-    gboolean acked; /* a good ACK came; in version 2 the link stays for FINISHED */
+    gboolean acked;     /* a good ACK came; in version 2 the link stays for FINISHED */
     char *peer_subject; /* the server certificate's subject, once the handshake is done */
 };
 
@@ -1393,7 +1392,8 @@ static void client_handshake_done(GObject *src, GAsyncResult *res, gpointer data
                                        c->creds.crl_file));
             return;
         }
-        g_autofree char *suite = g_tls_connection_get_ciphersuite_name(c->tls); /* (transfer full) */
+        g_autofree char *suite =
+            g_tls_connection_get_ciphersuite_name(c->tls); /* (transfer full) */
         g_debug("netcarryd at %s authenticated as %s (%s, %s)", c->remote,
                 c->peer_subject ? c->peer_subject : "?",
                 tls_version_name(g_tls_connection_get_protocol_version(c->tls)), suite);

@@ -55,7 +55,7 @@ typedef struct {
     NcCarryEngine *src, *dst;
     NcReport *report; /* the destination's, parsed back from its XML (so: schema-valid) */
     guint reports;
-    guint16 src_port; /* the source's rendezvous port */
+    guint16 src_port;   /* the source's rendezvous port */
     gboolean migrating; /* what the source's "libvirt" says: an outgoing job for the domain */
     guint job_asked;    /* how often the source asked */
 } Fixture;
