@@ -2,7 +2,7 @@
  *
  * A bundle says whose state it is (domain UUID and name), where and when it
  * was captured and in which migration phase, which addresses selected it, and
- * then the entries, one list per state class (DESIGN.md). This release fills
+ * then the entries, one list per state class (docs/architecture.md). This release fills
  * the conntrack class; the XML form (xml/bundle.rng) leaves room for the rest.
  */
 #pragma once

@@ -11,12 +11,12 @@
  * the domain XML), then read by a strict reader for what the schema cannot say.
  *
  * Rewriting: the destination's `migrate begin` hook prints the XML libvirt will use; libvirt
- * aborts the migration on any ABI change (FINDINGS.md), and platforms diff domain XMLs. So the
- * rewrite must not re-serialise the document: it locates the profile element's byte range with
- * a small lexer over the original text (comments, CDATA, PIs and quoted '>' are skipped), guided
- * by the element's position in the parsed tree, and splices the new element in. Every byte
- * outside that range stays as it was; a new element is indented like its siblings. The result
- * is parsed again before it is returned, so a caller never prints broken XML.
+ * aborts the migration on any ABI change (docs/libvirt-migration.md), and platforms diff domain
+ * XMLs. So the rewrite must not re-serialise the document: it locates the profile element's byte
+ * range with a small lexer over the original text (comments, CDATA, PIs and quoted '>' are
+ * skipped), guided by the element's position in the parsed tree, and splices the new element in.
+ * Every byte outside that range stays as it was; a new element is indented like its siblings. The
+ * result is parsed again before it is returned, so a caller never prints broken XML.
  */
 #define G_LOG_DOMAIN "netcarry-domain"
 

@@ -56,7 +56,7 @@ typedef enum {
 } NcReportPhase;
 
 /**
- * NcReportClass - a state class of DESIGN.md that the report counts; only conntrack so far
+ * NcReportClass - a state class (docs/architecture.md) the report counts; only conntrack so far
  */
 typedef enum {
     NC_REPORT_CLASS_CONNTRACK,
@@ -192,8 +192,7 @@ NcReport *nc_report_parse_file(const char *path, GError **error);
 /* The same for what virDomainGetMetadata(VIR_DOMAIN_METADATA_ELEMENT) returns: libvirt hands
  * the element back with its namespace taken off (<report xmlns:KEY="URI">, the elements
  * unqualified), so a <report> in no namespace is read as netcarry's. */
-NcReport *nc_report_parse_metadata(const char *data, gsize len, const char *name,
-                                   GError **error);
+NcReport *nc_report_parse_metadata(const char *data, gsize len, const char *name, GError **error);
 /* The canonical document (XML declaration, trailing newline). (transfer full) */
 char *nc_report_format(const NcReport *report);
 /* The same element without the declaration or trailing newline, for virDomainSetMetadata

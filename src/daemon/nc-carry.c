@@ -76,16 +76,17 @@
  * otherwise, so failure needs no roll-back there.
  *
  * The source's end, in the destination's report. The SEAL leaves at the source's STOP, but the
- * source's libvirt says "completed" only ~2 s after the destination's resume (FINDINGS.md: the
- * stopped hook, Stopped/Migrated and job-completed with the downtime come last), and the
- * clean-up runs after that. So after a good ACK the source keeps the link, and at finished() it
- * runs its clean-up, waits at most NC_CARRY_DOWNTIME_WAIT_MS for job-completed's downtime in the
- * phase tracker (it usually comes some 30-90 ms after the stopped hook that completes the
- * source), and sends FINISHED: outcome, its whole timeline (completed step included), libvirt's
- * downtime, entries removed. The destination, at its own finished(COMPLETED), stores the report
- * once FINISHED is there, or when the link ends without it, or after finish_wait_ms; the report
- * then says in its reason that the source's end is unknown (the migration is not failed for
- * that). A source speaking peer protocol version 1 closes at the ACK: its end is unknown at once.
+ * source's libvirt says "completed" only ~2 s after the destination's resume
+ * (docs/libvirt-migration.md: the stopped hook, Stopped/Migrated and job-completed with the
+ * downtime come last), and the clean-up runs after that. So after a good ACK the source keeps the
+ * link, and at finished() it runs its clean-up, waits at most NC_CARRY_DOWNTIME_WAIT_MS for
+ * job-completed's downtime in the phase tracker (it usually comes some 30-90 ms after the stopped
+ * hook that completes the source), and sends FINISHED: outcome, its whole timeline (completed step
+ * included), libvirt's downtime, entries removed. The destination, at its own finished(COMPLETED),
+ * stores the report once FINISHED is there, or when the link ends without it, or after
+ * finish_wait_ms; the report then says in its reason that the source's end is unknown (the
+ * migration is not failed for that). A source speaking peer protocol version 1 closes at the ACK:
+ * its end is unknown at once.
  *
  * The nf_conntrack_events blind spot (nc-ct-events.c): with the default value 2, an entry created
  * while no ctnetlink listener existed never sends events, not even DESTROY. The engine does not
@@ -130,8 +131,8 @@
 #define NC_CARRY_DOWNTIME_WAIT_MS 1000
 #define NC_CARRY_DOWNTIME_POLL_MS 10
 /* destination: the default longest wait, after its finished(COMPLETED), for the source's
- * FINISHED. The source completes ~2 s after the destination (FINDINGS.md), then waits up to
- * NC_CARRY_DOWNTIME_WAIT_MS; 10 s leaves room for a loaded host. No config key fits: the
+ * FINISHED. The source completes ~2 s after the destination (docs/libvirt-migration.md), then waits
+ * up to NC_CARRY_DOWNTIME_WAIT_MS; 10 s leaves room for a loaded host. No config key fits: the
  * [timeouts] ones bound steps of the carry itself, and this wait delays only the report. */
 #define NC_CARRY_FINISH_WAIT_MS 10000
 /* ended carries kept for nc_carry_engine_status() */

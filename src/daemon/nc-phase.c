@@ -8,7 +8,7 @@
  * QEMU's MIGRATION / MIGRATION_PASS / STOP / RESUME events (received through
  * libvirt, which does not taint the domain), the qemu hook's calls and
  * netcarry's own milestones each witness part of it, on one host each
- * (FINDINGS.md, "What happens during a live migration"). This tracker folds them
+ * (docs/libvirt-migration.md). This tracker folds them
  * into one sequence of phases per (domain, side):
  *
  *   prepare -> precopy(pass 1..n) -> stop-and-copy -> sealed -> installed -> resumed

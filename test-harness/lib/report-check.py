@@ -11,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 NS = '{https://netcarry.dev/xmlns/report/1}'
-# What "every phase on both hosts" means for a completed migration (DESIGN.md, nc-report.h):
+# What "every phase on both hosts" means for a completed migration (docs/architecture.md, nc-report.h):
 # the source sees its own prepare, pre-copy passes, stop and seal; the destination admits
 # (prepare), receives the seal, installs, resumes and completes.
 NEED = {

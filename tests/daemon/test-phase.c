@@ -1,5 +1,6 @@
-/* test-phase.c - the phase tracker fed with the event sequences measured in FINDINGS.md
- * and with the awkward ones: cancel, failure, duplicates, out of order, --suspend.
+/* test-phase.c - the phase tracker fed with the event sequences measured in
+ * docs/libvirt-migration.md and with the awkward ones: cancel, failure, duplicates, out of order,
+ * --suspend.
  */
 #include <string.h>
 
@@ -79,7 +80,8 @@ static double step_ms(Fixture *f, NcSide side, NcPhase phase)
     g_assert_not_reached();
 }
 
-/* FINDINGS.md's A->B run, source side (host A), with netcarry's own milestones added */
+/* docs/libvirt-migration.md's A->B run, source side (host A), with netcarry's own milestones added
+ */
 static const Row measured_source[] = {
     {60, NC_EV_PEER_CONNECTED},
     QMP(1300, SETUP),

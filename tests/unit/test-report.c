@@ -1,5 +1,5 @@
 /* test-report.c - the migration report: XML round trips, precise errors, the derived figures
- * (with FINDINGS.md's measured timeline) and the text that `netcarry report` prints
+ * (with docs/libvirt-migration.md's measured timeline) and the text that `netcarry report` prints
  */
 #include <string.h>
 
@@ -116,8 +116,9 @@ static void test_model(void)
     g_assert_cmpint(r->gate_opened_us, ==, T0 + 1840900);
 }
 
-/* FINDINGS.md, one A->B run: source QMP STOP at +1822 ms, destination QMP RESUME at +1894 ms
- * (both from the destination's migrate-begin); netcarry's installed time is put at +1840.6 ms */
+/* docs/libvirt-migration.md, one A->B run: source QMP STOP at +1822 ms, destination QMP RESUME at
+ * +1894 ms (both from the destination's migrate-begin); netcarry's installed time is put at +1840.6
+ * ms */
 static NcReport *findings_report(void)
 {
     NcReport *r = nc_report_new();
