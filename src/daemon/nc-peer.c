@@ -97,20 +97,36 @@ static void timer_clear(Timer *t)
 
 /* ---- TLS credentials ---- */
 
+/* The revoked certificates in force (g_atomic_rc_box): a server's handshakes check them in GIO's
+ * TLS thread, which may still run when the server that started it is freed, so each session
+ * holds a reference of its own. */
+typedef struct {
+    gnutls_x509_crl_t *crls;
+    unsigned int n;
+} Crls;
+
+static void crls_clear(Crls *l)
+{
+    for (unsigned int i = 0; i < l->n; i++)
+        gnutls_x509_crl_deinit(l->crls[i]);
+    gnutls_free(l->crls);
+}
+
+static void crls_unref(Crls *l)
+{
+    g_atomic_rc_box_release_full(l, (GDestroyNotify)crls_clear);
+}
+
 typedef struct {
     GTlsCertificate *cert; /* NULL: present none (tests) */
     GTlsDatabase *database;
-    gnutls_x509_crl_t *crls; /* revoked certificates, checked against every peer's */
-    unsigned int n_crls;
+    Crls *crls; /* checked against every peer's certificate; NULL: no CRL */
     char *crl_file;
 } Creds;
 
 static void creds_clear_crls(Creds *c)
 {
-    for (unsigned int i = 0; i < c->n_crls; i++)
-        gnutls_x509_crl_deinit(c->crls[i]);
-    g_clear_pointer(&c->crls, gnutls_free);
-    c->n_crls = 0;
+    g_clear_pointer(&c->crls, crls_unref);
     g_clear_pointer(&c->crl_file, g_free);
 }
 
@@ -153,34 +169,38 @@ static gboolean creds_load_crl(Creds *c, const char *ca_file, const char *crl_fi
     gnutls_x509_crt_t *cas = NULL;
     unsigned int n_cas = 0;
     gboolean ok = TRUE;
+    Crls *l;
     int rc;
 
     creds_clear_crls(c);
     if (!crl_file || !g_file_test(crl_file, G_FILE_TEST_EXISTS))
         return TRUE;
+    l = g_atomic_rc_box_new0(Crls);
     rc = gnutls_load_file(crl_file, &data);
     if (rc >= 0)
-        rc = gnutls_x509_crl_list_import2(&c->crls, &c->n_crls, &data, GNUTLS_X509_FMT_PEM, 0);
+        rc = gnutls_x509_crl_list_import2(&l->crls, &l->n, &data, GNUTLS_X509_FMT_PEM, 0);
     gnutls_free(data.data);
     if (rc < 0) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                     "cannot read the certificate revocation list %s: %s; fix it or set [tls] "
                     "crl-file in netcarry.conf",
                     crl_file, gnutls_strerror(rc));
-        c->crls = NULL;
-        c->n_crls = 0;
+        l->crls = NULL;
+        l->n = 0;
+        crls_unref(l);
         return FALSE;
     }
+    c->crls = l;
     if (!read_cas(ca_file, &cas, &n_cas, error)) {
         creds_clear_crls(c);
         return FALSE;
     }
-    for (unsigned int i = 0; ok && i < c->n_crls; i++) {
+    for (unsigned int i = 0; ok && i < l->n; i++) {
         unsigned int status = 0;
 
         /* the signature must be the CA's; its key usage may lack cRLSign (libvirt's own CA
          * recipe makes CAs with keyCertSign only), and a CRL can only take trust away */
-        rc = gnutls_x509_crl_verify(c->crls[i], cas, n_cas, GNUTLS_VERIFY_DISABLE_CA_SIGN, &status);
+        rc = gnutls_x509_crl_verify(l->crls[i], cas, n_cas, GNUTLS_VERIFY_DISABLE_CA_SIGN, &status);
         if (rc < 0 || status) {
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                         "the certificate revocation list %s is not signed by the CA in %s",
@@ -199,15 +219,15 @@ static gboolean creds_load_crl(Creds *c, const char *ca_file, const char *crl_fi
     return TRUE;
 }
 
-/* Whether the CRL revokes @peer (a certificate that already chained to the CA). */
-static gboolean creds_revoked(const Creds *c, GTlsCertificate *peer)
+/* Whether the CRLs @l (NULL: none) revoke @peer (a certificate that already chained to the CA). */
+static gboolean crls_revoke(const Crls *l, GTlsCertificate *peer)
 {
     g_autoptr(GByteArray) der = NULL;
     gnutls_x509_crt_t crt;
     gnutls_datum_t d;
     int rc;
 
-    if (!c->n_crls || !peer)
+    if (!l || !l->n || !peer)
         return FALSE;
     g_object_get(peer, "certificate", &der, NULL);
     if (!der || gnutls_x509_crt_init(&crt) < 0)
@@ -216,7 +236,7 @@ static gboolean creds_revoked(const Creds *c, GTlsCertificate *peer)
     d.size = der->len;
     rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
     if (rc >= 0)
-        rc = gnutls_x509_crt_check_revocation(crt, c->crls, c->n_crls);
+        rc = gnutls_x509_crt_check_revocation(crt, l->crls, l->n);
     gnutls_x509_crt_deinit(crt);
     return rc != 0; /* 1: revoked; < 0: unreadable, refused too */
 }
@@ -706,10 +726,12 @@ struct _NcPeerSession {
     guint32 version;
     guint chunks;
     char *secret; /* for this side's HELLO (nc_peer_session_set_secret()) */
+    Crls *crls;   /* the server's at the accept: the handshake may outlive the server */
 };
 
 static void session_free(NcPeerSession *s)
 {
+    g_clear_pointer(&s->crls, crls_unref);
     timer_clear(&s->hs_timer);
     if (s->link) {
         if (!s->link->dead)
@@ -917,7 +939,7 @@ static gboolean session_accept_cert(GTlsConnection *conn, GTlsCertificate *cert,
     /* glib-networking asks a server about every client certificate, flawless ones too (with
      * @errors 0), and rejects it unless a handler says yes: accept exactly the flawless ones that
      * the CRL does not revoke (GIO's database knows no CRL) */
-    if (creds_revoked(&s->server->creds, cert))
+    if (crls_revoke(s->crls, cert))
         errors |= G_TLS_CERTIFICATE_REVOKED;
     s->cert_errors = errors;
     g_clear_pointer(&s->subject, g_free);
@@ -975,6 +997,8 @@ static gboolean server_incoming(GSocketService *service, GSocketConnection *conn
     GIOStream *tls;
 
     s->server = server;
+    if (server->creds.crls)
+        s->crls = g_atomic_rc_box_acquire(server->creds.crls);
     s->remote = addr ? describe_address(addr) : g_strdup("(unknown)");
     server->sessions = g_list_prepend(server->sessions, s);
     socket_no_delay(conn);
@@ -1384,7 +1408,7 @@ static void client_handshake_done(GObject *src, GAsyncResult *res, gpointer data
         g_free(c->peer_subject);
         c->peer_subject = peer ? g_tls_certificate_get_subject_name(peer) : NULL;
         /* GIO's database knows no CRL: a revoked server is refused before a byte is sent */
-        if (creds_revoked(&c->creds, peer)) {
+        if (crls_revoke(c->creds.crls, peer)) {
             client_fail(c, g_error_new(NC_ERROR, NC_ERROR_PERMISSION,
                                        "TLS handshake with netcarryd at %s (certificate subject "
                                        "%s) refused: its certificate is revoked (in %s)",
