@@ -5,13 +5,15 @@
 NCH_HOST_LOGS="events.log qmp.log netcarryd.log var/log/libvirt/libvirtd.log
     var/log/libvirt/nch-hooks.log var/log/libvirt/qemu/$NCH_GUEST.log"
 
-# art_mark - remember every host log's current size; art_collect copies from there on.
+# art_mark [OFFSETS] - remember every host log's current size (in OFFSETS, by default the
+# scenario's $ART/.offsets); art_collect copies from the scenario's marks on, sc_log_since reads
+# from any.
 art_mark() {
-    local h f
-    : > "$ART/.offsets"
+    local h f o=${1:-$ART/.offsets}
+    : > "$o"
     for h in $NCH_HOSTS; do
         for f in $NCH_HOST_LOGS; do
-            echo "$h $f $(stat -c %s "$(host_dir "$h")/$f" 2>/dev/null || echo 0)" >> "$ART/.offsets"
+            echo "$h $f $(stat -c %s "$(host_dir "$h")/$f" 2>/dev/null || echo 0)" >> "$o"
         done
     done
 }

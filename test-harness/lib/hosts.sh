@@ -25,6 +25,27 @@ host_exec() {
     nsenter -t "$p" -n -m -u -- "$@"
 }
 
+# fabric_cut PORT - cut the hosts' TCP traffic to and from PORT (both directions, silently: no
+# RST) in the fabric's bridge, which joins the hosts; everything else still flows. The rule lives
+# in the fabric namespace's own table bridge nch_cut (never in a host or the root namespace);
+# fabric_mend removes it; fabric_cut_dropped prints how many segments it dropped.
+fabric_cut() {
+    fabric_exec nft -f - <<EOT || die "cannot cut port $1 in the fabric"
+table bridge nch_cut {
+    counter cut { }
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        tcp dport $1 counter name "cut" drop
+        tcp sport $1 counter name "cut" drop
+    }
+}
+EOT
+}
+fabric_mend() { fabric_exec nft delete table bridge nch_cut 2>/dev/null; true; }
+fabric_cut_dropped() {
+    fabric_exec nft list counter bridge nch_cut cut 2>/dev/null | sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+
 fabric_up() {
     local f=$NCH_FABRIC_NS h ns
     ip netns add "$f" || die "cannot create network namespace $f (need root and netns support)"

@@ -14,6 +14,11 @@
 # scenario into the artifacts).
 
 NCH_NC_PORT=${NCH_NC_PORT:-16520}
+# netcarryd's [timeouts] defaults, which the harness's config keeps: the bounds scenarios expect
+NCH_NC_GATE_LAPSE_MS=10000      # gate-lapse-ms: a gate nobody renews opens by itself
+NCH_NC_SEAL_MS=2000             # seal-ms: after the guest's resume, the seal's longest wait
+NCH_NC_IDLE_MS=5000             # peer-idle-ms: the longest silence on a peer link
+NCH_NC_CONNECT_MS=3000          # peer-connect-ms: the destination's dial at admission
 NCH_NC_CONF=/etc/netcarry/netcarry.conf
 # node_exporter's textfile directory as netcarryd sees it, private to each host (under /run/netcarry)
 NCH_NC_METRICS=/run/netcarry/metrics
@@ -121,6 +126,28 @@ nc_stop() {
     pid_stop "netcarryd-$1"
 }
 
+# nc_kill HOST - SIGKILL HOST's netcarryd (a crash: none of its own clean-up runs) and forget it.
+nc_kill() {
+    local p; p=$(pid_of "netcarryd-$1")
+    pid_alive "$p" || { log "nc_kill: netcarryd is not running on host $1"; return 1; }
+    echo "$(now_ms) nch: SIGKILL to netcarryd on host $1" >> "$(nc_log "$1")"
+    kill -KILL "$p"
+    wait_until 5 "netcarryd on host $1 to die" nc_pid_gone "$p"
+    rm -f "$RUN/pids/netcarryd-$1"
+}
+nc_pid_gone() { ! pid_alive "$1"; }
+
+# nc_freeze HOST / nc_thaw HOST - SIGSTOP / SIGCONT HOST's netcarryd: a daemon that hangs (its
+# sockets stay open, it answers nothing).
+nc_freeze() {
+    echo "$(now_ms) nch: SIGSTOP to netcarryd on host $1" >> "$(nc_log "$1")"
+    kill -STOP "$(pid_of "netcarryd-$1")"
+}
+nc_thaw() {
+    kill -CONT "$(pid_of "netcarryd-$1")" 2>/dev/null
+    echo "$(now_ms) nch: SIGCONT to netcarryd on host $1" >> "$(nc_log "$1")"
+}
+
 # nc_up HOST [--policy refuse|proceed] [--gate-mode gate|suspend] [--cert harness|foreign]
 # Config, PKI, hook and daemon as asked; a daemon already running with exactly that is kept.
 nc_up() {
@@ -166,6 +193,10 @@ nc_rendezvous() {
     vsh "$1" metadata "$NCH_GUEST" --uri "$NCH_PROFILE_NS" 2>/dev/null | grep -o '<[a-z:]*rendezvous[^>]*>'
 }
 
+# nc_rendezvous_renewed HOST OLD - HOST published the guest's rendezvous, and it is not OLD (a
+# daemon that takes the guest up renews its secret; a dead daemon's rendezvous stays behind).
+nc_rendezvous_renewed() { nc_rendezvous_is_here "$1" && [ "$(nc_rendezvous "$1")" != "$2" ]; }
+
 # nc_wait_rendezvous HOST - wait (bounded) until HOST's netcarryd has published its rendezvous
 # in the guest's live metadata: before that, a destination cannot know where to find it.
 nc_rendezvous_is_here() { nc_rendezvous "$1" | grep -q "host=\"$(host_ip "$1")\"\|host=\"host$1\""; }
@@ -192,3 +223,16 @@ nc_guest_ct_flush() {
 
 # nc_gates HOST - netcarry's gate tables (nftables netdev netcarry_gate_*) on HOST.
 nc_gates() { ip netns exec "$(host_ns "$1")" nft list tables netdev 2>/dev/null | grep netcarry_gate_; }
+
+# nc_gates_closed HOST - the gate tables on HOST that still hold the guest's IP traffic (their
+# set 'closed' has elements; a lapsed gate is an empty set: docs/kernel-facts.md).
+nc_gates_closed() {
+    local t
+    for t in $(nc_gates "$1" | awk '{ print $3 }'); do
+        ip netns exec "$(host_ns "$1")" nft list set netdev "$t" closed 2>/dev/null |
+            grep -q 'elements' && echo "$t"
+    done
+}
+
+# nc_host_clean HOST - nothing of the guest on HOST: no conntrack entry of its address, no gate.
+nc_host_clean() { [ -z "$(nc_guest_ct "$1")" ] && [ -z "$(nc_gates "$1")" ]; }

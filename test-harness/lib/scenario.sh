@@ -86,11 +86,171 @@ sc_migrate() {
     return $rc
 }
 
-# sc_check DESC CMD... - an assertion; a scenario fails if any of its checks failed.
+# sc_migrate_bg SRC DST [VIRSH-OPTION...] - sc_migrate in the background (e.g. slowed with
+# --bandwidth 1 so that a test can act during pre-copy); sc_migrate_wait SECONDS waits for it
+# (killed at the deadline) and returns virsh's exit status.
+sc_migrate_bg() {
+    ( sc_migrate "$@" ) &
+    pid_add migrate-bg $!
+}
+sc_migrate_wait() {
+    local rc
+    wait_pid "$1" "$(pid_of migrate-bg)"; rc=$?
+    rm -f "$RUN/pids/migrate-bg"
+    return $rc
+}
+
+# sc_migrate_slow SRC DST - a migration slowed to 1 MiB/s in the background (sc_migrate_bg), and
+# the check that its pre-copy is under way: DST holds some of the guest's entries and a gate
+# that holds its traffic. Faults are injected from there; sc_migrate_speed lets it go on.
+sc_migrate_slow() {
+    local n
+    sc_migrate_bg "$1" "$2" --bandwidth 1
+    wait_until 30 "pre-copy with state on $2" sc_precopy_under_way "$2"
+    n=$(nc_guest_ct "$2" | wc -l)
+    sc_check "pre-copy is under way: $2 holds $n entries of the guest and a closed gate" \
+        [ "$n" -gt 0 -a -n "$(nc_gates_closed "$2")" ]
+}
+
+# sc_check_logged HOST FILE ERE WHAT - in this case (sc_case), HOST's log FILE has a line that
+# matches ERE (grep -E -i): WHAT happened, and the line says so.
+sc_check_logged() {
+    local line
+    line=$(sc_case_log "$1" "$2" | grep -E -i -m 1 "$3")
+    sc_check "$4 (host $1's $2: ${line:-no line matching /$3/})" [ -n "$line" ]
+}
+
+# sc_migrate_speed SRC MIB_S - change the running migration's bandwidth (virsh migrate-setspeed).
+sc_migrate_speed() {
+    sc_note "migrate-setspeed $2 MiB/s on $1"
+    vsh "$1" migrate-setspeed "$NCH_GUEST" "$2"
+}
+
+# sc_precopy_under_way DST - the guest waits paused on DST and DST's netcarryd has installed
+# some of its state (pre-copy has begun there).
+sc_precopy_under_way() {
+    [ "$(vsh "$1" domstate "$NCH_GUEST" 2>/dev/null)" = paused ] && [ -n "$(nc_guest_ct "$1")" ]
+}
+
+# sc_check DESC CMD... - an assertion; a scenario fails if any of its checks failed. Inside a
+# case (sc_case) the description says which.
 sc_check() {
-    local desc=$1; shift
+    local desc=${SC_CASE:+[$SC_CASE] }$1; shift
     if "$@"; then echo "ok   $desc" >> "$ART/checks"; sc_note "check ok: $desc"
     else echo "FAIL $desc" >> "$ART/checks"; sc_note "check FAILED: $desc"; fi
+}
+
+# sc_case NAME DESC - begin one case of a scenario that runs several in sequence: its checks
+# are marked [NAME], sc_case_log reads the host logs from here on, and sc_case_end times it.
+sc_case() {
+    SC_CASE=$1; SC_CASE_T0=$(now_ms)
+    art_mark "$ART/.offsets-case"
+    echo "---- case $1: $2" >> "$ART/checks"
+    sc_note "case $1 begins: $2 (guest on $(guest_where || echo none))"
+}
+sc_case_log() { sc_log_since "$1" "$2" "$ART/.offsets-case"; }
+sc_case_end() {
+    timing "$(basename "$ART") case $SC_CASE (ms)" $(( $(now_ms) - SC_CASE_T0 ))
+    SC_CASE=
+}
+
+# sc_case_ready [STALL_S] - the known state every case starts from: netcarryd up on every host
+# (a case may have killed one), the peer link whole, the guest running with its rendezvous
+# published, none of its entries on the other host (a case may have left some), and a fresh echo
+# client, tagged with the case's name, that tolerates stalls up to STALL_S (default 5). Sets
+# SC_SRC (where the guest runs) and SC_DST.
+sc_case_ready() {
+    local h
+    fabric_mend
+    for h in $NCH_HOSTS; do nc_start "$h" || die "netcarryd did not start on host $h"; done
+    SC_SRC=$(guest_where) || die "the guest is not running anywhere"
+    SC_DST=$(sc_other_host "$SC_SRC")
+    nc_wait_rendezvous "$SC_SRC" || die "netcarryd on $SC_SRC never published the guest's rendezvous"
+    nc_guest_ct_flush "$SC_DST"
+    sc_client "$SC_CASE" tcp-echo 7 --interval-ms 20 --stall-timeout-s "${1:-5}"
+    sleep 1
+}
+
+# sc_check_leftovers HOST ENTRIES GATE [WAIT_S] - what of the guest HOST holds, against what is
+# expected: ENTRIES none | kept (some of the guest's conntrack entries are there) | any; GATE
+# none (no gate table) | lapsed (no gate holds traffic; a lapsed table may stay) | any. Waits at
+# most WAIT_S (default 0) for the expected state first.
+sc_leftovers_are() {
+    case $2 in
+    none) [ -z "$(nc_guest_ct "$1")" ] || return 1 ;;
+    kept) [ -n "$(nc_guest_ct "$1")" ] || return 1 ;;
+    esac
+    case $3 in
+    none) [ -z "$(nc_gates "$1")" ] ;;
+    lapsed) [ -z "$(nc_gates_closed "$1")" ] ;;
+    *) true ;;
+    esac
+}
+sc_check_leftovers() {
+    [ "${4:-0}" -gt 0 ] && wait_until "$4" "host $1: entries $2, gate $3" sc_leftovers_are "$1" "$2" "$3"
+    sc_check "host $1 holds what is expected of the guest: entries $2 (has $(nc_guest_ct "$1" | wc -l)), gate $3 (tables: $(nc_gates "$1" | awk '{ print $3 }' | tr '\n' ' ')closed: $(nc_gates_closed "$1" | tr '\n' ' '))" \
+        sc_leftovers_are "$1" "$2" "$3"
+}
+
+# sc_check_gate_lapses HOST SINCE_MS WHY - no gate on HOST holds traffic any more within
+# gate-lapse-ms (+ 1.5 s) of SINCE_MS, when WHY (e.g. "its daemon died") stopped its renewals.
+sc_gates_open() { [ -z "$(nc_gates_closed "$1")" ]; }
+sc_check_gate_lapses() {
+    local ms
+    wait_until $(( NCH_NC_GATE_LAPSE_MS / 1000 + 3 )) "the gate on $1 to lapse" sc_gates_open "$1"
+    ms=$(( $(now_ms) - $2 ))
+    sc_check "the gate on $1 lapsed by itself $ms ms after $3 (<= $NCH_NC_GATE_LAPSE_MS + 1500)" \
+        [ -z "$(nc_gates_closed "$1")" -a "$ms" -le $(( NCH_NC_GATE_LAPSE_MS + 1500 )) ]
+}
+
+# sc_check_takes_up HOST - start netcarryd on HOST: it must take the running guest up, i.e.
+# publish a fresh rendezvous within 2 s of its start.
+sc_check_takes_up() {
+    local old t0 ms ok=0
+    old=$(nc_rendezvous "$1")
+    t0=$(now_ms)
+    nc_start "$1" || die "netcarryd did not start on host $1"
+    wait_until 15 "netcarryd on $1 to publish a fresh rendezvous" nc_rendezvous_renewed "$1" "$old" &&
+        ok=1
+    ms=$(( $(now_ms) - t0 ))
+    sc_check "netcarryd started on $1 takes the guest up: a fresh rendezvous after $ms ms (<= 2000)" \
+        [ "$ok" = 1 -a "$ms" -le 2000 ]
+}
+
+# sc_check_carries SRC DST - the next migration carries: a fresh echo client survives SRC->DST,
+# DST's firewall drops none of it, and DST's report says completed.
+sc_check_carries() {
+    local t0 tag=${SC_CASE:-next}-next
+    nc_wait_rendezvous "$1" || die "netcarryd on $1 never published the guest's rendezvous"
+    sc_client "$tag" tcp-echo 7 --interval-ms 20 --stall-timeout-s 5
+    sleep 1
+    sc_drops_mark "$2"
+    t0=$(now_ms)
+    sc_check "the next migration $1->$2 succeeds" sc_migrate "$1" "$2"
+    sc_report "$tag" "$2" "$t0" 1
+    sc_check_no_drops "$2"
+    sc_check_echo_intact "$tag"
+}
+
+# sc_guest_only_on HOST - the guest runs on HOST, and no other host has it running or paused
+# (an incoming domain a failed migration left behind).
+sc_guest_only_on() {
+    local h
+    [ "$(vsh "$1" domstate "$NCH_GUEST" 2>/dev/null)" = running ] || return 1
+    for h in $NCH_HOSTS; do
+        [ "$h" = "$1" ] && continue
+        vsh "$h" list --name 2>/dev/null | grep -qx "$NCH_GUEST" && return 1
+    done
+    return 0
+}
+
+# sc_check_guest_on HOST - check (waiting at most 10 s for libvirt to finish on every host) that
+# the guest runs on HOST and on no other host.
+sc_check_guest_on() {
+    local h seen=""
+    wait_until 10 "the guest to run on $1 only" sc_guest_only_on "$1"
+    for h in $NCH_HOSTS; do seen="$seen $h:$(vsh "$h" domstate "$NCH_GUEST" 2>/dev/null | tr ' ' _)"; done
+    sc_check "the guest runs on $1, on no other host (domstate:${seen:- none})" sc_guest_only_on "$1"
 }
 
 # sc_drops_mark HOST - remember HOST's firewall drop counter; sc_check_no_drops HOST checks, two
@@ -104,12 +264,13 @@ sc_check_no_drops() {
         [ "$d" = "$SC_DROPS0" ]
 }
 
-# sc_check_echo_intact - stop the 'echo' client; every line came back, in order, within the stall.
+# sc_check_echo_intact [TAG [MAX_STALL_MS]] - stop the echo client TAG (default 'echo'); every
+# line came back, in order, with no stall longer than MAX_STALL_MS (default NCH_MAX_STALL_MS).
 sc_check_echo_intact() {
-    local rc
-    sc_client_stop echo; rc=$?
-    sc_check "the connection survived: every line back, in order, stall <= $NCH_MAX_STALL_MS ms ($(cat "$ART/client-echo.result"))" \
-        sc_client_intact echo "$rc" "$NCH_MAX_STALL_MS"
+    local rc tag=${1:-echo} max=${2:-$NCH_MAX_STALL_MS}
+    sc_client_stop "$tag"; rc=$?
+    sc_check "the connection survived: every line back, in order, stall <= $max ms ($(cat "$ART/client-$tag.result"))" \
+        sc_client_intact "$tag" "$rc" "$max"
 }
 
 # sc_other_host HOST - the first host that is not HOST.
@@ -122,22 +283,46 @@ sc_client_intact() {
         [ "$(sc_result "$1" resets)" = 0 ] && [ "$(sc_result "$1" max_stall_ms)" -le "$3" ]
 }
 
-# sc_log_since HOST FILE - what HOST's log FILE (relative to its directory) got in this scenario.
+# sc_log_since HOST FILE [OFFSETS] - what HOST's log FILE (relative to its directory) got in this
+# scenario (or since the marks in OFFSETS: art_mark).
 sc_log_since() {
     local off
-    off=$(awk -v h="$1" -v f="$2" '$1 == h && $2 == f { print $3 }' "$ART/.offsets")
+    off=$(awk -v h="$1" -v f="$2" '$1 == h && $2 == f { print $3 }' "${3:-$ART/.offsets}" 2>/dev/null)
     tail -c +$((${off:-0} + 1)) "$(host_dir "$1")/$2" 2>/dev/null
 }
 
-# sc_report TAG DST T0_MS MIN_ENTRIES - wait (bounded) for the report of the migration that began
-# at T0_MS in the guest's metadata on DST, keep it (XML, and the CLI's text from inside DST), and
-# check it with report-check.py. Sets REPORT_FIGURES.
+# sc_nc_libvirt_closed HOST [OFFSETS] - HOST's netcarryd logged, in this scenario (or since the
+# marks in OFFSETS), that its connection to libvirtd closed; sc_nc_libvirt_reconnected: and that
+# it connected again after that.
+sc_nc_libvirt_closed() {
+    sc_log_since "$1" netcarryd.log "${2:-}" | grep "connection to libvirtd .* closed" >/dev/null
+}
+sc_nc_libvirt_reconnected() {
+    sc_log_since "$1" netcarryd.log "${2:-}" | sed -n '/connection to libvirtd .* closed/,$p' |
+        grep 'connected to qemu' >/dev/null
+}
+
+# sc_restart_libvirtd HOST - restart HOST's libvirtd (QEMU keeps running), and the harness's
+# event monitors with it; wait (bounded) until HOST's netcarryd is connected to the new one.
+sc_restart_libvirtd() {
+    monitors_stop "$1"
+    pid_stop "libvirtd-$1"
+    host_start "$1"
+    monitors_start "$1"
+    wait_until 40 "netcarryd on $1 to reconnect to libvirtd" sc_nc_libvirt_reconnected "$1" "$ART/.offsets-case"
+}
+
+# sc_report TAG DST T0_MS MIN_ENTRIES [CHECK-OPTION...] - wait (bounded) for the report of the
+# migration that began at T0_MS in the guest's metadata on DST, keep it (XML, and the CLI's text
+# from inside DST), and check it with report-check.py (by default: completed and complete; the
+# options, e.g. --outcome failed --reason RE, say what else to expect). Sets REPORT_FIGURES.
 sc_report() {
     local tag=$1 dst=$2 t0=$3 min=$4 x=$ART/report-$1.xml limit rc k v
+    shift 4
     limit=$(( $(now_ms) + 20000 ))
     while :; do
         nc_report_xml "$dst" > "$x"
-        "$NCH_PY" "$NCH_LIB/report-check.py" "$x" --after-ms "$t0" --min-entries "$min" \
+        "$NCH_PY" "$NCH_LIB/report-check.py" "$x" --after-ms "$t0" --min-entries "$min" "$@" \
             > "$ART/report-$tag.check" 2>&1
         rc=$?
         grep -q 'FAIL stale\|not readable\|not a netcarry report' "$ART/report-$tag.check" || break
@@ -146,7 +331,7 @@ sc_report() {
     done
     REPORT_FIGURES=$(sed -n 's/^figures //p' "$ART/report-$tag.check")
     sc_note "report $tag on $dst: rc=$rc $(tr '\n' ' ' < "$ART/report-$tag.check")"
-    sc_check "$tag: the report on $dst is fresh and complete: $(grep '^FAIL' "$ART/report-$tag.check" | tr '\n' ';')$REPORT_FIGURES" \
+    sc_check "$tag: the report on $dst is fresh and as expected${*:+ ($*)}: $(grep '^FAIL' "$ART/report-$tag.check" | tr '\n' ';')$REPORT_FIGURES" \
         [ "$rc" = 0 ]
     nc_cli "$dst" report "$NCH_GUEST" > "$ART/report-$tag.txt" 2>&1
     rc=$?

@@ -6,13 +6,8 @@ SCENARIO_DESC="domjobabort during pre-copy: destination keeps no state and no ga
 
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
-precopy_under_way() {   # the guest waits paused on DST and DST's netcarryd has installed its state
-    [ "$(vsh "$1" domstate "$NCH_GUEST" 2>/dev/null)" = paused ] && [ -n "$(nc_guest_ct "$1")" ]
-}
-dst_clean() { [ -z "$(nc_guest_ct "$1")" ] && [ -z "$(nc_gates "$1")" ]; }
-
 scenario_run() {
-    local h src dst rc n mig
+    local h src dst rc n
     sc_need_netcarry
     for h in $NCH_HOSTS; do fw_on "$h"; nc_up "$h" || die "netcarryd did not start on host $h"; done
     src=$(guest_where) || die "the guest is not running anywhere"
@@ -22,19 +17,12 @@ scenario_run() {
 
     sc_client echo tcp-echo 7 --interval-ms 20 --stall-timeout-s 5
     sleep 1
-    ( sc_migrate "$src" "$dst" --bandwidth 1 ) &
-    mig=$!
-    pid_add migrate-slow "$mig"
-    wait_until 30 "pre-copy with state on $dst" precopy_under_way "$dst"
+    sc_migrate_slow "$src" "$dst"
     sleep 1
-    n=$(nc_guest_ct "$dst" | wc -l)
-    sc_check "pre-copy is under way: the guest waits on $dst, which holds $n pre-copied entries and a gate ($(nc_gates "$dst" | tr '\n' ' '))" \
-        [ "$n" -gt 0 -a -n "$(nc_gates "$dst")" ]
     sc_check "virsh domjobabort on $src is accepted" vsh "$src" domjobabort "$NCH_GUEST"
-    wait_pid 60 "$mig"; rc=$?
-    rm -f "$RUN/pids/migrate-slow"
+    sc_migrate_wait 60; rc=$?
     sc_check "the migration ends as cancelled (virsh exit $rc: $(tr '\n' ' ' < "$ART/migrate-$src$dst.out"))" [ "$rc" != 0 ]
-    wait_until 15 "$dst to drop the guest's state and gate" dst_clean "$dst"
+    wait_until 15 "$dst to drop the guest's state and gate" nc_host_clean "$dst"
     n=$(nc_guest_ct "$dst" | wc -l)
     sc_check "$dst keeps no conntrack entry of the guest ($n left)" [ "$n" = 0 ]
     sc_check "$dst keeps no gate ($(nc_gates "$dst" | tr '\n' ' '))" [ -z "$(nc_gates "$dst")" ]

@@ -5,12 +5,6 @@ SCENARIO_DESC="netcarryd restarted (takes the running guest up) and libvirtd res
 
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
-# what netcarryd logged in this scenario: libvirtd's connection closed; connected again after that
-sc08_closed() { sc_log_since "$1" netcarryd.log | grep "connection to libvirtd .* closed" >/dev/null; }
-sc08_reconnected() {
-    sc_log_since "$1" netcarryd.log | sed -n '/connection to libvirtd .* closed/,$p' | grep 'connected to qemu' >/dev/null
-}
-
 scenario_run() {
     local h src dst t0
     sc_need_netcarry
@@ -37,11 +31,11 @@ scenario_run() {
     monitors_stop "$src"
     pid_stop "libvirtd-$src"
     sc_check "netcarryd on $src notices that libvirtd went away" \
-        wait_until 10 "netcarryd to log the closed connection" sc08_closed "$src"
+        wait_until 10 "netcarryd to log the closed connection" sc_nc_libvirt_closed "$src"
     host_start "$src"
     monitors_start "$src"
     sc_check "netcarryd on $src reconnects to the new libvirtd" \
-        wait_until 40 "netcarryd to reconnect" sc08_reconnected "$src"
+        wait_until 40 "netcarryd to reconnect" sc_nc_libvirt_reconnected "$src"
     sc_check "the guest kept running through the libvirtd restart" \
         [ "$(vsh "$src" domstate "$NCH_GUEST" 2>/dev/null)" = running ]
 
