@@ -88,15 +88,21 @@ sc_migrate() {
 
 # sc_migrate_bg SRC DST [VIRSH-OPTION...] - sc_migrate in the background (e.g. slowed with
 # --bandwidth 1 so that a test can act during pre-copy); sc_migrate_wait SECONDS waits for it
-# (killed at the deadline) and returns virsh's exit status.
+# (killed at the deadline, when its job is aborted too, so that the guest is left in one place)
+# and returns virsh's exit status.
 sc_migrate_bg() {
+    echo "$1" > "$ART/.migrate-bg-src"
     ( sc_migrate "$@" ) &
     pid_add migrate-bg $!
 }
 sc_migrate_wait() {
-    local rc
-    wait_pid "$1" "$(pid_of migrate-bg)"; rc=$?
+    local rc p; p=$(pid_of migrate-bg)
+    wait_pid "$1" "$p"; rc=$?
     rm -f "$RUN/pids/migrate-bg"
+    if [ "$rc" -gt 128 ]; then
+        sc_note "virsh migrate still ran after $1 s: killed, its job aborted"
+        vsh "$(cat "$ART/.migrate-bg-src")" domjobabort "$NCH_GUEST" >/dev/null 2>&1
+    fi
     return $rc
 }
 
@@ -107,9 +113,17 @@ sc_migrate_slow() {
     local n
     sc_migrate_bg "$1" "$2" --bandwidth 1
     wait_until 30 "pre-copy with state on $2" sc_precopy_under_way "$2"
+    # QEMU's transfer has begun (libvirt sets the bandwidth when it starts it: a change of speed
+    # before that would be overwritten)
+    wait_until 30 "the migration's transfer from $1" sc_migration_moving "$1"
     n=$(nc_guest_ct "$2" | wc -l)
     sc_check "pre-copy is under way: $2 holds $n entries of the guest and a closed gate" \
         [ "$n" -gt 0 -a -n "$(nc_gates_closed "$2")" ]
+}
+
+# sc_migration_moving SRC - the guest's migration job on SRC has sent memory already.
+sc_migration_moving() {
+    vsh "$1" domjobinfo "$NCH_GUEST" 2>/dev/null | grep -E '^(Data|Memory) processed: +[0-9.]+ [KMG]i?B'
 }
 
 # sc_check_logged HOST FILE ERE WHAT - in this case (sc_case), HOST's log FILE has a line that
@@ -217,11 +231,14 @@ sc_check_takes_up() {
         [ "$ok" = 1 -a "$ms" -le 2000 ]
 }
 
-# sc_check_carries SRC DST - the next migration carries: a fresh echo client survives SRC->DST,
-# DST's firewall drops none of it, and DST's report says completed.
+# sc_check_carries - the next migration carries: from where the guest runs (SRC) to the other
+# host (DST), a fresh echo client survives, DST's firewall drops none of it, and DST's report
+# says completed.
 sc_check_carries() {
-    local t0 tag=${SC_CASE:-next}-next
-    nc_wait_rendezvous "$1" || die "netcarryd on $1 never published the guest's rendezvous"
+    local t0 tag=${SC_CASE:-next}-next src
+    src=$(guest_where) || die "the guest runs nowhere"
+    set -- "$src" "$(sc_other_host "$src")"
+    sc_check "$1's netcarryd has published the guest's rendezvous" nc_wait_rendezvous "$1"
     sc_client "$tag" tcp-echo 7 --interval-ms 20 --stall-timeout-s 5
     sleep 1
     sc_drops_mark "$2"

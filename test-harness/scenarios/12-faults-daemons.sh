@@ -60,7 +60,7 @@ case_b() {
     sc_check_leftovers "$dst" none none 5
     sc_check_echo_intact "$SC_CASE"
     sc_check_takes_up "$src"
-    sc_check_carries "$src" "$dst"
+    sc_check_carries
     sc_case_end
 }
 
@@ -83,7 +83,7 @@ case_c() {
     sc_check_leftovers "$dst" kept lapsed
     nc_start "$dst" || die "netcarryd did not restart on $dst"    # its start sweeps the gate
     sc_check_leftovers "$dst" any none 5
-    sc_check_carries "$src" "$dst"
+    sc_check_carries
     sc_case_end
 }
 
@@ -103,7 +103,7 @@ case_d() {
     sc_check_leftovers "$dst" none none 10
     sc_check_echo_intact "$SC_CASE"
     sc_check_takes_up "$src"
-    sc_check_carries "$src" "$dst"
+    sc_check_carries
     sc_case_end
 }
 

@@ -23,7 +23,7 @@ case_restart() {
     sc_check_guest_on "$src"
     sc_check_leftovers "$dst" none none 15
     sc_check_echo_intact "$SC_CASE"
-    sc_check_carries "$src" "$dst"
+    sc_check_carries
     sc_case_end
 }
 
