@@ -222,15 +222,29 @@ nc_guest_ct_flush() {
 }
 
 # nc_gates HOST - netcarry's gate tables (nftables netdev netcarry_gate_*) on HOST.
-nc_gates() { ip netns exec "$(host_ns "$1")" nft list tables netdev 2>/dev/null | grep netcarry_gate_; }
+nc_gates() {
+    local out i
+    for i in 1 2 3; do
+        out=$(ip netns exec "$(host_ns "$1")" nft list tables netdev 2>&1) && break
+        log "host $1: listing its gates failed (try $i): $(echo "$out" | head -n 1)"
+        sleep 0.1
+    done
+    echo "$out" | grep netcarry_gate_
+}
 
 # nc_gates_closed HOST - the gate tables on HOST that still hold the guest's IP traffic (their
 # set 'closed' has elements; a lapsed gate is an empty set: docs/kernel-facts.md).
 nc_gates_closed() {
-    local t
+    local t out i
     for t in $(nc_gates "$1" | awk '{ print $3 }'); do
-        ip netns exec "$(host_ns "$1")" nft list set netdev "$t" closed 2>/dev/null |
-            grep -q 'elements' && echo "$t"
+        # a read can fail while the table changes (it is then tried again); a table that is gone
+        # holds nothing
+        for i in 1 2 3; do
+            out=$(ip netns exec "$(host_ns "$1")" nft list set netdev "$t" closed 2>&1) && break
+            log "host $1: reading gate $t failed (try $i): $(echo "$out" | head -n 1)"
+            sleep 0.1
+        done
+        echo "$out" | grep -q 'elements' && echo "$t"
     done
 }
 

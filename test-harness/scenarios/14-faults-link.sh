@@ -14,9 +14,6 @@ mig_running() { pid_alive "$(pid_of migrate-bg)"; }
 # pre-copy has begun on DST, or the migration already ended
 precopy_or_ended() { sc_precopy_under_way "$1" || ! mig_running; }
 
-# the source's label rule, with its counter
-label_rule() { host_exec "$1" nft list chain inet "$NCH_FW_TABLE" forward | grep 'ct label set'; }
-
 case_k() {
     local rc src dst t0 ms
     sc_case K "the daemons' link cut during pre-copy"
@@ -46,12 +43,12 @@ case_l() {
     sc_case L "the daemons' link cut right before the stop"
     sc_case_ready 20
     src=$SC_SRC; dst=$SC_DST
-    sc_migrate_slow "$src" "$dst"
     t0=$(now_ms)
+    sc_migrate_slow "$src" "$dst"
     fabric_cut "$NCH_NC_PORT"
     sc_migrate_speed "$src" "$FAST_MIBS"
     sc_migrate_wait 60; rc=$?
-    sc_check "the migration completes $(( $(now_ms) - t0 )) ms after the cut (exit $rc: $(mig_out "$src" "$dst"))" [ "$rc" = 0 ]
+    sc_check "the migration completes (exit $rc: $(mig_out "$src" "$dst"))" [ "$rc" = 0 ]
     sc_check_guest_on "$dst"
     # no seal: seal-ms after the resume the destination keeps what it pre-copied and opens
     sc_report "$SC_CASE" "$dst" "$t0" 1 --outcome failed --reason seal
@@ -92,33 +89,34 @@ case_m() {
 }
 
 case_n() {
-    local rc src dst
-    sc_case N "the destination's kernel refuses one of the guest's entries (a conntrack label it does not use)"
+    local rc src dst sport
+    sc_case N "the destination's kernel refuses one of the guest's entries (a stale entry of the same flow is there)"
     sc_case_ready
     src=$SC_SRC; dst=$SC_DST
-    # The source's firewall labels the guest's UDP flows; the destination's has no rule that uses
-    # labels, so its kernel refuses to create an entry that carries one (ctnetlink: no label
-    # extension in that namespace). A real difference between two hosts' firewalls.
-    host_exec "$src" nft insert rule inet "$NCH_FW_TABLE" forward ip daddr "$NCH_GUEST_IP" \
-        meta l4proto udp counter ct label set 1 || die "cannot add the label rule on $src"
     sc_client "$SC_CASE-udp" udp-echo 7 --interval-ms 100 --stall-timeout-s 5
     sleep 1
-    sc_check "$src labels the guest's UDP flow: $(label_rule "$src")" \
-        eval '[ "$(label_rule "$src" | sed -n "s/.*packets \([0-9]*\).*/\1/p")" -gt 0 ]'
+    sport=$(host_exec "$src" conntrack -L -p udp -d "$NCH_GUEST_IP" 2>/dev/null |
+        sed -n 's/.* sport=\([0-9]*\) dport=7 .*/\1/p' | head -n 1)
+    sc_check "$src holds the guest's UDP flow (client port ${sport:-none})" [ -n "$sport" ]
+    # A stale entry of that flow on the destination, as a netcarryd that died after pre-copy
+    # leaves one (case C of 12-faults-daemons): its kernel refuses to create the carried entry
+    # (EEXIST), a real refusal of one of the guest's entries.
+    host_exec "$dst" conntrack -I -p udp -s "$NCH_NET.1" -d "$NCH_GUEST_IP" --sport "$sport" \
+        --dport 7 -t 120 >/dev/null 2>&1 || die "cannot put a stale entry on $dst"
     sc_migrate_bg "$src" "$dst" --bandwidth 1
     wait_until 30 "pre-copy on $dst or the migration's end" precopy_or_ended "$dst"
     sleep 2
     mig_running && sc_migrate_speed "$src" "$FAST_MIBS"      # not failed: let it end (and fail the checks)
     sc_migrate_wait 60; rc=$?
-    sc_check_logged "$dst" netcarryd.log 'refused by the kernel|not supported' "$dst's kernel refused the labelled entry"
+    sc_check_logged "$dst" netcarryd.log 'refused by the kernel' "$dst's kernel refused the carried entry"
     sc_check "virsh migrate fails (exit $rc: $(mig_out "$src" "$dst"))" [ "$rc" != 0 ]
     sc_check_guest_on "$src"
+    # the stale entry was the test's own: what is left besides is the carry's
+    host_exec "$dst" conntrack -D -p udp -s "$NCH_NET.1" -d "$NCH_GUEST_IP" --sport "$sport" \
+        --dport 7 >/dev/null 2>&1
     sc_check_leftovers "$dst" none none 10
     sc_check_echo_intact "$SC_CASE"
-    sc_client_stop "$SC_CASE-udp" >/dev/null
-    # back to the plain firewall, and no labelled entry left to trip a later migration
-    fw_on "$src"
-    host_exec "$(guest_where)" conntrack -D -p udp -d "$NCH_GUEST_IP" >/dev/null 2>&1
+    sc_check_echo_intact "$SC_CASE-udp"
     sc_case_end
 }
 
