@@ -775,9 +775,9 @@ static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
  *           installed is taken back whatever happens
  *
  * During admission the hook's answer carries the failure (dest_fail()). Afterwards:
- * - admission = refuse and the guest has not resumed here: fail the migration (fail_func): the
- *   guest stays on the source, whose kernel still holds its connections; the entries and the
- *   gate go (the incoming domain is destroyed).
+ * - admission = refuse and the guest has not resumed here: fail the migration (fail_func, if it
+ *   is not too late): the guest stays on the source, whose kernel still holds its connections;
+ *   the entries and the gate go (the incoming domain is destroyed).
  * - otherwise (proceed, or the guest already runs here): keep what is installed (the domain's own
  *   entries, checked against its addresses, and nearly current: rolling them back would only
  *   guarantee that its connections die), open the gate so the guest is never cut off, and say in
@@ -787,7 +787,7 @@ static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
 static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
 {
     const NcConfig *cfg = c->e->opt.config;
-    gboolean fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && c->e->opt.fail_func;
+    gboolean fail;
     guint kept;
 
     if (c->state == CARRY_ENDED)
@@ -801,6 +801,8 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     carry_stop_io(c);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
+    fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && c->e->opt.fail_func &&
+           c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
     if (fail || !trusted) {
         c->failure = g_strdup(reason);
         CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s%s", reason,
@@ -817,8 +819,6 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     }
     dest_remove_gate(c, fail ? "removing" : "opening");
     feed(c, NC_EV_CARRY_ABANDONED, 0, c->failure);
-    if (fail)
-        c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
 }
 
 /* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */

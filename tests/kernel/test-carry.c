@@ -301,7 +301,7 @@ static void on_job(const char *uuid, GTask *task, gpointer data)
 }
 
 /* The daemons' libvirt, as far as the engine makes a migration fail (admission = refuse). */
-static void on_fail(const char *uuid, NcSide side, const char *reason, gpointer data)
+static gboolean on_fail(const char *uuid, NcSide side, const char *reason, gpointer data)
 {
     Fixture *f = data;
 
@@ -310,6 +310,7 @@ static void on_fail(const char *uuid, NcSide side, const char *reason, gpointer 
     g_free(f->fail_reason[side]);
     f->fail_reason[side] = g_strdup(reason);
     g_test_message("the %s's engine makes the migration fail: %s", nc_side_to_string(side), reason);
+    return TRUE;
 }
 
 static NcCarryEngine *make_engine(Fixture *f, const char *ns, NcConfig *cfg, NcPhaseTracker *phases,
