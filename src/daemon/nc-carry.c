@@ -229,6 +229,7 @@ struct _Carry {
     gboolean gate_closed;
     guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
+    gboolean first_copy; /* the first empty chunk came: the source's first copy is all here */
     GError *admit_error;
     GSocket *dial_socket;
     GSource *dial_source;
@@ -1067,6 +1068,11 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         if (n || msg->state.deletes->len)
             CLOG(G_LOG_LEVEL_DEBUG, c, "chunk %u: %u upserts, %u deletions installed",
                  msg->state.seq, n, msg->state.deletes->len);
+        else if (!c->first_copy) {
+            c->first_copy = TRUE;
+            CLOG(G_LOG_LEVEL_INFO, c, "the source's first copy is installed: %u entries",
+                 c->precopied + n);
+        }
         c->precopied += n;
         return NULL;
     }
@@ -1411,10 +1417,17 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
                    cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
     deadline = g_timeout_add(bound_ms, admit_deadline, &expired);
-    /* the loop runs the hook server too: a newer admission of the domain may replace @c */
+    /* the loop runs the hook server too: a newer admission of the domain may replace @c. Once
+     * admitted, it waits (within the same bound) for the source's first copy to be installed:
+     * the hook holds back the migration's start, never its downtime, and what is installed now
+     * is not left for the stop (a large table would otherwise still be streaming then). */
     c->refs++;
-    while (!c->admit_done && !expired && !c->forgotten)
+    while (!(c->admit_done && (!c->admitted || c->first_copy || c->state == CARRY_ENDED)) &&
+           !expired && !c->forgotten)
         g_main_context_iteration(ctx, TRUE);
+    if (c->admitted && !c->first_copy && c->state != CARRY_ENDED)
+        CLOG(G_LOG_LEVEL_INFO, c, "admitted with the first copy still coming (%u entries so far)",
+             c->precopied);
     if (!expired)
         g_source_remove(deadline);
     if (!c->admit_done && !c->forgotten) {
@@ -2065,8 +2078,9 @@ static void requester_serve(Requester *r)
         src_fail(c, err->message, TRUE);
         return;
     }
-    /* the destination's admission waits for the first chunk: send one even if empty */
-    if (!c->last_send_us && !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+    /* the first copy is queued: an empty chunk marks its end (the destination's admission waits
+     * for it, so the bulk is installed before libvirt starts the migration) */
+    if (!nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
