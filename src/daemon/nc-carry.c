@@ -229,6 +229,7 @@ struct _Carry {
     gboolean gate_closed;
     guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
+    gboolean first_copy; /* the first empty chunk came: the source's first copy is all here */
     GError *admit_error;
     GSocket *dial_socket;
     GSource *dial_source;
@@ -775,9 +776,9 @@ static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
  *           installed is taken back whatever happens
  *
  * During admission the hook's answer carries the failure (dest_fail()). Afterwards:
- * - admission = refuse and the guest has not resumed here: fail the migration (fail_func): the
- *   guest stays on the source, whose kernel still holds its connections; the entries and the
- *   gate go (the incoming domain is destroyed).
+ * - admission = refuse and the guest has not resumed here: fail the migration (fail_func, if it
+ *   is not too late): the guest stays on the source, whose kernel still holds its connections;
+ *   the entries and the gate go (the incoming domain is destroyed).
  * - otherwise (proceed, or the guest already runs here): keep what is installed (the domain's own
  *   entries, checked against its addresses, and nearly current: rolling them back would only
  *   guarantee that its connections die), open the gate so the guest is never cut off, and say in
@@ -787,7 +788,7 @@ static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
 static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
 {
     const NcConfig *cfg = c->e->opt.config;
-    gboolean fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && c->e->opt.fail_func;
+    gboolean fail;
     guint kept;
 
     if (c->state == CARRY_ENDED)
@@ -801,6 +802,8 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     carry_stop_io(c);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
+    fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && c->e->opt.fail_func &&
+           c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
     if (fail || !trusted) {
         c->failure = g_strdup(reason);
         CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s%s", reason,
@@ -817,8 +820,6 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     }
     dest_remove_gate(c, fail ? "removing" : "opening");
     feed(c, NC_EV_CARRY_ABANDONED, 0, c->failure);
-    if (fail)
-        c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
 }
 
 /* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */
@@ -1067,6 +1068,11 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         if (n || msg->state.deletes->len)
             CLOG(G_LOG_LEVEL_DEBUG, c, "chunk %u: %u upserts, %u deletions installed",
                  msg->state.seq, n, msg->state.deletes->len);
+        else if (!c->first_copy) {
+            c->first_copy = TRUE;
+            CLOG(G_LOG_LEVEL_INFO, c, "the source's first copy is installed: %u entries",
+                 c->precopied + n);
+        }
         c->precopied += n;
         return NULL;
     }
@@ -1411,10 +1417,17 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
                    cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
     deadline = g_timeout_add(bound_ms, admit_deadline, &expired);
-    /* the loop runs the hook server too: a newer admission of the domain may replace @c */
+    /* the loop runs the hook server too: a newer admission of the domain may replace @c. Once
+     * admitted, it waits (within the same bound) for the source's first copy to be installed:
+     * the hook holds back the migration's start, never its downtime, and what is installed now
+     * is not left for the stop (a large table would otherwise still be streaming then). */
     c->refs++;
-    while (!c->admit_done && !expired && !c->forgotten)
+    while (!(c->admit_done && (!c->admitted || c->first_copy || c->state == CARRY_ENDED)) &&
+           !expired && !c->forgotten)
         g_main_context_iteration(ctx, TRUE);
+    if (c->admitted && !c->first_copy && c->state != CARRY_ENDED)
+        CLOG(G_LOG_LEVEL_INFO, c, "admitted with the first copy still coming (%u entries so far)",
+             c->precopied);
     if (!expired)
         g_source_remove(deadline);
     if (!c->admit_done && !c->forgotten) {
@@ -2065,8 +2078,9 @@ static void requester_serve(Requester *r)
         src_fail(c, err->message, TRUE);
         return;
     }
-    /* the destination's admission waits for the first chunk: send one even if empty */
-    if (!c->last_send_us && !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+    /* the first copy is queued: an empty chunk marks its end (the destination's admission waits
+     * for it, so the bulk is installed before libvirt starts the migration) */
+    if (!nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }

@@ -67,11 +67,15 @@ typedef void (*NcCarryJobFunc)(const char *uuid, GTask *task, gpointer user_data
  *        whose kernel still holds its connections.
  * @reason: the carry's failure, for the log
  *
- * netcarryd calls libvirt off the main loop, and only while libvirt still has the migration
- * job; tests record the call.
+ * Return: TRUE if the migration will be made to fail; FALSE if it is too late (the incoming
+ * migration already completed here) or libvirt cannot be asked: the engine then keeps what it
+ * installed and opens the gate, as under proceed.
+ *
+ * netcarryd calls libvirt off the main loop, and only while libvirt still has the migration;
+ * tests record the call.
  */
-typedef void (*NcCarryFailFunc)(const char *uuid, NcSide side, const char *reason,
-                                gpointer user_data);
+typedef gboolean (*NcCarryFailFunc)(const char *uuid, NcSide side, const char *reason,
+                                    gpointer user_data);
 
 /**
  * NcCarryOptions - what the engine needs from its daemon

@@ -138,19 +138,25 @@ static int job_operation(virDomainPtr dom, GError **error)
     return type == VIR_DOMAIN_JOB_NONE ? -1 : op;
 }
 
-/* FAIL_MIGRATION: only a migration that is still under way, in the expected direction. */
+/* FAIL_MIGRATION: only a migration that is still under way. The source asks for its outgoing
+ * job; a destination's libvirt gives no job statistics, so there the domain must still be paused
+ * (the main loop checked that QEMU's incoming migration had not completed). */
 static void fail_migration(NcLvTask *t, virDomainPtr dom, GError **error)
 {
     gboolean src = t->side == NC_SIDE_SOURCE;
-    int want = src ? VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT : VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;
-    int op = job_operation(dom, error);
+    int op = -1, state = VIR_DOMAIN_NOSTATE, reason = 0;
 
-    if (op == -2)
+    if (src && (op = job_operation(dom, error)) == -2)
         return;
-    if (op != want) {
-        g_message("%s/%s: the carry failed (%s), but libvirt has no %s migration job for the "
-                  "domain any more: nothing to make fail",
-                  t->uuid, nc_side_to_string(t->side), t->reason, src ? "outgoing" : "incoming");
+    if (!src && virDomainGetState(dom, &state, &reason, 0) < 0) {
+        lv_set_error(error, "virDomainGetState");
+        return;
+    }
+    if (src ? op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT : state != VIR_DOMAIN_PAUSED) {
+        g_message("%s/%s: the carry failed (%s), but %s: nothing to make fail", t->uuid,
+                  nc_side_to_string(t->side), t->reason,
+                  src ? "libvirt has no outgoing migration job for the domain any more"
+                      : "the domain is not paused any more");
         return;
     }
     g_message("%s/%s: %s the migration (admission = refuse): the carry failed: %s", t->uuid,
@@ -660,15 +666,26 @@ void nc_libvirt_resume(NcLibvirt *lv, const char *uuid)
     queue(lv, t);
 }
 
-void nc_libvirt_fail_migration(NcLibvirt *lv, const char *uuid, NcSide side, const char *reason)
+gboolean nc_libvirt_fail_migration(NcLibvirt *lv, const char *uuid, NcSide side, const char *reason)
 {
-    NcLvTask *t = g_new0(NcLvTask, 1);
+    NcLvTask *t;
 
+    if (!lv->conn)
+        return FALSE;
+    if (side == NC_SIDE_DESTINATION && (!side_open(lv, uuid, side) ||
+                                        nc_phase_tracker_qmp_completed(lv->phases, uuid, side))) {
+        g_message("%s/destination: the carry failed (%s), but the incoming migration already "
+                  "completed here: too late to make it fail",
+                  uuid, reason);
+        return FALSE;
+    }
+    t = g_new0(NcLvTask, 1);
     t->kind = NC_LV_TASK_FAIL_MIGRATION;
     t->uuid = g_strdup(uuid);
     t->side = side;
     t->reason = g_strdup(reason);
     queue(lv, t);
+    return TRUE;
 }
 
 void nc_libvirt_store_report(NcLibvirt *lv, const char *uuid, const NcReport *report)

@@ -641,3 +641,10 @@ gboolean nc_phase_tracker_abandoned(NcPhaseTracker *tracker, const char *domain,
 
     return m && m->abandoned;
 }
+
+gboolean nc_phase_tracker_qmp_completed(NcPhaseTracker *tracker, const char *domain, NcSide side)
+{
+    NcMigration *m = lookup(tracker, domain, side);
+
+    return m && m->qmp_completed;
+}

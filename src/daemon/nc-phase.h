@@ -178,4 +178,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPhaseTracker, nc_phase_tracker_free)
  * migration on @side. */
 gboolean nc_phase_tracker_abandoned(NcPhaseTracker *tracker, const char *domain, NcSide side);
 
+/* Whether QEMU reported its migration completed (MIGRATION "completed") in @domain's open or
+ * last migration on @side: on the destination, the incoming stream is all there. */
+gboolean nc_phase_tracker_qmp_completed(NcPhaseTracker *tracker, const char *domain, NcSide side);
+
 G_END_DECLS

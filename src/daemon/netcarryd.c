@@ -124,11 +124,11 @@ static void on_job(const char *uuid, GTask *task, gpointer data)
     nc_libvirt_outgoing_job(d->libvirt, uuid, task);
 }
 
-static void on_fail(const char *uuid, NcSide side, const char *reason, gpointer data)
+static gboolean on_fail(const char *uuid, NcSide side, const char *reason, gpointer data)
 {
     NcDaemon *d = data;
 
-    nc_libvirt_fail_migration(d->libvirt, uuid, side, reason);
+    return nc_libvirt_fail_migration(d->libvirt, uuid, side, reason);
 }
 
 /* --- the hook server's handlers --------------------------------------------- */
