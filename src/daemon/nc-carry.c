@@ -898,7 +898,11 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             g_propagate_error(error, g_steal_pointer(&err));
             return FALSE;
         }
-        /* some entries were refused (e.g. the destination already had one): carry the rest */
+        /* some entries were refused: one the destination has already (EEXIST) passes its
+         * traffic anyway; any other refusal is a connection that dies here, which admission =
+         * refuse does not accept (the migration fails); under proceed, carry the rest */
+        const NcCtFailure *lost = NULL;
+
         bad = g_new0(gboolean, ups->len);
         for (guint i = 0; i < fails->len; i++) {
             const NcCtFailure *f = g_ptr_array_index(fails, i);
@@ -907,9 +911,17 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
                 bad[f->index] = TRUE;
                 add_failure(c, &g_array_index(ups, NcCtEntry, f->index), f->message);
             }
+            if (f->errnum != EEXIST && !lost)
+                lost = f;
         }
         CLOG(G_LOG_LEVEL_WARNING, c, "%u of %u entries refused by the kernel: %s", fails->len,
              ups->len, err->message);
+        if (lost && c->e->opt.config->admission == NC_ADMISSION_REFUSE) {
+            g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
+                        "the kernel here refused %u of the domain's entries (%s)", fails->len,
+                        lost->message);
+            return FALSE;
+        }
         rest = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
         for (guint i = 0; i < ups->len; i++)
             if (!bad[i])
