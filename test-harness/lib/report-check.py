@@ -3,11 +3,12 @@
 # reads it: completed, every phase on both hosts, state installed before the guest resumed (or
 # the gate held until it was), enough entries carried, none failed. Prints the figures.
 """usage: report-check.py REPORT.xml --after-ms MS [--min-entries N] [--outcome O] [--reason RE]
-                        [--not-need SIDE:PHASE]...
+                        [--not-need SIDE:PHASE]... [--failed-entries N]
 A migration that went wrong is checked for what it should say: --outcome failed (or cancelled)
 expects that outcome and needs no phase or entry beyond what is asked; --reason RE expects a
 reason matching RE (Python re.search); --not-need drops a phase from "every phase" (e.g.
-source:completed when the source's end is unknown).
+source:completed when the source's end is unknown); --failed-entries N expects exactly N entries
+reported as failed to install (each listed), which is then no failure of the report.
 Exit 0 if the report passes, 1 with one 'FAIL ...' line per problem, 2 if it is unreadable.
 The last line is always 'figures key=value ...' (the measured numbers)."""
 import argparse
@@ -39,6 +40,7 @@ def main():
     ap.add_argument('--outcome', default='completed', choices=['completed', 'failed', 'cancelled'])
     ap.add_argument('--reason', default=None)
     ap.add_argument('--not-need', action='append', default=[])
+    ap.add_argument('--failed-entries', type=int, default=None)
     a = ap.parse_args()
     need = {side: [p for p in phases if '%s:%s' % (side, p) not in a.not_need]
             for side, phases in NEED.items()}
@@ -122,11 +124,18 @@ def main():
         if int(c.get('installed', '0')) < a.min_entries:
             fails.append('%s conntrack entries installed, expected at least %d'
                          % (c.get('installed'), a.min_entries))
-        if c.get('failed', '0') != '0' and a.outcome == 'completed':
+        if a.failed_entries is not None:
+            if c.get('failed', '0') != str(a.failed_entries):
+                fails.append('%s conntrack entries failed to install, expected %d'
+                             % (c.get('failed'), a.failed_entries))
+        elif c.get('failed', '0') != '0' and a.outcome == 'completed':
             fails.append('%s conntrack entries failed to install' % c.get('failed'))
-    for f in root.findall(NS + 'failure'):
+    listed = root.findall(NS + 'failure')
+    if a.failed_entries is not None and len(listed) != a.failed_entries:
+        fails.append('%d failures listed, expected %d' % (len(listed), a.failed_entries))
+    for f in listed:
         what = 'failure reported: %s' % ' '.join('%s=%s' % kv for kv in f.attrib.items())
-        if a.outcome == 'completed':
+        if a.outcome == 'completed' and a.failed_entries is None:
             fails.append(what)
         else:
             print('note ' + what)

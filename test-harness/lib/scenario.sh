@@ -231,21 +231,21 @@ sc_check_takes_up() {
         [ "$ok" = 1 -a "$ms" -le 2000 ]
 }
 
-# sc_check_carries - the next migration carries: from where the guest runs (SRC) to the other
-# host (DST), a fresh echo client survives, DST's firewall drops none of it, and DST's report
-# says completed.
+# sc_check_carries [CHECK-OPTION...] - the next migration carries: from where the guest runs
+# (SRC) to the other host (DST), a fresh echo client survives, DST's firewall drops none of it,
+# and DST's report says completed (with no entry failed, unless the options say otherwise).
 sc_check_carries() {
-    local t0 tag=${SC_CASE:-next}-next src
+    local t0 tag=${SC_CASE:-next}-next src dst
     src=$(guest_where) || die "the guest runs nowhere"
-    set -- "$src" "$(sc_other_host "$src")"
-    sc_check "$1's netcarryd has published the guest's rendezvous" nc_wait_rendezvous "$1"
+    dst=$(sc_other_host "$src")
+    sc_check "$src's netcarryd has published the guest's rendezvous" nc_wait_rendezvous "$src"
     sc_client "$tag" tcp-echo 7 --interval-ms 20 --stall-timeout-s 5
     sleep 1
-    sc_drops_mark "$2"
+    sc_drops_mark "$dst"
     t0=$(now_ms)
-    sc_check "the next migration $1->$2 succeeds" sc_migrate "$1" "$2"
-    sc_report "$tag" "$2" "$t0" 1
-    sc_check_no_drops "$2"
+    sc_check "the next migration $src->$dst succeeds" sc_migrate "$src" "$dst"
+    sc_report "$tag" "$dst" "$t0" 1 "$@"
+    sc_check_no_drops "$dst"
     sc_check_echo_intact "$tag"
 }
 
