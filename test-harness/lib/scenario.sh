@@ -206,6 +206,27 @@ sc_check_leftovers() {
         sc_leftovers_are "$1" "$2" "$3"
 }
 
+# sc_check_stayed SRC DST [WAIT_S] - a migration failed as it must: the guest runs on SRC only,
+# DST holds neither its entries nor a gate (waiting at most WAIT_S, default 10), and the case's
+# echo client's connection is intact.
+sc_check_stayed() {
+    sc_check_guest_on "$1"
+    sc_check_leftovers "$2" none none "${3:-10}"
+    sc_check_echo_intact "$SC_CASE"
+}
+
+# sc_check_unsealed DST T0_MS - a migration (begun at T0_MS) completed without its seal: the guest
+# runs on DST, whose report says failed for want of the seal; DST kept the entries it had
+# installed and opened its gate seal-ms after the resume, so the case's echo client survived a
+# stall of about that; and DST took the guest up (its rendezvous).
+sc_check_unsealed() {
+    sc_check_guest_on "$1"
+    sc_report "$SC_CASE" "$1" "$2" 1 --outcome failed --reason seal
+    sc_check_leftovers "$1" kept none 5
+    sc_check_echo_intact "$SC_CASE" $(( NCH_NC_SEAL_MS + 2000 ))
+    sc_check "$1 takes the guest up (its rendezvous)" nc_wait_rendezvous "$1"
+}
+
 # sc_check_gate_lapses HOST SINCE_MS WHY - no gate on HOST holds traffic any more within
 # gate-lapse-ms (+ 1.5 s) of SINCE_MS, when WHY (e.g. "its daemon died") stopped its renewals.
 sc_gates_open() { [ -z "$(nc_gates_closed "$1")" ]; }

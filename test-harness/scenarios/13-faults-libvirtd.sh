@@ -20,9 +20,7 @@ case_restart() {
     sc_check "netcarryd on $h reconnects to its restarted libvirtd" sc_restart_libvirtd "$h"
     sc_migrate_wait 60; rc=$?
     sc_check "virsh migrate fails (exit $rc: $(tr '\n' ' ' < "$ART/migrate-$src$dst.out"))" [ "$rc" != 0 ]
-    sc_check_guest_on "$src"
-    sc_check_leftovers "$dst" none none 15
-    sc_check_echo_intact "$SC_CASE"
+    sc_check_stayed "$src" "$dst" 15
     sc_check_carries
     sc_case_end
 }
