@@ -18,7 +18,6 @@ NCH_NC_PORT=${NCH_NC_PORT:-16520}
 NCH_NC_GATE_LAPSE_MS=10000      # gate-lapse-ms: a gate nobody renews opens by itself
 NCH_NC_SEAL_MS=2000             # seal-ms: after the guest's resume, the seal's longest wait
 NCH_NC_IDLE_MS=5000             # peer-idle-ms: the longest silence on a peer link
-NCH_NC_CONNECT_MS=3000          # peer-connect-ms: the destination's dial at admission
 NCH_NC_CONF=/etc/netcarry/netcarry.conf
 # node_exporter's textfile directory as netcarryd sees it, private to each host (under /run/netcarry)
 NCH_NC_METRICS=/run/netcarry/metrics
