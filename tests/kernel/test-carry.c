@@ -153,6 +153,23 @@ static void ct_install(const char *ns, const char *src, guint16 sport)
     g_assert_no_error(error);
 }
 
+/* @n entries from @src, source ports @first_port on, in one batch */
+static void ct_install_many(const char *ns, const char *src, guint16 first_port, guint n)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
+    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+
+    g_assert_no_error(error);
+    for (guint i = 0; i < n; i++) {
+        NcCtEntry e = nc_ktest_tcp_entry(src, (guint16)(first_port + i));
+
+        g_array_append_val(entries, e);
+    }
+    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
+    g_assert_no_error(error);
+}
+
 static void ct_delete(const char *ns, const char *src, guint16 sport)
 {
     g_autoptr(GError) error = NULL;
@@ -716,21 +733,11 @@ static void test_admit_after_first_copy(Fixture *f, gconstpointer data)
 {
     const guint n = 20000;
     g_autoptr(GError) error = NULL;
-    g_autoptr(NcCt) ct = NULL;
-    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
     gint64 t0;
 
     if (!f->usable)
         return;
-    ct = nc_ct_open(f->ns_src, &error);
-    g_assert_no_error(error);
-    for (guint i = 0; i < n; i++) {
-        NcCtEntry e = nc_ktest_tcp_entry(VM4, (guint16)(20000 + i));
-
-        g_array_append_val(entries, e);
-    }
-    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
-    g_assert_no_error(error);
+    ct_install_many(f->ns_src, VM4, 20000, n);
     t0 = g_get_monotonic_time();
     g_assert_true(start_carry(f, &error));
     g_assert_no_error(error);
@@ -756,21 +763,11 @@ static void test_admit_source_gone(Fixture *f, gconstpointer data)
 {
     const guint n = 20000;
     g_autoptr(GError) error = NULL;
-    g_autoptr(NcCt) ct = NULL;
-    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
     guint sub;
 
     if (!f->usable)
         return;
-    ct = nc_ct_open(f->ns_src, &error);
-    g_assert_no_error(error);
-    for (guint i = 0; i < n; i++) {
-        NcCtEntry e = nc_ktest_tcp_entry(VM4, (guint16)(20000 + i));
-
-        g_array_append_val(entries, e);
-    }
-    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
-    g_assert_no_error(error);
+    ct_install_many(f->ns_src, VM4, 20000, n);
     /* the destination's tracker records prepare when the source accepted (its first chunk) */
     sub = nc_phase_tracker_subscribe(f->ph_dst, free_source_cb, f);
     g_assert_false(start_carry(f, &error));
