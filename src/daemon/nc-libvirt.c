@@ -162,10 +162,12 @@ static void fail_migration(NcLvTask *t, virDomainPtr dom, GError **error)
         lv_set_error(error, "virDomainGetState");
         return;
     }
-    /* an incoming domain waits paused for its migration (reason "migration") until libvirt
-     * resumes it; a guest left paused by `virsh migrate --suspend` has another reason */
+    /* an incoming domain waits paused, reason "starting up" (libvirt 11; "migration" in some
+     * versions), until libvirt resumes it; a guest left paused by `virsh migrate --suspend` has
+     * reason "user" */
     if (src ? op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT
-            : state != VIR_DOMAIN_PAUSED || reason != VIR_DOMAIN_PAUSED_MIGRATION) {
+            : state != VIR_DOMAIN_PAUSED || (reason != VIR_DOMAIN_PAUSED_STARTING_UP &&
+                                             reason != VIR_DOMAIN_PAUSED_MIGRATION)) {
         g_message("%s/%s: the carry failed (%s), but %s (state %d, reason %d): nothing to make "
                   "fail",
                   t->uuid, nc_side_to_string(t->side), t->reason,
