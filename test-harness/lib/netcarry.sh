@@ -15,6 +15,7 @@
 
 NCH_NC_PORT=${NCH_NC_PORT:-16520}
 # netcarryd's [timeouts] defaults, which the harness's config keeps: the bounds scenarios expect
+# shellcheck disable=SC2034  # used by the scenarios
 NCH_NC_GATE_LAPSE_MS=10000      # gate-lapse-ms: a gate nobody renews opens by itself
 NCH_NC_SEAL_MS=2000             # seal-ms: after the guest's resume, the seal's longest wait
 NCH_NC_IDLE_MS=5000             # peer-idle-ms: the longest silence on a peer link
