@@ -15,9 +15,12 @@
 
 NCH_NC_PORT=${NCH_NC_PORT:-16520}
 # netcarryd's [timeouts] defaults, which the harness's config keeps: the bounds scenarios expect
-# shellcheck disable=SC2034  # used by the scenarios
+# (read by the scenarios: shellcheck sees no use here)
+# shellcheck disable=SC2034
 NCH_NC_GATE_LAPSE_MS=10000      # gate-lapse-ms: a gate nobody renews opens by itself
+# shellcheck disable=SC2034
 NCH_NC_SEAL_MS=2000             # seal-ms: after the guest's resume, the seal's longest wait
+# shellcheck disable=SC2034
 NCH_NC_IDLE_MS=5000             # peer-idle-ms: the longest silence on a peer link
 NCH_NC_CONF=/etc/netcarry/netcarry.conf
 # node_exporter's textfile directory as netcarryd sees it, private to each host (under /run/netcarry)
