@@ -102,9 +102,9 @@ case_n() {
     # A stale entry of that flow on the destination, as a netcarryd that died after pre-copy
     # leaves one (case C of 12-faults-daemons): its kernel refuses to create the carried entry
     # (EEXIST), a real refusal of one of the guest's entries, but one that passes the flow's
-    # traffic. (A conntrack label the destination's rules do not use is no refusal: that kernel
-    # creates the entry and drops the label. Its table's size is the machine's, so "table full"
-    # cannot be made inside a harness host.)
+    # traffic. (A conntrack label the destination's rules do not use is no refusal: its kernel
+    # installed such an entry. Its table's size is the machine's, so "table full" cannot be
+    # made inside a harness host.)
     host_exec "$dst" conntrack -I -p udp -s "$NCH_NET.1" -d "$NCH_GUEST_IP" --sport "$sport" \
         --dport 7 -t 120 >/dev/null 2>&1 || die "cannot put a stale entry on $dst"
     t0=$(now_ms)
