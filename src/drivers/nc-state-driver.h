@@ -1,0 +1,184 @@
+/* nc-state-driver.h - the seam every class of state goes through: one vtable per class
+ *
+ * The engine, the bundle, the wire and the report are meant to know classes only through this.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/nc-item-set.h"
+#include "util/nc-addr.h"
+
+G_BEGIN_DECLS
+
+/*
+ * Theory of operation
+ * ===================
+ * A class is a kind of state that moves with a VM (conntrack entries, nft set and map elements,
+ * named counters and quotas, ...; docs/architecture.md has the table). A class has two halves:
+ *
+ *  - NcClassOps (conf/nc-item-set.h): what its items are, with no kernel: the canonical key (one
+ *    definition of the item's identity, used by every set, diff and wire message of the class),
+ *    the canonical bytes (what is digested and sent), a description for messages, and a
+ *    comparison that knows which fields tick. An NcItemSet keeps a class's items under their key
+ *    with a count and an incremental digest: the source's "what I sent", the destination's "what
+ *    I received", a capture, all the same type.
+ *
+ *  - NcStateDriver (here): how the class lives in a kernel. A driver handle is opened in a
+ *    network namespace (open/close) and then:
+ *      probe    at admission, on the destination: can this host take the class at all (the
+ *               kernel feature, the target objects), and is there room? @expected (nullable) is
+ *               what the source holds, when known, so that the driver can name each target the
+ *               items need (the set, its type, its free room). An error names what is missing
+ *               and where; the caller decides by policy (refuse, or proceed and report).
+ *      capture  on the source: the items that belong to the domain (NcOwner: its addresses,
+ *               its MAC, the objects its profile names) into an NcItemSet, and into
+ *               @not_carried (nullable; NcNotCarried) what belongs to the domain but cannot be
+ *               carried, with the reason, for the report: never silently dropped.
+ *      follow   (nullable) where the kernel announces changes, a follower keeps the capture
+ *               current during pre-copy. NULL means the class has no usable events (an nft
+ *               element added by a packet-path `add @set` rule makes none) or its values change
+ *               until the stop anyway (counters): the engine captures it again after the
+ *               source's STOP. @at says when the engine takes the class: during pre-copy, or
+ *               at the seal only.
+ *      install  on the destination: all of the items or none (one kernel transaction, or undo
+ *               of what went in), after checking each against the destination's own NcOwner
+ *               (ownership is decided by the destination, never by the source's word).
+ *               @installed receives, in an NcItemSet, exactly what this call put in, which is
+ *               what remove() takes to roll back.
+ *      remove   takes exactly the given items away; an item already gone is no error. Used for
+ *               the destination's roll-back (the items install returned) and the source's
+ *               clean-up after success (the items it sent).
+ *      verify   nc_state_driver_verify(): capture again and diff against what was installed,
+ *               with the class's own comparison (timeouts tick, counters grow).
+ *
+ * Every call is synchronous and returns a GError in the NC_ERROR domain naming the object
+ * (family/table/name, address) and the namespace. A driver keeps no state about a carry between
+ * calls beyond its open handle: the sets are the engine's.
+ *
+ * Order at the destination: classes whose @at is NC_DRIVER_AT_PRECOPY install as they arrive
+ * (bindings, sets, conntrack); NC_DRIVER_AT_SEAL classes (counters and quotas, whose values
+ * change until the guest stops) are captured after the source's STOP and installed with the
+ * seal, before the gate opens.
+ *
+ * Conntrack (src/drivers/nc-ct.c with its follower nc-ct-events.c) moves onto this interface
+ * through its class ops (src/daemon/nc-ct-class.c); the engine is not rewired yet.
+ */
+
+/**
+ * NcObjectRef - an nftables object named in a domain's profile or on the command line
+ * @family: nftables family name: "ip", "ip6", "inet", "bridge", "netdev", "arp"
+ * @table:  table name
+ * @name:   object (or set) name
+ * @type:   "counter", "quota", "set", ...; NULL: whatever it is
+ */
+typedef struct {
+    char *family;
+    char *table;
+    char *name;
+    char *type;
+} NcObjectRef;
+
+NcObjectRef *nc_object_ref_new(const char *family, const char *table, const char *name,
+                               const char *type);
+NcObjectRef *nc_object_ref_parse(const char *text, const char *type, GError **error);
+void nc_object_ref_free(NcObjectRef *ref);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
+
+/**
+ * NcOwner - what belongs to a domain, as one host derived it
+ * @addresses: (element-type NcAddr): its addresses
+ * @has_mac:   whether @mac is set
+ * @mac:       its MAC address
+ * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; for the
+ *             set class, the sets to look at (NULL or empty: every set of the namespace)
+ */
+typedef struct {
+    GArray *addresses;
+    gboolean has_mac;
+    guint8 mac[6];
+    GPtrArray *objects;
+} NcOwner;
+
+NcOwner *nc_owner_new(void);
+void nc_owner_free(NcOwner *owner);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
+gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);
+gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac);
+
+/**
+ * NcNotCarried - something that belongs to the domain and cannot be carried
+ * @class_name: the class that found it ("nft-set", "nft-object", ...)
+ * @what:       what it is: "inet/fw/perip element 10.0.0.5 (ct count)"
+ * @reason:     why: what the kernel cannot take, and what the operator can do
+ */
+typedef struct {
+    char *class_name;
+    char *what;
+    char *reason;
+} NcNotCarried;
+
+void nc_not_carried_add(GPtrArray *list, const char *class_name, const char *what,
+                        const char *reason_fmt, ...) G_GNUC_PRINTF(4, 5);
+void nc_not_carried_free(NcNotCarried *nc);
+GPtrArray *nc_not_carried_list_new(void); /* (element-type NcNotCarried) */
+
+/* When the engine takes a class's items. */
+typedef enum {
+    NC_DRIVER_AT_PRECOPY, /* while the guest runs, then the changes at the stop */
+    NC_DRIVER_AT_SEAL,    /* only after the source's STOP: values change until then */
+} NcDriverAt;
+
+/* Called on the main context when a follower has changes to take. */
+typedef void (*NcFollowNotify)(gpointer follower, gpointer user_data);
+
+/**
+ * NcChanges - what changed since the last take: @deleted keys first, then @upserts
+ * @full:    TRUE: @upserts is the whole set (a resync); the receiver drops what is not in it
+ * @upserts: (element-type gpointer): items of the class (freed with the class's free)
+ * @deleted: (element-type GBytes): canonical keys
+ */
+typedef struct {
+    gboolean full;
+    GPtrArray *upserts;
+    GPtrArray *deleted;
+} NcChanges;
+
+/**
+ * NcStateDriver - one class in a kernel (theory of operation above)
+ */
+typedef struct {
+    const NcClassOps *ops;
+    NcDriverAt at;
+    gpointer (*open)(const char *netns, GError **error);
+    void (*close)(gpointer handle);
+    gboolean (*probe)(gpointer handle, const NcOwner *owner, const NcItemSet *expected,
+                      GError **error);
+    gboolean (*capture)(gpointer handle, const NcOwner *owner, NcItemSet *out,
+                        GPtrArray *not_carried, GError **error);
+    gboolean (*owns)(const NcOwner *owner, gconstpointer item, char **why);
+    gboolean (*install)(gpointer handle, const NcOwner *owner, const NcItemSet *items,
+                        NcItemSet **installed, GError **error);
+    gboolean (*remove)(gpointer handle, const NcItemSet *items, guint *n_removed,
+                       GError **error);
+    /* (nullable): no events; capture again at the stop */
+    gpointer (*follow)(const char *netns, const NcOwner *owner, NcFollowNotify notify,
+                       gpointer user_data, GError **error);
+    NcChanges *(*take_changes)(gpointer follower);
+    void (*unfollow)(gpointer follower);
+} NcStateDriver;
+
+void nc_changes_free(NcChanges *changes);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcChanges, nc_changes_free)
+
+gboolean nc_state_driver_verify(const NcStateDriver *driver, gpointer handle,
+                                const NcOwner *owner, const NcItemSet *expected,
+                                NcItemDiff **diff, GError **error);
+gboolean nc_state_driver_check_owned(const NcStateDriver *driver, const NcOwner *owner,
+                                     const NcItemSet *items, GError **error);
+
+/* The registry: every driver this build has, by class name. */
+const NcStateDriver *nc_state_driver_lookup(const char *class_name);
+const NcStateDriver *const *nc_state_drivers(guint *n);
+
+G_END_DECLS
