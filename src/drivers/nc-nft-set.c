@@ -734,14 +734,14 @@ static gboolean nc_nft_set_may_hold_owner(const NcNftSetInfo *s)
 
 static gboolean nc_nft_ref_is_set(const NcObjectRef *r)
 {
-    return !r->type || g_str_equal(r->type, "set") || g_str_equal(r->type, "map");
+    return r->type && (g_str_equal(r->type, "set") || g_str_equal(r->type, "map"));
 }
 
 /**
  * nc_nft_set_capture() - the domain's elements of the namespace's sets and maps
  * @nl:          an nf_tables socket in the source's namespace
  * @owner:       the domain: addresses, MAC, and the sets to look at (@owner->objects of type
- *               NULL, "set" or "map"; none: every set of the namespace)
+ *               "set" or "map"; none: every set of the namespace)
  * @out:         an NcItemSet of nc_nft_set_class: receives the elements
  * @not_carried: (nullable) (element-type NcNotCarried): what belongs to the domain and is not
  *               carried, with the reason

@@ -90,8 +90,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  * @addresses: (element-type NcAddr): its addresses
  * @has_mac:   whether @mac is set
  * @mac:       its MAC address
- * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; for the
- *             set class, the sets to look at (NULL or empty: every set of the namespace)
+ * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
+ *             type "set" or "map" are the sets the set class looks at (none: every set of the
+ *             namespace); the others (counter, quota, untyped) are the object class's
  */
 typedef struct {
     GArray *addresses;
