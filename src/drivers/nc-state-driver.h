@@ -93,12 +93,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
+ * @has_zone, @zone, @has_mark, @mark: the profile's conntrack narrowing (conntrack class only)
  */
 typedef struct {
     GArray *addresses;
     gboolean has_mac;
     guint8 mac[6];
     GPtrArray *objects;
+    gboolean has_zone;
+    guint16 zone;
+    gboolean has_mark;
+    guint32 mark;
 } NcOwner;
 
 NcOwner *nc_owner_new(void);
