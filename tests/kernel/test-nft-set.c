@@ -390,6 +390,45 @@ static void test_not_carried(Fixture *f, gconstpointer data)
     g_assert_nonnull(find(got, "perip"));
 }
 
+/* The kernel omits an element's timeout when it is the set's default: the element still carries
+ * it (the destination's set may have another default). */
+static void test_default_timeout(Fixture *f, gconstpointer data)
+{
+    static const char dflt[] = "table ip acl {\n"
+                               "  set authed { type ipv4_addr; flags timeout; timeout 1h; }\n"
+                               "}\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcItemSet) got = NULL, there = NULL;
+    const NcNftSetElem *e;
+    gboolean ok;
+
+    SKIP_UNLESS_READY(f);
+    ok = nft_load(f->src, dflt, &error) &&
+         nft_load(f->src, "add element ip acl authed { 10.0.0.5 }\n", &error) &&
+         nft_load(f->dst, "table ip acl {\n  set authed { type ipv4_addr; flags timeout; "
+                          "timeout 5m; }\n}\n", &error);
+    CHECK_OK(ok, error);
+    got = capture(f->src, f->owner, NULL, &error);
+    CHECK_OK(got != NULL, error);
+    e = find(got, "authed");
+    g_assert_nonnull(e);
+    if (!e)
+        return;
+    g_assert_true(e->has_timeout);
+    g_assert_cmpuint(e->timeout_ms, ==, 3600000);
+    g_assert_cmpuint(e->expires_ms, >, 3590000);
+    ok = install(f->dst, f->owner, got, NULL, &error);
+    CHECK_OK(ok, error);
+    there = capture(f->dst, f->owner, NULL, &error);
+    CHECK_OK(there != NULL, error);
+    e = find(there, "authed");
+    g_assert_nonnull(e);
+    if (e) {
+        g_assert_cmpuint(e->timeout_ms, ==, 3600000); /* not the destination's 5m */
+        g_assert_cmpuint(e->expires_ms, >, 3590000);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -398,6 +437,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
     ADD("/nft-set/carry", test_carry, NULL);
     ADD("/nft-set/foreign-refused", test_foreign_refused, NULL);
+    ADD("/nft-set/default-timeout", test_default_timeout, NULL);
     ADD("/nft-set/target/missing", test_target,
         "table inet fw {\n"
         "  set authed { type ipv4_addr; flags timeout; counter; }\n"
