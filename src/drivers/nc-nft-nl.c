@@ -31,6 +31,7 @@
 
 #include "drivers/nc-nft-nl.h"
 #include "util/nc-error.h"
+#include "util/nc-mnl.h"
 #include "util/nc-netns.h"
 
 #define NC_NFT_RCVBUF (8 * 1024 * 1024)
@@ -86,35 +87,13 @@ const char *nc_nft_nl_netns(const NcNftNl *nl)
  */
 NcNftNl *nc_nft_nl_open(const char *netns, GError **error)
 {
-    int fd, one = 1, rcvbuf = NC_NFT_RCVBUF;
-
-    fd = nc_netns_socket(netns, AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER, error);
-    if (fd < 0)
-        return NULL;
-
+    int rcvbuf = NC_NFT_RCVBUF;
     g_autoptr(NcNftNl) nl = g_new0(NcNftNl, 1);
+
     nl->netns = g_strdup(netns);
-    nl->nl = mnl_socket_fdopen(fd);
-    if (!nl->nl) {
-        int saved = errno;
-
-        close(fd);
-        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot set up the netlink socket: %s",
-                    g_strerror(saved));
+    nl->nl = nc_mnl_open(netns, NETLINK_NETFILTER, &rcvbuf, error);
+    if (!nl->nl)
         return NULL;
-    }
-    if (mnl_socket_bind(nl->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        int saved = errno;
-
-        g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                    "cannot bind a netfilter netlink socket in network namespace %s: %s",
-                    nc_nft_nl_netns(nl), g_strerror(saved));
-        return NULL;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    /* answers without the echoed request, so a batch's acks stay small */
-    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
     nl->portid = mnl_socket_get_portid(nl->nl);
     nl->seq = (guint32)g_get_monotonic_time();
     nl->rbuf = g_malloc(NC_NFT_RBUF_SIZE);
@@ -150,19 +129,7 @@ struct nlmsghdr *nc_nft_nl_request(char *buf, guint16 type, guint8 family, guint
 
 static gboolean nc_nft_wait_readable(NcNftNl *nl, GError **error)
 {
-    struct pollfd p = {.fd = mnl_socket_get_fd(nl->nl), .events = POLLIN};
-    int r;
-
-    do
-        r = poll(&p, 1, NC_NFT_TIMEOUT_MS);
-    while (r < 0 && errno == EINTR);
-    if (r == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT,
-                    "nf_tables did not answer within %d ms in network namespace %s",
-                    NC_NFT_TIMEOUT_MS, nc_nft_nl_netns(nl));
-        return FALSE;
-    }
-    return TRUE;
+    return nc_mnl_wait_readable(nl->nl, NC_NFT_TIMEOUT_MS, "nf_tables", nl->netns, error);
 }
 
 gboolean nc_nft_nl_query(NcNftNl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, gpointer data,

@@ -19,6 +19,18 @@ gboolean nc_ktest_run(char **out, GError **error, const char *fmt, ...) G_GNUC_P
 /* Runs "ip netns exec @ns conntrack @args". */
 gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError **error);
 
+/* Sets up a test between two namespaces of its own, "@tag-PID-s" and "@tag-PID-d" (written to
+ * @src and @dst, @len bytes each), where nft writes the rulesets. Returns FALSE with the test
+ * skipped, saying why, when not root, when namespaces cannot be made, or without nft. *@ready
+ * becomes TRUE as soon as there is something to tear down (nc_ktest_ns_del() both). */
+gboolean nc_ktest_ns_pair(const char *tag, char *src, char *dst, gsize len, gboolean *ready);
+
+/* Loads @text (an nft script) into namespace @ns with `nft -f`. */
+gboolean nc_ktest_nft_load(const char *ns, const char *text, GError **error);
+
+/* `nft list @what` in @ns: its output, or the error's message (for asserting on either). */
+char *nc_ktest_nft_list(const char *ns, const char *what);
+
 /* Creates namespace @ns and registers it for removal on every exit path: nc_ktest_ns_del(), or,
  * if the test dies (an assertion's abort, g_error(), a crash, meson's SIGTERM at its timeout),
  * a signal handler that removes every registered namespace before the process ends. */

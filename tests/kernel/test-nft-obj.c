@@ -45,62 +45,15 @@ static const char DST[] =
     "}\n"
     "add element inet fw vmc { 10.0.0.5 timeout 1h expires 30m : \"vm50\" }\n";
 
-static gboolean nft_load(const char *ns, const char *text, GError **error)
-{
-    g_autofree char *path = NULL;
-    int fd = g_file_open_tmp("nc-nft-XXXXXX.nft", &path, error);
-    gboolean ok;
-
-    if (fd < 0)
-        return FALSE;
-    close(fd);
-    if (!g_file_set_contents(path, text, -1, error))
-        return FALSE;
-    ok = nc_ktest_run(NULL, error, "ip netns exec %s nft -f %s", ns, path);
-    unlink(path);
-    return ok;
-}
-
-static char *nft_list(const char *ns, const char *what)
-{
-    g_autoptr(GError) error = NULL;
-    char *out = NULL;
-
-    if (!nc_ktest_run(&out, &error, "ip netns exec %s nft list %s", ns, what))
-        return g_strdup(error->message);
-    return out;
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
     NcAddr a;
 
-    if (geteuid() != 0) {
-        g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
+    if (!nc_ktest_ns_pair("nc-nobj", f->src, f->dst, sizeof(f->src), &f->ready))
         return;
-    }
-    g_snprintf(f->src, sizeof(f->src), "nc-nobj-%d-s", (int)getpid());
-    g_snprintf(f->dst, sizeof(f->dst), "nc-nobj-%d-d", (int)getpid());
-    if (!nc_ktest_ns_add(f->src, &error)) {
-        g_autofree char *msg = g_strdup_printf("cannot create network namespaces: %s",
-                                               error->message);
-        g_test_skip(msg);
-        return;
-    }
-    f->ready = TRUE;
-    if (!nc_ktest_ns_add(f->dst, &error)) {
-        g_autofree char *msg = g_strdup_printf("cannot create network namespaces: %s",
-                                               error->message);
-        g_test_skip(msg);
-        return;
-    }
-    if (!g_find_program_in_path("nft")) {
-        g_test_skip("no nft command (Debian package nftables) to write the test's rulesets");
-        return;
-    }
     /* a ruleset this kernel refuses is a failure, not a skip: the machine has nf_tables */
-    if (!nft_load(f->src, SRC, &error)) {
+    if (!nc_ktest_nft_load(f->src, SRC, &error)) {
         g_assert_no_error(error);
         return;
     }
@@ -165,7 +118,7 @@ static void test_continue(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->dst, DST, &error);
+    ok = nc_ktest_nft_load(f->dst, DST, &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, &error);
     CHECK_OK(got != NULL, error);
@@ -200,7 +153,7 @@ static void test_continue(Fixture *f, gconstpointer data)
     g_assert_cmpuint(q->consumed, ==, 80 * 1024 * 1024);
     g_assert_cmpuint(q->bytes, ==, 200 * 1024 * 1024); /* the destination's own limit */
     /* the object maps point at the new objects, and the element kept its remaining time */
-    maps = nft_list(f->dst, "table inet fw");
+    maps = nc_ktest_nft_list(f->dst, "table inet fw");
     g_test_message("%s", maps);
     g_assert_nonnull(strstr(maps, "10.0.0.5 timeout 1h expires 29m"));
     g_assert_nonnull(strstr(maps, "10.0.0.5 : \"vm50q\""));
@@ -233,7 +186,7 @@ static void test_refused(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->dst, dst, &error);
+    ok = nc_ktest_nft_load(f->dst, dst, &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, &error);
     CHECK_OK(got != NULL, error);
@@ -274,7 +227,7 @@ static void test_not_carried(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src,
+    ok = nc_ktest_nft_load(f->src,
                   "table inet pol {\n"
                   "  limit vm50lim { rate 100/second }\n"
                   "  chain in { type filter hook input priority 0;\n"

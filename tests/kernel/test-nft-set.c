@@ -30,62 +30,15 @@ typedef struct {
     "  set v6 { type ipv6_addr; flags timeout; }\n"
 #define RULESET "table inet fw {\n" SETS_COMMON "}\n"
 
-static gboolean nft_load(const char *ns, const char *text, GError **error)
-{
-    g_autofree char *path = NULL;
-    int fd = g_file_open_tmp("nc-nft-XXXXXX.nft", &path, error);
-    gboolean ok;
-
-    if (fd < 0)
-        return FALSE;
-    close(fd);
-    if (!g_file_set_contents(path, text, -1, error))
-        return FALSE;
-    ok = nc_ktest_run(NULL, error, "ip netns exec %s nft -f %s", ns, path);
-    unlink(path);
-    return ok;
-}
-
-static char *nft_list(const char *ns, const char *what)
-{
-    g_autoptr(GError) error = NULL;
-    char *out = NULL;
-
-    if (!nc_ktest_run(&out, &error, "ip netns exec %s nft list %s", ns, what))
-        return g_strdup(error->message);
-    return out;
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
     NcAddr a;
 
-    if (geteuid() != 0) {
-        g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
+    if (!nc_ktest_ns_pair("nc-nset", f->src, f->dst, sizeof(f->src), &f->ready))
         return;
-    }
-    g_snprintf(f->src, sizeof(f->src), "nc-nset-%d-s", (int)getpid());
-    g_snprintf(f->dst, sizeof(f->dst), "nc-nset-%d-d", (int)getpid());
-    if (!nc_ktest_ns_add(f->src, &error)) {
-        g_autofree char *msg = g_strdup_printf("cannot create network namespaces: %s",
-                                               error->message);
-        g_test_skip(msg);
-        return;
-    }
-    f->ready = TRUE;
-    if (!nc_ktest_ns_add(f->dst, &error)) {
-        g_autofree char *msg = g_strdup_printf("cannot create network namespaces: %s",
-                                               error->message);
-        g_test_skip(msg);
-        return;
-    }
-    if (!g_find_program_in_path("nft")) {
-        g_test_skip("no nft command (Debian package nftables) to write the test's rulesets");
-        return;
-    }
     /* a ruleset this kernel refuses is a failure, not a skip: the machine has nf_tables */
-    if (!nft_load(f->src, RULESET, &error)) {
+    if (!nc_ktest_nft_load(f->src, RULESET, &error)) {
         g_assert_no_error(error);
         return;
     }
@@ -175,7 +128,7 @@ static void test_carry(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src, ELEMENTS, &error) && nft_load(f->dst, RULESET, &error);
+    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     CHECK_OK(got != NULL, error);
@@ -240,7 +193,7 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_true(nc_item_diff_is_empty(diff));
 
     /* no foreign element crossed */
-    listed = nft_list(f->dst, "table inet fw");
+    listed = nc_ktest_nft_list(f->dst, "table inet fw");
     g_assert_null(strstr(listed, "10.0.0.99 timeout"));
     g_assert_null(strstr(listed, "10.0.0.77"));
     g_assert_null(strstr(listed, "52:54:00:00:00:99"));
@@ -259,7 +212,7 @@ static void test_foreign_refused(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src, ELEMENTS, &error) && nft_load(f->dst, RULESET, &error);
+    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     CHECK_OK(got != NULL, error);
@@ -288,7 +241,7 @@ static void test_target(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src, ELEMENTS, &error) && nft_load(f->dst, dst_ruleset, &error);
+    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, dst_ruleset, &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     CHECK_OK(got != NULL, error);
@@ -325,8 +278,8 @@ static void test_remove(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src, ELEMENTS, &error) && nft_load(f->dst, RULESET, &error) &&
-         nft_load(f->dst, "add element inet fw authed { 10.0.0.42 timeout 60s }\n", &error);
+    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error) &&
+         nc_ktest_nft_load(f->dst, "add element inet fw authed { 10.0.0.42 timeout 60s }\n", &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     CHECK_OK(got != NULL, error);
@@ -341,7 +294,7 @@ static void test_remove(Fixture *f, gconstpointer data)
     CHECK_OK(there != NULL, error);
     g_assert_cmpuint(nc_item_set_count(there), ==, 0);
     /* someone else's element stays */
-    listed = nft_list(f->dst, "set inet fw authed");
+    listed = nc_ktest_nft_list(f->dst, "set inet fw authed");
     g_assert_nonnull(strstr(listed, "10.0.0.42"));
     ok = nc_nft_set_remove(nl, installed, NULL, &error);
     g_assert_no_error(error);
@@ -357,7 +310,7 @@ static void test_not_carried(Fixture *f, gconstpointer data)
     gboolean ok, found = FALSE;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src,
+    ok = nc_ktest_nft_load(f->src,
                   "table ip lim {\n"
                   "  set perip { type ipv4_addr; size 1024; flags dynamic,timeout; timeout 1m; }\n"
                   "  chain c { type filter hook output priority 0;\n"
@@ -403,9 +356,9 @@ static void test_default_timeout(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nft_load(f->src, dflt, &error) &&
-         nft_load(f->src, "add element ip acl authed { 10.0.0.5 }\n", &error) &&
-         nft_load(f->dst, "table ip acl {\n  set authed { type ipv4_addr; flags timeout; "
+    ok = nc_ktest_nft_load(f->src, dflt, &error) &&
+         nc_ktest_nft_load(f->src, "add element ip acl authed { 10.0.0.5 }\n", &error) &&
+         nc_ktest_nft_load(f->dst, "table ip acl {\n  set authed { type ipv4_addr; flags timeout; "
                           "timeout 5m; }\n}\n", &error);
     CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
