@@ -196,17 +196,7 @@ static void nc_ct_put_nat(struct nlmsghdr *nlh, int type, const NcAddr *addr, gb
 static struct nlmsghdr *nc_ct_put_header(char *buf, guint16 msg, guint16 flags, guint32 seq,
                                          guint8 family)
 {
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    struct nfgenmsg *nfg;
-
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
-    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-    nlh->nlmsg_seq = seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = family;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = 0;
-    return nlh;
+    return nc_mnl_put_nfnl(buf, (NFNL_SUBSYS_CTNETLINK << 8) | msg, family, flags, seq, 0);
 }
 
 /**

@@ -114,17 +114,7 @@ void nc_nft_nl_close(NcNftNl *nl)
 struct nlmsghdr *nc_nft_nl_request(char *buf, guint16 type, guint8 family, guint16 flags,
                                    guint32 seq)
 {
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    struct nfgenmsg *nfg;
-
-    nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-    nlh->nlmsg_seq = seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = family;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = 0;
-    return nlh;
+    return nc_mnl_put_nfnl(buf, (NFNL_SUBSYS_NFTABLES << 8) | type, family, flags, seq, 0);
 }
 
 static gboolean nc_nft_wait_readable(NcNftNl *nl, GError **error)
@@ -198,16 +188,9 @@ struct NcNftBatch {
 static void nc_nft_batch_put_marker(GByteArray *buf, guint16 type, guint32 seq)
 {
     char tmp[64] = {0};
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(tmp);
-    struct nfgenmsg *nfg;
+    struct nlmsghdr *nlh =
+        nc_mnl_put_nfnl(tmp, type, AF_UNSPEC, 0, seq, NFNL_SUBSYS_NFTABLES);
 
-    nlh->nlmsg_type = type;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = AF_UNSPEC;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
     g_byte_array_append(buf, (const guint8 *)tmp, nlh->nlmsg_len);
 }
 

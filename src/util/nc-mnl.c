@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include "nc-error.h"
 #include "nc-mnl.h"
@@ -82,4 +84,20 @@ gboolean nc_mnl_wait_readable(struct mnl_socket *nl, int timeout_ms, const char 
         return FALSE;
     }
     return TRUE;
+}
+
+struct nlmsghdr *nc_mnl_put_nfnl(char *buf, guint16 type, guint8 family, guint16 flags,
+                                 guint32 seq, guint16 res_id)
+{
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct nfgenmsg *nfg;
+
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+    nlh->nlmsg_seq = seq;
+    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+    nfg->nfgen_family = family;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = htons(res_id);
+    return nlh;
 }

@@ -10,6 +10,14 @@
 
 #include "drivers/nc-ct.h"
 
+/* For tests with nonfatal assertions: fail on @error and leave the test if !@ok. */
+#define NC_KTEST_CHECK_OK(ok, error)                                                         \
+    do {                                                                                     \
+        g_assert_no_error(error);                                                            \
+        if (!(ok))                                                                           \
+            return;                                                                          \
+    } while (0)
+
 /* Runs @argv (searched in PATH); @out (may be NULL) gets its stdout. */
 gboolean nc_ktest_run_argv(const char *const *argv, char **out, GError **error);
 

@@ -78,12 +78,6 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
         if (!(f)->owner)                                                                     \
             return;                                                                          \
     } while (0)
-#define CHECK_OK(ok, error)                                                                  \
-    do {                                                                                     \
-        g_assert_no_error(error);                                                            \
-        if (!(ok))                                                                           \
-            return;                                                                          \
-    } while (0)
 
 static NcItemSet *capture(const char *ns, const NcOwner *owner, GError **error)
 {
@@ -119,9 +113,9 @@ static void test_continue(Fixture *f, gconstpointer data)
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->dst, DST, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     g_assert_cmpuint(nc_item_set_count(got), ==, 2);
     c = find(got, NFT_OBJECT_COUNTER);
     q = find(got, NFT_OBJECT_QUOTA);
@@ -135,13 +129,13 @@ static void test_continue(Fixture *f, gconstpointer data)
     g_assert_cmpuint(q->bytes, ==, 100 * 1024 * 1024);
 
     nl = nc_nft_nl_open(f->dst, &error);
-    CHECK_OK(nl != NULL, error);
+    NC_KTEST_CHECK_OK(nl != NULL, error);
     ok = nc_nft_obj_probe(nl, f->owner, got, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     ok = nc_nft_obj_driver.install(nl, f->owner, got, &previous, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     there = capture(f->dst, f->owner, &error);
-    CHECK_OK(there != NULL, error);
+    NC_KTEST_CHECK_OK(there != NULL, error);
     c = find(there, NFT_OBJECT_COUNTER);
     q = find(there, NFT_OBJECT_QUOTA);
     g_assert_nonnull(c);
@@ -160,10 +154,10 @@ static void test_continue(Fixture *f, gconstpointer data)
 
     /* roll-back: the destination's values from before */
     ok = nc_nft_obj_driver.remove(nl, previous, &n, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     g_assert_cmpuint(n, ==, 2);
     back = capture(f->dst, f->owner, &error);
-    CHECK_OK(back != NULL, error);
+    NC_KTEST_CHECK_OK(back != NULL, error);
     c = find(back, NFT_OBJECT_COUNTER);
     q = find(back, NFT_OBJECT_QUOTA);
     g_assert_nonnull(c);
@@ -187,11 +181,11 @@ static void test_refused(Fixture *f, gconstpointer data)
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->dst, dst, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     nl = nc_nft_nl_open(f->dst, &error);
-    CHECK_OK(nl != NULL, error);
+    NC_KTEST_CHECK_OK(nl != NULL, error);
     ok = nc_nft_obj_probe(nl, f->owner, got, &error);
     g_assert_false(ok);
     g_assert_nonnull(error);
@@ -209,7 +203,7 @@ static void test_refused(Fixture *f, gconstpointer data)
 
         g_ptr_array_add(only_q->objects, nc_object_ref_new("inet", "fw", "vm50q", "quota"));
         there = capture(f->dst, only_q, &error);
-        CHECK_OK(there != NULL, error);
+        NC_KTEST_CHECK_OK(there != NULL, error);
         q = find(there, NFT_OBJECT_QUOTA);
         g_assert_nonnull(q);
         if (q)
@@ -237,12 +231,12 @@ static void test_not_carried(Fixture *f, gconstpointer data)
                   "  }\n"
                   "}\n",
                   &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     g_ptr_array_add(f->owner->objects, nc_object_ref_new("inet", "pol", "vm50lim", NULL));
     nl = nc_nft_nl_open(f->src, &error);
-    CHECK_OK(nl != NULL, error);
+    NC_KTEST_CHECK_OK(nl != NULL, error);
     ok = nc_nft_not_carried(nl, f->owner, lost, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     for (guint i = 0; i < lost->len; i++) {
         const NcNotCarried *nc = lost->pdata[i];
 

@@ -65,12 +65,6 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
         if (!(f)->owner)                                                                     \
             return;                                                                          \
     } while (0)
-#define CHECK_OK(ok, error)                                                                  \
-    do {                                                                                     \
-        g_assert_no_error(error);                                                            \
-        if (!(ok))                                                                           \
-            return;                                                                          \
-    } while (0)
 
 /* src's elements: four of the domain (by key address, by map data, by MAC in a concatenation,
  * by IPv6), four foreign */
@@ -129,9 +123,9 @@ static void test_carry(Fixture *f, gconstpointer data)
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     g_assert_cmpuint(nc_item_set_count(got), ==, 4);
 
     e = find(got, "authed");
@@ -163,13 +157,13 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_nonnull(find(got, "v6"));
 
     ok = install(f->dst, f->owner, got, &installed, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     g_assert_cmpuint(nc_item_set_count(installed), ==, 4);
 
     /* the same moment on both sides: remaining times within 1 s, counters equal */
     again = capture(f->src, f->owner, NULL, &error);
     there = capture(f->dst, f->owner, NULL, &error);
-    CHECK_OK(again && there, error);
+    NC_KTEST_CHECK_OK(again && there, error);
     e = find(again, "authed");
     e2 = find(there, "authed");
     g_assert_nonnull(e2);
@@ -213,9 +207,9 @@ static void test_foreign_refused(Fixture *f, gconstpointer data)
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     /* the destination knows the domain by 10.0.0.5 only: the IPv6 and MAC elements are foreign */
     nc_addr_parse("10.0.0.5", &a, NULL);
     g_array_append_val(narrow->addresses, a);
@@ -226,7 +220,7 @@ static void test_foreign_refused(Fixture *f, gconstpointer data)
         g_test_message("%s", error->message);
     g_clear_error(&error);
     there = capture(f->dst, f->owner, NULL, &error);
-    CHECK_OK(there != NULL, error);
+    NC_KTEST_CHECK_OK(there != NULL, error);
     g_assert_cmpuint(nc_item_set_count(there), ==, 0);
 }
 
@@ -242,11 +236,11 @@ static void test_target(Fixture *f, gconstpointer data)
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, dst_ruleset, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     nl = nc_nft_nl_open(f->dst, &error);
-    CHECK_OK(nl != NULL, error);
+    NC_KTEST_CHECK_OK(nl != NULL, error);
 
     ok = nc_nft_set_probe(nl, f->owner, got, &error);
     g_assert_false(ok);
@@ -263,7 +257,7 @@ static void test_target(Fixture *f, gconstpointer data)
     g_assert_nonnull(error);
     g_clear_error(&error);
     there = capture(f->dst, f->owner, NULL, &error);
-    CHECK_OK(there != NULL, error);
+    NC_KTEST_CHECK_OK(there != NULL, error);
     g_assert_cmpuint(nc_item_set_count(there), ==, 0);
 }
 
@@ -280,18 +274,18 @@ static void test_remove(Fixture *f, gconstpointer data)
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error) &&
          nc_ktest_nft_load(f->dst, "add element inet fw authed { 10.0.0.42 timeout 60s }\n", &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     ok = install(f->dst, f->owner, got, &installed, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     nl = nc_nft_nl_open(f->dst, &error);
-    CHECK_OK(nl != NULL, error);
+    NC_KTEST_CHECK_OK(nl != NULL, error);
     ok = nc_nft_set_remove(nl, installed, &n, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     g_assert_cmpuint(n, ==, 4);
     there = capture(f->dst, f->owner, NULL, &error);
-    CHECK_OK(there != NULL, error);
+    NC_KTEST_CHECK_OK(there != NULL, error);
     g_assert_cmpuint(nc_item_set_count(there), ==, 0);
     /* someone else's element stays */
     listed = nc_ktest_nft_list(f->dst, "set inet fw authed");
@@ -318,7 +312,7 @@ static void test_not_carried(Fixture *f, gconstpointer data)
                   "  }\n"
                   "}\n",
                   &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     /* the packet path adds the element (no event; captured by listing) */
     nc_ktest_run(NULL, NULL, "ip netns exec %s ip link set lo up", f->src);
     nc_ktest_run(NULL, NULL, "ip netns exec %s ip addr add 10.0.0.5/32 dev lo", f->src);
@@ -329,7 +323,7 @@ static void test_not_carried(Fixture *f, gconstpointer data)
         nc_ktest_run_argv(argv, NULL, NULL);
     }
     got = capture(f->src, f->owner, lost, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     for (guint i = 0; i < lost->len; i++) {
         const NcNotCarried *nc = lost->pdata[i];
 
@@ -360,9 +354,9 @@ static void test_default_timeout(Fixture *f, gconstpointer data)
          nc_ktest_nft_load(f->src, "add element ip acl authed { 10.0.0.5 }\n", &error) &&
          nc_ktest_nft_load(f->dst, "table ip acl {\n  set authed { type ipv4_addr; flags timeout; "
                           "timeout 5m; }\n}\n", &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
-    CHECK_OK(got != NULL, error);
+    NC_KTEST_CHECK_OK(got != NULL, error);
     e = find(got, "authed");
     g_assert_nonnull(e);
     if (!e)
@@ -371,9 +365,9 @@ static void test_default_timeout(Fixture *f, gconstpointer data)
     g_assert_cmpuint(e->timeout_ms, ==, 3600000);
     g_assert_cmpuint(e->expires_ms, >, 3590000);
     ok = install(f->dst, f->owner, got, NULL, &error);
-    CHECK_OK(ok, error);
+    NC_KTEST_CHECK_OK(ok, error);
     there = capture(f->dst, f->owner, NULL, &error);
-    CHECK_OK(there != NULL, error);
+    NC_KTEST_CHECK_OK(there != NULL, error);
     e = find(there, "authed");
     g_assert_nonnull(e);
     if (e) {
