@@ -325,7 +325,6 @@ static NcNftObj *nc_nft_obj_target(NcNftNl *nl, const NcNftObj *src, GPtrArray *
                                    GError **error)
 {
     g_autoptr(GError) local = NULL;
-    g_autofree char *what = nc_nft_obj_describe(src);
     guint32 use = 0;
     g_autoptr(NcNftObj) d =
         nc_nft_obj_get(nl, src->family, src->table, src->name, src->type, &use, &local);
@@ -359,7 +358,8 @@ static NcNftObj *nc_nft_obj_target(NcNftNl *nl, const NcNftObj *src, GPtrArray *
 
 static void nc_nft_obj_put_new(NcNftBatch *batch, const NcNftObj *o)
 {
-    g_autofree char *what = g_strdup_printf("creating %s", nc_nft_obj_describe(o));
+    g_autofree char *desc = nc_nft_obj_describe(o);
+    g_autofree char *what = g_strdup_printf("creating %s", desc);
     struct nlmsghdr *nlh =
         nc_nft_batch_add(batch, NFT_MSG_NEWOBJ, o->family, NLM_F_CREATE | NLM_F_EXCL, what);
     struct nlattr *d;
@@ -381,7 +381,8 @@ static void nc_nft_obj_put_new(NcNftBatch *batch, const NcNftObj *o)
 
 static void nc_nft_obj_put_del(NcNftBatch *batch, const NcNftObj *o)
 {
-    g_autofree char *what = g_strdup_printf("deleting %s", nc_nft_obj_describe(o));
+    g_autofree char *desc = nc_nft_obj_describe(o);
+    g_autofree char *what = g_strdup_printf("deleting %s", desc);
     struct nlmsghdr *nlh = nc_nft_batch_add(batch, NFT_MSG_DELOBJ, o->family, 0, what);
 
     mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, o->table);
@@ -404,12 +405,10 @@ static gboolean nc_nft_obj_apply(NcNftNl *nl, const NcItemSet *items, gboolean k
     for (guint i = 0; i < list->len; i++) {
         const NcNftObj *src = list->pdata[i];
         NcNftObj *d, *v;
-        guint first = all_refs->len;
 
         d = nc_nft_obj_target(nl, src, all_refs, error);
         if (!d)
             return FALSE;
-        (void)first;
         v = g_memdup2(src, sizeof(*src));
         v->table = g_strdup(src->table);
         v->name = g_strdup(src->name);
