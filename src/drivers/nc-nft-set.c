@@ -40,11 +40,16 @@
  * not carried. Verdict-map elements are policy (a jump to a chain) and not carried, also listed.
  *
  * Install: the destination's set must exist with the same key type and length, the same map
- * data, a timeout flag if the elements expire, and room (its `size` minus its elements). Then one
- * nf_tables transaction: NEWSETELEM (CREATE|EXCL) messages of up to NC_NFT_MSG_MAX bytes per set,
- * each element with its key, data, timeout and EXPIRATION set to the remaining time, which the
- * kernel accepts from userspace (docs/kernel-facts.md), and its counter's values. Any refusal
- * (an element that exists already: EEXIST) aborts the whole transaction: nothing is installed.
+ * data, a timeout flag if the elements expire, and room (its `size` minus its elements, counting
+ * only the elements it does not hold yet). Then one nf_tables transaction: NEWSETELEM (CREATE,
+ * not EXCL) messages of up to NC_NFT_MSG_MAX bytes per set, each element with its key, data,
+ * timeout and EXPIRATION set to the remaining time, which the kernel accepts from userspace
+ * (docs/kernel-facts.md), and its counter's values. Any refusal aborts the whole transaction:
+ * nothing is installed. An element the destination holds already with the same data (an
+ * operator's static element declared on both hosts, an object map's entry) is accepted by the
+ * kernel as it is (it takes the new timeout and remaining time, keeps its counter); it is left
+ * out of what install() returns, so a roll-back leaves it in place. The same key with other data
+ * is a clash the kernel refuses, naming the set.
  * Counters are sent only when every expression of the destination's set is a counter (the
  * kernel wants an element's expressions to match the set's); else the element takes the set's.
  *
@@ -815,10 +820,22 @@ static GHashTable *nc_nft_items_by_set(GPtrArray *items)
 }
 
 /* Does the destination's set @d take @n elements shaped like @e? */
-static gboolean nc_nft_set_check_target(NcNftNl *nl, const NcNftSetInfo *d, const NcNftSetElem *e,
-                                        guint n, gboolean *send_counters, GError **error)
+static gboolean nc_nft_match_all(const NcNftSetElem *e, gpointer data)
+{
+    return TRUE;
+}
+
+/* Does the destination's set @d take the elements @list (shaped like their first)? @existing
+ * gets the elements @d holds already (all of them: an element of @list among them is no new
+ * element, and is not the carry's to remove). */
+static gboolean nc_nft_set_check_target(NcNftNl *nl, const NcNftSetInfo *d, GPtrArray *list,
+                                        NcItemSet *existing, gboolean *send_counters,
+                                        GError **error)
 {
     g_autofree char *name = nc_nft_set_info_name(d);
+    const NcNftSetElem *e = g_ptr_array_index(list, 0);
+    NcNftElemDumpCtx c = {d, NULL, NULL, NULL, 0, FALSE, existing, nc_nft_match_all, NULL};
+    guint n = 0;
 
     if (d->key_type != e->key_type || d->key_len != e->key_len ||
         (d->flags & NFT_SET_MAP) != (e->set_flags & NFT_SET_MAP) ||
@@ -840,11 +857,12 @@ static gboolean nc_nft_set_check_target(NcNftNl *nl, const NcNftSetInfo *d, cons
                     name, nc_nft_nl_netns(nl));
         return FALSE;
     }
+    if (!nc_nft_set_dump_elems(nl, &c, error))
+        return FALSE;
+    for (guint i = 0; i < list->len; i++)
+        if (!nc_item_set_lookup(existing, list->pdata[i]))
+            n++;
     if (d->size) {
-        NcNftElemDumpCtx c = {d, NULL, NULL, NULL, 0, FALSE};
-
-        if (!nc_nft_set_dump_elems(nl, &c, error))
-            return FALSE;
         if (c.count + n > d->size) {
             g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
                         "%s in network namespace %s has no room: size %u, %u elements in it, %u "
@@ -860,7 +878,7 @@ static gboolean nc_nft_set_check_target(NcNftNl *nl, const NcNftSetInfo *d, cons
 
 /* Looks up each target set of @by on the destination and checks it; @targets gets the infos. */
 static gboolean nc_nft_set_check_targets(NcNftNl *nl, GHashTable *by, GHashTable *counters,
-                                         GError **error)
+                                         NcItemSet *existing, GError **error)
 {
     GHashTableIter it;
     gpointer k, v;
@@ -884,7 +902,7 @@ static gboolean nc_nft_set_check_targets(NcNftNl *nl, GHashTable *by, GHashTable
                 g_propagate_error(error, g_steal_pointer(&local));
             return FALSE;
         }
-        if (!nc_nft_set_check_target(nl, d, e, list->len, &send_counters, error))
+        if (!nc_nft_set_check_target(nl, d, list, existing, &send_counters, error))
             return FALSE;
         if (counters)
             g_hash_table_insert(counters, g_strdup(k), GINT_TO_POINTER(send_counters));
@@ -916,7 +934,11 @@ gboolean nc_nft_set_probe(NcNftNl *nl, const NcOwner *owner, const NcItemSet *ex
     }
     items = nc_item_set_items(expected);
     by = nc_nft_items_by_set(items);
-    return nc_nft_set_check_targets(nl, by, NULL, error);
+    {
+        g_autoptr(NcItemSet) existing = nc_item_set_new(&nc_nft_set_class);
+
+        return nc_nft_set_check_targets(nl, by, NULL, existing, error);
+    }
 }
 
 static void nc_nft_put_data(struct nlmsghdr *nlh, guint16 type, GBytes *value)
@@ -1018,6 +1040,7 @@ gboolean nc_nft_set_install(NcNftNl *nl, const NcOwner *owner, const NcItemSet *
     g_autoptr(GHashTable) by = NULL;
     g_autoptr(GHashTable) counters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(NcNftBatch) batch = NULL;
+    g_autoptr(NcItemSet) existing = nc_item_set_new(&nc_nft_set_class);
     GHashTableIter it;
     gpointer k, v;
 
@@ -1026,19 +1049,20 @@ gboolean nc_nft_set_install(NcNftNl *nl, const NcOwner *owner, const NcItemSet *
     if (owner && !nc_state_driver_check_owned(&nc_nft_set_driver, owner, items, error))
         return FALSE;
     by = nc_nft_items_by_set(list);
-    if (!nc_nft_set_check_targets(nl, by, counters, error))
+    if (!nc_nft_set_check_targets(nl, by, counters, existing, error))
         return FALSE;
     batch = nc_nft_batch_new(nl);
     g_hash_table_iter_init(&it, by);
     while (g_hash_table_iter_next(&it, &k, &v))
-        nc_nft_batch_elems(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, v, k, TRUE,
+        nc_nft_batch_elems(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, v, k, TRUE,
                            GPOINTER_TO_INT(g_hash_table_lookup(counters, k)));
     if (!nc_nft_batch_commit(batch, NULL, error))
         return FALSE;
     if (installed) {
         *installed = nc_item_set_new(&nc_nft_set_class);
         for (guint i = 0; i < list->len; i++)
-            nc_item_set_upsert(*installed, nc_nft_set_elem_copy(list->pdata[i]), NULL, NULL);
+            if (!nc_item_set_lookup(existing, list->pdata[i]))
+                nc_item_set_upsert(*installed, nc_nft_set_elem_copy(list->pdata[i]), NULL, NULL);
     }
     return TRUE;
 }

@@ -183,6 +183,26 @@ gboolean nc_state_driver_verify(const NcStateDriver *driver, gpointer handle,
 gboolean nc_state_driver_check_owned(const NcStateDriver *driver, const NcOwner *owner,
                                      const NcItemSet *items, GError **error);
 
+/**
+ * NcClassCarry - one class's part of an install on one host
+ * @driver:    the class
+ * @handle:    the driver's handle in the destination's namespace
+ * @items:     what to install (an empty or NULL set installs nothing of the class)
+ * @installed: (out) (transfer full): set by nc_state_drivers_install_all(): what the class
+ *             installed, for nc_state_drivers_remove_all(); free with nc_item_set_free()
+ */
+typedef struct {
+    const NcStateDriver *driver;
+    gpointer handle;
+    const NcItemSet *items;
+    NcItemSet *installed;
+} NcClassCarry;
+
+gboolean nc_state_drivers_install_all(NcClassCarry *classes, guint n, const NcOwner *owner,
+                                      GError **error);
+gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_removed,
+                                     GError **error);
+
 /* The registry: every driver this build has, by class name. */
 const NcStateDriver *nc_state_driver_lookup(const char *class_name);
 const NcStateDriver *const *nc_state_drivers(guint *n);
