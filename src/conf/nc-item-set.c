@@ -240,6 +240,33 @@ GPtrArray *nc_item_set_items(const NcItemSet *set)
 }
 
 /**
+ * nc_item_set_check_owned() - is every item the domain's, by the destination's own view
+ * @set:   the items to install
+ * @owner: the domain as this host derived it
+ * @error: NC_ERROR_INVALID_DATA naming the first item that is not the domain's, and why
+ *
+ * Return: TRUE if all are
+ */
+gboolean nc_item_set_check_owned(const NcItemSet *set, const NcOwner *owner, GError **error)
+{
+    g_autoptr(GPtrArray) list = nc_item_set_items(set);
+
+    for (guint i = 0; i < list->len; i++) {
+        g_autofree char *why = NULL;
+
+        if (!set->ops->owns(owner, list->pdata[i], &why)) {
+            g_autofree char *what = set->ops->describe(list->pdata[i]);
+
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "%s is not the domain's (%s): nothing of class %s is installed", what,
+                        why ? why : "refused", set->ops->name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/**
  * nc_item_set_check_seal() - whether the set is exactly what a sender sealed
  * @set:    the receiver's set
  * @count:  items in the sender's set

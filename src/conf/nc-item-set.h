@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "conf/nc-owner.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -21,6 +23,8 @@ G_BEGIN_DECLS
  * @compare:  (nullable): NULL if @a (expected) and @b (found in a kernel) agree on what the
  *            kernel acts on, else (transfer full) one line saying what differs; fields that tick
  *            (timeouts) or grow (counters) are compared with the tolerance the class needs
+ * @owns:     whether the item belongs to the domain as @owner describes it; if not, (transfer
+ *            full) @why says why (for a refusal)
  * @free:     frees one item
  *
  * @key and @encode fail (NC_ERROR_INVALID_ARG) only for an item that has no canonical form (an
@@ -32,6 +36,7 @@ typedef struct {
     gboolean (*encode)(gconstpointer item, GByteArray *out, GError **error);
     char *(*describe)(gconstpointer item);
     char *(*compare)(gconstpointer a, gconstpointer b);
+    gboolean (*owns)(const NcOwner *owner, gconstpointer item, char **why);
     GDestroyNotify free;
 } NcClassOps;
 
@@ -76,6 +81,7 @@ guint nc_item_set_count(const NcItemSet *set);
 const NcDigest *nc_item_set_digest(const NcItemSet *set);
 GPtrArray *nc_item_set_items(const NcItemSet *set);
 GBytes *nc_item_set_key_of(const NcItemSet *set, gconstpointer item, GError **error);
+gboolean nc_item_set_check_owned(const NcItemSet *set, const NcOwner *owner, GError **error);
 gboolean nc_item_set_check_seal(const NcItemSet *set, guint64 count, const NcDigest *digest,
                                 GError **error);
 

@@ -51,12 +51,15 @@ static char *nc_ct_class_compare(gconstpointer a, gconstpointer b)
     return d->changed->len ? g_strdup(g_ptr_array_index(d->changed, 0)) : NULL;
 }
 
+static gboolean nc_ct_class_owns(const NcOwner *owner, gconstpointer item, char **why);
+
 const NcClassOps nc_ct_class = {
     .name = "conntrack",
     .key = nc_ct_class_key,
     .encode = nc_ct_class_encode,
     .describe = nc_ct_class_describe,
     .compare = nc_ct_class_compare,
+    .owns = nc_ct_class_owns,
     .free = g_free,
 };
 
@@ -141,7 +144,7 @@ static gboolean nc_ct_class_install(gpointer handle, const NcOwner *owner, const
 
     if (installed)
         *installed = NULL;
-    if (owner && !nc_state_driver_check_owned(&nc_ct_state_driver, owner, items, error))
+    if (owner && !nc_item_set_check_owned(items, owner, error))
         return FALSE;
     entries = nc_ct_class_entries(items);
     if (!nc_ct_install(handle, (const NcCtEntry *)(gpointer)entries->data, entries->len,
@@ -256,7 +259,6 @@ const NcStateDriver nc_ct_state_driver = {
     .close = nc_ct_class_close,
     .probe = nc_ct_class_probe,
     .capture = nc_ct_class_capture,
-    .owns = nc_ct_class_owns,
     .install = nc_ct_class_install,
     .remove = nc_ct_class_remove,
     .follow = nc_ct_class_follow,

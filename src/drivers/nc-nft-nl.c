@@ -47,32 +47,6 @@ struct NcNftNl {
     char *rbuf;
 };
 
-static const struct {
-    const char *name;
-    guint8 family;
-} nc_nft_families[] = {
-    {"ip", NFPROTO_IPV4},     {"ip6", NFPROTO_IPV6},       {"inet", NFPROTO_INET},
-    {"arp", NFPROTO_ARP},     {"bridge", NFPROTO_BRIDGE},  {"netdev", NFPROTO_NETDEV},
-};
-
-gboolean nc_nft_family_parse(const char *name, guint8 *family)
-{
-    for (gsize i = 0; i < G_N_ELEMENTS(nc_nft_families); i++)
-        if (g_strcmp0(name, nc_nft_families[i].name) == 0) {
-            *family = nc_nft_families[i].family;
-            return TRUE;
-        }
-    return FALSE;
-}
-
-const char *nc_nft_family_name(guint8 family)
-{
-    for (gsize i = 0; i < G_N_ELEMENTS(nc_nft_families); i++)
-        if (nc_nft_families[i].family == family)
-            return nc_nft_families[i].name;
-    return "unknown";
-}
-
 const char *nc_nft_nl_netns(const NcNftNl *nl)
 {
     return nl->netns ? nl->netns : "(own)";

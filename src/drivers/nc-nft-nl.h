@@ -7,6 +7,8 @@
 
 #include <libmnl/libmnl.h>
 
+#include "conf/nc-nft-items.h"
+
 G_BEGIN_DECLS
 
 typedef struct NcNftNl NcNftNl;
@@ -15,10 +17,6 @@ NcNftNl *nc_nft_nl_open(const char *netns, GError **error);
 void nc_nft_nl_close(NcNftNl *nl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcNftNl, nc_nft_nl_close)
 const char *nc_nft_nl_netns(const NcNftNl *nl); /* "(own)" for the caller's namespace */
-
-/* nftables family names <-> NFPROTO_* */
-gboolean nc_nft_family_parse(const char *name, guint8 *family);
-const char *nc_nft_family_name(guint8 family);
 
 /* Starts a request of nf_tables message @type (NFT_MSG_*) in @buf (MNL_SOCKET_BUFFER_SIZE at
  * least) for @family, with NLM_F_REQUEST | @flags. */

@@ -50,112 +50,6 @@
  * addresses or its MAC (found by a rule dump and each rule's cmp data).
  */
 
-void nc_nft_obj_free(NcNftObj *obj)
-{
-    if (!obj)
-        return;
-    g_free(obj->table);
-    g_free(obj->name);
-    g_free(obj);
-}
-
-static const char *nc_nft_obj_type_name(guint32 type)
-{
-    switch (type) {
-    case NFT_OBJECT_COUNTER: return "counter";
-    case NFT_OBJECT_QUOTA: return "quota";
-    case NFT_OBJECT_LIMIT: return "limit";
-    case NFT_OBJECT_CONNLIMIT: return "ct count";
-    default: return "object";
-    }
-}
-
-static gboolean nc_nft_obj_type_parse(const char *name, guint32 *type)
-{
-    if (g_strcmp0(name, "counter") == 0)
-        *type = NFT_OBJECT_COUNTER;
-    else if (g_strcmp0(name, "quota") == 0)
-        *type = NFT_OBJECT_QUOTA;
-    else if (g_strcmp0(name, "limit") == 0)
-        *type = NFT_OBJECT_LIMIT;
-    else if (g_strcmp0(name, "connlimit") == 0 || g_strcmp0(name, "ct count") == 0)
-        *type = NFT_OBJECT_CONNLIMIT;
-    else
-        return FALSE;
-    return TRUE;
-}
-
-/* ---- class ops ---- */
-
-static void nc_nft_obj_put_be(GByteArray *b, guint64 v, guint n)
-{
-    for (guint i = 0; i < n; i++) {
-        guint8 byte = (guint8)(v >> (8 * (n - 1 - i)));
-
-        g_byte_array_append(b, &byte, 1);
-    }
-}
-
-static gboolean nc_nft_obj_key(gconstpointer item, GByteArray *out, GError **error)
-{
-    const NcNftObj *o = item;
-
-    g_byte_array_append(out, &o->family, 1);
-    g_byte_array_append(out, (const guint8 *)o->table, strlen(o->table) + 1);
-    g_byte_array_append(out, (const guint8 *)o->name, strlen(o->name) + 1);
-    nc_nft_obj_put_be(out, o->type, 4);
-    return TRUE;
-}
-
-static gboolean nc_nft_obj_encode(gconstpointer item, GByteArray *out, GError **error)
-{
-    const NcNftObj *o = item;
-
-    nc_nft_obj_key(item, out, error);
-    nc_nft_obj_put_be(out, o->packets, 8);
-    nc_nft_obj_put_be(out, o->bytes, 8);
-    nc_nft_obj_put_be(out, o->consumed, 8);
-    nc_nft_obj_put_be(out, o->flags, 4);
-    return TRUE;
-}
-
-static char *nc_nft_obj_describe(gconstpointer item)
-{
-    const NcNftObj *o = item;
-
-    if (o->type == NFT_OBJECT_QUOTA)
-        return g_strdup_printf("quota %s/%s/%s (%s %" G_GUINT64_FORMAT " bytes, used %" G_GUINT64_FORMAT
-                               ")",
-                               nc_nft_family_name(o->family), o->table, o->name,
-                               o->flags & NFT_QUOTA_F_INV ? "over" : "until", o->bytes,
-                               o->consumed);
-    return g_strdup_printf("%s %s/%s/%s (packets %" G_GUINT64_FORMAT " bytes %" G_GUINT64_FORMAT
-                           ")",
-                           nc_nft_obj_type_name(o->type), nc_nft_family_name(o->family), o->table,
-                           o->name, o->packets, o->bytes);
-}
-
-/* a value found again may only have grown since it was applied */
-static char *nc_nft_obj_compare(gconstpointer pa, gconstpointer pb)
-{
-    const NcNftObj *a = pa, *b = pb;
-
-    if (b->packets < a->packets || b->bytes < a->bytes || b->consumed < a->consumed)
-        return g_strdup_printf("below the carried value (packets %" G_GUINT64_FORMAT
-                               " bytes %" G_GUINT64_FORMAT " used %" G_GUINT64_FORMAT ")",
-                               a->packets, a->bytes, a->consumed);
-    return NULL;
-}
-
-const NcClassOps nc_nft_obj_class = {
-    .name = "nft-object",
-    .key = nc_nft_obj_key,
-    .encode = nc_nft_obj_encode,
-    .describe = nc_nft_obj_describe,
-    .compare = nc_nft_obj_compare,
-    .free = (GDestroyNotify)nc_nft_obj_free,
-};
-
 /* ---- reading ---- */
 
 typedef struct {
@@ -638,28 +532,10 @@ static gboolean nc_nft_obj_capture_cb(gpointer h, const NcOwner *owner, NcItemSe
     return nc_nft_obj_capture(h, owner, out, not_carried, error);
 }
 
-/* objects are named by the domain's profile: being named is being the domain's */
-static gboolean nc_nft_obj_owns(const NcOwner *owner, gconstpointer item, char **why)
-{
-    const NcNftObj *o = item;
-
-    for (guint i = 0; owner->objects && i < owner->objects->len; i++) {
-        const NcObjectRef *r = g_ptr_array_index(owner->objects, i);
-        guint8 family;
-
-        if (nc_nft_family_parse(r->family, &family) && family == o->family &&
-            g_strcmp0(r->table, o->table) == 0 && g_strcmp0(r->name, o->name) == 0)
-            return TRUE;
-    }
-    if (why)
-        *why = g_strdup("the domain's profile does not name it");
-    return FALSE;
-}
-
 static gboolean nc_nft_obj_install_cb(gpointer h, const NcOwner *owner, const NcItemSet *items,
                                       NcItemSet **installed, GError **error)
 {
-    if (owner && !nc_state_driver_check_owned(&nc_nft_obj_driver, owner, items, error))
+    if (owner && !nc_item_set_check_owned(items, owner, error))
         return FALSE;
     return nc_nft_obj_install(h, owner, items, installed, error);
 }
@@ -678,7 +554,6 @@ const NcStateDriver nc_nft_obj_driver = {
     .close = nc_nft_obj_close_cb,
     .probe = nc_nft_obj_probe_cb,
     .capture = nc_nft_obj_capture_cb,
-    .owns = nc_nft_obj_owns,
     .install = nc_nft_obj_install_cb,
     .remove = nc_nft_obj_remove_cb,
 };

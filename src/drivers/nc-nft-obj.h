@@ -5,37 +5,12 @@
 
 #include <glib.h>
 
+#include "conf/nc-nft-items.h"
 #include "drivers/nc-nft-nl.h"
 #include "drivers/nc-state-driver.h"
 
 G_BEGIN_DECLS
 
-/**
- * NcNftObj - the value of one named nftables object
- * @family, @table, @name: the object (the same on both hosts)
- * @type:      NFT_OBJECT_COUNTER or NFT_OBJECT_QUOTA
- * @packets:   a counter's packets
- * @bytes:     a counter's bytes; a quota's limit
- * @consumed:  a quota's used bytes
- * @flags:     a quota's NFT_QUOTA_F_* (INV: `over`)
- *
- * The key (class identity) is (family, table, name, type).
- */
-typedef struct {
-    guint8 family;
-    char *table;
-    char *name;
-    guint32 type;
-    guint64 packets;
-    guint64 bytes;
-    guint64 consumed;
-    guint32 flags;
-} NcNftObj;
-
-void nc_nft_obj_free(NcNftObj *obj);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcNftObj, nc_nft_obj_free)
-
-extern const NcClassOps nc_nft_obj_class;
 extern const NcStateDriver nc_nft_obj_driver;
 
 gboolean nc_nft_obj_probe(NcNftNl *nl, const NcOwner *owner, const NcItemSet *expected,

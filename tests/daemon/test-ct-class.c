@@ -91,12 +91,12 @@ static void test_owns(void)
 
     nc_addr_parse("10.0.0.5", &a, NULL);
     g_array_append_val(owner->addresses, a);
-    g_assert_true(nc_ct_state_driver.owns(owner, &mine, NULL));
-    g_assert_false(nc_ct_state_driver.owns(owner, &other, &why));
+    g_assert_true(nc_ct_class.owns(owner, &mine, NULL));
+    g_assert_false(nc_ct_class.owns(owner, &other, &why));
     g_assert_nonnull(why);
     owner->has_zone = TRUE;
     owner->zone = 7;
-    g_assert_false(nc_ct_state_driver.owns(owner, &mine, NULL));
+    g_assert_false(nc_ct_class.owns(owner, &mine, NULL));
 }
 
 int main(int argc, char **argv)

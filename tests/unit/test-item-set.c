@@ -6,7 +6,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "conf/nc-item-set.h"
-#include "drivers/nc-nft-set.h"
+#include "conf/nc-nft-items.h"
 #include "util/nc-error.h"
 
 /* an element of `set inet fw NAME { type ipv4_addr . ether_addr }` (or of a map ipv4 : ipv4) */
