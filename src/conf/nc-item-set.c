@@ -93,8 +93,8 @@ NcItemSet *nc_item_set_new(const NcClassOps *ops)
     NcItemSet *set = g_new0(NcItemSet, 1);
 
     set->ops = ops;
-    set->items = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-                                       (GDestroyNotify)g_bytes_unref, NULL);
+    set->items =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
     return set;
 }
 

@@ -18,8 +18,8 @@ static const struct {
     const char *name;
     guint8 family;
 } nc_nft_families[] = {
-    {"ip", NFPROTO_IPV4},     {"ip6", NFPROTO_IPV6},       {"inet", NFPROTO_INET},
-    {"arp", NFPROTO_ARP},     {"bridge", NFPROTO_BRIDGE},  {"netdev", NFPROTO_NETDEV},
+    {"ip", NFPROTO_IPV4}, {"ip6", NFPROTO_IPV6},      {"inet", NFPROTO_INET},
+    {"arp", NFPROTO_ARP}, {"bridge", NFPROTO_BRIDGE}, {"netdev", NFPROTO_NETDEV},
 };
 
 gboolean nc_nft_family_parse(const char *name, guint8 *family)
@@ -89,14 +89,22 @@ guint32 nc_nft_field_type(guint32 type, guint n, guint i)
 guint nc_nft_type_size(guint32 t)
 {
     switch (t) {
-    case NC_NFT_TYPE_IPADDR: return 4;
-    case NC_NFT_TYPE_IP6ADDR: return 16;
-    case NC_NFT_TYPE_ETHERADDR: return 6;
-    case NC_NFT_TYPE_ETHERTYPE: return 2;
-    case NC_NFT_TYPE_INET_PROTOCOL: return 1;
-    case NC_NFT_TYPE_INET_SERVICE: return 2;
-    case NC_NFT_TYPE_MARK: return 4;
-    default: return 0;
+    case NC_NFT_TYPE_IPADDR:
+        return 4;
+    case NC_NFT_TYPE_IP6ADDR:
+        return 16;
+    case NC_NFT_TYPE_ETHERADDR:
+        return 6;
+    case NC_NFT_TYPE_ETHERTYPE:
+        return 2;
+    case NC_NFT_TYPE_INET_PROTOCOL:
+        return 1;
+    case NC_NFT_TYPE_INET_SERVICE:
+        return 2;
+    case NC_NFT_TYPE_MARK:
+        return 4;
+    default:
+        return 0;
     }
 }
 
@@ -125,8 +133,8 @@ static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8
         if (!nc_owner_has_mac(owner, p))
             return FALSE;
         if (what)
-            *what = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3],
-                                    p[4], p[5]);
+            *what = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
+                                    p[5]);
         return TRUE;
     }
     if (t == NC_NFT_TYPE_IPADDR && len >= 4) {
@@ -343,9 +351,8 @@ static char *nc_nft_set_compare(gconstpointer pa, gconstpointer pb)
         return g_strdup_printf("timeout %" G_GUINT64_FORMAT " ms expected, %" G_GUINT64_FORMAT
                                " ms found",
                                a->timeout_ms, b->timeout_ms);
-    if (a->has_timeout &&
-        (b->expires_ms > a->expires_ms + NC_NFT_JIFFY_SLACK_MS ||
-         a->expires_ms > b->expires_ms + NC_NFT_EXPIRES_SLACK_MS))
+    if (a->has_timeout && (b->expires_ms > a->expires_ms + NC_NFT_JIFFY_SLACK_MS ||
+                           a->expires_ms > b->expires_ms + NC_NFT_EXPIRES_SLACK_MS))
         return g_strdup_printf("%" G_GUINT64_FORMAT " ms remaining expected, %" G_GUINT64_FORMAT
                                " ms found",
                                a->expires_ms, b->expires_ms);
@@ -381,11 +388,16 @@ void nc_nft_obj_free(NcNftObj *obj)
 const char *nc_nft_obj_type_name(guint32 type)
 {
     switch (type) {
-    case NFT_OBJECT_COUNTER: return "counter";
-    case NFT_OBJECT_QUOTA: return "quota";
-    case NFT_OBJECT_LIMIT: return "limit";
-    case NFT_OBJECT_CONNLIMIT: return "ct count";
-    default: return "object";
+    case NFT_OBJECT_COUNTER:
+        return "counter";
+    case NFT_OBJECT_QUOTA:
+        return "quota";
+    case NFT_OBJECT_LIMIT:
+        return "limit";
+    case NFT_OBJECT_CONNLIMIT:
+        return "ct count";
+    default:
+        return "object";
     }
 }
 
@@ -443,11 +455,10 @@ char *nc_nft_obj_describe(gconstpointer item)
     const NcNftObj *o = item;
 
     if (o->type == NFT_OBJECT_QUOTA)
-        return g_strdup_printf("quota %s/%s/%s (%s %" G_GUINT64_FORMAT " bytes, used %" G_GUINT64_FORMAT
-                               ")",
-                               nc_nft_family_name(o->family), o->table, o->name,
-                               o->flags & NFT_QUOTA_F_INV ? "over" : "until", o->bytes,
-                               o->consumed);
+        return g_strdup_printf(
+            "quota %s/%s/%s (%s %" G_GUINT64_FORMAT " bytes, used %" G_GUINT64_FORMAT ")",
+            nc_nft_family_name(o->family), o->table, o->name,
+            o->flags & NFT_QUOTA_F_INV ? "over" : "until", o->bytes, o->consumed);
     return g_strdup_printf("%s %s/%s/%s (packets %" G_GUINT64_FORMAT " bytes %" G_GUINT64_FORMAT
                            ")",
                            nc_nft_obj_type_name(o->type), nc_nft_family_name(o->family), o->table,
@@ -493,4 +504,3 @@ const NcClassOps nc_nft_obj_class = {
     .owns = nc_nft_obj_owns,
     .free = (GDestroyNotify)nc_nft_obj_free,
 };
-

@@ -102,8 +102,8 @@ static gboolean nc_ct_class_capture(gpointer handle, const NcOwner *owner, NcIte
     if (!nc_ct_capture(handle, &sel, entries, error))
         return FALSE;
     for (guint i = 0; i < entries->len; i++)
-        if (!nc_item_set_upsert(out, g_memdup2(&g_array_index(entries, NcCtEntry, i),
-                                               sizeof(NcCtEntry)),
+        if (!nc_item_set_upsert(out,
+                                g_memdup2(&g_array_index(entries, NcCtEntry, i), sizeof(NcCtEntry)),
                                 NULL, error))
             return FALSE;
     return TRUE;
@@ -147,8 +147,8 @@ static gboolean nc_ct_class_install(gpointer handle, const NcOwner *owner, const
     if (owner && !nc_item_set_check_owned(items, owner, error))
         return FALSE;
     entries = nc_ct_class_entries(items);
-    if (!nc_ct_install(handle, (const NcCtEntry *)(gpointer)entries->data, entries->len,
-                       &failures, error))
+    if (!nc_ct_install(handle, (const NcCtEntry *)(gpointer)entries->data, entries->len, &failures,
+                       error))
         return FALSE;
     if (installed) {
         *installed = nc_item_set_new(&nc_ct_class);
@@ -165,8 +165,8 @@ static gboolean nc_ct_class_remove(gpointer handle, const NcItemSet *items, guin
 {
     g_autoptr(GArray) entries = nc_ct_class_entries(items);
 
-    return nc_ct_delete(handle, (const NcCtEntry *)(gpointer)entries->data, entries->len,
-                        n_removed, error);
+    return nc_ct_delete(handle, (const NcCtEntry *)(gpointer)entries->data, entries->len, n_removed,
+                        error);
 }
 
 /* ---- the follower ---- */

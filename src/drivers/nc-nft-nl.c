@@ -139,11 +139,10 @@ gboolean nc_nft_nl_query(NcNftNl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, gpointe
             g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
                         "%s does not exist in network namespace %s", what, nc_nft_nl_netns(nl));
         else
-            g_set_error(error, NC_ERROR,
-                        saved ? nc_error_code_from_errno(saved) : NC_ERROR_INVALID_DATA,
-                        "nf_tables' answer for %s in network namespace %s: %s", what,
-                        nc_nft_nl_netns(nl),
-                        saved ? g_strerror(saved) : "a message that does not decode");
+            g_set_error(
+                error, NC_ERROR, saved ? nc_error_code_from_errno(saved) : NC_ERROR_INVALID_DATA,
+                "nf_tables' answer for %s in network namespace %s: %s", what, nc_nft_nl_netns(nl),
+                saved ? g_strerror(saved) : "a message that does not decode");
         return FALSE;
     }
     return TRUE;
@@ -162,8 +161,7 @@ struct NcNftBatch {
 static void nc_nft_batch_put_marker(GByteArray *buf, guint16 type, guint32 seq)
 {
     char tmp[64] = {0};
-    struct nlmsghdr *nlh =
-        nc_mnl_put_nfnl(tmp, type, AF_UNSPEC, 0, seq, NFNL_SUBSYS_NFTABLES);
+    struct nlmsghdr *nlh = nc_mnl_put_nfnl(tmp, type, AF_UNSPEC, 0, seq, NFNL_SUBSYS_NFTABLES);
 
     g_byte_array_append(buf, (const guint8 *)tmp, nlh->nlmsg_len);
 }
@@ -240,8 +238,8 @@ gboolean nc_nft_batch_commit(NcNftBatch *batch, int *errnum, GError **error)
 
     /* a netlink datagram must fit the send buffer: grow it to the batch (nft does the same) */
     sndbuf = (int)MIN(batch->buf->len + 65536, (guint)G_MAXINT);
-    if (setsockopt(mnl_socket_get_fd(nl->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
-                   sizeof(sndbuf)) < 0)
+    if (setsockopt(mnl_socket_get_fd(nl->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) <
+        0)
         setsockopt(mnl_socket_get_fd(nl->nl), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     if (mnl_socket_sendto(nl->nl, batch->buf->data, batch->buf->len) < 0) {
         int saved = errno;

@@ -134,9 +134,8 @@ static gboolean nc_nft_obj_ref_of(const NcObjectRef *r, guint8 *family, guint32 
 }
 
 /* Reads @r's object: of its type, or (untyped) a counter, else a quota. */
-static NcNftObj *nc_nft_obj_read_ref(NcNftNl *nl, const NcObjectRef *r, guint8 family,
-                                     guint32 type, gboolean known_type, guint32 *use,
-                                     GError **error)
+static NcNftObj *nc_nft_obj_read_ref(NcNftNl *nl, const NcObjectRef *r, guint8 family, guint32 type,
+                                     gboolean known_type, guint32 *use, GError **error)
 {
     static const guint32 tries[] = {NFT_OBJECT_COUNTER, NFT_OBJECT_QUOTA, NFT_OBJECT_LIMIT,
                                     NFT_OBJECT_CONNLIMIT};
@@ -292,8 +291,8 @@ static gboolean nc_nft_obj_apply(NcNftNl *nl, const NcItemSet *items, gboolean k
     g_autoptr(GPtrArray) list = nc_item_set_items(items);
     g_autoptr(NcNftBatch) batch = nc_nft_batch_new(nl);
     g_autoptr(NcItemSet) before = nc_item_set_new(&nc_nft_obj_class);
-    g_autoptr(GPtrArray) all_refs = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)nc_nft_set_elem_free);
+    g_autoptr(GPtrArray) all_refs =
+        g_ptr_array_new_with_free_func((GDestroyNotify)nc_nft_set_elem_free);
     g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)nc_nft_obj_free);
 
     for (guint i = 0; i < list->len; i++) {
@@ -408,7 +407,8 @@ static void nc_nft_rule_exprs(const struct nlattr *list, GPtrArray *names, GPtrA
 {
     const struct nlattr *x;
 
-    mnl_attr_for_each_nested(x, list) {
+    mnl_attr_for_each_nested(x, list)
+    {
         const struct nlattr *tb[NFTA_EXPR_MAX + 1], *cmp[NFTA_CMP_MAX + 1], *dv[NFTA_DATA_MAX + 1];
         const char *name;
 

@@ -134,7 +134,8 @@ static NcNftSetInfo *nc_nft_set_info_parse(const struct nlmsghdr *nlh)
             if (desc[NFTA_SET_DESC_CONCAT]) {
                 const struct nlattr *f;
 
-                mnl_attr_for_each_nested(f, desc[NFTA_SET_DESC_CONCAT]) {
+                mnl_attr_for_each_nested(f, desc[NFTA_SET_DESC_CONCAT])
+                {
                     const struct nlattr *ftb[NFTA_SET_FIELD_MAX + 1];
 
                     if (s->n_fields < NC_NFT_SET_FIELDS_MAX &&
@@ -212,8 +213,8 @@ static gboolean nc_nft_set_list(NcNftNl *nl, guint8 family, const char *table, c
     return nc_nft_nl_query(nl, nlh, nc_nft_set_list_cb, out, what, NULL, error);
 }
 
-static NcNftSetInfo *nc_nft_set_get(NcNftNl *nl, guint8 family, const char *table,
-                                    const char *name, GError **error)
+static NcNftSetInfo *nc_nft_set_get(NcNftNl *nl, guint8 family, const char *table, const char *name,
+                                    GError **error)
 {
     g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func((GDestroyNotify)nc_nft_set_info_free);
 
@@ -221,8 +222,8 @@ static NcNftSetInfo *nc_nft_set_get(NcNftNl *nl, guint8 family, const char *tabl
         return NULL;
     if (one->len != 1) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                    "nf_tables answered %u sets for set %s/%s/%s in network namespace %s",
-                    one->len, nc_nft_family_name(family), table, name, nc_nft_nl_netns(nl));
+                    "nf_tables answered %u sets for set %s/%s/%s in network namespace %s", one->len,
+                    nc_nft_family_name(family), table, name, nc_nft_nl_netns(nl));
         return NULL;
     }
     return g_ptr_array_steal_index(one, 0);
@@ -261,8 +262,8 @@ static void nc_nft_elem_expr(const struct nlattr *expr, NcNftSetElem *e, GPtrArr
     if (!nc_nft_attr_nested(expr, tb, NFTA_EXPR_MAX) || !tb[NFTA_EXPR_NAME])
         return;
     name = mnl_attr_get_str(tb[NFTA_EXPR_NAME]);
-    if (g_strcmp0(name, "counter") == 0 && nc_nft_attr_nested(tb[NFTA_EXPR_DATA], ctb,
-                                                              NFTA_COUNTER_MAX)) {
+    if (g_strcmp0(name, "counter") == 0 &&
+        nc_nft_attr_nested(tb[NFTA_EXPR_DATA], ctb, NFTA_COUNTER_MAX)) {
         e->has_counter = TRUE;
         e->packets = nc_nft_attr_be64(ctb[NFTA_COUNTER_PACKETS]);
         e->bytes = nc_nft_attr_be64(ctb[NFTA_COUNTER_BYTES]);
@@ -294,8 +295,8 @@ static gboolean nc_nft_elem_timing(const NcNftSetInfo *set, const struct nlattr 
     if (!et[NFTA_SET_ELEM_EXPIRATION] && !et[NFTA_SET_ELEM_TIMEOUT])
         return TRUE;
     e->has_timeout = TRUE;
-    e->timeout_ms = et[NFTA_SET_ELEM_TIMEOUT] ? nc_nft_attr_be64(et[NFTA_SET_ELEM_TIMEOUT])
-                                              : set->timeout_ms;
+    e->timeout_ms =
+        et[NFTA_SET_ELEM_TIMEOUT] ? nc_nft_attr_be64(et[NFTA_SET_ELEM_TIMEOUT]) : set->timeout_ms;
     e->expires_ms = nc_nft_attr_be64(et[NFTA_SET_ELEM_EXPIRATION]);
     return e->expires_ms > 0;
 }
@@ -307,7 +308,8 @@ static int nc_nft_elem_cb(const struct nlmsghdr *nlh, void *data)
 
     if (!nc_nft_msg_attrs(nlh, tb, NFTA_SET_ELEM_LIST_MAX) || !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
         return MNL_CB_OK;
-    mnl_attr_for_each_nested(a, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
+    mnl_attr_for_each_nested(a, tb[NFTA_SET_ELEM_LIST_ELEMENTS])
+    {
         const struct nlattr *et[NFTA_SET_ELEM_MAX + 1];
         g_autoptr(NcNftSetElem) e = NULL;
         g_autoptr(GPtrArray) lost = NULL;
@@ -386,7 +388,8 @@ static int nc_nft_elem_cb(const struct nlmsghdr *nlh, void *data)
 static gboolean nc_nft_set_dump_elems(NcNftNl *nl, NcNftElemDumpCtx *c, GError **error)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = nc_nft_nl_request(buf, NFT_MSG_GETSETELEM, c->set->family, NLM_F_DUMP, 0);
+    struct nlmsghdr *nlh =
+        nc_nft_nl_request(buf, NFT_MSG_GETSETELEM, c->set->family, NLM_F_DUMP, 0);
     g_autofree char *what = nc_nft_set_info_name(c->set);
 
     mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, c->set->table);
@@ -483,8 +486,8 @@ gboolean nc_nft_set_capture(NcNftNl *nl, const NcOwner *owner, NcItemSet *out,
 /* The distinct sets @items go into, each with how many elements go there. */
 static GHashTable *nc_nft_items_by_set(GPtrArray *items)
 {
-    GHashTable *by = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                           (GDestroyNotify)g_ptr_array_unref);
+    GHashTable *by =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
 
     for (guint i = 0; i < items->len; i++) {
         const NcNftSetElem *e = g_ptr_array_index(items, i);

@@ -20,8 +20,7 @@ gboolean nc_nft_set_capture(NcNftNl *nl, const NcOwner *owner, NcItemSet *out,
 gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why);
 gboolean nc_nft_set_install(NcNftNl *nl, const NcOwner *owner, const NcItemSet *items,
                             NcItemSet **installed, GError **error);
-gboolean nc_nft_set_remove(NcNftNl *nl, const NcItemSet *items, guint *n_removed,
-                           GError **error);
+gboolean nc_nft_set_remove(NcNftNl *nl, const NcItemSet *items, guint *n_removed, GError **error);
 
 /* For the object driver's swap: the elements of the object maps of @family/@table (of objects of
  * @obj_type, NFT_OBJECT_*) whose object is @name, as NcNftSetElem; and batch messages that add

@@ -33,9 +33,8 @@ void nc_changes_free(NcChanges *changes)
  *
  * Return: TRUE if the capture ran (look at @diff for the answer)
  */
-gboolean nc_state_driver_verify(const NcStateDriver *driver, gpointer handle,
-                                const NcOwner *owner, const NcItemSet *expected,
-                                NcItemDiff **diff, GError **error)
+gboolean nc_state_driver_verify(const NcStateDriver *driver, gpointer handle, const NcOwner *owner,
+                                const NcItemSet *expected, NcItemDiff **diff, GError **error)
 {
     g_autoptr(NcItemSet) found = nc_item_set_new(driver->ops);
 
@@ -85,8 +84,9 @@ gboolean nc_state_drivers_install_all(NcClassCarry *classes, guint n, const NcOw
 
             g_prefix_error(error, "class %s: ", c->driver->ops->name);
             if (!nc_state_drivers_remove_all(classes, i, NULL, &undo))
-                g_prefix_error(error, "(and removing what the classes before it installed "
-                                      "failed: %s) ",
+                g_prefix_error(error,
+                               "(and removing what the classes before it installed "
+                               "failed: %s) ",
                                undo->message);
             return FALSE;
         }
@@ -120,8 +120,8 @@ gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_re
             continue;
         if (!c->driver->remove(c->handle, c->installed, &k, &local)) {
             if (ok)
-                g_propagate_prefixed_error(error, g_steal_pointer(&local), "class %s: ",
-                                           c->driver->ops->name);
+                g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                                           "class %s: ", c->driver->ops->name);
             ok = FALSE;
         }
         if (n_removed)

@@ -20,9 +20,10 @@ G_BEGIN_DECLS
  *  - NcClassOps (conf/nc-item-set.h): what its items are, with no kernel: the canonical key (one
  *    definition of the item's identity, used by every set, diff and wire message of the class),
  *    the canonical bytes (what is digested and sent), a description for messages, a comparison
- *    that knows which fields tick, and ownership (owns(), against an NcOwner, conf/nc-owner.h). An NcItemSet keeps a class's items under their key
- *    with a count and an incremental digest: the source's "what I sent", the destination's "what
- *    I received", a capture, all the same type.
+ *    that knows which fields tick, and ownership (owns(), against an NcOwner, conf/nc-owner.h).
+ *    An NcItemSet keeps a class's items under their key with a count and an incremental digest:
+ *    the source's "what I sent", the destination's "what I received", a capture, all the same
+ *    type.
  *
  *  - NcStateDriver (here): how the class lives in a kernel. A driver handle is opened in a
  *    network namespace (open/close) and then:
@@ -100,8 +101,7 @@ typedef struct {
                         GPtrArray *not_carried, GError **error);
     gboolean (*install)(gpointer handle, const NcOwner *owner, const NcItemSet *items,
                         NcItemSet **installed, GError **error);
-    gboolean (*remove)(gpointer handle, const NcItemSet *items, guint *n_removed,
-                       GError **error);
+    gboolean (*remove)(gpointer handle, const NcItemSet *items, guint *n_removed, GError **error);
     /* (nullable): no events; capture again at the stop */
     gpointer (*follow)(const char *netns, const NcOwner *owner, NcFollowNotify notify,
                        gpointer user_data, GError **error);
@@ -112,9 +112,8 @@ typedef struct {
 void nc_changes_free(NcChanges *changes);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcChanges, nc_changes_free)
 
-gboolean nc_state_driver_verify(const NcStateDriver *driver, gpointer handle,
-                                const NcOwner *owner, const NcItemSet *expected,
-                                NcItemDiff **diff, GError **error);
+gboolean nc_state_driver_verify(const NcStateDriver *driver, gpointer handle, const NcOwner *owner,
+                                const NcItemSet *expected, NcItemDiff **diff, GError **error);
 
 /**
  * NcClassCarry - one class's part of an install on one host

@@ -86,8 +86,8 @@ gboolean nc_mnl_wait_readable(struct mnl_socket *nl, int timeout_ms, const char 
     return TRUE;
 }
 
-struct nlmsghdr *nc_mnl_put_nfnl(char *buf, guint16 type, guint8 family, guint16 flags,
-                                 guint32 seq, guint16 res_id)
+struct nlmsghdr *nc_mnl_put_nfnl(char *buf, guint16 type, guint8 family, guint16 flags, guint32 seq,
+                                 guint16 res_id)
 {
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     struct nfgenmsg *nfg;

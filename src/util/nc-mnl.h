@@ -22,7 +22,7 @@ struct nlmsghdr;
 /* Starts an nfnetlink message in @buf (MNL_SOCKET_BUFFER_SIZE at least): @type is (subsystem << 8)
  * | message, with NLM_F_REQUEST | @flags, and its nfgenmsg header (@family, version 0, @res_id in
  * network order: the subsystem for batch markers, else 0). */
-struct nlmsghdr *nc_mnl_put_nfnl(char *buf, guint16 type, guint8 family, guint16 flags,
-                                 guint32 seq, guint16 res_id);
+struct nlmsghdr *nc_mnl_put_nfnl(char *buf, guint16 type, guint8 family, guint16 flags, guint32 seq,
+                                 guint16 res_id);
 
 G_END_DECLS

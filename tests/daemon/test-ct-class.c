@@ -14,8 +14,8 @@ static NcCtEntry entry(const char *src, guint16 sport, guint32 timeout)
 
     memset(&e, 0, sizeof(e));
     g_assert_true(nc_addr_parse(src, &e.orig.src, NULL));
-    g_assert_true(nc_addr_parse(strchr(src, ':') ? "2001:db8::10" : "192.0.2.10", &e.orig.dst,
-                                NULL));
+    g_assert_true(
+        nc_addr_parse(strchr(src, ':') ? "2001:db8::10" : "192.0.2.10", &e.orig.dst, NULL));
     e.orig.proto = IPPROTO_TCP;
     e.orig.sport = sport;
     e.orig.dport = 80;

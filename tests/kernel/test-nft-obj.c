@@ -73,10 +73,10 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     nc_ktest_ns_del(f->dst);
 }
 
-#define SKIP_UNLESS_READY(f)                                                                 \
-    do {                                                                                     \
-        if (!(f)->owner)                                                                     \
-            return;                                                                          \
+#define SKIP_UNLESS_READY(f)                                                                       \
+    do {                                                                                           \
+        if (!(f)->owner)                                                                           \
+            return;                                                                                \
     } while (0)
 
 static NcItemSet *capture(const char *ns, const NcOwner *owner, GError **error)
@@ -222,15 +222,15 @@ static void test_not_carried(Fixture *f, gconstpointer data)
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src,
-                  "table inet pol {\n"
-                  "  limit vm50lim { rate 100/second }\n"
-                  "  chain in { type filter hook input priority 0;\n"
-                  "    ip saddr 10.0.0.5 limit rate 10/second accept\n"
-                  "    ip saddr 10.0.0.5 ct count over 4 drop\n"
-                  "    ip saddr 10.0.0.99 ct count over 4 drop\n"
-                  "  }\n"
-                  "}\n",
-                  &error);
+                           "table inet pol {\n"
+                           "  limit vm50lim { rate 100/second }\n"
+                           "  chain in { type filter hook input priority 0;\n"
+                           "    ip saddr 10.0.0.5 limit rate 10/second accept\n"
+                           "    ip saddr 10.0.0.5 ct count over 4 drop\n"
+                           "    ip saddr 10.0.0.99 ct count over 4 drop\n"
+                           "  }\n"
+                           "}\n",
+                           &error);
     NC_KTEST_CHECK_OK(ok, error);
     g_ptr_array_add(f->owner->objects, nc_object_ref_new("inet", "pol", "vm50lim", NULL));
     nl = nc_nft_nl_open(f->src, &error);

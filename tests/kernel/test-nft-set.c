@@ -23,10 +23,10 @@ typedef struct {
 } Fixture;
 
 /* the domain: 10.0.0.5, 2001:db8::5, MAC 52:54:00:00:00:05 */
-#define SETS_COMMON                                                                          \
-    "  set authed { type ipv4_addr; flags timeout; counter; }\n"                             \
-    "  map sticky { type ipv4_addr : ipv4_addr; flags timeout; }\n"                          \
-    "  set pairs { type ipv4_addr . ether_addr; flags timeout; }\n"                          \
+#define SETS_COMMON                                                                                \
+    "  set authed { type ipv4_addr; flags timeout; counter; }\n"                                   \
+    "  map sticky { type ipv4_addr : ipv4_addr; flags timeout; }\n"                                \
+    "  set pairs { type ipv4_addr . ether_addr; flags timeout; }\n"                                \
     "  set v6 { type ipv6_addr; flags timeout; }\n"
 #define RULESET "table inet fw {\n" SETS_COMMON "}\n"
 
@@ -60,10 +60,10 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     nc_ktest_ns_del(f->dst);
 }
 
-#define SKIP_UNLESS_READY(f)                                                                 \
-    do {                                                                                     \
-        if (!(f)->owner)                                                                     \
-            return;                                                                          \
+#define SKIP_UNLESS_READY(f)                                                                       \
+    do {                                                                                           \
+        if (!(f)->owner)                                                                           \
+            return;                                                                                \
     } while (0)
 
 /* src's elements: four of the domain (by key address, by map data, by MAC in a concatenation,
@@ -170,8 +170,8 @@ static void test_carry(Fixture *f, gconstpointer data)
     if (e && e2) {
         gint64 delta = (gint64)e->expires_ms - (gint64)e2->expires_ms;
 
-        g_test_message("remaining time: source %" G_GUINT64_FORMAT " ms, destination %"
-                       G_GUINT64_FORMAT " ms",
+        g_test_message("remaining time: source %" G_GUINT64_FORMAT
+                       " ms, destination %" G_GUINT64_FORMAT " ms",
                        e->expires_ms, e2->expires_ms);
         g_assert_cmpint(ABS(delta), <, 1000);
         g_assert_cmpuint(e2->timeout_ms, ==, 60000);
@@ -235,7 +235,8 @@ static void test_target(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, dst_ruleset, &error);
+    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) &&
+         nc_ktest_nft_load(f->dst, dst_ruleset, &error);
     NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     NC_KTEST_CHECK_OK(got != NULL, error);
@@ -272,8 +273,9 @@ static void test_remove(Fixture *f, gconstpointer data)
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
-    ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error) &&
-         nc_ktest_nft_load(f->dst, "add element inet fw authed { 10.0.0.42 timeout 60s }\n", &error);
+    ok =
+        nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error) &&
+        nc_ktest_nft_load(f->dst, "add element inet fw authed { 10.0.0.42 timeout 60s }\n", &error);
     NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     NC_KTEST_CHECK_OK(got != NULL, error);
@@ -304,21 +306,22 @@ static void test_not_carried(Fixture *f, gconstpointer data)
     gboolean ok, found = FALSE;
 
     SKIP_UNLESS_READY(f);
-    ok = nc_ktest_nft_load(f->src,
-                  "table ip lim {\n"
-                  "  set perip { type ipv4_addr; size 1024; flags dynamic,timeout; timeout 1m; }\n"
-                  "  chain c { type filter hook output priority 0;\n"
-                  "    update @perip { ip daddr limit rate 10/second }\n"
-                  "  }\n"
-                  "}\n",
-                  &error);
+    ok = nc_ktest_nft_load(
+        f->src,
+        "table ip lim {\n"
+        "  set perip { type ipv4_addr; size 1024; flags dynamic,timeout; timeout 1m; }\n"
+        "  chain c { type filter hook output priority 0;\n"
+        "    update @perip { ip daddr limit rate 10/second }\n"
+        "  }\n"
+        "}\n",
+        &error);
     NC_KTEST_CHECK_OK(ok, error);
     /* the packet path adds the element (no event; captured by listing) */
     nc_ktest_run(NULL, NULL, "ip netns exec %s ip link set lo up", f->src);
     nc_ktest_run(NULL, NULL, "ip netns exec %s ip addr add 10.0.0.5/32 dev lo", f->src);
     {
-        const char *argv[] = {"ip", "netns", "exec", f->src, "bash", "-c",
-                              "echo x > /dev/udp/10.0.0.5/9", NULL};
+        const char *argv[] = {
+            "ip", "netns", "exec", f->src, "bash", "-c", "echo x > /dev/udp/10.0.0.5/9", NULL};
 
         nc_ktest_run_argv(argv, NULL, NULL);
     }
@@ -352,8 +355,10 @@ static void test_default_timeout(Fixture *f, gconstpointer data)
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src, dflt, &error) &&
          nc_ktest_nft_load(f->src, "add element ip acl authed { 10.0.0.5 }\n", &error) &&
-         nc_ktest_nft_load(f->dst, "table ip acl {\n  set authed { type ipv4_addr; flags timeout; "
-                          "timeout 5m; }\n}\n", &error);
+         nc_ktest_nft_load(f->dst,
+                           "table ip acl {\n  set authed { type ipv4_addr; flags timeout; "
+                           "timeout 5m; }\n}\n",
+                           &error);
     NC_KTEST_CHECK_OK(ok, error);
     got = capture(f->src, f->owner, NULL, &error);
     NC_KTEST_CHECK_OK(got != NULL, error);

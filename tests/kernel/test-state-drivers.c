@@ -40,8 +40,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 
     if (!nc_ktest_ns_pair("nc-sdrv", f->src, f->dst, sizeof(f->src), &f->ready))
         return;
-    if (!nc_ktest_nft_load(f->src, SRC, &error) ||
-        !nc_ktest_nft_load(f->dst, DST_NO_SET, &error)) {
+    if (!nc_ktest_nft_load(f->src, SRC, &error) || !nc_ktest_nft_load(f->dst, DST_NO_SET, &error)) {
         g_assert_no_error(error);
         return;
     }
@@ -184,7 +183,7 @@ static void test_roll_back(Fixture *f, gconstpointer data)
     g_assert_cmpuint(dst_counter_packets(f), ==, 0);
     listed = nc_ktest_nft_list(f->dst, "table inet fw");
     g_test_message("%s", listed);
-    g_assert_null(strstr(listed, "expires")); /* authed is empty again */
+    g_assert_null(strstr(listed, "expires"));                /* authed is empty again */
     g_assert_nonnull(strstr(listed, "10.0.0.5 : \"vm50\"")); /* the operator's map element */
 }
 

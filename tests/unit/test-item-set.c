@@ -156,7 +156,8 @@ static void test_diff(void)
     d = nc_item_set_diff(a, b);
     g_assert_false(nc_item_diff_is_empty(d));
     g_assert_cmpuint(d->missing->len, ==, 1);
-    g_assert_cmpstr(d->missing->pdata[0], ==, "inet/fw/authed element 10.0.0.3 . 52:54:00:00:00:05");
+    g_assert_cmpstr(d->missing->pdata[0], ==,
+                    "inet/fw/authed element 10.0.0.3 . 52:54:00:00:00:05");
     g_assert_cmpuint(d->extra->len, ==, 1);
     g_assert_cmpuint(d->changed->len, ==, 2);
     for (guint i = 0; i < d->changed->len; i++)
