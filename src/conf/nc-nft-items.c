@@ -156,10 +156,12 @@ static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8
 /* Calls @fn on each field of @elem's key, then of its data; stops when @fn returns TRUE. */
 typedef gboolean (*NcNftFieldFunc)(guint32 type, const guint8 *p, guint len, gpointer data);
 
-static gboolean nc_nft_elem_fields(const NcNftSetElem *e, NcNftFieldFunc fn, gpointer data)
+/* Calls @fn on each field of a key @k (@klen bytes), then of a map's data @d (@dlen bytes; NULL:
+ * none), shaped as @e says; stops when @fn returns TRUE. */
+static gboolean nc_nft_fields(const NcNftSetElem *e, const guint8 *k, gsize klen, const guint8 *d,
+                              gsize dlen, NcNftFieldFunc fn, gpointer data)
 {
-    gsize klen, dlen, off = 0;
-    const guint8 *k = g_bytes_get_data(e->key, &klen);
+    gsize off = 0;
 
     for (guint i = 0; i < e->n_fields; i++) {
         guint len = e->field_len[i];
@@ -170,8 +172,7 @@ static gboolean nc_nft_elem_fields(const NcNftSetElem *e, NcNftFieldFunc fn, gpo
             return TRUE;
         off += (len + 3) & ~3u;
     }
-    if (e->data) {
-        const guint8 *d = g_bytes_get_data(e->data, &dlen);
+    if (d) {
         guint n = nc_nft_type_fields(e->data_type);
 
         off = 0;
@@ -187,6 +188,15 @@ static gboolean nc_nft_elem_fields(const NcNftSetElem *e, NcNftFieldFunc fn, gpo
         }
     }
     return FALSE;
+}
+
+static gboolean nc_nft_elem_fields(const NcNftSetElem *e, NcNftFieldFunc fn, gpointer data)
+{
+    gsize klen, dlen = 0;
+    const guint8 *k = g_bytes_get_data(e->key, &klen);
+    const guint8 *d = e->data ? g_bytes_get_data(e->data, &dlen) : NULL;
+
+    return nc_nft_fields(e, k, klen, d, dlen, fn, data);
 }
 
 typedef struct {
@@ -231,6 +241,26 @@ gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why)
     if (!owned && why)
         *why = g_strdup("no field of its key or data holds one of the domain's addresses or "
                         "its MAC");
+    return owned;
+}
+
+/**
+ * nc_nft_set_bytes_owned() - nc_nft_set_owns() on a key and data not yet copied into an element
+ * (a capture checks every element of a set; only the domain's are kept)
+ * @owner: the domain
+ * @shape: an element of the set with no key or data: its types and field lengths
+ * @key, @klen: the key
+ * @data, @dlen: a map's data, or NULL
+ *
+ * Return: TRUE if a field holds one of the owner's addresses or its MAC
+ */
+gboolean nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape, const guint8 *key,
+                                gsize klen, const guint8 *data, gsize dlen)
+{
+    NcNftOwnCtx c = {owner, NULL};
+    gboolean owned = nc_nft_fields(shape, key, klen, data, dlen, nc_nft_own_field, &c);
+
+    g_free(c.what);
     return owned;
 }
 

@@ -65,6 +65,8 @@ extern const NcClassOps nc_nft_set_class;
 gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why);
 char *nc_nft_set_describe(gconstpointer item);
 gboolean nc_nft_set_elem_may_hold_owner(const NcNftSetElem *shape);
+gboolean nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape, const guint8 *key,
+                                gsize klen, const guint8 *data, gsize dlen);
 
 /* nft's type ids: the type of field @i of @n in a (concatenated) type id, how many fields it has,
  * and a field type's size in bytes (0: unknown) */

@@ -301,6 +301,27 @@ static gboolean nc_nft_elem_timing(const NcNftSetInfo *set, const struct nlattr 
     return e->expires_ms > 0;
 }
 
+/* Is the element in @et the owner's, judged on the message's bytes? */
+static gboolean nc_nft_elem_owned(const NcNftElemDumpCtx *c, const struct nlattr **et)
+{
+    const struct nlattr *k[NFTA_DATA_MAX + 1], *d[NFTA_DATA_MAX + 1];
+    NcNftSetElem shape = {0};
+    gboolean has_data;
+
+    if (!nc_nft_attr_nested(et[NFTA_SET_ELEM_KEY], k, NFTA_DATA_MAX) || !k[NFTA_DATA_VALUE])
+        return FALSE;
+    has_data = et[NFTA_SET_ELEM_DATA] &&
+               nc_nft_attr_nested(et[NFTA_SET_ELEM_DATA], d, NFTA_DATA_MAX) && d[NFTA_DATA_VALUE];
+    shape.key_type = c->set->key_type;
+    shape.data_type = c->set->data_type;
+    shape.n_fields = c->set->n_fields;
+    memcpy(shape.field_len, c->set->field_len, sizeof(shape.field_len));
+    return nc_nft_set_bytes_owned(c->owner, &shape, mnl_attr_get_payload(k[NFTA_DATA_VALUE]),
+                                  mnl_attr_get_payload_len(k[NFTA_DATA_VALUE]),
+                                  has_data ? mnl_attr_get_payload(d[NFTA_DATA_VALUE]) : NULL,
+                                  has_data ? mnl_attr_get_payload_len(d[NFTA_DATA_VALUE]) : 0);
+}
+
 static int nc_nft_elem_cb(const struct nlmsghdr *nlh, void *data)
 {
     NcNftElemDumpCtx *c = data;
@@ -325,6 +346,8 @@ static int nc_nft_elem_cb(const struct nlmsghdr *nlh, void *data)
         c->count++;
         if (!c->owner && !c->all)
             continue;
+        if (c->owner && !nc_nft_elem_owned(c, et))
+            continue; /* another's: nothing copied */
 
         e = g_new0(NcNftSetElem, 1);
         e->family = c->set->family;
