@@ -550,6 +550,7 @@ static gboolean nc_nft_obj_remove_cb(gpointer h, const NcItemSet *items, guint *
 const NcStateDriver nc_nft_obj_driver = {
     .ops = &nc_nft_obj_class,
     .at = NC_DRIVER_AT_SEAL,
+    .values = TRUE,
     .open = nc_nft_obj_open_cb,
     .close = nc_nft_obj_close_cb,
     .probe = nc_nft_obj_probe_cb,

@@ -50,6 +50,15 @@ G_BEGIN_DECLS
  *      remove   takes exactly the given items away; an item already gone is no error. Used for
  *               the destination's roll-back (the items install returned) and the source's
  *               clean-up after success (the items it sent).
+ *
+ * Value classes (@values TRUE: named counters and quotas) carry the values of objects that exist
+ * on both hosts anyway: install sets the destination's objects to the source's values and returns
+ * their values from before; remove puts those back (the roll-back). The source's clean-up skips
+ * a value class: an operator's object is not netcarry's to drop or reset.
+ *
+ * Items the destination holds already (the same key and data: an operator's static element on
+ * both hosts) are not the carry's: install accepts them and leaves them out of what it returns,
+ * so a roll-back never removes them.
  *      verify   nc_state_driver_verify(): capture again and diff against what was installed,
  *               with the class's own comparison (timeouts tick, counters grow).
  *
@@ -89,10 +98,14 @@ typedef struct {
 
 /**
  * NcStateDriver - one class in a kernel (theory of operation above)
+ * @ops:    the class
+ * @at:     when the engine takes it
+ * @values: a value class (install sets existing objects' values; remove restores them)
  */
 typedef struct {
     const NcClassOps *ops;
     NcDriverAt at;
+    gboolean values;
     gpointer (*open)(const char *netns, GError **error);
     void (*close)(gpointer handle);
     gboolean (*probe)(gpointer handle, const NcOwner *owner, const NcItemSet *expected,
