@@ -18,6 +18,9 @@ G_BEGIN_DECLS
  *            same item in two states (a later one replaces an earlier one in a set)
  * @encode:   appends the item's canonical bytes (every field that is carried) to @out: what the
  *            digest hashes and what a peer would send
+ * @decode:   (nullable): the inverse of @encode: (transfer full) an item from its canonical
+ *            bytes, or NULL with NC_ERROR_INVALID_DATA naming the field that does not decode (a
+ *            peer's bytes are untrusted: every length is checked, nothing may be left over)
  * @describe: (transfer full): one line naming the item for messages, e.g. "inet/fw/authed
  *            element 10.0.0.5"
  * @compare:  (nullable): NULL if @a (expected) and @b (found in a kernel) agree on what the
@@ -34,6 +37,7 @@ typedef struct {
     const char *name;
     gboolean (*key)(gconstpointer item, GByteArray *out, GError **error);
     gboolean (*encode)(gconstpointer item, GByteArray *out, GError **error);
+    gpointer (*decode)(const guint8 *data, gsize len, GError **error);
     char *(*describe)(gconstpointer item);
     char *(*compare)(gconstpointer a, gconstpointer b);
     gboolean (*owns)(const NcOwner *owner, gconstpointer item, char **why);

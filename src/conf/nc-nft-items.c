@@ -289,6 +289,73 @@ static void nc_nft_put_blob(GByteArray *b, GBytes *blob)
         g_byte_array_append(b, g_bytes_get_data(blob, NULL), len);
 }
 
+/* ---- reading canonical bytes back (what a peer sent) ---- */
+
+typedef struct {
+    const guint8 *p;
+    gsize len;
+    gsize off;
+    const char *bad; /* the first field that did not decode */
+} NcNftReader;
+
+static guint64 nc_nft_rd_be(NcNftReader *r, guint n, const char *field)
+{
+    guint64 v = 0;
+
+    if (r->bad || r->len - r->off < n) {
+        r->bad = r->bad ? r->bad : field;
+        return 0;
+    }
+    for (guint i = 0; i < n; i++)
+        v = v << 8 | r->p[r->off++];
+    return v;
+}
+
+static char *nc_nft_rd_str(NcNftReader *r, const char *field)
+{
+    const guint8 *nul;
+
+    if (r->bad || !(nul = memchr(r->p + r->off, 0, r->len - r->off))) {
+        r->bad = r->bad ? r->bad : field;
+        return NULL;
+    }
+    {
+        char *s = g_strndup((const char *)r->p + r->off, nul - (r->p + r->off));
+
+        r->off = nul - r->p + 1;
+        return s;
+    }
+}
+
+static GBytes *nc_nft_rd_blob(NcNftReader *r, const char *field)
+{
+    gsize n = nc_nft_rd_be(r, 2, field);
+    GBytes *b;
+
+    if (r->bad || r->len - r->off < n) {
+        r->bad = r->bad ? r->bad : field;
+        return NULL;
+    }
+    b = n ? g_bytes_new(r->p + r->off, n) : NULL;
+    r->off += n;
+    return b;
+}
+
+/* Ends a decode: every byte used and every field read, else NC_ERROR_INVALID_DATA naming it. */
+static gboolean nc_nft_rd_end(NcNftReader *r, const char *class_name, GError **error)
+{
+    if (!r->bad && r->off != r->len)
+        r->bad = "(bytes left over)";
+    if (r->bad) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "an item of class %s does not decode at %s (%" G_GSIZE_FORMAT
+                    " of %" G_GSIZE_FORMAT " bytes read)",
+                    class_name, r->bad, r->off, r->len);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean nc_nft_set_key(gconstpointer item, GByteArray *out, GError **error)
 {
     const NcNftSetElem *e = item;
@@ -394,10 +461,49 @@ static char *nc_nft_set_compare(gconstpointer pa, gconstpointer pb)
     return NULL;
 }
 
+/* the inverse of nc_nft_set_encode() */
+static gpointer nc_nft_set_decode(const guint8 *data, gsize len, GError **error)
+{
+    NcNftReader r = {data, len, 0, NULL};
+    g_autoptr(NcNftSetElem) e = g_new0(NcNftSetElem, 1);
+    g_autofree char *objref = NULL;
+
+    e->family = (guint8)nc_nft_rd_be(&r, 1, "family");
+    e->table = nc_nft_rd_str(&r, "table");
+    e->set = nc_nft_rd_str(&r, "set");
+    e->key = nc_nft_rd_blob(&r, "key");
+    e->set_flags = (guint32)nc_nft_rd_be(&r, 4, "set flags");
+    e->key_type = (guint32)nc_nft_rd_be(&r, 4, "key type");
+    e->key_len = (guint32)nc_nft_rd_be(&r, 4, "key length");
+    e->data_type = (guint32)nc_nft_rd_be(&r, 4, "data type");
+    e->data_len = (guint32)nc_nft_rd_be(&r, 4, "data length");
+    e->n_fields = (guint8)nc_nft_rd_be(&r, 1, "fields");
+    if (e->n_fields > NC_NFT_SET_FIELDS_MAX && !r.bad)
+        r.bad = "fields";
+    for (guint i = 0; i < e->n_fields && !r.bad; i++)
+        e->field_len[i] = (guint8)nc_nft_rd_be(&r, 1, "field length");
+    e->data = nc_nft_rd_blob(&r, "data");
+    objref = nc_nft_rd_str(&r, "object");
+    e->has_timeout = nc_nft_rd_be(&r, 1, "timeout flag") != 0;
+    e->timeout_ms = nc_nft_rd_be(&r, 8, "timeout");
+    e->expires_ms = nc_nft_rd_be(&r, 8, "expires");
+    e->has_counter = nc_nft_rd_be(&r, 1, "counter flag") != 0;
+    e->packets = nc_nft_rd_be(&r, 8, "packets");
+    e->bytes = nc_nft_rd_be(&r, 8, "bytes");
+    if (!r.bad && !e->key)
+        r.bad = "key";
+    if (!nc_nft_rd_end(&r, "nft-set", error))
+        return NULL;
+    if (objref && *objref)
+        e->objref = g_steal_pointer(&objref);
+    return g_steal_pointer(&e);
+}
+
 const NcClassOps nc_nft_set_class = {
     .name = "nft-set",
     .key = nc_nft_set_key,
     .encode = nc_nft_set_encode,
+    .decode = nc_nft_set_decode,
     .describe = nc_nft_set_describe,
     .compare = nc_nft_set_compare,
     .owns = nc_nft_set_owns,
@@ -448,23 +554,14 @@ gboolean nc_nft_obj_type_parse(const char *name, guint32 *type)
 
 /* ---- class ops ---- */
 
-static void nc_nft_obj_put_be(GByteArray *b, guint64 v, guint n)
-{
-    for (guint i = 0; i < n; i++) {
-        guint8 byte = (guint8)(v >> (8 * (n - 1 - i)));
-
-        g_byte_array_append(b, &byte, 1);
-    }
-}
-
 static gboolean nc_nft_obj_key(gconstpointer item, GByteArray *out, GError **error)
 {
     const NcNftObj *o = item;
 
     g_byte_array_append(out, &o->family, 1);
-    g_byte_array_append(out, (const guint8 *)o->table, strlen(o->table) + 1);
-    g_byte_array_append(out, (const guint8 *)o->name, strlen(o->name) + 1);
-    nc_nft_obj_put_be(out, o->type, 4);
+    nc_nft_put_str(out, o->table);
+    nc_nft_put_str(out, o->name);
+    nc_nft_put_be(out, o->type, 4);
     return TRUE;
 }
 
@@ -473,10 +570,10 @@ static gboolean nc_nft_obj_encode(gconstpointer item, GByteArray *out, GError **
     const NcNftObj *o = item;
 
     nc_nft_obj_key(item, out, error);
-    nc_nft_obj_put_be(out, o->packets, 8);
-    nc_nft_obj_put_be(out, o->bytes, 8);
-    nc_nft_obj_put_be(out, o->consumed, 8);
-    nc_nft_obj_put_be(out, o->flags, 4);
+    nc_nft_put_be(out, o->packets, 8);
+    nc_nft_put_be(out, o->bytes, 8);
+    nc_nft_put_be(out, o->consumed, 8);
+    nc_nft_put_be(out, o->flags, 4);
     return TRUE;
 }
 
@@ -525,10 +622,32 @@ gboolean nc_nft_obj_owns(const NcOwner *owner, gconstpointer item, char **why)
     return FALSE;
 }
 
+/* the inverse of nc_nft_obj_encode() */
+static gpointer nc_nft_obj_decode(const guint8 *data, gsize len, GError **error)
+{
+    NcNftReader r = {data, len, 0, NULL};
+    g_autoptr(NcNftObj) o = g_new0(NcNftObj, 1);
+
+    o->family = (guint8)nc_nft_rd_be(&r, 1, "family");
+    o->table = nc_nft_rd_str(&r, "table");
+    o->name = nc_nft_rd_str(&r, "name");
+    o->type = (guint32)nc_nft_rd_be(&r, 4, "type");
+    o->packets = nc_nft_rd_be(&r, 8, "packets");
+    o->bytes = nc_nft_rd_be(&r, 8, "bytes");
+    o->consumed = nc_nft_rd_be(&r, 8, "consumed");
+    o->flags = (guint32)nc_nft_rd_be(&r, 4, "flags");
+    if (!r.bad && o->type != NFT_OBJECT_COUNTER && o->type != NFT_OBJECT_QUOTA)
+        r.bad = "type";
+    if (!nc_nft_rd_end(&r, "nft-object", error))
+        return NULL;
+    return g_steal_pointer(&o);
+}
+
 const NcClassOps nc_nft_obj_class = {
     .name = "nft-object",
     .key = nc_nft_obj_key,
     .encode = nc_nft_obj_encode,
+    .decode = nc_nft_obj_decode,
     .describe = nc_nft_obj_describe,
     .compare = nc_nft_obj_compare,
     .owns = nc_nft_obj_owns,

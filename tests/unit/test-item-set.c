@@ -203,6 +203,67 @@ static void test_owns(void)
     g_assert_false(nc_nft_set_owns(owner, map, NULL));
 }
 
+static GBytes *encode(const NcClassOps *ops, gconstpointer item)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    g_assert_true(ops->encode(item, b, NULL));
+    return g_byte_array_free_to_bytes(g_steal_pointer(&b));
+}
+
+/* What a peer sends decodes to the same item (encode -> decode -> encode is the identity), for an
+ * element with map data and an object name, and for a quota; a short or long input is refused,
+ * naming the field. */
+static void test_decode(void)
+{
+    g_autoptr(NcNftSetElem) e = elem("sticky", "10.0.0.9", 12345, 77);
+    g_autoptr(NcNftObj) o = g_new0(NcNftObj, 1);
+    const NcClassOps *classes[] = {&nc_nft_set_class, &nc_nft_obj_class};
+    gconstpointer items[] = {NULL, NULL};
+    guint8 d[4] = {10, 0, 0, 5};
+
+    e->data = g_bytes_new(d, 4);
+    e->data_type = 7;
+    e->data_len = 4;
+    e->objref = g_strdup("vm50");
+    o->family = 1;
+    o->table = g_strdup("fw");
+    o->name = g_strdup("vm50q");
+    o->type = NFT_OBJECT_QUOTA;
+    o->bytes = 100 << 20;
+    o->consumed = 80 << 20;
+    o->flags = NFT_QUOTA_F_INV;
+    items[0] = e;
+    items[1] = o;
+    for (guint i = 0; i < G_N_ELEMENTS(classes); i++) {
+        g_autoptr(GBytes) bytes = encode(classes[i], items[i]);
+        g_autoptr(GBytes) again = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const guint8 *p = g_bytes_get_data(bytes, &len);
+        g_autofree guint8 *longer = g_malloc0(len + 1);
+        gpointer back = classes[i]->decode(p, len, &error);
+
+        g_assert_no_error(error);
+        g_assert_nonnull(back);
+        if (!back)
+            continue;
+        again = encode(classes[i], back);
+        g_assert_true(g_bytes_equal(bytes, again));
+        g_assert_null(classes[i]->compare(items[i], back));
+        classes[i]->free(back);
+
+        g_assert_null(classes[i]->decode(p, len - 3, &error));
+        g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+        g_assert_nonnull(strstr(error->message, classes[i]->name));
+        g_clear_error(&error);
+        memcpy(longer, p, len);
+        g_assert_null(classes[i]->decode(longer, len + 1, &error));
+        g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+        g_assert_nonnull(strstr(error->message, "left over"));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -212,5 +273,6 @@ int main(int argc, char **argv)
     g_test_add_func("/item-set/seal-mismatch", test_seal_mismatch);
     g_test_add_func("/item-set/diff", test_diff);
     g_test_add_func("/item-set/nft-set/owns", test_owns);
+    g_test_add_func("/item-set/nft/decode", test_decode);
     return g_test_run();
 }
