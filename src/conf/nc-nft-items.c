@@ -83,7 +83,12 @@ NcNftSetElem *nc_nft_set_elem_copy(const NcNftSetElem *elem)
 /* The type of field @i of @n in a (possibly concatenated) type id. */
 guint32 nc_nft_field_type(guint32 type, guint n, guint i)
 {
-    return (type >> (NC_NFT_TYPE_BITS * (n - 1 - i))) & ((1u << NC_NFT_TYPE_BITS) - 1);
+    guint shift = NC_NFT_TYPE_BITS * (n - 1 - i);
+
+    /* a field beyond the 32 bits (an element of a shape no kernel reports) has no type */
+    if (i >= n || shift >= 32)
+        return 0;
+    return (type >> shift) & ((1u << NC_NFT_TYPE_BITS) - 1);
 }
 
 guint nc_nft_type_size(guint32 t)
@@ -113,12 +118,12 @@ static gboolean nc_nft_type_is_owned_kind(guint32 t)
     return t == NC_NFT_TYPE_IPADDR || t == NC_NFT_TYPE_IP6ADDR || t == NC_NFT_TYPE_ETHERADDR;
 }
 
-/* How many fields a type id has, given the lengths of none (data) or @n_known of them (key). */
+/* How many fields a type id has: 6 bits each, so at most 6 in 32 bits. */
 guint nc_nft_type_fields(guint32 type)
 {
     guint n = 1;
 
-    while (type >> (NC_NFT_TYPE_BITS * n))
+    while (n < 32 / NC_NFT_TYPE_BITS + 1 && (type >> (NC_NFT_TYPE_BITS * n)))
         n++;
     return n;
 }
@@ -341,6 +346,16 @@ static GBytes *nc_nft_rd_blob(NcNftReader *r, const char *field)
     return b;
 }
 
+/* A flag byte: 0 or 1, nothing else (the canonical bytes of an item are unique). */
+static gboolean nc_nft_rd_bool(NcNftReader *r, const char *field)
+{
+    guint64 v = nc_nft_rd_be(r, 1, field);
+
+    if (v > 1 && !r->bad)
+        r->bad = field;
+    return v == 1;
+}
+
 /* Ends a decode: every byte used and every field read, else NC_ERROR_INVALID_DATA naming it. */
 static gboolean nc_nft_rd_end(NcNftReader *r, const char *class_name, GError **error)
 {
@@ -398,6 +413,9 @@ static gboolean nc_nft_describe_field(guint32 type, const guint8 *p, guint len, 
 
     if (s->len && s->str[s->len - 1] != ' ')
         g_string_append(s, " . ");
+    /* a field shorter than its type (bytes a peer sent) is shown as bytes */
+    if (len < nc_nft_type_size(type))
+        type = 0;
     if (type == NC_NFT_TYPE_IPADDR || type == NC_NFT_TYPE_IP6ADDR) {
         char buf[NC_ADDR_STRLEN];
 
@@ -484,10 +502,10 @@ static gpointer nc_nft_set_decode(const guint8 *data, gsize len, GError **error)
         e->field_len[i] = (guint8)nc_nft_rd_be(&r, 1, "field length");
     e->data = nc_nft_rd_blob(&r, "data");
     objref = nc_nft_rd_str(&r, "object");
-    e->has_timeout = nc_nft_rd_be(&r, 1, "timeout flag") != 0;
+    e->has_timeout = nc_nft_rd_bool(&r, "timeout flag");
     e->timeout_ms = nc_nft_rd_be(&r, 8, "timeout");
     e->expires_ms = nc_nft_rd_be(&r, 8, "expires");
-    e->has_counter = nc_nft_rd_be(&r, 1, "counter flag") != 0;
+    e->has_counter = nc_nft_rd_bool(&r, "counter flag");
     e->packets = nc_nft_rd_be(&r, 8, "packets");
     e->bytes = nc_nft_rd_be(&r, 8, "bytes");
     if (!r.bad && !e->key)
