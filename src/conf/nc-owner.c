@@ -59,6 +59,7 @@ NcOwner *nc_owner_new(void)
     NcOwner *o = g_new0(NcOwner, 1);
 
     o->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+    o->macs = g_array_new(FALSE, TRUE, 6);
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     return o;
 }
@@ -68,6 +69,7 @@ void nc_owner_free(NcOwner *owner)
     if (!owner)
         return;
     g_array_unref(owner->addresses);
+    g_array_unref(owner->macs);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);
     g_free(owner);
@@ -83,7 +85,10 @@ gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr)
 
 gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac)
 {
-    return owner->has_mac && memcmp(owner->mac, mac, 6) == 0;
+    for (guint i = 0; owner->macs && i < owner->macs->len; i++)
+        if (memcmp(owner->macs->data + 6 * i, mac, 6) == 0)
+            return TRUE;
+    return FALSE;
 }
 
 /* ---- not carried ---- */

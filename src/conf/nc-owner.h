@@ -34,8 +34,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
 /**
  * NcOwner - what belongs to a domain, as one host derived it
  * @addresses: (element-type NcAddr): its addresses
- * @has_mac:   whether @mac is set
- * @mac:       its MAC address
+ * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
  * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
@@ -43,8 +42,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  */
 typedef struct {
     GArray *addresses;
-    gboolean has_mac;
-    guint8 mac[6];
+    GArray *macs;
     GPtrArray *objects;
     gboolean has_zone;
     guint16 zone;

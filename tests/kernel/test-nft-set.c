@@ -47,8 +47,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_array_append_val(f->owner->addresses, a);
     nc_addr_parse("2001:db8::5", &a, NULL);
     g_array_append_val(f->owner->addresses, a);
-    f->owner->has_mac = TRUE;
-    memcpy(f->owner->mac, (guint8[]){0x52, 0x54, 0, 0, 0, 5}, 6);
+    g_array_append_vals(f->owner->macs, (guint8[]){0x52, 0x54, 0, 0, 0, 5}, 1);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)

@@ -181,8 +181,7 @@ static void test_owns(void)
     g_assert_true(nc_nft_set_owns(owner, by_addr, NULL));
     g_assert_false(nc_nft_set_owns(owner, by_mac, &why)); /* no MAC known yet */
     g_assert_nonnull(why);
-    owner->has_mac = TRUE;
-    memcpy(owner->mac, (guint8[]){0x52, 0x54, 0, 0, 0, 5}, 6);
+    g_array_append_vals(owner->macs, (guint8[]){0x52, 0x54, 0, 0, 0, 5}, 1);
     g_assert_true(nc_nft_set_owns(owner, by_mac, NULL));
 
     map->table = g_strdup("lb");
