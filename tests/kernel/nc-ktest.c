@@ -74,6 +74,15 @@ gboolean nc_ktest_ns_pair(const char *tag, char *src, char *dst, gsize len, gboo
     return TRUE;
 }
 
+void nc_ktest_pair_teardown(NcKtestPair *f, gconstpointer data)
+{
+    g_clear_pointer(&f->owner, nc_owner_free);
+    if (!f->ready)
+        return;
+    nc_ktest_ns_del(f->src);
+    nc_ktest_ns_del(f->dst);
+}
+
 gboolean nc_ktest_nft_load(const char *ns, const char *text, GError **error)
 {
     g_autofree char *path = NULL;

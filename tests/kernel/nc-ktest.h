@@ -8,14 +8,15 @@
 
 #include <glib.h>
 
+#include "conf/nc-owner.h"
 #include "drivers/nc-ct.h"
 
 /* For tests with nonfatal assertions: fail on @error and leave the test if !@ok. */
-#define NC_KTEST_CHECK_OK(ok, error)                                                         \
-    do {                                                                                     \
-        g_assert_no_error(error);                                                            \
-        if (!(ok))                                                                           \
-            return;                                                                          \
+#define NC_KTEST_CHECK_OK(ok, error)                                                               \
+    do {                                                                                           \
+        g_assert_no_error(error);                                                                  \
+        if (!(ok))                                                                                 \
+            return;                                                                                \
     } while (0)
 
 /* Runs @argv (searched in PATH); @out (may be NULL) gets its stdout. */
@@ -32,6 +33,22 @@ gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError
  * skipped, saying why, when not root, when namespaces cannot be made, or without nft. *@ready
  * becomes TRUE as soon as there is something to tear down (nc_ktest_ns_del() both). */
 gboolean nc_ktest_ns_pair(const char *tag, char *src, char *dst, gsize len, gboolean *ready);
+
+/**
+ * NcKtestPair - the fixture of a test between a source and a destination namespace
+ * @src, @dst: their names (nc_ktest_ns_pair())
+ * @ready:     whether there is something to tear down
+ * @owner:     the domain the test carries for (set up by the test; NULL: skipped)
+ */
+typedef struct {
+    char src[32];
+    char dst[32];
+    gboolean ready;
+    NcOwner *owner;
+} NcKtestPair;
+
+/* Frees @f->owner and removes both namespaces (a GTest fixture teardown). */
+void nc_ktest_pair_teardown(NcKtestPair *f, gconstpointer data);
 
 /* Loads @text (an nft script) into namespace @ns with `nft -f`. */
 gboolean nc_ktest_nft_load(const char *ns, const char *text, GError **error);

@@ -10,12 +10,7 @@
 #include "nc-ktest.h"
 #include "util/nc-error.h"
 
-typedef struct {
-    char src[32];
-    char dst[32];
-    gboolean ready;
-    NcOwner *owner;
-} Fixture;
+typedef NcKtestPair Fixture;
 
 /* the source: the VM has used 80 of its 100 MB and counted 1234 packets */
 static const char SRC[] =
@@ -62,15 +57,6 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_array_append_val(f->owner->addresses, a);
     g_ptr_array_add(f->owner->objects, nc_object_ref_new("inet", "fw", "vm50", "counter"));
     g_ptr_array_add(f->owner->objects, nc_object_ref_new("inet", "fw", "vm50q", NULL));
-}
-
-static void fixture_teardown(Fixture *f, gconstpointer data)
-{
-    nc_owner_free(f->owner);
-    if (!f->ready)
-        return;
-    nc_ktest_ns_del(f->src);
-    nc_ktest_ns_del(f->dst);
 }
 
 #define SKIP_UNLESS_READY(f)                                                                       \
@@ -258,7 +244,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_set_nonfatal_assertions();
 
-#define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn, data)                                                                        \
+    g_test_add(path, Fixture, data, fixture_setup, fn, nc_ktest_pair_teardown)
     ADD("/nft-obj/continue", test_continue, NULL);
     ADD("/nft-obj/refused/direct-reference", test_refused,
         "table inet fw {\n"

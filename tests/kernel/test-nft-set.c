@@ -15,12 +15,7 @@
 #include "nc-ktest.h"
 #include "util/nc-error.h"
 
-typedef struct {
-    char src[32];
-    char dst[32];
-    gboolean ready;
-    NcOwner *owner;
-} Fixture;
+typedef NcKtestPair Fixture;
 
 /* the domain: 10.0.0.5, 2001:db8::5, MAC 52:54:00:00:00:05 */
 #define SETS_COMMON                                                                                \
@@ -48,15 +43,6 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     nc_addr_parse("2001:db8::5", &a, NULL);
     g_array_append_val(f->owner->addresses, a);
     g_array_append_vals(f->owner->macs, (guint8[]){0x52, 0x54, 0, 0, 0, 5}, 1);
-}
-
-static void fixture_teardown(Fixture *f, gconstpointer data)
-{
-    nc_owner_free(f->owner);
-    if (!f->ready)
-        return;
-    nc_ktest_ns_del(f->src);
-    nc_ktest_ns_del(f->dst);
 }
 
 #define SKIP_UNLESS_READY(f)                                                                       \
@@ -385,7 +371,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_set_nonfatal_assertions();
 
-#define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn, data)                                                                        \
+    g_test_add(path, Fixture, data, fixture_setup, fn, nc_ktest_pair_teardown)
     ADD("/nft-set/carry", test_carry, NULL);
     ADD("/nft-set/foreign-refused", test_foreign_refused, NULL);
     ADD("/nft-set/default-timeout", test_default_timeout, NULL);

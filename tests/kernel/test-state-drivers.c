@@ -11,12 +11,7 @@
 #include "nc-ktest.h"
 #include "util/nc-error.h"
 
-typedef struct {
-    char src[32];
-    char dst[32];
-    gboolean ready;
-    NcOwner *owner;
-} Fixture;
+typedef NcKtestPair Fixture;
 
 static const char SRC[] =
     "table inet fw {\n"
@@ -48,15 +43,6 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     nc_addr_parse("10.0.0.5", &a, NULL);
     g_array_append_val(f->owner->addresses, a);
     g_ptr_array_add(f->owner->objects, nc_object_ref_new("inet", "fw", "vm50", "counter"));
-}
-
-static void fixture_teardown(Fixture *f, gconstpointer data)
-{
-    nc_owner_free(f->owner);
-    if (!f->ready)
-        return;
-    nc_ktest_ns_del(f->src);
-    nc_ktest_ns_del(f->dst);
 }
 
 /* Every registered class's capture on the source, by name; and the destination's handles. */
@@ -230,7 +216,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_set_nonfatal_assertions();
 
-#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, nc_ktest_pair_teardown)
     ADD("/state-drivers/all-or-nothing", test_all_or_nothing);
     ADD("/state-drivers/roll-back", test_roll_back);
     ADD("/state-drivers/existing-element", test_existing_element);
