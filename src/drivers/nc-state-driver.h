@@ -148,7 +148,9 @@ gboolean nc_state_drivers_install_all(NcClassCarry *classes, guint n, const NcOw
 gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_removed,
                                      GError **error);
 
-/* The registry: every driver this build has, by class name. */
+/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object"). Conntrack
+ * (nc_ct_state_driver, src/daemon/nc-ct-class.h) joins it once its canonical encoding moves from
+ * the peer protocol (src/daemon/nc-peer-proto.c) to conf/. */
 const NcStateDriver *nc_state_driver_lookup(const char *class_name);
 const NcStateDriver *const *nc_state_drivers(guint *n);
 
