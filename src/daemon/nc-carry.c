@@ -53,7 +53,8 @@
  * deletions and replaced entries are deleted first (an upsert of a present entry is delete +
  * create: the kernel's update cannot change NAT or clear status bits), then the upserts are
  * installed in one batch; keys of what this carry installed are kept for roll-back. Timeouts are
- * installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S: a copied timeout is a lower bound
+ * installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S, capped at this kernel's own timeout for
+ * the entry's state (installed_timeout()): a copied timeout is a lower bound
  * (traffic that refreshes a timeout makes no event). The SEAL is checked against the
  * destination's own copy (nc_peer_set_check_seal()); then INSTALLED is fed to the phase tracker,
  * the gate opens (its held counters go to the report), in gate mode "suspend" resume_func runs,
@@ -113,11 +114,14 @@
 
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <linux/filter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
@@ -192,6 +196,13 @@ typedef struct _Local {
     NcCtSelector sel; /* addresses owned */
 } Local;
 
+/* the destination's own timeouts, per protocol and state (-1: unknown): a carried entry's margin
+ * never takes it past them */
+typedef struct {
+    gint64 tcp[TCP_CONNTRACK_TIMEOUT_MAX];
+    gint64 udp, udp_stream, icmp, icmpv6, generic;
+} CtTimeouts;
+
 typedef struct _Carry Carry;
 
 struct NcCarryEngine {
@@ -233,6 +244,7 @@ struct _Carry {
     guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
     gboolean first_copy; /* the first empty chunk came: the source's first copy is all here */
+    CtTimeouts timeouts; /* this kernel's, read at admission */
     gboolean admitting;  /* admit() waits for the first copy: a failure now refuses */
     GError *admit_error;
     GSocket *dial_socket;
@@ -517,6 +529,7 @@ static Carry *carry_new(NcCarryEngine *e, NcSide side, const char *uuid, const c
 typedef struct {
     const char *netns;
     gint64 count, max, events;
+    CtTimeouts timeouts;
     GError *error;
 } KernelFacts;
 
@@ -538,10 +551,61 @@ static gpointer kernel_facts_thread(gpointer data)
     k->count = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_count");
     k->max = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max");
     k->events = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_events");
+    for (guint i = 0; i < G_N_ELEMENTS(k->timeouts.tcp); i++) {
+        static const char *const names[TCP_CONNTRACK_TIMEOUT_MAX] = {
+            [TCP_CONNTRACK_SYN_SENT] = "syn_sent",     [TCP_CONNTRACK_SYN_RECV] = "syn_recv",
+            [TCP_CONNTRACK_ESTABLISHED] = "established", [TCP_CONNTRACK_FIN_WAIT] = "fin_wait",
+            [TCP_CONNTRACK_CLOSE_WAIT] = "close_wait", [TCP_CONNTRACK_LAST_ACK] = "last_ack",
+            [TCP_CONNTRACK_TIME_WAIT] = "time_wait",   [TCP_CONNTRACK_CLOSE] = "close",
+            [TCP_CONNTRACK_SYN_SENT2] = "syn_sent",
+        };
+        g_autofree char *path =
+            names[i] ? g_strdup_printf("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_%s",
+                                       names[i])
+                     : NULL;
+
+        k->timeouts.tcp[i] = path ? read_sysctl(path) : -1;
+    }
+    k->timeouts.udp = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_udp_timeout");
+    k->timeouts.udp_stream = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream");
+    k->timeouts.icmp = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_icmp_timeout");
+    k->timeouts.icmpv6 = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_icmpv6_timeout");
+    k->timeouts.generic = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_generic_timeout");
     return NULL;
 }
 
-static gboolean check_kernel(NcCarryEngine *e, GError **error)
+/* The timeout a carried entry gets here: as captured plus NC_CARRY_TIMEOUT_MARGIN_S (traffic that
+ * refreshes a timeout makes no event, so the copy is a lower bound), but not past this kernel's
+ * own timeout for the entry's state (a closed connection's TIME_WAIT entry would otherwise gain
+ * the margin at every migration and outlive the 4-tuple's reuse), and never below the copy. */
+static guint32 installed_timeout(const CtTimeouts *t, const NcCtEntry *en)
+{
+    gint64 cap = -1, want = (gint64)en->timeout + NC_CARRY_TIMEOUT_MARGIN_S;
+
+    switch (en->orig.proto) {
+    case IPPROTO_TCP:
+        if (en->has_tcp && en->tcp_state < G_N_ELEMENTS(t->tcp))
+            cap = t->tcp[en->tcp_state];
+        break;
+    case IPPROTO_UDP:
+        cap = (en->status & IPS_ASSURED) ? t->udp_stream : t->udp;
+        break;
+    case IPPROTO_ICMP:
+        cap = t->icmp;
+        break;
+    case IPPROTO_ICMPV6:
+        cap = t->icmpv6;
+        break;
+    default:
+        cap = t->generic;
+        break;
+    }
+    if (cap > 0 && want > cap)
+        want = MAX(cap, (gint64)en->timeout);
+    return (guint32)MIN(want, (gint64)G_MAXUINT32);
+}
+
+static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **error)
 {
     KernelFacts k = {.netns = e->netns, .count = -1, .max = -1, .events = -1};
     g_autoptr(NcCt) ct = NULL;
@@ -579,6 +643,7 @@ static gboolean check_kernel(NcCarryEngine *e, GError **error)
                     "or 2");
         return FALSE;
     }
+    *timeouts = k.timeouts;
     return TRUE;
 }
 
@@ -891,7 +956,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             g_ptr_array_add(del_keys, g_steal_pointer(&k));
         }
         g_clear_pointer(&k, g_bytes_unref);
-        en.timeout = en.timeout + NC_CARRY_TIMEOUT_MARGIN_S;
+        en.timeout = installed_timeout(&c->timeouts, &en);
         g_array_append_val(ups, en);
     }
     if (!del->len && !ups->len)
@@ -1389,6 +1454,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     gboolean expired = FALSE, ok;
     guint deadline, bound_ms;
     Carry *c;
+    CtTimeouts timeouts;
     g_autofree char *uuid = g_strdup(domain->uuid);
 
     addrs = nc_domain_addresses(domain, &err);
@@ -1408,9 +1474,10 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
                     "older than this one and cannot be asked safely (update it)");
         return FALSE;
     }
-    if (!check_kernel(e, error))
+    if (!check_kernel(e, &timeouts, error))
         return FALSE;
     c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
+    c->timeouts = timeouts;
     selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
     c->set = nc_peer_set_new();

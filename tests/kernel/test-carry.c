@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -796,6 +797,43 @@ static void test_stop_after_completion(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 4);
 }
 
+/* (a''') a carried entry gains a margin on its timeout (a copy is a lower bound), but never past
+ * the destination's own timeout for its state: a closed connection's TIME_WAIT entry migrated
+ * again and again would otherwise live on, and block the reuse of its 4-tuple. */
+static void test_timeout_margin_capped(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GArray) got = NULL;
+    NcCtEntry e[2] = {nc_ktest_tcp_entry(VM4, 41000), nc_ktest_tcp_entry(VM4, 41001)};
+    g_autofree char *tw = NULL;
+    guint time_wait;
+
+    if (!f->usable)
+        return;
+    g_assert_true(nc_ktest_run(&tw, &error, "ip netns exec %s sysctl -n "
+                                            "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+                               f->ns_dst));
+    time_wait = (guint)g_ascii_strtoull(tw, NULL, 10);
+    g_assert_cmpuint(time_wait, >, 20);
+    e[0].tcp_state = TCP_CONNTRACK_TIME_WAIT;
+    e[0].timeout = time_wait - 5; /* + 30 would pass the kernel's own bound */
+    ct = nc_ct_open(f->ns_src, &error);
+    g_assert_no_error(error);
+    g_assert_true(nc_ct_install(ct, e, 2, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    got = ct_capture(f->ns_dst, VM4);
+    g_assert_cmpuint(got->len, ==, 2);
+    g_test_message("time_wait %u: TIME_WAIT entry %u s, established %u s", time_wait,
+                   nc_ktest_find_sport(got, 41000)->timeout,
+                   nc_ktest_find_sport(got, 41001)->timeout);
+    g_assert_cmpuint(nc_ktest_find_sport(got, 41000)->timeout, <=, time_wait);
+    g_assert_cmpuint(nc_ktest_find_sport(got, 41000)->timeout, >=, time_wait - 8);
+    g_assert_cmpuint(nc_ktest_find_sport(got, 41001)->timeout, >=, 600 + 30 - 3);
+}
+
 /* (d) the migration is cancelled during pre-copy (libvirt says so): the destination removes
  * everything it pre-installed and its gate. */
 static void test_cancel(Fixture *f, gconstpointer data)
@@ -1288,6 +1326,7 @@ int main(int argc, char **argv)
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/admit/after-the-first-copy", test_admit_after_first_copy, &case_default);
     ADD("/carry/admit/source-gone-during-the-first-copy", test_admit_source_gone, &case_default);
+    ADD("/carry/timeout/margin-capped-by-the-state", test_timeout_margin_capped, &case_default);
     ADD("/carry/keep/netcarryd-stops-after-completion", test_stop_after_completion,
         &case_no_finished);
     ADD("/carry/rollback/cancelled-in-precopy", test_cancel, &case_default);
