@@ -93,26 +93,26 @@ def main():
     det = open(a.details, 'w')
     ipt = str(a.port_inject)
 
-    long_exp = long_bad = closed_exp = closed_bad = changing = 0
+    # class -> [expected, missing or changed]; an entry of a class must be there in the same state
+    tally = {'long': [0, 0], 'closed': [0, 0]}
+    changing = 0
     for k, (state, timeout) in before.items():
         if k[1] != 'tcp' or k[3] != a.guest or k[5] == ipt:
             continue
         if state == 'established' and k[5] == '7':
-            long_exp += 1
-            got = after.get(k)
-            if got is None or got[0] != 'established':
-                long_bad += 1
-                det.write('long %s: %s before, %s on the destination\n'
-                          % (' '.join(k), state, got[0] if got else 'missing'))
+            cls = 'long'
         elif state == 'time-wait' and timeout * 1000000 > (t1 - t0) + 5000000:
-            closed_exp += 1
-            got = after.get(k)
-            if got is None or got[0] != 'time-wait':
-                closed_bad += 1
-                det.write('closed %s: time-wait (timeout %d s) before, %s on the destination\n'
-                          % (' '.join(k), timeout, got[0] if got else 'missing'))
+            cls = 'closed'
         else:
             changing += 1
+            continue
+        tally[cls][0] += 1
+        got = after.get(k)
+        if got is None or got[0] != state:
+            tally[cls][1] += 1
+            det.write('%s %s: %s (timeout %d s) before, %s on the destination\n'
+                      % (cls, ' '.join(k), state, timeout, got[0] if got else 'missing'))
+    (long_exp, long_bad), (closed_exp, closed_bad) = tally['long'], tally['closed']
 
     inj_exp = inj_missing = inj_extra = ambiguous = 0
     if a.inject:

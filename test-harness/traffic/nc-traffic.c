@@ -65,6 +65,7 @@
 #define MAX_PORTS 32
 #define MAX_JOINS 32
 #define MAX_CLIENT_CONNS 4096
+#define MAX_CHURN_BINDS 8
 #define IO_CHUNK (256 * 1024)
 #define ECHO_BUF (64 * 1024)
 #define LINE_MAX_LEN 64
@@ -507,6 +508,8 @@ struct client_opts {
     socklen_t peerlen;
     struct sockaddr_storage bind_addr;
     bool has_bind;
+    struct sockaddr_storage churn_bind[MAX_CHURN_BINDS]; /* tcp-churn: its local addresses */
+    unsigned n_churn_bind;
     int64_t interval_ms;
     int64_t duration_ms; /* 0: until SIGTERM/SIGINT */
     int64_t stall_timeout_ms;
@@ -555,9 +558,14 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
         } else if (!strcmp(a, "--connections") && (is_echo || is_idle)) {
             o->connections = (unsigned)parse_uint(a, v, 1, MAX_CLIENT_CONNS);
             i++;
-        } else if (!strcmp(a, "--bind") && (is_echo || is_churn)) {
+        } else if (!strcmp(a, "--bind") && is_echo) {
             parse_addr(a, v, 0, &o->bind_addr);
             o->has_bind = true;
+            i++;
+        } else if (!strcmp(a, "--bind") && is_churn) {
+            if (o->n_churn_bind == MAX_CHURN_BINDS)
+                usage_error("at most %d --bind addresses", MAX_CHURN_BINDS);
+            parse_addr(a, v, 0, &o->churn_bind[o->n_churn_bind++]);
             i++;
         } else if (!strcmp(a, "--direction") && is_bulk) {
             if (!v || (strcmp(v, "recv") && strcmp(v, "send")))
@@ -613,6 +621,9 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
     o->peerlen = parse_addr("ADDR", addr, parse_port("PORT", port), &o->peer);
     if (o->has_bind && o->bind_addr.ss_family != o->peer.ss_family)
         usage_error("--bind address family differs from ADDR's");
+    for (unsigned i = 0; i < o->n_churn_bind; i++)
+        if (o->churn_bind[i].ss_family != o->peer.ss_family)
+            usage_error("--bind address family differs from ADDR's");
 }
 
 /* Has the run's time (or patience) run out? */
@@ -1205,29 +1216,32 @@ struct churn_conn {
 #define CHURN_PAYLOAD 64
 
 /**
- * churn_begin() - start one transaction from the next local port of the range
- * @o: the options (peer, bind address, port range)
+ * churn_begin() - start one transaction from the next local address and port
+ * @o: the options (peer, --bind addresses, port range)
  * @c: a free slot
- * @next_port: (inout): the port to try first; advanced past the one used
+ * @next: (inout): the number of the (address, port) pair to try first, advanced past the one
+ *        used; pair N is port lo + N / addresses on address N % addresses
  *
- * A port still held by an earlier transaction (EADDRINUSE) is skipped; at most one pass over the
- * range is tried.
+ * A pair still held by an earlier transaction (EADDRINUSE, or its 4-tuple still in TIME_WAIT
+ * here) is skipped; at most one pass over all pairs is tried.
  *
  * Return: 0, or an errno value when no transaction could be started.
  */
-static int churn_begin(const struct client_opts *o, struct churn_conn *c, uint16_t *next_port)
+static int churn_begin(const struct client_opts *o, struct churn_conn *c, uint64_t *next)
 {
-    unsigned span = (unsigned)o->port_hi - o->port_lo + 1;
+    unsigned naddr = o->n_churn_bind ? o->n_churn_bind : 1;
+    uint64_t span = ((uint64_t)o->port_hi - o->port_lo + 1) * naddr;
     int one = 1, err = EADDRINUSE;
 
-    for (unsigned tries = 0; tries < span && err == EADDRINUSE; tries++) {
+    for (uint64_t tries = 0; tries < span && err == EADDRINUSE; tries++) {
         struct sockaddr_storage local = {0};
-        uint16_t port = *next_port;
+        uint64_t pair = *next % span;
+        uint16_t port = (uint16_t)(o->port_lo + pair / naddr);
         int fd;
 
-        *next_port = port == o->port_hi ? o->port_lo : port + 1;
-        if (o->has_bind)
-            local = o->bind_addr;
+        *next = pair + 1;
+        if (o->n_churn_bind)
+            local = o->churn_bind[pair % naddr];
         else
             local.ss_family = o->peer.ss_family;
         if (local.ss_family == AF_INET)
@@ -1247,7 +1261,7 @@ static int churn_begin(const struct client_opts *o, struct churn_conn *c, uint16
             err = errno;
             close(fd);
             if (err == EADDRNOTAVAIL)
-                err = EADDRINUSE; /* the 4-tuple is still in TIME_WAIT here: next port */
+                err = EADDRINUSE; /* the 4-tuple is still in TIME_WAIT here: next pair */
             continue;
         }
         *c = (struct churn_conn){.fd = fd, .step = CH_CONNECTING, .port = port,
@@ -1321,9 +1335,10 @@ static int churn_io(struct report *r, struct churn_conn *c)
  * run_tcp_churn() - open and close connections to a tcp-sink continuously
  * @o: the options
  *
- * Up to --parallel transactions at once, each from its own local port (the range is used in
- * turn, so a 4-tuple comes back only after the whole range: the firewall's conntrack entry of
- * the previous one, TIME_WAIT for 120 s, is then gone), at most --rate started per second.
+ * Up to --parallel transactions at once, each from its own local address and port (every
+ * --bind address with every port of the range, used in turn, so a 4-tuple comes back only after
+ * all pairs: the firewall's conntrack entry of the previous one, TIME_WAIT for 120 s, is then
+ * gone), at most --rate started per second.
  * A transaction: connect, 64 pattern bytes, half-close, the sink's report line, EOF, close.
  * A transaction that fails (refused, reset, no progress for --stall-timeout-s, a wrong report)
  * is counted and the run goes on: the churn must not stop because one connection broke. Every
@@ -1338,7 +1353,7 @@ static int run_tcp_churn(const struct client_opts *o)
     struct pollfd *fds = calloc(o->parallel, sizeof(*fds));
     int64_t start = now_ms(), next_progress = start + o->progress_ms;
     uint64_t started = 0, failed = 0;
-    uint16_t next_port = o->port_lo;
+    uint64_t next_pair = 0;
     unsigned inflight = 0;
 
     if (!cs || !fds) {
@@ -1364,7 +1379,7 @@ static int run_tcp_churn(const struct client_opts *o)
                 wait = due - now < wait ? due - now : wait;
                 break;
             }
-            err = churn_begin(o, &cs[i], &next_port);
+            err = churn_begin(o, &cs[i], &next_pair);
             if (err) {
                 fail_errno(&r, err, "churn: no connection could be started");
                 failed++;
@@ -1766,7 +1781,7 @@ static const char help_text[] =
     "      (default USR1) or S seconds, then checks every connection again. With --repeat,\n"
     "      every SIGNAL starts a check round (\"checked round=N ...\" once done), until SIGTERM.\n"
     "  nc-traffic tcp-churn ADDR PORT [--parallel 16] [--rate N] [--ports 1024-32767]\n"
-    "                   [--bind ADDR] [--duration-s S] [--progress-ms 1000] [--stall-timeout-s 5]\n"
+    "                   [--bind ADDR]... [--duration-s S] [--progress-ms 1000] [--stall-timeout-s 5]\n"
     "      Against a tcp-sink: connections opened and closed continuously, each sending 64\n"
     "      bytes and checking the sink's report; failures are counted, the churn goes on.\n"
     "      Prints \"churn t_ms=T started=N completed=N failed=N inflight=N\" as it goes.\n"
