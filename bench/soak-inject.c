@@ -11,8 +11,8 @@
  * event follower sees exactly the NEW and DESTROY events a busy guest would cause.
  *
  * Entry number I (counting from --first-id) is an established TCP entry
- * 10.96.0.0+(I mod 2^20):(1024 + I div 2^20) -> ADDRESS:PORT, timeout 120 s. The schedule is fixed in
- * time: entry I is created at start + (I - first) / rate, and entry I - window deleted right
+ * 10.96.0.0+(I mod 2^20):(1024 + I div 2^20) -> ADDRESS:PORT, timeout 120 s. The schedule is fixed
+ * in time: entry I is created at start + (I - first) / rate, and entry I - window deleted right
  * after it (window = rate * lifetime), so about `window` injected entries are alive at any moment,
  * `rate` are created and `rate` deleted per second. A late loop catches up (no sleep) rather than
  * lowering the rate; the achieved rate is printed at the end.
@@ -117,8 +117,7 @@ int main(int argc, char **argv)
         {"netns", 0, 0, G_OPTION_ARG_STRING, &netns, "namespace under /run/netns", "NS"},
         {"address", 0, 0, G_OPTION_ARG_STRING, &address, "the guest's address", "ADDR"},
         {"port", 0, 0, G_OPTION_ARG_INT, &port, "the guest's port (default 5002)", "PORT"},
-        {"rate", 0, 0, G_OPTION_ARG_INT, &rate, "entries created (and deleted) per second",
-         "N"},
+        {"rate", 0, 0, G_OPTION_ARG_INT, &rate, "entries created (and deleted) per second", "N"},
         {"lifetime-ms", 0, 0, G_OPTION_ARG_INT, &lifetime_ms,
          "how long an entry lives (default 1000)", "MS"},
         {"first-id", 0, 0, G_OPTION_ARG_INT64, &first_id,
@@ -176,8 +175,8 @@ int main(int argc, char **argv)
         before = g_get_real_time();
         if (nc_ct_install(ct, &e, 1, NULL, &error)) {
             after = g_get_real_time();
-            fprintf(log, "c %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n",
-                    id, before, after);
+            fprintf(log, "c %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n", id,
+                    before, after);
             created++;
         } else {
             after = g_get_real_time();

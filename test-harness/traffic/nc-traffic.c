@@ -15,8 +15,8 @@
  *
  * (one line; wrapped here). Units of sent/received: lines for tcp-echo and
  * tcp-idle, bytes for tcp-bulk, datagrams for udp-echo (which adds lost= and
- * reordered=), transactions sent and completed for tcp-churn. first_error has its spaces replaced by '_' so that the line
- * splits on spaces; the full message goes to stderr.
+ * reordered=), transactions sent and completed for tcp-churn. first_error has its spaces replaced
+ * by '_' so that the line splits on spaces; the full message goes to stderr.
  *
  * What "a stall" means: the longest time the client waited for the flow to move,
  * that is the longest gap between two received echoes (tcp-echo, udp-echo), between two
@@ -518,10 +518,10 @@ struct client_opts {
     const char *ready_file;
     int64_t hold_ms; /* tcp-idle: -1 waits for the check signal */
     bool repeat;     /* tcp-idle: check on every signal, until SIGTERM */
-    unsigned parallel;        /* tcp-churn: transactions at once */
-    unsigned rate;            /* tcp-churn: at most this many started per second (0: no cap) */
+    unsigned parallel;         /* tcp-churn: transactions at once */
+    unsigned rate;             /* tcp-churn: at most this many started per second (0: no cap) */
     uint16_t port_lo, port_hi; /* tcp-churn: local ports, used in turn */
-    int64_t progress_ms;      /* tcp-churn: a progress line this often */
+    int64_t progress_ms;       /* tcp-churn: a progress line this often */
 };
 
 /**
@@ -540,9 +540,14 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
     bool is_udp = !strcmp(mode, "udp-echo"), is_idle = !strcmp(mode, "tcp-idle");
     bool is_churn = !strcmp(mode, "tcp-churn");
 
-    *o = (struct client_opts){.interval_ms = 20, .stall_timeout_ms = 5000, .connections = 1,
-                              .hold_ms = -1, .parallel = 16, .port_lo = 1024,
-                              .port_hi = 32767, .progress_ms = 1000};
+    *o = (struct client_opts){.interval_ms = 20,
+                              .stall_timeout_ms = 5000,
+                              .connections = 1,
+                              .hold_ms = -1,
+                              .parallel = 16,
+                              .port_lo = 1024,
+                              .port_hi = 32767,
+                              .progress_ms = 1000};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -1264,8 +1269,8 @@ static int churn_begin(const struct client_opts *o, struct churn_conn *c, uint64
                 err = EADDRINUSE; /* the 4-tuple is still in TIME_WAIT here: next pair */
             continue;
         }
-        *c = (struct churn_conn){.fd = fd, .step = CH_CONNECTING, .port = port,
-                                 .since_ms = now_ms()};
+        *c = (struct churn_conn){
+            .fd = fd, .step = CH_CONNECTING, .port = port, .since_ms = now_ms()};
         return 0;
     }
     return err;
@@ -1781,7 +1786,8 @@ static const char help_text[] =
     "      (default USR1) or S seconds, then checks every connection again. With --repeat,\n"
     "      every SIGNAL starts a check round (\"checked round=N ...\" once done), until SIGTERM.\n"
     "  nc-traffic tcp-churn ADDR PORT [--parallel 16] [--rate N] [--ports 1024-32767]\n"
-    "                   [--bind ADDR]... [--duration-s S] [--progress-ms 1000] [--stall-timeout-s 5]\n"
+    "                   [--bind ADDR]... [--duration-s S] [--progress-ms 1000] [--stall-timeout-s "
+    "5]\n"
     "      Against a tcp-sink: connections opened and closed continuously, each sending 64\n"
     "      bytes and checking the sink's report; failures are counted, the churn goes on.\n"
     "      Prints \"churn t_ms=T started=N completed=N failed=N inflight=N\" as it goes.\n"
