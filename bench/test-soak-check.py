@@ -76,6 +76,8 @@ def check(d):
     cases = [
         ('kept everything', [long_, closed, changing], good, [], 0),
         ('a long-lived entry missing', [long_, closed], [closed, inject(1)], [], 1),
+        ('a closed entry reset to CLOSE after the capture (carried, then an RST)', [long_, closed],
+         [long_, closed.replace('time-wait', 'close'), inject(1)], [], 0),
         ('a closed entry changed its state', [long_, closed],
          [long_, closed.replace('time-wait', 'established'), inject(1)], [], 1),
         ('an injected entry live at the STOP missing', [long_], [long_], [], 1),
