@@ -56,12 +56,17 @@
  * the gate opens (its held counters go to the report), in gate mode "suspend" resume_func runs,
  * and the ACK goes back. Waits: the source must send something at least every idle_ms (it sends
  * empty chunks every idle_ms/2), and once the guest resumed here the SEAL must arrive within
- * seal_timeout_ms; a link lost or a wait exceeded before the seal fails the carry and rolls back.
- * On finished(): COMPLETED builds the report once the source's FINISHED is there (below);
- * FAILED/CANCELLED close the link, remove every entry this carry installed and the gate, and
- * report at once. If the migration completes before the seal
- * (source daemon gone), the pre-copied entries stay (they are the domain's own), the gate opens
- * (else the guest stays cut off), and the report says failed.
+ * seal_timeout_ms. A link lost, a wait exceeded or an entry refused before the seal ends the carry
+ * (dest_give_up()): under admission = refuse, while the guest has not resumed here, the engine
+ * makes the migration fail (fail_func: netcarryd destroys the incoming domain) and removes what it
+ * installed, so no migration completes without its state and the guest stays on the source with
+ * its connections; under proceed, or once the guest runs here, it keeps what it installed (the
+ * domain's own entries, nearly current), opens the gate, and the report says what may be
+ * missing. An untrusted source (a foreign entry) loses what it installed either way. Giving up
+ * is no phase (NC_EV_CARRY_ABANDONED): libvirt's events still end the migration, so the domain
+ * is taken up wherever it runs afterwards. On finished(): COMPLETED builds the report once the
+ * source's FINISHED is there (below); FAILED/CANCELLED close the link, remove every entry this
+ * carry installed (kept ones too) and the gate, and report at once.
  *
  * Source. A request is served only for a domain added with add_local(), under the checks of step 4.
  * While it sends pre-copy, it asks job_func again every NC_CARRY_JOB_POLL_MS, and stops (ABORT
@@ -73,7 +78,10 @@
  * follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes are sent, then the SEAL
  * with this host's timeline; the ACK must come within seal_timeout_ms. On finished(COMPLETED)
  * the domain's entries here are removed if cleanup_source. The source never changes its kernel
- * otherwise, so failure needs no roll-back there.
+ * otherwise, so failure needs no roll-back there. A carry that fails before this host's stop
+ * (the link lost, the destination's ABORT, the follower) makes the migration fail under
+ * admission = refuse (fail_func: netcarryd aborts libvirt's outgoing job); the end of libvirt's
+ * job itself, or a newer request that replaced the carry, does not.
  *
  * The source's end, in the destination's report. The SEAL leaves at the source's STOP, but the
  * source's libvirt says "completed" only ~2 s after the destination's resume
@@ -221,6 +229,7 @@ struct _Carry {
     gboolean gate_closed;
     guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
+    gboolean first_copy; /* the first empty chunk came: the source's first copy is all here */
     GError *admit_error;
     GSocket *dial_socket;
     GSource *dial_source;
@@ -261,6 +270,7 @@ struct _Carry {
     guint downtime_timer; /* polling the tracker for libvirt's downtime */
     gint64 downtime_deadline_us;
     guint job_timer;          /* asking libvirt again whether the outgoing job is still there */
+    gboolean replaced;        /* a newer authenticated request for the domain took over */
     GCancellable *job_cancel; /* the question under way */
 };
 
@@ -733,27 +743,83 @@ static void add_failure(Carry *c, const NcCtEntry *entry, const char *reason)
         g_ptr_array_add(c->report_failures, g_strdup_printf("%s\t%s", what, reason));
 }
 
-/* The carry failed here: roll back, remove the gate, tell the tracker, end. */
+/* The carry ends here and takes back what it installed: the migration failed or was cancelled,
+ * the source is not trusted, or admission failed. Removes the installed entries and the gate,
+ * tells the tracker (except for a cancellation, which libvirt's events tell). Idempotent, and
+ * also after dest_give_up() kept the entries: a migration that fails later takes them back. */
 static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
 {
+    if (c->state != CARRY_ENDED) {
+        CLOG(G_LOG_LEVEL_WARNING, c, "carry %s: %s", cancelled ? "cancelled" : "failed", reason);
+        g_free(c->failure);
+        c->failure = g_strdup(reason);
+        if (!c->admit_done) {
+            c->admit_done = TRUE;
+            if (!c->admit_error)
+                c->admit_error = g_error_new(NC_ERROR, NC_ERROR_FAILED, "%s", reason);
+        }
+        c->state = CARRY_ENDED;
+        carry_stop_io(c);
+        g_clear_pointer(&c->server, nc_peer_server_free);
+        g_clear_object(&c->conn);
+        if (!cancelled)
+            feed(c, NC_EV_CARRY_FAILED, 0, reason);
+    }
+    dest_rollback(c);
+    dest_remove_gate(c, "removing");
+}
+
+/*
+ * dest_give_up() - the carry cannot complete, but the migration goes on (the link lost, a wait
+ * exceeded, an entry refused, a seal that does not match)
+ * @trusted: FALSE when the source sent what it must not (an entry foreign to the domain): what it
+ *           installed is taken back whatever happens
+ *
+ * During admission the hook's answer carries the failure (dest_fail()). Afterwards:
+ * - admission = refuse and the guest has not resumed here: fail the migration (fail_func, if it
+ *   is not too late): the guest stays on the source, whose kernel still holds its connections;
+ *   the entries and the gate go (the incoming domain is destroyed).
+ * - otherwise (proceed, or the guest already runs here): keep what is installed (the domain's own
+ *   entries, checked against its addresses, and nearly current: rolling them back would only
+ *   guarantee that its connections die), open the gate so the guest is never cut off, and say in
+ *   the report what may be missing. A migration that fails afterwards still takes them back.
+ * Either way the migration's end comes from libvirt (NC_EV_CARRY_ABANDONED is no phase).
+ */
+static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
+{
+    const NcConfig *cfg = c->e->opt.config;
+    gboolean fail;
+    guint kept;
+
     if (c->state == CARRY_ENDED)
         return;
-    CLOG(G_LOG_LEVEL_WARNING, c, "carry %s: %s", cancelled ? "cancelled" : "failed", reason);
-    g_free(c->failure);
-    c->failure = g_strdup(reason);
     if (!c->admit_done) {
-        c->admit_done = TRUE;
-        if (!c->admit_error)
-            c->admit_error = g_error_new(NC_ERROR, NC_ERROR_FAILED, "%s", reason);
+        dest_fail(c, reason, FALSE);
+        return;
     }
+    g_free(c->failure);
     c->state = CARRY_ENDED;
     carry_stop_io(c);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
-    dest_rollback(c);
-    dest_remove_gate(c, "removing");
-    if (!cancelled)
-        feed(c, NC_EV_CARRY_FAILED, 0, reason);
+    fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && c->e->opt.fail_func &&
+           c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
+    if (fail || !trusted) {
+        c->failure = g_strdup(reason);
+        CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s%s", reason,
+             fail ? "; failing the incoming migration (admission = refuse)" : "");
+        dest_rollback(c);
+    } else {
+        kept = c->installed ? g_hash_table_size(c->installed) : 0;
+        c->installed_n = kept;
+        c->failure = g_strdup_printf("%s; kept the %u entries installed before it (changes at "
+                                     "the source's stop may be missing)",
+                                     reason, kept);
+        CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s; the gate opens (%s)", c->failure,
+             c->resumed_us ? "the guest already runs here" : "admission = proceed");
+    }
+    dest_remove_gate(c, fail ? "removing" : "opening");
+    feed(c, NC_EV_CARRY_ABANDONED, 0, c->failure);
 }
 
 /* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */
@@ -832,7 +898,11 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             g_propagate_error(error, g_steal_pointer(&err));
             return FALSE;
         }
-        /* some entries were refused (e.g. the destination already had one): carry the rest */
+        /* some entries were refused: one the destination has already (EEXIST) passes its
+         * traffic anyway; any other refusal is a connection that dies here, which admission =
+         * refuse does not accept (the migration fails); under proceed, carry the rest */
+        const NcCtFailure *lost = NULL;
+
         bad = g_new0(gboolean, ups->len);
         for (guint i = 0; i < fails->len; i++) {
             const NcCtFailure *f = g_ptr_array_index(fails, i);
@@ -841,9 +911,17 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
                 bad[f->index] = TRUE;
                 add_failure(c, &g_array_index(ups, NcCtEntry, f->index), f->message);
             }
+            if (f->errnum != EEXIST && !lost)
+                lost = f;
         }
         CLOG(G_LOG_LEVEL_WARNING, c, "%u of %u entries refused by the kernel: %s", fails->len,
              ups->len, err->message);
+        if (lost && c->e->opt.config->admission == NC_ADMISSION_REFUSE) {
+            g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
+                        "the kernel here refused %u of the domain's entries (%s)", fails->len,
+                        lost->message);
+            return FALSE;
+        }
         rest = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
         for (guint i = 0; i < ups->len; i++)
             if (!bad[i])
@@ -870,7 +948,7 @@ static gboolean dest_seal_timeout(gpointer data)
                         c->e->opt.config->seal_timeout_ms);
 
     c->seal_timer = 0;
-    dest_fail(c, why, FALSE);
+    dest_give_up(c, why, TRUE);
     return G_SOURCE_REMOVE;
 }
 
@@ -996,12 +1074,17 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
                                        : NC_PEER_ABORT_INTERNAL;
             NcPeerMsg *abort_ = nc_peer_msg_new_abort(code, err->message);
 
-            dest_fail(c, err->message, FALSE);
+            dest_give_up(c, err->message, code != NC_PEER_ABORT_REFUSED);
             return abort_;
         }
         if (n || msg->state.deletes->len)
             CLOG(G_LOG_LEVEL_DEBUG, c, "chunk %u: %u upserts, %u deletions installed",
                  msg->state.seq, n, msg->state.deletes->len);
+        else if (!c->first_copy) {
+            c->first_copy = TRUE;
+            CLOG(G_LOG_LEVEL_INFO, c, "the source's first copy is installed: %u entries",
+                 c->precopied + n);
+        }
         c->precopied += n;
         return NULL;
     }
@@ -1020,7 +1103,7 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
                                     &err)) {
             NcPeerMsg *ack = nc_peer_msg_new_ack(FALSE, 0, err->message);
 
-            dest_fail(c, err->message, FALSE);
+            dest_give_up(c, err->message, TRUE);
             return ack;
         }
         c->installed_n = g_hash_table_size(c->installed);
@@ -1069,9 +1152,9 @@ static void dest_on_closed(NcPeerSession *session, const GError *error, gpointer
     }
     {
         g_autofree char *why =
-            g_strdup_printf("the link to the source netcarryd ended before the seal: %s",
-                            error ? error->message : "closed");
-        dest_fail(c, why, FALSE);
+            g_strdup_printf("the link to the source's netcarryd ended before the seal: %s",
+                            error ? error->message : "it closed the connection");
+        dest_give_up(c, why, TRUE);
     }
 }
 
@@ -1346,10 +1429,17 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
                    cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
     deadline = g_timeout_add(bound_ms, admit_deadline, &expired);
-    /* the loop runs the hook server too: a newer admission of the domain may replace @c */
+    /* the loop runs the hook server too: a newer admission of the domain may replace @c. Once
+     * admitted, it waits (within the same bound) for the source's first copy to be installed:
+     * the hook holds back the migration's start, never its downtime, and what is installed now
+     * is not left for the stop (a large table would otherwise still be streaming then). */
     c->refs++;
-    while (!c->admit_done && !expired && !c->forgotten)
+    while (!(c->admit_done && (!c->admitted || c->first_copy || c->state == CARRY_ENDED)) &&
+           !expired && !c->forgotten)
         g_main_context_iteration(ctx, TRUE);
+    if (c->admitted && !c->first_copy && c->state != CARRY_ENDED)
+        CLOG(G_LOG_LEVEL_INFO, c, "admitted with the first copy still coming (%u entries so far)",
+             c->precopied);
     if (!expired)
         g_source_remove(deadline);
     if (!c->admit_done && !c->forgotten) {
@@ -1440,11 +1530,27 @@ void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 tim
 
 /* ---- source ---- */
 
-static void src_fail(Carry *c, const char *reason)
+/*
+ * src_fail() - the carry ends here without the destination's ACK
+ * @fail_migration: the failure is the carry's own (the link, the destination, the follower), not
+ *                  the migration's end: under admission = refuse, and before this host's stop,
+ *                  the migration is made to fail (fail_func) rather than complete without its
+ *                  state. After the stop it is too late for that: the destination keeps what it
+ *                  has and opens its gate.
+ *
+ * The migration's own end comes from libvirt (NC_EV_CARRY_ABANDONED is no phase), so the
+ * source's clean-up still runs when it completes.
+ */
+static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
 {
+    NcCarryEngine *e = c->e;
+
     if (c->state == CARRY_ENDED)
         return;
-    CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s", reason);
+    fail_migration = fail_migration && !c->stopped && !c->replaced && e->opt.fail_func &&
+                     e->opt.config->admission == NC_ADMISSION_REFUSE;
+    CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s%s", reason,
+         fail_migration ? "; aborting the migration (admission = refuse)" : "");
     g_free(c->failure);
     c->failure = g_strdup(reason);
     c->state = CARRY_ENDED;
@@ -1453,7 +1559,9 @@ static void src_fail(Carry *c, const char *reason)
     /* the destination learns why at once (a no-op on a link that failed already) */
     if (c->client)
         nc_peer_client_abort(c->client, NC_PEER_ABORT_CANCELLED, reason);
-    feed(c, NC_EV_CARRY_FAILED, 0, reason);
+    feed(c, NC_EV_CARRY_ABANDONED, 0, reason);
+    if (fail_migration)
+        e->opt.fail_func(c->uuid, NC_SIDE_SOURCE, reason, e->opt.user_data);
 }
 
 /* Send @upserts/@deletes in chunks; keeps the sent copy and its digest. */
@@ -1570,7 +1678,7 @@ static void src_on_follower(NcCtFollower *f, gpointer data)
     if (c->state != CARRY_PRECOPY)
         return;
     if (!src_pump(c, &err))
-        src_fail(c, err->message);
+        src_fail(c, err->message, TRUE);
 }
 
 static gboolean src_keepalive(gpointer data)
@@ -1582,7 +1690,7 @@ static gboolean src_keepalive(gpointer data)
         return G_SOURCE_CONTINUE;
     if (g_get_monotonic_time() - c->last_send_us >= (gint64)c->e->idle_ms * 1000 / 2 - 1000 &&
         !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
-        src_fail(c, err->message);
+        src_fail(c, err->message, TRUE);
         return G_SOURCE_CONTINUE;
     }
     c->last_send_us = g_get_monotonic_time();
@@ -1598,12 +1706,12 @@ static void src_seal_done(GObject *src, GAsyncResult *res, gpointer data)
     if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
     if (!ack) {
-        src_fail(c, err->message);
+        src_fail(c, err->message, TRUE);
         return;
     }
     if (!ack->ok) {
         g_autofree char *why = g_strdup_printf("the destination did not install: %s", ack->reason);
-        src_fail(c, why);
+        src_fail(c, why, TRUE);
         return;
     }
     c->state = CARRY_INSTALLED;
@@ -1737,7 +1845,7 @@ static void src_seal(Carry *c)
         g_clear_error(&err);
     }
     if (!src_pump(c, &err)) {
-        src_fail(c, err->message);
+        src_fail(c, err->message, TRUE);
         return;
     }
     feed(c, NC_EV_SEALED, 0, NULL);
@@ -1861,7 +1969,7 @@ static void src_client_failed(NcPeerClient *client, const GError *error, gpointe
         c->acked = FALSE;
         return;
     }
-    src_fail(c, error->message);
+    src_fail(c, error->message, TRUE);
 }
 
 static void src_job_done(GObject *src, GAsyncResult *res, gpointer data);
@@ -1901,7 +2009,7 @@ static void src_job_done(GObject *src, GAsyncResult *res, gpointer data)
             "libvirt has no outgoing migration job for the domain any more (%s): stopped sending",
             err->message);
 
-        src_fail(c, why);
+        src_fail(c, why, FALSE);
         return;
     }
     c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
@@ -1948,6 +2056,7 @@ static void requester_serve(Requester *r)
     if (old && old->client) {
         CLOG(G_LOG_LEVEL_MESSAGE, old, "a newer authenticated request from %s replaces this carry",
              r->remote);
+        old->replaced = TRUE; /* its end is not the migration's failure */
         nc_peer_client_abort(old->client, NC_PEER_ABORT_CANCELLED,
                              "a newer authenticated request for this migration replaced this link");
     }
@@ -1966,7 +2075,7 @@ static void requester_serve(Requester *r)
     requester_forget(r);
     c->follower = nc_ct_follower_new(e->netns, &c->sel, 0, &err);
     if (!c->follower) {
-        src_fail(c, err->message);
+        src_fail(c, err->message, TRUE);
         return;
     }
     c->state = CARRY_PRECOPY;
@@ -1978,12 +2087,13 @@ static void requester_serve(Requester *r)
          nc_peer_client_get_peer_subject(c->client));
     nc_ct_follower_set_notify(c->follower, src_on_follower, c);
     if (!src_pump(c, &err)) {
-        src_fail(c, err->message);
+        src_fail(c, err->message, TRUE);
         return;
     }
-    /* the destination's admission waits for the first chunk: send one even if empty */
-    if (!c->last_send_us && !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
-        src_fail(c, err->message);
+    /* the first copy is queued: an empty chunk marks its end (the destination's admission waits
+     * for it, so the bulk is installed before libvirt starts the migration) */
+    if (!nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+        src_fail(c, err->message, TRUE);
         return;
     }
     c->last_send_us = g_get_monotonic_time();
@@ -2299,9 +2409,11 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
             dest_report(c, c->risk ? NC_REPORT_COMPLETED : NC_REPORT_FAILED, why);
         } else {
             gboolean cancelled = outcome == NC_CARRY_CANCELLED;
-            g_autofree char *why = g_strdup(reason      ? reason
-                                            : cancelled ? "the migration was cancelled"
-                                                        : "the migration failed");
+            const char *ended = cancelled ? "the migration was cancelled" : "the migration failed";
+            /* the carry's own failure first: it may be why the migration failed (refuse) */
+            g_autofree char *why = c->failure ? g_strdup_printf("%s (%s%s%s)", c->failure, ended,
+                                                                reason ? ": " : "", reason ? reason : "")
+                                              : g_strdup(reason ? reason : ended);
             /* a carry that already installed is rolled back too: the guest is not here */
             if (c->state == CARRY_INSTALLED) {
                 c->state = CARRY_PRECOPY;

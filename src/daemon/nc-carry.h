@@ -58,6 +58,26 @@ typedef void (*NcCarryResumeFunc)(const char *uuid, gpointer user_data);
 typedef void (*NcCarryJobFunc)(const char *uuid, GTask *task, gpointer user_data);
 
 /**
+ * NcCarryFailFunc - admission = refuse: the carry failed while the migration itself can still
+ * fail instead (on the source before its stop, on the destination before the guest resumed
+ * there): make it fail, so that no migration completes without its state
+ * @side: NC_SIDE_SOURCE: abort libvirt's outgoing migration job; NC_SIDE_DESTINATION: end the
+ *        incoming migration (libvirt cannot abort an incoming job: the incoming domain, which
+ *        has never run here, is destroyed). Either way libvirt resumes the guest on the source,
+ *        whose kernel still holds its connections.
+ * @reason: the carry's failure, for the log
+ *
+ * Return: TRUE if the migration will be made to fail; FALSE if it is too late (the incoming
+ * migration already completed here) or libvirt cannot be asked: the engine then keeps what it
+ * installed and opens the gate, as under proceed.
+ *
+ * netcarryd calls libvirt off the main loop, and only while libvirt still has the migration;
+ * tests record the call.
+ */
+typedef gboolean (*NcCarryFailFunc)(const char *uuid, NcSide side, const char *reason,
+                                    gpointer user_data);
+
+/**
  * NcCarryOptions - what the engine needs from its daemon
  * @config:      (not owned) listen address/port, TLS files, admission, gate mode,
  *               cleanup, timeouts
@@ -69,6 +89,8 @@ typedef void (*NcCarryJobFunc)(const char *uuid, GTask *task, gpointer user_data
  *               reads the timelines from for the report
  * @report_func, @resume_func, @user_data: see above
  * @job_func:    see above; NULL: no domain is ever served (nothing can vouch for a migration)
+ * @fail_func:   see above; NULL: a failed carry never fails the migration (as admission =
+ *               proceed)
  * @peer_idle_ms: the destination's longest wait for the source's next frame during pre-copy
  *               (the source sends an empty chunk every half of it); 0: 60 s
  * @finish_wait_ms: the destination's longest wait, once the migration completed here, for the
@@ -83,6 +105,7 @@ typedef struct {
     NcCarryReportFunc report_func;
     NcCarryResumeFunc resume_func;
     NcCarryJobFunc job_func;
+    NcCarryFailFunc fail_func;
     gpointer user_data;
     guint peer_idle_ms;
     guint finish_wait_ms;

@@ -7,6 +7,7 @@
 
 #include "drivers/nc-gate.h"
 #include "nc-config.h"
+#include "nc-peer.h"
 #include "util/nc-error.h"
 
 typedef enum {
@@ -57,6 +58,7 @@ static const KeyDef keys[] = {
     {"daemon", "hook-socket", KEY_STRING, OFF(hook_socket), NULL},
     {"timeouts", "hook-ms", KEY_TIMEOUT_MS, OFF(hook_timeout_ms), NULL},
     {"timeouts", "peer-connect-ms", KEY_TIMEOUT_MS, OFF(peer_connect_timeout_ms), NULL},
+    {"timeouts", "peer-idle-ms", KEY_TIMEOUT_MS, OFF(peer_idle_timeout_ms), NULL},
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
     {"timeouts", "authenticate-ms", KEY_TIMEOUT_MS, OFF(authenticate_timeout_ms), NULL},
     {"metrics", "textfile-dir", KEY_STRING, OFF(metrics_textfile_dir), NULL},
@@ -101,6 +103,7 @@ NcConfig *nc_config_new_default(void)
     c->hook_socket = g_strdup("/run/netcarry/netcarryd.sock");
     c->hook_timeout_ms = 5000;
     c->peer_connect_timeout_ms = 3000;
+    c->peer_idle_timeout_ms = NC_PEER_DEFAULT_IDLE_TIMEOUT_MS;
     c->seal_timeout_ms = 2000;
     c->authenticate_timeout_ms = 2000;
     /* node_exporter's textfile collector directory as Debian's prometheus-node-exporter sets it */

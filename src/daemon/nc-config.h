@@ -52,6 +52,7 @@ typedef struct {
     char *hook_socket;
     guint hook_timeout_ms;
     guint peer_connect_timeout_ms;
+    guint peer_idle_timeout_ms; /* destination: the longest wait for the source's next frame */
     guint seal_timeout_ms;
     guint authenticate_timeout_ms; /* source: a requester's TCP accept -> TLS + HELLO checked */
     char *metrics_textfile_dir;

@@ -69,6 +69,7 @@ struct NcLibvirt {
 typedef enum {
     NC_LV_TASK_METADATA,
     NC_LV_TASK_RESUME,
+    NC_LV_TASK_FAIL_MIGRATION,
 } NcLvTaskKind;
 
 /* One call for the worker; it owns a reference on the connection it was queued for. */
@@ -80,6 +81,8 @@ typedef struct {
     char *key;    /* METADATA: prefix */
     char *ns;     /* METADATA: namespace URI */
     char *secret; /* METADATA of a rendezvous: the secret it publishes */
+    char *reason; /* FAIL_MIGRATION: the carry's failure, for the log */
+    NcSide side;  /* FAIL_MIGRATION */
     gboolean and_config;
     NcLibvirt *lv;
 } NcLvTask;
@@ -103,6 +106,7 @@ static void task_free(NcLvTask *t)
     g_free(t->xml);
     g_free(t->key);
     g_free(t->ns);
+    g_free(t->reason);
     g_free(t);
 }
 
@@ -117,6 +121,51 @@ static gboolean secret_published(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The operation of @dom's current job (VIR_DOMAIN_JOB_OPERATION_*; 0 if libvirt names none), -1
+ * for no job, -2 on error (@error set). */
+static int job_operation(virDomainPtr dom, GError **error)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, type = VIR_DOMAIN_JOB_NONE, op = 0;
+
+    if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0) {
+        lv_set_error(error, "virDomainGetJobStats");
+        return -2;
+    }
+    if (type != VIR_DOMAIN_JOB_NONE)
+        virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op);
+    virTypedParamsFree(params, nparams);
+    return type == VIR_DOMAIN_JOB_NONE ? -1 : op;
+}
+
+/* FAIL_MIGRATION: only a migration that is still under way. The source asks for its outgoing
+ * job; a destination's libvirt gives no job statistics, so there the domain must still be paused
+ * (the main loop checked that QEMU's incoming migration had not completed). */
+static void fail_migration(NcLvTask *t, virDomainPtr dom, GError **error)
+{
+    gboolean src = t->side == NC_SIDE_SOURCE;
+    int op = -1, state = VIR_DOMAIN_NOSTATE, reason = 0;
+
+    if (src && (op = job_operation(dom, error)) == -2)
+        return;
+    if (!src && virDomainGetState(dom, &state, &reason, 0) < 0) {
+        lv_set_error(error, "virDomainGetState");
+        return;
+    }
+    if (src ? op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT : state != VIR_DOMAIN_PAUSED) {
+        g_message("%s/%s: the carry failed (%s), but %s: nothing to make fail", t->uuid,
+                  nc_side_to_string(t->side), t->reason,
+                  src ? "libvirt has no outgoing migration job for the domain any more"
+                      : "the domain is not paused any more");
+        return;
+    }
+    g_message("%s/%s: %s the migration (admission = refuse): the carry failed: %s", t->uuid,
+              nc_side_to_string(t->side),
+              src ? "aborting" : "failing the incoming domain of", t->reason);
+    if (src ? virDomainAbortJob(dom) < 0 : virDomainDestroy(dom) < 0)
+        lv_set_error(error, src ? "virDomainAbortJob" : "virDomainDestroy");
+}
+
 static void worker_run(gpointer data, gpointer user_data)
 {
     NcLvTask *t = data;
@@ -125,6 +174,8 @@ static void worker_run(gpointer data, gpointer user_data)
 
     if (!dom) {
         lv_set_error(&error, "lookup");
+    } else if (t->kind == NC_LV_TASK_FAIL_MIGRATION) {
+        fail_migration(t, dom, &error);
     } else if (t->kind == NC_LV_TASK_RESUME) {
         if (virDomainResume(dom) < 0)
             lv_set_error(&error, "virDomainResume");
@@ -161,7 +212,9 @@ static void queue(NcLibvirt *lv, NcLvTask *t)
 {
     if (!lv->conn) {
         g_warning("%s: not connected to libvirtd; %s dropped", t->uuid,
-                  t->kind == NC_LV_TASK_RESUME ? "resume" : "metadata update");
+                  t->kind == NC_LV_TASK_RESUME           ? "resume"
+                  : t->kind == NC_LV_TASK_FAIL_MIGRATION ? "failing the migration"
+                                                         : "metadata update");
         task_free(t);
         return;
     }
@@ -287,10 +340,12 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 
     if (virDomainGetUUIDString(dom, uuid) < 0)
         return 0;
-    /* a start, or an arrival once its incoming job ends (the worker waits for that job) */
+    /* a start, or an arrival once its incoming job ends (the worker waits for that job): whatever
+     * became of the carry, the domain runs here now (a source whose migration failed resumes
+     * with the same detail: finished_idle() renews its rendezvous) */
     if ((event == VIR_DOMAIN_EVENT_STARTED && detail != VIR_DOMAIN_EVENT_STARTED_MIGRATED) ||
         (event == VIR_DOMAIN_EVENT_RESUMED && detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
-         side_open(lv, uuid, NC_SIDE_DESTINATION)))
+         !side_open(lv, uuid, NC_SIDE_SOURCE)))
         take_up(lv, dom);
     if (event == VIR_DOMAIN_EVENT_STOPPED && lv->engine)
         nc_carry_engine_remove_local(lv->engine, uuid);
@@ -611,6 +666,28 @@ void nc_libvirt_resume(NcLibvirt *lv, const char *uuid)
     queue(lv, t);
 }
 
+gboolean nc_libvirt_fail_migration(NcLibvirt *lv, const char *uuid, NcSide side, const char *reason)
+{
+    NcLvTask *t;
+
+    if (!lv->conn)
+        return FALSE;
+    if (side == NC_SIDE_DESTINATION && (!side_open(lv, uuid, side) ||
+                                        nc_phase_tracker_qmp_completed(lv->phases, uuid, side))) {
+        g_message("%s/destination: the carry failed (%s), but the incoming migration already "
+                  "completed here: too late to make it fail",
+                  uuid, reason);
+        return FALSE;
+    }
+    t = g_new0(NcLvTask, 1);
+    t->kind = NC_LV_TASK_FAIL_MIGRATION;
+    t->uuid = g_strdup(uuid);
+    t->side = side;
+    t->reason = g_strdup(reason);
+    queue(lv, t);
+    return TRUE;
+}
+
 void nc_libvirt_store_report(NcLibvirt *lv, const char *uuid, const NcReport *report)
 {
     NcLvTask *t = g_new0(NcLvTask, 1);
@@ -636,23 +713,16 @@ static void outgoing_job_thread(GTask *task, gpointer source, gpointer data,
     virConnectPtr conn = data;
     const char *uuid = g_object_get_data(G_OBJECT(task), "nc-uuid");
     virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
-    virTypedParameterPtr params = NULL;
-    int nparams = 0, type = VIR_DOMAIN_JOB_NONE, op = -1;
+    int op = -2;
     g_autoptr(GError) error = NULL;
 
-    if (!dom) {
+    if (!dom)
         lv_set_error(&error, "lookup");
-    } else if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0) {
-        lv_set_error(&error, "virDomainGetJobStats");
-    } else if (type == VIR_DOMAIN_JOB_NONE) {
+    else if ((op = job_operation(dom, &error)) == -1)
         g_set_error(&error, NC_ERROR, NC_ERROR_NOT_FOUND, "libvirt reports no job for it");
-    } else if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) != 1 ||
-               op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT) {
+    else if (op >= 0 && op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
         g_set_error(&error, NC_ERROR, NC_ERROR_NOT_FOUND,
                     "libvirt's job for it is not an outgoing migration (operation %d)", op);
-    }
-    if (params)
-        virTypedParamsFree(params, nparams);
     if (dom)
         virDomainFree(dom);
     if (error)

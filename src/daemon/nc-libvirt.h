@@ -40,6 +40,15 @@ void nc_libvirt_store_report(NcLibvirt *lv, const char *uuid, const NcReport *re
  * libvirt has an outgoing migration job for @uuid, else with an error saying why not. */
 void nc_libvirt_outgoing_job(NcLibvirt *lv, const char *uuid, GTask *task);
 
+/* admission = refuse and the carry failed before the switchover: make @uuid's migration fail
+ * (off the main loop; failures are logged). Source: abort libvirt's outgoing migration job.
+ * Destination: destroy the incoming domain, which has not run here yet (libvirt cannot abort an
+ * incoming job); only while QEMU's incoming migration has not completed and the domain is paused,
+ * so a guest that runs here (or waits paused after `virsh migrate --suspend`) is never touched.
+ * Return: FALSE if it is too late for that, or libvirtd is not connected. */
+gboolean nc_libvirt_fail_migration(NcLibvirt *lv, const char *uuid, NcSide side,
+                                   const char *reason);
+
 /* Wait (bounded) until the metadata, report and resume calls queued so far are done. */
 void nc_libvirt_drain(NcLibvirt *lv, guint timeout_ms);
 

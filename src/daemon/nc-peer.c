@@ -463,16 +463,30 @@ static GError *io_error(Link *l, Timer *t, GError *err, const char *doing)
 {
     GError *e;
 
+    /* name the cause a reader can act on: a dead peer is not a refused certificate */
     if (t->expired)
         e = g_error_new(NC_ERROR, NC_ERROR_TIMEOUT, "%s %s: nothing within %u ms", doing, l->remote,
                         t->ms);
-    else if (err && err->domain == G_TLS_ERROR)
-        e = g_error_new(NC_ERROR, NC_ERROR_PERMISSION,
-                        "%s %s: TLS: %s (did the peer refuse this host's certificate?)", doing,
-                        l->remote, err->message);
     else if (!err)
         e = g_error_new(NC_ERROR, NC_ERROR_IO, "%s %s: the peer closed the connection", doing,
                         l->remote);
+    else if (g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_EOF))
+        e = g_error_new(NC_ERROR, NC_ERROR_IO,
+                        "%s %s: the peer closed the connection without ending TLS (its netcarryd "
+                        "stopped or was killed)",
+                        doing, l->remote);
+    else if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) /* EPIPE, ECONNRESET */
+        e = g_error_new(NC_ERROR, NC_ERROR_IO, "%s %s: the peer reset the connection (%s)", doing,
+                        l->remote, err->message);
+    else if (g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) ||
+             g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED) ||
+             g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE))
+        e = g_error_new(NC_ERROR, NC_ERROR_PERMISSION,
+                        "%s %s: TLS: %s (did the peer refuse this host's certificate?)", doing,
+                        l->remote, err->message);
+    else if (err->domain == G_TLS_ERROR)
+        e = g_error_new(NC_ERROR, NC_ERROR_PERMISSION, "%s %s: TLS: %s", doing, l->remote,
+                        err->message);
     else
         e = g_error_new(NC_ERROR, NC_ERROR_IO, "%s %s: %s", doing, l->remote, err->message);
     return e;

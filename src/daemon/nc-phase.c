@@ -40,11 +40,13 @@
  *     (libvirt resumes the source when the destination's Finish fails; it
  *     reports that as Resumed/Migrated); cancelled on QMP cancelled.
  *   destination: completed once both resumed and installed are recorded (the
- *     guest runs and its state is there, in whichever order); failed on QMP
+ *     guest runs and its state is there, in whichever order), or resumed and
+ *     NC_EV_CARRY_ABANDONED (netcarry gave up on the state while the migration
+ *     went on: no phase of its own, only the end of the wait); failed on QMP
  *     failed, Stopped/Failed or any stop before completion (libvirt kills the
  *     incoming QEMU when the source cancels, so a cancelled migration looks
- *     failed here unless the peer says otherwise), or when netcarry gives up
- *     (NC_EV_CARRY_FAILED).
+ *     failed here unless the peer says otherwise), or when netcarry refused it
+ *     at admission (NC_EV_CARRY_FAILED).
  * - The destination sees no pass or stop events of its own: QEMU's incoming side
  *   goes setup -> active -> completed. Its stop-and-copy step comes from the
  *   source's daemon (NC_EV_PEER_STOPPED). Under `virsh migrate --suspend` it
@@ -69,6 +71,7 @@ typedef struct {
     guint pass;
     gboolean have[NC_PHASE_LAST];
     gboolean qmp_completed;
+    gboolean abandoned; /* netcarry gave up on the state while the migration went on */
     gint64 downtime_ms;
     char *reason;
     GArray *steps; /* NcPhaseStep */
@@ -122,6 +125,7 @@ static const char *const input_names[] = {
     "sealed",
     "installed",
     "carry failed",
+    "carry abandoned",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(input_names) == NC_EV_LAST);
 
@@ -451,6 +455,18 @@ static void record(NcPhaseTracker *t, NcMigration *m, const NcPhaseEvent *ev, Nc
     }
 }
 
+/* The destination completes once the guest runs there and its state is installed, or netcarry
+ * gave up on the state (the gate opened without it): in whichever order. */
+static gboolean complete_destination(NcPhaseTracker *tracker, NcMigration *m,
+                                     const NcPhaseEvent *ev)
+{
+    if (ev->side != NC_SIDE_DESTINATION || nc_phase_is_terminal(m->phase) ||
+        !m->have[NC_PHASE_RESUMED] || !(m->have[NC_PHASE_INSTALLED] || m->abandoned))
+        return FALSE;
+    record(tracker, m, ev, NC_PHASE_COMPLETED, 0);
+    return TRUE;
+}
+
 /**
  * nc_phase_tracker_feed() - apply one input
  * @tracker: the tracker
@@ -469,6 +485,14 @@ gboolean nc_phase_tracker_feed(NcPhaseTracker *tracker, const NcPhaseEvent *ev)
 
     g_return_val_if_fail(ev->domain && ev->side < NC_SIDE_LAST && ev->type < NC_EV_LAST, FALSE);
     m = g_hash_table_lookup(tracker->migrations[ev->side], dom);
+    if (ev->type == NC_EV_CARRY_ABANDONED) {
+        /* not a phase: the migration goes on, and libvirt's events end it */
+        if (!m || nc_phase_is_terminal(m->phase) || m->abandoned)
+            return FALSE;
+        m->abandoned = TRUE;
+        g_debug("%s/%s: carry abandoned: %s", dom, side, ev->reason ? ev->reason : "");
+        return complete_destination(tracker, m, ev);
+    }
     /* job-completed may come after the stopped hook already completed the migration */
     if (ev->type == NC_EV_LV_JOB_COMPLETED && m)
         m->downtime_ms = ev->downtime_ms;
@@ -509,10 +533,7 @@ gboolean nc_phase_tracker_feed(NcPhaseTracker *tracker, const NcPhaseEvent *ev)
         return FALSE;
     }
     record(tracker, m, ev, target, pass);
-
-    if (ev->side == NC_SIDE_DESTINATION && !nc_phase_is_terminal(m->phase) &&
-        m->have[NC_PHASE_RESUMED] && m->have[NC_PHASE_INSTALLED])
-        record(tracker, m, ev, NC_PHASE_COMPLETED, 0);
+    complete_destination(tracker, m, ev);
     return TRUE;
 }
 
@@ -612,4 +633,18 @@ void nc_phase_tracker_forget(NcPhaseTracker *tracker, const char *domain, NcSide
 {
     g_return_if_fail(side < NC_SIDE_LAST);
     g_hash_table_remove(tracker->migrations[side], domain);
+}
+
+gboolean nc_phase_tracker_abandoned(NcPhaseTracker *tracker, const char *domain, NcSide side)
+{
+    NcMigration *m = lookup(tracker, domain, side);
+
+    return m && m->abandoned;
+}
+
+gboolean nc_phase_tracker_qmp_completed(NcPhaseTracker *tracker, const char *domain, NcSide side)
+{
+    NcMigration *m = lookup(tracker, domain, side);
+
+    return m && m->qmp_completed;
 }

@@ -78,6 +78,7 @@ typedef enum {
     NC_EV_SEALED,
     NC_EV_INSTALLED,
     NC_EV_CARRY_FAILED,
+    NC_EV_CARRY_ABANDONED,
     NC_EV_LAST,
 } NcPhaseInput;
 
@@ -107,7 +108,8 @@ typedef enum {
  * @pass:        NC_EV_LV_MIGRATION_ITERATION, NC_EV_QMP_MIGRATION_PASS: the pass number
  * @mig_status:  NC_EV_QMP_MIGRATION: the status
  * @downtime_ms: NC_EV_LV_JOB_COMPLETED: libvirt's reported downtime, -1 if absent
- * @reason:      NC_EV_CARRY_FAILED (optional for others): why, for the record
+ * @reason:      NC_EV_CARRY_FAILED, NC_EV_CARRY_ABANDONED (optional for others): why, for the
+ *               record
  */
 typedef struct {
     NcPhaseInput type;
@@ -171,5 +173,13 @@ char *nc_phase_tracker_dump(NcPhaseTracker *tracker, const char *domain, NcSide 
 void nc_phase_tracker_forget(NcPhaseTracker *tracker, const char *domain, NcSide side);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPhaseTracker, nc_phase_tracker_free)
+
+/* Whether netcarry gave up on @domain's state (NC_EV_CARRY_ABANDONED) in its open or last
+ * migration on @side. */
+gboolean nc_phase_tracker_abandoned(NcPhaseTracker *tracker, const char *domain, NcSide side);
+
+/* Whether QEMU reported its migration completed (MIGRATION "completed") in @domain's open or
+ * last migration on @side: on the destination, the incoming stream is all there. */
+gboolean nc_phase_tracker_qmp_completed(NcPhaseTracker *tracker, const char *domain, NcSide side);
 
 G_END_DECLS

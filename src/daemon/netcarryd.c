@@ -124,6 +124,13 @@ static void on_job(const char *uuid, GTask *task, gpointer data)
     nc_libvirt_outgoing_job(d->libvirt, uuid, task);
 }
 
+static gboolean on_fail(const char *uuid, NcSide side, const char *reason, gpointer data)
+{
+    NcDaemon *d = data;
+
+    return nc_libvirt_fail_migration(d->libvirt, uuid, side, reason);
+}
+
 /* --- the hook server's handlers --------------------------------------------- */
 
 static gboolean hook_admit(gpointer data, const NcDomain *domain, GError **error)
@@ -202,6 +209,8 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
     options.report_func = on_report;
     options.resume_func = on_resume;
     options.job_func = on_job;
+    options.fail_func = on_fail;
+    options.peer_idle_ms = d->config->peer_idle_timeout_ms;
     options.user_data = d;
     d->engine = nc_carry_engine_new(&options, error);
     if (!d->engine)

@@ -136,7 +136,7 @@ static const BadCase bad_cases[] = {
     {"[timeouts]\ngate-lapse-ms=10001", {"[timeouts] gate-lapse-ms = '10001'", "1000 to 10000"}},
     {"[timeouts]\ngate-lapse-ms=999", {"[timeouts] gate-lapse-ms = '999'"}},
     {"[timeouts]\nhook=5000",
-     {"unknown key 'hook' in [timeouts]", "hook-ms, peer-connect-ms, seal-ms, authenticate-ms, gate-lapse-ms"}},
+     {"unknown key 'hook' in [timeouts]", "hook-ms, peer-connect-ms, peer-idle-ms, seal-ms, authenticate-ms, gate-lapse-ms"}},
     {"[listen]\nadress=::1", {"unknown key 'adress' in [listen]", "address, port"}},
     {"[Listen]\naddress=::1", {"unknown group [Listen]", "[listen], [tls]"}},
     {"[migration]\nadmission=\\q", {"[migration] admission = '\\q'", "refuse, proceed"}},

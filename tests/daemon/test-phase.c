@@ -263,6 +263,33 @@ static void test_carry_failed(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->seen[NC_SIDE_DESTINATION]->str, ==, "prepare,failed,");
 }
 
+/* netcarry gave up on the state while the migration went on (its link lost, say): that is no
+ * phase, and ends nothing; the destination completes on the resume, and a source that gave up
+ * still completes (its clean-up runs) or fails as libvirt says. */
+static void test_carry_abandoned(Fixture *f, gconstpointer data)
+{
+    const Row dst[] = {
+        {1000, NC_EV_HOOK_MIGRATE_BEGIN},
+        {1100, NC_EV_PEER_CONNECTED},
+        {1500, NC_EV_CARRY_ABANDONED},
+        {2500, NC_EV_QMP_RESUME},
+        {2600, NC_EV_CARRY_ABANDONED}, /* after the end: ignored */
+    };
+    const Row src[] = {
+        QMP(1000, ACTIVE),
+        {1400, NC_EV_CARRY_ABANDONED},
+        {2000, NC_EV_QMP_STOP},
+        {2700, NC_EV_LV_STOPPED_MIGRATED},
+    };
+
+    feed(f, NC_SIDE_DESTINATION, dst, G_N_ELEMENTS(dst));
+    g_assert_cmpstr(f->seen[NC_SIDE_DESTINATION]->str, ==, "prepare,resumed,completed,");
+    g_assert_true(nc_phase_tracker_abandoned(f->t, DOM, NC_SIDE_DESTINATION));
+    feed(f, NC_SIDE_SOURCE, src, G_N_ELEMENTS(src));
+    g_assert_cmpstr(f->seen[NC_SIDE_SOURCE]->str, ==, "precopy1,stop-and-copy,completed,");
+    g_assert_true(nc_phase_tracker_abandoned(f->t, DOM, NC_SIDE_SOURCE));
+}
+
 /* Two witnesses of one moment, in either order, and repeats: one step, the earliest time. */
 static void test_duplicates_out_of_order(Fixture *f, gconstpointer data)
 {
@@ -426,6 +453,7 @@ int main(int argc, char **argv)
     ADD("/phase/failed/after-stop", test_failed_after_stop);
     ADD("/phase/failed/finish", test_failed_finish);
     ADD("/phase/failed/carry", test_carry_failed);
+    ADD("/phase/abandoned/carry", test_carry_abandoned);
     ADD("/phase/duplicates-out-of-order", test_duplicates_out_of_order);
     ADD("/phase/suspend", test_suspend);
     ADD("/phase/not-migrating", test_not_migrating);

@@ -38,12 +38,17 @@ typedef struct {
     const char *src_identity;  /* the CN of that certificate: the rendezvous identity */
     gboolean src_claims_other; /* the source's view of the domain includes OTHER4 */
     guint finish_wait_ms;      /* the destination's wait for the source's FINISHED */
+    NcAdmission admission;     /* both hosts' policy */
+    gboolean resumed;          /* the guest resumed on the destination before the fault */
 } CaseData;
 
-static const CaseData case_default = {"client", "client.test", FALSE, 5000};
-static const CaseData case_foreign = {"client", "client.test", TRUE, 5000};
-static const CaseData case_other_ca = {"client2", "client2.test", FALSE, 5000};
-static const CaseData case_no_finished = {"client", "client.test", FALSE, 300};
+static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
+static const CaseData case_foreign = {"client", "client.test", TRUE, 5000, NC_ADMISSION_REFUSE};
+static const CaseData case_other_ca = {"client2", "client2.test", FALSE, 5000, NC_ADMISSION_REFUSE};
+static const CaseData case_no_finished = {"client", "client.test", FALSE, 300, NC_ADMISSION_REFUSE};
+static const CaseData case_proceed = {"client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED};
+static const CaseData case_resumed = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE,
+                                      TRUE};
 
 typedef struct {
     const CaseData *cd;
@@ -58,6 +63,8 @@ typedef struct {
     guint16 src_port;   /* the source's rendezvous port */
     gboolean migrating; /* what the source's "libvirt" says: an outgoing job for the domain */
     guint job_asked;    /* how often the source asked */
+    guint fails[NC_SIDE_LAST]; /* fail_func calls: the engine made the migration fail there */
+    char *fail_reason[NC_SIDE_LAST];
 } Fixture;
 
 /* "ip ARGS" with ARGS split on spaces. */
@@ -293,11 +300,25 @@ static void on_job(const char *uuid, GTask *task, gpointer data)
     g_object_unref(task);
 }
 
+/* The daemons' libvirt, as far as the engine makes a migration fail (admission = refuse). */
+static gboolean on_fail(const char *uuid, NcSide side, const char *reason, gpointer data)
+{
+    Fixture *f = data;
+
+    g_assert_cmpstr(uuid, ==, UUID);
+    f->fails[side]++;
+    g_free(f->fail_reason[side]);
+    f->fail_reason[side] = g_strdup(reason);
+    g_test_message("the %s's engine makes the migration fail: %s", nc_side_to_string(side), reason);
+    return TRUE;
+}
+
 static NcCarryEngine *make_engine(Fixture *f, const char *ns, NcConfig *cfg, NcPhaseTracker *phases,
                                   const char *host)
 {
     NcCarryOptions o = {.config = cfg,
                         .job_func = on_job,
+                        .fail_func = on_fail,
                         .netns = ns,
                         .host_name = host,
                         .phases = phases,
@@ -369,6 +390,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     }
     f->cfg_src = make_config(SRC_IP, f->cd->src_cert);
     f->cfg_dst = make_config(DST_IP, "client");
+    f->cfg_src->admission = f->cfg_dst->admission = f->cd->admission;
     f->ph_src = nc_phase_tracker_new();
     f->ph_dst = nc_phase_tracker_new();
     /* the source engine first: its conntrack listener must exist before the test's entries
@@ -387,6 +409,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     g_clear_pointer(&f->ph_dst, nc_phase_tracker_free);
     g_clear_pointer(&f->cfg_src, nc_config_free);
     g_clear_pointer(&f->cfg_dst, nc_config_free);
+    for (int i = 0; i < NC_SIDE_LAST; i++)
+        g_clear_pointer(&f->fail_reason[i], g_free);
     g_clear_pointer(&f->report, nc_report_free);
     if (f->ready) {
         nc_ktest_ns_del(f->ns_src);
@@ -469,14 +493,19 @@ static gboolean dst_installed(Fixture *f)
            NC_PHASE_INSTALLED;
 }
 
+/* The carry ended badly on that side: the migration failed there, or netcarry gave up on the
+ * state while the migration went on. */
 static gboolean dst_failed(Fixture *f)
 {
-    return nc_phase_tracker_current(f->ph_dst, UUID, NC_SIDE_DESTINATION, NULL) == NC_PHASE_FAILED;
+    return nc_phase_tracker_current(f->ph_dst, UUID, NC_SIDE_DESTINATION, NULL) ==
+               NC_PHASE_FAILED ||
+           nc_phase_tracker_abandoned(f->ph_dst, UUID, NC_SIDE_DESTINATION);
 }
 
 static gboolean src_failed(Fixture *f)
 {
-    return nc_phase_tracker_current(f->ph_src, UUID, NC_SIDE_SOURCE, NULL) == NC_PHASE_FAILED;
+    return nc_phase_tracker_current(f->ph_src, UUID, NC_SIDE_SOURCE, NULL) == NC_PHASE_FAILED ||
+           nc_phase_tracker_abandoned(f->ph_src, UUID, NC_SIDE_SOURCE);
 }
 
 static gboolean have_report(Fixture *f)
@@ -623,6 +652,10 @@ static void test_foreign_entry(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
     g_assert_cmpuint(ct_count(f->ns_dst, OTHER4), ==, 0);
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 2); /* the source is untouched */
+    /* admission = refuse: no migration completes without its state; both ends act */
+    g_assert_cmpuint(f->fails[NC_SIDE_DESTINATION], ==, 1);
+    g_assert_cmpuint(f->fails[NC_SIDE_SOURCE], ==, 1);
+    g_assert_nonnull(strstr(f->fail_reason[NC_SIDE_SOURCE], "aborted (refused)"));
 
     nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED,
                              "the carry failed");
@@ -676,6 +709,36 @@ static gboolean precopy(Fixture *f, guint n)
     return gated;
 }
 
+/* (a') admission returns once the source's first copy is installed, not at its first chunk: a
+ * large table is on the destination before libvirt starts the migration, so the stop finds
+ * only changes to send. */
+static void test_admit_after_first_copy(Fixture *f, gconstpointer data)
+{
+    const guint n = 20000;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+    gint64 t0;
+
+    if (!f->usable)
+        return;
+    ct = nc_ct_open(f->ns_src, &error);
+    g_assert_no_error(error);
+    for (guint i = 0; i < n; i++) {
+        NcCtEntry e = nc_ktest_tcp_entry(VM4, (guint16)(20000 + i));
+
+        g_array_append_val(entries, e);
+    }
+    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
+    g_assert_no_error(error);
+    t0 = g_get_monotonic_time();
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    g_test_message("admitted after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
+    /* no main-loop turn in between: admission itself waited for the whole first copy */
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
+}
+
 /* (d) the migration is cancelled during pre-copy (libvirt says so): the destination removes
  * everything it pre-installed and its gate. */
 static void test_cancel(Fixture *f, gconstpointer data)
@@ -697,20 +760,47 @@ static void test_cancel(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 3); /* the source keeps its state */
 }
 
-/* (d') the source's daemon goes away during pre-copy: the destination rolls back by itself. */
+/* (d') the source's daemon goes away during pre-copy. admission = refuse, guest not resumed
+ * here: the destination makes the migration fail (the guest stays on the source, whose kernel
+ * still has its connections) and removes what it installed and its gate. admission = proceed,
+ * or a guest that already runs here: it keeps the pre-copied entries (the domain's own; rolling
+ * them back would only kill its connections), opens the gate, and its report says so; a
+ * migration that fails afterwards takes the entries back. */
 static void test_source_gone(Fixture *f, gconstpointer data)
 {
-    gboolean gated;
+    gboolean gated, keep = f->cd->admission == NC_ADMISSION_PROCEED || f->cd->resumed;
 
     if (!f->usable)
         return;
     gated = precopy(f, 2);
+    if (f->cd->resumed)
+        nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
     g_clear_pointer(&f->src, nc_carry_engine_free);
     wait_for(f, dst_failed, 5000, "the destination noticing the lost source");
-    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, keep ? 2 : 0);
     if (gated)
         g_assert_cmpuint(gate_count(f->ns_dst), ==, 0);
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 2);
+    g_assert_cmpuint(f->fails[NC_SIDE_DESTINATION], ==, keep ? 0 : 1);
+    if (!keep) {
+        g_assert_nonnull(strstr(f->fail_reason[NC_SIDE_DESTINATION],
+                                "the link to the source's netcarryd ended before the seal"));
+        return;
+    }
+    /* the migration still ends as libvirt says: completed, the report says what is missing */
+    if (f->cd->resumed) {
+        nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+        wait_for(f, have_report, 2000, "the destination's report");
+        g_assert_cmpint(f->report->outcome, ==, NC_REPORT_FAILED);
+        g_assert_nonnull(strstr(f->report->reason, "kept the 2 entries"));
+        g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
+        return;
+    }
+    /* failed after all: what was kept goes */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "libvirt failed");
+    wait_for(f, have_report, 2000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_FAILED);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
 }
 
 /* Whether the domain's gate in @ns holds IP now: its set of held ethertypes is not empty (an
@@ -1032,6 +1122,8 @@ static void test_job_ends(Fixture *f, gconstpointer data)
     f->migrating = FALSE;
     wait_for(f, src_failed, 3000, "the source stopping once the job is gone");
     wait_for(f, dst_failed, 3000, "the destination hearing it");
+    /* the job's end is the migration's own: the source has nothing to abort */
+    g_assert_cmpuint(f->fails[NC_SIDE_SOURCE], ==, 0);
     ct_install(f->ns_src, VM4, 40050);
     spin(300);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
@@ -1133,6 +1225,7 @@ int main(int argc, char **argv)
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
+    ADD("/carry/admit/after-the-first-copy", test_admit_after_first_copy, &case_default);
     ADD("/carry/rollback/cancelled-in-precopy", test_cancel, &case_default);
     ADD("/carry/stranger/second-request-while-carrying", test_second_request, &case_default);
     ADD("/carry/stranger/same-answer-and-holder-blocks-nothing", test_stranger, &case_default);
@@ -1143,6 +1236,8 @@ int main(int argc, char **argv)
     ADD("/carry/stops/outgoing-job-ended", test_job_ends, &case_default);
     ADD("/carry/refused/source-name-unresolvable", test_unresolvable, &case_default);
     ADD("/carry/rollback/source-gone-in-precopy", test_source_gone, &case_default);
+    ADD("/carry/keep/source-gone-in-precopy-proceed", test_source_gone, &case_proceed);
+    ADD("/carry/keep/source-gone-after-resume", test_source_gone, &case_resumed);
     ADD("/carry/gate/renewed-while-carrying-lapses-when-hung", test_gate_renewed, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
