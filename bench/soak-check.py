@@ -4,6 +4,7 @@
 # injector's log and the destination's capture after it, around the STOP in the report.
 """usage: soak-check.py --report R.xml --before S0.xml --after D1.xml --left L.xml
                      [--inject LOG] [--port-inject 5002] [--details FILE]
+                     [--churn-pairs FROM:TO --churn-ports LO-HI --churn-addrs A,B]
 
 Classes of the guest's entries (original tuple to the guest, TCP):
   long     ESTABLISHED to port 7 in the source's capture before the migration: the long-lived
@@ -16,7 +17,9 @@ Classes of the guest's entries (original tuple to the guest, TCP):
            its LAST_ACK, common when the migration or the gate delayed packets), on the source
            during pre-copy or on the destination after the install; an RST never creates an
            entry, so a CLOSE entry there was carried. Counted apart ("reset"). Entries in any
-           other state were changing while captured: left out ("changing").
+           other state were changing while captured: left out ("changing"). So is an entry whose
+           4-tuple the churn used again between the two captures (--churn-pairs: the pairs it
+           tried, from its progress lines; counted as "reused"): a new SYN replaces the entry.
   inject   the entries soak-inject created and deleted (its log: each operation between two
            wall-clock instants). With STOP and SEALED the source's timestamps from the report,
            an entry created before STOP and not deleted before SEALED must be on the
@@ -25,7 +28,7 @@ Classes of the guest's entries (original tuple to the guest, TCP):
            failed one is left out ("ambiguous").
   left     every entry of the guest still in the source's kernel after the migration's report
            (cleanup-source is on): must be none.
-Prints one line: "long=E/M closed=E/M reset=N changing=N inject=E/M/X ambiguous=N left=N
+Prints one line: "long=E/M closed=E/M reset=N reused=N changing=N inject=E/M/X ambiguous=N left=N
 stop_us=.. sealed_us=.. ok=0|1" (E expected, M missing or changed, X extra); the entries behind
 every non-zero figure go to --details.
 """
@@ -70,6 +73,25 @@ def report_times(path):
     return stop, sealed
 
 
+def churn_window(a):
+    """A function (src, sport) -> True when the churn tried that 4-tuple's pair between the
+    captures: try N of tcp-churn uses pair N mod (ports x addresses), pair P being port
+    LO + P // addresses on address P % addresses (nc-traffic.c churn_begin())."""
+    if not (a.churn_pairs and a.churn_ports and a.churn_addrs):
+        return lambda src, sport: False
+    first, last = (int(x) for x in a.churn_pairs.split(':'))
+    lo, hi = (int(x) for x in a.churn_ports.split('-'))
+    addrs = a.churn_addrs.split(',')
+    span = (hi - lo + 1) * len(addrs)
+
+    def used(src, sport):
+        if src not in addrs or not lo <= int(sport) <= hi:
+            return False
+        pair = (int(sport) - lo) * len(addrs) + addrs.index(src)
+        return last - first >= span or (pair - first) % span < last - first
+    return used
+
+
 def inject_key(ident, guest, port):
     host = ident & 0xfffff
     src = '10.%d.%d.%d' % (96 + (host >> 16), (host >> 8) & 255, host & 255)
@@ -84,7 +106,11 @@ def main():
     ap.add_argument('--guest', default='192.168.77.50')
     ap.add_argument('--port-inject', type=int, default=5002)
     ap.add_argument('--details', default='/dev/null')
+    ap.add_argument('--churn-pairs')
+    ap.add_argument('--churn-ports')
+    ap.add_argument('--churn-addrs')
     a = ap.parse_args()
+    reused_by_churn = churn_window(a)
 
     stop, sealed = report_times(a.report)
     if stop is None or sealed is None:
@@ -99,12 +125,15 @@ def main():
 
     # class -> [expected, missing or changed]; an entry of a class must be there in the same state
     tally = {'long': [0, 0], 'closed': [0, 0]}
-    changing = reset = 0
+    changing = reset = reused = 0
     for k, (state, timeout) in before.items():
         if k[1] != 'tcp' or k[3] != a.guest or k[5] == ipt:
             continue
         if state == 'established' and k[5] == '7':
             cls = 'long'
+        elif state == 'time-wait' and reused_by_churn(k[2], k[4]):
+            reused += 1
+            continue
         elif state == 'time-wait' and timeout * 1000000 > (t1 - t0) + 5000000:
             cls = 'closed'
         else:
@@ -167,10 +196,10 @@ def main():
         det.write('left %s: %s, timeout %d s, still on the source\n' % (' '.join(k), state, timeout))
 
     ok = not (long_bad or closed_bad or inj_missing or inj_extra or left)
-    print('long=%d/%d closed=%d/%d reset=%d changing=%d inject=%d/%d/%d ambiguous=%d left=%d '
-          'stop_us=%d sealed_us=%d ok=%d'
-          % (long_exp, long_bad, closed_exp, closed_bad, reset, changing, inj_exp, inj_missing,
-             inj_extra, ambiguous, len(left), stop, sealed, int(ok)))
+    print('long=%d/%d closed=%d/%d reset=%d reused=%d changing=%d inject=%d/%d/%d ambiguous=%d '
+          'left=%d stop_us=%d sealed_us=%d ok=%d'
+          % (long_exp, long_bad, closed_exp, closed_bad, reset, reused, changing, inj_exp,
+             inj_missing, inj_extra, ambiguous, len(left), stop, sealed, int(ok)))
     return 0 if ok else 1
 
 

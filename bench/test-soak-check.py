@@ -38,14 +38,14 @@ def inject(ident):       # soak-inject's entry number IDENT, as soak-check.py de
     return entry('10.96.%d.%d' % (ident >> 8, ident & 255), 1024, 5002, 'established')
 
 
-def run(d, before, after, left):
+def run(d, before, after, left, extra=()):
     bundle(os.path.join(d, 'b.xml'), STOP - 2000000, before)
     bundle(os.path.join(d, 'a.xml'), STOP + 3000000, after)
     bundle(os.path.join(d, 'l.xml'), STOP + 3000000, left)
     p = subprocess.run([sys.executable, os.path.join(HERE, 'soak-check.py'), '--report',
                         os.path.join(d, 'r.xml'), '--before', os.path.join(d, 'b.xml'),
                         '--after', os.path.join(d, 'a.xml'), '--left', os.path.join(d, 'l.xml'),
-                        '--inject', os.path.join(d, 'inject.log'), '--guest', GUEST],
+                        '--inject', os.path.join(d, 'inject.log'), '--guest', GUEST] + list(extra),
                        capture_output=True, text=True)
     return p.returncode, p.stdout.strip()
 
@@ -88,9 +88,20 @@ def check(d):
         ('an entry left on the source', [long_], [long_, inject(1)], [closed], 1),
     ]
     fails = 0
+    # the churn tried pairs 1950..1952 between the captures: port 2000 on the first address is
+    # pair (2000 - 1024) * 2 + 0 = 1952, so its new state is a new connection, not a loss
+    churn = ['--churn-pairs', '1950:1953', '--churn-ports', '1024-60999', '--churn-addrs',
+             '192.168.77.1,192.168.77.2']
+    cases += [
+        ('a closed entry whose 4-tuple the churn used again is left out', [long_, closed],
+         [long_, closed.replace('time-wait', 'syn-sent'), inject(1)], [], 0, churn),
+        ('... but not one the churn did not use', [long_, closed],
+         [long_, closed.replace('time-wait', 'syn-sent'), inject(1)], [], 1,
+         ['--churn-pairs', '1953:1960'] + churn[2:]),
+    ]
     print('1..%d' % len(cases))
-    for n, (name, before, after, left, want) in enumerate(cases, 1):
-        rc, out = run(d, before, after, left)
+    for n, (name, before, after, left, want, *extra) in enumerate(cases, 1):
+        rc, out = run(d, before, after, left, *extra)
         ok = rc == want and ('ok=1' in out) == (want == 0)
         fails += not ok
         print('%s %d - %s: exit %d (%s)' % ('ok' if ok else 'not ok', n, name, rc, out))

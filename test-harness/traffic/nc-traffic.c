@@ -1224,8 +1224,9 @@ struct churn_conn {
  * churn_begin() - start one transaction from the next local address and port
  * @o: the options (peer, --bind addresses, port range)
  * @c: a free slot
- * @next: (inout): the number of the (address, port) pair to try first, advanced past the one
- *        used; pair N is port lo + N / addresses on address N % addresses
+ * @next: (inout): how many pairs were tried before (it only grows: a checker can tell which
+ *        pairs a stretch of time used); try number N uses pair N mod (ports x addresses), which is
+ *        port lo + pair / addresses on address pair % addresses
  *
  * A pair still held by an earlier transaction (EADDRINUSE, or its 4-tuple still in TIME_WAIT
  * here) is skipped; at most one pass over all pairs is tried.
@@ -1244,7 +1245,7 @@ static int churn_begin(const struct client_opts *o, struct churn_conn *c, uint64
         uint16_t port = (uint16_t)(o->port_lo + pair / naddr);
         int fd;
 
-        *next = pair + 1;
+        *next = *next + 1;
         if (o->n_churn_bind)
             local = o->churn_bind[pair % naddr];
         else
@@ -1347,7 +1348,8 @@ static int churn_io(struct report *r, struct churn_conn *c)
  * A transaction: connect, 64 pattern bytes, half-close, the sink's report line, EOF, close.
  * A transaction that fails (refused, reset, no progress for --stall-timeout-s, a wrong report)
  * is counted and the run goes on: the churn must not stop because one connection broke. Every
- * --progress-ms one line "churn t_ms=T started=N completed=N failed=N inflight=N" on stdout.
+ * --progress-ms one line "churn t_ms=T started=N completed=N failed=N inflight=N pairs=N" on
+ * stdout (pairs: how many pairs were tried so far, so which 4-tuples a stretch of time used).
  *
  * Return: the exit status: 0 when no transaction failed.
  */
@@ -1431,9 +1433,11 @@ static int run_tcp_churn(const struct client_opts *o)
             inflight--;
         }
         if (now >= next_progress) {
-            printf("churn t_ms=%lld started=%llu completed=%llu failed=%llu inflight=%u\n",
+            printf("churn t_ms=%lld started=%llu completed=%llu failed=%llu inflight=%u "
+                   "pairs=%llu\n",
                    (long long)(now - start), (unsigned long long)started,
-                   (unsigned long long)r.received, (unsigned long long)failed, inflight);
+                   (unsigned long long)r.received, (unsigned long long)failed, inflight,
+                   (unsigned long long)next_pair);
             fflush(stdout);
             next_progress += o->progress_ms;
             if (next_progress < now)
@@ -1441,9 +1445,10 @@ static int run_tcp_churn(const struct client_opts *o)
         }
     }
     r.connections = (unsigned)(started > UINT_MAX ? UINT_MAX : started);
-    printf("churn t_ms=%lld started=%llu completed=%llu failed=%llu inflight=0\n",
+    printf("churn t_ms=%lld started=%llu completed=%llu failed=%llu inflight=0 pairs=%llu\n",
            (long long)(now_ms() - start), (unsigned long long)started,
-           (unsigned long long)r.received, (unsigned long long)failed);
+           (unsigned long long)r.received, (unsigned long long)failed,
+           (unsigned long long)next_pair);
     free(fds);
     free(cs);
     return report_finish(&r);
@@ -1790,7 +1795,8 @@ static const char help_text[] =
     "5]\n"
     "      Against a tcp-sink: connections opened and closed continuously, each sending 64\n"
     "      bytes and checking the sink's report; failures are counted, the churn goes on.\n"
-    "      Prints \"churn t_ms=T started=N completed=N failed=N inflight=N\" as it goes.\n"
+    "      Prints \"churn t_ms=T started=N completed=N failed=N inflight=N pairs=N\" as it\n"
+    "      goes (pairs: (address, port) pairs tried so far; try N used pair N mod their number).\n"
     "\n"
     "Addresses are numeric IPv4 or IPv6 (fe80::1%IF allowed). Without --duration-s a client\n"
     "runs until SIGTERM/SIGINT, then awaits its last echoes and reports. A flow that does not\n"
