@@ -20,6 +20,7 @@
  */
 #define G_LOG_DOMAIN "netcarry-domain"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "conf/nc-domain.h"
@@ -83,6 +84,7 @@ NcProfile *nc_profile_new(void)
     NcProfile *p = g_new0(NcProfile, 1);
 
     p->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+    p->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     return p;
 }
 
@@ -99,6 +101,11 @@ NcProfile *nc_profile_copy(const NcProfile *profile)
     p->has_mark = profile->has_mark;
     p->mark = profile->mark;
     p->rendezvous = nc_rendezvous_copy(profile->rendezvous);
+    for (guint i = 0; i < profile->objects->len; i++) {
+        const NcObjectRef *r = profile->objects->pdata[i];
+
+        g_ptr_array_add(p->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+    }
     return p;
 }
 
@@ -109,6 +116,8 @@ void nc_profile_free(NcProfile *profile)
     if (profile->addresses)
         g_array_unref(profile->addresses);
     nc_rendezvous_free(profile->rendezvous);
+    if (profile->objects)
+        g_ptr_array_unref(profile->objects);
     g_free(profile);
 }
 
@@ -248,7 +257,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         if (!nc_in_ns(c, NC_PROFILE_NS)) {
             nc_fail_at(error, name, c,
                        "unknown element (expected address, zone, mark, "
-                       "rendezvous in %s)",
+                       "rendezvous, object in %s)",
                        NC_PROFILE_NS);
             return NULL;
         }
@@ -293,6 +302,19 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             p->rendezvous->secret = g_steal_pointer(&secret);
             continue;
         }
+        if (strcmp(elem, "object") == 0) {
+            g_autofree char *family = nc_prop(c, "family");
+            g_autofree char *table = nc_prop(c, "table");
+            g_autofree char *type = nc_prop(c, "type");
+            g_autofree char *oname = nc_prop(c, "name");
+
+            if (!family || !table || !oname) {
+                nc_fail_at(error, name, c, "family, table and name are required");
+                return NULL;
+            }
+            g_ptr_array_add(p->objects, nc_object_ref_new(family, table, oname, type));
+            continue;
+        }
         text = nc_text(c);
         if (strcmp(elem, "address") == 0) {
             NcAddr addr;
@@ -318,7 +340,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             p->mark = (guint32)v;
         } else {
             nc_fail_at(error, name, c,
-                       "unknown element (expected address, zone, mark, rendezvous)");
+                       "unknown element (expected address, zone, mark, rendezvous, object)");
             return NULL;
         }
     }
@@ -427,7 +449,7 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
     g_autofree char *pfx = prefix ? g_strconcat(prefix, ":", NULL) : g_strdup("");
     g_autofree char *inner = g_strconcat("\n", indent, "  <", pfx, NULL);
     gboolean empty = !profile->addresses->len && !profile->has_zone && !profile->has_mark &&
-                     !profile->rendezvous;
+                     !profile->rendezvous && !profile->objects->len;
 
     g_string_append_printf(s, "%sprofile xmlns%s%s=\"" NC_PROFILE_NS "\"%s>", pfx,
                            prefix ? ":" : "", prefix ? prefix : "", empty ? "/" : "");
@@ -462,6 +484,21 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
             g_string_append_c(s, '"');
         }
         g_string_append(s, "/>");
+    }
+    for (guint i = 0; i < profile->objects->len; i++) {
+        const NcObjectRef *r = profile->objects->pdata[i];
+
+        g_string_append_printf(s, "%sobject family=\"", inner);
+        nc_append_escaped(s, r->family);
+        g_string_append(s, "\" table=\"");
+        nc_append_escaped(s, r->table);
+        if (r->type) {
+            g_string_append(s, "\" type=\"");
+            nc_append_escaped(s, r->type);
+        }
+        g_string_append(s, "\" name=\"");
+        nc_append_escaped(s, r->name);
+        g_string_append(s, "\"/>");
     }
     g_string_append_printf(s, "\n%s</%sprofile>", indent, pfx);
     return g_string_free(s, FALSE);
@@ -969,4 +1006,55 @@ lost:
     g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
                 "%s: cannot locate netcarry's profile element in the text of the domain XML", name);
     return NULL;
+}
+
+/**
+ * nc_domain_owner() - what belongs to the domain, as this host derives it from its XML
+ * @domain: the domain
+ * @error:  nc_domain_addresses()'s errors (a malformed address, named); a malformed MAC
+ *
+ * The destination checks every carried item against this, never against the source's word.
+ *
+ * Return: (transfer full): the owner view, or NULL
+ */
+NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
+{
+    g_autoptr(NcOwner) o = nc_owner_new();
+    g_autoptr(GArray) addrs = nc_domain_addresses(domain, error);
+
+    if (!addrs)
+        return NULL;
+    g_array_append_vals(o->addresses, addrs->data, addrs->len);
+    for (guint i = 0; domain->interfaces && i < domain->interfaces->len; i++) {
+        const NcDomainIface *iface = domain->interfaces->pdata[i];
+        guint8 mac[6];
+
+        if (!iface->mac)
+            continue;
+        if (sscanf(iface->mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &mac[0], &mac[1], &mac[2],
+                   &mac[3], &mac[4], &mac[5]) != 6 ||
+            strlen(iface->mac) != 17) {
+            g_autofree char *who = nc_domain_describe(domain);
+
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "domain %s: interface MAC '%s' is not six hex bytes (52:54:00:ab:cd:01)",
+                        who, iface->mac);
+            return NULL;
+        }
+        g_array_append_vals(o->macs, mac, 1);
+    }
+    if (domain->profile) {
+        const NcProfile *p = domain->profile;
+
+        for (guint i = 0; i < p->objects->len; i++) {
+            const NcObjectRef *r = p->objects->pdata[i];
+
+            g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+        }
+        o->has_zone = p->has_zone;
+        o->zone = p->zone;
+        o->has_mark = p->has_mark;
+        o->mark = p->mark;
+    }
+    return g_steal_pointer(&o);
 }

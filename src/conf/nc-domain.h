@@ -24,6 +24,7 @@
 
 #include <glib.h>
 
+#include "conf/nc-owner.h"
 #include "util/nc-addr.h"
 
 G_BEGIN_DECLS
@@ -68,6 +69,7 @@ typedef struct {
     gboolean has_mark;
     guint32 mark;
     NcRendezvous *rendezvous;
+    GPtrArray *objects;
 } NcProfile;
 
 /**
@@ -137,6 +139,10 @@ char *nc_domain_describe(const NcDomain *domain);
 
 /* The domain's addresses by the rule at the top of this file. (transfer full) */
 GArray *nc_domain_addresses(const NcDomain *domain, GError **error);
+
+/* What belongs to the domain, as this host derives it: its addresses (the rule above), the MACs
+ * of its interfaces, its profile's objects, zone and mark. (transfer full) */
+NcOwner *nc_domain_owner(const NcDomain *domain, GError **error);
 
 /* The interface whose MAC is @mac (any case), or NULL. (transfer none) */
 const NcDomainIface *nc_domain_find_iface(const NcDomain *domain, const char *mac);

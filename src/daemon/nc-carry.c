@@ -30,8 +30,9 @@
  *      sends ABORT refused and closes; nothing of the domain's state has left. Only now does a
  *      carry exist: a newer authenticated request for the domain replaces an older one (its
  *      link is closed), so a stale or stolen link cannot hold a migration back. The first STATE
- *      chunk (empty if there is nothing yet) tells the destination it was accepted: its
- *      admission succeeds there, so a refusal reaches virsh as the migration's refusal.
+ *      chunk tells the destination it was accepted; the source sends its first copy of the
+ *      domain's entries and then an empty chunk, which ends the destination's admission (a
+ *      refusal, or a failure before it, reaches virsh as the migration's refusal).
  *   Requesters that have not passed (a) are bounded: at most NC_CARRY_UNAUTH_MAX at once
  *   (NC_CARRY_UNAUTH_PER_ADDRESS per address; at the limit the oldest is dropped for the newer
  *   one), each with authenticate_timeout_ms from its TCP accept to its HELLO. Every refusal is
@@ -42,20 +43,23 @@
  *
  * Destination. admit() checks the kernel (ctnetlink usable, conntrack table below 90 % full,
  * nf_conntrack_events not 0), then dials within the connect timeout, and is TRUE once the
- * source's HELLO is accepted (it iterates the thread-default main context meanwhile, every step
- * bounded; the caller is a hook request that waits for the answer anyway). Each STATE chunk is
+ * source accepted and its first copy is installed, or the admission's bound ran out with the
+ * source accepted (it iterates the thread-default main context meanwhile, every step bounded;
+ * the caller is a hook request that waits for the answer anyway: the wait delays the
+ * migration's start, never its downtime, and leaves only changes for the stop). Each STATE chunk is
  * checked first: every upsert must belong to the addresses the DESTINATION derived from the
  * domain XML (nc_ct_entry_belongs_to()), never the source's claim; one foreign entry aborts the
  * carry (ABORT refused), nothing more is installed, and what was installed is removed. Otherwise
  * deletions and replaced entries are deleted first (an upsert of a present entry is delete +
  * create: the kernel's update cannot change NAT or clear status bits), then the upserts are
  * installed in one batch; keys of what this carry installed are kept for roll-back. Timeouts are
- * installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S: a copied timeout is a lower bound
+ * installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S, capped at this kernel's own timeout for
+ * the entry's state (installed_timeout()): a copied timeout is a lower bound
  * (traffic that refreshes a timeout makes no event). The SEAL is checked against the
  * destination's own copy (nc_peer_set_check_seal()); then INSTALLED is fed to the phase tracker,
  * the gate opens (its held counters go to the report), in gate mode "suspend" resume_func runs,
  * and the ACK goes back. Waits: the source must send something at least every idle_ms (it sends
- * empty chunks every idle_ms/2), and once the guest resumed here the SEAL must arrive within
+ * an empty chunk once idle_ms/4 passed without one), and once the guest resumed here the SEAL must arrive within
  * seal_timeout_ms. A link lost, a wait exceeded or an entry refused before the seal ends the carry
  * (dest_give_up()): under admission = refuse, while the guest has not resumed here, the engine
  * makes the migration fail (fail_func: netcarryd destroys the incoming domain) and removes what it
@@ -110,11 +114,14 @@
 
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <linux/filter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
@@ -189,6 +196,13 @@ typedef struct _Local {
     NcCtSelector sel; /* addresses owned */
 } Local;
 
+/* the destination's own timeouts, per protocol and state (-1: unknown): a carried entry's margin
+ * never takes it past them */
+typedef struct {
+    gint64 tcp[TCP_CONNTRACK_TIMEOUT_MAX];
+    gint64 udp, udp_stream, icmp, icmpv6, generic;
+} CtTimeouts;
+
 typedef struct _Carry Carry;
 
 struct NcCarryEngine {
@@ -230,6 +244,8 @@ struct _Carry {
     guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
     gboolean admitted, admit_done, risk;
     gboolean first_copy; /* the first empty chunk came: the source's first copy is all here */
+    CtTimeouts timeouts; /* this kernel's, read at admission */
+    gboolean admitting;  /* admit() waits for the first copy: a failure now refuses */
     GError *admit_error;
     GSocket *dial_socket;
     GSource *dial_source;
@@ -513,6 +529,7 @@ static Carry *carry_new(NcCarryEngine *e, NcSide side, const char *uuid, const c
 typedef struct {
     const char *netns;
     gint64 count, max, events;
+    CtTimeouts timeouts;
     GError *error;
 } KernelFacts;
 
@@ -534,10 +551,61 @@ static gpointer kernel_facts_thread(gpointer data)
     k->count = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_count");
     k->max = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max");
     k->events = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_events");
+    for (guint i = 0; i < G_N_ELEMENTS(k->timeouts.tcp); i++) {
+        static const char *const names[TCP_CONNTRACK_TIMEOUT_MAX] = {
+            [TCP_CONNTRACK_SYN_SENT] = "syn_sent",     [TCP_CONNTRACK_SYN_RECV] = "syn_recv",
+            [TCP_CONNTRACK_ESTABLISHED] = "established", [TCP_CONNTRACK_FIN_WAIT] = "fin_wait",
+            [TCP_CONNTRACK_CLOSE_WAIT] = "close_wait", [TCP_CONNTRACK_LAST_ACK] = "last_ack",
+            [TCP_CONNTRACK_TIME_WAIT] = "time_wait",   [TCP_CONNTRACK_CLOSE] = "close",
+            [TCP_CONNTRACK_SYN_SENT2] = "syn_sent",
+        };
+        g_autofree char *path =
+            names[i] ? g_strdup_printf("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_%s",
+                                       names[i])
+                     : NULL;
+
+        k->timeouts.tcp[i] = path ? read_sysctl(path) : -1;
+    }
+    k->timeouts.udp = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_udp_timeout");
+    k->timeouts.udp_stream = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream");
+    k->timeouts.icmp = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_icmp_timeout");
+    k->timeouts.icmpv6 = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_icmpv6_timeout");
+    k->timeouts.generic = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_generic_timeout");
     return NULL;
 }
 
-static gboolean check_kernel(NcCarryEngine *e, GError **error)
+/* The timeout a carried entry gets here: as captured plus NC_CARRY_TIMEOUT_MARGIN_S (traffic that
+ * refreshes a timeout makes no event, so the copy is a lower bound), but not past this kernel's
+ * own timeout for the entry's state (a closed connection's TIME_WAIT entry would otherwise gain
+ * the margin at every migration and outlive the 4-tuple's reuse), and never below the copy. */
+static guint32 installed_timeout(const CtTimeouts *t, const NcCtEntry *en)
+{
+    gint64 cap = -1, want = (gint64)en->timeout + NC_CARRY_TIMEOUT_MARGIN_S;
+
+    switch (en->orig.proto) {
+    case IPPROTO_TCP:
+        if (en->has_tcp && en->tcp_state < G_N_ELEMENTS(t->tcp))
+            cap = t->tcp[en->tcp_state];
+        break;
+    case IPPROTO_UDP:
+        cap = (en->status & IPS_ASSURED) ? t->udp_stream : t->udp;
+        break;
+    case IPPROTO_ICMP:
+        cap = t->icmp;
+        break;
+    case IPPROTO_ICMPV6:
+        cap = t->icmpv6;
+        break;
+    default:
+        cap = t->generic;
+        break;
+    }
+    if (cap > 0 && want > cap)
+        want = MAX(cap, (gint64)en->timeout);
+    return (guint32)MIN(want, (gint64)G_MAXUINT32);
+}
+
+static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **error)
 {
     KernelFacts k = {.netns = e->netns, .count = -1, .max = -1, .events = -1};
     g_autoptr(NcCt) ct = NULL;
@@ -575,6 +643,7 @@ static gboolean check_kernel(NcCarryEngine *e, GError **error)
                     "or 2");
         return FALSE;
     }
+    *timeouts = k.timeouts;
     return TRUE;
 }
 
@@ -775,15 +844,18 @@ static void dest_fail(Carry *c, const char *reason, gboolean cancelled)
  * @trusted: FALSE when the source sent what it must not (an entry foreign to the domain): what it
  *           installed is taken back whatever happens
  *
- * During admission the hook's answer carries the failure (dest_fail()). Afterwards:
- * - admission = refuse and the guest has not resumed here: fail the migration (fail_func, if it
- *   is not too late): the guest stays on the source, whose kernel still holds its connections;
- *   the entries and the gate go (the incoming domain is destroyed).
- * - otherwise (proceed, or the guest already runs here): keep what is installed (the domain's own
- *   entries, checked against its addresses, and nearly current: rolling them back would only
- *   guarantee that its connections die), open the gate so the guest is never cut off, and say in
- *   the report what may be missing. A migration that fails afterwards still takes them back.
- * Either way the migration's end comes from libvirt (NC_EV_CARRY_ABANDONED is no phase).
+ * While admission still runs (the hook waits, also for the source's first copy), the hook's
+ * answer carries the failure (dest_fail()): the migration is refused or proceeds by policy.
+ * Afterwards, the entries installed stay (the domain's own, checked against its addresses, and
+ * nearly current: rolling them back would only guarantee that its connections die) and the gate
+ * opens, so the guest is never cut off; and:
+ * - under admission = refuse, while the source has not stopped for the switchover as far as this
+ *   host knows (no seal, guest not resumed here; fail_func also checks QEMU's incoming side), the
+ *   migration is made to fail: netcarryd destroys the incoming domain and then ends the carry as
+ *   failed, which takes the entries back. The guest stays on the source with its connections. If
+ *   the destroy does not happen after all, the guest arrives with the entries kept.
+ * - otherwise (proceed, or too late) the report says what may be missing.
+ * A migration that fails later still takes the entries back (finished()).
  */
 static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
 {
@@ -793,7 +865,10 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
 
     if (c->state == CARRY_ENDED)
         return;
-    if (!c->admit_done) {
+    if (!c->admit_done || c->admitting) {
+        g_clear_error(&c->admit_error);
+        c->admit_error = g_error_new(NC_ERROR, NC_ERROR_FAILED, "%s", reason);
+        c->admit_done = TRUE;
         dest_fail(c, reason, FALSE);
         return;
     }
@@ -802,24 +877,29 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     carry_stop_io(c);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
-    fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && c->e->opt.fail_func &&
-           c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
-    if (fail || !trusted) {
-        c->failure = g_strdup(reason);
-        CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s%s", reason,
-             fail ? "; failing the incoming migration (admission = refuse)" : "");
+    if (!trusted)
         dest_rollback(c);
-    } else {
-        kept = c->installed ? g_hash_table_size(c->installed) : 0;
-        c->installed_n = kept;
+    fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && !c->source_steps &&
+           c->e->opt.fail_func &&
+           c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
+    kept = c->installed ? g_hash_table_size(c->installed) : 0;
+    c->installed_n = kept;
+    if (fail || !trusted)
+        c->failure = g_strdup(reason);
+    else
         c->failure = g_strdup_printf("%s; kept the %u entries installed before it (changes at "
                                      "the source's stop may be missing)",
                                      reason, kept);
-        CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s; the gate opens (%s)", c->failure,
-             c->resumed_us ? "the guest already runs here" : "admission = proceed");
-    }
-    dest_remove_gate(c, fail ? "removing" : "opening");
+    CLOG(G_LOG_LEVEL_WARNING, c, "carry failed: %s; %s", c->failure,
+         fail       ? "failing the incoming migration (admission = refuse)"
+         : !trusted ? "its entries removed, the gate opens"
+                    : c->resumed_us ? "the gate opens (the guest already runs here)"
+                                    : "the gate opens");
+    dest_remove_gate(c, "opening");
     feed(c, NC_EV_CARRY_ABANDONED, 0, c->failure);
+    /* gate mode suspend: the guest waits paused for netcarry, which will not install more */
+    if (!fail && cfg->gate_mode == NC_GATE_MODE_SUSPEND && c->e->opt.resume_func)
+        c->e->opt.resume_func(c->uuid, c->e->opt.user_data);
 }
 
 /* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */
@@ -876,7 +956,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             g_ptr_array_add(del_keys, g_steal_pointer(&k));
         }
         g_clear_pointer(&k, g_bytes_unref);
-        en.timeout = en.timeout + NC_CARRY_TIMEOUT_MARGIN_S;
+        en.timeout = installed_timeout(&c->timeouts, &en);
         g_array_append_val(ups, en);
     }
     if (!del->len && !ups->len)
@@ -902,6 +982,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
          * traffic anyway; any other refusal is a connection that dies here, which admission =
          * refuse does not accept (the migration fails); under proceed, carry the rest */
         const NcCtFailure *lost = NULL;
+        guint n_lost = 0;
 
         bad = g_new0(gboolean, ups->len);
         for (guint i = 0; i < fails->len; i++) {
@@ -911,14 +992,14 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
                 bad[f->index] = TRUE;
                 add_failure(c, &g_array_index(ups, NcCtEntry, f->index), f->message);
             }
-            if (f->errnum != EEXIST && !lost)
+            if (f->errnum != EEXIST && !n_lost++)
                 lost = f;
         }
         CLOG(G_LOG_LEVEL_WARNING, c, "%u of %u entries refused by the kernel: %s", fails->len,
              ups->len, err->message);
         if (lost && c->e->opt.config->admission == NC_ADMISSION_REFUSE) {
             g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
-                        "the kernel here refused %u of the domain's entries (%s)", fails->len,
+                        "the kernel here refused %u of the domain's entries (%s)", n_lost,
                         lost->message);
             return FALSE;
         }
@@ -1357,8 +1438,9 @@ static gboolean admit_deadline(gpointer data)
  * @domain: the domain XML as the hook received it
  * @error:  one line: why this host cannot carry the domain's state (naming the source host)
  *
- * Iterates the thread-default main context until the source's HELLO is accepted or a bound
- * runs out (connect, then TLS + HELLO: each within peer_connect_timeout_ms).
+ * Iterates the thread-default main context until the source accepted and its first copy is
+ * installed, or a bound runs out (connect, then TLS + HELLO: each within
+ * peer_connect_timeout_ms; the whole within 90 % of the hook's timeout).
  *
  * Return: TRUE if the carry is under way (pre-copy)
  */
@@ -1372,6 +1454,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     gboolean expired = FALSE, ok;
     guint deadline, bound_ms;
     Carry *c;
+    CtTimeouts timeouts;
     g_autofree char *uuid = g_strdup(domain->uuid);
 
     addrs = nc_domain_addresses(domain, &err);
@@ -1391,9 +1474,10 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
                     "older than this one and cannot be asked safely (update it)");
         return FALSE;
     }
-    if (!check_kernel(e, error))
+    if (!check_kernel(e, &timeouts, error))
         return FALSE;
     c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
+    c->timeouts = timeouts;
     selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
     c->set = nc_peer_set_new();
@@ -1434,9 +1518,11 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
      * the hook holds back the migration's start, never its downtime, and what is installed now
      * is not left for the stop (a large table would otherwise still be streaming then). */
     c->refs++;
+    c->admitting = TRUE;
     while (!(c->admit_done && (!c->admitted || c->first_copy || c->state == CARRY_ENDED)) &&
            !expired && !c->forgotten)
         g_main_context_iteration(ctx, TRUE);
+    c->admitting = FALSE;
     if (c->admitted && !c->first_copy && c->state != CARRY_ENDED)
         CLOG(G_LOG_LEVEL_INFO, c, "admitted with the first copy still coming (%u entries so far)",
              c->precopied);
@@ -1447,7 +1533,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
         g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, bound_ms);
         dest_fail(c, why, FALSE);
     }
-    ok = c->admitted && !c->forgotten;
+    ok = c->admitted && !c->forgotten && c->state != CARRY_ENDED;
     if (!ok) {
         if (c->admit_error)
             g_propagate_error(error, g_steal_pointer(&c->admit_error));
@@ -1541,6 +1627,8 @@ void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 tim
  * The migration's own end comes from libvirt (NC_EV_CARRY_ABANDONED is no phase), so the
  * source's clean-up still runs when it completes.
  */
+static gboolean src_job_poll(gpointer data);
+
 static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
 {
     NcCarryEngine *e = c->e;
@@ -1562,6 +1650,9 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
     feed(c, NC_EV_CARRY_ABANDONED, 0, reason);
     if (fail_migration)
         e->opt.fail_func(c->uuid, NC_SIDE_SOURCE, reason, e->opt.user_data);
+    /* watch libvirt's job until it ends: its end before the stop ends the record (below) */
+    if (!c->stopped)
+        c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
 }
 
 /* Send @upserts/@deletes in chunks; keeps the sent copy and its digest. */
@@ -1688,8 +1779,11 @@ static gboolean src_keepalive(gpointer data)
 
     if (c->state != CARRY_PRECOPY)
         return G_SOURCE_CONTINUE;
-    if (g_get_monotonic_time() - c->last_send_us >= (gint64)c->e->idle_ms * 1000 / 2 - 1000 &&
-        !nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+    /* ticks every idle/4 and sends once idle/4 passed without a chunk: the longest silence is
+     * about idle/2, half the destination's bound, whatever the phase of the last chunk */
+    if (g_get_monotonic_time() - c->last_send_us < (gint64)c->e->idle_ms * 1000 / 4)
+        return G_SOURCE_CONTINUE;
+    if (!nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
         src_fail(c, err->message, TRUE);
         return G_SOURCE_CONTINUE;
     }
@@ -2002,14 +2096,18 @@ static void src_job_done(GObject *src, GAsyncResult *res, gpointer data)
         return; /* the carry went on or away: @data may be gone */
     c = data;
     g_clear_object(&c->job_cancel);
-    if (c->state != CARRY_PRECOPY || c->stopped)
+    if ((c->state != CARRY_PRECOPY && c->state != CARRY_ENDED) || c->stopped)
         return; /* at the stop the job is there by definition; the seal decides now */
     if (!ok) {
         g_autofree char *why = g_strdup_printf(
-            "libvirt has no outgoing migration job for the domain any more (%s): stopped sending",
-            err->message);
+            "libvirt has no outgoing migration job for the domain any more (%s)%s", err->message,
+            c->state == CARRY_PRECOPY ? ": stopped sending" : "");
 
         src_fail(c, why, FALSE);
+        /* the migration ended before its stop, whether libvirt's events say so or not (an
+         * abort before QEMU's migration began, a failed Prepare, libvirtd restarted): the
+         * record ends, and the domain is taken up again here */
+        feed(c, NC_EV_CARRY_FAILED, 0, why);
         return;
     }
     c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
@@ -2020,7 +2118,7 @@ static gboolean src_job_poll(gpointer data)
     Carry *c = data;
 
     c->job_timer = 0;
-    if (c->state != CARRY_PRECOPY || c->stopped)
+    if ((c->state != CARRY_PRECOPY && c->state != CARRY_ENDED) || c->stopped)
         return G_SOURCE_REMOVE;
     c->job_cancel = g_cancellable_new();
     ask_job(c->e, c->uuid, c->job_cancel, src_job_done, c);
@@ -2097,7 +2195,7 @@ static void requester_serve(Requester *r)
         return;
     }
     c->last_send_us = g_get_monotonic_time();
-    c->keepalive = g_timeout_add(MAX(e->idle_ms / 2, 10), src_keepalive, c);
+    c->keepalive = g_timeout_add(MAX(e->idle_ms / 4, 10), src_keepalive, c);
     c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
     /* the guest stopped while the destination was being checked */
     if (e->opt.phases && nc_phase_tracker_current(e->opt.phases, c->uuid, NC_SIDE_SOURCE, NULL) ==
@@ -2463,6 +2561,22 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
     carry_forget(c);
 }
 
+char **nc_carry_engine_arrivals(NcCarryEngine *engine)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, engine->carries);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Carry *c = v;
+
+        if (c->side == NC_SIDE_DESTINATION && c->state == CARRY_ENDED && !c->awaiting_source)
+            g_strv_builder_add(b, c->uuid);
+    }
+    return g_strv_builder_end(b);
+}
+
 char *nc_carry_engine_status(NcCarryEngine *engine)
 {
     GString *s = g_string_new(NULL);
@@ -2644,7 +2758,9 @@ void nc_carry_engine_free(NcCarryEngine *engine)
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             Carry *c = v;
 
-            if (c->side == NC_SIDE_DESTINATION)
+            /* an ended carry's entries stay: the guest runs here (completed, or kept) */
+            if (c->side == NC_SIDE_DESTINATION && c->state != CARRY_ENDED &&
+                c->state != CARRY_INSTALLED)
                 dest_fail(c, "netcarryd is shutting down", FALSE);
             if (c->awaiting_source)
                 CLOG(G_LOG_LEVEL_WARNING, c,

@@ -92,7 +92,9 @@ typedef gboolean (*NcCarryFailFunc)(const char *uuid, NcSide side, const char *r
  * @fail_func:   see above; NULL: a failed carry never fails the migration (as admission =
  *               proceed)
  * @peer_idle_ms: the destination's longest wait for the source's next frame during pre-copy
- *               (the source sends an empty chunk every half of it); 0: 60 s
+ *               (the source sends an empty chunk once a quarter of it passed without one);
+ *               0: NC_PEER_DEFAULT_IDLE_TIMEOUT_MS. Both hosts should have the same: the source
+ *               paces itself by its own
  * @finish_wait_ms: the destination's longest wait, once the migration completed here, for the
  *               source's end (its FINISHED: completed step, libvirt's downtime, clean-up count)
  *               before it stores the report without it; 0: 10 s
@@ -179,6 +181,10 @@ void nc_carry_engine_resumed(NcCarryEngine *engine, const char *uuid, gint64 tim
  * at most 1 s for libvirt's downtime to reach the phase tracker). Idempotent. */
 void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide side,
                               NcCarryOutcome outcome, const char *reason);
+
+/* The domains whose destination carry here ended (given up, its entries kept) while libvirt has
+ * not yet said how their migration ended. Return: (transfer full) (array zero-terminated=1) */
+char **nc_carry_engine_arrivals(NcCarryEngine *engine);
 
 /* One line per carry in progress or recently ended: uuid, side, phase, counts; then a line
  * "refused: N (reason=count ...)" counting every requester refused since start.

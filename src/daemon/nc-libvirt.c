@@ -121,6 +121,16 @@ static gboolean secret_published(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+typedef struct {
+    NcLibvirt *lv;
+    char *uuid;
+    NcSide side;
+    NcPhase phase;
+    char *reason;
+} NcLvFinished;
+
+static gboolean finished_idle(gpointer data);
+
 /* The operation of @dom's current job (VIR_DOMAIN_JOB_OPERATION_*; 0 if libvirt names none), -1
  * for no job, -2 on error (@error set). */
 static int job_operation(virDomainPtr dom, GError **error)
@@ -152,18 +162,39 @@ static void fail_migration(NcLvTask *t, virDomainPtr dom, GError **error)
         lv_set_error(error, "virDomainGetState");
         return;
     }
-    if (src ? op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT : state != VIR_DOMAIN_PAUSED) {
-        g_message("%s/%s: the carry failed (%s), but %s: nothing to make fail", t->uuid,
-                  nc_side_to_string(t->side), t->reason,
+    /* an incoming domain waits paused, reason "starting up" (libvirt 11; "migration" in some
+     * versions), until libvirt resumes it; a guest left paused by `virsh migrate --suspend` has
+     * reason "user" */
+    if (src ? op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT
+            : state != VIR_DOMAIN_PAUSED || (reason != VIR_DOMAIN_PAUSED_STARTING_UP &&
+                                             reason != VIR_DOMAIN_PAUSED_MIGRATION)) {
+        g_message("%s/%s: the carry failed (%s), but %s (state %d, reason %d): nothing to make "
+                  "fail",
+                  t->uuid, nc_side_to_string(t->side), t->reason,
                   src ? "libvirt has no outgoing migration job for the domain any more"
-                      : "the domain is not paused any more");
+                      : "the domain is no incoming migration's any more",
+                  state, reason);
         return;
     }
     g_message("%s/%s: %s the migration (admission = refuse): the carry failed: %s", t->uuid,
               nc_side_to_string(t->side),
               src ? "aborting" : "failing the incoming domain of", t->reason);
-    if (src ? virDomainAbortJob(dom) < 0 : virDomainDestroy(dom) < 0)
+    if (src ? virDomainAbortJob(dom) < 0 : virDomainDestroy(dom) < 0) {
         lv_set_error(error, src ? "virDomainAbortJob" : "virDomainDestroy");
+        return;
+    }
+    if (!src) {
+        /* the migration failed here: the carry ends so, whatever libvirt's events still say
+         * (its entries go back with it) */
+        NcLvFinished *f = g_new0(NcLvFinished, 1);
+
+        f->lv = t->lv;
+        f->uuid = g_strdup(t->uuid);
+        f->side = NC_SIDE_DESTINATION;
+        f->phase = NC_PHASE_FAILED;
+        f->reason = g_strdup_printf("netcarry failed the incoming migration: %s", t->reason);
+        g_main_context_invoke(NULL, finished_idle, f);
+    }
 }
 
 static void worker_run(gpointer data, gpointer user_data)
@@ -461,14 +492,6 @@ static void on_qmp(virConnectPtr conn, virDomainPtr dom, const char *event, long
     notify_engine(lv, uuid, ev.side, ev.type, ev.time_us);
 }
 
-typedef struct {
-    NcLibvirt *lv;
-    char *uuid;
-    NcSide side;
-    NcPhase phase;
-    char *reason;
-} NcLvFinished;
-
 static gboolean finished_idle(gpointer data)
 {
     NcLvFinished *f = data;
@@ -559,6 +582,30 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
     g_idle_add(closed_idle, lv);
 }
 
+/* Destination carries that ended (their entries kept) for a domain that does not run here any
+ * more: its incoming migration ended while libvirtd (or our connection to it) was away, so no
+ * event will say so. End them as failed (their entries go). */
+static void end_vanished_arrivals(NcLibvirt *lv)
+{
+    g_auto(GStrv) uuids = lv->engine ? nc_carry_engine_arrivals(lv->engine) : NULL;
+
+    for (guint i = 0; uuids && uuids[i]; i++) {
+        virDomainPtr dom = virDomainLookupByUUIDString(lv->conn, uuids[i]);
+        gboolean here = dom && virDomainIsActive(dom) == 1;
+
+        if (dom)
+            virDomainFree(dom);
+        if (here)
+            continue;
+        g_message("%s/destination: the domain does not run here any more: its migration ended "
+                  "while libvirtd was away",
+                  uuids[i]);
+        nc_carry_engine_finished(lv->engine, uuids[i], NC_SIDE_DESTINATION, NC_CARRY_FAILED,
+                                 "the domain does not run here any more (its migration ended "
+                                 "while libvirtd was away)");
+    }
+}
+
 /**
  * connect_now() - open the connection, subscribe, take up the running domains
  * @lv:    the owner
@@ -606,6 +653,7 @@ static gboolean connect_now(NcLibvirt *lv, GError **error)
         virDomainFree(doms[i]);
     }
     free(doms);
+    end_vanished_arrivals(lv);
     return TRUE;
 }
 
@@ -672,10 +720,15 @@ gboolean nc_libvirt_fail_migration(NcLibvirt *lv, const char *uuid, NcSide side,
 
     if (!lv->conn)
         return FALSE;
-    if (side == NC_SIDE_DESTINATION && (!side_open(lv, uuid, side) ||
-                                        nc_phase_tracker_qmp_completed(lv->phases, uuid, side))) {
-        g_message("%s/destination: the carry failed (%s), but the incoming migration already "
-                  "completed here: too late to make it fail",
+    if (side == NC_SIDE_DESTINATION && !side_open(lv, uuid, side)) {
+        g_message("%s/destination: the carry failed (%s), but no incoming migration of the "
+                  "domain is under way here",
+                  uuid, reason);
+        return FALSE;
+    }
+    if (side == NC_SIDE_DESTINATION && nc_phase_tracker_switched_over(lv->phases, uuid, side)) {
+        g_message("%s/destination: the carry failed (%s), but the migration switched over to "
+                  "this host already: too late to make it fail",
                   uuid, reason);
         return FALSE;
     }

@@ -15,8 +15,9 @@
  * handshake gets handshake_ms; a frame, once its header starts to arrive, must complete within
  * io_ms, and so must each write; the server waits at most idle_ms for the next frame (the source
  * keeps a quiet pre-copy alive with empty STATE chunks); the client waits seal_ms for the ACK.
- * In a version 2 session the server, after a good ACK, waits idle_ms more for FINISHED (the
- * daemon usually gives up earlier and frees the session); the client sends it whenever its
+ * In a version 2 session the server, after a good ACK, waits NC_PEER_FINISHED_TIMEOUT_MS (or
+ * idle_ms if longer) for FINISHED (the daemon's own wait is shorter: it frees the session at its
+ * end, finish_wait_ms in nc-carry); the client sends it whenever its
  * migration ends, and does not read meanwhile (nothing more comes from the server).
  * Each bound is a timeout source that cancels the operation's GCancellable, so a timeout is told
  * apart from a cancel and reported as NC_ERROR_TIMEOUT naming what was awaited.
@@ -472,9 +473,8 @@ static GError *io_error(Link *l, Timer *t, GError *err, const char *doing)
                         l->remote);
     else if (g_error_matches(err, G_TLS_ERROR, G_TLS_ERROR_EOF))
         e = g_error_new(NC_ERROR, NC_ERROR_IO,
-                        "%s %s: the peer closed the connection without ending TLS (its netcarryd "
-                        "stopped or was killed)",
-                        doing, l->remote);
+                        "%s %s: the peer closed the connection without ending TLS", doing,
+                        l->remote);
     else if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) /* EPIPE, ECONNRESET */
         e = g_error_new(NC_ERROR, NC_ERROR_IO, "%s %s: the peer reset the connection (%s)", doing,
                         l->remote, err->message);
@@ -817,7 +817,7 @@ static void session_finish(NcPeerSession *s, NcPeerMsg *reply)
         link_send(s->link, nc_peer_msg_encode(reply, NULL));
         nc_peer_msg_free(reply);
         s->state = SESSION_WANT_FINISHED;
-        link_read(s->link, s->server->idle_ms, "FINISHED");
+        link_read(s->link, MAX(s->server->idle_ms, NC_PEER_FINISHED_TIMEOUT_MS), "FINISHED");
         return;
     }
     if (reply->type == NC_PEER_MSG_ABORT)

@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 #define NC_PEER_DEFAULT_CONNECT_TIMEOUT_MS 3000 /* TCP connect, and again the TLS handshake */
 #define NC_PEER_DEFAULT_IO_TIMEOUT_MS 5000      /* one frame's read or write, once begun */
 #define NC_PEER_DEFAULT_IDLE_TIMEOUT_MS 5000    /* server: the longest wait for the next frame */
+#define NC_PEER_FINISHED_TIMEOUT_MS 60000       /* server: after its ACK, the wait for FINISHED */
 #define NC_PEER_DEFAULT_SEAL_TIMEOUT_MS 2000    /* client: SEAL sent -> ACK received */
 /* TLS 1.3 only, GnuTLS's NORMAL otherwise; the syntax of libvirt's tls_priority */
 #define NC_PEER_DEFAULT_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"

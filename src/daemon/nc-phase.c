@@ -72,6 +72,7 @@ typedef struct {
     gboolean have[NC_PHASE_LAST];
     gboolean qmp_completed;
     gboolean abandoned; /* netcarry gave up on the state while the migration went on */
+    gboolean postcopy;  /* QEMU reported postcopy-active */
     gint64 downtime_ms;
     char *reason;
     GArray *steps; /* NcPhaseStep */
@@ -131,7 +132,7 @@ G_STATIC_ASSERT(G_N_ELEMENTS(input_names) == NC_EV_LAST);
 
 static const char *const qmp_mig_names[] = {
     "setup",  "active",     "pre-switchover", "device", "completed",
-    "failed", "cancelling", "cancelled",      "other",
+    "failed", "cancelling", "cancelled",      "postcopy-active", "other",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(qmp_mig_names) == NC_QMP_MIG_LAST);
 
@@ -159,7 +160,8 @@ gboolean nc_phase_is_terminal(NcPhase phase)
  * nc_qmp_mig_status_from_string() - parse the "status" member of QEMU's MIGRATION event
  * @status: e.g. "pre-switchover"
  *
- * Return: the status, NC_QMP_MIG_OTHER for one netcarry does not act on (postcopy-*, wait-unplug)
+ * Return: the status, NC_QMP_MIG_OTHER for one netcarry does not act on (postcopy-paused,
+ *         postcopy-recover, wait-unplug, ...)
  */
 NcQmpMigStatus nc_qmp_mig_status_from_string(const char *status)
 {
@@ -334,6 +336,11 @@ static NcPhase map_qmp_migration(NcMigration *m, const NcPhaseEvent *ev, guint *
         if (m)
             m->qmp_completed = TRUE;
         return NC_PHASE_NONE;
+    case NC_QMP_MIG_POSTCOPY_ACTIVE:
+        /* the guest runs on the destination from here on, its memory still arriving */
+        if (m)
+            m->postcopy = TRUE;
+        return NC_PHASE_NONE;
     case NC_QMP_MIG_FAILED:
         return NC_PHASE_FAILED;
     case NC_QMP_MIG_CANCELLED:
@@ -378,8 +385,10 @@ static NcPhase map_source(NcMigration *m, const NcPhaseEvent *ev, guint *pass)
     case NC_EV_LV_STOPPED_FAILED:
     case NC_EV_LV_STOPPED_OTHER:
     case NC_EV_LV_POSTCOPY_FAILED:
-    case NC_EV_CARRY_FAILED:
         return NC_PHASE_FAILED;
+    case NC_EV_CARRY_FAILED:
+        /* the job ended before the stop (after it, libvirt's own events decide) */
+        return stopped ? NC_PHASE_NONE : NC_PHASE_FAILED;
     default:
         return NC_PHASE_NONE;
     }
@@ -642,9 +651,10 @@ gboolean nc_phase_tracker_abandoned(NcPhaseTracker *tracker, const char *domain,
     return m && m->abandoned;
 }
 
-gboolean nc_phase_tracker_qmp_completed(NcPhaseTracker *tracker, const char *domain, NcSide side)
+gboolean nc_phase_tracker_switched_over(NcPhaseTracker *tracker, const char *domain, NcSide side)
 {
     NcMigration *m = lookup(tracker, domain, side);
 
-    return m && m->qmp_completed;
+    return m && (m->qmp_completed || m->postcopy || m->have[NC_PHASE_STOP_AND_COPY] ||
+                 m->have[NC_PHASE_RESUMED]);
 }

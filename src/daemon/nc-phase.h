@@ -94,6 +94,7 @@ typedef enum {
     NC_QMP_MIG_FAILED,
     NC_QMP_MIG_CANCELLING,
     NC_QMP_MIG_CANCELLED,
+    NC_QMP_MIG_POSTCOPY_ACTIVE,
     NC_QMP_MIG_OTHER,
     NC_QMP_MIG_LAST,
 } NcQmpMigStatus;
@@ -178,8 +179,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPhaseTracker, nc_phase_tracker_free)
  * migration on @side. */
 gboolean nc_phase_tracker_abandoned(NcPhaseTracker *tracker, const char *domain, NcSide side);
 
-/* Whether QEMU reported its migration completed (MIGRATION "completed") in @domain's open or
- * last migration on @side: on the destination, the incoming stream is all there. */
-gboolean nc_phase_tracker_qmp_completed(NcPhaseTracker *tracker, const char *domain, NcSide side);
+/* Whether @domain's open or last migration on @side went past the point where failing it would
+ * lose the guest: QEMU's migration completed or turned post-copy (MIGRATION "completed",
+ * "postcopy-active"), or the stop for the switchover or the resume was witnessed. */
+gboolean nc_phase_tracker_switched_over(NcPhaseTracker *tracker, const char *domain, NcSide side);
 
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include "nc-ct.h"
 #include "conf/nc-ct-diff.h"
 #include "util/nc-error.h"
+#include "util/nc-mnl.h"
 #include "util/nc-netns.h"
 
 /*
@@ -103,40 +104,16 @@ void nc_ct_failure_free(NcCtFailure *failure)
  */
 NcCt *nc_ct_open(const char *netns, GError **error)
 {
-    int fd, one = 1, rcvbuf = NC_CT_RCVBUF;
-    socklen_t len = sizeof(rcvbuf);
-
-    fd = nc_netns_socket(netns, AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER, error);
-    if (fd < 0)
-        return NULL;
+    int rcvbuf = NC_CT_RCVBUF;
 
     g_autoptr(NcCt) ct = g_new0(NcCt, 1);
     ct->netns = g_strdup(netns);
-    ct->nl = mnl_socket_fdopen(fd);
-    if (!ct->nl) {
-        int saved = errno;
-        close(fd);
-        g_set_error(error, NC_ERROR, NC_ERROR_IO, "cannot set up the netlink socket: %s",
-                    g_strerror(saved));
+    /* beyond rmem_max only with CAP_NET_ADMIN; the batch size adapts to what we got */
+    ct->nl = nc_mnl_open(netns, NETLINK_NETFILTER, &rcvbuf, error);
+    if (!ct->nl)
         return NULL;
-    }
-    if (mnl_socket_bind(ct->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        int saved = errno;
-        g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                    "cannot bind a netfilter netlink socket in network namespace %s: %s",
-                    nc_ct_ns_name(ct), g_strerror(saved));
-        return NULL;
-    }
     ct->portid = mnl_socket_get_portid(ct->nl);
     ct->seq = (guint32)g_get_monotonic_time();
-
-    /* Beyond rmem_max only with CAP_NET_ADMIN; the batch size adapts to what we got. */
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) < 0)
-        rcvbuf = 212992;
-    /* error answers without the echoed request: smaller, so more fit */
-    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
     ct->max_batch = CLAMP((guint)rcvbuf / NC_CT_ERR_TRUESIZE / 2, 16, 4096);
     ct->buf = g_malloc(NC_CT_SEND_CHUNK + NC_CT_MSG_MAX);
 
@@ -219,17 +196,7 @@ static void nc_ct_put_nat(struct nlmsghdr *nlh, int type, const NcAddr *addr, gb
 static struct nlmsghdr *nc_ct_put_header(char *buf, guint16 msg, guint16 flags, guint32 seq,
                                          guint8 family)
 {
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    struct nfgenmsg *nfg;
-
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
-    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-    nlh->nlmsg_seq = seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = family;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = 0;
-    return nlh;
+    return nc_mnl_put_nfnl(buf, (NFNL_SUBSYS_CTNETLINK << 8) | msg, family, flags, seq, 0);
 }
 
 /**
@@ -531,19 +498,7 @@ static int nc_ct_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 static gboolean nc_ct_wait_readable(NcCt *ct, GError **error)
 {
-    struct pollfd p = {.fd = mnl_socket_get_fd(ct->nl), .events = POLLIN};
-    int r;
-
-    do
-        r = poll(&p, 1, NC_CT_TIMEOUT_MS);
-    while (r < 0 && errno == EINTR);
-    if (r == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT,
-                    "the kernel did not answer on ctnetlink in network namespace %s within %d s",
-                    nc_ct_ns_name(ct), NC_CT_TIMEOUT_MS / 1000);
-        return FALSE;
-    }
-    return TRUE;
+    return nc_mnl_wait_readable(ct->nl, NC_CT_TIMEOUT_MS, "ctnetlink", ct->netns, error);
 }
 
 static gboolean nc_ct_dump_one(NcCt *ct, NcCtDumpCtx *c, GError **error)

@@ -437,7 +437,9 @@ static void test_mappings(void)
 
     g_assert_cmpint(nc_qmp_mig_status_from_string("pre-switchover"), ==, NC_QMP_MIG_PRE_SWITCHOVER);
     g_assert_cmpint(nc_qmp_mig_status_from_string("cancelled"), ==, NC_QMP_MIG_CANCELLED);
-    g_assert_cmpint(nc_qmp_mig_status_from_string("postcopy-active"), ==, NC_QMP_MIG_OTHER);
+    g_assert_cmpint(nc_qmp_mig_status_from_string("postcopy-active"), ==,
+                    NC_QMP_MIG_POSTCOPY_ACTIVE);
+    g_assert_cmpint(nc_qmp_mig_status_from_string("postcopy-paused"), ==, NC_QMP_MIG_OTHER);
     g_assert_cmpint(nc_qmp_mig_status_from_string(NULL), ==, NC_QMP_MIG_OTHER);
     g_assert_cmpstr(nc_phase_to_string(NC_PHASE_STOP_AND_COPY), ==, "stop-and-copy");
 }

@@ -47,6 +47,68 @@ gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError
     return nc_ktest_run(out, error, "ip netns exec %s conntrack %s", ns, args);
 }
 
+gboolean nc_ktest_ns_pair(const char *tag, char *src, char *dst, gsize len, gboolean *ready)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *nft = NULL;
+
+    *ready = FALSE;
+    if (geteuid() != 0) {
+        g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
+        return FALSE;
+    }
+    nft = g_find_program_in_path("nft");
+    if (!nft) {
+        g_test_skip("no nft command (Debian package nftables) to write the test's rulesets");
+        return FALSE;
+    }
+    g_snprintf(src, len, "%s-%d-s", tag, (int)getpid());
+    g_snprintf(dst, len, "%s-%d-d", tag, (int)getpid());
+    if (!nc_ktest_ns_add(src, &error) || (*ready = TRUE, !nc_ktest_ns_add(dst, &error))) {
+        g_autofree char *msg =
+            g_strdup_printf("cannot create network namespaces: %s", error->message);
+
+        g_test_skip(msg);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void nc_ktest_pair_teardown(NcKtestPair *f, gconstpointer data)
+{
+    g_clear_pointer(&f->owner, nc_owner_free);
+    if (!f->ready)
+        return;
+    nc_ktest_ns_del(f->src);
+    nc_ktest_ns_del(f->dst);
+}
+
+gboolean nc_ktest_nft_load(const char *ns, const char *text, GError **error)
+{
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp("nc-ktest-XXXXXX.nft", &path, error);
+    gboolean ok;
+
+    if (fd < 0)
+        return FALSE;
+    close(fd);
+    if (!g_file_set_contents(path, text, -1, error))
+        return FALSE;
+    ok = nc_ktest_run(NULL, error, "ip netns exec %s nft -f %s", ns, path);
+    unlink(path);
+    return ok;
+}
+
+char *nc_ktest_nft_list(const char *ns, const char *what)
+{
+    g_autoptr(GError) error = NULL;
+    char *out = NULL;
+
+    if (!nc_ktest_run(&out, &error, "ip netns exec %s nft list %s", ns, what))
+        return g_strdup(error->message);
+    return out;
+}
+
 /* What `ip netns del` does, with async-signal-safe calls only. */
 static void ns_remove_all_now(void)
 {

@@ -8,7 +8,16 @@
 
 #include <glib.h>
 
+#include "conf/nc-owner.h"
 #include "drivers/nc-ct.h"
+
+/* For tests with nonfatal assertions: fail on @error and leave the test if !@ok. */
+#define NC_KTEST_CHECK_OK(ok, error)                                                               \
+    do {                                                                                           \
+        g_assert_no_error(error);                                                                  \
+        if (!(ok))                                                                                 \
+            return;                                                                                \
+    } while (0)
 
 /* Runs @argv (searched in PATH); @out (may be NULL) gets its stdout. */
 gboolean nc_ktest_run_argv(const char *const *argv, char **out, GError **error);
@@ -18,6 +27,34 @@ gboolean nc_ktest_run(char **out, GError **error, const char *fmt, ...) G_GNUC_P
 
 /* Runs "ip netns exec @ns conntrack @args". */
 gboolean nc_ktest_conntrack(const char *ns, const char *args, char **out, GError **error);
+
+/* Sets up a test between two namespaces of its own, "@tag-PID-s" and "@tag-PID-d" (written to
+ * @src and @dst, @len bytes each), where nft writes the rulesets. Returns FALSE with the test
+ * skipped, saying why, when not root, when namespaces cannot be made, or without nft. *@ready
+ * becomes TRUE as soon as there is something to tear down (nc_ktest_ns_del() both). */
+gboolean nc_ktest_ns_pair(const char *tag, char *src, char *dst, gsize len, gboolean *ready);
+
+/**
+ * NcKtestPair - the fixture of a test between a source and a destination namespace
+ * @src, @dst: their names (nc_ktest_ns_pair())
+ * @ready:     whether there is something to tear down
+ * @owner:     the domain the test carries for (set up by the test; NULL: skipped)
+ */
+typedef struct {
+    char src[32];
+    char dst[32];
+    gboolean ready;
+    NcOwner *owner;
+} NcKtestPair;
+
+/* Frees @f->owner and removes both namespaces (a GTest fixture teardown). */
+void nc_ktest_pair_teardown(NcKtestPair *f, gconstpointer data);
+
+/* Loads @text (an nft script) into namespace @ns with `nft -f`. */
+gboolean nc_ktest_nft_load(const char *ns, const char *text, GError **error);
+
+/* `nft list @what` in @ns: its output, or the error's message (for asserting on either). */
+char *nc_ktest_nft_list(const char *ns, const char *what);
 
 /* Creates namespace @ns and registers it for removal on every exit path: nc_ktest_ns_del(), or,
  * if the test dies (an assertion's abort, g_error(), a crash, meson's SIGTERM at its timeout),

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -150,6 +151,23 @@ static void ct_install(const char *ns, const char *src, guint16 sport)
 
     g_assert_no_error(error);
     g_assert_true(nc_ct_install(ct, &e, 1, NULL, &error));
+    g_assert_no_error(error);
+}
+
+/* @n entries from @src, source ports @first_port on, in one batch */
+static void ct_install_many(const char *ns, const char *src, guint16 first_port, guint n)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
+    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+
+    g_assert_no_error(error);
+    for (guint i = 0; i < n; i++) {
+        NcCtEntry e = nc_ktest_tcp_entry(src, (guint16)(first_port + i));
+
+        g_array_append_val(entries, e);
+    }
+    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
     g_assert_no_error(error);
 }
 
@@ -716,27 +734,104 @@ static void test_admit_after_first_copy(Fixture *f, gconstpointer data)
 {
     const guint n = 20000;
     g_autoptr(GError) error = NULL;
-    g_autoptr(NcCt) ct = NULL;
-    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
     gint64 t0;
 
     if (!f->usable)
         return;
-    ct = nc_ct_open(f->ns_src, &error);
-    g_assert_no_error(error);
-    for (guint i = 0; i < n; i++) {
-        NcCtEntry e = nc_ktest_tcp_entry(VM4, (guint16)(20000 + i));
-
-        g_array_append_val(entries, e);
-    }
-    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
-    g_assert_no_error(error);
+    ct_install_many(f->ns_src, VM4, 20000, n);
     t0 = g_get_monotonic_time();
     g_assert_true(start_carry(f, &error));
     g_assert_no_error(error);
     g_test_message("admitted after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
     /* no main-loop turn in between: admission itself waited for the whole first copy */
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
+}
+
+/* (a'') the source's netcarryd goes away while admission waits for its first copy: admission
+ * fails (the hook refuses by policy), nothing stays installed, and the migration is not made to
+ * fail from here (it has not begun). */
+static void free_source_cb(const char *domain, NcSide side, const NcPhaseStep *step,
+                           gpointer data)
+{
+    Fixture *f = data;
+
+    /* at once: the rest of the first copy is still queued at the source */
+    if (step->phase == NC_PHASE_PREPARE)
+        g_clear_pointer(&f->src, nc_carry_engine_free);
+}
+
+static void test_admit_source_gone(Fixture *f, gconstpointer data)
+{
+    const guint n = 20000;
+    g_autoptr(GError) error = NULL;
+    guint sub;
+
+    if (!f->usable)
+        return;
+    ct_install_many(f->ns_src, VM4, 20000, n);
+    /* the destination's tracker records prepare when the source accepted (its first chunk) */
+    sub = nc_phase_tracker_subscribe(f->ph_dst, free_source_cb, f);
+    g_assert_false(start_carry(f, &error));
+    nc_phase_tracker_unsubscribe(f->ph_dst, sub);
+    g_assert_nonnull(error);
+    g_test_message("admission refused: %s", error->message);
+    g_assert_null(f->src);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    g_assert_cmpuint(f->fails[NC_SIDE_DESTINATION], ==, 0);
+}
+
+/* (e') netcarryd stops while a completed migration's report waits for the source's end: the
+ * guest runs here with its entries, which stay. */
+static void test_stop_after_completion(Fixture *f, gconstpointer data)
+{
+    gboolean gated = FALSE;
+
+    if (!f->usable)
+        return;
+    carry_to_installed(f, &gated);
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 4);
+    g_clear_pointer(&f->dst, nc_carry_engine_free);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 4);
+}
+
+/* (a''') a carried entry gains a margin on its timeout (a copy is a lower bound), but never past
+ * the destination's own timeout for its state: a closed connection's TIME_WAIT entry migrated
+ * again and again would otherwise live on, and block the reuse of its 4-tuple. */
+static void test_timeout_margin_capped(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GArray) got = NULL;
+    NcCtEntry e[2] = {nc_ktest_tcp_entry(VM4, 41000), nc_ktest_tcp_entry(VM4, 41001)};
+    g_autofree char *tw = NULL;
+    guint time_wait;
+
+    if (!f->usable)
+        return;
+    g_assert_true(nc_ktest_run(&tw, &error, "ip netns exec %s sysctl -n "
+                                            "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+                               f->ns_dst));
+    time_wait = (guint)g_ascii_strtoull(tw, NULL, 10);
+    g_assert_cmpuint(time_wait, >, 20);
+    e[0].tcp_state = TCP_CONNTRACK_TIME_WAIT;
+    e[0].timeout = time_wait - 5; /* + 30 would pass the kernel's own bound */
+    ct = nc_ct_open(f->ns_src, &error);
+    g_assert_no_error(error);
+    g_assert_true(nc_ct_install(ct, e, 2, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    got = ct_capture(f->ns_dst, VM4);
+    g_assert_cmpuint(got->len, ==, 2);
+    g_test_message("time_wait %u: TIME_WAIT entry %u s, established %u s", time_wait,
+                   nc_ktest_find_sport(got, 41000)->timeout,
+                   nc_ktest_find_sport(got, 41001)->timeout);
+    g_assert_cmpuint(nc_ktest_find_sport(got, 41000)->timeout, <=, time_wait);
+    g_assert_cmpuint(nc_ktest_find_sport(got, 41000)->timeout, >=, time_wait - 8);
+    g_assert_cmpuint(nc_ktest_find_sport(got, 41001)->timeout, >=, 600 + 30 - 3);
 }
 
 /* (d) the migration is cancelled during pre-copy (libvirt says so): the destination removes
@@ -760,12 +855,13 @@ static void test_cancel(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 3); /* the source keeps its state */
 }
 
-/* (d') the source's daemon goes away during pre-copy. admission = refuse, guest not resumed
- * here: the destination makes the migration fail (the guest stays on the source, whose kernel
- * still has its connections) and removes what it installed and its gate. admission = proceed,
- * or a guest that already runs here: it keeps the pre-copied entries (the domain's own; rolling
- * them back would only kill its connections), opens the gate, and its report says so; a
- * migration that fails afterwards takes the entries back. */
+/* (d') the source's daemon goes away during pre-copy. The destination keeps the pre-copied
+ * entries (the domain's own; rolling them back would only kill its connections) and opens the
+ * gate. admission = refuse, guest not resumed here: it also makes the migration fail (the guest
+ * stays on the source, whose kernel still has its connections; netcarryd then ends the carry as
+ * failed, which takes the entries back). admission = proceed, or a guest that already runs here:
+ * the migration goes on and the report says what may be missing; a migration that fails
+ * afterwards still takes the entries back. */
 static void test_source_gone(Fixture *f, gconstpointer data)
 {
     gboolean gated, keep = f->cd->admission == NC_ADMISSION_PROCEED || f->cd->resumed;
@@ -777,16 +873,14 @@ static void test_source_gone(Fixture *f, gconstpointer data)
         nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
     g_clear_pointer(&f->src, nc_carry_engine_free);
     wait_for(f, dst_failed, 5000, "the destination noticing the lost source");
-    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, keep ? 2 : 0);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
     if (gated)
         g_assert_cmpuint(gate_count(f->ns_dst), ==, 0);
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 2);
     g_assert_cmpuint(f->fails[NC_SIDE_DESTINATION], ==, keep ? 0 : 1);
-    if (!keep) {
+    if (!keep)
         g_assert_nonnull(strstr(f->fail_reason[NC_SIDE_DESTINATION],
                                 "the link to the source's netcarryd ended before the seal"));
-        return;
-    }
     /* the migration still ends as libvirt says: completed, the report says what is missing */
     if (f->cd->resumed) {
         nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
@@ -796,7 +890,7 @@ static void test_source_gone(Fixture *f, gconstpointer data)
         g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
         return;
     }
-    /* failed after all: what was kept goes */
+    /* failed (as netcarryd reports once it destroyed the incoming domain): what was kept goes */
     nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "libvirt failed");
     wait_for(f, have_report, 2000, "the destination's report");
     g_assert_cmpint(f->report->outcome, ==, NC_REPORT_FAILED);
@@ -1122,8 +1216,13 @@ static void test_job_ends(Fixture *f, gconstpointer data)
     f->migrating = FALSE;
     wait_for(f, src_failed, 3000, "the source stopping once the job is gone");
     wait_for(f, dst_failed, 3000, "the destination hearing it");
-    /* the job's end is the migration's own: the source has nothing to abort */
+    /* the job's end is the migration's own: the source has nothing to abort, and its record
+     * ends (the domain is taken up again there) */
     g_assert_cmpuint(f->fails[NC_SIDE_SOURCE], ==, 0);
+    g_assert_cmpint(nc_phase_tracker_current(f->ph_src, UUID, NC_SIDE_SOURCE, NULL), ==,
+                    NC_PHASE_FAILED);
+    /* the destination heard it; its migration fails too (libvirt says so) and takes back */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "libvirt failed");
     ct_install(f->ns_src, VM4, 40050);
     spin(300);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
@@ -1226,6 +1325,10 @@ int main(int argc, char **argv)
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/admit/after-the-first-copy", test_admit_after_first_copy, &case_default);
+    ADD("/carry/admit/source-gone-during-the-first-copy", test_admit_source_gone, &case_default);
+    ADD("/carry/timeout/margin-capped-by-the-state", test_timeout_margin_capped, &case_default);
+    ADD("/carry/keep/netcarryd-stops-after-completion", test_stop_after_completion,
+        &case_no_finished);
     ADD("/carry/rollback/cancelled-in-precopy", test_cancel, &case_default);
     ADD("/carry/stranger/second-request-while-carrying", test_second_request, &case_default);
     ADD("/carry/stranger/same-answer-and-holder-blocks-nothing", test_stranger, &case_default);

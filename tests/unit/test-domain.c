@@ -104,6 +104,53 @@ static void test_running(void)
     g_assert_null(d->profile->rendezvous);
 }
 
+/* The owner view the destination checks carried state against: the addresses, every interface's
+ * MAC, the profile's objects, zone and mark. */
+static void test_owner(void)
+{
+    g_autoptr(NcDomain) d = parse_data("domain-running.xml");
+    g_autofree char *path = example_path("profile-objects.xml");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcOwner) o = nc_domain_owner(d, &error);
+    const NcObjectRef *r;
+
+    g_assert_no_error(error);
+    g_assert_nonnull(o);
+    if (!o)
+        return;
+    g_assert_cmpuint(o->addresses->len, ==, 3); /* 10.0.0.5, 2001:db8::5, 10.0.0.6 */
+    g_assert_cmpuint(o->macs->len, ==, 2);
+    g_assert_true(nc_owner_has_mac(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01}));
+    g_assert_false(nc_owner_has_mac(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x03}));
+    g_assert_true(o->has_zone);
+    g_assert_cmpuint(o->zone, ==, 7);
+    g_assert_cmpuint(o->objects->len, ==, 0);
+
+    nc_profile_free(d->profile);
+    d->profile = nc_profile_parse_file(path, &error);
+    g_assert_no_error(error);
+    g_clear_pointer(&o, nc_owner_free);
+    o = nc_domain_owner(d, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(o->objects->len, ==, 4);
+    r = o->objects->pdata[1];
+    g_assert_cmpstr(r->family, ==, "inet");
+    g_assert_cmpstr(r->table, ==, "fw");
+    g_assert_cmpstr(r->type, ==, "quota");
+    g_assert_cmpstr(r->name, ==, "vm50q");
+    r = o->objects->pdata[3];
+    g_assert_null(r->type);
+
+    /* a MAC that is not six hex bytes is an error naming the domain */
+    g_free(((NcDomainIface *)d->interfaces->pdata[1])->mac);
+    ((NcDomainIface *)d->interfaces->pdata[1])->mac = g_strdup("52:54:00:zz:00:01");
+    g_clear_pointer(&o, nc_owner_free);
+    o = nc_domain_owner(d, &error);
+    g_assert_null(o);
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_assert_nonnull(strstr(error->message, "web-3"));
+}
+
 /* the union: profile first, then nwfilter parameters, duplicates once */
 static void test_addresses_union(void)
 {
@@ -286,6 +333,7 @@ static void test_profile_any_order(void)
 
 static const InvalidCase invalid_profiles[] = {
     {"profile-host-invalid.xml", 2, "profile.rng"},
+    {"profile-object-family-invalid.xml", 1, "profile.rng"},
     {"profile-ipv6-groups-invalid.xml", 3, "'1:2:3:4:5:6:7::8' is not an IPv4 or IPv6 address"},
     {"profile-port-zero-invalid.xml", 3, "profile.rng"},
     {"profile-secret-short-invalid.xml", 3, "profile.rng"},
@@ -539,6 +587,7 @@ int main(int argc, char **argv)
 
         g_test_add_data_func(p, &invalid_domains[i], test_invalid_domain);
     }
+    g_test_add_func("/domain/owner", test_owner);
     g_test_add_func("/domain/addresses/union", test_addresses_union);
     g_test_add_func("/domain/addresses/nwfilter-only", test_nwfilter_only);
     g_test_add_func("/domain/addresses/none", test_no_address);

@@ -1,0 +1,76 @@
+/* nc-owner.h - what belongs to a domain as one host derived it (addresses, MAC, named objects),
+ * and what of it cannot be carried, with the reason
+ *
+ * Pure: the classes (nc-item-set.h) decide ownership against it, the drivers capture by it.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "util/nc-addr.h"
+
+G_BEGIN_DECLS
+
+/**
+ * NcObjectRef - an nftables object named in a domain's profile or on the command line
+ * @family: nftables family name: "ip", "ip6", "inet", "bridge", "netdev", "arp"
+ * @table:  table name
+ * @name:   object (or set) name
+ * @type:   "counter", "quota", "set", ...; NULL: whatever it is
+ */
+typedef struct {
+    char *family;
+    char *table;
+    char *name;
+    char *type;
+} NcObjectRef;
+
+NcObjectRef *nc_object_ref_new(const char *family, const char *table, const char *name,
+                               const char *type);
+NcObjectRef *nc_object_ref_parse(const char *text, const char *type, GError **error);
+void nc_object_ref_free(NcObjectRef *ref);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
+
+/**
+ * NcOwner - what belongs to a domain, as one host derived it
+ * @addresses: (element-type NcAddr): its addresses
+ * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
+ * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
+ *             type "set" or "map" are the sets the set class looks at (none: every set of the
+ *             namespace); the others (counter, quota, untyped) are the object class's
+ * @has_zone, @zone, @has_mark, @mark: the profile's conntrack narrowing (conntrack class only)
+ */
+typedef struct {
+    GArray *addresses;
+    GArray *macs;
+    GPtrArray *objects;
+    gboolean has_zone;
+    guint16 zone;
+    gboolean has_mark;
+    guint32 mark;
+} NcOwner;
+
+NcOwner *nc_owner_new(void);
+void nc_owner_free(NcOwner *owner);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
+gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);
+gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac);
+
+/**
+ * NcNotCarried - something that belongs to the domain and cannot be carried
+ * @class_name: the class that found it ("nft-set", "nft-object", ...)
+ * @what:       what it is: "inet/fw/perip element 10.0.0.5 (ct count)"
+ * @reason:     why: what the kernel cannot take, and what the operator can do
+ */
+typedef struct {
+    char *class_name;
+    char *what;
+    char *reason;
+} NcNotCarried;
+
+void nc_not_carried_add(GPtrArray *list, const char *class_name, const char *what,
+                        const char *reason_fmt, ...) G_GNUC_PRINTF(4, 5);
+void nc_not_carried_free(NcNotCarried *nc);
+GPtrArray *nc_not_carried_list_new(void); /* (element-type NcNotCarried) */
+
+G_END_DECLS

@@ -1,0 +1,224 @@
+/* test-state-drivers.c - the classes through the state-driver interface only (registry, vtable):
+ * all or nothing across classes, roll-back of every class, verify
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/netfilter/nf_tables.h>
+
+#include "drivers/nc-nft-obj.h"
+#include "drivers/nc-nft-set.h"
+#include "nc-ktest.h"
+#include "util/nc-error.h"
+
+typedef NcKtestPair Fixture;
+
+static const char SRC[] =
+    "table inet fw {\n"
+    "  set authed { type ipv4_addr; flags timeout; }\n"
+    "  counter vm50 { packets 9 bytes 900 }\n"
+    "  map vmc { type ipv4_addr : counter; elements = { 10.0.0.5 : \"vm50\" } }\n"
+    "}\n"
+    "add element inet fw authed { 10.0.0.5 timeout 60s expires 40s }\n";
+
+/* the destination, as declared by its operator; "authed" missing unless appended */
+static const char DST_NO_SET[] =
+    "table inet fw {\n"
+    "  counter vm50 { }\n"
+    "  map vmc { type ipv4_addr : counter; elements = { 10.0.0.5 : \"vm50\" } }\n"
+    "}\n";
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    NcAddr a;
+
+    if (!nc_ktest_ns_pair("nc-sdrv", f->src, f->dst, sizeof(f->src), &f->ready))
+        return;
+    if (!nc_ktest_nft_load(f->src, SRC, &error) || !nc_ktest_nft_load(f->dst, DST_NO_SET, &error)) {
+        g_assert_no_error(error);
+        return;
+    }
+    f->owner = nc_owner_new();
+    nc_addr_parse("10.0.0.5", &a, NULL);
+    g_array_append_val(f->owner->addresses, a);
+    g_ptr_array_add(f->owner->objects, nc_object_ref_new("inet", "fw", "vm50", "counter"));
+}
+
+/* Every registered class's capture on the source, by name; and the destination's handles. */
+typedef struct {
+    NcClassCarry classes[2];
+    gpointer src_handles[2];
+    guint n;
+} Carry;
+
+static void carry_clear(Carry *c)
+{
+    for (guint i = 0; i < c->n; i++) {
+        const NcStateDriver *d = c->classes[i].driver;
+
+        if (c->classes[i].installed)
+            nc_item_set_free(c->classes[i].installed);
+        nc_item_set_free((NcItemSet *)c->classes[i].items);
+        if (c->classes[i].handle)
+            d->close(c->classes[i].handle);
+        if (c->src_handles[i])
+            d->close(c->src_handles[i]);
+    }
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Carry, carry_clear)
+
+static gboolean carry_capture(Carry *c, const Fixture *f, GError **error)
+{
+    static const char *const order[] = {"nft-set", "nft-object"}; /* sets before objects */
+
+    for (guint i = 0; i < G_N_ELEMENTS(order); i++) {
+        const NcStateDriver *d = nc_state_driver_lookup(order[i]);
+        NcItemSet *items;
+
+        g_assert_nonnull(d);
+        if (!d)
+            return FALSE;
+        items = nc_item_set_new(d->ops);
+        c->classes[i].driver = d;
+        c->classes[i].items = items;
+        c->n = i + 1;
+        c->src_handles[i] = d->open(f->src, error);
+        c->classes[i].handle = c->src_handles[i] ? d->open(f->dst, error) : NULL;
+        if (!c->classes[i].handle || !d->capture(c->src_handles[i], f->owner, items, NULL, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static guint64 dst_counter_packets(const Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcNftNl) nl = nc_nft_nl_open(f->dst, &error);
+    g_autoptr(NcItemSet) objs = nc_item_set_new(&nc_nft_obj_class);
+    g_autoptr(GPtrArray) items = NULL;
+
+    g_assert_no_error(error);
+    if (!nl || !nc_nft_obj_capture(nl, f->owner, objs, NULL, &error) ||
+        nc_item_set_count(objs) != 1)
+        return G_MAXUINT64;
+    items = nc_item_set_items(objs);
+    return ((const NcNftObj *)items->pdata[0])->packets;
+}
+
+/* A set missing on the destination: nothing of any class is installed (the counter is not set
+ * either), and the error names the class and the set. */
+static void test_all_or_nothing(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(Carry) c = {0};
+    gboolean ok;
+
+    if (!f->owner)
+        return;
+    ok = carry_capture(&c, f, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_assert_cmpuint(nc_item_set_count(c.classes[0].items), ==, 2); /* authed, vmc's element */
+    g_assert_cmpuint(nc_item_set_count(c.classes[1].items), ==, 1);
+    ok = nc_state_drivers_install_all(c.classes, c.n, f->owner, &error);
+    g_assert_false(ok);
+    g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
+    if (error) {
+        g_test_message("%s", error->message);
+        g_assert_true(g_str_has_prefix(error->message, "class nft-set: set inet/fw/authed"));
+    }
+    g_assert_cmpuint(dst_counter_packets(f), ==, 0);
+    g_assert_null(c.classes[0].installed);
+    g_assert_null(c.classes[1].installed);
+}
+
+/* Every class installs; verify finds what was installed; the roll-back removes the elements the
+ * carry added (not the object map's element, which the destination had) and restores the
+ * counter. */
+static void test_roll_back(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(Carry) c = {0};
+    g_autofree char *listed = NULL;
+    guint n = 0;
+    gboolean ok;
+
+    if (!f->owner)
+        return;
+    ok = nc_ktest_nft_load(f->dst, "add set inet fw authed { type ipv4_addr; flags timeout; }\n",
+                           &error) &&
+         carry_capture(&c, f, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    ok = nc_state_drivers_install_all(c.classes, c.n, f->owner, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_assert_cmpuint(dst_counter_packets(f), ==, 9);
+    /* the map element existed on the destination: not the carry's */
+    g_assert_cmpuint(nc_item_set_count(c.classes[0].installed), ==, 1);
+    for (guint i = 0; i < c.n; i++) {
+        g_autoptr(NcItemDiff) diff = NULL;
+
+        ok = nc_state_driver_verify(c.classes[i].driver, c.classes[i].handle, f->owner,
+                                    c.classes[i].items, &diff, &error);
+        NC_KTEST_CHECK_OK(ok, error);
+        g_assert_true(nc_item_diff_is_empty(diff));
+    }
+
+    ok = nc_state_drivers_remove_all(c.classes, c.n, &n, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_assert_cmpuint(n, ==, 2); /* one element removed, one counter restored */
+    g_assert_cmpuint(dst_counter_packets(f), ==, 0);
+    listed = nc_ktest_nft_list(f->dst, "table inet fw");
+    g_test_message("%s", listed);
+    g_assert_null(strstr(listed, "expires"));                /* authed is empty again */
+    g_assert_nonnull(strstr(listed, "10.0.0.5 : \"vm50\"")); /* the operator's map element */
+}
+
+/* An element the destination holds already with the same data takes the carried remaining time
+ * and stays when the carry is rolled back. */
+static void test_existing_element(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(Carry) c = {0};
+    g_autoptr(NcNftNl) nl = NULL;
+    g_autoptr(NcItemSet) there = nc_item_set_new(&nc_nft_set_class);
+    g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(NcOwner) sets_only = nc_owner_new();
+    gboolean ok;
+
+    if (!f->owner)
+        return;
+    ok = nc_ktest_nft_load(f->dst,
+                           "add set inet fw authed { type ipv4_addr; flags timeout; }\n"
+                           "add element inet fw authed { 10.0.0.5 timeout 60s expires 5s }\n",
+                           &error) &&
+         carry_capture(&c, f, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    ok = nc_state_drivers_install_all(c.classes, 1, f->owner, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_assert_cmpuint(nc_item_set_count(c.classes[0].installed), ==, 0);
+    g_array_append_vals(sets_only->addresses, f->owner->addresses->data, 1);
+    g_ptr_array_add(sets_only->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
+    nl = nc_nft_nl_open(f->dst, &error);
+    ok = nl && nc_nft_set_capture(nl, sets_only, there, NULL, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    items = nc_item_set_items(there);
+    g_assert_cmpuint(items->len, ==, 1);
+    if (items->len == 1) {
+        const NcNftSetElem *e = items->pdata[0];
+
+        g_test_message("remaining after the install: %" G_GUINT64_FORMAT " ms", e->expires_ms);
+        g_assert_cmpuint(e->expires_ms, >, 35000); /* the source's 40 s, not the 5 s it had */
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_set_nonfatal_assertions();
+
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, nc_ktest_pair_teardown)
+    ADD("/state-drivers/all-or-nothing", test_all_or_nothing);
+    ADD("/state-drivers/roll-back", test_roll_back);
+    ADD("/state-drivers/existing-element", test_existing_element);
+    return g_test_run();
+}
