@@ -157,6 +157,8 @@
  * outpace a real destination's ~20 ms handshake to keep it out) */
 #define NC_CARRY_UNAUTH_MAX 16
 #define NC_CARRY_UNAUTH_PER_ADDRESS 4
+/* source: the longest a change waits during pre-copy to be sent with the next ones */
+#define NC_CARRY_COALESCE_MS 10
 /* source: how often libvirt is asked again during pre-copy whether the job is still there */
 #define NC_CARRY_JOB_POLL_MS 1000
 
@@ -275,6 +277,7 @@ struct _Carry {
     GHashTable *sent; /* GBytes key -> NcCtEntry*: the destination's copy as sent */
     NcPeerDigest digest;
     guint keepalive;
+    guint pump_timer; /* pre-copy: the pending changes go out when it fires */
     gint64 last_send_us;
     gboolean stopped;
     gint64 stopped_us;
@@ -417,6 +420,7 @@ static void carry_stop_io(Carry *c)
     }
     g_clear_handle_id(&c->seal_timer, g_source_remove);
     g_clear_handle_id(&c->keepalive, g_source_remove);
+    g_clear_handle_id(&c->pump_timer, g_source_remove);
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
@@ -1761,15 +1765,28 @@ static gboolean src_pump(Carry *c, GError **error)
     return src_send_changes(c, ch, error);
 }
 
-static void src_on_follower(NcCtFollower *f, gpointer data)
+static gboolean src_pump_due(gpointer data)
 {
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
-    if (c->state != CARRY_PRECOPY)
-        return;
-    if (!src_pump(c, &err))
+    c->pump_timer = 0;
+    if (c->state == CARRY_PRECOPY && !src_pump(c, &err))
         src_fail(c, err->message, TRUE);
+    return G_SOURCE_REMOVE;
+}
+
+/* Changes are sent at most every NC_CARRY_COALESCE_MS during pre-copy, as one chunk: one message
+ * per change (a busy guest makes thousands a second) left the destination installing one entry
+ * per netlink exchange, up to seconds behind, so that the seal waited behind the backlog. The
+ * stop sends what is pending at once (src_seal()). */
+static void src_on_follower(NcCtFollower *f, gpointer data)
+{
+    Carry *c = data;
+
+    if (c->state != CARRY_PRECOPY || c->pump_timer)
+        return;
+    c->pump_timer = g_timeout_add(NC_CARRY_COALESCE_MS, src_pump_due, c);
 }
 
 static gboolean src_keepalive(gpointer data)
@@ -1938,6 +1955,7 @@ static void src_seal(Carry *c)
         CLOG(G_LOG_LEVEL_WARNING, c, "flush: %s (sending what was read)", err->message);
         g_clear_error(&err);
     }
+    g_clear_handle_id(&c->pump_timer, g_source_remove); /* what it waited for goes now */
     if (!src_pump(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;

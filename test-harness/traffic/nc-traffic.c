@@ -15,8 +15,8 @@
  *
  * (one line; wrapped here). Units of sent/received: lines for tcp-echo and
  * tcp-idle, bytes for tcp-bulk, datagrams for udp-echo (which adds lost= and
- * reordered=). first_error has its spaces replaced by '_' so that the line
- * splits on spaces; the full message goes to stderr.
+ * reordered=), transactions sent and completed for tcp-churn. first_error has its spaces replaced
+ * by '_' so that the line splits on spaces; the full message goes to stderr.
  *
  * What "a stall" means: the longest time the client waited for the flow to move,
  * that is the longest gap between two received echoes (tcp-echo, udp-echo), between two
@@ -65,6 +65,7 @@
 #define MAX_PORTS 32
 #define MAX_JOINS 32
 #define MAX_CLIENT_CONNS 4096
+#define MAX_CHURN_BINDS 8
 #define IO_CHUNK (256 * 1024)
 #define ECHO_BUF (64 * 1024)
 #define LINE_MAX_LEN 64
@@ -507,6 +508,8 @@ struct client_opts {
     socklen_t peerlen;
     struct sockaddr_storage bind_addr;
     bool has_bind;
+    struct sockaddr_storage churn_bind[MAX_CHURN_BINDS]; /* tcp-churn: its local addresses */
+    unsigned n_churn_bind;
     int64_t interval_ms;
     int64_t duration_ms; /* 0: until SIGTERM/SIGINT */
     int64_t stall_timeout_ms;
@@ -514,6 +517,11 @@ struct client_opts {
     bool direction_send;
     const char *ready_file;
     int64_t hold_ms; /* tcp-idle: -1 waits for the check signal */
+    bool repeat;     /* tcp-idle: check on every signal, until SIGTERM */
+    unsigned parallel;         /* tcp-churn: transactions at once */
+    unsigned rate;             /* tcp-churn: at most this many started per second (0: no cap) */
+    uint16_t port_lo, port_hi; /* tcp-churn: local ports, used in turn */
+    int64_t progress_ms;       /* tcp-churn: a progress line this often */
 };
 
 /**
@@ -530,9 +538,16 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
     const char *addr = NULL, *port = NULL;
     bool is_echo = !strcmp(mode, "tcp-echo"), is_bulk = !strcmp(mode, "tcp-bulk");
     bool is_udp = !strcmp(mode, "udp-echo"), is_idle = !strcmp(mode, "tcp-idle");
+    bool is_churn = !strcmp(mode, "tcp-churn");
 
-    *o = (struct client_opts){.interval_ms = 20, .stall_timeout_ms = 5000, .connections = 1,
-                              .hold_ms = -1};
+    *o = (struct client_opts){.interval_ms = 20,
+                              .stall_timeout_ms = 5000,
+                              .connections = 1,
+                              .hold_ms = -1,
+                              .parallel = 16,
+                              .port_lo = 1024,
+                              .port_hi = 32767,
+                              .progress_ms = 1000};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -552,6 +567,11 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
             parse_addr(a, v, 0, &o->bind_addr);
             o->has_bind = true;
             i++;
+        } else if (!strcmp(a, "--bind") && is_churn) {
+            if (o->n_churn_bind == MAX_CHURN_BINDS)
+                usage_error("at most %d --bind addresses", MAX_CHURN_BINDS);
+            parse_addr(a, v, 0, &o->churn_bind[o->n_churn_bind++]);
+            i++;
         } else if (!strcmp(a, "--direction") && is_bulk) {
             if (!v || (strcmp(v, "recv") && strcmp(v, "send")))
                 usage_error("bad value for --direction: '%s' (expected recv or send)",
@@ -569,6 +589,28 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
         } else if (!strcmp(a, "--hold-s") && is_idle) {
             o->hold_ms = (int64_t)parse_uint(a, v, 0, 86400) * 1000;
             i++;
+        } else if (!strcmp(a, "--repeat") && is_idle) {
+            o->repeat = true;
+        } else if (!strcmp(a, "--parallel") && is_churn) {
+            o->parallel = (unsigned)parse_uint(a, v, 1, 1024);
+            i++;
+        } else if (!strcmp(a, "--rate") && is_churn) {
+            o->rate = (unsigned)parse_uint(a, v, 1, 1000000);
+            i++;
+        } else if (!strcmp(a, "--ports") && is_churn) {
+            unsigned lo, hi;
+            char tail;
+
+            if (!v || sscanf(v, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 ||
+                lo > hi)
+                usage_error("bad value for --ports: '%s' (expected LO-HI within 1024-65535)",
+                            v ? v : "");
+            o->port_lo = (uint16_t)lo;
+            o->port_hi = (uint16_t)hi;
+            i++;
+        } else if (!strcmp(a, "--progress-ms") && is_churn) {
+            o->progress_ms = (int64_t)parse_uint(a, v, 10, 60000);
+            i++;
         } else if (a[0] == '-' && a[1] == '-') {
             usage_error("%s does not take option '%s'", mode, a);
         } else if (!addr) {
@@ -584,6 +626,9 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
     o->peerlen = parse_addr("ADDR", addr, parse_port("PORT", port), &o->peer);
     if (o->has_bind && o->bind_addr.ss_family != o->peer.ss_family)
         usage_error("--bind address family differs from ADDR's");
+    for (unsigned i = 0; i < o->n_churn_bind; i++)
+        if (o->churn_bind[i].ss_family != o->peer.ss_family)
+            usage_error("--bind address family differs from ADDR's");
 }
 
 /* Has the run's time (or patience) run out? */
@@ -906,13 +951,29 @@ static int run_tcp_idle(const struct client_opts *o)
         fflush(stdout);
     }
     until = o->hold_ms >= 0 ? now_ms() + o->hold_ms : -1;
-    while (ok && !got_check && !got_stop && (until < 0 || now_ms() < until)) {
-        for (unsigned i = 0; i < o->connections; i++)
-            fds[i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-        wait_fds(fds, o->connections, until < 0 ? -1 : until - now_ms());
-        for (unsigned i = 0; i < o->connections && ok; i++)
-            if (fds[i].revents)
-                ok = echo_receive(&r, &conns[i], i, now_ms());
+    for (unsigned round = 1;; round++) {
+        while (ok && !got_check && !got_stop && (until < 0 || now_ms() < until)) {
+            for (unsigned i = 0; i < o->connections; i++)
+                fds[i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+            wait_fds(fds, o->connections, until < 0 ? -1 : until - now_ms());
+            for (unsigned i = 0; i < o->connections && ok; i++)
+                if (fds[i].revents)
+                    ok = echo_receive(&r, &conns[i], i, now_ms());
+        }
+        if (!o->repeat || !ok || got_stop)
+            break;
+        /* --repeat: one check round per signal, each said on stdout, until SIGTERM */
+        {
+            int64_t t0 = now_ms();
+
+            got_check = 0;
+            ok = echo_check_all(&r, o, conns);
+            if (ok) {
+                printf("checked round=%u connections=%u round_ms=%lld\n", round, o->connections,
+                       (long long)(now_ms() - t0));
+                fflush(stdout);
+            }
+        }
     }
     ok = ok && echo_check_all(&r, o, conns);
     free(fds);
@@ -1139,6 +1200,257 @@ static int run_udp_echo(const struct client_opts *o)
     r.lost = r.sent - r.received;
     free(seen);
     close(fd);
+    return report_finish(&r);
+}
+
+/* ---------------------------------------------------------------------------
+ * tcp-churn: short transactions against a tcp-sink, as many as the peer serves.
+ */
+
+enum churn_step { CH_FREE, CH_CONNECTING, CH_AWAIT_REPORT };
+
+struct churn_conn {
+    int fd;
+    enum churn_step step;
+    uint16_t port;
+    int64_t since_ms; /* when this transaction began */
+    char rbuf[96];
+    size_t rlen;
+};
+
+#define CHURN_PAYLOAD 64
+
+/**
+ * churn_begin() - start one transaction from the next local address and port
+ * @o: the options (peer, --bind addresses, port range)
+ * @c: a free slot
+ * @next: (inout): how many pairs were tried before (it only grows: a checker can tell which
+ *        pairs a stretch of time used); try number N uses pair N mod (ports x addresses), which is
+ *        port lo + pair / addresses on address pair % addresses
+ *
+ * A pair still held by an earlier transaction (EADDRINUSE, or its 4-tuple still in TIME_WAIT
+ * here) is skipped; at most one pass over all pairs is tried.
+ *
+ * Return: 0, or an errno value when no transaction could be started.
+ */
+static int churn_begin(const struct client_opts *o, struct churn_conn *c, uint64_t *next)
+{
+    unsigned naddr = o->n_churn_bind ? o->n_churn_bind : 1;
+    uint64_t span = ((uint64_t)o->port_hi - o->port_lo + 1) * naddr;
+    int one = 1, err = EADDRINUSE;
+
+    for (uint64_t tries = 0; tries < span && err == EADDRINUSE; tries++) {
+        struct sockaddr_storage local = {0};
+        uint64_t pair = *next % span;
+        uint16_t port = (uint16_t)(o->port_lo + pair / naddr);
+        int fd;
+
+        *next = *next + 1;
+        if (o->n_churn_bind)
+            local = o->churn_bind[pair % naddr];
+        else
+            local.ss_family = o->peer.ss_family;
+        if (local.ss_family == AF_INET)
+            ((struct sockaddr_in *)&local)->sin_port = htons(port);
+        else
+            ((struct sockaddr_in6 *)&local)->sin6_port = htons(port);
+        fd = socket(o->peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return errno;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&local,
+                 local.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                            : sizeof(struct sockaddr_in6)) < 0 ||
+            (connect(fd, (const struct sockaddr *)&o->peer, o->peerlen) < 0 &&
+             errno != EINPROGRESS)) {
+            err = errno;
+            close(fd);
+            if (err == EADDRNOTAVAIL)
+                err = EADDRINUSE; /* the 4-tuple is still in TIME_WAIT here: next pair */
+            continue;
+        }
+        *c = (struct churn_conn){
+            .fd = fd, .step = CH_CONNECTING, .port = port, .since_ms = now_ms()};
+        return 0;
+    }
+    return err;
+}
+
+/**
+ * churn_io() - advance one transaction: connected -> send the payload and half-close -> read the
+ * sink's report line -> EOF
+ * @r: the report (failures are recorded in it, the run goes on)
+ * @c: the transaction
+ *
+ * Return: 1 when it completed, -1 when it failed, 0 while it goes on.
+ */
+static int churn_io(struct report *r, struct churn_conn *c)
+{
+    uint8_t payload[CHURN_PAYLOAD];
+    unsigned long long got;
+    int ok_flag, err = 0;
+    socklen_t len = sizeof(err);
+    ssize_t n;
+
+    if (c->step == CH_CONNECTING) {
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err) {
+            fail_errno(r, err, "churn port %u: connect", c->port);
+            return -1;
+        }
+        pattern_fill(payload, sizeof(payload), 0);
+        n = send(c->fd, payload, sizeof(payload), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n != (ssize_t)sizeof(payload) || shutdown(c->fd, SHUT_WR) < 0) {
+            fail_errno(r, n < 0 ? errno : EIO, "churn port %u: send", c->port);
+            return -1;
+        }
+        r->sent++;
+        c->step = CH_AWAIT_REPORT;
+        return 0;
+    }
+    n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n < 0) {
+        fail_errno(r, errno, "churn port %u: receive", c->port);
+        return -1;
+    }
+    if (n > 0) {
+        c->rlen += (size_t)n;
+        r->bytes += (uint64_t)n;
+        if (c->rlen == sizeof(c->rbuf) - 1) {
+            fail(r, "churn port %u: more than a report line from the sink", c->port);
+            return -1;
+        }
+        return 0;
+    }
+    c->rbuf[c->rlen] = '\0';
+    if (sscanf(c->rbuf, "nc-traffic sink received=%llu ok=%d", &got, &ok_flag) != 2 ||
+        got != CHURN_PAYLOAD || ok_flag != 1) {
+        fail(r, "churn port %u: the sink answered '%.60s' instead of received=%d ok=1", c->port,
+             c->rbuf, CHURN_PAYLOAD);
+        return -1;
+    }
+    r->received++;
+    return 1;
+}
+
+/**
+ * run_tcp_churn() - open and close connections to a tcp-sink continuously
+ * @o: the options
+ *
+ * Up to --parallel transactions at once, each from its own local address and port (every
+ * --bind address with every port of the range, used in turn, so a 4-tuple comes back only after
+ * all pairs: the firewall's conntrack entry of the previous one, TIME_WAIT for 120 s, is then
+ * gone), at most --rate started per second.
+ * A transaction: connect, 64 pattern bytes, half-close, the sink's report line, EOF, close.
+ * A transaction that fails (refused, reset, no progress for --stall-timeout-s, a wrong report)
+ * is counted and the run goes on: the churn must not stop because one connection broke. Every
+ * --progress-ms one line "churn t_ms=T started=N completed=N failed=N inflight=N pairs=N" on
+ * stdout (pairs: how many pairs were tried so far, so which 4-tuples a stretch of time used).
+ *
+ * Return: the exit status: 0 when no transaction failed.
+ */
+static int run_tcp_churn(const struct client_opts *o)
+{
+    struct report r = {.mode = "tcp-churn", .in_order = true};
+    struct churn_conn *cs = calloc(o->parallel, sizeof(*cs));
+    struct pollfd *fds = calloc(o->parallel, sizeof(*fds));
+    int64_t start = now_ms(), next_progress = start + o->progress_ms;
+    uint64_t started = 0, failed = 0;
+    uint64_t next_pair = 0;
+    unsigned inflight = 0;
+
+    if (!cs || !fds) {
+        fail(&r, "out of memory");
+        return report_finish(&r);
+    }
+    for (;;) {
+        int64_t now = now_ms();
+        bool over = run_over(o, start);
+        int64_t wait = next_progress - now;
+
+        if (over && !inflight)
+            break;
+        /* start what the cap allows */
+        for (unsigned i = 0; i < o->parallel && !over; i++) {
+            int err;
+
+            if (cs[i].step != CH_FREE)
+                continue;
+            if (o->rate && started >= (uint64_t)(now - start) * o->rate / 1000 + 1) {
+                int64_t due = start + (int64_t)(started * 1000 / o->rate);
+
+                wait = due - now < wait ? due - now : wait;
+                break;
+            }
+            err = churn_begin(o, &cs[i], &next_pair);
+            if (err) {
+                fail_errno(&r, err, "churn: no connection could be started");
+                failed++;
+                wait = 100 < wait ? 100 : wait;
+                break;
+            }
+            started++;
+            inflight++;
+        }
+        for (unsigned i = 0; i < o->parallel; i++) {
+            fds[i] = (struct pollfd){.fd = -1};
+            if (cs[i].step == CH_FREE)
+                continue;
+            if (now - cs[i].since_ms > o->stall_timeout_ms) {
+                r.timeouts++;
+                note_stall(&r, now - cs[i].since_ms);
+                fail(&r, "churn port %u: no progress for %lld ms (stall timeout)", cs[i].port,
+                     (long long)(now - cs[i].since_ms));
+                close(cs[i].fd);
+                cs[i].step = CH_FREE;
+                failed++;
+                inflight--;
+                continue;
+            }
+            fds[i] = (struct pollfd){.fd = cs[i].fd,
+                                     .events = cs[i].step == CH_CONNECTING ? POLLOUT : POLLIN};
+        }
+        wait_fds(fds, o->parallel, wait > 0 ? wait : 0);
+        now = now_ms();
+        for (unsigned i = 0; i < o->parallel; i++) {
+            int done;
+
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            done = churn_io(&r, &cs[i]);
+            if (!done)
+                continue;
+            if (done > 0)
+                note_stall(&r, now - cs[i].since_ms);
+            else
+                failed++;
+            close(cs[i].fd);
+            cs[i].step = CH_FREE;
+            inflight--;
+        }
+        if (now >= next_progress) {
+            printf("churn t_ms=%lld started=%llu completed=%llu failed=%llu inflight=%u "
+                   "pairs=%llu\n",
+                   (long long)(now - start), (unsigned long long)started,
+                   (unsigned long long)r.received, (unsigned long long)failed, inflight,
+                   (unsigned long long)next_pair);
+            fflush(stdout);
+            next_progress += o->progress_ms;
+            if (next_progress < now)
+                next_progress = now + o->progress_ms;
+        }
+    }
+    r.connections = (unsigned)(started > UINT_MAX ? UINT_MAX : started);
+    printf("churn t_ms=%lld started=%llu completed=%llu failed=%llu inflight=0 pairs=%llu\n",
+           (long long)(now_ms() - start), (unsigned long long)started,
+           (unsigned long long)r.received, (unsigned long long)failed,
+           (unsigned long long)next_pair);
+    free(fds);
+    free(cs);
     return report_finish(&r);
 }
 
@@ -1474,9 +1786,17 @@ static const char help_text[] =
     "                   [--stall-timeout-s 5]\n"
     "  nc-traffic udp-echo ADDR PORT [--interval-ms 20] [--duration-s S] [--stall-timeout-s 5]\n"
     "  nc-traffic tcp-idle ADDR PORT --connections N [--ready-file F]\n"
-    "                   [--check-on SIGNAL | --hold-s S] [--stall-timeout-s 5]\n"
+    "                   [--check-on SIGNAL [--repeat] | --hold-s S] [--stall-timeout-s 5]\n"
     "      Checks each connection once, prints \"ready\" (and creates F), waits for SIGNAL\n"
-    "      (default USR1) or S seconds, then checks every connection again.\n"
+    "      (default USR1) or S seconds, then checks every connection again. With --repeat,\n"
+    "      every SIGNAL starts a check round (\"checked round=N ...\" once done), until SIGTERM.\n"
+    "  nc-traffic tcp-churn ADDR PORT [--parallel 16] [--rate N] [--ports 1024-32767]\n"
+    "                   [--bind ADDR]... [--duration-s S] [--progress-ms 1000] [--stall-timeout-s "
+    "5]\n"
+    "      Against a tcp-sink: connections opened and closed continuously, each sending 64\n"
+    "      bytes and checking the sink's report; failures are counted, the churn goes on.\n"
+    "      Prints \"churn t_ms=T started=N completed=N failed=N inflight=N pairs=N\" as it\n"
+    "      goes (pairs: (address, port) pairs tried so far; try N used pair N mod their number).\n"
     "\n"
     "Addresses are numeric IPv4 or IPv6 (fe80::1%IF allowed). Without --duration-s a client\n"
     "runs until SIGTERM/SIGINT, then awaits its last echoes and reports. A flow that does not\n"
@@ -1485,8 +1805,8 @@ static const char help_text[] =
     "Clients print one line:\n"
     "  result mode=M ok=0|1 connections=N sent=N received=N bytes=N in_order=0|1\n"
     "         max_stall_ms=N resets=N timeouts=N [lost=N reordered=N] first_error=TEXT|none\n"
-    "(units of sent/received: lines, bytes for tcp-bulk, datagrams for udp-echo; spaces in\n"
-    "first_error are written as '_').\n"
+    "(units of sent/received: lines, bytes for tcp-bulk, datagrams for udp-echo, transactions\n"
+    "for tcp-churn; spaces in first_error are written as '_').\n"
     "Exit status: 0 all flows alive and all data complete and in order; 1 something broke;\n"
     "2 usage error.\n";
 
@@ -1497,7 +1817,7 @@ int main(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2)
-        usage_error("which mode? serve, tcp-echo, tcp-bulk, udp-echo or tcp-idle");
+        usage_error("which mode? serve, tcp-echo, tcp-bulk, udp-echo, tcp-idle or tcp-churn");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(help_text, stdout);
@@ -1510,7 +1830,7 @@ int main(int argc, char **argv)
         return run_serve(argc - 2, argv + 2);
     }
     if (strcmp(mode, "tcp-echo") && strcmp(mode, "tcp-bulk") && strcmp(mode, "udp-echo") &&
-        strcmp(mode, "tcp-idle"))
+        strcmp(mode, "tcp-idle") && strcmp(mode, "tcp-churn"))
         usage_error("unknown mode '%s'", mode);
     parse_client(mode, argc - 2, argv + 2, &o);
     signals_setup(); /* after parsing: --check-on picks the signal */
@@ -1520,5 +1840,7 @@ int main(int argc, char **argv)
         return run_tcp_bulk(&o);
     if (!strcmp(mode, "udp-echo"))
         return run_udp_echo(&o);
+    if (!strcmp(mode, "tcp-churn"))
+        return run_tcp_churn(&o);
     return run_tcp_idle(&o);
 }
