@@ -117,8 +117,8 @@ with_netcarry() {
     sc_check "$dst holds the guest's element with the source's remaining timeout: ${r_dst:-no element,} ms left, the source's $r_src ms less the $(( ${at_dst:-0} - ${at_src:-0} )) ms between the readings is $want ms (off by $dev ms, <= $ACL_TOLERANCE_MS)" \
         within "${r_src:-}" "${r_dst:-}" "$want" "$ACL_TOLERANCE_MS"
     sc_report ACL "$dst" "$t0" 1
-    sc_check "$dst's report counts the carried element (class nft-set: $(grep -i 'nft-set' "$ART/report-ACL.txt" | head -n 1))" \
-        grep -qi 'nft-set.*[1-9]' "$ART/report-ACL.txt"
+    sc_check "$dst's report counts the carried element ($(grep '^nft-set' "$ART/report-ACL.txt" | head -n 1))" \
+        grep -Eq '^nft-set: (.*, )?[1-9][0-9]* installed, 0 failed' "$ART/report-ACL.txt"
     sc_check_no_drops "$dst"
     sc_check "$dst's ACL dropped nothing of the guest's (denied $d0 -> $(acl_denied "$dst"))" \
         [ "$(acl_denied "$dst")" = "$d0" ]
