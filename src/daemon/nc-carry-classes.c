@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "nc-carry"
 #include <string.h>
 
+#include "conf/nc-nft-items.h"
 #include "drivers/nc-state-driver.h"
 #include "nc-carry-classes.h"
 #include "util/nc-error.h"
@@ -152,6 +153,42 @@ static void class_messages(const ClassState *cs, GPtrArray *out)
     g_ptr_array_add(out, m);
 }
 
+/*
+ * The owner a class is captured with at the stop. The guest is stopped then, so the capture is
+ * downtime: a set class whose profile names no set would dump every set of the namespace (a 20k
+ * element set of someone else's costs ~130 ms here, bench/bench-nft-set), so at the stop it looks
+ * only at the sets that held the domain's elements at the first capture. An element added during
+ * the migration to another set is carried only when the profile names that set. NULL: the class
+ * has nothing to look at (no set held anything). (transfer full)
+ */
+static NcOwner *stop_owner(NcCarryClasses *cc, const ClassState *cs)
+{
+    g_autoptr(NcOwner) o = NULL;
+    g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(GHashTable) seen = NULL;
+
+    if (cs->driver->ops != &nc_nft_set_class)
+        return nc_owner_copy(cc->owner);
+    for (guint i = 0; i < cc->owner->objects->len; i++) {
+        const NcObjectRef *r = g_ptr_array_index(cc->owner->objects, i);
+
+        if (!g_strcmp0(r->type, "set") || !g_strcmp0(r->type, "map"))
+            return nc_owner_copy(cc->owner); /* the operator said where to look */
+    }
+    o = nc_owner_copy(cc->owner);
+    items = nc_item_set_items(cs->set);
+    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < items->len; i++) {
+        const NcNftSetElem *el = items->pdata[i];
+        const char *fam = nc_nft_family_name(el->family);
+        g_autofree char *id = g_strdup_printf("%s/%s/%s", fam, el->table, el->set);
+
+        if (g_hash_table_add(seen, g_steal_pointer(&id)))
+            g_ptr_array_add(o->objects, nc_object_ref_new(fam, el->table, el->set, "set"));
+    }
+    return g_hash_table_size(seen) ? g_steal_pointer(&o) : NULL;
+}
+
 /**
  * nc_carry_classes_capture() - capture every class whole, as ITEMS messages to send
  * @cc:      the source's classes
@@ -172,9 +209,12 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop)
         g_autoptr(NcItemSet) set = nc_item_set_new(cs->driver->ops);
         g_autoptr(GPtrArray) nc = nc_not_carried_list_new();
         g_autoptr(GError) err = NULL;
-        gpointer h = class_handle(cc, cs, &err);
+        g_autoptr(NcOwner) owner = at_stop ? stop_owner(cc, cs) : nc_owner_copy(cc->owner);
+        gpointer h = owner ? class_handle(cc, cs, &err) : NULL;
 
-        if (!h || !cs->driver->capture(h, cc->owner, set, nc, &err)) {
+        if (!owner) {
+            /* nothing to look at: an empty set (it replaces what the destination held) */
+        } else if (!h || !cs->driver->capture(h, owner, set, nc, &err)) {
             g_clear_pointer(&set, nc_item_set_free);
             set = nc_item_set_new(cs->driver->ops);
             nc_not_carried_add(nc, class_name(cs), "the whole class",
@@ -182,8 +222,10 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop)
         }
         nc_item_set_free(cs->set);
         cs->set = g_steal_pointer(&set);
-        g_ptr_array_unref(cs->not_carried);
-        cs->not_carried = g_steal_pointer(&nc);
+        if (owner) { /* else what the first capture found not carried stays said */
+            g_ptr_array_unref(cs->not_carried);
+            cs->not_carried = g_steal_pointer(&nc);
+        }
         cs->captures++;
         if (at_stop)
             cs->at_stop = nc_item_set_count(cs->set);
