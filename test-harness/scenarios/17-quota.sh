@@ -58,25 +58,8 @@ meter_fill() {
     sc_note "host $1: quota vm50 used $(q_used "$1") of $(q_limit "$1") bytes after the fill"
 }
 
-# profile_objects HOST yes|no - the guest's live profile on HOST with (or without) the meter's
-# objects, its rendezvous kept as it is; then HOST's netcarryd takes the guest up again with it.
-profile_objects() {
-    local h=$1 x old
-    x="<profile xmlns='$NCH_PROFILE_NS'><address>$NCH_GUEST_IP</address>"
-    [ "$2" = yes ] && x="$x<object family='inet' table='$Q_TABLE' type='quota' name='vm50'/><object family='inet' table='$Q_TABLE' type='counter' name='vm50_sent'/>"
-    x="$x$(nc_rendezvous "$h" | sed 's/^<[a-z:]*rendezvous/<rendezvous/')</profile>"
-    vsh "$h" metadata "$NCH_GUEST" --live --uri "$NCH_PROFILE_NS" --key netcarry --set "$x" >/dev/null ||
-        die "cannot rewrite the guest's profile on $h"
-    nc_running "$h" || return 0
-    old=$(nc_rendezvous "$h")
-    nc_stop "$h"
-    nc_start "$h" || die "netcarryd did not restart on $h"
-    wait_until 15 "netcarryd on $h to take the guest up" nc_rendezvous_renewed "$h" "$old" ||
-        die "netcarryd on $h did not take the guest up"
-}
-profile_has_objects() {
-    vsh "$1" metadata "$NCH_GUEST" --uri "$NCH_PROFILE_NS" 2>/dev/null | grep -c "object.*table=.$Q_TABLE"
-}
+Q_OBJECTS="<object family='inet' table='$Q_TABLE' type='quota' name='vm50'/><object family='inet' table='$Q_TABLE' type='counter' name='vm50_sent'/>"
+profile_has_objects() { nc_profile_objects "$1" | grep -c "table=.$Q_TABLE"; }
 
 # between V LO HI - LO <= V <= HI
 between() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
@@ -109,7 +92,7 @@ with_netcarry() {
     src=$(guest_where) || die "the guest is not running anywhere"
     dst=$(sc_other_host "$src")
     nc_wait_rendezvous "$src" || die "netcarryd on $src never published the guest's rendezvous"
-    profile_objects "$src" yes
+    nc_set_profile "$src" "$Q_OBJECTS" || die "cannot name the meter's objects in the guest's profile on $src"
     sc_check "the guest's profile on $src names its quota and counter ($(profile_has_objects "$src") objects)" \
         [ "$(profile_has_objects "$src")" = 2 ]
     nc_guest_ct_flush "$dst"
@@ -139,7 +122,7 @@ with_netcarry() {
     sc_check "$dst's counter continues from the source's: $p_dst packets, $b_dst bytes; the source's $p_src, $b_src at its stop (plus at most 1 MiB)" \
         counter_continues "$p_src" "$b_src" "$p_dst" "$b_dst"
     timing "17-quota used on the destination - the source's (bytes)" $(( u_dst - u_src ))
-    profile_objects "$dst" no
+    nc_set_profile "$dst" || die "cannot restore the guest's profile on $dst"
 }
 
 scenario_run() {
