@@ -552,11 +552,11 @@ static gint64 read_sysctl(const char *path)
     return g_ascii_strtoll(text, NULL, 10);
 }
 
-static gpointer kernel_facts_thread(gpointer data)
+static gpointer kernel_facts_thread(gpointer data, GError *entered)
 {
     KernelFacts *k = data;
 
-    if (k->netns && !nc_netns_enter(k->netns, &k->error))
+    if ((k->error = entered))
         return NULL;
     k->count = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_count");
     k->max = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max");
@@ -628,7 +628,9 @@ static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **er
                     err->message);
         return FALSE;
     }
-    t = g_thread_new("nc-carry-sysctl", kernel_facts_thread, &k);
+    t = nc_netns_thread_new("nc-carry-sysctl", k.netns, kernel_facts_thread, &k, error);
+    if (!t)
+        return FALSE;
     g_thread_join(t);
     if (k.error) {
         g_propagate_error(error, k.error);
