@@ -1582,10 +1582,10 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
              c->precopied);
     if (!expired)
         g_source_remove(deadline);
-    /* the classes beside conntrack came with the first copy: can this host take them (their
+    /* the classes beside conntrack came before the first copy: can this host take them (their
      * sets there, of the same type, with room)? refuse: the migration is refused, naming what is
      * missing; proceed: the class is left out and reported */
-    if (c->admitted && c->first_copy && c->state != CARRY_ENDED && !c->forgotten &&
+    if (c->admitted && c->state != CARRY_ENDED && !c->forgotten &&
         !nc_carry_classes_probe(c->classes, cfg->admission != NC_ADMISSION_REFUSE, &err)) {
         g_autofree char *why = g_strdup_printf("this host cannot take the domain's state: %s",
                                                err->message);
@@ -2019,30 +2019,41 @@ static void carry_settle(Carry *c)
 
 /*
  * src_send_classes() - capture the classes beside conntrack whole and send them (protocol 4)
- * @at_stop: FALSE: with the first copy (the destination probes against it); TRUE: after the
- *           STOP (what the destination installs), with their sums for the seal
+ * @at_stop: FALSE: before the first copy (the destination probes against it at its admission);
+ *           TRUE: after the STOP (what the destination installs), with their sums for the seal
  *
- * A destination of protocol 3 takes conntrack only: what these classes hold is then logged as not
- * carried (its report cannot know).
+ * Only the classes the destination takes (its HELLO) go. A destination of protocol 3 takes
+ * conntrack only: nothing is captured (not even at the stop, which is downtime), and the log says
+ * so (the destination's report cannot know).
  */
 static gboolean src_send_classes(Carry *c, gboolean at_stop, GError **error)
 {
     g_autoptr(GPtrArray) msgs = NULL;
     g_autofree char *what = NULL;
+    g_autofree char *refused = NULL;
     guint32 version = nc_peer_client_get_version(c->client);
+    static const char *const none[] = {NULL};
+    const char *const *accepted =
+        (const char *const *)nc_peer_client_get_peer_hello(c->client)->classes;
 
     if (!c->classes)
         return TRUE;
-    msgs = nc_carry_classes_capture(c->classes, at_stop);
-    what = nc_carry_classes_summary(c->classes);
     if (version < NC_PEER_PROTO_CLASSES_VERSION) {
-        if (msgs->len && !at_stop)
+        if (!at_stop)
             CLOG(G_LOG_LEVEL_WARNING, c,
-                 "not carried: %s (the destination speaks peer protocol %u, which carries "
-                 "conntrack only: update netcarry there)",
-                 what, version);
+                 "the destination speaks peer protocol %u, which carries conntrack only: the "
+                 "domain's nftables set elements, counters and quotas are not carried (update "
+                 "netcarry there)",
+                 version);
         return TRUE;
     }
+    if (!accepted)
+        accepted = none; /* a destination that names no class takes none */
+    if (!at_stop && (refused = nc_carry_classes_refused(c->classes, accepted)))
+        CLOG(G_LOG_LEVEL_WARNING, c, "the destination does not take class %s: not carried",
+             refused);
+    msgs = nc_carry_classes_capture(c->classes, at_stop, accepted);
+    what = nc_carry_classes_summary(c->classes);
     for (guint i = 0; i < msgs->len; i++)
         if (!nc_peer_client_send_items(c->client, &((NcPeerMsg *)msgs->pdata[i])->items, error))
             return FALSE;
@@ -2316,7 +2327,9 @@ static void requester_serve(Requester *r)
          nc_peer_client_get_peer_hello(c->client)->host, nc_peer_client_get_remote(c->client),
          nc_peer_client_get_peer_subject(c->client));
     nc_ct_follower_set_notify(c->follower, src_on_follower, c);
-    if (!src_pump(c, &err) || !src_send_classes(c, FALSE, &err)) {
+    /* the other classes first (small): the destination probes them when it admits, even if the
+     * conntrack bulk behind them outlasts its admission's bound */
+    if (!src_send_classes(c, FALSE, &err) || !src_pump(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -2669,7 +2682,8 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
                 CLOG(G_LOG_LEVEL_WARNING, c, "removing the domain's entries here failed: %s",
                      err->message);
             }
-            if (c->acked && c->classes)
+            if (c->acked && c->classes &&
+                nc_peer_client_get_version(c->client) >= NC_PEER_PROTO_CLASSES_VERSION)
                 c->classes_removed = nc_carry_classes_cleanup(c->classes);
         }
         if (outcome == NC_CARRY_COMPLETED)

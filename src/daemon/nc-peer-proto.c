@@ -376,7 +376,7 @@ static gboolean put_sums(GByteArray *b, const char *msg, GArray *sums, gboolean 
 {
     guint n = sums ? sums->len : 0;
 
-    if (n > G_MAXUINT16) {
+    if (n > NC_PEER_CLASSES_MAX) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "peer %s message: %u classes", msg, n);
         return FALSE;
     }
@@ -417,8 +417,10 @@ static gboolean put_items(GByteArray *b, const NcPeerItems *it, GError **error)
         put_u32(b, len);
         g_byte_array_append(b, p, len);
     }
-    put_u16(b, MIN(nn, G_MAXUINT16));
-    for (guint i = 0; i < MIN(nn, G_MAXUINT16); i++) {
+    /* what cannot be carried is for the report: the first NC_PEER_NOT_CARRIED_MAX say enough */
+    nn = MIN(nn, NC_PEER_NOT_CARRIED_MAX);
+    put_u16(b, nn);
+    for (guint i = 0; i < nn; i++) {
         const NcNotCarried *nc = g_ptr_array_index(it->not_carried, i);
 
         put_str(b, nc->what);
@@ -575,9 +577,20 @@ GBytes *nc_peer_msg_encode_version(const NcPeerMsg *msg, guint32 version, GError
         if (msg->hello.classes && classes) {
             guint n = g_strv_length(msg->hello.classes);
 
+            if (n > NC_PEER_CLASSES_MAX) {
+                g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "peer HELLO message: %u classes",
+                            n);
+                return NULL;
+            }
             put_u16(b, n);
-            for (guint i = 0; i < n; i++)
+            for (guint i = 0; i < n; i++) {
+                if (!class_name_valid(msg->hello.classes[i])) {
+                    g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                                "peer HELLO message: '%s' is no class name", msg->hello.classes[i]);
+                    return NULL;
+                }
                 put_str(b, msg->hello.classes[i]);
+            }
         }
         break;
     case NC_PEER_MSG_ITEMS:
@@ -891,6 +904,8 @@ static gboolean rd_sums(Reader *r, gboolean digest, GArray **out)
 
     if (!rd_u16(r, "n_classes", &n))
         return FALSE;
+    if (n > NC_PEER_CLASSES_MAX)
+        return rd_fail(r, "n_classes", "%u classes (at most %u)", n, NC_PEER_CLASSES_MAX);
     if ((gsize)n * min > r->len - r->off)
         return rd_fail(r, "n_classes", "%u classes cannot fit in %zu bytes", n, r->len - r->off);
     *out = nc_peer_class_sums_new();
@@ -1055,6 +1070,10 @@ NcPeerMsg *nc_peer_msg_decode_version(guint32 version, NcPeerMsgType type, const
 
             if (!rd_u16(&r, "n_classes", &n))
                 return NULL;
+            if (n > NC_PEER_CLASSES_MAX) {
+                rd_fail(&r, "n_classes", "%u classes (at most %u)", n, NC_PEER_CLASSES_MAX);
+                return NULL;
+            }
             for (guint i = 0; i < n; i++) {
                 g_autofree char *k = NULL;
 
