@@ -9,12 +9,12 @@
 
 #include <glib.h>
 
+#include "conf/nc-ct-items.h"
 #include "drivers/nc-state-driver.h"
 
 G_BEGIN_DECLS
 
-/* items are NcCtEntry, each allocated with g_new/g_memdup2 and freed with g_free */
-extern const NcClassOps nc_ct_class;
+/* the class (nc_ct_class) is conf/nc-ct-items.h's */
 extern const NcStateDriver nc_ct_state_driver;
 
 G_END_DECLS
