@@ -249,39 +249,6 @@ char *nc_ct_status_to_string(guint32 status)
     return g_string_free(s, FALSE);
 }
 
-/* attribute-value escaping; tabs and newlines as references so that
- * attribute-value normalisation does not turn them into spaces */
-static void nc_append_escaped(GString *s, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&':
-            g_string_append(s, "&amp;");
-            break;
-        case '<':
-            g_string_append(s, "&lt;");
-            break;
-        case '>':
-            g_string_append(s, "&gt;");
-            break;
-        case '"':
-            g_string_append(s, "&quot;");
-            break;
-        case '\t':
-            g_string_append(s, "&#9;");
-            break;
-        case '\n':
-            g_string_append(s, "&#10;");
-            break;
-        case '\r':
-            g_string_append(s, "&#13;");
-            break;
-        default:
-            g_string_append_c(s, *p);
-        }
-    }
-}
-
 static void nc_append_addr(GString *s, const NcAddr *addr)
 {
     char buf[NC_ADDR_STRLEN];
@@ -396,18 +363,18 @@ char *nc_bundle_format(const NcBundle *bundle)
         g_string_append(s, "  <domain");
         if (bundle->domain_uuid) {
             g_string_append(s, " uuid=\"");
-            nc_append_escaped(s, bundle->domain_uuid);
+            nc_xml_append_escaped(s, bundle->domain_uuid);
             g_string_append_c(s, '"');
         }
         if (bundle->domain_name) {
             g_string_append(s, " name=\"");
-            nc_append_escaped(s, bundle->domain_name);
+            nc_xml_append_escaped(s, bundle->domain_name);
             g_string_append_c(s, '"');
         }
         g_string_append(s, "/>\n");
     }
     g_string_append(s, "  <capture host=\"");
-    nc_append_escaped(s, bundle->host ? bundle->host : g_get_host_name());
+    nc_xml_append_escaped(s, bundle->host ? bundle->host : g_get_host_name());
     nc_time_format(bundle->captured_us, tbuf, sizeof(tbuf));
     g_string_append(s, "\" time=\"");
     g_string_append(s, tbuf);
