@@ -641,6 +641,107 @@ char *nc_bundle_format(const NcBundle *bundle)
     return g_string_free(s, FALSE);
 }
 
+/* ---- classes ---- */
+
+/* the bundle's set for an nft class; NULL for conntrack (a GArray) or an unknown class */
+static NcItemSet **nc_bundle_slot(NcBundle *b, const char *class_name)
+{
+    if (g_strcmp0(class_name, nc_nft_set_class.name) == 0)
+        return &b->nft_sets;
+    if (g_strcmp0(class_name, nc_nft_obj_class.name) == 0)
+        return &b->nft_objects;
+    return NULL;
+}
+
+/**
+ * nc_bundle_has_class() - whether the bundle holds a section of the class
+ * @bundle:     the bundle
+ * @class_name: "conntrack", "nft-set", "nft-object"
+ *
+ * Return: TRUE if the class was captured into it
+ */
+gboolean nc_bundle_has_class(const NcBundle *bundle, const char *class_name)
+{
+    NcItemSet **slot;
+
+    if (g_strcmp0(class_name, nc_ct_class.name) == 0)
+        return bundle->has_conntrack;
+    slot = nc_bundle_slot((NcBundle *)bundle, class_name);
+    return slot && *slot;
+}
+
+/**
+ * nc_bundle_class_items() - a class's items as a set of their own
+ * @bundle: the bundle
+ * @ops:    the class
+ * @error:  NC_ERROR_INVALID_DATA for an item without a canonical form
+ *
+ * The items are copies, made through the class's canonical bytes (its one identity) where the
+ * class decodes them.
+ *
+ * Return: (transfer full): the set (empty if the class is not in the bundle), or NULL
+ */
+NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, GError **error)
+{
+    g_autoptr(NcItemSet) out = nc_item_set_new(ops);
+    NcItemSet **slot = nc_bundle_slot((NcBundle *)bundle, ops->name);
+    g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    if (ops == &nc_ct_class) {
+        for (guint i = 0; i < bundle->conntrack->len; i++) {
+            if (!nc_item_set_upsert(out,
+                                    g_memdup2(&g_array_index(bundle->conntrack, NcCtEntry, i),
+                                              sizeof(NcCtEntry)),
+                                    NULL, error))
+                return NULL;
+        }
+        return g_steal_pointer(&out);
+    }
+    if (!slot || !*slot)
+        return g_steal_pointer(&out);
+    g_return_val_if_fail(nc_item_set_ops(*slot) == ops && ops->decode, NULL);
+    items = nc_item_set_items(*slot);
+    for (guint i = 0; i < items->len; i++) {
+        gpointer copy;
+
+        g_byte_array_set_size(b, 0);
+        if (!ops->encode(items->pdata[i], b, error) || !(copy = ops->decode(b->data, b->len, error)) ||
+            !nc_item_set_upsert(out, copy, NULL, error))
+            return NULL;
+    }
+    return g_steal_pointer(&out);
+}
+
+/**
+ * nc_bundle_take_class_items() - put a class's captured items into the bundle
+ * @bundle: the bundle
+ * @items:  (transfer full): the items; the class is in the bundle from now on
+ *
+ * Conntrack entries are kept in the order of their keys, so that a capture is written the same
+ * way whatever order the kernel listed them in.
+ */
+void nc_bundle_take_class_items(NcBundle *bundle, NcItemSet *items)
+{
+    const NcClassOps *ops = nc_item_set_ops(items);
+    NcItemSet **slot = nc_bundle_slot(bundle, ops->name);
+
+    if (ops == &nc_ct_class) {
+        g_autoptr(GPtrArray) sorted = nc_bundle_sorted_items(items);
+
+        g_array_set_size(bundle->conntrack, 0);
+        for (guint i = 0; i < sorted->len; i++)
+            g_array_append_vals(bundle->conntrack, sorted->pdata[i], 1);
+        bundle->has_conntrack = TRUE;
+        nc_item_set_free(items);
+        return;
+    }
+    g_return_if_fail(slot != NULL);
+    if (*slot)
+        nc_item_set_free(*slot);
+    *slot = items;
+}
+
 NcOwner *nc_bundle_owner(const NcBundle *bundle)
 {
     NcOwner *owner = nc_owner_new();

@@ -135,6 +135,11 @@ NcBundle *nc_bundle_new(void);
 void nc_bundle_free(NcBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcBundle, nc_bundle_free)
 
+/* The classes (by NcClassOps, conf/nc-item-set.h) */
+gboolean nc_bundle_has_class(const NcBundle *bundle, const char *class_name);
+NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, GError **error);
+void nc_bundle_take_class_items(NcBundle *bundle, NcItemSet *items);
+
 /* The domain as the bundle describes it: its addresses, zone, mark and named objects.
  * (transfer full) */
 NcOwner *nc_bundle_owner(const NcBundle *bundle);
