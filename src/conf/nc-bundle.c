@@ -3,24 +3,30 @@
  *
  * Theory of operation
  *
- * The XML form is defined by xml/bundle.rng. Parsing is: well-formedness
- * (nc_xml_parse: no network, no DOCTYPE), then the schema, then a strict
- * reader that walks the tree once and refuses anything it does not know, with
- * "file:line: what is wrong" messages. The reader also makes the checks the
- * schema cannot (both tuples of an entry in one family, ICMP vs ICMPv6, <tcp>
- * only for TCP, addresses inet_pton() accepts).
+ * The XML form is defined by xml/bundle.rng (docs/architecture.md, "The bundle"). Format 1 holds
+ * the conntrack entries alone; format 2, which the formatter writes, holds one section per class
+ * captured (conntrack, nft-set, nft-object), each with its count and digest and what the class
+ * could not carry. Parsing is: well-formedness (nc_xml_parse: no network, no DOCTYPE), then the
+ * schema, then a strict reader that walks the tree once and refuses anything it does not know,
+ * with "file:line: what is wrong" messages. The reader also makes the checks the schema cannot
+ * (both tuples of an entry in one family, ICMP vs ICMPv6, <tcp> only for TCP, addresses
+ * inet_pton() accepts, an nft key that fits its set's fields) and, at the end of each format-2
+ * section, compares the items with the section's count and digest, so that a damaged or edited
+ * bundle is refused: the digest is the class's NcItemSet digest over its canonical bytes
+ * (conf/nc-item-set.h), the one definition of each class's items.
  *
  * libxml2's RelaxNG validation costs ~35 us per entry, i.e. seconds for a
  * 100k-entry table, while a stop-and-copy bundle must be read in milliseconds.
- * So a bundle with more than NC_BUNDLE_FULL_VALIDATION_MAX entries is
- * validated with its entries detached, and the reader, which holds entries to
- * the same rules as the schema's ctEntry, checks them. tests/unit/test-schema
+ * So a section with more than NC_BUNDLE_FULL_VALIDATION_MAX items is
+ * validated with its items detached, and the reader, which holds items to
+ * the same rules as the schema, checks them. tests/unit/test-schema
  * and test-bundle hold schema and reader to the same valid and invalid files.
  *
  * Formatting writes the canonical form directly into a GString (no DOM):
  * fixed element and attribute order, two-space indent, marks and TCP flags in
- * hex, status bits in bit order, times in UTC with microseconds. Parsing a
- * canonical file and formatting it again gives the same bytes.
+ * hex, status bits in bit order, times in UTC with microseconds, the nft classes' items in the
+ * order of their canonical keys. Parsing a canonical format-2 file and formatting it again gives
+ * the same bytes; a format-1 file comes back as format 2 with the same entries.
  */
 #include <assert.h>
 #include <errno.h>
@@ -1242,6 +1248,9 @@ out:
 }
 
 
+static gboolean nc_read_nft_ident(NcReader *r, const xmlNode *node, const char *const *values,
+                                  const char *name_attr, guint8 *family, char **table, char **name);
+
 static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
 {
     static const char *const names[] = {"host", "time", "phase", NULL};
@@ -1314,17 +1323,14 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
         static const char *const onames[] = {"family", "table", "name", NULL};
         NcAttrs oa;
         guint8 family;
+        g_autofree char *table = NULL, *name = NULL;
         gboolean ook = nc_read_attrs(r, c, onames, &oa);
 
         for (guint i = 0; ook && onames[i]; i++)
             ook = nc_require(r, c, onames, &oa, i);
-        if (ook && !nc_nft_family_parse(oa.values[0], &family))
-            ook = nc_reader_fail(r, c, "family '%s' is not an nftables family (ip, ip6, inet, "
-                                       "arp, bridge, netdev)",
-                                 oa.values[0]);
+        ook = ook && nc_read_nft_ident(r, c, oa.values, "name", &family, &table, &name);
         if (ook)
-            g_ptr_array_add(b->objects,
-                            nc_object_ref_new(oa.values[0], oa.values[1], oa.values[2], NULL));
+            g_ptr_array_add(b->objects, nc_object_ref_new(oa.values[0], table, name, NULL));
         nc_attrs_clear(&oa);
         if (!ook || !nc_require_empty(r, c))
             goto out;
@@ -1378,12 +1384,35 @@ static gboolean nc_read_u64_attr(NcReader *r, const xmlNode *node, const char *a
     return nc_read_uint(r, node, attr, value, hex, G_MAXUINT64, out);
 }
 
+/* an nftables identifier as nft's scanner takes it unquoted (basictypes.rng's nftName) */
 static gboolean nc_read_nft_name(NcReader *r, const xmlNode *node, const char *attr,
                                  const char *value)
 {
-    if (*value && strlen(value) <= 255)
+    gboolean ok = (g_ascii_isalpha(*value) || *value == '_') && strlen(value) <= 255;
+
+    for (const char *p = value; ok && *p; p++)
+        ok = g_ascii_isalnum(*p) || strchr("_./-", *p);
+    if (ok)
         return TRUE;
-    return nc_reader_fail(r, node, "%s '%s' is not an nftables name", attr, value);
+    return nc_reader_fail(r, node, "%s '%s' is not an nftables name (a letter or _, then letters, "
+                                   "digits, _ . / -)",
+                          attr, value);
+}
+
+/* family, table and a name (@name_attr) of an nftables object, set or element's set */
+static gboolean nc_read_nft_ident(NcReader *r, const xmlNode *node, const char *const *values,
+                                  const char *name_attr, guint8 *family, char **table, char **name)
+{
+    if (!nc_nft_family_parse(values[0], family))
+        return nc_reader_fail(r, node, "family '%s' is not an nftables family (ip, ip6, inet, arp, "
+                                       "bridge, netdev)",
+                              values[0]);
+    if (!nc_read_nft_name(r, node, "table", values[1]) ||
+        !nc_read_nft_name(r, node, name_attr, values[2]))
+        return FALSE;
+    *table = g_strdup(values[1]);
+    *name = g_strdup(values[2]);
+    return TRUE;
 }
 
 /* <key> or <data>: the readable form, or encoding="hex" */
@@ -1452,17 +1481,8 @@ static NcNftSetElem *nc_read_nft_elem(NcReader *r, xmlNode *node)
         if (!nc_require(r, node, names, &a, i))
             goto out;
     }
-    if (!nc_nft_family_parse(a.values[0], &e->family)) {
-        nc_reader_fail(r, node, "family '%s' is not an nftables family (ip, ip6, inet, arp, "
-                                "bridge, netdev)",
-                       a.values[0]);
+    if (!nc_read_nft_ident(r, node, a.values, "set", &e->family, &e->table, &e->set))
         goto out;
-    }
-    if (!nc_read_nft_name(r, node, "table", a.values[1]) ||
-        !nc_read_nft_name(r, node, "set", a.values[2]))
-        goto out;
-    e->table = g_strdup(a.values[1]);
-    e->set = g_strdup(a.values[2]);
     if (!nc_read_uint(r, node, "flags", a.values[3], TRUE, G_MAXUINT32, &v))
         goto out;
     e->set_flags = (guint32)v;
@@ -1581,17 +1601,8 @@ static NcNftObj *nc_read_nft_obj(NcReader *r, xmlNode *node)
     if (!nc_require(r, node, names, &a, 4) ||
         !nc_require(r, node, names, &a, quota ? 5 : 3) || (quota && !nc_require(r, node, names, &a, 6)))
         goto out;
-    if (!nc_nft_family_parse(a.values[0], &o->family)) {
-        nc_reader_fail(r, node, "family '%s' is not an nftables family (ip, ip6, inet, arp, "
-                                "bridge, netdev)",
-                       a.values[0]);
+    if (!nc_read_nft_ident(r, node, a.values, "name", &o->family, &o->table, &o->name))
         goto out;
-    }
-    if (!nc_read_nft_name(r, node, "table", a.values[1]) ||
-        !nc_read_nft_name(r, node, "name", a.values[2]))
-        goto out;
-    o->table = g_strdup(a.values[1]);
-    o->name = g_strdup(a.values[2]);
     o->type = quota ? NFT_OBJECT_QUOTA : NFT_OBJECT_COUNTER;
     if ((a.values[3] && !nc_read_u64_attr(r, node, "packets", a.values[3], FALSE, &o->packets)) ||
         !nc_read_u64_attr(r, node, "bytes", a.values[4], FALSE, &o->bytes) ||

@@ -11,26 +11,8 @@
 
 #include "conf/nc-ct-diff.h"
 #include "conf/nc-ct-items.h"
+#include "util/nc-bytes.h"
 #include "util/nc-error.h"
-
-static void nc_ct_put_u8(GByteArray *b, guint8 v)
-{
-    g_byte_array_append(b, &v, 1);
-}
-
-static void nc_ct_put_u16(GByteArray *b, guint16 v)
-{
-    guint8 p[2] = {v >> 8, v};
-
-    g_byte_array_append(b, p, 2);
-}
-
-static void nc_ct_put_u32(GByteArray *b, guint32 v)
-{
-    guint8 p[4] = {v >> 24, v >> 16, v >> 8, v};
-
-    g_byte_array_append(b, p, 4);
-}
 
 static guint8 nc_ct_wire_family(guint8 af)
 {
@@ -41,12 +23,12 @@ static void nc_ct_put_tuple(GByteArray *b, const NcCtTuple *t, gsize alen)
 {
     g_byte_array_append(b, t->src.bytes, alen);
     g_byte_array_append(b, t->dst.bytes, alen);
-    nc_ct_put_u8(b, t->proto);
-    nc_ct_put_u16(b, t->sport);
-    nc_ct_put_u16(b, t->dport);
-    nc_ct_put_u16(b, t->icmp_id);
-    nc_ct_put_u8(b, t->icmp_type);
-    nc_ct_put_u8(b, t->icmp_code);
+    nc_bytes_put_be(b, t->proto, 1);
+    nc_bytes_put_be(b, t->sport, 2);
+    nc_bytes_put_be(b, t->dport, 2);
+    nc_bytes_put_be(b, t->icmp_id, 2);
+    nc_bytes_put_be(b, t->icmp_type, 1);
+    nc_bytes_put_be(b, t->icmp_code, 1);
 }
 
 /* The encoding relies on one thing: one family in all four addresses. */
@@ -85,23 +67,23 @@ gboolean nc_ct_entry_append_canonical(GByteArray *out, const NcCtEntry *e, GErro
     if (!nc_ct_check_family(&e->orig, &e->reply, &fam, error))
         return FALSE;
     alen = fam == 4 ? 4 : 16;
-    nc_ct_put_u8(out, fam);
-    nc_ct_put_u8(out, (e->has_labels ? NC_CT_ENTRY_FLAG_LABELS : 0) |
-                          (e->has_tcp ? NC_CT_ENTRY_FLAG_TCP : 0));
-    nc_ct_put_u16(out, e->zone);
+    nc_bytes_put_be(out, fam, 1);
+    nc_bytes_put_be(out, (e->has_labels ? NC_CT_ENTRY_FLAG_LABELS : 0) |
+                          (e->has_tcp ? NC_CT_ENTRY_FLAG_TCP : 0), 1);
+    nc_bytes_put_be(out, e->zone, 2);
     nc_ct_put_tuple(out, &e->orig, alen);
     nc_ct_put_tuple(out, &e->reply, alen);
-    nc_ct_put_u32(out, e->status);
-    nc_ct_put_u32(out, e->timeout);
-    nc_ct_put_u32(out, e->mark);
+    nc_bytes_put_be(out, e->status, 4);
+    nc_bytes_put_be(out, e->timeout, 4);
+    nc_bytes_put_be(out, e->mark, 4);
     if (e->has_labels)
         g_byte_array_append(out, e->labels, 16);
     if (e->has_tcp) {
-        nc_ct_put_u8(out, e->tcp_state);
-        nc_ct_put_u8(out, e->tcp_wscale[0]);
-        nc_ct_put_u8(out, e->tcp_wscale[1]);
-        nc_ct_put_u8(out, e->tcp_flags[0]);
-        nc_ct_put_u8(out, e->tcp_flags[1]);
+        nc_bytes_put_be(out, e->tcp_state, 1);
+        nc_bytes_put_be(out, e->tcp_wscale[0], 1);
+        nc_bytes_put_be(out, e->tcp_wscale[1], 1);
+        nc_bytes_put_be(out, e->tcp_flags[0], 1);
+        nc_bytes_put_be(out, e->tcp_flags[1], 1);
     }
     return TRUE;
 }
@@ -122,9 +104,9 @@ gboolean nc_ct_key_append_canonical(GByteArray *out, guint16 zone, const NcCtTup
 
     if (!nc_ct_check_family(orig, NULL, &fam, error))
         return FALSE;
-    nc_ct_put_u8(out, fam);
-    nc_ct_put_u8(out, 0);
-    nc_ct_put_u16(out, zone);
+    nc_bytes_put_be(out, fam, 1);
+    nc_bytes_put_be(out, 0, 1);
+    nc_bytes_put_be(out, zone, 2);
     nc_ct_put_tuple(out, orig, fam == 4 ? 4 : 16);
     return TRUE;
 }

@@ -12,6 +12,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "conf/nc-nft-items.h"
+#include "util/nc-bytes.h"
 #include "util/nc-error.h"
 
 static const struct {
@@ -276,20 +277,11 @@ static void nc_nft_put_str(GByteArray *b, const char *s)
     g_byte_array_append(b, (const guint8 *)s, strlen(s) + 1);
 }
 
-static void nc_nft_put_be(GByteArray *b, guint64 v, guint n)
-{
-    for (guint i = 0; i < n; i++) {
-        guint8 byte = (guint8)(v >> (8 * (n - 1 - i)));
-
-        g_byte_array_append(b, &byte, 1);
-    }
-}
-
 static void nc_nft_put_blob(GByteArray *b, GBytes *blob)
 {
     gsize len = blob ? g_bytes_get_size(blob) : 0;
 
-    nc_nft_put_be(b, len, 2);
+    nc_bytes_put_be(b, len, 2);
     if (len)
         g_byte_array_append(b, g_bytes_get_data(blob, NULL), len);
 }
@@ -388,21 +380,21 @@ static gboolean nc_nft_set_encode(gconstpointer item, GByteArray *out, GError **
     const NcNftSetElem *e = item;
 
     nc_nft_set_key(item, out, error);
-    nc_nft_put_be(out, e->set_flags, 4);
-    nc_nft_put_be(out, e->key_type, 4);
-    nc_nft_put_be(out, e->key_len, 4);
-    nc_nft_put_be(out, e->data_type, 4);
-    nc_nft_put_be(out, e->data_len, 4);
+    nc_bytes_put_be(out, e->set_flags, 4);
+    nc_bytes_put_be(out, e->key_type, 4);
+    nc_bytes_put_be(out, e->key_len, 4);
+    nc_bytes_put_be(out, e->data_type, 4);
+    nc_bytes_put_be(out, e->data_len, 4);
     g_byte_array_append(out, &e->n_fields, 1);
     g_byte_array_append(out, e->field_len, e->n_fields);
     nc_nft_put_blob(out, e->data);
     nc_nft_put_str(out, e->objref ? e->objref : "");
-    nc_nft_put_be(out, e->has_timeout, 1);
-    nc_nft_put_be(out, e->timeout_ms, 8);
-    nc_nft_put_be(out, e->expires_ms, 8);
-    nc_nft_put_be(out, e->has_counter, 1);
-    nc_nft_put_be(out, e->packets, 8);
-    nc_nft_put_be(out, e->bytes, 8);
+    nc_bytes_put_be(out, e->has_timeout, 1);
+    nc_bytes_put_be(out, e->timeout_ms, 8);
+    nc_bytes_put_be(out, e->expires_ms, 8);
+    nc_bytes_put_be(out, e->has_counter, 1);
+    nc_bytes_put_be(out, e->packets, 8);
+    nc_bytes_put_be(out, e->bytes, 8);
     return TRUE;
 }
 
@@ -762,7 +754,7 @@ static gboolean nc_nft_obj_key(gconstpointer item, GByteArray *out, GError **err
     g_byte_array_append(out, &o->family, 1);
     nc_nft_put_str(out, o->table);
     nc_nft_put_str(out, o->name);
-    nc_nft_put_be(out, o->type, 4);
+    nc_bytes_put_be(out, o->type, 4);
     return TRUE;
 }
 
@@ -771,10 +763,10 @@ static gboolean nc_nft_obj_encode(gconstpointer item, GByteArray *out, GError **
     const NcNftObj *o = item;
 
     nc_nft_obj_key(item, out, error);
-    nc_nft_put_be(out, o->packets, 8);
-    nc_nft_put_be(out, o->bytes, 8);
-    nc_nft_put_be(out, o->consumed, 8);
-    nc_nft_put_be(out, o->flags, 4);
+    nc_bytes_put_be(out, o->packets, 8);
+    nc_bytes_put_be(out, o->bytes, 8);
+    nc_bytes_put_be(out, o->consumed, 8);
+    nc_bytes_put_be(out, o->flags, 4);
     return TRUE;
 }
 

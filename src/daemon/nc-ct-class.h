@@ -1,9 +1,9 @@
-/* nc-ct-class.h - conntrack as a class of the state-driver interface: its item identity and
- * canonical bytes (those of the peer protocol), and its driver over nc-ct / nc-ct-events
+/* nc-ct-class.h - conntrack's driver on the state-driver interface, over nc-ct / nc-ct-events
  *
  * An adapter, so that conntrack can move onto src/drivers/nc-state-driver.h without changing
- * what goes on the wire: an NcItemSet of this class has the same digest as nc-peer-proto's
- * NcPeerDigest of the same entries, and its keys are NcPeerCtKey's canonical bytes.
+ * what goes on the wire: its class (conf/nc-ct-items.h) encodes as the peer protocol does, so
+ * an NcItemSet of this class has the same digest as nc-peer-proto's NcPeerDigest of the same
+ * entries, and its keys are NcPeerCtKey's canonical bytes.
  */
 #pragma once
 
