@@ -23,17 +23,24 @@ REPORT_NS = "https://netcarry.dev/xmlns/report/1"
 
 
 def summarize(name, xml):
-    """one line: who moved where, how it ended, the margin and the entries installed"""
+    """one line: who moved where, how it ended, the margin, the entries installed per class and
+    how many things of the domain's could not be carried"""
     root = ET.fromstring(xml)
     # libvirt returns the element with its namespace taken off: read names without one
+    def findall(tag):
+        return root.findall(tag) or root.findall(f"{{{REPORT_NS}}}{tag}")
     def find(tag):
-        return root.find(tag) if root.find(tag) is not None else root.find(f"{{{REPORT_NS}}}{tag}")
-    mig, fig, carried = find("migration"), find("figures"), find("carried")
+        found = findall(tag)
+        return found[0] if found else None
+    mig, fig = find("migration"), find("figures")
     line = f"netcarry report: {name}: {mig.get('source')} -> {mig.get('destination')}: {mig.get('outcome')}"
     if fig is not None and fig.get("margin-us") is not None:
         line += f", margin {int(fig.get('margin-us')) / 1000:+.1f} ms"
-    if carried is not None:
+    for carried in findall("carried"):  # one per class: conntrack, nft-set, nft-object
         line += f", {carried.get('installed')} {carried.get('class')} entries installed"
+    not_carried = findall("not-carried")
+    if not_carried:
+        line += f", {len(not_carried)} not carried"
     if mig.get("reason"):
         line += f" ({mig.get('reason')})"
     return line

@@ -64,6 +64,25 @@ NcOwner *nc_owner_new(void)
     return o;
 }
 
+/* (transfer full): a deep copy */
+NcOwner *nc_owner_copy(const NcOwner *owner)
+{
+    NcOwner *o = nc_owner_new();
+
+    g_array_append_vals(o->addresses, owner->addresses->data, owner->addresses->len);
+    g_array_append_vals(o->macs, owner->macs->data, owner->macs->len);
+    for (guint i = 0; owner->objects && i < owner->objects->len; i++) {
+        const NcObjectRef *r = owner->objects->pdata[i];
+
+        g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+    }
+    o->has_zone = owner->has_zone;
+    o->zone = owner->zone;
+    o->has_mark = owner->has_mark;
+    o->mark = owner->mark;
+    return o;
+}
+
 void nc_owner_free(NcOwner *owner)
 {
     if (!owner)

@@ -51,6 +51,7 @@ typedef struct {
 } NcOwner;
 
 NcOwner *nc_owner_new(void);
+NcOwner *nc_owner_copy(const NcOwner *owner);
 void nc_owner_free(NcOwner *owner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
 gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);

@@ -4,7 +4,8 @@
  * Theory of operation
  *
  * A report holds raw facts only: each host's timeline as its phase tracker recorded it, the
- * counts per state class, the failures, the gate. Everything derived (margin, source stop to
+ * counts per state class, the entries refused (failures), what belongs to the domain but cannot
+ * be carried (not carried), the gate. Everything derived (margin, source stop to
  * installed, the stop-to-resume window) is computed by nc_report_figures() alone, so the
  * XML's <figures> element, the text form and any test read the same numbers. The XML carries
  * the figures for platforms that read the metadata without netcarry's code; the reader
@@ -13,6 +14,11 @@
  * Which step counts: the first step of a phase on a side (the tracker records one step per
  * phase, except pre-copy passes). Source stop = the source's stop-and-copy step; installed and
  * resumed = the destination's steps. A missing step leaves the figures that need it unset.
+ *
+ * Classes: every count, failure and not-carried entry names its class by the class's name
+ * (NcClassOps.name: "conntrack", "nft-set", "nft-object"); <carried> is one element per class
+ * carried, read back by its class attribute. Format 1 as first written (conntrack only, no
+ * <not-carried>) is the same form with fewer classes, so it is still read as it is.
  *
  * Parsing: nc_xml_parse(), a tree walk that reads what it knows and checks what the schema
  * cannot (one timeline per side, a pass only on a precopy step, times that exist, the figures),
@@ -58,7 +64,12 @@ static const char *const nc_phase_names[] = {
 };
 static_assert(G_N_ELEMENTS(nc_phase_names) == NC_REPORT_PHASE_LAST, "one name per phase");
 
-static const char *const nc_class_names[] = {[NC_REPORT_CLASS_CONNTRACK] = "conntrack"};
+/* the state classes' NcClassOps.name */
+static const char *const nc_class_names[] = {
+    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",
+    [NC_REPORT_CLASS_NFT_SET] = "nft-set",
+    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object",
+};
 static_assert(G_N_ELEMENTS(nc_class_names) == NC_REPORT_CLASS_LAST, "one name per class");
 
 static int nc_lookup(const char *const *names, guint n, const char *str)
@@ -100,6 +111,11 @@ const char *nc_report_class_to_string(NcReportClass klass)
     return (guint)klass < NC_REPORT_CLASS_LAST ? nc_class_names[klass] : NULL;
 }
 
+int nc_report_class_from_string(const char *str)
+{
+    return nc_lookup(nc_class_names, G_N_ELEMENTS(nc_class_names), str);
+}
+
 /* ---- model ------------------------------------------------------------------------------ */
 
 static void nc_step_clear(gpointer data)
@@ -127,6 +143,7 @@ NcReport *nc_report_new(void)
         g_array_set_clear_func(r->steps[i], nc_step_clear);
     }
     r->failures = g_ptr_array_new_with_free_func(nc_failure_free);
+    r->not_carried = g_ptr_array_new_with_free_func(nc_failure_free);
     return r;
 }
 
@@ -143,6 +160,7 @@ void nc_report_free(NcReport *report)
     for (guint i = 0; i < NC_REPORT_SIDE_LAST; i++)
         g_array_unref(report->steps[i]);
     g_ptr_array_unref(report->failures);
+    g_ptr_array_unref(report->not_carried);
     g_free(report->gate_mode);
     g_free(report);
 }
@@ -156,15 +174,28 @@ void nc_report_add_step(NcReport *report, NcReportSide side, NcReportPhase phase
     g_array_append_val(report->steps[side], s);
 }
 
-void nc_report_add_failure(NcReport *report, NcReportClass klass, const char *entry,
+static void nc_failure_add(GPtrArray *list, NcReportClass klass, const char *entry,
                            const char *reason)
 {
     NcReportFailure *f = g_new0(NcReportFailure, 1);
 
+    g_return_if_fail(klass < NC_REPORT_CLASS_LAST);
     f->klass = klass;
     f->entry = g_strdup(entry);
     f->reason = g_strdup(reason);
-    g_ptr_array_add(report->failures, f);
+    g_ptr_array_add(list, f);
+}
+
+void nc_report_add_failure(NcReport *report, NcReportClass klass, const char *entry,
+                           const char *reason)
+{
+    nc_failure_add(report->failures, klass, entry, reason);
+}
+
+void nc_report_add_not_carried(NcReport *report, NcReportClass klass, const char *what,
+                               const char *reason)
+{
+    nc_failure_add(report->not_carried, klass, what, reason);
 }
 
 const NcReportStep *nc_report_find_step(const NcReport *report, NcReportSide side,
@@ -229,6 +260,20 @@ static void nc_attr_time(GString *s, const char *name, gint64 us)
     g_string_append_printf(s, " %s=\"%s\"", name, buf);
 }
 
+/* one <@elem class="..." @what_attr="..." reason="..."/> per NcReportFailure of @list */
+static void nc_format_failures(GString *s, const char *elem, const char *what_attr,
+                               const GPtrArray *list)
+{
+    for (guint i = 0; i < list->len; i++) {
+        const NcReportFailure *f = list->pdata[i];
+
+        g_string_append_printf(s, "  <%s class=\"%s\"", elem, nc_class_names[f->klass]);
+        nc_attr(s, what_attr, f->entry ? f->entry : "?");
+        nc_attr(s, "reason", f->reason ? f->reason : "?");
+        g_string_append(s, "/>\n");
+    }
+}
+
 char *nc_report_format_element(const NcReport *r)
 {
     GString *s = g_string_new(NULL);
@@ -280,14 +325,8 @@ char *nc_report_format_element(const NcReport *r)
                                nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
                                n->failed, n->removed_at_source);
     }
-    for (guint i = 0; i < r->failures->len; i++) {
-        const NcReportFailure *f = r->failures->pdata[i];
-
-        g_string_append_printf(s, "  <failure class=\"%s\"", nc_report_class_to_string(f->klass));
-        nc_attr(s, "entry", f->entry ? f->entry : "?");
-        nc_attr(s, "reason", f->reason ? f->reason : "?");
-        g_string_append(s, "/>\n");
-    }
+    nc_format_failures(s, "failure", "entry", r->failures);
+    nc_format_failures(s, "not-carried", "what", r->not_carried);
     if (r->has_gate) {
         g_string_append(s, "  <gate");
         nc_attr(s, "mode", r->gate_mode ? r->gate_mode : "gate");
@@ -414,6 +453,32 @@ static gboolean nc_read_figure(NcReader *r, const xmlNode *node, const char *att
     return TRUE;
 }
 
+static gboolean nc_read_class(NcReader *r, const xmlNode *node, NcReportClass *out)
+{
+    g_autofree char *name = nc_prop(node, "class");
+    int klass = nc_report_class_from_string(name);
+
+    if (klass < 0)
+        return nc_fail(r, node, "class '%s' is not conntrack, nft-set or nft-object",
+                       name ? name : "");
+    *out = (NcReportClass)klass;
+    return TRUE;
+}
+
+/* a <failure> or <not-carried>: its class, what (@what_attr) and reason, added to @list */
+static gboolean nc_read_failure(NcReader *r, const xmlNode *node, const char *what_attr,
+                                GPtrArray *list)
+{
+    g_autofree char *what = nc_prop(node, what_attr);
+    g_autofree char *reason = nc_prop(node, "reason");
+    NcReportClass klass;
+
+    if (!nc_read_class(r, node, &klass))
+        return FALSE;
+    nc_failure_add(list, klass, what, reason);
+    return TRUE;
+}
+
 static gboolean nc_read_report(NcReader *r, const xmlNode *root, NcReport *report)
 {
     gboolean have_figures = FALSE;
@@ -476,14 +541,17 @@ static gboolean nc_read_report(NcReader *r, const xmlNode *root, NcReport *repor
                     return FALSE;
             }
         } else if (strcmp(elem, "carried") == 0) {
-            NcReportCarried *n = &report->carried[NC_REPORT_CLASS_CONNTRACK];
-            g_autofree char *klass = nc_prop(c, "class");
+            NcReportCarried *n;
+            NcReportClass klass;
             guint64 v[5];
             static const char *const attrs[] = {"precopied", "changed-at-stop", "installed",
                                                 "failed", "removed-at-source"};
 
+            if (!nc_read_class(r, c, &klass))
+                return FALSE;
+            n = &report->carried[klass];
             if (n->present)
-                return nc_fail(r, c, "class %s is counted twice", klass);
+                return nc_fail(r, c, "class %s is counted twice", nc_class_names[klass]);
             for (guint i = 0; i < G_N_ELEMENTS(attrs); i++) {
                 if (!nc_prop_uint(r, c, attrs[i], G_MAXUINT32, &v[i]))
                     return FALSE;
@@ -495,10 +563,11 @@ static gboolean nc_read_report(NcReader *r, const xmlNode *root, NcReport *repor
             n->failed = (guint32)v[3];
             n->removed_at_source = (guint32)v[4];
         } else if (strcmp(elem, "failure") == 0) {
-            g_autofree char *entry = nc_prop(c, "entry");
-            g_autofree char *reason = nc_prop(c, "reason");
-
-            nc_report_add_failure(report, NC_REPORT_CLASS_CONNTRACK, entry, reason);
+            if (!nc_read_failure(r, c, "entry", report->failures))
+                return FALSE;
+        } else if (strcmp(elem, "not-carried") == 0) {
+            if (!nc_read_failure(r, c, "what", report->not_carried))
+                return FALSE;
         } else if (strcmp(elem, "gate") == 0) {
             report->has_gate = TRUE;
             report->gate_mode = nc_prop(c, "mode");
@@ -620,8 +689,9 @@ static void nc_append_ms(GString *s, gint64 us, gboolean sign)
  * @report: the report
  *
  * A header line, then one row per phase (and pre-copy pass) with each host's time in ms
- * relative to the source's stop (or, without one, to the earliest step), then the counts,
- * the failures, the gate and the figures.
+ * relative to the source's stop (or, without one, to the earliest step), then one line of
+ * counts per class carried, the entries refused ("failed: CLASS ENTRY: REASON"), what cannot
+ * be carried ("not carried: CLASS WHAT: REASON"), the gate and the figures.
  *
  * Return: (transfer full): text, lines ending in '\n'
  */
@@ -690,18 +760,27 @@ char *nc_report_to_text(const NcReport *r)
     for (guint c = 0; c < NC_REPORT_CLASS_LAST; c++) {
         const NcReportCarried *n = &r->carried[c];
 
-        if (n->present)
-            g_string_append_printf(s,
-                                   "%s: %u pre-copied, %u changed at stop, %u installed, "
-                                   "%u failed, %u removed at source\n",
-                                   nc_class_names[c], n->precopied, n->changed_at_stop,
-                                   n->installed, n->failed, n->removed_at_source);
+        if (!n->present)
+            continue;
+        g_string_append_printf(s, "%s: %u pre-copied, %u changed at stop, %u installed, %u failed",
+                               nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
+                               n->failed);
+        /* a named counter or quota stays in the source's ruleset: nothing to remove */
+        if (c != NC_REPORT_CLASS_NFT_OBJECT)
+            g_string_append_printf(s, ", %u removed at source", n->removed_at_source);
+        g_string_append_c(s, '\n');
     }
     for (guint i = 0; i < r->failures->len; i++) {
         const NcReportFailure *f = r->failures->pdata[i];
 
-        g_string_append_printf(s, "failed: %s %s: %s\n", nc_report_class_to_string(f->klass),
-                               f->entry, f->reason);
+        g_string_append_printf(s, "failed: %s %s: %s\n", nc_class_names[f->klass], f->entry,
+                               f->reason);
+    }
+    for (guint i = 0; i < r->not_carried->len; i++) {
+        const NcReportFailure *f = r->not_carried->pdata[i];
+
+        g_string_append_printf(s, "not carried: %s %s: %s\n", nc_class_names[f->klass], f->entry,
+                               f->reason);
     }
     if (r->has_gate) {
         g_string_append_printf(s, "gate (%s): %" G_GUINT64_FORMAT " packets held",
@@ -753,6 +832,22 @@ static void nc_json_time(NcJson *j, const char *key, const char *key_us, gint64 
     nc_time_format(us, buf, sizeof(buf));
     nc_json_string(j, key, buf);
     nc_json_int(j, key_us, us);
+}
+
+static void nc_json_failures(NcJson *j, const char *key, const char *what_key,
+                             const GPtrArray *list)
+{
+    nc_json_begin_array(j, key);
+    for (guint i = 0; i < list->len; i++) {
+        const NcReportFailure *f = list->pdata[i];
+
+        nc_json_begin_object(j, NULL);
+        nc_json_string(j, "class", nc_class_names[f->klass]);
+        nc_json_string(j, what_key, f->entry);
+        nc_json_string(j, "reason", f->reason);
+        nc_json_end_object(j);
+    }
+    nc_json_end_array(j);
 }
 
 /**
@@ -819,17 +914,8 @@ char *nc_report_to_json(const NcReport *r)
     }
     nc_json_end_array(j);
 
-    nc_json_begin_array(j, "failures");
-    for (guint i = 0; i < r->failures->len; i++) {
-        const NcReportFailure *f = r->failures->pdata[i];
-
-        nc_json_begin_object(j, NULL);
-        nc_json_string(j, "class", nc_report_class_to_string(f->klass));
-        nc_json_string(j, "entry", f->entry);
-        nc_json_string(j, "reason", f->reason);
-        nc_json_end_object(j);
-    }
-    nc_json_end_array(j);
+    nc_json_failures(j, "failures", "entry", r->failures);
+    nc_json_failures(j, "not_carried", "what", r->not_carried);
 
     if (r->has_gate) {
         nc_json_begin_object(j, "gate");

@@ -56,10 +56,13 @@ typedef enum {
 } NcReportPhase;
 
 /**
- * NcReportClass - a state class (docs/architecture.md) the report counts; only conntrack so far
+ * NcReportClass - a state class (docs/architecture.md) the report counts. Its name is the
+ * class's NcClassOps.name (src/conf/nc-item-set.h), the same in the report's XML and JSON.
  */
 typedef enum {
-    NC_REPORT_CLASS_CONNTRACK,
+    NC_REPORT_CLASS_CONNTRACK,  /* "conntrack" */
+    NC_REPORT_CLASS_NFT_SET,    /* "nft-set": nftables set and map elements */
+    NC_REPORT_CLASS_NFT_OBJECT, /* "nft-object": named counters and quotas */
     NC_REPORT_CLASS_LAST,
 } NcReportClass;
 
@@ -84,7 +87,8 @@ typedef struct {
  * @changed_at_stop:   sent after the source stopped (the stop-and-copy delta)
  * @installed:         installed on the destination
  * @failed:            refused by the destination's kernel or by netcarry's checks
- * @removed_at_source: removed from the source after completion
+ * @removed_at_source: removed from the source after completion (always 0 for nft-object: a
+ *                     named counter or quota is part of the source's ruleset and stays)
  */
 typedef struct {
     gboolean present;
@@ -96,9 +100,11 @@ typedef struct {
 } NcReportCarried;
 
 /**
- * NcReportFailure - one entry that was not carried
+ * NcReportFailure - one entry that was not carried: refused (NcReport.failures), or one that
+ * cannot be carried at all (NcReport.not_carried)
  * @klass:  its class
- * @entry:  a description of the entry ("tcp 10.0.0.5:40000 -> 198.51.100.7:443 zone 0")
+ * @entry:  a description of the entry ("tcp 10.0.0.5:40000 -> 198.51.100.7:443 zone 0"); for
+ *          a not-carried one, what it is ("inet/fw/perip element 10.0.0.5 (ct count)")
  * @reason: why ("EEXIST from the kernel", "address not the domain's", ...)
  */
 typedef struct {
@@ -118,7 +124,10 @@ typedef struct {
  * @downtime_ms:       libvirt's reported downtime (job-completed event on the source)
  * @steps:             (element-type NcReportStep): per side, in the order recorded
  * @carried:           per class
- * @failures:          (element-type NcReportFailure)
+ * @failures:          (element-type NcReportFailure): entries refused (by the destination's
+ *                     kernel or netcarry's checks): what and why
+ * @not_carried:       (element-type NcReportFailure): belongs to the domain, cannot be
+ *                     carried (a `ct count` list, a `limit` bucket, ...): what and why
  * @has_gate:          whether the gate section is set
  * @gate_mode:         "gate" or "suspend" (the daemon's NcGateMode names)
  * @held_packets:      packets the gate held back (dropped) while closed
@@ -137,6 +146,7 @@ typedef struct {
     GArray *steps[NC_REPORT_SIDE_LAST];
     NcReportCarried carried[NC_REPORT_CLASS_LAST];
     GPtrArray *failures;
+    GPtrArray *not_carried; /* (element-type NcReportFailure) */
     gboolean has_gate;
     char *gate_mode;
     guint64 held_packets;
@@ -169,6 +179,7 @@ const char *nc_report_side_to_string(NcReportSide side);
 const char *nc_report_phase_to_string(NcReportPhase phase);
 int nc_report_phase_from_string(const char *str); /* -1 if unknown (also for "none") */
 const char *nc_report_class_to_string(NcReportClass klass);
+int nc_report_class_from_string(const char *str); /* -1 if unknown */
 
 NcReport *nc_report_new(void);
 void nc_report_free(NcReport *report);
@@ -178,6 +189,8 @@ void nc_report_add_step(NcReport *report, NcReportSide side, NcReportPhase phase
                         gint64 time_us, const char *cause);
 void nc_report_add_failure(NcReport *report, NcReportClass klass, const char *entry,
                            const char *reason);
+void nc_report_add_not_carried(NcReport *report, NcReportClass klass, const char *what,
+                               const char *reason);
 
 /* The first step of @phase (and @pass, for pre-copy; 0: any) on @side, or NULL. */
 const NcReportStep *nc_report_find_step(const NcReport *report, NcReportSide side,

@@ -130,6 +130,7 @@
 #include "drivers/nc-ct.h"
 #include "drivers/nc-gate.h"
 #include "nc-carry.h"
+#include "nc-carry-classes.h"
 #include "nc-peer.h"
 #include "util/nc-error.h"
 #include "util/nc-netns.h"
@@ -196,6 +197,7 @@ typedef struct _Local {
     char *uuid;
     char *name;
     NcCtSelector sel; /* addresses owned */
+    NcOwner *owner;   /* what else is the domain's (MACs, the profile's objects) */
 } Local;
 
 /* the destination's own timeouts, per protocol and state (-1: unknown): a carried entry's margin
@@ -237,6 +239,8 @@ struct _Carry {
 
     /* both: counts for the report and status */
     guint32 precopied, changed_at_stop, installed_n, failed_n, removed_at_source;
+    NcCarryClasses *classes; /* the classes beside conntrack (nc-carry-classes.h) */
+    GArray *classes_removed; /* source: NcPeerClassSum, what its clean-up removed */
 
     /* destination */
     NcCtSelector sel; /* the domain's entries (destination: from the XML here; source: a copy) */
@@ -449,6 +453,8 @@ static void carry_free(Carry *c)
     g_clear_object(&c->dial_socket);
     g_clear_pointer(&c->set, nc_peer_set_free);
     g_clear_pointer(&c->installed, g_hash_table_unref);
+    g_clear_pointer(&c->classes, nc_carry_classes_free);
+    g_clear_pointer(&c->classes_removed, g_array_unref);
     g_clear_pointer(&c->sent, g_hash_table_unref);
     g_clear_pointer(&c->report_failures, g_ptr_array_unref);
     g_clear_pointer(&c->rv, nc_rendezvous_free);
@@ -546,11 +552,11 @@ static gint64 read_sysctl(const char *path)
     return g_ascii_strtoll(text, NULL, 10);
 }
 
-static gpointer kernel_facts_thread(gpointer data)
+static gpointer kernel_facts_thread(gpointer data, GError *entered)
 {
     KernelFacts *k = data;
 
-    if (k->netns && !nc_netns_enter(k->netns, &k->error))
+    if ((k->error = entered))
         return NULL;
     k->count = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_count");
     k->max = read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max");
@@ -622,7 +628,9 @@ static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **er
                     err->message);
         return FALSE;
     }
-    t = g_thread_new("nc-carry-sysctl", kernel_facts_thread, &k);
+    t = nc_netns_thread_new("nc-carry-sysctl", k.netns, kernel_facts_thread, &k, error);
+    if (!t)
+        return FALSE;
     g_thread_join(t);
     if (k.error) {
         g_propagate_error(error, k.error);
@@ -685,6 +693,8 @@ static void dest_rollback(Carry *c)
                  all->len);
         g_hash_table_remove_all(c->installed);
     }
+    if (c->classes)
+        nc_carry_classes_rollback(c->classes);
 }
 
 /* Opens (removes) the domain's gate if it is closed; @what: "opening" or "removing", for the log.
@@ -793,6 +803,8 @@ static void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
         nc_report_add_failure(r, NC_REPORT_CLASS_CONNTRACK, parts[0],
                               parts[1] ? parts[1] : "unknown");
     }
+    if (c->classes)
+        nc_carry_classes_report(c->classes, r);
     r->has_gate = c->tap != NULL;
     r->gate_mode = g_strdup(nc_gate_mode_to_string(c->e->opt.config->gate_mode));
     r->held_packets = c->held_packets;
@@ -1090,6 +1102,9 @@ static void dest_on_finished(Carry *c, const NcPeerFinished *f)
     copy->reason = g_strdup(f->reason ? f->reason : "");
     finished_free(c->source_end);
     c->source_end = copy;
+    copy->classes = NULL; /* not kept: taken into the classes below */
+    if (c->classes)
+        nc_carry_classes_source_removed(c->classes, f->classes);
     CLOG(G_LOG_LEVEL_INFO, c,
          "the source's migration %s (%u timeline steps, downtime %s%u ms, %u entries removed "
          "there)",
@@ -1136,6 +1151,7 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
         }
         nc_peer_session_set_secret(session, c->rv->secret);
+        nc_peer_session_set_classes(session, nc_carry_classes_names());
         CLOG(G_LOG_LEVEL_INFO, c, "source %s (%s) authenticated; proving the rendezvous secret",
              msg->hello.host, nc_peer_session_get_remote(session));
         return NULL;
@@ -1173,8 +1189,22 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         c->precopied += n;
         return NULL;
     }
+    case NC_PEER_MSG_ITEMS:
+        /* a class beside conntrack, whole (protocol 4): checked now, installed with the seal */
+        if (!nc_carry_classes_receive(c->classes, &msg->items, &err)) {
+            gboolean foreign = g_error_matches(err, NC_ERROR, NC_ERROR_PERMISSION);
+            NcPeerMsg *abort_ = nc_peer_msg_new_abort(
+                foreign ? NC_PEER_ABORT_REFUSED : NC_PEER_ABORT_PROTOCOL, err->message);
+
+            dest_give_up(c, err->message, !foreign);
+            return abort_;
+        }
+        CLOG(G_LOG_LEVEL_DEBUG, c, "%s %u items of class %s arrived",
+             msg->items.replace ? "the set:" : "more:", msg->items.items->len, msg->items.klass);
+        return NULL;
     case NC_PEER_MSG_SEAL: {
         gint64 stop_us = 0;
+        NcPeerMsg *ack;
 
         g_free(c->source_steps);
         c->source_steps = g_memdup2(msg->seal.steps, msg->seal.n_steps * sizeof(NcPeerSealStep));
@@ -1186,10 +1216,21 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         feed(c, NC_EV_SEALED, 0, NULL);
         if (!nc_peer_set_check_seal(c->set, &msg->seal, nc_peer_session_get_chunks(session),
                                     &err)) {
-            NcPeerMsg *ack = nc_peer_msg_new_ack(FALSE, 0, err->message);
-
+            ack = nc_peer_msg_new_ack(FALSE, 0, err->message);
             dest_give_up(c, err->message, TRUE);
             return ack;
+        }
+        if (nc_peer_session_get_version(session) >= NC_PEER_PROTO_CLASSES_VERSION &&
+            !nc_carry_classes_check_seal(c->classes, msg->seal.classes, &err)) {
+            ack = nc_peer_msg_new_ack(FALSE, 0, err->message);
+            dest_give_up(c, err->message, TRUE);
+            return ack;
+        }
+        /* the other classes, all or nothing, before the gate opens; what cannot be installed
+         * now (after the source's stop) is reported, and the guest gets its connections */
+        if (!nc_carry_classes_install(c->classes, &err)) {
+            CLOG(G_LOG_LEVEL_WARNING, c, "%s", err->message);
+            g_clear_error(&err);
         }
         c->installed_n = g_hash_table_size(c->installed);
         c->installed_us = g_get_real_time();
@@ -1199,10 +1240,17 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         dest_remove_gate(c, "opening");
         if (c->e->opt.config->gate_mode == NC_GATE_MODE_SUSPEND && c->e->opt.resume_func)
             c->e->opt.resume_func(c->uuid, c->e->opt.user_data);
-        CLOG(G_LOG_LEVEL_MESSAGE, c, "sealed state installed: %u entries (%u failed), gate %s",
-             c->installed_n, c->failed_n,
-             c->gate_closed ? "still closed" : (c->tap ? "open" : "none"));
-        return nc_peer_msg_new_ack(TRUE, c->installed_n, NULL);
+        {
+            g_autofree char *others = nc_carry_classes_summary(c->classes);
+
+            CLOG(G_LOG_LEVEL_MESSAGE, c,
+                 "sealed state installed: %u entries (%u failed)%s%s, gate %s", c->installed_n,
+                 c->failed_n, *others ? "; " : "", others,
+                 c->gate_closed ? "still closed" : (c->tap ? "open" : "none"));
+        }
+        ack = nc_peer_msg_new_ack(TRUE, c->installed_n, NULL);
+        ack->ack.classes = nc_carry_classes_installed_sums(c->classes);
+        return ack;
     }
     default:
         return nc_peer_msg_new_abort(NC_PEER_ABORT_PROTOCOL, "unexpected message");
@@ -1460,9 +1508,10 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     Carry *c;
     CtTimeouts timeouts;
     g_autofree char *uuid = g_strdup(domain->uuid);
+    g_autoptr(NcOwner) owner = NULL;
 
     addrs = nc_domain_addresses(domain, &err);
-    if (!addrs) {
+    if (!addrs || !(owner = nc_domain_owner(domain, &err))) {
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
@@ -1486,6 +1535,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
     c->set = nc_peer_set_new();
     c->installed = entry_table_new();
+    c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
     if (!c->server) {
@@ -1532,6 +1582,19 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
              c->precopied);
     if (!expired)
         g_source_remove(deadline);
+    /* the classes beside conntrack came with the first copy: can this host take them (their
+     * sets there, of the same type, with room)? refuse: the migration is refused, naming what is
+     * missing; proceed: the class is left out and reported */
+    if (c->admitted && c->first_copy && c->state != CARRY_ENDED && !c->forgotten &&
+        !nc_carry_classes_probe(c->classes, cfg->admission != NC_ADMISSION_REFUSE, &err)) {
+        g_autofree char *why = g_strdup_printf("this host cannot take the domain's state: %s",
+                                               err->message);
+
+        g_clear_error(&err);
+        g_clear_error(&c->admit_error);
+        c->admit_error = g_error_new(NC_ERROR, NC_ERROR_UNSUPPORTED, "%s", why);
+        dest_fail(c, why, FALSE);
+    }
     if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
         g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, bound_ms);
@@ -1828,8 +1891,17 @@ static void src_seal_done(GObject *src, GAsyncResult *res, gpointer data)
     c->state = CARRY_INSTALLED;
     c->installed_n = ack->installed;
     c->acked = TRUE;
-    CLOG(G_LOG_LEVEL_MESSAGE, c, "the destination installed %" G_GUINT64_FORMAT " entries",
-         ack->installed);
+    {
+        g_autoptr(GString) others = g_string_new(NULL);
+
+        for (guint i = 0; ack->classes && i < ack->classes->len; i++) {
+            const NcPeerClassSum *cs = &g_array_index(ack->classes, NcPeerClassSum, i);
+
+            g_string_append_printf(others, ", %s %" G_GUINT64_FORMAT, cs->klass, cs->count);
+        }
+        CLOG(G_LOG_LEVEL_MESSAGE, c, "the destination installed %" G_GUINT64_FORMAT " entries%s",
+             ack->installed, others->str);
+    }
 }
 
 static NcPeerOutcome peer_outcome(NcCarryOutcome outcome)
@@ -1905,6 +1977,7 @@ static void src_send_finished(Carry *c)
     f.removed = c->removed_at_source;
     f.precopied = c->precopied;
     f.changed_at_stop = c->changed_at_stop;
+    f.classes = c->classes_removed;
     if (!nc_peer_client_send_finished(c->client, &f, &err))
         CLOG(G_LOG_LEVEL_WARNING, c, "cannot tell the destination how the migration ended: %s",
              err->message);
@@ -1944,6 +2017,46 @@ static void carry_settle(Carry *c)
     }
 }
 
+/*
+ * src_send_classes() - capture the classes beside conntrack whole and send them (protocol 4)
+ * @at_stop: FALSE: with the first copy (the destination probes against it); TRUE: after the
+ *           STOP (what the destination installs), with their sums for the seal
+ *
+ * A destination of protocol 3 takes conntrack only: what these classes hold is then logged as not
+ * carried (its report cannot know).
+ */
+static gboolean src_send_classes(Carry *c, gboolean at_stop, GError **error)
+{
+    g_autoptr(GPtrArray) msgs = NULL;
+    g_autofree char *what = NULL;
+    guint32 version = nc_peer_client_get_version(c->client);
+
+    if (!c->classes)
+        return TRUE;
+    msgs = nc_carry_classes_capture(c->classes, at_stop);
+    what = nc_carry_classes_summary(c->classes);
+    if (version < NC_PEER_PROTO_CLASSES_VERSION) {
+        if (msgs->len && !at_stop)
+            CLOG(G_LOG_LEVEL_WARNING, c,
+                 "not carried: %s (the destination speaks peer protocol %u, which carries "
+                 "conntrack only: update netcarry there)",
+                 what, version);
+        return TRUE;
+    }
+    for (guint i = 0; i < msgs->len; i++)
+        if (!nc_peer_client_send_items(c->client, &((NcPeerMsg *)msgs->pdata[i])->items, error))
+            return FALSE;
+    if (at_stop) {
+        g_autoptr(GArray) sums = nc_carry_classes_sums(c->classes);
+
+        nc_peer_client_set_seal_classes(c->client, sums);
+    }
+    if (*what)
+        CLOG(G_LOG_LEVEL_INFO, c, "%s: %s", at_stop ? "other classes at the stop" : "other classes",
+             what);
+    return TRUE;
+}
+
 /* The last changes, then SEAL with this host's timeline. */
 static void src_seal(Carry *c)
 {
@@ -1956,7 +2069,7 @@ static void src_seal(Carry *c)
         g_clear_error(&err);
     }
     g_clear_handle_id(&c->pump_timer, g_source_remove); /* what it waited for goes now */
-    if (!src_pump(c, &err)) {
+    if (!src_pump(c, &err) || !src_send_classes(c, TRUE, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -2180,6 +2293,7 @@ static void requester_serve(Requester *r)
     /* the carry's own copy: the domain leaves the locals when it stops (Stopped/Migrated may
      * come before the migration's end, when the clean-up needs it) */
     selector_copy(&c->sel, &l->sel);
+    c->classes = nc_carry_classes_new(e->netns, nc_owner_copy(l->owner));
     c->sent = entry_table_new();
     nc_peer_digest_init(&c->digest);
     c->client = g_steal_pointer(&r->client);
@@ -2202,7 +2316,7 @@ static void requester_serve(Requester *r)
          nc_peer_client_get_peer_hello(c->client)->host, nc_peer_client_get_remote(c->client),
          nc_peer_client_get_peer_subject(c->client));
     nc_ct_follower_set_notify(c->follower, src_on_follower, c);
-    if (!src_pump(c, &err)) {
+    if (!src_pump(c, &err) || !src_send_classes(c, FALSE, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -2407,11 +2521,13 @@ static gboolean src_incoming(GSocketService *service, GSocketConnection *conn,
 gboolean nc_carry_engine_add_local(NcCarryEngine *engine, const NcDomain *domain, GError **error)
 {
     g_autoptr(GArray) addrs = nc_domain_addresses(domain, error);
+    g_autoptr(NcOwner) owner = addrs ? nc_domain_owner(domain, error) : NULL;
     Local *l;
 
-    if (!addrs)
+    if (!owner)
         return FALSE;
     l = g_new0(Local, 1);
+    l->owner = g_steal_pointer(&owner);
     l->uuid = g_strdup(domain->uuid);
     l->name = g_strdup(domain->name);
     selector_from_domain(&l->sel, domain, g_steal_pointer(&addrs));
@@ -2553,6 +2669,8 @@ void nc_carry_engine_finished(NcCarryEngine *engine, const char *uuid, NcSide si
                 CLOG(G_LOG_LEVEL_WARNING, c, "removing the domain's entries here failed: %s",
                      err->message);
             }
+            if (c->acked && c->classes)
+                c->classes_removed = nc_carry_classes_cleanup(c->classes);
         }
         if (outcome == NC_CARRY_COMPLETED)
             nc_carry_engine_remove_local(engine, uuid);
@@ -2676,6 +2794,7 @@ static int open_sentinel(const char *netns, GError **error)
 static void local_free(Local *l)
 {
     selector_clear(&l->sel);
+    nc_owner_free(l->owner);
     g_free(l->uuid);
     g_free(l->name);
     g_free(l);

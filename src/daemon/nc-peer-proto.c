@@ -57,6 +57,22 @@
  *          other bits 0), u32 downtime-ms (0 if unknown), u32 removed (0 if no clean-up),
  *          u32 precopied, u32 changed-at-stop, u16 n-steps, n-steps timeline steps as in SEAL
  *          (the whole timeline), string reason
+ * Version 4 adds the classes beside conntrack (src/drivers/nc-state-driver.h), whose items
+ * travel as their class's canonical encoding (NcClassOps encode; the receiver decodes and checks
+ * them with the class's own code):
+ *   HELLO  server -> client only, after the secret: u16 n, n strings: the classes the
+ *          destination takes (a client's HELLO stays readable by a version 3 server)
+ *   ITEMS  (type 7) string class, u8 flags (bit 0 replace: the first chunk of the class's whole
+ *          set), u32 n-items, n-items times (u32 length, bytes), u16 n-not-carried,
+ *          n-not-carried times (string what, string reason)
+ *   SEAL   ..., then u16 n-classes, n-classes times (string class, u64 count, 32 bytes digest)
+ *   ACK    ..., then u16 n-classes, n-classes times (string class, u64 installed)
+ *   FINISHED ..., then u16 n-classes, n-classes times (string class, u64 removed)
+ * The source sends each class's whole set (it is small: elements and objects, not connections)
+ * once at the start, for the destination's admission to probe against, and again after its
+ * STOP, captured anew (a packet-path `add @set` makes no event; counters count until the stop);
+ * the destination installs it with the seal, before its gate opens. A class name is 1-32
+ * characters of a-z, 0-9 and '-'.
  * An entry (its canonical encoding, also what the digest hashes):
  *   u8 family (4 or 6), u8 flags (bit 0 labels, bit 1 tcp; other bits 0), u16 zone,
  *   orig tuple, reply tuple, u32 status, u32 timeout, u32 mark,
@@ -109,6 +125,7 @@ static const char *const msg_type_names[] = {
     [NC_PEER_MSG_ACK] = "ACK",
     [NC_PEER_MSG_ABORT] = "ABORT",
     [NC_PEER_MSG_FINISHED] = "FINISHED",
+    [NC_PEER_MSG_ITEMS] = "ITEMS",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(msg_type_names) == NC_PEER_MSG_LAST);
 
@@ -130,6 +147,7 @@ static const char *const outcome_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(outcome_names) == NC_PEER_OUTCOME_LAST);
 
+#define ITEMS_FLAG_REPLACE 0x01u
 #define FINISHED_FLAG_DOWNTIME 0x01u
 #define FINISHED_FLAG_REMOVED 0x02u
 #define STEP_SIZE 14 /* u8 phase, u8 cause, u32 pass, u64 time */
@@ -159,8 +177,42 @@ NcPeerMsg *nc_peer_msg_new(NcPeerMsgType type)
     if (type == NC_PEER_MSG_STATE) {
         msg->state.upserts = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
         msg->state.deletes = g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+    } else if (type == NC_PEER_MSG_ITEMS) {
+        msg->items.items = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        msg->items.not_carried = nc_not_carried_list_new();
     }
     return msg;
+}
+
+static void class_sum_clear(gpointer p)
+{
+    g_free(((NcPeerClassSum *)p)->klass);
+}
+
+GArray *nc_peer_class_sums_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(NcPeerClassSum));
+
+    g_array_set_clear_func(a, class_sum_clear);
+    return a;
+}
+
+/* @digest: (nullable): NC_PEER_DIGEST_SIZE bytes, or none (zero) */
+void nc_peer_class_sums_add(GArray *sums, const char *klass, guint64 count, const guint8 *digest)
+{
+    NcPeerClassSum s = {.klass = g_strdup(klass), .count = count};
+
+    if (digest)
+        memcpy(s.digest, digest, NC_PEER_DIGEST_SIZE);
+    g_array_append_val(sums, s);
+}
+
+const NcPeerClassSum *nc_peer_class_sums_find(GArray *sums, const char *klass)
+{
+    for (guint i = 0; sums && i < sums->len; i++)
+        if (!g_strcmp0(g_array_index(sums, NcPeerClassSum, i).klass, klass))
+            return &g_array_index(sums, NcPeerClassSum, i);
+    return NULL;
 }
 
 /**
@@ -209,6 +261,12 @@ void nc_peer_msg_free(NcPeerMsg *msg)
         g_free(msg->hello.domain_uuid);
         g_free(msg->hello.host);
         g_free(msg->hello.secret);
+        g_strfreev(msg->hello.classes);
+        break;
+    case NC_PEER_MSG_ITEMS:
+        g_free(msg->items.klass);
+        g_clear_pointer(&msg->items.items, g_ptr_array_unref);
+        g_clear_pointer(&msg->items.not_carried, g_ptr_array_unref);
         break;
     case NC_PEER_MSG_STATE:
         if (msg->state.upserts)
@@ -218,16 +276,19 @@ void nc_peer_msg_free(NcPeerMsg *msg)
         break;
     case NC_PEER_MSG_ACK:
         g_free(msg->ack.reason);
+        g_clear_pointer(&msg->ack.classes, g_array_unref);
         break;
     case NC_PEER_MSG_ABORT:
         g_free(msg->abort.reason);
         break;
     case NC_PEER_MSG_SEAL:
         g_free(msg->seal.steps);
+        g_clear_pointer(&msg->seal.classes, g_array_unref);
         break;
     case NC_PEER_MSG_FINISHED:
         g_free(msg->finished.steps);
         g_free(msg->finished.reason);
+        g_clear_pointer(&msg->finished.classes, g_array_unref);
         break;
     default:
         break;
@@ -297,6 +358,76 @@ static void put_steps(GByteArray *b, const NcPeerSealStep *steps, guint n)
     }
 }
 
+/* A class name as the wire allows it (1-32 of a-z, 0-9, '-'). */
+static gboolean class_name_valid(const char *k)
+{
+    gsize n = k ? strlen(k) : 0;
+
+    if (n < 1 || n > 32)
+        return FALSE;
+    for (gsize i = 0; i < n; i++)
+        if (!g_ascii_islower(k[i]) && !g_ascii_isdigit(k[i]) && k[i] != '-')
+            return FALSE;
+    return TRUE;
+}
+
+/* Version 4's per-class sums: u16 n, then (string class, u64 count[, 32 bytes digest]). */
+static gboolean put_sums(GByteArray *b, const char *msg, GArray *sums, gboolean digest,
+                         GError **error)
+{
+    guint n = sums ? sums->len : 0;
+
+    if (n > G_MAXUINT16) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "peer %s message: %u classes", msg, n);
+        return FALSE;
+    }
+    put_u16(b, n);
+    for (guint i = 0; i < n; i++) {
+        const NcPeerClassSum *cs = &g_array_index(sums, NcPeerClassSum, i);
+
+        if (!class_name_valid(cs->klass)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "peer %s message: '%s' is no class name", msg, cs->klass);
+            return FALSE;
+        }
+        put_str(b, cs->klass);
+        put_u64(b, cs->count);
+        if (digest)
+            g_byte_array_append(b, cs->digest, NC_PEER_DIGEST_SIZE);
+    }
+    return TRUE;
+}
+
+static gboolean put_items(GByteArray *b, const NcPeerItems *it, GError **error)
+{
+    guint n = it->items ? it->items->len : 0;
+    guint nn = it->not_carried ? it->not_carried->len : 0;
+
+    if (!class_name_valid(it->klass)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "peer ITEMS message: '%s' is no class name", it->klass ? it->klass : "");
+        return FALSE;
+    }
+    put_str(b, it->klass);
+    put_u8(b, it->replace ? ITEMS_FLAG_REPLACE : 0);
+    put_u32(b, n);
+    for (guint i = 0; i < n; i++) {
+        gsize len = 0;
+        const guint8 *p = g_bytes_get_data(g_ptr_array_index(it->items, i), &len);
+
+        put_u32(b, len);
+        g_byte_array_append(b, p, len);
+    }
+    put_u16(b, MIN(nn, G_MAXUINT16));
+    for (guint i = 0; i < MIN(nn, G_MAXUINT16); i++) {
+        const NcNotCarried *nc = g_ptr_array_index(it->not_carried, i);
+
+        put_str(b, nc->what);
+        put_str(b, nc->reason);
+    }
+    return TRUE;
+}
+
 /* The entry and key encodings are conntrack's canonical bytes (conf/nc-ct-items.c). */
 static gboolean put_entry(GByteArray *b, const NcCtEntry *e, GError **error)
 {
@@ -350,7 +481,19 @@ void nc_peer_ct_key_of(const NcCtEntry *entry, NcPeerCtKey *key)
  */
 GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
 {
+    return nc_peer_msg_encode_version(msg, NC_PEER_PROTO_VERSION, error);
+}
+
+/**
+ * nc_peer_msg_encode_version() - nc_peer_msg_encode() in a session of @version
+ *
+ * An ITEMS message, or a HELLO's class list, in a session older than version 4 is
+ * NC_ERROR_UNSUPPORTED; the per-class sums of SEAL, ACK and FINISHED are left out.
+ */
+GBytes *nc_peer_msg_encode_version(const NcPeerMsg *msg, guint32 version, GError **error)
+{
     g_autoptr(GByteArray) b = g_byte_array_sized_new(256);
+    gboolean classes = version >= NC_PEER_PROTO_CLASSES_VERSION;
     guint32 len;
 
     put_u32(b, NC_PEER_PROTO_MAGIC);
@@ -364,6 +507,22 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_str(b, msg->hello.domain_uuid);
         put_str(b, msg->hello.host);
         put_str(b, msg->hello.secret);
+        if (msg->hello.classes && classes) {
+            guint n = g_strv_length(msg->hello.classes);
+
+            put_u16(b, n);
+            for (guint i = 0; i < n; i++)
+                put_str(b, msg->hello.classes[i]);
+        }
+        break;
+    case NC_PEER_MSG_ITEMS:
+        if (!classes) {
+            g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                        "peer protocol version %u has no ITEMS message", version);
+            return NULL;
+        }
+        if (!put_items(b, &msg->items, error))
+            return NULL;
         break;
     case NC_PEER_MSG_STATE: {
         guint nu = msg->state.upserts ? msg->state.upserts->len : 0;
@@ -385,6 +544,8 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_u64(b, msg->seal.count);
         g_byte_array_append(b, msg->seal.digest, NC_PEER_DIGEST_SIZE);
         put_steps(b, msg->seal.steps, msg->seal.n_steps);
+        if (classes && !put_sums(b, "SEAL", msg->seal.classes, TRUE, error))
+            return NULL;
         break;
     case NC_PEER_MSG_FINISHED:
         if (msg->finished.outcome >= NC_PEER_OUTCOME_LAST) {
@@ -401,6 +562,8 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_u32(b, msg->finished.changed_at_stop);
         put_steps(b, msg->finished.steps, msg->finished.n_steps);
         put_str(b, msg->finished.reason);
+        if (classes && !put_sums(b, "FINISHED", msg->finished.classes, FALSE, error))
+            return NULL;
         break;
     case NC_PEER_MSG_ACK:
         put_u8(b, msg->ack.ok ? 0 : 1);
@@ -408,6 +571,8 @@ GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error)
         put_str(b, msg->ack.ok                           ? ""
                    : msg->ack.reason && *msg->ack.reason ? msg->ack.reason
                                                          : "no reason given");
+        if (classes && !put_sums(b, "ACK", msg->ack.classes, FALSE, error))
+            return NULL;
         break;
     case NC_PEER_MSG_ABORT:
         put_u16(b, msg->abort.code);
@@ -644,6 +809,91 @@ static gboolean rd_count(Reader *r, const char *field, gsize min_size, guint32 *
     return TRUE;
 }
 
+static gboolean rd_class(Reader *r, const char *field, char **out)
+{
+    if (!rd_str(r, field, out))
+        return FALSE;
+    if (!class_name_valid(*out))
+        return rd_fail(r, field, "'%s' is not a class name (1-32 of a-z, 0-9, '-')", *out);
+    return TRUE;
+}
+
+/* Version 4's per-class sums (put_sums()); a class named twice is an error. */
+static gboolean rd_sums(Reader *r, gboolean digest, GArray **out)
+{
+    guint16 n;
+    gsize min = 2 + 1 + 8 + (digest ? NC_PEER_DIGEST_SIZE : 0);
+
+    if (!rd_u16(r, "n_classes", &n))
+        return FALSE;
+    if ((gsize)n * min > r->len - r->off)
+        return rd_fail(r, "n_classes", "%u classes cannot fit in %zu bytes", n, r->len - r->off);
+    *out = nc_peer_class_sums_new();
+    for (guint i = 0; i < n; i++) {
+        NcPeerClassSum cs = {0};
+        const guint8 *p = NULL;
+
+        if (!rd_class(r, "class", &cs.klass)) {
+            g_free(cs.klass);
+            return FALSE;
+        }
+        if (nc_peer_class_sums_find(*out, cs.klass)) {
+            rd_fail(r, "class", "%s listed twice", cs.klass);
+            g_free(cs.klass);
+            return FALSE;
+        }
+        g_array_append_val(*out, cs);
+        if (!rd_u64(r, "class count", &g_array_index(*out, NcPeerClassSum, i).count))
+            return FALSE;
+        if (digest) {
+            if (!rd_take(r, NC_PEER_DIGEST_SIZE, "class digest", &p))
+                return FALSE;
+            memcpy(g_array_index(*out, NcPeerClassSum, i).digest, p, NC_PEER_DIGEST_SIZE);
+        }
+    }
+    return TRUE;
+}
+
+static gboolean rd_items(Reader *r, NcPeerItems *it)
+{
+    guint8 flags;
+    guint32 n;
+    guint16 nn;
+
+    if (!rd_class(r, "class", &it->klass) || !rd_u8(r, "flags", &flags))
+        return FALSE;
+    if (flags & ~ITEMS_FLAG_REPLACE)
+        return rd_fail(r, "flags", "unknown bits 0x%02x", flags);
+    it->replace = (flags & ITEMS_FLAG_REPLACE) != 0;
+    if (!rd_count(r, "n_items", 4, &n))
+        return FALSE;
+    r->item = "item";
+    for (r->index = 0; r->index < n; r->index++) {
+        guint32 len;
+        const guint8 *p = NULL;
+
+        if (!rd_u32(r, "length", &len) || !rd_take(r, len, "bytes", &p))
+            return FALSE;
+        if (!len)
+            return rd_fail(r, "length", "an item of no bytes");
+        g_ptr_array_add(it->items, g_bytes_new(p, len));
+    }
+    r->item = NULL;
+    if (!rd_u16(r, "n_not_carried", &nn))
+        return FALSE;
+    if ((gsize)nn * 4 > r->len - r->off)
+        return rd_fail(r, "n_not_carried", "%u entries cannot fit in %zu bytes", nn,
+                       r->len - r->off);
+    for (guint i = 0; i < nn; i++) {
+        g_autofree char *what = NULL, *reason = NULL;
+
+        if (!rd_str(r, "not_carried what", &what) || !rd_str(r, "not_carried reason", &reason))
+            return FALSE;
+        nc_not_carried_add(it->not_carried, it->klass, what, "%s", reason);
+    }
+    return TRUE;
+}
+
 /**
  * nc_peer_header_parse() - check a frame header
  * @header:      NC_PEER_PROTO_HEADER_SIZE bytes
@@ -696,7 +946,21 @@ gboolean nc_peer_header_parse(const guint8 *header, NcPeerMsgType *type, guint32
  */
 NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize len, GError **error)
 {
+    return nc_peer_msg_decode_version(NC_PEER_PROTO_VERSION, type, payload, len, error);
+}
+
+/**
+ * nc_peer_msg_decode_version() - nc_peer_msg_decode() in a session of @version
+ *
+ * A HELLO is read whatever the session (it says its own version): a class list may follow the
+ * secret when it says version 4 or newer. ITEMS before version 4 is an error; SEAL, ACK and
+ * FINISHED carry their per-class sums from version 4 on.
+ */
+NcPeerMsg *nc_peer_msg_decode_version(guint32 version, NcPeerMsgType type, const guint8 *payload,
+                                      gsize len, GError **error)
+{
     g_autoptr(NcPeerMsg) msg = NULL;
+    gboolean classes = version >= NC_PEER_PROTO_CLASSES_VERSION;
     Reader r = {.p = payload,
                 .len = len,
                 .msg = nc_peer_msg_type_to_string(type),
@@ -720,6 +984,21 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
             msg->hello.secret = g_strdup(""); /* a version 2 HELLO: negotiation refuses it */
         else if (!rd_str(&r, "secret", &msg->hello.secret))
             return NULL;
+        if (r.off < len && msg->hello.version >= NC_PEER_PROTO_CLASSES_VERSION) {
+            guint16 n;
+            g_autoptr(GStrvBuilder) sb = g_strv_builder_new();
+
+            if (!rd_u16(&r, "n_classes", &n))
+                return NULL;
+            for (guint i = 0; i < n; i++) {
+                g_autofree char *k = NULL;
+
+                if (!rd_class(&r, "class", &k))
+                    return NULL;
+                g_strv_builder_add(sb, k);
+            }
+            msg->hello.classes = g_strv_builder_end(sb);
+        }
         if (msg->hello.compat_version > msg->hello.version) {
             rd_fail(&r, "compat_version", "%u is newer than version %u", msg->hello.compat_version,
                     msg->hello.version);
@@ -768,6 +1047,19 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
         memcpy(msg->seal.digest, p, NC_PEER_DIGEST_SIZE);
         if (!rd_steps(&r, &msg->seal.steps, &msg->seal.n_steps))
             return NULL;
+        if (classes && !rd_sums(&r, TRUE, &msg->seal.classes))
+            return NULL;
+        break;
+    }
+    case NC_PEER_MSG_ITEMS: {
+        if (!classes) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "peer ITEMS message in a version %u session (it came in version %u)",
+                        version, NC_PEER_PROTO_CLASSES_VERSION);
+            return NULL;
+        }
+        if (!rd_items(&r, &msg->items))
+            return NULL;
         break;
     }
     case NC_PEER_MSG_FINISHED: {
@@ -780,6 +1072,8 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
             !rd_u32(&r, "changed_at_stop", &msg->finished.changed_at_stop) ||
             !rd_steps(&r, &msg->finished.steps, &msg->finished.n_steps) ||
             !rd_str(&r, "reason", &msg->finished.reason))
+            return NULL;
+        if (classes && !rd_sums(&r, FALSE, &msg->finished.classes))
             return NULL;
         if (outcome >= NC_PEER_OUTCOME_LAST) {
             rd_fail(&r, "outcome", "%u is not a known outcome", outcome);
@@ -799,6 +1093,8 @@ NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize l
 
         if (!rd_u8(&r, "result", &result) || !rd_u64(&r, "installed", &msg->ack.installed) ||
             !rd_str(&r, "reason", &msg->ack.reason))
+            return NULL;
+        if (classes && !rd_sums(&r, FALSE, &msg->ack.classes))
             return NULL;
         if (result > 1) {
             rd_fail(&r, "result", "%u is neither 0 (installed) nor 1 (failed)", result);

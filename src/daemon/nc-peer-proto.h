@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "conf/nc-bundle.h"
+#include "conf/nc-owner.h"
 
 G_BEGIN_DECLS
 
@@ -14,8 +15,10 @@ G_BEGIN_DECLS
 /* the newest version this build speaks, and the oldest one it can still speak (version 1, whose
  * SEAL had no timeline and which had no FINISHED, was never released; version 2's destination
  * proved nothing to the source, so a version 3 source cannot serve it) */
-#define NC_PEER_PROTO_VERSION 3
+#define NC_PEER_PROTO_VERSION 4
 #define NC_PEER_PROTO_COMPAT_VERSION 3
+/* the first version with classes beside conntrack (ITEMS, per-class sums in SEAL, ACK, FINISHED) */
+#define NC_PEER_PROTO_CLASSES_VERSION 4
 /* the rendezvous secret: 32 random bytes as 64 lower-case hex digits */
 #define NC_PEER_SECRET_HEX_LEN 64
 #define NC_PEER_PROTO_HEADER_SIZE 12
@@ -31,6 +34,7 @@ typedef enum {
     NC_PEER_MSG_ACK = 4,
     NC_PEER_MSG_ABORT = 5,
     NC_PEER_MSG_FINISHED = 6,
+    NC_PEER_MSG_ITEMS = 7, /* version 4 */
     NC_PEER_MSG_LAST
 } NcPeerMsgType;
 
@@ -76,6 +80,9 @@ typedef struct {
  * @secret:         version 3, server -> client: the rendezvous secret the destination read in the
  *                  domain XML that libvirt handed its `migrate begin` hook (proof that libvirt
  *                  chose it); "" from the client, and from a peer that sends none
+ * @classes:        version 4, server -> client: the classes beside conntrack this destination
+ *                  takes (NcClassOps names), NULL-terminated; NULL: none said (a client's HELLO,
+ *                  which must be readable by a version 3 server, never carries the list)
  */
 typedef struct {
     guint32 version;
@@ -83,7 +90,36 @@ typedef struct {
     char *domain_uuid;
     char *host;
     char *secret;
+    char **classes;
 } NcPeerHello;
+
+/**
+ * NcPeerClassSum - one class's figures in a version 4 SEAL (@count items, @digest of the class's
+ * set: NcItemSet's), ACK (@count installed) or FINISHED (@count removed at the source); the
+ * digest travels in the SEAL only
+ */
+typedef struct {
+    char *klass;
+    guint64 count;
+    guint8 digest[NC_PEER_DIGEST_SIZE];
+} NcPeerClassSum;
+
+/**
+ * NcPeerItems - version 4: items of one class beside conntrack (nft set elements, named
+ * counters and quotas, ...), as the class's canonical encoding (NcClassOps encode/decode)
+ * @klass:       the class name
+ * @replace:     TRUE: the first chunk of the class's whole set: the receiver drops what it held
+ *               of the class; FALSE: more of the same set
+ * @items:       (element-type GBytes): canonical encodings
+ * @not_carried: (element-type NcNotCarried): what of the class belongs to the domain and cannot
+ *               be carried, with why (for the destination's report)
+ */
+typedef struct {
+    char *klass;
+    gboolean replace;
+    GPtrArray *items;
+    GPtrArray *not_carried;
+} NcPeerItems;
 
 /**
  * NcPeerState - one chunk of changes to the receiver's copy of the domain's set
@@ -123,6 +159,8 @@ typedef struct {
  * @digest:  nc_peer_digest of the final set
  * @n_steps: entries in @steps
  * @steps:   (array length=n_steps) (nullable): the source's timeline so far
+ * @classes: (element-type NcPeerClassSum): version 4: each other class's whole set as the
+ *           source sent it in ITEMS (a class not listed carries nothing)
  */
 typedef struct {
     guint32 chunks;
@@ -130,6 +168,7 @@ typedef struct {
     guint8 digest[NC_PEER_DIGEST_SIZE];
     guint n_steps;
     NcPeerSealStep *steps;
+    GArray *classes;
 } NcPeerSeal;
 
 /**
@@ -137,11 +176,13 @@ typedef struct {
  * @ok:        TRUE if the whole set is installed and the digest matched
  * @installed: entries installed
  * @reason:    if !@ok, one line saying why (never NULL then); else ""
+ * @classes:   (element-type NcPeerClassSum): version 4: per other class, the items installed
  */
 typedef struct {
     gboolean ok;
     guint64 installed;
     char *reason;
+    GArray *classes;
 } NcPeerAck;
 
 typedef struct {
@@ -175,6 +216,8 @@ const char *nc_peer_outcome_to_string(NcPeerOutcome outcome); /* "completed", ..
  * @n_steps, @steps: (array length=n_steps) (nullable): the source's WHOLE timeline, completed
  *                  (or failed) step included; it replaces the one the seal carried
  * @reason:         why it failed or was cancelled; "" when completed
+ * @classes:        (element-type NcPeerClassSum) (nullable): version 4: per other class, the
+ *                  items the source's clean-up removed
  */
 typedef struct {
     NcPeerOutcome outcome;
@@ -187,6 +230,7 @@ typedef struct {
     guint n_steps;
     NcPeerSealStep *steps;
     char *reason;
+    GArray *classes;
 } NcPeerFinished;
 
 /**
@@ -201,6 +245,7 @@ typedef struct {
         NcPeerAck ack;
         NcPeerAbort abort;
         NcPeerFinished finished;
+        NcPeerItems items;
     };
 } NcPeerMsg;
 
@@ -211,10 +256,19 @@ NcPeerMsg *nc_peer_msg_new_abort(NcPeerAbortCode code, const char *reason);
 void nc_peer_msg_free(NcPeerMsg *msg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPeerMsg, nc_peer_msg_free)
 
+GArray *nc_peer_class_sums_new(void); /* (element-type NcPeerClassSum), frees its members */
+void nc_peer_class_sums_add(GArray *sums, const char *klass, guint64 count, const guint8 *digest);
+const NcPeerClassSum *nc_peer_class_sums_find(GArray *sums, const char *klass);
+
+/* The codec of one session's version (nc_peer_hello_negotiate()); the plain forms speak
+ * NC_PEER_PROTO_VERSION. A message or field the version lacks is an error. */
 GBytes *nc_peer_msg_encode(const NcPeerMsg *msg, GError **error);
+GBytes *nc_peer_msg_encode_version(const NcPeerMsg *msg, guint32 version, GError **error);
 gboolean nc_peer_header_parse(const guint8 *header, NcPeerMsgType *type, guint32 *payload_len,
                               GError **error);
 NcPeerMsg *nc_peer_msg_decode(NcPeerMsgType type, const guint8 *payload, gsize len, GError **error);
+NcPeerMsg *nc_peer_msg_decode_version(guint32 version, NcPeerMsgType type, const guint8 *payload,
+                                      gsize len, GError **error);
 NcPeerMsg *nc_peer_frame_decode(const guint8 *frame, gsize len, GError **error);
 
 gboolean nc_peer_secret_equal(const char *expected, const char *presented);

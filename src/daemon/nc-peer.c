@@ -387,6 +387,7 @@ struct _Link {
     gboolean close_when_drained;
     const LinkOps *ops;
     gpointer owner;
+    guint32 version; /* the session's codec: NC_PEER_PROTO_VERSION until negotiated */
 };
 
 static Link *link_ref(Link *l)
@@ -419,6 +420,7 @@ static Link *link_new(GIOStream *stream, const char *remote, guint io_timeout_ms
     l->io_timeout_ms = io_timeout_ms;
     l->ops = ops;
     l->owner = owner;
+    l->version = NC_PEER_PROTO_VERSION;
     g_queue_init(&l->wqueue);
     return l;
 }
@@ -563,9 +565,24 @@ static void link_send_frame_last(Link *l, GBytes *frame)
         link_pump(l);
 }
 
+/* @msg in the link's version (a message the version lacks is never built for it: NULL, nothing
+ * sent). (transfer full) (nullable) */
+static GBytes *link_encode(Link *l, const NcPeerMsg *msg)
+{
+    return nc_peer_msg_encode_version(msg, l->version, NULL);
+}
+
+static void link_send_msg(Link *l, const NcPeerMsg *msg)
+{
+    GBytes *frame = link_encode(l, msg);
+
+    if (frame)
+        link_send(l, frame);
+}
+
 static void link_send_last(Link *l, const NcPeerMsg *msg)
 {
-    link_send_frame_last(l, nc_peer_msg_encode(msg, NULL));
+    link_send_frame_last(l, link_encode(l, msg));
 }
 
 static void link_read(Link *l, guint wait_ms, const char *what);
@@ -588,7 +605,7 @@ static void payload_done(GObject *src, GAsyncResult *res, gpointer data)
         link_unref(l);
         return;
     }
-    msg = nc_peer_msg_decode(l->ptype, l->payload, l->plen, &err);
+    msg = nc_peer_msg_decode_version(l->version, l->ptype, l->payload, l->plen, &err);
     g_clear_pointer(&l->payload, g_free);
     if (!msg) {
         g_autoptr(NcPeerMsg) abort_ = nc_peer_msg_new_abort(NC_PEER_ABORT_PROTOCOL, err->message);
@@ -739,7 +756,8 @@ struct _NcPeerSession {
     NcPeerMsg *hello;
     guint32 version;
     guint chunks;
-    char *secret; /* for this side's HELLO (nc_peer_session_set_secret()) */
+    char *secret;   /* for this side's HELLO (nc_peer_session_set_secret()) */
+    char **classes; /* for this side's HELLO (nc_peer_session_set_classes()) */
     Crls *crls;   /* the server's at the accept: the handshake may outlive the server */
 };
 
@@ -760,6 +778,7 @@ static void session_free(NcPeerSession *s)
     if (s->secret)
         explicit_bzero(s->secret, strlen(s->secret));
     g_free(s->secret);
+    g_strfreev(s->classes);
     g_free(s);
 }
 
@@ -814,7 +833,7 @@ static void session_finish(NcPeerSession *s, NcPeerMsg *reply)
     GError *e = NULL;
 
     if (reply->type == NC_PEER_MSG_ACK && reply->ack.ok) {
-        link_send(s->link, nc_peer_msg_encode(reply, NULL));
+        link_send_msg(s->link, reply);
         nc_peer_msg_free(reply);
         s->state = SESSION_WANT_FINISHED;
         link_read(s->link, MAX(s->server->idle_ms, NC_PEER_FINISHED_TIMEOUT_MS), "FINISHED");
@@ -871,6 +890,7 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
             session_end(s, e);
             return;
         }
+        s->link->version = s->version;
         s->hello = g_steal_pointer(&msg);
         reply = server->message_func ? server->message_func(s, s->hello, server->user_data) : NULL;
         if (session_gone(s, reply))
@@ -881,7 +901,8 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         }
         reply = nc_peer_msg_new_hello(s->hello->hello.domain_uuid, server->host);
         reply->hello.secret = g_strdup(s->secret);
-        link_send(s->link, nc_peer_msg_encode(reply, NULL));
+        reply->hello.classes = g_strdupv(s->classes);
+        link_send_msg(s->link, reply);
         nc_peer_msg_free(reply);
         s->state = SESSION_STREAMING;
         link_read(s->link, server->idle_ms, "STATE or SEAL");
@@ -904,6 +925,17 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         return;
     }
     /* SESSION_STREAMING */
+    if (msg->type == NC_PEER_MSG_ITEMS) {
+        reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
+        if (session_gone(s, reply))
+            return;
+        if (reply) {
+            session_finish(s, reply);
+            return;
+        }
+        link_read(s->link, server->idle_ms, "STATE or SEAL");
+        return;
+    }
     if (msg->type == NC_PEER_MSG_STATE) {
         if (msg->state.seq != s->chunks) {
             session_protocol_error(s, g_error_new(NC_ERROR, NC_ERROR_INVALID_DATA,
@@ -1199,6 +1231,20 @@ void nc_peer_session_set_secret(NcPeerSession *session, const char *secret)
     session->secret = g_strdup(secret);
 }
 
+/* The classes beside conntrack this destination takes, for its HELLO answer (version 4);
+ * NULL-terminated, copied. */
+void nc_peer_session_set_classes(NcPeerSession *session, const char *const *classes)
+{
+    g_strfreev(session->classes);
+    session->classes = g_strdupv((char **)classes);
+}
+
+/* The negotiated protocol version (valid once the client's HELLO was accepted). */
+guint32 nc_peer_session_get_version(NcPeerSession *session)
+{
+    return session->version;
+}
+
 const NcPeerHello *nc_peer_session_get_hello(NcPeerSession *session)
 {
     return session->hello ? &session->hello->hello : NULL;
@@ -1239,6 +1285,7 @@ struct _NcPeerClient {
     gulong cancel_id;
     NcPeerSealStep *seal_steps; /* sent with the seal */
     guint n_seal_steps;
+    GArray *seal_classes; /* NcPeerClassSum: sent with the seal (version 4) */
     gboolean acked;     /* a good ACK came; in version 2 the link stays for FINISHED */
     char *peer_subject; /* the server certificate's subject, once the handshake is done */
 };
@@ -1262,6 +1309,7 @@ void nc_peer_ack_free(NcPeerAck *ack)
     if (!ack)
         return;
     g_free(ack->reason);
+    g_clear_pointer(&ack->classes, g_array_unref);
     g_free(ack);
 }
 
@@ -1316,6 +1364,7 @@ static void client_on_message(gpointer owner, NcPeerMsg *msg_)
             client_fail(c, g_steal_pointer(&err));
             return;
         }
+        c->link->version = version;
         if (g_strcmp0(msg->hello.domain_uuid, c->domain_uuid) != 0) {
             client_fail(c, g_error_new(NC_ERROR, NC_ERROR_INVALID_DATA,
                                        "netcarryd at %s answered for domain %s, not %s", c->remote,
@@ -1338,6 +1387,7 @@ static void client_on_message(gpointer owner, NcPeerMsg *msg_)
         ack->ok = msg->ack.ok;
         ack->installed = msg->ack.installed;
         ack->reason = g_steal_pointer(&msg->ack.reason);
+        ack->classes = g_steal_pointer(&msg->ack.classes);
         c->acked = ack->ok;
         /* the link stays open (no read: the server says nothing more) for FINISHED */
         if (!ack->ok)
@@ -1672,6 +1722,52 @@ void nc_peer_client_set_seal_steps(NcPeerClient *client, const NcPeerSealStep *s
     client->n_seal_steps = n;
 }
 
+/* Version 4: each other class's whole set as sent in ITEMS, for the seal; (element-type
+ * NcPeerClassSum) (transfer none: referenced) (nullable) */
+void nc_peer_client_set_seal_classes(NcPeerClient *client, GArray *sums)
+{
+    g_clear_pointer(&client->seal_classes, g_array_unref);
+    client->seal_classes = sums ? g_array_ref(sums) : NULL;
+}
+
+/* The negotiated protocol version, once connected (else 0). */
+guint32 nc_peer_client_get_version(NcPeerClient *client)
+{
+    return client->peer_hello && client->link ? client->link->version : 0;
+}
+
+/**
+ * nc_peer_client_send_items() - queue one ITEMS message (version 4: a class beside conntrack)
+ * @client: a connected client
+ * @items:  the class's items (borrowed for the encoding)
+ * @error:  the link's failure, NC_ERROR_UNSUPPORTED in a session older than version 4, or
+ *          NC_ERROR_INVALID_ARG (bad class name, over the size limit: send fewer items at once)
+ *
+ * Return: TRUE if queued
+ */
+gboolean nc_peer_client_send_items(NcPeerClient *client, const NcPeerItems *items, GError **error)
+{
+    NcPeerMsg msg = {.type = NC_PEER_MSG_ITEMS};
+    GBytes *frame;
+
+    if (client->failure) {
+        g_propagate_error(error, g_error_copy(client->failure));
+        return FALSE;
+    }
+    if (!client->peer_hello || client->seal_task || client->link->dead) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "no open peer connection to %s to send state on",
+                    client->remote ? client->remote : "a destination");
+        return FALSE;
+    }
+    msg.items = *items;
+    frame = nc_peer_msg_encode_version(&msg, client->link->version, error);
+    if (!frame)
+        return FALSE;
+    link_send(client->link, frame);
+    return TRUE;
+}
+
 /**
  * nc_peer_client_connect_finish() - the outcome of nc_peer_client_connect_async()
  * @client: the client
@@ -1758,7 +1854,7 @@ gboolean nc_peer_client_send_state(NcPeerClient *client, GArray *upserts, GArray
         upserts ? g_array_ref(upserts) : g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
     msg->state.deletes =
         deletes ? g_array_ref(deletes) : g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
-    frame = nc_peer_msg_encode(msg, error);
+    frame = nc_peer_msg_encode_version(msg, client->link->version, error);
     if (!frame)
         return FALSE;
     client->chunks++;
@@ -1815,13 +1911,15 @@ void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeer
         seal->seal.n_steps = c->n_seal_steps;
         seal->seal.steps = g_memdup2(c->seal_steps, c->n_seal_steps * sizeof(NcPeerSealStep));
     }
+    if (c->seal_classes)
+        seal->seal.classes = g_array_ref(c->seal_classes);
     c->seal_task = task;
     g_object_set_data(G_OBJECT(task), "nc-timeout", GUINT_TO_POINTER(timeout_ms));
     timer_stop(&c->timer);
     c->timer.source = g_timeout_source_new(timeout_ms);
     g_source_set_callback(c->timer.source, seal_timeout, c, NULL);
     g_source_attach(c->timer.source, g_main_context_get_thread_default());
-    link_send(c->link, nc_peer_msg_encode(seal, NULL));
+    link_send_msg(c->link, seal);
 }
 
 /**
@@ -1871,7 +1969,7 @@ gboolean nc_peer_client_send_finished(NcPeerClient *client, const NcPeerFinished
         return FALSE;
     }
     msg.finished = *finished; /* borrows the caller's timeline and reason for encoding */
-    frame = nc_peer_msg_encode(&msg, error);
+    frame = nc_peer_msg_encode_version(&msg, client->link->version, error);
     if (!frame)
         return FALSE;
     client->acked = FALSE; /* once */
@@ -1919,5 +2017,6 @@ static void client_really_free(NcPeerClient *c)
     g_free(c->domain_uuid);
     g_free(c->host_name);
     g_free(c->seal_steps);
+    g_clear_pointer(&c->seal_classes, g_array_unref);
     g_free(c);
 }

@@ -76,6 +76,8 @@ const char *nc_peer_session_get_remote(NcPeerSession *session);
 const char *nc_peer_session_get_peer_subject(NcPeerSession *session);
 const NcPeerHello *nc_peer_session_get_hello(NcPeerSession *session);
 void nc_peer_session_set_secret(NcPeerSession *session, const char *secret);
+void nc_peer_session_set_classes(NcPeerSession *session, const char *const *classes);
+guint32 nc_peer_session_get_version(NcPeerSession *session);
 guint nc_peer_session_get_chunks(NcPeerSession *session);
 
 /**
@@ -89,6 +91,9 @@ void nc_peer_client_connect_stream_async(NcPeerClient *client, GSocketConnection
                                          const char *domain_uuid, GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data);
 void nc_peer_client_set_seal_steps(NcPeerClient *client, const NcPeerSealStep *steps, guint n);
+void nc_peer_client_set_seal_classes(NcPeerClient *client, GArray *sums);
+guint32 nc_peer_client_get_version(NcPeerClient *client);
+gboolean nc_peer_client_send_items(NcPeerClient *client, const NcPeerItems *items, GError **error);
 NcPeerClient *nc_peer_client_new(const char *ca_file, const char *cert_file, const char *key_file,
                                  GError **error);
 void nc_peer_client_set_timeouts(NcPeerClient *client, guint connect_ms, guint io_ms);

@@ -284,10 +284,106 @@ static void assert_rejected(const guint8 *p, gsize n, const char *needle)
 }
 
 /* Every truncation of every message type fails, naming a field; so does every extra byte. */
+static NcPeerMsg *make_items(void)
+{
+    NcPeerMsg *m = nc_peer_msg_new(NC_PEER_MSG_ITEMS);
+
+    m->items.klass = g_strdup("nft-set");
+    m->items.replace = TRUE;
+    g_ptr_array_add(m->items.items, g_bytes_new_static("abc", 3));
+    g_ptr_array_add(m->items.items, g_bytes_new_static("defg", 4));
+    nc_not_carried_add(m->items.not_carried, "nft-set", "inet/fw/perip element 10.0.0.5",
+                       "a ct count list");
+    return m;
+}
+
+static NcPeerMsg *make_hello_classes(void)
+{
+    NcPeerMsg *m = nc_peer_msg_new_hello(UUID, "h");
+    const char *const classes[] = {"nft-set", "nft-object", NULL};
+
+    m->hello.secret = g_strdup("s");
+    m->hello.classes = g_strdupv((char **)classes);
+    return m;
+}
+
+static NcPeerMsg *make_seal_classes(void)
+{
+    NcPeerMsg *m = nc_peer_msg_new(NC_PEER_MSG_SEAL);
+    guint8 d[NC_PEER_DIGEST_SIZE];
+
+    memset(d, 0xab, sizeof(d));
+    m->seal.classes = nc_peer_class_sums_new();
+    nc_peer_class_sums_add(m->seal.classes, "nft-set", 3, d);
+    nc_peer_class_sums_add(m->seal.classes, "nft-object", 1, NULL);
+    return m;
+}
+
+/* Version 4: ITEMS, the HELLO's class list and the per-class sums round trip; a version 3 codec
+ * leaves the sums out, refuses ITEMS, and cannot read a version 4 SEAL. */
+static void test_classes(void)
+{
+    g_autoptr(NcPeerMsg) items = make_items();
+    g_autoptr(NcPeerMsg) hello = make_hello_classes();
+    g_autoptr(NcPeerMsg) seal = make_seal_classes();
+    g_autoptr(NcPeerMsg) a = NULL, b = NULL, c = NULL, s3 = NULL;
+    g_autoptr(GBytes) f3 = NULL, f4 = NULL, i3 = NULL;
+    g_autoptr(GError) error = NULL;
+    const NcPeerClassSum *cs;
+    gsize len = 0;
+    const guint8 *p;
+
+    a = round_trip(items);
+    g_assert_cmpstr(a->items.klass, ==, "nft-set");
+    g_assert_true(a->items.replace);
+    g_assert_cmpuint(a->items.items->len, ==, 2);
+    g_assert_true(g_bytes_equal(a->items.items->pdata[1], items->items.items->pdata[1]));
+    g_assert_cmpuint(a->items.not_carried->len, ==, 1);
+    g_assert_cmpstr(((NcNotCarried *)a->items.not_carried->pdata[0])->reason, ==,
+                    "a ct count list");
+    b = round_trip(hello);
+    g_assert_cmpuint(g_strv_length(b->hello.classes), ==, 2);
+    g_assert_cmpstr(b->hello.classes[1], ==, "nft-object");
+    c = round_trip(seal);
+    g_assert_cmpuint(c->seal.classes->len, ==, 2);
+    cs = nc_peer_class_sums_find(c->seal.classes, "nft-set");
+    g_assert_cmpuint(cs->count, ==, 3);
+    g_assert_cmpuint(cs->digest[31], ==, 0xab);
+
+    /* version 3 */
+    i3 = nc_peer_msg_encode_version(items, 3, &error);
+    g_assert_null(i3);
+    g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    f3 = nc_peer_msg_encode_version(seal, 3, &error);
+    g_assert_no_error(error);
+    p = g_bytes_get_data(f3, &len);
+    s3 = nc_peer_msg_decode_version(3, NC_PEER_MSG_SEAL, p + NC_PEER_PROTO_HEADER_SIZE,
+                                    len - NC_PEER_PROTO_HEADER_SIZE, &error);
+    g_assert_no_error(error);
+    g_assert_null(s3->seal.classes);
+    f4 = nc_peer_msg_encode_version(seal, 4, &error);
+    p = g_bytes_get_data(f4, &len);
+    g_assert_null(nc_peer_msg_decode_version(3, NC_PEER_MSG_SEAL, p + NC_PEER_PROTO_HEADER_SIZE,
+                                             len - NC_PEER_PROTO_HEADER_SIZE, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_clear_error(&error);
+    g_assert_null(nc_peer_msg_decode_version(3, NC_PEER_MSG_ITEMS, (const guint8 *)"", 0, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_clear_error(&error);
+    /* a bad class name is refused both ways */
+    g_free(items->items.klass);
+    items->items.klass = g_strdup("NFT set");
+    g_assert_null(nc_peer_msg_encode(items, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_ARG);
+}
+
 static void test_truncation(void)
 {
     NcPeerMsg *msgs[] = {
-        nc_peer_msg_new_hello(UUID, "h"),
+        make_hello_classes(),
+        make_items(),
+        make_seal_classes(),
         make_state(1, 9, 3),
         nc_peer_msg_new(NC_PEER_MSG_SEAL),
         nc_peer_msg_new_ack(FALSE, 1, "x"),
@@ -315,7 +411,15 @@ static void test_truncation(void)
             memcpy(buf, p, n);
             memcpy(buf + 8, &plen, 4);
             g_autoptr(NcPeerMsg) got = nc_peer_frame_decode(buf, n, &error);
-            if (msgs[m]->type == NC_PEER_MSG_HELLO && n == len - 2) {
+            /* the class list (u16 2, "nft-set", "nft-object") is optional: a HELLO that ends
+             * after the secret is a client's, or a version 3 server's */
+            if (msgs[m]->type == NC_PEER_MSG_HELLO && n == len - 2 - 2 - 7 - 2 - 10) {
+                g_assert_no_error(error);
+                g_assert_null(got->hello.classes);
+                continue;
+            }
+            /* ... and so is the secret ("s") */
+            if (msgs[m]->type == NC_PEER_MSG_HELLO && n == len - 2 - 2 - 7 - 2 - 10 - 3) {
                 /* a HELLO that ends after the host is version 2's: decoded with no secret, so
                  * that negotiation can name both versions instead of "truncated" */
                 g_assert_no_error(error);
@@ -370,7 +474,7 @@ static void test_corruption(void)
         {h, hl, 5, 0, "field type"},
         {h, hl, 7, 1, "field reserved"},
         {h, hl, 8, 0x7f, "field length"},
-        {h, hl, 12 + 7, 4, "field compat_version"}, /* compat 4 > version 3 */
+        {h, hl, 12 + 7, 5, "field compat_version"}, /* compat 5 > version 4 */
         {h, hl, 12 + 8 + 2, 'z', "field domain_uuid"},
         {h, hl, 12 + 8 + 2 + 36 + 2, 0xff, "field host"},        /* not UTF-8 */
         {s, sl, 12 + 4 + 3, 200, "field n_upserts"},             /* cannot fit */
@@ -400,11 +504,12 @@ static void test_corruption(void)
         g_autoptr(NcPeerMsg) m = nc_peer_msg_new_ack(FALSE, 0, "x");
         g_autoptr(GBytes) f = encode(m);
         g_autofree guint8 *p = g_memdup2(g_bytes_get_data(f, NULL), g_bytes_get_size(f));
-        guint32 plen = GUINT32_TO_BE(11);
+        guint32 plen = GUINT32_TO_BE(13);
 
-        p[12 + 9 + 1] = 0; /* reason length 0 */
+        p[12 + 9 + 1] = 0;                 /* reason length 0 */
+        p[12 + 11] = p[12 + 12] = 0;       /* no classes (version 4) */
         memcpy(p + 8, &plen, 4);
-        assert_rejected(p, 12 + 11, "field reason");
+        assert_rejected(p, 12 + 13, "field reason");
     }
 }
 
@@ -622,6 +727,7 @@ int main(int argc, char **argv)
     g_test_add_func("/peer-proto/encoder-refuses-mixed-families",
                     test_bad_entry_refused_by_encoder);
     g_test_add_func("/peer-proto/truncation", test_truncation);
+    g_test_add_func("/peer-proto/classes", test_classes);
     g_test_add_func("/peer-proto/corruption", test_corruption);
     g_test_add_func("/peer-proto/versions", test_versions);
     g_test_add_func("/peer-proto/secret", test_secret);

@@ -18,7 +18,7 @@ typedef struct {
     const char *address;
     /* server side */
     NcPeerSet *set;
-    guint hellos, chunks, seals, finisheds;
+    guint hellos, chunks, seals, finisheds, items;
     NcPeerOutcome fin_outcome;
     guint32 fin_downtime, fin_removed, fin_steps;
     gboolean fin_has_downtime;
@@ -52,6 +52,14 @@ static NcPeerMsg *on_message(NcPeerSession *session, const NcPeerMsg *msg, gpoin
         g_assert_cmpstr(msg->hello.domain_uuid, ==, UUID);
         if (f->refuse_hello)
             return nc_peer_msg_new_abort(f->refuse_hello, "domain is not migrating to this host");
+        {
+            static const char *const classes[] = {"nft-set", "nft-object", NULL};
+
+            nc_peer_session_set_classes(session, classes);
+        }
+        return NULL;
+    case NC_PEER_MSG_ITEMS:
+        f->items += msg->items.items->len;
         return NULL;
     case NC_PEER_MSG_STATE:
         f->chunks++;
@@ -435,7 +443,7 @@ static void test_version_1_refused(Fixture *f, gconstpointer data)
     nc_peer_client_set_versions(c, 1, 1);
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
-    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 3-3"));
+    g_assert_nonnull(strstr(f->error->message, "versions 1-1, this host 3-4"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_cmpuint(f->hellos, ==, 0);
 }
@@ -800,7 +808,49 @@ static void test_unreachable(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(f->error->message, "cannot reach netcarryd"));
 }
 
-/* A source that speaks only versions 4-5 gets a clear error; so does the destination. */
+/* Peer protocol 4 carries the classes beside conntrack (ITEMS, the destination's class list in
+ * its HELLO); a version 3 source still talks to a version 4 destination, in version 3: it hears
+ * no class list and cannot send ITEMS (its daemon then carries conntrack only). */
+static void test_classes_versions(Fixture *f, gconstpointer data)
+{
+    for (guint32 v = 3; v <= 4; v++) {
+        g_autoptr(NcPeerClient) c = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NcPeerMsg) m = nc_peer_msg_new(NC_PEER_MSG_ITEMS);
+        NcPeerDigest digest;
+
+        if (!pki_ok(f) || !f->port)
+            return;
+        c = make_client(f, "ca1.pem", "client");
+        nc_peer_client_set_versions(c, v, 3);
+        do_connect(f, c, NULL, 0);
+        g_assert_no_error(f->error);
+        g_assert_cmpuint(nc_peer_client_get_version(c), ==, v);
+        m->items.klass = g_strdup("nft-set");
+        m->items.replace = TRUE;
+        g_ptr_array_add(m->items.items, g_bytes_new_static("x", 1));
+        f->items = 0;
+        if (v == 3) {
+            g_assert_null(nc_peer_client_get_peer_hello(c)->classes);
+            g_assert_false(nc_peer_client_send_items(c, &m->items, &error));
+            g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+        } else {
+            g_assert_nonnull(nc_peer_client_get_peer_hello(c)->classes);
+            g_assert_true(g_strv_contains(
+                (const char *const *)nc_peer_client_get_peer_hello(c)->classes, "nft-object"));
+            g_assert_true(nc_peer_client_send_items(c, &m->items, &error));
+            g_assert_no_error(error);
+        }
+        stream_and_seal(f, c, 10, 300, FALSE, &digest);
+        run_until(&f->done, 10000, "the ACK");
+        g_assert_no_error(f->error);
+        g_assert_true(f->ack->ok);
+        g_assert_cmpuint(f->items, ==, v == 3 ? 0 : 1);
+        g_clear_pointer(&f->ack, nc_peer_ack_free);
+    }
+}
+
+/* A source that speaks only versions 5-6 gets a clear error; so does the destination. */
 static void test_wrong_version(Fixture *f, gconstpointer data)
 {
     g_autoptr(NcPeerClient) c = NULL;
@@ -808,11 +858,11 @@ static void test_wrong_version(Fixture *f, gconstpointer data)
     if (!pki_ok(f) || !f->port)
         return;
     c = make_client(f, "ca1.pem", "client");
-    nc_peer_client_set_versions(c, 5, 4);
+    nc_peer_client_set_versions(c, 6, 5);
     do_connect(f, c, NULL, 0);
     g_assert_error(f->error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_test_message("client sees: %s", f->error->message);
-    g_assert_nonnull(strstr(f->error->message, "versions 4-5, this host 3-3"));
+    g_assert_nonnull(strstr(f->error->message, "versions 5-6, this host 3-4"));
     run_until(&f->closed, 2000, "the server's session end");
     g_assert_error(f->closed_error, NC_ERROR, NC_ERROR_UNSUPPORTED);
     g_assert_cmpuint(f->hellos, ==, 0);
@@ -958,6 +1008,7 @@ int main(int argc, char **argv)
     ADD("/peer/timeout/silent-server", test_silent_server, NULL);
     ADD("/peer/unreachable", test_unreachable, NULL);
     ADD("/peer/wrong-version", test_wrong_version, NULL);
+    ADD("/peer/classes-versions", test_classes_versions, NULL);
     ADD("/peer/garbage-after-handshake", test_garbage_after_handshake, NULL);
     ADD("/peer/timing-10000", test_timing, NULL);
     ADD("/peer/refused/client-certificate-revoked", test_revoked_client, NULL);

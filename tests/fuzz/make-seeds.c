@@ -88,6 +88,10 @@ int main(int argc, char **argv)
     g_autoptr(NcPeerMsg) nack = nc_peer_msg_new_ack(FALSE, 1, "conntrack table full");
     g_autoptr(NcPeerMsg) abort_ = nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, "not migrating");
     g_autoptr(NcPeerMsg) finished = nc_peer_msg_new(NC_PEER_MSG_FINISHED);
+    g_autoptr(NcPeerMsg) items = nc_peer_msg_new(NC_PEER_MSG_ITEMS);
+    g_autoptr(NcPeerMsg) hello4 = nc_peer_msg_new_hello("5a3c1f5e-0b7e-4c55-9f0e-000000000001",
+                                                        "host-b.example");
+    const char *const classes[] = {"nft-set", "nft-object", NULL};
     NcPeerSealStep steps[3] = {{1, 1, 0, 1700000000000000}, {2, 3, 1, 1700000000100000},
                                {5, 6, 0, 1700000000200000}};
     NcPeerDigest digest;
@@ -118,7 +122,24 @@ int main(int argc, char **argv)
     finished->finished.steps = g_memdup2(steps, sizeof(steps));
     finished->finished.reason = g_strdup("job aborted");
 
+    items->items.klass = g_strdup("nft-set");
+    items->items.replace = TRUE;
+    g_ptr_array_add(items->items.items, g_bytes_new_static("\x01\x02fw\x00", 5));
+    g_ptr_array_add(items->items.items, g_bytes_new_static("\x0a\x00\x00\x05", 4));
+    nc_not_carried_add(items->items.not_carried, "nft-set", "inet/fw/perip element 10.0.0.5",
+                       "a ct count list");
+    hello4->hello.secret = g_strdup("00");
+    hello4->hello.classes = g_strdupv((char **)classes);
+    seal->seal.classes = nc_peer_class_sums_new();
+    nc_peer_class_sums_add(seal->seal.classes, "nft-set", 3, digest.sum);
+    ack->ack.classes = nc_peer_class_sums_new();
+    nc_peer_class_sums_add(ack->ack.classes, "nft-set", 3, NULL);
+    finished->finished.classes = nc_peer_class_sums_new();
+    nc_peer_class_sums_add(finished->finished.classes, "nft-object", 1, NULL);
+
     save_peer(dir, "hello", hello);
+    save_peer(dir, "hello-classes", hello4);
+    save_peer(dir, "items", items);
     save_peer(dir, "state", state);
     save_peer(dir, "seal", seal);
     save_peer(dir, "ack", ack);

@@ -44,6 +44,7 @@ typedef struct {
     guint idle_ms;             /* the destination's idle bound; 0: 2000. Both engines share one
                                 * main loop here, so a source encoding a large first copy (slow
                                 * under ASan) holds the destination's timers back too */
+    gboolean objects;          /* the profile names the quota of CLASSES_RULES */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -55,6 +56,10 @@ static const CaseData case_resumed = {"client", "client.test", FALSE, 5000, NC_A
                                       TRUE};
 static const CaseData case_bulk = {"client",           "client.test", FALSE, 5000,
                                    NC_ADMISSION_REFUSE, FALSE,         20000};
+static const CaseData case_classes = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE,
+                                      FALSE,    0,             TRUE};
+static const CaseData case_classes_proceed = {
+    "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
 
 typedef struct {
     const CaseData *cd;
@@ -72,6 +77,8 @@ typedef struct {
     guint fails[NC_SIDE_LAST]; /* fail_func calls: the engine made the migration fail there */
     char *fail_reason[NC_SIDE_LAST];
 } Fixture;
+
+static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -363,6 +370,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 
     f->cd = data;
     f->migrating = TRUE;
+    case_objects = f->cd->objects;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -459,6 +467,8 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
         a = addr(OTHER4);
         g_array_append_val(d->profile->addresses, a);
     }
+    if (case_objects)
+        g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "vmq", "quota"));
     if (rv)
         d->profile->rendezvous = nc_rendezvous_copy(rv);
     return d;
@@ -1316,6 +1326,242 @@ static void test_no_finished(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].removed_at_source, ==, 0);
 }
 
+/* ---- the classes beside conntrack: a dynamic ACL set, a sticky map, a quota ---- */
+
+/* Both hosts: the guest (VM4) passes only while its address is in @authed; a load balancer maps
+ * clients to backends in @sticky; the guest's quota is reached through an object map. */
+#define CLASSES_RULES                                                                              \
+    "table inet fw {\n"                                                                            \
+    "  quota vmq { over 100 mbytes%s }\n"                                                          \
+    "  set authed { type ipv4_addr; flags timeout; }\n"                                            \
+    "  map sticky { type ipv4_addr : ipv4_addr; flags timeout; }\n"                                \
+    "  map quotas { type ipv4_addr : quota; elements = { " VM4 " : \"vmq\" } }\n"                 \
+    "  chain vmfwd { type filter hook forward priority 0; policy drop;\n"                            \
+    "    ip saddr @authed quota name ip saddr map @quotas accept\n"                                \
+    "  }\n"                                                                                        \
+    "}\n"
+
+static gboolean classes_rules(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *src = g_strdup_printf(CLASSES_RULES, " used 80 mbytes");
+    g_autofree char *dst = g_strdup_printf(CLASSES_RULES, "");
+
+    if (!nc_ktest_nft_load(f->ns_src, src, &error) || !nc_ktest_nft_load(f->ns_dst, dst, &error)) {
+        g_assert_no_error(error);
+        return FALSE;
+    }
+    /* authorised on the source only, 10 minutes; a neighbour's element and sticky entries */
+    g_assert_true(nc_ktest_nft_load(f->ns_src,
+                                    "add element inet fw authed { " VM4 " timeout 10m, " OTHER4
+                                    " timeout 10m }\n"
+                                    "add element inet fw sticky { 198.51.100.7 timeout 1h : " VM4
+                                    ", 198.51.100.8 timeout 1h : " OTHER4 " }\n",
+                                    &error));
+    g_assert_no_error(error);
+    return TRUE;
+}
+
+/* The seconds left of @element's timeout in set or map @set of table inet fw in @ns; -1: absent. */
+static gint64 element_expires_s(const char *ns, const char *set, const char *element)
+{
+    g_autofree char *out = nc_ktest_nft_list(ns, "table inet fw");
+    g_autofree char *head = g_strdup_printf(" %s {", set);
+    g_autofree char *needle = g_strdup_printf("%s timeout", element);
+    const char *start = strstr(out, head), *end, *p, *ex;
+
+    g_assert_nonnull(start);
+    end = strstr(start, "\n\t}");
+    p = strstr(start, needle);
+    if (!p || (end && p > end))
+        return -1;
+    gint64 s = 0;
+
+    if (!p)
+        return -1;
+    ex = strstr(p, "expires ");
+    g_assert_nonnull(ex);
+    ex += strlen("expires ");
+    /* "9m58s", "9m58s123ms", "59s": minutes and seconds are enough here */
+    while (*ex && *ex != ' ' && *ex != ',' && *ex != '\n' && *ex != ':') {
+        gint64 v = g_ascii_strtoll(ex, (char **)&ex, 10);
+
+        if (*ex == 'h')
+            s += v * 3600;
+        else if (*ex == 'm' && ex[1] != 's')
+            s += v * 60;
+        else if (*ex == 's')
+            s += v;
+        else if (*ex == 'm') /* ms */
+            ex++;
+        else if (*ex == 'd')
+            s += v * 86400;
+        if (*ex)
+            ex++;
+    }
+    return s;
+}
+
+/* The quota's used bytes in @ns. */
+static guint64 quota_used(const char *ns)
+{
+    g_autofree char *out = nc_ktest_nft_list(ns, "quota inet fw vmq");
+    const char *p = strstr(out, "used ");
+    guint64 v;
+    char *end = NULL;
+
+    if (!p) /* nothing used yet: nft lists no "used" */
+        return 0;
+    v = g_ascii_strtoull(p + 5, &end, 10);
+    if (g_str_has_prefix(end, " mbytes"))
+        v *= 1024 * 1024;
+    else if (g_str_has_prefix(end, " kbytes"))
+        v *= 1024;
+    return v;
+}
+
+/* The source stops, the state is sealed and installed on the destination. */
+static void stop_and_install(Fixture *f)
+{
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
+    nc_carry_engine_source_stopped(f->src, UUID, g_get_real_time());
+    wait_for(f, dst_installed, 5000, "the sealed state installed on the destination");
+}
+
+/* (c) the dynamic ACL's element arrives with its remaining timeout, the sticky client still maps
+ * to the guest, the quota continues from the source's used bytes; the neighbour's stay; the
+ * report counts each class; a failed migration takes them back. */
+static void test_classes(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    const NcReportCarried *rc;
+    gint64 src_left, dst_left;
+
+    if (!f->usable || !classes_rules(f))
+        return;
+    ct_install(f->ns_src, VM4, 40000);
+    /* without netcarry: the destination knows nothing of the guest */
+    g_assert_cmpint(element_expires_s(f->ns_dst, "authed", VM4), ==, -1);
+    g_assert_cmpuint(quota_used(f->ns_dst), ==, 0);
+
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy");
+    /* packet-path `add @set` makes no event: an element added now is carried by the stop's
+     * capture */
+    g_assert_true(nc_ktest_nft_load(
+        f->ns_src, "add element inet fw sticky { 198.51.100.9 timeout 1h : " VM4 " }\n", &error));
+    spin(1500); /* time passes: the remaining timeout must tick, not restart */
+    src_left = element_expires_s(f->ns_src, "authed", VM4);
+    stop_and_install(f);
+    dst_left = element_expires_s(f->ns_dst, "authed", VM4);
+    g_test_message("authed " VM4 ": %" G_GINT64_FORMAT " s left on the source, %" G_GINT64_FORMAT
+                   " s on the destination",
+                   src_left, dst_left);
+    g_assert_cmpint(dst_left, >, 0);
+    g_assert_cmpint(dst_left, <=, src_left);
+    g_assert_cmpint(dst_left, >=, src_left - 2);
+    g_assert_cmpint(src_left, <, 600); /* not a fresh 10 minutes */
+    g_assert_cmpint(element_expires_s(f->ns_dst, "sticky", "198.51.100.7"), >, 3500);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "sticky", "198.51.100.9"), >, 3500);
+    /* the neighbour's are not the guest's */
+    g_assert_cmpint(element_expires_s(f->ns_dst, "authed", OTHER4), ==, -1);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "sticky", "198.51.100.8"), ==, -1);
+    g_assert_cmpuint(quota_used(f->ns_dst), >=, 80u * 1024 * 1024);
+
+    /* the migration fails after all: everything goes back */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(element_expires_s(f->ns_dst, "authed", VM4), ==, -1);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "sticky", "198.51.100.7"), ==, -1);
+    g_assert_cmpuint(quota_used(f->ns_dst), ==, 0);
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
+    g_assert_true(rc->present);
+    /* authed VM4, sticky .7 (and .9 at the stop), the quota map's VM4 */
+    g_assert_cmpuint(rc->changed_at_stop, ==, 4);
+    g_assert_cmpuint(rc->precopied, ==, 3);
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_OBJECT];
+    g_assert_true(rc->present);
+    g_assert_cmpuint(rc->changed_at_stop, ==, 1);
+}
+
+/* (c2) the whole migration: the source's clean-up removes its set elements (not its quota), and
+ * the report has each class installed. */
+static void test_classes_completed(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    const NcReportCarried *rc;
+
+    if (!f->usable || !classes_rules(f))
+        return;
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    stop_and_install(f);
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200); /* the ACK reaches the source */
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    /* authed and sticky's elements of the guest, and its quota map's element (the same on both
+     * hosts: accepted there, removed here) */
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
+    g_assert_cmpuint(rc->installed, ==, 3);
+    g_assert_cmpuint(rc->removed_at_source, ==, 3);
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_OBJECT];
+    g_assert_cmpuint(rc->installed, ==, 1);
+    g_assert_cmpuint(rc->removed_at_source, ==, 0);
+    g_assert_cmpint(element_expires_s(f->ns_src, "authed", VM4), ==, -1);
+    g_assert_cmpint(element_expires_s(f->ns_src, "authed", OTHER4), >, 0);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "authed", VM4), >, 0);
+    g_assert_cmpuint(quota_used(f->ns_src), >=, 80u * 1024 * 1024); /* the operator's object */
+    g_assert_cmpuint(quota_used(f->ns_dst), >=, 80u * 1024 * 1024);
+}
+
+/* (c3) the destination lacks the ACL's set: admission = refuse refuses the migration, naming the
+ * set; proceed carries the rest and reports the class. */
+static void test_classes_missing_set(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+
+    if (!f->usable || !classes_rules(f))
+        return;
+    /* the destination's operator never declared the ACL */
+    g_assert_true(nc_ktest_nft_load(f->ns_dst,
+                                    "flush ruleset\n"
+                                    "table inet fw {\n"
+                                    "  quota vmq { over 100 mbytes }\n"
+                                    "  map sticky { type ipv4_addr : ipv4_addr; flags timeout; }\n"
+                                    "  map quotas { type ipv4_addr : quota; elements = { " VM4
+                                    " : \"vmq\" } }\n"
+                                    "}\n",
+                                    &error));
+    g_assert_no_error(error);
+    ct_install(f->ns_src, VM4, 40000);
+    ok = start_carry(f, &error);
+    if (f->cd->admission == NC_ADMISSION_REFUSE) {
+        g_assert_false(ok);
+        g_assert_nonnull(error);
+        g_test_message("refused: %s", error->message);
+        g_assert_nonnull(strstr(error->message, "authed"));
+        g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    stop_and_install(f);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1);
+    g_assert_cmpuint(quota_used(f->ns_dst), >=, 80u * 1024 * 1024);
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_NFT_SET].installed, ==, 0);
+    g_assert_cmpuint(f->report->failures->len, >=, 1);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -1328,6 +1574,10 @@ int main(int argc, char **argv)
     if (!nc_peer_tls_set_priority(NC_PEER_DEFAULT_TLS_PRIORITY, NULL))
         g_error("the default TLS priority string is not accepted");
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
+    ADD("/carry/classes/carried", test_classes, &case_classes);
+    ADD("/carry/classes/completed", test_classes_completed, &case_classes);
+    ADD("/carry/classes/missing-set/refuse", test_classes_missing_set, &case_classes);
+    ADD("/carry/classes/missing-set/proceed", test_classes_missing_set, &case_classes_proceed);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);

@@ -187,6 +187,26 @@ def _():
     assert doc["carried"][0]["installed"] == 1003 and doc["gate"]["held_packets"] == 4
 
 
+@test("report --json agrees with the XML per class: carried, failures, not carried")
+def _():
+    ns = "{https://netcarry.dev/xmlns/report/1}"
+    for path in valid_reports():
+        doc = json.loads(run(CLI, "report", "--file", path, "--json"))
+        root = ET.parse(path).getroot()
+        name = os.path.basename(path)
+        carried = {c.get("class"): c.attrib for c in root.findall(ns + "carried")}
+        assert [c["class"] for c in doc["carried"]] == list(carried), name
+        for c in doc["carried"]:
+            for key in ("precopied", "changed_at_stop", "installed", "failed",
+                        "removed_at_source"):
+                assert c[key] == int(carried[c["class"]][key.replace("_", "-")]), (name, key)
+        for member, tag, what in (("failures", "failure", "entry"),
+                                  ("not_carried", "not-carried", "what")):
+            xml = [(e.get("class"), e.get(what), e.get("reason"))
+                   for e in root.findall(ns + tag)]
+            assert [(e["class"], e[what], e["reason"]) for e in doc[member]] == xml, (name, member)
+
+
 @test("status --json (tests/daemon/data/status.json): valid JSON, every field documented")
 def _():
     names = documented("netcarry status --json")

@@ -1,8 +1,11 @@
 /* test-report.c - the migration report: XML round trips, precise errors, the derived figures
- * (with docs/libvirt-migration.md's measured timeline) and the text that `netcarry report` prints
+ * (with docs/libvirt-migration.md's measured timeline), the state classes (counts, failures and
+ * what is not carried, read back by class name; format-1 conntrack-only reports still read) and
+ * the text that `netcarry report` prints
  */
 #include <string.h>
 
+#include "conf/nc-nft-items.h"
 #include "conf/nc-report.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
@@ -204,12 +207,15 @@ static void test_figures_missing(void)
     g_assert_nonnull(strstr(text, "ms from the first step"));
 }
 
-/* the text form of report-completed.xml (golden file; NETCARRY_REGENERATE=1 rewrites it) */
-static void test_text(void)
+/* the text form of xml/examples/NAME.xml against tests/unit/data/NAME.txt (golden file;
+ * NETCARRY_REGENERATE=1 rewrites it) */
+static char *text_of(const char *name)
 {
-    g_autofree char *path = example_path("report-completed.xml");
-    g_autofree char *golden = g_build_filename(nc_test_source_root(), "tests", "unit", "data",
-                                               "report-completed.txt", NULL);
+    g_autofree char *file = g_strconcat(name, ".xml", NULL);
+    g_autofree char *path = example_path(file);
+    g_autofree char *golden_file = g_strconcat(name, ".txt", NULL);
+    g_autofree char *golden =
+        g_build_filename(nc_test_source_root(), "tests", "unit", "data", golden_file, NULL);
     g_autoptr(GError) error = NULL;
     g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
     g_autofree char *text = NULL;
@@ -222,11 +228,180 @@ static void test_text(void)
         g_assert_true(g_file_set_contents(golden, text, -1, NULL));
     g_assert_true(g_file_get_contents(golden, &expected, NULL, NULL));
     g_assert_cmpstr(text, ==, expected);
+    return g_steal_pointer(&text);
+}
+
+static void test_text(void)
+{
+    g_autofree char *text = text_of("report-completed");
+
     /* what a reader looks for, whatever the layout */
     g_assert_nonnull(strstr(text, "stop-and-copy              +0.000         +1.400"));
     g_assert_nonnull(strstr(text, "installed                       -        +18.600"));
     g_assert_nonnull(strstr(text, "margin: +53.400 ms (state installed before the guest resumed)"));
     g_assert_nonnull(strstr(text, "conntrack: 1000 pre-copied, 3 changed at stop, 1003 installed"));
+    g_assert_null(strstr(text, "nft-"));
+    g_assert_null(strstr(text, "not carried"));
+}
+
+/* one line per class carried; the refused and the not-carried entries with their reasons */
+static void test_text_classes(void)
+{
+    g_autofree char *text = text_of("report-classes");
+
+    g_assert_nonnull(strstr(text, "\nconntrack: 120 pre-copied, 4 changed at stop, 124 installed, "
+                                  "0 failed, 124 removed at source\n"));
+    g_assert_nonnull(strstr(text, "\nnft-set: 37 pre-copied, 2 changed at stop, 38 installed, "
+                                  "1 failed, 38 removed at source\n"));
+    /* a named counter or quota is never removed from the source: no figure for it */
+    g_assert_nonnull(strstr(text, "\nnft-object: 0 pre-copied, 2 changed at stop, 2 installed, "
+                                  "0 failed\n"));
+    g_assert_nonnull(strstr(text, "\nfailed: nft-set inet/fw/sticky element 198.51.100.20 : "
+                                  "10.0.0.9: 10.0.0.9 is not an address of this domain\n"));
+    g_assert_nonnull(strstr(text, "\nnot carried: nft-set inet/fw/perip element 10.0.0.5 (ct "
+                                  "count): a `ct count` list holds"));
+    g_assert_nonnull(strstr(text, "\nnot carried: nft-object limit inet/fw/vm50-rate: a limit's "
+                                  "token-bucket level cannot be written"));
+}
+
+/* a class not carried has no line, even when another class has failures */
+static void test_text_only_present(void)
+{
+    g_autoptr(NcReport) r = findings_report();
+    g_autofree char *text = NULL;
+
+    r->carried[NC_REPORT_CLASS_NFT_OBJECT] = (NcReportCarried){TRUE, 0, 1, 1, 0, 0};
+    nc_report_add_not_carried(r, NC_REPORT_CLASS_NFT_SET, "inet/fw/rl element 10.0.0.5 (limit)",
+                              "a `limit` token bucket's level cannot be written from userspace");
+    text = nc_report_to_text(r);
+    g_assert_null(strstr(text, "conntrack:"));
+    g_assert_null(strstr(text, "nft-set:"));
+    g_assert_nonnull(strstr(text, "\nnft-object: 0 pre-copied, 1 changed at stop, 1 installed, "
+                                  "0 failed\n"));
+    g_assert_nonnull(strstr(text, "\nnot carried: nft-set inet/fw/rl element 10.0.0.5 (limit): "
+                                  "a `limit` token bucket's level"));
+}
+
+/* report-classes.xml value by value: each <carried> lands in its class, each failure and
+ * not-carried entry keeps its class */
+static void test_classes_model(void)
+{
+    g_autofree char *path = example_path("report-classes.xml");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+    const NcReportCarried *ct, *set, *obj;
+    const NcReportFailure *f;
+
+    g_assert_no_error(error);
+    ct = &r->carried[NC_REPORT_CLASS_CONNTRACK];
+    set = &r->carried[NC_REPORT_CLASS_NFT_SET];
+    obj = &r->carried[NC_REPORT_CLASS_NFT_OBJECT];
+    g_assert_true(ct->present && set->present && obj->present);
+    g_assert_cmpuint(ct->precopied, ==, 120);
+    g_assert_cmpuint(ct->installed, ==, 124);
+    g_assert_cmpuint(set->precopied, ==, 37);
+    g_assert_cmpuint(set->changed_at_stop, ==, 2);
+    g_assert_cmpuint(set->installed, ==, 38);
+    g_assert_cmpuint(set->failed, ==, 1);
+    g_assert_cmpuint(set->removed_at_source, ==, 38);
+    g_assert_cmpuint(obj->precopied, ==, 0);
+    g_assert_cmpuint(obj->changed_at_stop, ==, 2);
+    g_assert_cmpuint(obj->installed, ==, 2);
+    g_assert_cmpuint(obj->removed_at_source, ==, 0);
+
+    g_assert_cmpuint(r->failures->len, ==, 1);
+    f = r->failures->pdata[0];
+    g_assert_cmpint(f->klass, ==, NC_REPORT_CLASS_NFT_SET);
+    g_assert_cmpstr(f->entry, ==, "inet/fw/sticky element 198.51.100.20 : 10.0.0.9");
+    g_assert_cmpuint(r->not_carried->len, ==, 2);
+    f = r->not_carried->pdata[0];
+    g_assert_cmpint(f->klass, ==, NC_REPORT_CLASS_NFT_SET);
+    g_assert_cmpstr(f->entry, ==, "inet/fw/perip element 10.0.0.5 (ct count)");
+    g_assert_true(g_str_has_prefix(f->reason, "a `ct count` list holds"));
+    f = r->not_carried->pdata[1];
+    g_assert_cmpint(f->klass, ==, NC_REPORT_CLASS_NFT_OBJECT);
+    g_assert_cmpstr(f->entry, ==, "limit inet/fw/vm50-rate");
+}
+
+/* all three classes, failures and not-carried entries built in code: format -> parse gives
+ * them back in their classes, and formats to the same bytes */
+static void test_classes_build(void)
+{
+    g_autoptr(NcReport) r = findings_report();
+    g_autoptr(NcReport) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *xml2 = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+
+    r->carried[NC_REPORT_CLASS_CONNTRACK] = (NcReportCarried){TRUE, 10, 1, 11, 0, 11};
+    r->carried[NC_REPORT_CLASS_NFT_SET] = (NcReportCarried){TRUE, 7, 2, 8, 1, 8};
+    r->carried[NC_REPORT_CLASS_NFT_OBJECT] = (NcReportCarried){TRUE, 0, 3, 3, 0, 0};
+    nc_report_add_failure(r, NC_REPORT_CLASS_NFT_SET, "inet/fw/authed element 10.0.0.9",
+                          "10.0.0.9 is not an address of this domain");
+    nc_report_add_failure(r, NC_REPORT_CLASS_CONNTRACK, "tcp a -> b", "EEXIST");
+    nc_report_add_not_carried(r, NC_REPORT_CLASS_NFT_OBJECT, "limit inet/fw/rate & <burst>",
+                              "a limit's \"level\" cannot be written");
+    nc_report_add_not_carried(r, NC_REPORT_CLASS_NFT_SET,
+                              "inet/fw/perip element 10.0.0.5 (ct count)",
+                              "the destination counts its own");
+    xml = nc_report_format(r);
+    g_test_message("\n%s", xml);
+    doc = nc_xml_parse_validated(xml, strlen(xml), "built", "report.rng", &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(strstr(xml, "<carried class=\"nft-set\" precopied=\"7\" changed-at-stop=\"2\" "
+                                 "installed=\"8\" failed=\"1\" removed-at-source=\"8\"/>"));
+    g_assert_nonnull(strstr(xml, "<not-carried class=\"nft-object\" what=\"limit inet/fw/rate "
+                                 "&amp; &lt;burst&gt;\" reason=\"a limit's &quot;level&quot; "
+                                 "cannot be written\"/>"));
+    back = nc_report_parse_buffer(xml, strlen(xml), "built", &error);
+    g_assert_no_error(error);
+    for (guint c = 0; c < NC_REPORT_CLASS_LAST; c++)
+        g_assert_cmpmem(&back->carried[c], sizeof(NcReportCarried), &r->carried[c],
+                        sizeof(NcReportCarried));
+    g_assert_cmpuint(back->failures->len, ==, 2);
+    g_assert_cmpint(((NcReportFailure *)back->failures->pdata[0])->klass, ==,
+                    NC_REPORT_CLASS_NFT_SET);
+    g_assert_cmpint(((NcReportFailure *)back->failures->pdata[1])->klass, ==,
+                    NC_REPORT_CLASS_CONNTRACK);
+    g_assert_cmpuint(back->not_carried->len, ==, 2);
+    for (guint i = 0; i < 2; i++) {
+        const NcReportFailure *a = r->not_carried->pdata[i], *b = back->not_carried->pdata[i];
+
+        g_assert_cmpint(b->klass, ==, a->klass);
+        g_assert_cmpstr(b->entry, ==, a->entry);
+        g_assert_cmpstr(b->reason, ==, a->reason);
+    }
+    xml2 = nc_report_format(back);
+    g_assert_cmpstr(xml2, ==, xml);
+}
+
+/* a report as format 1 first wrote it (conntrack only, no <not-carried>) reads as it did:
+ * conntrack counted, the other classes absent, its failures conntrack's */
+static void test_format1(gconstpointer data)
+{
+    g_autofree char *path = example_path(data);
+    g_autofree char *raw = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = NULL;
+    g_autofree char *xml = NULL;
+
+    g_assert_true(g_file_get_contents(path, &raw, NULL, NULL));
+    /* the example itself stays in the old form, or this test proves nothing */
+    g_assert_null(strstr(raw, "nft-"));
+    g_assert_null(strstr(raw, "not-carried"));
+    r = nc_report_parse_buffer(raw, strlen(raw), path, &error);
+    g_assert_no_error(error);
+    g_assert_true(r->carried[NC_REPORT_CLASS_CONNTRACK].present);
+    g_assert_false(r->carried[NC_REPORT_CLASS_NFT_SET].present);
+    g_assert_false(r->carried[NC_REPORT_CLASS_NFT_OBJECT].present);
+    g_assert_cmpuint(r->not_carried->len, ==, 0);
+    for (guint i = 0; i < r->failures->len; i++)
+        g_assert_cmpint(((NcReportFailure *)r->failures->pdata[i])->klass, ==,
+                        NC_REPORT_CLASS_CONNTRACK);
+    /* and is written back in the same form */
+    xml = nc_report_format(r);
+    g_assert_cmpstr(xml, ==, raw);
 }
 
 /* a report built in code survives format -> parse; names with XML specials too */
@@ -274,6 +449,28 @@ static void test_names(void)
     g_assert_cmpstr(nc_report_side_to_string(NC_REPORT_DESTINATION), ==, "destination");
 }
 
+/* the report's class names are the state classes' NcClassOps.name (conntrack's ops live in the
+ * daemon, which this test does not link: its name is checked as text) */
+static void test_class_names(void)
+{
+    static const char *const names[] = {"conntrack", "nft-set", "nft-object"};
+
+    g_assert_cmpuint(G_N_ELEMENTS(names), ==, NC_REPORT_CLASS_LAST);
+    for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++) {
+        g_assert_cmpstr(nc_report_class_to_string(i), ==, names[i]);
+        g_assert_cmpint(nc_report_class_from_string(names[i]), ==, i);
+    }
+    g_assert_cmpint(nc_report_class_from_string(nc_nft_set_class.name), ==,
+                    NC_REPORT_CLASS_NFT_SET);
+    g_assert_cmpint(nc_report_class_from_string(nc_nft_obj_class.name), ==,
+                    NC_REPORT_CLASS_NFT_OBJECT);
+    g_assert_cmpint(nc_report_class_from_string("nft-rule"), ==, -1);
+    g_assert_cmpint(nc_report_class_from_string("Conntrack"), ==, -1);
+    g_assert_cmpint(nc_report_class_from_string(""), ==, -1);
+    g_assert_cmpint(nc_report_class_from_string(NULL), ==, -1);
+    g_assert_null(nc_report_class_to_string(NC_REPORT_CLASS_LAST));
+}
+
 typedef struct {
     const char *file;
     int line;
@@ -293,6 +490,11 @@ static const InvalidCase invalid_cases[] = {
      * first <migration>'s strings */
     {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
     {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
+    {"report-unknown-class-invalid.xml", 6,
+     "class 'nftables' is not conntrack, nft-set or nft-object"},
+    {"report-not-carried-class-invalid.xml", 5,
+     "<not-carried>: class 'nft-rule' is not conntrack, nft-set or nft-object"},
+    {"report-class-twice-invalid.xml", 7, "class nft-set is counted twice"},
 };
 
 static void test_invalid(gconstpointer data)
@@ -355,6 +557,13 @@ int main(int argc, char **argv)
     g_test_add_func("/report/figures/late", test_figures_late);
     g_test_add_func("/report/figures/missing", test_figures_missing);
     g_test_add_func("/report/text", test_text);
+    g_test_add_func("/report/text/classes", test_text_classes);
+    g_test_add_func("/report/text/only-present", test_text_only_present);
+    g_test_add_func("/report/classes/model", test_classes_model);
+    g_test_add_func("/report/classes/build", test_classes_build);
+    g_test_add_data_func("/report/format-1/completed", "report-completed.xml", test_format1);
+    g_test_add_data_func("/report/format-1/failed", "report-failed.xml", test_format1);
+    g_test_add_func("/report/class-names", test_class_names);
     g_test_add_func("/report/build", test_build);
     g_test_add_func("/report/names", test_names);
     return g_test_run();

@@ -1,6 +1,8 @@
 /* test-schema.c - every file in xml/examples against its schema: valid files
  * pass, `*-invalid.*` files fail (libvirt's virschematest, for netcarry)
  */
+#include <string.h>
+
 #include "conf/nc-document.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
@@ -15,6 +17,7 @@ static const char *const semantic_only[] = {
     "ipv6-groups-invalid.xml",     "proto-mismatch-invalid.xml", "missing-ports-invalid.xml",
     "profile-ipv6-groups-invalid.xml", "report-figures-mismatch-invalid.xml",
     "report-pass-on-stop-invalid.xml", "report-two-timelines-invalid.xml",
+    "report-class-twice-invalid.xml",
     /* format 2: the count, the digest and a key's fields against its set's shape */
     "bundle2-count-invalid.xml", "bundle2-digest-invalid.xml", "bundle2-edited-invalid.xml",
     "bundle2-key-fields-invalid.xml",
@@ -24,7 +27,12 @@ static gboolean is_semantic_only(const char *path)
 {
     g_autofree char *base = g_path_get_basename(path);
 
-    return g_strv_contains((const char *const *)semantic_only, base);
+    /* not g_strv_contains(): the table has no NULL at its end */
+    for (guint i = 0; i < G_N_ELEMENTS(semantic_only); i++) {
+        if (strcmp(semantic_only[i], base) == 0)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 static void test_valid(gconstpointer data)

@@ -1,0 +1,562 @@
+/* nc-carry-classes.c - one carry's classes beside conntrack, through their state drivers
+ * (theory of operation in nc-carry-classes.h and docs/architecture.md)
+ */
+#define G_LOG_DOMAIN "nc-carry"
+#include <string.h>
+
+#include "conf/nc-nft-items.h"
+#include "drivers/nc-state-driver.h"
+#include "nc-carry-classes.h"
+#include "util/nc-error.h"
+
+/* An ITEMS message stays well below the frame limit (NC_PEER_PROTO_MAX_PAYLOAD) */
+#define ITEMS_CHUNK_BYTES (512u * 1024)
+
+typedef struct {
+    const NcStateDriver *driver;
+    gpointer handle;        /* opened at the first use */
+    NcItemSet *set;         /* source: the last capture; destination: what arrived */
+    NcItemSet *installed;   /* destination: what the install put in (the roll-back's) */
+    GPtrArray *not_carried; /* NcNotCarried: the domain's, and not carried (with why) */
+    guint captures;         /* whole sets captured (source) or received (destination) */
+    guint precopied, at_stop, installed_n, failed_n, removed;
+    gboolean present; /* sent (source) or received (destination) at least once */
+    gboolean skipped; /* the destination's probe failed under admission = proceed */
+    char *failure;    /* why the class was not installed, or NULL */
+} ClassState;
+
+struct _NcCarryClasses {
+    char *netns;
+    NcOwner *owner;
+    ClassState *cls;
+    guint n;
+};
+
+/**
+ * nc_carry_classes_new() - the classes of one carry
+ * @netns: (nullable): the namespace the state lives in (the engine's)
+ * @owner: (transfer full): the domain as this host derived it (nc_domain_owner())
+ */
+NcCarryClasses *nc_carry_classes_new(const char *netns, NcOwner *owner)
+{
+    NcCarryClasses *cc = g_new0(NcCarryClasses, 1);
+    const NcStateDriver *const *drivers = nc_state_drivers(&cc->n);
+
+    cc->netns = g_strdup(netns);
+    cc->owner = owner;
+    cc->cls = g_new0(ClassState, cc->n);
+    for (guint i = 0; i < cc->n; i++) {
+        cc->cls[i].driver = drivers[i];
+        cc->cls[i].set = nc_item_set_new(drivers[i]->ops);
+        cc->cls[i].not_carried = nc_not_carried_list_new();
+    }
+    return cc;
+}
+
+void nc_carry_classes_free(NcCarryClasses *cc)
+{
+    if (!cc)
+        return;
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+
+        if (cs->handle)
+            cs->driver->close(cs->handle);
+        nc_item_set_free(cs->set);
+        nc_item_set_free(cs->installed);
+        g_ptr_array_unref(cs->not_carried);
+        g_free(cs->failure);
+    }
+    g_free(cc->cls);
+    nc_owner_free(cc->owner);
+    g_free(cc->netns);
+    g_free(cc);
+}
+
+static const char *class_name(const ClassState *cs)
+{
+    return cs->driver->ops->name;
+}
+
+static gpointer class_handle(NcCarryClasses *cc, ClassState *cs, GError **error)
+{
+    if (!cs->handle)
+        cs->handle = cs->driver->open(cc->netns, error);
+    return cs->handle;
+}
+
+static ClassState *class_lookup(NcCarryClasses *cc, const char *name)
+{
+    for (guint i = 0; i < cc->n; i++)
+        if (!g_strcmp0(class_name(&cc->cls[i]), name))
+            return &cc->cls[i];
+    return NULL;
+}
+
+/* The names of every class beside conntrack this build carries; NULL-terminated, static. */
+const char *const *nc_carry_classes_names(void)
+{
+    static gsize names; /* const char ** */
+
+    if (g_once_init_enter(&names)) {
+        guint n = 0;
+        const NcStateDriver *const *drivers = nc_state_drivers(&n);
+        const char **v = g_new0(const char *, n + 1);
+
+        for (guint i = 0; i < n; i++)
+            v[i] = drivers[i]->ops->name;
+        g_once_init_leave(&names, (gsize)v);
+    }
+    return (const char *const *)names;
+}
+
+/* ---- source ---- */
+
+static NcPeerMsg *items_msg(const ClassState *cs, gboolean replace)
+{
+    NcPeerMsg *m = nc_peer_msg_new(NC_PEER_MSG_ITEMS);
+
+    m->items.klass = g_strdup(class_name(cs));
+    m->items.replace = replace;
+    return m;
+}
+
+/* One class's whole set as ITEMS messages (the first replaces, its not-carried list with it). */
+static void class_messages(const ClassState *cs, GPtrArray *out)
+{
+    g_autoptr(GPtrArray) items = nc_item_set_items(cs->set);
+    NcPeerMsg *m = items_msg(cs, TRUE);
+    gsize bytes = 0;
+
+    for (guint i = 0; i < cs->not_carried->len; i++) {
+        const NcNotCarried *nc = g_ptr_array_index(cs->not_carried, i);
+
+        nc_not_carried_add(m->items.not_carried, nc->class_name, nc->what, "%s", nc->reason);
+    }
+    for (guint i = 0; i < items->len; i++) {
+        g_autoptr(GByteArray) enc = g_byte_array_new();
+        g_autoptr(GError) err = NULL;
+
+        /* a captured item always has its canonical form (nc-item-set.h) */
+        if (!cs->driver->ops->encode(items->pdata[i], enc, &err)) {
+            g_warning("class %s: an item does not encode: %s", class_name(cs), err->message);
+            continue;
+        }
+        if (bytes + enc->len + 4 > ITEMS_CHUNK_BYTES && m->items.items->len) {
+            g_ptr_array_add(out, m);
+            m = items_msg(cs, FALSE);
+            bytes = 0;
+        }
+        bytes += enc->len + 4;
+        g_ptr_array_add(m->items.items, g_byte_array_free_to_bytes(g_steal_pointer(&enc)));
+    }
+    g_ptr_array_add(out, m);
+}
+
+/*
+ * The owner a class is captured with at the stop. The guest is stopped then, so the capture is
+ * downtime: a set class whose profile names no set would dump every set of the namespace (a 20k
+ * element set of someone else's costs ~130 ms here, bench/bench-nft-set), so at the stop it looks
+ * only at the sets that held the domain's elements at the first capture. An element added during
+ * the migration to another set is carried only when the profile names that set. NULL: the class
+ * has nothing to look at (no set held anything). (transfer full)
+ */
+static NcOwner *stop_owner(NcCarryClasses *cc, const ClassState *cs)
+{
+    g_autoptr(NcOwner) o = NULL;
+    g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(GHashTable) seen = NULL;
+
+    if (cs->driver->ops != &nc_nft_set_class)
+        return nc_owner_copy(cc->owner);
+    for (guint i = 0; i < cc->owner->objects->len; i++) {
+        const NcObjectRef *r = g_ptr_array_index(cc->owner->objects, i);
+
+        if (!g_strcmp0(r->type, "set") || !g_strcmp0(r->type, "map"))
+            return nc_owner_copy(cc->owner); /* the operator said where to look */
+    }
+    o = nc_owner_copy(cc->owner);
+    items = nc_item_set_items(cs->set);
+    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < items->len; i++) {
+        const NcNftSetElem *el = items->pdata[i];
+        const char *fam = nc_nft_family_name(el->family);
+        g_autofree char *id = g_strdup_printf("%s/%s/%s", fam, el->table, el->set);
+
+        if (g_hash_table_add(seen, g_steal_pointer(&id)))
+            g_ptr_array_add(o->objects, nc_object_ref_new(fam, el->table, el->set, "set"));
+    }
+    return g_hash_table_size(seen) ? g_steal_pointer(&o) : NULL;
+}
+
+/**
+ * nc_carry_classes_capture() - capture every class whole, as ITEMS messages to send
+ * @cc:      the source's classes
+ * @at_stop: FALSE: when the destination is admitted; TRUE: after the source's STOP
+ *
+ * A class that cannot be captured here (no nf_tables, say) is not carried and says why (in its
+ * not-carried list, which travels with it). A class goes out once it has anything to say, and
+ * every time after that (an empty set then replaces what the destination holds).
+ *
+ * Return: (transfer full) (element-type NcPeerMsg): the messages, in order
+ */
+GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nc_peer_msg_free);
+
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+        g_autoptr(NcItemSet) set = nc_item_set_new(cs->driver->ops);
+        g_autoptr(GPtrArray) nc = nc_not_carried_list_new();
+        g_autoptr(GError) err = NULL;
+        g_autoptr(NcOwner) owner = at_stop ? stop_owner(cc, cs) : nc_owner_copy(cc->owner);
+        gpointer h = owner ? class_handle(cc, cs, &err) : NULL;
+
+        if (!owner) {
+            /* nothing to look at: an empty set (it replaces what the destination held) */
+        } else if (!h || !cs->driver->capture(h, owner, set, nc, &err)) {
+            g_clear_pointer(&set, nc_item_set_free);
+            set = nc_item_set_new(cs->driver->ops);
+            nc_not_carried_add(nc, class_name(cs), "the whole class",
+                               "it cannot be read on the source: %s", err->message);
+        }
+        nc_item_set_free(cs->set);
+        cs->set = g_steal_pointer(&set);
+        if (owner) { /* else what the first capture found not carried stays said */
+            g_ptr_array_unref(cs->not_carried);
+            cs->not_carried = g_steal_pointer(&nc);
+        }
+        cs->captures++;
+        if (at_stop)
+            cs->at_stop = nc_item_set_count(cs->set);
+        else
+            cs->precopied = nc_item_set_count(cs->set);
+        if (!cs->present && !nc_item_set_count(cs->set) && !cs->not_carried->len)
+            continue;
+        cs->present = TRUE;
+        class_messages(cs, out);
+    }
+    return out;
+}
+
+/* Items captured last, over every class. */
+guint nc_carry_classes_count(NcCarryClasses *cc)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < cc->n; i++)
+        n += nc_item_set_count(cc->cls[i].set);
+    return n;
+}
+
+/**
+ * nc_carry_classes_sums() - each sent class's count and digest, for the SEAL
+ *
+ * Return: (transfer full) (element-type NcPeerClassSum)
+ */
+GArray *nc_carry_classes_sums(NcCarryClasses *cc)
+{
+    GArray *sums = nc_peer_class_sums_new();
+
+    for (guint i = 0; i < cc->n; i++) {
+        const ClassState *cs = &cc->cls[i];
+
+        if (cs->present)
+            nc_peer_class_sums_add(sums, class_name(cs), nc_item_set_count(cs->set),
+                                   nc_item_set_digest(cs->set)->sum);
+    }
+    return sums;
+}
+
+/**
+ * nc_carry_classes_cleanup() - the source's clean-up after a completed migration: the items sent
+ * last leave this host (they belong to a guest that runs elsewhere now); value classes (counters,
+ * quotas) are the operator's objects and stay as they are
+ *
+ * Return: (transfer full) (element-type NcPeerClassSum): per class, the items removed
+ */
+GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
+{
+    GArray *sums = nc_peer_class_sums_new();
+
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+        g_autoptr(GError) err = NULL;
+        guint k = 0;
+
+        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
+            continue;
+        if (!cs->handle || !cs->driver->remove(cs->handle, cs->set, &k, &err)) {
+            g_warning("removing the domain's %u items of class %s here failed: %s",
+                      nc_item_set_count(cs->set), class_name(cs),
+                      err ? err->message : "no handle");
+            continue;
+        }
+        cs->removed = k;
+        nc_peer_class_sums_add(sums, class_name(cs), k, NULL);
+    }
+    return sums;
+}
+
+/* ---- destination ---- */
+
+/**
+ * nc_carry_classes_receive() - take one ITEMS message from the source
+ * @error: NC_ERROR_INVALID_DATA (a class this host does not know, an item that does not decode),
+ *         NC_ERROR_PERMISSION (an item that is not the domain's, by this host's view)
+ */
+gboolean nc_carry_classes_receive(NcCarryClasses *cc, const NcPeerItems *items, GError **error)
+{
+    ClassState *cs = class_lookup(cc, items->klass);
+
+    if (!cs) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "the source sent items of class %s, which this host does not know",
+                    items->klass);
+        return FALSE;
+    }
+    if (items->replace) {
+        nc_item_set_free(cs->set);
+        cs->set = nc_item_set_new(cs->driver->ops);
+        g_ptr_array_set_size(cs->not_carried, 0);
+        cs->captures++;
+    } else if (!cs->captures) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "the source continued a set of class %s it never began", items->klass);
+        return FALSE;
+    }
+    cs->present = TRUE;
+    for (guint i = 0; i < items->items->len; i++) {
+        gsize len = 0;
+        const guint8 *p = g_bytes_get_data(g_ptr_array_index(items->items, i), &len);
+        g_autofree char *why = NULL;
+        gpointer item = cs->driver->ops->decode(p, len, error);
+
+        if (!item) {
+            g_prefix_error(error, "class %s, item %u: ", items->klass, i);
+            return FALSE;
+        }
+        if (!cs->driver->ops->owns(cc->owner, item, &why)) {
+            g_autofree char *what = cs->driver->ops->describe(item);
+
+            cs->driver->ops->free(item);
+            g_set_error(error, NC_ERROR, NC_ERROR_PERMISSION,
+                        "the source sent %s, which is not the domain's (%s, by its XML on this "
+                        "host)",
+                        what, why ? why : "refused");
+            return FALSE;
+        }
+        if (!nc_item_set_upsert(cs->set, item, NULL, error))
+            return FALSE;
+    }
+    for (guint i = 0; i < items->not_carried->len; i++) {
+        const NcNotCarried *nc = g_ptr_array_index(items->not_carried, i);
+
+        nc_not_carried_add(cs->not_carried, items->klass, nc->what, "%s", nc->reason);
+    }
+    if (cs->captures == 1)
+        cs->precopied = nc_item_set_count(cs->set);
+    else
+        cs->at_stop = nc_item_set_count(cs->set);
+    return TRUE;
+}
+
+/**
+ * nc_carry_classes_probe() - can this host take what the source holds (its first capture)?
+ * @skip_on_failure: TRUE (admission = proceed): a class that cannot be taken is left out and
+ *                   reported; FALSE: the first such class is the error
+ * @error:           the class and what is missing (the driver names the set, its type, its room)
+ */
+gboolean nc_carry_classes_probe(NcCarryClasses *cc, gboolean skip_on_failure, GError **error)
+{
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+        g_autoptr(GError) err = NULL;
+        gpointer h;
+
+        if (!cs->present || !nc_item_set_count(cs->set))
+            continue;
+        h = class_handle(cc, cs, &err);
+        if (h && cs->driver->probe(h, cc->owner, cs->set, &err))
+            continue;
+        g_prefix_error(&err, "class %s: ", class_name(cs));
+        if (!skip_on_failure) {
+            g_propagate_error(error, g_steal_pointer(&err));
+            return FALSE;
+        }
+        g_warning("%s (admission = proceed: the class is not carried)", err->message);
+        cs->skipped = TRUE;
+        g_free(cs->failure);
+        cs->failure = g_strdup(err->message);
+    }
+    return TRUE;
+}
+
+/* Whether what arrived is what the source sealed, class by class. */
+gboolean nc_carry_classes_check_seal(NcCarryClasses *cc, GArray *sums, GError **error)
+{
+    for (guint i = 0; sums && i < sums->len; i++) {
+        const NcPeerClassSum *s = &g_array_index(sums, NcPeerClassSum, i);
+        ClassState *cs = class_lookup(cc, s->klass);
+        NcDigest d;
+
+        if (!cs) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "the source sealed class %s, which this host does not know", s->klass);
+            return FALSE;
+        }
+        memcpy(d.sum, s->digest, sizeof(d.sum));
+        if (!nc_item_set_check_seal(cs->set, s->count, &d, error))
+            return FALSE;
+    }
+    for (guint i = 0; i < cc->n; i++)
+        if (cc->cls[i].present && !nc_peer_class_sums_find(sums, class_name(&cc->cls[i]))) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "the source sent items of class %s and did not seal them",
+                        class_name(&cc->cls[i]));
+            return FALSE;
+        }
+    return TRUE;
+}
+
+/**
+ * nc_carry_classes_install() - install every class that arrived, all or nothing across classes
+ * @error: the class and why; nothing of any class is installed then (each class records it)
+ */
+gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
+{
+    g_autofree NcClassCarry *carry = g_new0(NcClassCarry, cc->n);
+    g_autofree guint *index = g_new0(guint, cc->n);
+    g_autoptr(GError) err = NULL;
+    guint n = 0;
+
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+
+        if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
+            continue;
+        carry[n].driver = cs->driver;
+        carry[n].handle = class_handle(cc, cs, &err);
+        if (!carry[n].handle)
+            break;
+        carry[n].items = cs->set;
+        index[n++] = i;
+    }
+    if (!err && nc_state_drivers_install_all(carry, n, cc->owner, &err)) {
+        for (guint k = 0; k < n; k++) {
+            ClassState *cs = &cc->cls[index[k]];
+
+            nc_item_set_free(cs->installed);
+            cs->installed = carry[k].installed;
+            cs->installed_n = nc_item_set_count(cs->set);
+        }
+        return TRUE;
+    }
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+
+        if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
+            continue;
+        cs->failed_n = nc_item_set_count(cs->set);
+        g_free(cs->failure);
+        cs->failure = g_strdup_printf("not installed: %s", err->message);
+    }
+    g_propagate_error(error, g_steal_pointer(&err));
+    return FALSE;
+}
+
+/* Per class, what was installed: for the ACK. (transfer full) (element-type NcPeerClassSum) */
+GArray *nc_carry_classes_installed_sums(NcCarryClasses *cc)
+{
+    GArray *sums = nc_peer_class_sums_new();
+
+    for (guint i = 0; i < cc->n; i++)
+        if (cc->cls[i].present)
+            nc_peer_class_sums_add(sums, class_name(&cc->cls[i]), cc->cls[i].installed_n, NULL);
+    return sums;
+}
+
+/* Take back what the install put in (values: the objects' values from before). */
+void nc_carry_classes_rollback(NcCarryClasses *cc)
+{
+    for (guint i = 0; i < cc->n; i++) {
+        ClassState *cs = &cc->cls[i];
+        g_autoptr(GError) err = NULL;
+        guint k = 0;
+
+        if (!cs->installed)
+            continue;
+        if (!cs->driver->remove(cs->handle, cs->installed, &k, &err))
+            g_warning("roll-back of class %s failed: %s", class_name(cs), err->message);
+        else
+            g_info("roll-back: class %s: %s %u of %u", class_name(cs),
+                   cs->driver->values ? "restored" : "removed", k,
+                   nc_item_set_count(cs->installed));
+        g_clear_pointer(&cs->installed, nc_item_set_free);
+        cs->installed_n = 0;
+    }
+}
+
+/* The source's FINISHED: what its clean-up removed, per class. */
+void nc_carry_classes_source_removed(NcCarryClasses *cc, GArray *sums)
+{
+    for (guint i = 0; sums && i < sums->len; i++) {
+        const NcPeerClassSum *s = &g_array_index(sums, NcPeerClassSum, i);
+        ClassState *cs = class_lookup(cc, s->klass);
+
+        if (cs)
+            cs->removed = (guint)MIN(s->count, G_MAXUINT32);
+    }
+}
+
+/* ---- both ---- */
+
+/* The classes into the report: counts, failures, what cannot be carried and why. */
+void nc_carry_classes_report(NcCarryClasses *cc, NcReport *report)
+{
+    for (guint i = 0; i < cc->n; i++) {
+        const ClassState *cs = &cc->cls[i];
+        int k = nc_report_class_from_string(class_name(cs));
+        NcReportCarried *rc;
+
+        if (k < 0 || (!cs->present && !cs->not_carried->len))
+            continue;
+        rc = &report->carried[k];
+        rc->present = TRUE;
+        rc->precopied = cs->precopied;
+        rc->changed_at_stop = cs->at_stop;
+        rc->installed = cs->installed_n;
+        rc->failed = cs->failed_n;
+        rc->removed_at_source = cs->removed;
+        if (cs->failure) {
+            g_autofree char *what =
+                g_strdup_printf("%u items of class %s", nc_item_set_count(cs->set), class_name(cs));
+
+            nc_report_add_failure(report, k, what, cs->failure);
+        }
+        for (guint j = 0; j < cs->not_carried->len; j++) {
+            const NcNotCarried *nc = g_ptr_array_index(cs->not_carried, j);
+
+            nc_report_add_not_carried(report, k, nc->what, nc->reason);
+        }
+    }
+}
+
+/* For log lines: "nft-set 3, nft-object 2 (1 not carried)"; "" when no class has anything.
+ * (transfer full) */
+char *nc_carry_classes_summary(NcCarryClasses *cc)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; i < cc->n; i++) {
+        const ClassState *cs = &cc->cls[i];
+
+        if (!cs->present)
+            continue;
+        g_string_append_printf(s, "%s%s %u", s->len ? ", " : "", class_name(cs),
+                               nc_item_set_count(cs->set));
+        if (cs->not_carried->len)
+            g_string_append_printf(s, " (%u not carried)", cs->not_carried->len);
+    }
+    return g_string_free(s, FALSE);
+}
