@@ -256,10 +256,12 @@ static const InvalidCase invalid_cases[] = {
 
 /* format 2's: no conntrack entries to pad them with (test_invalid_large) */
 static const InvalidCase invalid2_cases[] = {
+    {"bundle2-conntrack-unsealed-invalid.xml", 7, "attribute 'count' is missing"},
     {"bundle2-count-invalid.xml", 10, "the section says 3 items and holds 2"},
     {"bundle2-digest-invalid.xml", 7, "the bundle is damaged or was edited"},
     {"bundle2-edited-invalid.xml", 7, "the items' digest is"},
     {"bundle2-key-fields-invalid.xml", 9, "has 2 fields, the set's key has 1"},
+    {"bundle2-not-carried-order-invalid.xml", 14, "unexpected element after <not-carried>"},
     {"bundle2-order-invalid.xml", 28, "expected a class section"},
     {"bundle2-quota-invalid.xml", 12, "attribute 'used' is missing"},
 };
