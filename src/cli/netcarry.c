@@ -296,8 +296,8 @@ static char *nc_cli_counts(const NcBundle *bundle, GPtrArray *classes)
         if (!nc_bundle_has_class(bundle, d->ops->name))
             continue;
         items = nc_bundle_class_items(bundle, d->ops, NULL);
-        g_string_append_printf(s, "%s%u %s", s->len ? ", " : "", items ? nc_item_set_count(items) : 0,
-                               d->ops->name);
+        g_string_append_printf(s, "%s%u %s", s->len ? ", " : "",
+                               items ? nc_item_set_count(items) : 0, d->ops->name);
     }
     return g_string_free(s, FALSE);
 }
@@ -314,8 +314,8 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
          "Capture only this class: conntrack, nft-set, nft-object (repeat for more; default: "
          "every class this host can capture)",
          "CLASS"},
-        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output, "Write the bundle here (default: stdout)",
-         "FILE"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output,
+         "Write the bundle here (default: stdout)", "FILE"},
         {"domain", 0, 0, G_OPTION_ARG_STRING, &o.domain_name, "Record this VM name in the bundle",
          "NAME"},
         {"uuid", 0, 0, G_OPTION_ARG_STRING, &o.domain_uuid, "Record this VM UUID in the bundle",
@@ -391,8 +391,8 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
         /* a class this host cannot capture (its probe fails) is left out, unless asked for */
         if (!d->probe(h.handle, owner, NULL, &local)) {
             if (named) {
-                g_propagate_prefixed_error(error, g_steal_pointer(&local), "class %s: ",
-                                           d->ops->name);
+                g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                                           "class %s: ", d->ops->name);
                 return FALSE;
             }
             g_printerr("netcarry: class %s not captured: %s\n", d->ops->name, local->message);

@@ -696,10 +696,10 @@ NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, 
 
     if (ops == &nc_ct_class) {
         for (guint i = 0; i < bundle->conntrack->len; i++) {
-            if (!nc_item_set_upsert(out,
-                                    g_memdup2(&g_array_index(bundle->conntrack, NcCtEntry, i),
-                                              sizeof(NcCtEntry)),
-                                    NULL, error))
+            if (!nc_item_set_upsert(
+                    out,
+                    g_memdup2(&g_array_index(bundle->conntrack, NcCtEntry, i), sizeof(NcCtEntry)),
+                    NULL, error))
                 return NULL;
         }
         return g_steal_pointer(&out);
@@ -712,7 +712,8 @@ NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, 
         gpointer copy;
 
         g_byte_array_set_size(b, 0);
-        if (!ops->encode(items->pdata[i], b, error) || !(copy = ops->decode(b->data, b->len, error)) ||
+        if (!ops->encode(items->pdata[i], b, error) ||
+            !(copy = ops->decode(b->data, b->len, error)) ||
             !nc_item_set_upsert(out, copy, NULL, error))
             return NULL;
     }
@@ -1247,7 +1248,6 @@ out:
     return ok;
 }
 
-
 static gboolean nc_read_nft_ident(NcReader *r, const xmlNode *node, const char *const *values,
                                   const char *name_attr, guint8 *family, char **table, char **name);
 
@@ -1337,8 +1337,9 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
         c = nc_next_elem(c->next);
     }
     if (c) {
-        nc_reader_fail(r, c, "unexpected element in <capture> (expected address, zone, mark, "
-                             "object)");
+        nc_reader_fail(r, c,
+                       "unexpected element in <capture> (expected address, zone, mark, "
+                       "object)");
         goto out;
     }
     ok = TRUE;
@@ -1394,8 +1395,9 @@ static gboolean nc_read_nft_name(NcReader *r, const xmlNode *node, const char *a
         ok = g_ascii_isalnum(*p) || strchr("_./-", *p);
     if (ok)
         return TRUE;
-    return nc_reader_fail(r, node, "%s '%s' is not an nftables name (a letter or _, then letters, "
-                                   "digits, _ . / -)",
+    return nc_reader_fail(r, node,
+                          "%s '%s' is not an nftables name (a letter or _, then letters, "
+                          "digits, _ . / -)",
                           attr, value);
 }
 
@@ -1404,8 +1406,9 @@ static gboolean nc_read_nft_ident(NcReader *r, const xmlNode *node, const char *
                                   const char *name_attr, guint8 *family, char **table, char **name)
 {
     if (!nc_nft_family_parse(values[0], family))
-        return nc_reader_fail(r, node, "family '%s' is not an nftables family (ip, ip6, inet, arp, "
-                                       "bridge, netdev)",
+        return nc_reader_fail(r, node,
+                              "family '%s' is not an nftables family (ip, ip6, inet, arp, "
+                              "bridge, netdev)",
                               values[0]);
     if (!nc_read_nft_name(r, node, "table", values[1]) ||
         !nc_read_nft_name(r, node, name_attr, values[2]))
@@ -1465,9 +1468,8 @@ out:
 
 static NcNftSetElem *nc_read_nft_elem(NcReader *r, xmlNode *node)
 {
-    static const char *const names[] = {"family",   "table",  "set",       "flags",
-                                        "key-type", "key-len", "fields",   "data-type",
-                                        "data-len", NULL};
+    static const char *const names[] = {"family",  "table",  "set",       "flags",    "key-type",
+                                        "key-len", "fields", "data-type", "data-len", NULL};
     g_autoptr(NcNftSetElem) e = g_new0(NcNftSetElem, 1);
     g_auto(GStrv) fields = NULL;
     NcAttrs a;
@@ -1542,12 +1544,12 @@ static NcNftSetElem *nc_read_nft_elem(NcReader *r, xmlNode *node)
     if (nc_elem_is(c, "timeout")) {
         static const char *const tnames[] = {"ms", "remaining-ms", NULL};
         NcAttrs ta;
-        gboolean tok = nc_read_attrs(r, c, tnames, &ta) && nc_require(r, c, tnames, &ta, 0) &&
-                       nc_require(r, c, tnames, &ta, 1) &&
-                       nc_read_u64_attr(r, c, "ms", ta.values[0], FALSE, &e->timeout_ms) &&
-                       nc_read_u64_attr(r, c, "remaining-ms", ta.values[1], FALSE,
-                                        &e->expires_ms) &&
-                       nc_require_empty(r, c);
+        gboolean tok =
+            nc_read_attrs(r, c, tnames, &ta) && nc_require(r, c, tnames, &ta, 0) &&
+            nc_require(r, c, tnames, &ta, 1) &&
+            nc_read_u64_attr(r, c, "ms", ta.values[0], FALSE, &e->timeout_ms) &&
+            nc_read_u64_attr(r, c, "remaining-ms", ta.values[1], FALSE, &e->expires_ms) &&
+            nc_require_empty(r, c);
 
         nc_attrs_clear(&ta);
         if (!tok)
@@ -1571,8 +1573,9 @@ static NcNftSetElem *nc_read_nft_elem(NcReader *r, xmlNode *node)
         c = nc_next_elem(c->next);
     }
     if (c) {
-        nc_reader_fail(r, c, "unexpected element in <element> (expected key, then optional data, "
-                             "object, timeout and counter)");
+        nc_reader_fail(r, c,
+                       "unexpected element in <element> (expected key, then optional data, "
+                       "object, timeout and counter)");
         goto out;
     }
     ok = TRUE;
@@ -1598,8 +1601,8 @@ static NcNftObj *nc_read_nft_obj(NcReader *r, xmlNode *node)
             goto out;
     }
     /* a counter needs packets and bytes; a quota bytes, used and flags */
-    if (!nc_require(r, node, names, &a, 4) ||
-        !nc_require(r, node, names, &a, quota ? 5 : 3) || (quota && !nc_require(r, node, names, &a, 6)))
+    if (!nc_require(r, node, names, &a, 4) || !nc_require(r, node, names, &a, quota ? 5 : 3) ||
+        (quota && !nc_require(r, node, names, &a, 6)))
         goto out;
     if (!nc_read_nft_ident(r, node, a.values, "name", &o->family, &o->table, &o->name))
         goto out;
@@ -1653,8 +1656,8 @@ static_assert(G_N_ELEMENTS(nc_section_names) == NC_SECTION_LAST, "one name per s
 /* A section being read: its declared seal, what it held, and where its items go. */
 typedef struct {
     NcSectionId id;
-    xmlNode *node;      /* the section's element, for messages */
-    gboolean sealed;    /* format 2: count and digest given */
+    xmlNode *node;   /* the section's element, for messages */
+    gboolean sealed; /* format 2: count and digest given */
     guint64 count;
     NcDigest digest;
     gboolean in_not_carried; /* items may not follow <not-carried> */
@@ -1679,8 +1682,7 @@ static gboolean nc_read_section_open(NcReader *r, xmlNode *node, NcBundle *b, Nc
     if (!nc_read_uint(r, node, "count", a.values[0], FALSE, G_MAXUINT32, &sec->count))
         goto out;
     if (strlen(a.values[1]) != 2 * NC_DIGEST_SIZE) {
-        nc_reader_fail(r, node, "digest '%s' is not 64 lowercase hexadecimal digits",
-                       a.values[1]);
+        nc_reader_fail(r, node, "digest '%s' is not 64 lowercase hexadecimal digits", a.values[1]);
         goto out;
     }
     for (guint i = 0; i < NC_DIGEST_SIZE; i++) {
@@ -1736,21 +1738,24 @@ static gboolean nc_read_section_item(NcReader *r, xmlNode *node, NcBundle *b, Nc
         return nc_read_not_carried(r, node, nc_section_names[sec->id], b->not_carried);
     }
     if (sec->in_not_carried)
-        return nc_reader_fail(r, node, "unexpected element after <not-carried> (items come "
-                                       "first)");
+        return nc_reader_fail(r, node,
+                              "unexpected element after <not-carried> (items come "
+                              "first)");
     switch (sec->id) {
     case NC_SECTION_CONNTRACK:
         if (!nc_elem_is(node, "entry"))
             return nc_reader_fail(r, node, "unexpected element in <conntrack> (expected <entry>%s)",
                                   sec->sealed ? " or <not-carried>" : "");
         g_array_set_size(b->conntrack, b->conntrack->len + 1);
-        return nc_read_entry(r, node, &g_array_index(b->conntrack, NcCtEntry, b->conntrack->len - 1));
+        return nc_read_entry(r, node,
+                             &g_array_index(b->conntrack, NcCtEntry, b->conntrack->len - 1));
     case NC_SECTION_NFT_SET: {
         NcNftSetElem *e;
 
         if (!nc_elem_is(node, "element"))
-            return nc_reader_fail(r, node, "unexpected element in <nft-set> (expected <element> "
-                                           "or <not-carried>)");
+            return nc_reader_fail(r, node,
+                                  "unexpected element in <nft-set> (expected <element> "
+                                  "or <not-carried>)");
         e = nc_read_nft_elem(r, node);
         return e && nc_section_add(r, node, b->nft_sets, e);
     }
@@ -1758,8 +1763,9 @@ static gboolean nc_read_section_item(NcReader *r, xmlNode *node, NcBundle *b, Nc
         NcNftObj *o;
 
         if (!nc_elem_is(node, "counter") && !nc_elem_is(node, "quota"))
-            return nc_reader_fail(r, node, "unexpected element in <nft-object> (expected "
-                                           "<counter>, <quota> or <not-carried>)");
+            return nc_reader_fail(r, node,
+                                  "unexpected element in <nft-object> (expected "
+                                  "<counter>, <quota> or <not-carried>)");
         o = nc_read_nft_obj(r, node);
         return o && nc_section_add(r, node, b->nft_objects, o);
     }
@@ -1796,7 +1802,8 @@ static gboolean nc_read_section_close(NcReader *r, NcBundle *b, NcSection *sec)
     }
     if (n != sec->count)
         return nc_reader_fail(r, sec->node,
-                              "the section says %" G_GUINT64_FORMAT " items and holds %" G_GUINT64_FORMAT
+                              "the section says %" G_GUINT64_FORMAT
+                              " items and holds %" G_GUINT64_FORMAT
                               ": the bundle is damaged or was edited; capture it again",
                               sec->count, n);
     if (!nc_digest_equal(&found, &sec->digest)) {
@@ -2018,8 +2025,9 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
             nc_reader_fail(r, node, "unexpected element (expected %s)",
                            any_section ? "</bundle>" : "<conntrack>");
         else
-            nc_reader_fail(r, node, "unexpected element (expected a class section: conntrack, "
-                                    "nft-set, nft-object, once each and in this order)");
+            nc_reader_fail(r, node,
+                           "unexpected element (expected a class section: conntrack, "
+                           "nft-set, nft-object, once each and in this order)");
         return NULL;
     }
     if (rc < 0)

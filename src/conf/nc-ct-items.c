@@ -68,8 +68,9 @@ gboolean nc_ct_entry_append_canonical(GByteArray *out, const NcCtEntry *e, GErro
         return FALSE;
     alen = fam == 4 ? 4 : 16;
     nc_bytes_put_be(out, fam, 1);
-    nc_bytes_put_be(out, (e->has_labels ? NC_CT_ENTRY_FLAG_LABELS : 0) |
-                          (e->has_tcp ? NC_CT_ENTRY_FLAG_TCP : 0), 1);
+    nc_bytes_put_be(
+        out,
+        (e->has_labels ? NC_CT_ENTRY_FLAG_LABELS : 0) | (e->has_tcp ? NC_CT_ENTRY_FLAG_TCP : 0), 1);
     nc_bytes_put_be(out, e->zone, 2);
     nc_ct_put_tuple(out, &e->orig, alen);
     nc_ct_put_tuple(out, &e->reply, alen);

@@ -512,7 +512,8 @@ static gpointer nc_nft_set_decode(const guint8 *data, gsize len, GError **error)
 /* ---- the readable form of keys and data (the bundle's) ---- */
 
 /* The fields of an element's key (@data FALSE) or of a map's data, as its shape gives them.
- * Return: how many (0: the shape gives no typed fields, e.g. a verdict or a type of unknown size) */
+ * Return: how many (0: the shape gives no typed fields, e.g. a verdict or a type of unknown size)
+ */
 static guint nc_nft_value_fields(const NcNftSetElem *e, gboolean data, guint32 *types, guint *lens)
 {
     guint n;
@@ -587,8 +588,7 @@ static gboolean nc_nft_parse_field(const char *text, guint32 type, guint len, gu
     }
     if ((type == NC_NFT_TYPE_INET_SERVICE && len == 2) ||
         (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1)) {
-        if (!g_ascii_string_to_unsigned(text, 10, 0, len == 2 ? G_MAXUINT16 : G_MAXUINT8, &v,
-                                        NULL))
+        if (!g_ascii_string_to_unsigned(text, 10, 0, len == 2 ? G_MAXUINT16 : G_MAXUINT8, &v, NULL))
             return FALSE;
         if (len == 2)
             out[0] = (guint8)(v >> 8);

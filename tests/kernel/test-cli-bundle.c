@@ -25,22 +25,20 @@ typedef struct {
     char *dir; /* scratch directory for the bundles */
 } Fixture;
 
-static const char SRC[] =
-    "table inet fw {\n"
-    "  set authed { type ipv4_addr; flags timeout; }\n"
-    "  counter vm50 { packets 7 bytes 700 }\n"
-    "  quota vm50q { over 1000000 bytes used 800000 bytes }\n"
-    "}\n"
-    "add element inet fw authed { " VM " timeout 600s expires 400s }\n"
-    /* another VM's element: not this bundle's */
-    "add element inet fw authed { 10.0.0.99 timeout 600s expires 300s }\n";
+static const char SRC[] = "table inet fw {\n"
+                          "  set authed { type ipv4_addr; flags timeout; }\n"
+                          "  counter vm50 { packets 7 bytes 700 }\n"
+                          "  quota vm50q { over 1000000 bytes used 800000 bytes }\n"
+                          "}\n"
+                          "add element inet fw authed { " VM " timeout 600s expires 400s }\n"
+                          /* another VM's element: not this bundle's */
+                          "add element inet fw authed { 10.0.0.99 timeout 600s expires 300s }\n";
 
 /* the destination as its operator declared it; "authed" only when the test adds it */
-static const char DST_NO_SET[] =
-    "table inet fw {\n"
-    "  counter vm50 { }\n"
-    "  quota vm50q { over 1000000 bytes }\n"
-    "}\n";
+static const char DST_NO_SET[] = "table inet fw {\n"
+                                 "  counter vm50 { }\n"
+                                 "  quota vm50q { over 1000000 bytes }\n"
+                                 "}\n";
 
 static const char DST_SET[] = "add set inet fw authed { type ipv4_addr; flags timeout; }\n";
 
@@ -55,8 +53,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         g_test_skip("NETCARRY_CLI is not set: run through meson test");
         return;
     }
-    if (!nc_ktest_ns_pair("nc-clib", f->pair.src, f->pair.dst, sizeof(f->pair.src),
-                          &f->pair.ready))
+    if (!nc_ktest_ns_pair("nc-clib", f->pair.src, f->pair.dst, sizeof(f->pair.src), &f->pair.ready))
         return;
     f->dir = g_dir_make_tmp("nc-cli-bundle-XXXXXX", &error);
     g_assert_no_error(error);
@@ -236,8 +233,8 @@ static void test_carry(Fixture *f, gconstpointer data)
         g_autofree char *dst_path = g_build_filename(f->dir, "dst.xml", NULL);
 
         g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.dst, "--address", VM,
-                                "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q",
-                                "--output", dst_path, NULL),
+                                "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output",
+                                dst_path, NULL),
                         ==, 0);
         g_clear_pointer(&err, g_free);
         g_assert_cmpint(run_cli(&err, "diff", after, dst_path, NULL), ==, 0);
@@ -283,9 +280,9 @@ static void test_class_option(Fixture *f, gconstpointer data)
     g_assert_null(b->nft_objects);
     g_assert_nonnull(b->nft_sets);
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class",
-                            "arp", NULL),
-                    ==, 2);
+    g_assert_cmpint(
+        run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class", "arp", NULL),
+        ==, 2);
     g_assert_nonnull(strstr(err, "conntrack, nft-set, nft-object"));
 }
 

@@ -129,7 +129,8 @@ static void test_model_v2(void)
 
         if (g_str_equal(e->set, "authed"))
             authed = e;
-        else if (g_str_equal(e->set, "sticky") && ((const guint8 *)g_bytes_get_data(e->key, NULL))[6])
+        else if (g_str_equal(e->set, "sticky") &&
+                 ((const guint8 *)g_bytes_get_data(e->key, NULL))[6])
             raw = e;
         else if (g_str_equal(e->set, "sticky"))
             sticky = e;
