@@ -459,7 +459,7 @@ static gboolean nc_cmd_install(int argc, char **argv, GError **error)
     g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify)nc_item_set_free);
     NcCliHandle handles[8] = {{0}};
     g_autoptr(GError) local = NULL;
-    g_autofree char *counts = NULL;
+    g_autoptr(GString) counts_text = NULL;
     const char *path;
     gboolean ok = FALSE;
 
@@ -505,10 +505,18 @@ static gboolean nc_cmd_install(int argc, char **argv, GError **error)
                     path, local->message);
         goto out;
     }
-    for (guint i = 0; i < carry->len; i++)
-        g_clear_pointer(&g_array_index(carry, NcClassCarry, i).installed, nc_item_set_free);
-    counts = nc_cli_counts(bundle, classes);
-    g_printerr("netcarry: installed %s into %s\n", *counts ? counts : "nothing",
+    /* per class, what went in; an item the destination held already is not the install's */
+    counts_text = g_string_new(NULL);
+    for (guint i = 0; i < carry->len; i++) {
+        NcClassCarry *c = &g_array_index(carry, NcClassCarry, i);
+        guint sent = nc_item_set_count(c->items), put = nc_item_set_count(c->installed);
+
+        g_string_append_printf(counts_text, "%s%u %s", i ? ", " : "", put, c->driver->ops->name);
+        if (put < sent)
+            g_string_append_printf(counts_text, " (%u there already)", sent - put);
+        g_clear_pointer(&c->installed, nc_item_set_free);
+    }
+    g_printerr("netcarry: installed %s into %s\n", counts_text->len ? counts_text->str : "nothing",
                nc_cli_netns_name(&o));
     ok = TRUE;
 out:
