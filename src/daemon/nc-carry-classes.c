@@ -11,9 +11,6 @@
 
 /* An ITEMS message stays well below the frame limit (NC_PEER_PROTO_MAX_PAYLOAD) */
 #define ITEMS_CHUNK_BYTES (512u * 1024)
-/* the set class's first capture took longer than this: at the stop (downtime) it reads again only
- * the sets that held the domain's elements (stop_owners()) */
-#define STOP_WHOLE_CAPTURE_MAX_US 10000
 
 typedef struct {
     const NcStateDriver *driver;
@@ -22,7 +19,7 @@ typedef struct {
     NcItemSet *installed;   /* destination: what the install put in (the roll-back's) */
     GPtrArray *not_carried; /* NcNotCarried: the domain's, and not carried (with why) */
     guint captures;         /* whole sets captured (source) or received (destination) */
-    gint64 capture_us;      /* source: how long the first capture took */
+    gint64 capture_us;      /* source: how long the last capture took */
     guint precopied, at_stop, installed_n, failed_n, removed;
     gboolean present; /* sent (source) or received (destination) at least once */
     gboolean skipped; /* the destination's probe failed under admission = proceed */
@@ -171,45 +168,41 @@ static gboolean names_sets(const NcOwner *owner)
 }
 
 /*
- * stop_owners() - where the set class looks at the stop, when a whole read is too slow
+ * set_owners() - the sets the set class reads, one by one, when the profile names them
  *
- * A capture at the stop is downtime. A set class whose profile names no set reads every set of
- * the namespace; when that took more than STOP_WHOLE_CAPTURE_MAX_US at the first capture (someone
- * else's 20k-element set costs ~130 ms here, bench/bench-nft-set), the stop reads again only the
- * sets that held the domain's elements then, one by one (a set gone since is empty, not an
- * error), and says in the report what it did not read: an element added during the migration to
- * another set is carried only when the profile names that set.
+ * Each named set is read on its own, so that one missing (never declared here, or deleted during
+ * the migration) is reported and the others still go. Without named sets the class reads every
+ * set of the namespace, at the first capture and again at the stop: the stop's read is downtime
+ * (someone else's 20k-element set costs ~130 ms here, bench/bench-nft-set; the log gives each
+ * stop's figure), and naming the domain's sets in its profile keeps it to them.
  *
- * Return: (transfer full) (element-type NcOwner): one owner per set to read; NULL: read whole
+ * Return: (transfer full) (element-type NcOwner): one owner per named set; NULL: read every set
  */
-static GPtrArray *stop_owners(NcCarryClasses *cc, const ClassState *cs)
+static GPtrArray *set_owners(NcCarryClasses *cc, const ClassState *cs)
 {
     GPtrArray *owners;
-    g_autoptr(GPtrArray) items = NULL;
-    g_autoptr(GHashTable) seen = NULL;
 
-    if (cs->driver->ops != &nc_nft_set_class || names_sets(cc->owner) ||
-        cs->capture_us <= STOP_WHOLE_CAPTURE_MAX_US)
+    if (cs->driver->ops != &nc_nft_set_class || !names_sets(cc->owner))
         return NULL;
     owners = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_free);
-    items = nc_item_set_items(cs->set);
-    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < items->len; i++) {
-        const NcNftSetElem *el = items->pdata[i];
-        const char *fam = nc_nft_family_name(el->family);
-        g_autofree char *id = g_strdup_printf("%s/%s/%s", fam, el->table, el->set);
+    for (guint i = 0; i < cc->owner->objects->len; i++) {
+        const NcObjectRef *r = g_ptr_array_index(cc->owner->objects, i);
         NcOwner *o;
 
-        if (!g_hash_table_add(seen, g_steal_pointer(&id)))
+        if (!is_set_ref(r))
             continue;
         o = nc_owner_copy(cc->owner);
-        g_ptr_array_add(o->objects, nc_object_ref_new(fam, el->table, el->set, "set"));
+        /* this set only: the other set refs go */
+        for (guint j = o->objects->len; j-- > 0;)
+            if (is_set_ref(g_ptr_array_index(o->objects, j)))
+                g_ptr_array_remove_index(o->objects, j);
+        g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
         g_ptr_array_add(owners, o);
     }
     return owners;
 }
 
-/* The set class at the stop, set by set (stop_owners()). */
+/* The set class, set by set (set_owners()). */
 static void capture_sets(NcCarryClasses *cc, ClassState *cs, gpointer h, GPtrArray *owners,
                          NcItemSet *set, GPtrArray *nc)
 {
@@ -223,17 +216,12 @@ static void capture_sets(NcCarryClasses *cc, ClassState *cs, gpointer h, GPtrArr
             continue;
         if (g_error_matches(err, NC_ERROR, NC_ERROR_NOT_FOUND))
             nc_not_carried_add(nc, class_name(cs), what,
-                               "the set was deleted on the source during the migration");
+                               "the domain's profile names this set and the source has none "
+                               "(by this name and family) at this point of the migration");
         else
             nc_not_carried_add(nc, class_name(cs), what, "it cannot be read on the source: %s",
                                err->message);
     }
-    nc_not_carried_add(nc, class_name(cs), "the other sets of the namespace",
-                       "not read again at the source's stop (a whole read took %" G_GINT64_FORMAT
-                       " ms, all of it downtime): an element of the domain added to one of them "
-                       "during the migration is not carried; name such sets in the domain's "
-                       "profile (<netcarry:object type=\"set\" .../>) to have them read",
-                       cs->capture_us / 1000);
 }
 
 /**
@@ -257,7 +245,7 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
         ClassState *cs = &cc->cls[i];
         g_autoptr(NcItemSet) set = nc_item_set_new(cs->driver->ops);
         g_autoptr(GPtrArray) nc = nc_not_carried_list_new();
-        g_autoptr(GPtrArray) owners = at_stop ? stop_owners(cc, cs) : NULL;
+        g_autoptr(GPtrArray) owners = set_owners(cc, cs);
         g_autoptr(GError) err = NULL;
         gint64 t0 = g_get_monotonic_time();
         gpointer h;
@@ -273,8 +261,7 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
             nc_not_carried_add(nc, class_name(cs), "the whole class",
                                "it cannot be read on the source: %s", err->message);
         }
-        if (!at_stop)
-            cs->capture_us = g_get_monotonic_time() - t0;
+        cs->capture_us = g_get_monotonic_time() - t0;
         nc_item_set_free(cs->set);
         cs->set = g_steal_pointer(&set);
         g_ptr_array_unref(cs->not_carried);
@@ -702,6 +689,8 @@ char *nc_carry_classes_summary(NcCarryClasses *cc)
             continue;
         g_string_append_printf(s, "%s%s %u", s->len ? ", " : "", class_name(cs),
                                nc_item_set_count(cs->set));
+        if (cs->capture_us)
+            g_string_append_printf(s, " (read in %.1f ms)", cs->capture_us / 1000.0);
         if (cs->not_carried->len)
             g_string_append_printf(s, " (%u not carried)", cs->not_carried->len);
     }
