@@ -67,3 +67,57 @@ fw_counter() {
 
 # fw_dump HOST - the whole ruleset with counters, for artifacts.
 fw_dump() { ip netns exec "$(host_ns "$1")" nft list ruleset 2>&1; }
+
+# ---- the operator's per-VM dynamic state next to the firewall (scenarios 15-17) ----
+# Each of these scenarios loads one table of its own on both hosts beside nch_vmfw: base chains
+# of the same hook all see a packet, and a drop in any of them is final, so such a table can
+# only take away what nch_vmfw admits.
+
+fw_nft() { local h=$1; shift; ip netns exec "$(host_ns "$h")" nft "$@"; }
+
+# fw_table_load HOST FAMILY TABLE - (re)load a table from the rules on stdin: its sets, maps,
+# counters and quotas start empty, at zero. fw_table_off HOST FAMILY TABLE removes it.
+fw_table_load() {
+    local f; f=$RUN/table-$2-$3.nft
+    cat > "$f"
+    fw_table_off "$1" "$2" "$3"
+    fw_nft "$1" -f "$f" || die "host $1: loading $f failed"
+}
+fw_table_off() { fw_nft "$1" delete table "$2" "$3" 2>/dev/null; true; }
+
+# fw_elem HOST FAMILY TABLE SET KEY - the element of KEY as nft prints it (empty: none), e.g.
+# "192.168.77.50 timeout 10m expires 6m59s984ms" or, of a map, "... : 192.168.77.50".
+fw_elem() {
+    fw_nft "$1" get element "$2" "$3" "$4" "{ $5 }" 2>/dev/null |
+        sed -n 's/.*elements = { \(.*\) }$/\1/p'
+}
+
+# fw_elem_expires_ms HOST FAMILY TABLE SET KEY - the element's remaining time in ms, and the
+# wall clock (ms) it was read at (the middle of the read), "REMAINING_MS AT_MS"; empty: none.
+# nft's text gives the remaining time to the millisecond (its JSON rounds it to seconds).
+fw_elem_expires_ms() {
+    local t0 e t1
+    t0=$(now_ms); e=$(fw_elem "$@"); t1=$(now_ms)
+    echo "$e" | awk -v at=$(( (t0 + t1) / 2 )) '{
+        for (i = 1; i < NF; i++) if ($i == "expires") { s = $(i + 1); break }
+        if (s == "") exit
+        ms = 0
+        while (match(s, /^[0-9]+(ms|d|h|m|s)/)) {
+            t = substr(s, 1, RLENGTH); s = substr(s, RLENGTH + 1)
+            n = t + 0; u = t; sub(/^[0-9]+/, "", u)
+            ms += n * (u == "d" ? 86400000 : u == "h" ? 3600000 : u == "m" ? 60000 : u == "s" ? 1000 : 1)
+        }
+        print ms, at }'
+}
+
+# fw_obj HOST FAMILY TABLE counter|quota NAME FIELD - a named object's value from nft's JSON:
+# a counter's packets or bytes, a quota's bytes (its limit) or used (0 when absent).
+fw_obj() {
+    fw_nft "$1" -j list "$4" "$2" "$3" "$5" 2>/dev/null | "$NCH_PY" -c '
+import json, sys
+try:
+    o = [x[sys.argv[1]] for x in json.load(sys.stdin)["nftables"] if sys.argv[1] in x][0]
+    print(o.get(sys.argv[2], 0))
+except Exception:
+    print(0)' "$4" "$6"
+}

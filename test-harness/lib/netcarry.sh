@@ -207,6 +207,28 @@ nc_wait_rendezvous() {
     wait_until 15 "netcarryd on host $1 to publish the guest's rendezvous" nc_rendezvous_is_here "$1"
 }
 
+# nc_set_profile HOST [XML...] - the guest's live profile on HOST: its address, then XML (e.g.
+# `<object family='inet' table='T' type='quota' name='N'/>`, in the profile's namespace), its
+# rendezvous kept as it is; a netcarryd running on HOST is restarted and takes the guest up with
+# it (waited for: a fresh rendezvous). The profile travels with the guest when it migrates.
+nc_set_profile() {
+    local h=$1 x old; shift
+    x="<profile xmlns='$NCH_PROFILE_NS'><address>$NCH_GUEST_IP</address>$*"
+    x="$x$(nc_rendezvous "$h" | sed 's/^<[a-z:]*rendezvous/<rendezvous/')</profile>"
+    vsh "$h" metadata "$NCH_GUEST" --live --uri "$NCH_PROFILE_NS" --key netcarry --set "$x" >/dev/null ||
+        return 1
+    nc_running "$h" || return 0
+    old=$(nc_rendezvous "$h")
+    nc_stop "$h"
+    nc_start "$h" || return 1
+    wait_until 15 "netcarryd on $h to take the guest up" nc_rendezvous_renewed "$h" "$old"
+}
+
+# nc_profile_objects HOST - the <object/> elements of the guest's live profile on HOST
+nc_profile_objects() {
+    vsh "$1" metadata "$NCH_GUEST" --uri "$NCH_PROFILE_NS" 2>/dev/null | grep -o '<[a-z:]*object [^>]*>'
+}
+
 # nc_report_xml HOST - the report stored in the guest's metadata on HOST (what platforms read).
 nc_report_xml() { vsh "$1" metadata "$NCH_GUEST" --uri "$NCH_REPORT_NS" 2>/dev/null; }
 

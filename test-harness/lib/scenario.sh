@@ -40,12 +40,13 @@ sc_bed_broken() {
     return 0
 }
 
-# sc_client TAG MODE ARGS... - start nc-traffic MODE against the guest from the fabric.
+# sc_client TAG MODE ARGS... - start nc-traffic MODE against the guest from the fabric (against
+# SC_CLIENT_ADDR when set, e.g. a load balancer's address in front of it).
 sc_client() {
-    local tag=$1 mode=$2; shift 2
+    local tag=$1 mode=$2 addr=${SC_CLIENT_ADDR:-$NCH_GUEST_IP}; shift 2
     [ -x "${NCH_TRAFFIC:-}" ] || die "no nc-traffic client (pass --traffic or set NCH_TRAFFIC)"
-    sc_note "client $tag: nc-traffic $mode $NCH_GUEST_IP $*"
-    ip netns exec "$NCH_FABRIC_NS" "$NCH_TRAFFIC" "$mode" "$NCH_GUEST_IP" "$@" > "$ART/client-$tag.out" 2>&1 </dev/null &
+    sc_note "client $tag: nc-traffic $mode $addr $*"
+    ip netns exec "$NCH_FABRIC_NS" "$NCH_TRAFFIC" "$mode" "$addr" "$@" > "$ART/client-$tag.out" 2>&1 </dev/null &
     pid_add "client-$tag" $!
 }
 
