@@ -202,6 +202,17 @@ void dest_remove_gate(Carry *c, const char *what)
     c->gate_opened_us = g_get_real_time();
 }
 
+/* The daemon's phase as the report's: the same names in the same order without "none"
+ * (nc-report.h); -1 for none and for a value no phase has (a peer's byte). */
+static int report_phase(guint phase)
+{
+    G_STATIC_ASSERT(NC_PHASE_CANCELLED - NC_PHASE_PREPARE == NC_REPORT_PHASE_CANCELLED);
+    G_STATIC_ASSERT(NC_PHASE_LAST - NC_PHASE_PREPARE == NC_REPORT_PHASE_LAST);
+
+    return phase >= NC_PHASE_PREPARE && phase < NC_PHASE_LAST ? (int)(phase - NC_PHASE_PREPARE)
+                                                              : -1;
+}
+
 static void report_steps_from_tracker(NcReport *r, NcPhaseTracker *t, const char *uuid, NcSide side)
 {
     const NcPhaseStep *steps;
@@ -211,7 +222,7 @@ static void report_steps_from_tracker(NcReport *r, NcPhaseTracker *t, const char
         return;
     steps = nc_phase_tracker_steps(t, uuid, side, &n);
     for (guint i = 0; i < n; i++) {
-        int p = nc_report_phase_from_string(nc_phase_to_string(steps[i].phase));
+        int p = report_phase(steps[i].phase);
 
         if (p >= 0)
             nc_report_add_step(r, side == NC_SIDE_SOURCE ? NC_REPORT_SOURCE : NC_REPORT_DESTINATION,
@@ -253,8 +264,7 @@ void dest_report(Carry *c, NcReportOutcome outcome, const char *reason)
 
     for (guint i = 0; i < n_src_steps; i++) {
         const NcPeerSealStep *s = &src_steps[i];
-        int p = s->phase < NC_PHASE_LAST ? nc_report_phase_from_string(nc_phase_to_string(s->phase))
-                                         : -1;
+        int p = report_phase(s->phase);
 
         if (p >= 0)
             nc_report_add_step(r, NC_REPORT_SOURCE, p, s->pass, s->time_us,
