@@ -3,19 +3,24 @@
  *
  * Every command exits 0 on success and non-zero with one line on stderr that
  * says what failed; `diff` exits 1 when the bundles differ, like diff(1).
+ *
+ * capture, install and diff know the classes of state only through the state-driver seam
+ * (src/drivers/nc-state-driver.h): conntrack (nc_ct_state_driver) and the registry's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf/nc-bundle.h"
-#include "conf/nc-ct-diff.h"
 #include "conf/nc-document.h"
+#include "conf/nc-nft-items.h"
 #include "conf/nc-report-svg.h"
 #include "conf/nc-report.h"
 #include "daemon/nc-hook-server.h"
 #include "daemon/nc-status.h"
+#include "daemon/nc-ct-class.h"
 #include "drivers/nc-ct.h"
+#include "drivers/nc-state-driver.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
@@ -36,6 +41,8 @@ typedef struct {
     char *output;
     char *domain_name;
     char *domain_uuid;
+    char **objects;
+    char **classes;
 } NcCliOptions;
 
 static void nc_cli_options_clear(NcCliOptions *o)
@@ -47,6 +54,8 @@ static void nc_cli_options_clear(NcCliOptions *o)
     g_free(o->output);
     g_free(o->domain_name);
     g_free(o->domain_uuid);
+    g_strfreev(o->objects);
+    g_strfreev(o->classes);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NcCliOptions, nc_cli_options_clear)
@@ -177,58 +186,231 @@ static gboolean nc_cli_parse_args(const char *command, const char *params, const
         "mark", 'm', 0, G_OPTION_ARG_STRING, &(o).mark, "Only entries with this connmark", "MARK"  \
     }
 
+/* ---- the classes ---- */
+
+/* Every class the CLI knows, in the bundle's order: conntrack, then the registry's. */
+static GPtrArray *nc_cli_classes(void)
+{
+    GPtrArray *list = g_ptr_array_new();
+    guint n;
+    const NcStateDriver *const *drivers = nc_state_drivers(&n);
+
+    g_ptr_array_add(list, (gpointer)&nc_ct_state_driver);
+    for (guint i = 0; i < n; i++)
+        g_ptr_array_add(list, (gpointer)drivers[i]);
+    return list;
+}
+
+static const NcStateDriver *nc_cli_class_lookup(const char *name)
+{
+    g_autoptr(GPtrArray) all = nc_cli_classes();
+
+    for (guint i = 0; i < all->len; i++) {
+        const NcStateDriver *d = all->pdata[i];
+
+        if (g_strcmp0(d->ops->name, name) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+/* "conntrack, nft-set, nft-object" (transfer full) */
+static char *nc_cli_class_names(void)
+{
+    g_autoptr(GPtrArray) all = nc_cli_classes();
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; i < all->len; i++)
+        g_string_append_printf(s, "%s%s", i ? ", " : "",
+                               ((const NcStateDriver *)all->pdata[i])->ops->name);
+    return g_string_free(s, FALSE);
+}
+
+/**
+ * nc_cli_selected_classes() - the classes --class names, or every class
+ * @names: (nullable): the --class values
+ * @error: NC_ERROR_INVALID_ARG for an unknown name, listing the known ones
+ *
+ * Return: (transfer container) (element-type NcStateDriver): in the bundle's order, or NULL
+ */
+static GPtrArray *nc_cli_selected_classes(char **names, GError **error)
+{
+    g_autoptr(GPtrArray) all = nc_cli_classes();
+    GPtrArray *out;
+
+    for (char **n = names; n && *n; n++) {
+        if (!nc_cli_class_lookup(*n)) {
+            g_autofree char *known = nc_cli_class_names();
+
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "--class '%s' is not a class of state; the classes are %s", *n, known);
+            return NULL;
+        }
+    }
+    if (!names || !names[0])
+        return g_steal_pointer(&all);
+    out = g_ptr_array_new();
+    for (guint i = 0; i < all->len; i++) {
+        const NcStateDriver *d = all->pdata[i];
+
+        if (g_strv_contains((const char *const *)names, d->ops->name))
+            g_ptr_array_add(out, (gpointer)d);
+    }
+    return out;
+}
+
+/* A driver's handle, closed with its driver. */
+typedef struct {
+    const NcStateDriver *driver;
+    gpointer handle;
+} NcCliHandle;
+
+static void nc_cli_handle_clear(NcCliHandle *h)
+{
+    if (h->handle)
+        h->driver->close(h->handle);
+    h->handle = NULL;
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NcCliHandle, nc_cli_handle_clear)
+
+static void nc_cli_not_carried_print(const NcBundle *bundle, const char *path)
+{
+    for (guint i = 0; i < bundle->not_carried->len; i++) {
+        const NcNotCarried *nc = g_ptr_array_index(bundle->not_carried, i);
+
+        g_printerr("netcarry: %s: not carried (%s): %s: %s\n", path, nc->class_name, nc->what,
+                   nc->reason);
+    }
+}
+
+/* "3 conntrack, 2 nft-set, 0 nft-object" for the classes in @bundle (transfer full) */
+static char *nc_cli_counts(const NcBundle *bundle, GPtrArray *classes)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; i < classes->len; i++) {
+        const NcStateDriver *d = classes->pdata[i];
+        g_autoptr(NcItemSet) items = NULL;
+
+        if (!nc_bundle_has_class(bundle, d->ops->name))
+            continue;
+        items = nc_bundle_class_items(bundle, d->ops, NULL);
+        g_string_append_printf(s, "%s%u %s", s->len ? ", " : "",
+                               items ? nc_item_set_count(items) : 0, d->ops->name);
+    }
+    return g_string_free(s, FALSE);
+}
+
 static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
 {
     g_auto(NcCliOptions) o = {0};
     GOptionEntry entries[] = {
         NC_OPT_NETNS(o),
         NC_OPT_SELECTOR(o),
-        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output, "Write the bundle here (default: stdout)",
-         "FILE"},
+        {"object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.objects,
+         "A named counter or quota of the VM (repeat for more)", "FAMILY/TABLE/NAME"},
+        {"class", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.classes,
+         "Capture only this class: conntrack, nft-set, nft-object (repeat for more; default: "
+         "every class this host can capture)",
+         "CLASS"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output,
+         "Write the bundle here (default: stdout)", "FILE"},
         {"domain", 0, 0, G_OPTION_ARG_STRING, &o.domain_name, "Record this VM name in the bundle",
          "NAME"},
         {"uuid", 0, 0, G_OPTION_ARG_STRING, &o.domain_uuid, "Record this VM UUID in the bundle",
          "UUID"},
         {NULL}};
     NcCtSelector sel;
-    g_autoptr(NcCt) ct = NULL;
     g_autoptr(NcBundle) bundle = nc_bundle_new();
+    g_autoptr(NcOwner) owner = NULL;
+    g_autoptr(GPtrArray) classes = NULL;
+    g_autofree char *counts = NULL;
 
-    if (!nc_cli_parse_args("capture", "", "Capture the conntrack entries of a VM's addresses.",
+    if (!nc_cli_parse_args("capture", "",
+                           "Capture a VM's network state (every class, or those named) into a "
+                           "bundle.",
                            entries, 0, &argc, &argv, error))
         return FALSE;
     if (!nc_cli_selector_init(&o, &sel, error)) {
         g_array_unref(sel.addresses);
         return FALSE;
     }
-    if (o.domain_uuid && !g_uuid_string_is_valid(o.domain_uuid)) {
-        g_array_unref(sel.addresses);
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "--uuid '%s' is not a UUID",
-                    o.domain_uuid);
-        return FALSE;
-    }
-
-    bundle->host = g_strdup(o.netns ? o.netns : g_get_host_name());
-    bundle->domain_name = g_steal_pointer(&o.domain_name);
-    bundle->domain_uuid = g_steal_pointer(&o.domain_uuid);
-    bundle->phase = NC_CAPTURE_MANUAL;
-    bundle->captured_us = g_get_real_time();
     bundle->has_zone = sel.has_zone;
     bundle->zone = sel.zone;
     bundle->has_mark = sel.has_mark;
     bundle->mark = sel.mark;
     g_array_unref(bundle->addresses);
     bundle->addresses = sel.addresses; /* the bundle owns them from here */
+    if (o.domain_uuid && !g_uuid_string_is_valid(o.domain_uuid)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "--uuid '%s' is not a UUID",
+                    o.domain_uuid);
+        return FALSE;
+    }
+    for (char **ref = o.objects; ref && *ref; ref++) {
+        g_autoptr(GError) local = NULL;
+        NcObjectRef *r = nc_object_ref_parse(*ref, NULL, &local);
+        guint8 family;
 
-    ct = nc_ct_open(o.netns, error);
-    if (!ct || !nc_ct_capture(ct, &sel, bundle->conntrack, error))
+        if (r && !nc_nft_family_parse(r->family, &family)) {
+            g_set_error(&local, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "'%s' is not an nftables family (ip, ip6, inet, arp, bridge, netdev)",
+                        r->family);
+            g_clear_pointer(&r, nc_object_ref_free);
+        }
+        if (!r) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "--object: %s", local->message);
+            return FALSE;
+        }
+        g_ptr_array_add(bundle->objects, r);
+    }
+    classes = nc_cli_selected_classes(o.classes, error);
+    if (!classes)
         return FALSE;
 
+    bundle->host = g_strdup(o.netns ? o.netns : g_get_host_name());
+    bundle->domain_name = g_steal_pointer(&o.domain_name);
+    bundle->domain_uuid = g_steal_pointer(&o.domain_uuid);
+    bundle->phase = NC_CAPTURE_MANUAL;
+    bundle->captured_us = g_get_real_time();
+    bundle->has_conntrack = FALSE;
+    owner = nc_bundle_owner(bundle);
+
+    for (guint i = 0; i < classes->len; i++) {
+        const NcStateDriver *d = classes->pdata[i];
+        gboolean named = o.classes && o.classes[0];
+        g_auto(NcCliHandle) h = {d, NULL};
+        g_autoptr(NcItemSet) items = nc_item_set_new(d->ops);
+        g_autoptr(GError) local = NULL;
+
+        h.handle = d->open(o.netns, error);
+        if (!h.handle) {
+            g_prefix_error(error, "class %s: ", d->ops->name);
+            return FALSE;
+        }
+        /* a class this host cannot capture (its probe fails) is left out, unless asked for */
+        if (!d->probe(h.handle, owner, NULL, &local)) {
+            if (named) {
+                g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                                           "class %s: ", d->ops->name);
+                return FALSE;
+            }
+            g_printerr("netcarry: class %s not captured: %s\n", d->ops->name, local->message);
+            continue;
+        }
+        if (!d->capture(h.handle, owner, items, bundle->not_carried, error)) {
+            g_prefix_error(error, "class %s: ", d->ops->name);
+            return FALSE;
+        }
+        nc_bundle_take_class_items(bundle, g_steal_pointer(&items));
+    }
+
+    counts = nc_cli_counts(bundle, classes);
     if (o.output) {
         if (!nc_bundle_save(bundle, o.output, error))
             return FALSE;
-        g_printerr("netcarry: captured %u conntrack entries from %s into %s\n",
-                   bundle->conntrack->len, nc_cli_netns_name(&o), o.output);
+        g_printerr("netcarry: captured %s from %s into %s\n", *counts ? counts : "nothing",
+                   nc_cli_netns_name(&o), o.output);
     } else {
         g_autofree char *xml = nc_bundle_format(bundle);
 
@@ -237,68 +419,111 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
             return FALSE;
         }
     }
+    nc_cli_not_carried_print(bundle, o.output ? o.output : "stdout");
     return TRUE;
+}
+
+/* the order classes install in: the pre-copy classes (sets before conntrack, whose entries the
+ * sets' rules may have made), then the values taken at the seal (nc-state-driver.h) */
+static guint nc_cli_install_rank(const NcStateDriver *d)
+{
+    if (d->at == NC_DRIVER_AT_SEAL)
+        return 2;
+    return d == &nc_ct_state_driver ? 1 : 0;
+}
+
+static gint nc_cli_install_order(gconstpointer a, gconstpointer b)
+{
+    guint ra = nc_cli_install_rank(*(const NcStateDriver *const *)a);
+    guint rb = nc_cli_install_rank(*(const NcStateDriver *const *)b);
+
+    return ra < rb ? -1 : ra > rb;
 }
 
 /**
- * nc_cli_check_ownership() - refuse entries that do not belong to the bundle's addresses
+ * nc_cmd_install() - install every class of a bundle, all or nothing across classes
  *
- * A bundle names the addresses it was captured for; an entry whose original
- * source and reply source are both foreign cannot be the VM's, so installing
- * it would let one VM's bundle open another's connections.
- *
- * Return: TRUE if every entry belongs
+ * Ownership is the bundle's: its addresses (conntrack entries, set elements) and the objects it
+ * names. A bundle names what it was captured for; an item that is not the domain's by them
+ * would let one VM's bundle open another's connections, so nothing is installed then.
  */
-static gboolean nc_cli_check_ownership(const char *path, const NcBundle *b, GError **error)
-{
-    for (guint i = 0; i < b->conntrack->len; i++) {
-        const NcCtEntry *e = &g_array_index(b->conntrack, NcCtEntry, i);
-
-        if (!nc_ct_entry_belongs_to(e, b->addresses)) {
-            g_autofree char *what = nc_ct_entry_describe(e);
-
-            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                        "%s: conntrack entry %u (%s) does not belong to the bundle's addresses; "
-                        "nothing was installed",
-                        path, i + 1, what);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 static gboolean nc_cmd_install(int argc, char **argv, GError **error)
 {
     g_auto(NcCliOptions) o = {0};
     GOptionEntry entries[] = {NC_OPT_NETNS(o), {NULL}};
     g_autoptr(NcBundle) bundle = NULL;
-    g_autoptr(NcCt) ct = NULL;
-    g_autoptr(GPtrArray) failures = NULL;
+    g_autoptr(NcOwner) owner = NULL;
+    g_autoptr(GPtrArray) all = nc_cli_classes();
+    g_autoptr(GPtrArray) classes = g_ptr_array_new();
+    g_autoptr(GArray) carry = g_array_new(FALSE, TRUE, sizeof(NcClassCarry));
+    g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func((GDestroyNotify)nc_item_set_free);
+    NcCliHandle handles[8] = {{0}};
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GString) counts_text = NULL;
     const char *path;
+    gboolean ok = FALSE;
 
-    if (!nc_cli_parse_args("install", "FILE", "Install a bundle's conntrack entries, all or none.",
+    if (!nc_cli_parse_args("install", "FILE",
+                           "Install every class of a bundle's state, all or nothing across "
+                           "classes.",
                            entries, 1, &argc, &argv, error))
         return FALSE;
     path = argv[2];
     bundle = nc_bundle_parse_file(path, error);
-    if (!bundle || !nc_cli_check_ownership(path, bundle, error))
+    if (!bundle)
         return FALSE;
-    ct = nc_ct_open(o.netns, error);
-    if (!ct)
-        return FALSE;
-    if (!nc_ct_install(ct, (const NcCtEntry *)(void *)bundle->conntrack->data,
-                       bundle->conntrack->len, &failures, error)) {
-        /* the error says how many failed; each failure says which and why */
-        for (guint i = 0; failures && i < failures->len; i++) {
-            const NcCtFailure *f = g_ptr_array_index(failures, i);
-
-            g_printerr("netcarry: %s: %s\n", path, f->message);
-        }
-        return FALSE;
+    owner = nc_bundle_owner(bundle);
+    for (guint i = 0; i < all->len; i++) {
+        if (nc_bundle_has_class(bundle, ((const NcStateDriver *)all->pdata[i])->ops->name))
+            g_ptr_array_add(classes, all->pdata[i]);
     }
-    g_printerr("netcarry: installed %u conntrack entries into %s\n", bundle->conntrack->len,
+    g_ptr_array_sort(classes, nc_cli_install_order);
+    g_assert(classes->len <= G_N_ELEMENTS(handles));
+
+    for (guint i = 0; i < classes->len; i++) {
+        const NcStateDriver *d = classes->pdata[i];
+        NcItemSet *items = nc_bundle_class_items(bundle, d->ops, error);
+        NcClassCarry c = {d, NULL, items, NULL};
+
+        if (!items)
+            goto out;
+        g_ptr_array_add(sets, items);
+        if (!nc_item_set_count(items))
+            continue; /* nothing of the class to install: no handle needed */
+        handles[i].driver = d;
+        handles[i].handle = d->open(o.netns, error);
+        if (!handles[i].handle) {
+            g_prefix_error(error, "class %s: ", d->ops->name);
+            goto out;
+        }
+        c.handle = handles[i].handle;
+        g_array_append_val(carry, c);
+    }
+    if (!nc_state_drivers_install_all((NcClassCarry *)(gpointer)carry->data, carry->len, owner,
+                                      &local)) {
+        g_set_error(error, NC_ERROR, local->code, "%s: %s (nothing of any class was installed)",
+                    path, local->message);
+        goto out;
+    }
+    /* per class, what went in; an item the destination held already is not the install's */
+    counts_text = g_string_new(NULL);
+    for (guint i = 0; i < carry->len; i++) {
+        NcClassCarry *c = &g_array_index(carry, NcClassCarry, i);
+        guint sent = nc_item_set_count(c->items), put = nc_item_set_count(c->installed);
+
+        g_string_append_printf(counts_text, "%s%u %s", i ? ", " : "", put, c->driver->ops->name);
+        if (put < sent)
+            g_string_append_printf(counts_text, " (%u there already)", sent - put);
+        g_clear_pointer(&c->installed, nc_item_set_free);
+    }
+    g_printerr("netcarry: installed %s into %s\n", counts_text->len ? counts_text->str : "nothing",
                nc_cli_netns_name(&o));
-    return TRUE;
+    ok = TRUE;
+out:
+    nc_cli_not_carried_print(bundle, path);
+    for (guint i = 0; i < G_N_ELEMENTS(handles); i++)
+        nc_cli_handle_clear(&handles[i]);
+    return ok;
 }
 
 static gboolean nc_cmd_remove(int argc, char **argv, GError **error)
@@ -325,38 +550,49 @@ static gboolean nc_cmd_remove(int argc, char **argv, GError **error)
     return TRUE;
 }
 
-static void nc_cli_print_entries(const char *sign, GArray *entries)
+static void nc_cli_print_lines(const char *sign, GPtrArray *lines)
 {
-    for (guint i = 0; i < entries->len; i++) {
-        g_autofree char *what = nc_ct_entry_describe(&g_array_index(entries, NcCtEntry, i));
-
-        g_print("%s %s\n", sign, what);
-    }
+    for (guint i = 0; i < lines->len; i++)
+        g_print("%s %s\n", sign, (const char *)g_ptr_array_index(lines, i));
 }
 
+/* Per class: what FILE1 has that FILE2 lacks (-), the reverse (+), and what differs (~), with
+ * the class's own comparison (nc-item-set.h). A class in one bundle only is all - or all +. */
 static gboolean nc_cmd_diff(int argc, char **argv, gboolean *different, GError **error)
 {
     GOptionEntry entries[] = {{NULL}};
     g_autoptr(NcBundle) a = NULL;
     g_autoptr(NcBundle) b = NULL;
-    g_autoptr(NcCtDiff) diff = NULL;
+    g_autoptr(GPtrArray) classes = nc_cli_classes();
 
     if (!nc_cli_parse_args("diff", "FILE1 FILE2",
-                           "Compare two bundles' conntrack entries (exit 1 if they differ).",
-                           entries, 2, &argc, &argv, error))
+                           "Compare two bundles class by class (exit 1 if they differ).", entries,
+                           2, &argc, &argv, error))
         return FALSE;
     if (!(a = nc_bundle_parse_file(argv[2], error)) || !(b = nc_bundle_parse_file(argv[3], error)))
         return FALSE;
-    diff = nc_ct_diff((const NcCtEntry *)(void *)a->conntrack->data, a->conntrack->len,
-                      (const NcCtEntry *)(void *)b->conntrack->data, b->conntrack->len);
-    nc_cli_print_entries("-", diff->missing);
-    nc_cli_print_entries("+", diff->extra);
-    for (guint i = 0; i < diff->changed->len; i++)
-        g_print("~ %s\n", (const char *)g_ptr_array_index(diff->changed, i));
-    *different = !nc_ct_diff_is_empty(diff);
-    if (*different)
-        g_printerr("netcarry: %u missing from %s, %u extra, %u changed\n", diff->missing->len,
-                   argv[3], diff->extra->len, diff->changed->len);
+    *different = FALSE;
+    for (guint i = 0; i < classes->len; i++) {
+        const NcStateDriver *d = classes->pdata[i];
+        g_autoptr(NcItemSet) ia = NULL;
+        g_autoptr(NcItemSet) ib = NULL;
+        g_autoptr(NcItemDiff) diff = NULL;
+
+        if (!nc_bundle_has_class(a, d->ops->name) && !nc_bundle_has_class(b, d->ops->name))
+            continue;
+        if (!(ia = nc_bundle_class_items(a, d->ops, error)) ||
+            !(ib = nc_bundle_class_items(b, d->ops, error)))
+            return FALSE;
+        diff = nc_item_set_diff(ia, ib);
+        if (nc_item_diff_is_empty(diff))
+            continue;
+        *different = TRUE;
+        nc_cli_print_lines("-", diff->missing);
+        nc_cli_print_lines("+", diff->extra);
+        nc_cli_print_lines("~", diff->changed);
+        g_printerr("netcarry: %s: %u missing from %s, %u extra, %u changed\n", d->ops->name,
+                   diff->missing->len, argv[3], diff->extra->len, diff->changed->len);
+    }
     return TRUE;
 }
 
@@ -364,7 +600,9 @@ static gboolean nc_cmd_validate(int argc, char **argv, GError **error)
 {
     GOptionEntry entries[] = {{NULL}};
 
-    if (!nc_cli_parse_args("validate", "FILE", "Check a file against its netcarry schema.",
+    if (!nc_cli_parse_args("validate", "FILE",
+                           "Check a file against its netcarry schema (bundles of format 1 and 2, "
+                           "profiles, reports).",
                            entries, 1, &argc, &argv, error))
         return FALSE;
     if (!nc_document_validate_file(argv[2], error))
@@ -566,10 +804,10 @@ static const char nc_cli_usage[] =
     "Carry a VM's network state from one host's kernel to another's.\n"
     "\n"
     "Commands:\n"
-    "  capture   capture the conntrack entries of a VM's addresses into a bundle\n"
-    "  install   install a bundle's entries (all or none)\n"
+    "  capture   capture a VM's state (conntrack, nft-set, nft-object) into a bundle\n"
+    "  install   install every class of a bundle (all or nothing across classes)\n"
     "  remove    remove the conntrack entries of a VM's addresses\n"
-    "  diff      compare the entries of two bundles\n"
+    "  diff      compare two bundles class by class\n"
     "  validate  check a file against its netcarry schema\n"
     "  report    print or draw the report of a domain's last migration (its libvirt metadata)\n"
     "  status    list the domains netcarryd follows, with their phase\n"

@@ -3,33 +3,42 @@
  *
  * Theory of operation
  *
- * The XML form is defined by xml/bundle.rng. Parsing is: well-formedness
- * (nc_xml_parse: no network, no DOCTYPE), then the schema, then a strict
- * reader that walks the tree once and refuses anything it does not know, with
- * "file:line: what is wrong" messages. The reader also makes the checks the
- * schema cannot (both tuples of an entry in one family, ICMP vs ICMPv6, <tcp>
- * only for TCP, addresses inet_pton() accepts).
+ * The XML form is defined by xml/bundle.rng (docs/architecture.md, "The bundle"). Format 1 holds
+ * the conntrack entries alone; format 2, which the formatter writes, holds one section per class
+ * captured (conntrack, nft-set, nft-object), each with its count and digest and what the class
+ * could not carry. Parsing is: well-formedness (nc_xml_parse: no network, no DOCTYPE), then the
+ * schema, then a strict reader that walks the tree once and refuses anything it does not know,
+ * with "file:line: what is wrong" messages. The reader also makes the checks the schema cannot
+ * (both tuples of an entry in one family, ICMP vs ICMPv6, <tcp> only for TCP, addresses
+ * inet_pton() accepts, an nft key that fits its set's fields) and, at the end of each format-2
+ * section, compares the items with the section's count and digest, so that a damaged or edited
+ * bundle is refused: the digest is the class's NcItemSet digest over its canonical bytes
+ * (conf/nc-item-set.h), the one definition of each class's items.
  *
  * libxml2's RelaxNG validation costs ~35 us per entry, i.e. seconds for a
  * 100k-entry table, while a stop-and-copy bundle must be read in milliseconds.
- * So a bundle with more than NC_BUNDLE_FULL_VALIDATION_MAX entries is
- * validated with its entries detached, and the reader, which holds entries to
- * the same rules as the schema's ctEntry, checks them. tests/unit/test-schema
+ * So a section with more than NC_BUNDLE_FULL_VALIDATION_MAX items is
+ * validated with its items detached, and the reader, which holds items to
+ * the same rules as the schema, checks them. tests/unit/test-schema
  * and test-bundle hold schema and reader to the same valid and invalid files.
  *
  * Formatting writes the canonical form directly into a GString (no DOM):
  * fixed element and attribute order, two-space indent, marks and TCP flags in
- * hex, status bits in bit order, times in UTC with microseconds. Parsing a
- * canonical file and formatting it again gives the same bytes.
+ * hex, status bits in bit order, times in UTC with microseconds, the nft classes' items in the
+ * order of their canonical keys. Parsing a canonical format-2 file and formatting it again gives
+ * the same bytes; a format-1 file comes back as format 2 with the same entries.
  */
 #include <assert.h>
 #include <errno.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
+#include <linux/netfilter/nf_tables.h>
 #include <string.h>
 #include <time.h>
 
 #include "conf/nc-bundle.h"
+#include "conf/nc-ct-items.h"
+#include "conf/nc-nft-items.h"
 #include "util/nc-error.h"
 #include "util/nc-time.h"
 #include "util/nc-xml.h"
@@ -249,39 +258,6 @@ char *nc_ct_status_to_string(guint32 status)
     return g_string_free(s, FALSE);
 }
 
-/* attribute-value escaping; tabs and newlines as references so that
- * attribute-value normalisation does not turn them into spaces */
-static void nc_append_escaped(GString *s, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&':
-            g_string_append(s, "&amp;");
-            break;
-        case '<':
-            g_string_append(s, "&lt;");
-            break;
-        case '>':
-            g_string_append(s, "&gt;");
-            break;
-        case '"':
-            g_string_append(s, "&quot;");
-            break;
-        case '\t':
-            g_string_append(s, "&#9;");
-            break;
-        case '\n':
-            g_string_append(s, "&#10;");
-            break;
-        case '\r':
-            g_string_append(s, "&#13;");
-            break;
-        default:
-            g_string_append_c(s, *p);
-        }
-    }
-}
-
 static void nc_append_addr(GString *s, const NcAddr *addr)
 {
     char buf[NC_ADDR_STRLEN];
@@ -376,8 +352,236 @@ static void nc_format_entry(GString *s, const NcCtEntry *e)
     g_string_append(s, "    </entry>\n");
 }
 
+static void nc_append_attr(GString *s, const char *name, const char *value)
+{
+    g_string_append_c(s, ' ');
+    g_string_append(s, name);
+    g_string_append(s, "=\"");
+    nc_xml_append_escaped(s, value);
+    g_string_append_c(s, '"');
+}
+
+/* a section's opening tag with its seal; @empty: the element closes at once */
+static void nc_format_section_open(GString *s, const char *name, guint count,
+                                   const NcDigest *digest, gboolean empty)
+{
+    g_autofree char *hex = nc_digest_to_string(digest);
+
+    g_string_append(s, "  <");
+    g_string_append(s, name);
+    nc_append_attr_uint(s, "count", count);
+    nc_append_attr(s, "digest", hex);
+    g_string_append(s, empty ? "/>\n" : ">\n");
+}
+
+static void nc_format_not_carried(GString *s, const NcBundle *b, const char *class_name)
+{
+    for (guint i = 0; i < b->not_carried->len; i++) {
+        const NcNotCarried *nc = g_ptr_array_index(b->not_carried, i);
+
+        if (g_strcmp0(nc->class_name, class_name) != 0)
+            continue;
+        g_string_append(s, "    <not-carried");
+        nc_append_attr(s, "what", nc->what);
+        nc_append_attr(s, "reason", nc->reason);
+        g_string_append(s, "/>\n");
+    }
+}
+
+static guint nc_count_not_carried(const NcBundle *b, const char *class_name)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < b->not_carried->len; i++)
+        n += g_strcmp0(((NcNotCarried *)g_ptr_array_index(b->not_carried, i))->class_name,
+                       class_name) == 0;
+    return n;
+}
+
 /**
- * nc_bundle_format() - the canonical XML form of @bundle
+ * nc_bundle_ct_digest() - the digest of the conntrack class's entries (nc_ct_class's bytes)
+ * @entries: (element-type NcCtEntry)
+ * @digest:  (out)
+ * @error:   NC_ERROR_INVALID_ARG for an entry without a canonical form (no or mixed families)
+ *
+ * Return: TRUE on success
+ */
+static gboolean nc_bundle_ct_digest(const GArray *entries, NcDigest *digest, GError **error)
+{
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(128);
+
+    nc_digest_init(digest);
+    for (guint i = 0; i < entries->len; i++) {
+        g_byte_array_set_size(b, 0);
+        if (!nc_ct_class.encode(&g_array_index(entries, NcCtEntry, i), b, error))
+            return FALSE;
+        nc_digest_add_bytes(digest, b->data, b->len);
+    }
+    return TRUE;
+}
+
+/* A set's items in the order of their canonical keys, so that the same set is always written
+ * the same way. Return: (transfer container) */
+static GPtrArray *nc_bundle_sorted_items(const NcItemSet *set)
+{
+    GPtrArray *items = nc_item_set_items(set);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GArray) order = g_array_sized_new(FALSE, FALSE, sizeof(guint), items->len);
+    GPtrArray *sorted = g_ptr_array_sized_new(items->len);
+
+    for (guint i = 0; i < items->len; i++) {
+        g_ptr_array_add(keys, nc_item_set_key_of(set, items->pdata[i], NULL));
+        g_array_append_val(order, i);
+    }
+    for (guint i = 1; i < order->len; i++) { /* insertion sort on indexes: sets are small */
+        guint v = g_array_index(order, guint, i), j = i;
+
+        while (j > 0 && g_bytes_compare(keys->pdata[g_array_index(order, guint, j - 1)],
+                                        keys->pdata[v]) > 0) {
+            g_array_index(order, guint, j) = g_array_index(order, guint, j - 1);
+            j--;
+        }
+        g_array_index(order, guint, j) = v;
+    }
+    for (guint i = 0; i < order->len; i++)
+        g_ptr_array_add(sorted, items->pdata[g_array_index(order, guint, i)]);
+    g_ptr_array_unref(items);
+    return sorted;
+}
+
+static void nc_format_nft_value(GString *s, const char *elem, const NcNftSetElem *e, gboolean data,
+                                GBytes *value)
+{
+    g_autofree char *text = nc_nft_value_to_string(e, data, value);
+
+    g_string_append_printf(s, "      <%s", elem);
+    if (text) {
+        g_string_append_c(s, '>');
+        g_string_append(s, text);
+    } else {
+        gsize len;
+        const guint8 *p = g_bytes_get_data(value, &len);
+
+        g_string_append(s, " encoding=\"hex\">");
+        for (gsize i = 0; i < len; i++)
+            g_string_append_printf(s, "%02x", p[i]);
+    }
+    g_string_append_printf(s, "</%s>\n", elem);
+}
+
+static void nc_format_nft_elem(GString *s, const NcNftSetElem *e)
+{
+    g_string_append(s, "    <element");
+    nc_append_attr(s, "family", nc_nft_family_name(e->family));
+    nc_append_attr(s, "table", e->table);
+    nc_append_attr(s, "set", e->set);
+    nc_append_attr_hex(s, "flags", e->set_flags);
+    nc_append_attr_hex(s, "key-type", e->key_type);
+    nc_append_attr_uint(s, "key-len", e->key_len);
+    g_string_append(s, " fields=\"");
+    for (guint i = 0; i < e->n_fields; i++)
+        g_string_append_printf(s, "%s%u", i ? " " : "", e->field_len[i]);
+    g_string_append_c(s, '"');
+    if (e->data_type || e->data_len) {
+        nc_append_attr_hex(s, "data-type", e->data_type);
+        nc_append_attr_uint(s, "data-len", e->data_len);
+    }
+    g_string_append(s, ">\n");
+    nc_format_nft_value(s, "key", e, FALSE, e->key);
+    if (e->data)
+        nc_format_nft_value(s, "data", e, TRUE, e->data);
+    if (e->objref) {
+        g_string_append(s, "      <object>");
+        nc_xml_append_escaped(s, e->objref);
+        g_string_append(s, "</object>\n");
+    }
+    if (e->has_timeout) {
+        g_string_append(s, "      <timeout");
+        nc_append_attr_uint(s, "ms", e->timeout_ms);
+        nc_append_attr_uint(s, "remaining-ms", e->expires_ms);
+        g_string_append(s, "/>\n");
+    }
+    if (e->has_counter) {
+        g_string_append(s, "      <counter");
+        nc_append_attr_uint(s, "packets", e->packets);
+        nc_append_attr_uint(s, "bytes", e->bytes);
+        g_string_append(s, "/>\n");
+    }
+    g_string_append(s, "    </element>\n");
+}
+
+static void nc_format_nft_obj(GString *s, const NcNftObj *o)
+{
+    gboolean quota = o->type == NFT_OBJECT_QUOTA;
+
+    g_string_append(s, quota ? "    <quota" : "    <counter");
+    nc_append_attr(s, "family", nc_nft_family_name(o->family));
+    nc_append_attr(s, "table", o->table);
+    nc_append_attr(s, "name", o->name);
+    if (quota) {
+        nc_append_attr_uint(s, "bytes", o->bytes);
+        nc_append_attr_uint(s, "used", o->consumed);
+        nc_append_attr_hex(s, "flags", o->flags);
+        if (o->packets)
+            nc_append_attr_uint(s, "packets", o->packets);
+    } else {
+        nc_append_attr_uint(s, "packets", o->packets);
+        nc_append_attr_uint(s, "bytes", o->bytes);
+        if (o->consumed)
+            nc_append_attr_uint(s, "used", o->consumed);
+        if (o->flags)
+            nc_append_attr_hex(s, "flags", o->flags);
+    }
+    g_string_append(s, "/>\n");
+}
+
+/* one section of an nft class: its items in key order, then what was not carried */
+static void nc_format_item_section(GString *s, const NcBundle *b, const char *elem,
+                                   const NcItemSet *set, void (*format)(GString *, gconstpointer))
+{
+    g_autoptr(GPtrArray) items = set ? nc_bundle_sorted_items(set) : g_ptr_array_new();
+    NcDigest empty;
+    guint n_nc = nc_count_not_carried(b, elem);
+
+    if (!set && !n_nc)
+        return;
+    nc_digest_init(&empty);
+    nc_format_section_open(s, elem, items->len, set ? nc_item_set_digest(set) : &empty,
+                           !items->len && !n_nc);
+    if (!items->len && !n_nc)
+        return;
+    for (guint i = 0; i < items->len; i++)
+        format(s, items->pdata[i]);
+    nc_format_not_carried(s, b, elem);
+    g_string_append_printf(s, "  </%s>\n", elem);
+}
+
+static void nc_format_conntrack_section(GString *s, const NcBundle *b)
+{
+    guint n = b->conntrack->len, n_nc = nc_count_not_carried(b, nc_ct_class.name);
+    NcDigest digest;
+    g_autoptr(GError) error = NULL;
+
+    if (!b->has_conntrack && !n_nc)
+        return;
+    /* an entry without a canonical form cannot come from a capture or the reader; its digest
+     * would not be checkable, so such a bundle is written with the empty set's digest and will
+     * be refused when read */
+    if (!nc_bundle_ct_digest(b->conntrack, &digest, &error)) {
+        g_warning("bundle: %s", error->message);
+        nc_digest_init(&digest);
+    }
+    nc_format_section_open(s, "conntrack", n, &digest, !n && !n_nc);
+    if (!n && !n_nc)
+        return;
+    for (guint i = 0; i < n; i++)
+        nc_format_entry(s, &g_array_index(b->conntrack, NcCtEntry, i));
+    nc_format_not_carried(s, b, nc_ct_class.name);
+    g_string_append(s, "  </conntrack>\n");
+}
+
+/**
+ * nc_bundle_format() - the canonical XML form of @bundle, in format 2
  * @bundle: the bundle
  *
  * Return: (transfer full): NUL-terminated XML, valid against bundle.rng
@@ -394,22 +598,16 @@ char *nc_bundle_format(const NcBundle *bundle)
     g_string_append(s, "\">\n");
     if (bundle->domain_uuid || bundle->domain_name) {
         g_string_append(s, "  <domain");
-        if (bundle->domain_uuid) {
-            g_string_append(s, " uuid=\"");
-            nc_append_escaped(s, bundle->domain_uuid);
-            g_string_append_c(s, '"');
-        }
-        if (bundle->domain_name) {
-            g_string_append(s, " name=\"");
-            nc_append_escaped(s, bundle->domain_name);
-            g_string_append_c(s, '"');
-        }
+        if (bundle->domain_uuid)
+            nc_append_attr(s, "uuid", bundle->domain_uuid);
+        if (bundle->domain_name)
+            nc_append_attr(s, "name", bundle->domain_name);
         g_string_append(s, "/>\n");
     }
-    g_string_append(s, "  <capture host=\"");
-    nc_append_escaped(s, bundle->host ? bundle->host : g_get_host_name());
+    g_string_append(s, "  <capture");
+    nc_append_attr(s, "host", bundle->host ? bundle->host : g_get_host_name());
     nc_time_format(bundle->captured_us, tbuf, sizeof(tbuf));
-    g_string_append(s, "\" time=\"");
+    g_string_append(s, " time=\"");
     g_string_append(s, tbuf);
     g_string_append(s, "\" phase=\"");
     g_string_append(s, nc_capture_phase_to_string(bundle->phase) ? nc_capture_phase_to_string(bundle->phase)
@@ -430,17 +628,142 @@ char *nc_bundle_format(const NcBundle *bundle)
         nc_append_hex(s, bundle->mark);
         g_string_append(s, "</mark>\n");
     }
-    g_string_append(s, "  </capture>\n");
-    if (!n) {
-        g_string_append(s, "  <conntrack/>\n");
-    } else {
-        g_string_append(s, "  <conntrack>\n");
-        for (guint i = 0; i < n; i++)
-            nc_format_entry(s, &g_array_index(bundle->conntrack, NcCtEntry, i));
-        g_string_append(s, "  </conntrack>\n");
+    for (guint i = 0; i < bundle->objects->len; i++) {
+        const NcObjectRef *ref = g_ptr_array_index(bundle->objects, i);
+
+        g_string_append(s, "    <object");
+        nc_append_attr(s, "family", ref->family);
+        nc_append_attr(s, "table", ref->table);
+        nc_append_attr(s, "name", ref->name);
+        g_string_append(s, "/>\n");
     }
+    g_string_append(s, "  </capture>\n");
+    nc_format_conntrack_section(s, bundle);
+    nc_format_item_section(s, bundle, nc_nft_set_class.name, bundle->nft_sets,
+                           (void (*)(GString *, gconstpointer))nc_format_nft_elem);
+    nc_format_item_section(s, bundle, nc_nft_obj_class.name, bundle->nft_objects,
+                           (void (*)(GString *, gconstpointer))nc_format_nft_obj);
     g_string_append(s, "</bundle>\n");
     return g_string_free(s, FALSE);
+}
+
+/* ---- classes ---- */
+
+/* the bundle's set for an nft class; NULL for conntrack (a GArray) or an unknown class */
+static NcItemSet **nc_bundle_slot(NcBundle *b, const char *class_name)
+{
+    if (g_strcmp0(class_name, nc_nft_set_class.name) == 0)
+        return &b->nft_sets;
+    if (g_strcmp0(class_name, nc_nft_obj_class.name) == 0)
+        return &b->nft_objects;
+    return NULL;
+}
+
+/**
+ * nc_bundle_has_class() - whether the bundle holds a section of the class
+ * @bundle:     the bundle
+ * @class_name: "conntrack", "nft-set", "nft-object"
+ *
+ * Return: TRUE if the class was captured into it
+ */
+gboolean nc_bundle_has_class(const NcBundle *bundle, const char *class_name)
+{
+    NcItemSet **slot;
+
+    if (g_strcmp0(class_name, nc_ct_class.name) == 0)
+        return bundle->has_conntrack;
+    slot = nc_bundle_slot((NcBundle *)bundle, class_name);
+    return slot && *slot;
+}
+
+/**
+ * nc_bundle_class_items() - a class's items as a set of their own
+ * @bundle: the bundle
+ * @ops:    the class
+ * @error:  NC_ERROR_INVALID_DATA for an item without a canonical form
+ *
+ * The items are copies, made through the class's canonical bytes (its one identity) where the
+ * class decodes them.
+ *
+ * Return: (transfer full): the set (empty if the class is not in the bundle), or NULL
+ */
+NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, GError **error)
+{
+    g_autoptr(NcItemSet) out = nc_item_set_new(ops);
+    NcItemSet **slot = nc_bundle_slot((NcBundle *)bundle, ops->name);
+    g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    if (ops == &nc_ct_class) {
+        for (guint i = 0; i < bundle->conntrack->len; i++) {
+            if (!nc_item_set_upsert(
+                    out,
+                    g_memdup2(&g_array_index(bundle->conntrack, NcCtEntry, i), sizeof(NcCtEntry)),
+                    NULL, error))
+                return NULL;
+        }
+        return g_steal_pointer(&out);
+    }
+    if (!slot || !*slot)
+        return g_steal_pointer(&out);
+    g_return_val_if_fail(nc_item_set_ops(*slot) == ops && ops->decode, NULL);
+    items = nc_item_set_items(*slot);
+    for (guint i = 0; i < items->len; i++) {
+        gpointer copy;
+
+        g_byte_array_set_size(b, 0);
+        if (!ops->encode(items->pdata[i], b, error) ||
+            !(copy = ops->decode(b->data, b->len, error)) ||
+            !nc_item_set_upsert(out, copy, NULL, error))
+            return NULL;
+    }
+    return g_steal_pointer(&out);
+}
+
+/**
+ * nc_bundle_take_class_items() - put a class's captured items into the bundle
+ * @bundle: the bundle
+ * @items:  (transfer full): the items; the class is in the bundle from now on
+ *
+ * Conntrack entries are kept in the order of their keys, so that a capture is written the same
+ * way whatever order the kernel listed them in.
+ */
+void nc_bundle_take_class_items(NcBundle *bundle, NcItemSet *items)
+{
+    const NcClassOps *ops = nc_item_set_ops(items);
+    NcItemSet **slot = nc_bundle_slot(bundle, ops->name);
+
+    if (ops == &nc_ct_class) {
+        g_autoptr(GPtrArray) sorted = nc_bundle_sorted_items(items);
+
+        g_array_set_size(bundle->conntrack, 0);
+        for (guint i = 0; i < sorted->len; i++)
+            g_array_append_vals(bundle->conntrack, sorted->pdata[i], 1);
+        bundle->has_conntrack = TRUE;
+        nc_item_set_free(items);
+        return;
+    }
+    g_return_if_fail(slot != NULL);
+    if (*slot)
+        nc_item_set_free(*slot);
+    *slot = items;
+}
+
+NcOwner *nc_bundle_owner(const NcBundle *bundle)
+{
+    NcOwner *owner = nc_owner_new();
+
+    g_array_append_vals(owner->addresses, bundle->addresses->data, bundle->addresses->len);
+    owner->has_zone = bundle->has_zone;
+    owner->zone = bundle->zone;
+    owner->has_mark = bundle->has_mark;
+    owner->mark = bundle->mark;
+    for (guint i = 0; i < bundle->objects->len; i++) {
+        const NcObjectRef *r = g_ptr_array_index(bundle->objects, i);
+
+        g_ptr_array_add(owner->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+    }
+    return owner;
 }
 
 gboolean nc_ct_entry_belongs_to(const NcCtEntry *entry, const GArray *addresses)
@@ -461,6 +784,10 @@ NcBundle *nc_bundle_new(void)
     bundle->phase = NC_CAPTURE_MANUAL;
     bundle->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     bundle->conntrack = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
+    bundle->version = NC_BUNDLE_VERSION;
+    bundle->has_conntrack = TRUE;
+    bundle->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    bundle->not_carried = nc_not_carried_list_new();
     return bundle;
 }
 
@@ -475,6 +802,10 @@ void nc_bundle_free(NcBundle *bundle)
         g_array_unref(bundle->addresses);
     if (bundle->conntrack)
         g_array_unref(bundle->conntrack);
+    g_clear_pointer(&bundle->objects, g_ptr_array_unref);
+    g_clear_pointer(&bundle->nft_sets, nc_item_set_free);
+    g_clear_pointer(&bundle->nft_objects, nc_item_set_free);
+    g_clear_pointer(&bundle->not_carried, g_ptr_array_unref);
     g_free(bundle);
 }
 
@@ -579,7 +910,7 @@ static char *nc_elem_text(const xmlNode *node)
  * @names:  NULL-terminated
  * @values: filled with each attribute's value, or NULL if absent
  */
-#define NC_MAX_ATTRS 8
+#define NC_MAX_ATTRS 12
 
 typedef struct {
     const char *values[NC_MAX_ATTRS];
@@ -917,6 +1248,8 @@ out:
     return ok;
 }
 
+static gboolean nc_read_nft_ident(NcReader *r, const xmlNode *node, const char *const *values,
+                                  const char *name_attr, guint8 *family, char **table, char **name);
 
 static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
 {
@@ -986,8 +1319,27 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
         b->mark = (guint32)v;
         c = nc_next_elem(c->next);
     }
+    while (nc_elem_is(c, "object")) {
+        static const char *const onames[] = {"family", "table", "name", NULL};
+        NcAttrs oa;
+        guint8 family;
+        g_autofree char *table = NULL, *name = NULL;
+        gboolean ook = nc_read_attrs(r, c, onames, &oa);
+
+        for (guint i = 0; ook && onames[i]; i++)
+            ook = nc_require(r, c, onames, &oa, i);
+        ook = ook && nc_read_nft_ident(r, c, oa.values, "name", &family, &table, &name);
+        if (ook)
+            g_ptr_array_add(b->objects, nc_object_ref_new(oa.values[0], table, name, NULL));
+        nc_attrs_clear(&oa);
+        if (!ook || !nc_require_empty(r, c))
+            goto out;
+        c = nc_next_elem(c->next);
+    }
     if (c) {
-        nc_reader_fail(r, c, "unexpected element in <capture> (expected address, zone, mark)");
+        nc_reader_fail(r, c,
+                       "unexpected element in <capture> (expected address, zone, mark, "
+                       "object)");
         goto out;
     }
     ok = TRUE;
@@ -1024,7 +1376,449 @@ out:
     return ok;
 }
 
-static gboolean nc_read_root(NcReader *r, xmlNode *root)
+/* ---- format 2: the nft classes and the sections ---- */
+
+/* @text of @node as a u64, 0x-hex allowed where @hex */
+static gboolean nc_read_u64_attr(NcReader *r, const xmlNode *node, const char *attr,
+                                 const char *value, gboolean hex, guint64 *out)
+{
+    return nc_read_uint(r, node, attr, value, hex, G_MAXUINT64, out);
+}
+
+/* an nftables identifier as nft's scanner takes it unquoted (basictypes.rng's nftName) */
+static gboolean nc_read_nft_name(NcReader *r, const xmlNode *node, const char *attr,
+                                 const char *value)
+{
+    gboolean ok = (g_ascii_isalpha(*value) || *value == '_') && strlen(value) <= 255;
+
+    for (const char *p = value; ok && *p; p++)
+        ok = g_ascii_isalnum(*p) || strchr("_./-", *p);
+    if (ok)
+        return TRUE;
+    return nc_reader_fail(r, node,
+                          "%s '%s' is not an nftables name (a letter or _, then letters, "
+                          "digits, _ . / -)",
+                          attr, value);
+}
+
+/* family, table and a name (@name_attr) of an nftables object, set or element's set */
+static gboolean nc_read_nft_ident(NcReader *r, const xmlNode *node, const char *const *values,
+                                  const char *name_attr, guint8 *family, char **table, char **name)
+{
+    if (!nc_nft_family_parse(values[0], family))
+        return nc_reader_fail(r, node,
+                              "family '%s' is not an nftables family (ip, ip6, inet, arp, "
+                              "bridge, netdev)",
+                              values[0]);
+    if (!nc_read_nft_name(r, node, "table", values[1]) ||
+        !nc_read_nft_name(r, node, name_attr, values[2]))
+        return FALSE;
+    *table = g_strdup(values[1]);
+    *name = g_strdup(values[2]);
+    return TRUE;
+}
+
+/* <key> or <data>: the readable form, or encoding="hex" */
+static GBytes *nc_read_nft_value(NcReader *r, xmlNode *node, const NcNftSetElem *e, gboolean data)
+{
+    static const char *const names[] = {"encoding", NULL};
+    g_autofree char *text = nc_elem_text(node);
+    g_autoptr(GError) local = NULL;
+    NcAttrs a;
+    GBytes *value = NULL;
+
+    if (!nc_read_attrs(r, node, names, &a))
+        goto out;
+    if (!text) {
+        nc_reader_fail(r, node, "expected text");
+        goto out;
+    }
+    if (a.values[0]) {
+        gsize len = strlen(text);
+        g_autofree guint8 *bytes = g_malloc(len / 2 + 1);
+
+        if (g_strcmp0(a.values[0], "hex") != 0) {
+            nc_reader_fail(r, node, "encoding '%s' is not hex", a.values[0]);
+            goto out;
+        }
+        for (gsize i = 0; i < len / 2; i++) {
+            int hi = g_ascii_xdigit_value(text[2 * i]), lo = g_ascii_xdigit_value(text[2 * i + 1]);
+
+            if (hi < 0 || lo < 0 || g_ascii_isupper(text[2 * i]) ||
+                g_ascii_isupper(text[2 * i + 1])) {
+                len = 1; /* odd: refused below */
+                break;
+            }
+            bytes[i] = (guint8)(hi << 4 | lo);
+        }
+        if (len % 2) {
+            nc_reader_fail(r, node, "expected pairs of lowercase hexadecimal digits");
+            goto out;
+        }
+        value = g_bytes_new(bytes, len / 2);
+        goto out;
+    }
+    value = nc_nft_value_from_string(e, data, text, &local);
+    if (!value)
+        nc_reader_fail(r, node, "%s", local->message);
+out:
+    nc_attrs_clear(&a);
+    return value;
+}
+
+static NcNftSetElem *nc_read_nft_elem(NcReader *r, xmlNode *node)
+{
+    static const char *const names[] = {"family",  "table",  "set",       "flags",    "key-type",
+                                        "key-len", "fields", "data-type", "data-len", NULL};
+    g_autoptr(NcNftSetElem) e = g_new0(NcNftSetElem, 1);
+    g_auto(GStrv) fields = NULL;
+    NcAttrs a;
+    gboolean ok = FALSE;
+    xmlNode *c;
+    guint64 v;
+
+    if (!nc_read_attrs(r, node, names, &a))
+        goto out;
+    for (guint i = 0; i < 7; i++) {
+        if (!nc_require(r, node, names, &a, i))
+            goto out;
+    }
+    if (!nc_read_nft_ident(r, node, a.values, "set", &e->family, &e->table, &e->set))
+        goto out;
+    if (!nc_read_uint(r, node, "flags", a.values[3], TRUE, G_MAXUINT32, &v))
+        goto out;
+    e->set_flags = (guint32)v;
+    if (!nc_read_uint(r, node, "key-type", a.values[4], TRUE, G_MAXUINT32, &v))
+        goto out;
+    e->key_type = (guint32)v;
+    if (!nc_read_uint(r, node, "key-len", a.values[5], FALSE, G_MAXUINT32, &v))
+        goto out;
+    e->key_len = (guint32)v;
+    fields = g_strsplit_set(a.values[6], " \t\n\r", -1);
+    for (guint i = 0; fields[i]; i++) {
+        if (!*fields[i])
+            continue;
+        if (e->n_fields == NC_NFT_SET_FIELDS_MAX) {
+            nc_reader_fail(r, node, "more than %u fields", NC_NFT_SET_FIELDS_MAX);
+            goto out;
+        }
+        if (!nc_read_uint(r, node, "fields", fields[i], FALSE, G_MAXUINT8, &v))
+            goto out;
+        e->field_len[e->n_fields++] = (guint8)v;
+    }
+    if (!e->n_fields) {
+        nc_reader_fail(r, node, "fields is empty (the byte length of each field of the key)");
+        goto out;
+    }
+    if (a.values[7] && !nc_read_uint(r, node, "data-type", a.values[7], TRUE, G_MAXUINT32, &v))
+        goto out;
+    e->data_type = a.values[7] ? (guint32)v : 0;
+    if (a.values[8] && !nc_read_uint(r, node, "data-len", a.values[8], FALSE, G_MAXUINT32, &v))
+        goto out;
+    e->data_len = a.values[8] ? (guint32)v : 0;
+
+    c = nc_next_elem(node->children);
+    if (!nc_elem_is(c, "key")) {
+        nc_reader_fail(r, node, "expected <key> as the first child");
+        goto out;
+    }
+    if (!(e->key = nc_read_nft_value(r, c, e, FALSE)))
+        goto out;
+    c = nc_next_elem(c->next);
+    if (nc_elem_is(c, "data")) {
+        if (!(e->data = nc_read_nft_value(r, c, e, TRUE)))
+            goto out;
+        c = nc_next_elem(c->next);
+    }
+    if (nc_elem_is(c, "object")) {
+        static const char *const none[] = {NULL};
+        NcAttrs oa;
+        gboolean ook = nc_read_attrs(r, c, none, &oa);
+
+        nc_attrs_clear(&oa);
+        e->objref = ook ? nc_elem_text(c) : NULL;
+        if (!e->objref || !nc_read_nft_name(r, c, "object", e->objref))
+            goto out;
+        c = nc_next_elem(c->next);
+    }
+    if (nc_elem_is(c, "timeout")) {
+        static const char *const tnames[] = {"ms", "remaining-ms", NULL};
+        NcAttrs ta;
+        gboolean tok =
+            nc_read_attrs(r, c, tnames, &ta) && nc_require(r, c, tnames, &ta, 0) &&
+            nc_require(r, c, tnames, &ta, 1) &&
+            nc_read_u64_attr(r, c, "ms", ta.values[0], FALSE, &e->timeout_ms) &&
+            nc_read_u64_attr(r, c, "remaining-ms", ta.values[1], FALSE, &e->expires_ms) &&
+            nc_require_empty(r, c);
+
+        nc_attrs_clear(&ta);
+        if (!tok)
+            goto out;
+        e->has_timeout = TRUE;
+        c = nc_next_elem(c->next);
+    }
+    if (nc_elem_is(c, "counter")) {
+        static const char *const cnames[] = {"packets", "bytes", NULL};
+        NcAttrs ca;
+        gboolean cok = nc_read_attrs(r, c, cnames, &ca) && nc_require(r, c, cnames, &ca, 0) &&
+                       nc_require(r, c, cnames, &ca, 1) &&
+                       nc_read_u64_attr(r, c, "packets", ca.values[0], FALSE, &e->packets) &&
+                       nc_read_u64_attr(r, c, "bytes", ca.values[1], FALSE, &e->bytes) &&
+                       nc_require_empty(r, c);
+
+        nc_attrs_clear(&ca);
+        if (!cok)
+            goto out;
+        e->has_counter = TRUE;
+        c = nc_next_elem(c->next);
+    }
+    if (c) {
+        nc_reader_fail(r, c,
+                       "unexpected element in <element> (expected key, then optional data, "
+                       "object, timeout and counter)");
+        goto out;
+    }
+    ok = TRUE;
+out:
+    nc_attrs_clear(&a);
+    return ok ? g_steal_pointer(&e) : NULL;
+}
+
+static NcNftObj *nc_read_nft_obj(NcReader *r, xmlNode *node)
+{
+    static const char *const names[] = {"family", "table", "name",  "packets",
+                                        "bytes",  "used",  "flags", NULL};
+    gboolean quota = nc_elem_is(node, "quota");
+    g_autoptr(NcNftObj) o = g_new0(NcNftObj, 1);
+    NcAttrs a;
+    gboolean ok = FALSE;
+    guint64 v;
+
+    if (!nc_read_attrs(r, node, names, &a))
+        goto out;
+    for (guint i = 0; i < 3; i++) {
+        if (!nc_require(r, node, names, &a, i))
+            goto out;
+    }
+    /* a counter needs packets and bytes; a quota bytes, used and flags */
+    if (!nc_require(r, node, names, &a, 4) || !nc_require(r, node, names, &a, quota ? 5 : 3) ||
+        (quota && !nc_require(r, node, names, &a, 6)))
+        goto out;
+    if (!nc_read_nft_ident(r, node, a.values, "name", &o->family, &o->table, &o->name))
+        goto out;
+    o->type = quota ? NFT_OBJECT_QUOTA : NFT_OBJECT_COUNTER;
+    if ((a.values[3] && !nc_read_u64_attr(r, node, "packets", a.values[3], FALSE, &o->packets)) ||
+        !nc_read_u64_attr(r, node, "bytes", a.values[4], FALSE, &o->bytes) ||
+        (a.values[5] && !nc_read_u64_attr(r, node, "used", a.values[5], FALSE, &o->consumed)))
+        goto out;
+    if (a.values[6]) {
+        if (!nc_read_uint(r, node, "flags", a.values[6], TRUE, G_MAXUINT32, &v))
+            goto out;
+        o->flags = (guint32)v;
+    }
+    ok = nc_require_empty(r, node);
+out:
+    nc_attrs_clear(&a);
+    return ok ? g_steal_pointer(&o) : NULL;
+}
+
+static gboolean nc_read_not_carried(NcReader *r, xmlNode *node, const char *class_name,
+                                    GPtrArray *list)
+{
+    static const char *const names[] = {"what", "reason", NULL};
+    NcAttrs a;
+    gboolean ok = nc_read_attrs(r, node, names, &a) && nc_require(r, node, names, &a, 0) &&
+                  nc_require(r, node, names, &a, 1);
+
+    if (ok && (!*a.values[0] || !*a.values[1]))
+        ok = nc_reader_fail(r, node, "what and reason must not be empty");
+    if (ok)
+        nc_not_carried_add(list, class_name, a.values[0], "%s", a.values[1]);
+    nc_attrs_clear(&a);
+    return ok && nc_require_empty(r, node);
+}
+
+/* the section classes of format 2, in the order they appear */
+typedef enum {
+    NC_SECTION_CONNTRACK,
+    NC_SECTION_NFT_SET,
+    NC_SECTION_NFT_OBJECT,
+    NC_SECTION_LAST
+} NcSectionId;
+
+static const char *const nc_section_names[] = {
+    [NC_SECTION_CONNTRACK] = "conntrack",
+    [NC_SECTION_NFT_SET] = "nft-set",
+    [NC_SECTION_NFT_OBJECT] = "nft-object",
+};
+static_assert(G_N_ELEMENTS(nc_section_names) == NC_SECTION_LAST, "one name per section");
+
+/* A section being read: its declared seal, what it held, and where its items go. */
+typedef struct {
+    NcSectionId id;
+    xmlNode *node;   /* the section's element, for messages */
+    gboolean sealed; /* format 2: count and digest given */
+    guint64 count;
+    NcDigest digest;
+    gboolean in_not_carried; /* items may not follow <not-carried> */
+} NcSection;
+
+static gboolean nc_read_section_open(NcReader *r, xmlNode *node, NcBundle *b, NcSection *sec)
+{
+    static const char *const names[] = {"count", "digest", NULL};
+    NcAttrs a;
+    gboolean ok = FALSE;
+
+    sec->node = node;
+    if (b->version == 1) {
+        if (node->properties)
+            return nc_reader_fail(r, node, "unknown attribute '%s'",
+                                  (const char *)node->properties->name);
+        return TRUE;
+    }
+    if (!nc_read_attrs(r, node, names, &a) || !nc_require(r, node, names, &a, 0) ||
+        !nc_require(r, node, names, &a, 1))
+        goto out;
+    if (!nc_read_uint(r, node, "count", a.values[0], FALSE, G_MAXUINT32, &sec->count))
+        goto out;
+    if (strlen(a.values[1]) != 2 * NC_DIGEST_SIZE) {
+        nc_reader_fail(r, node, "digest '%s' is not 64 lowercase hexadecimal digits", a.values[1]);
+        goto out;
+    }
+    for (guint i = 0; i < NC_DIGEST_SIZE; i++) {
+        int hi = g_ascii_xdigit_value(a.values[1][2 * i]);
+        int lo = g_ascii_xdigit_value(a.values[1][2 * i + 1]);
+
+        if (hi < 0 || lo < 0 || g_ascii_isupper(a.values[1][2 * i]) ||
+            g_ascii_isupper(a.values[1][2 * i + 1])) {
+            nc_reader_fail(r, node, "digest '%s' is not 64 lowercase hexadecimal digits",
+                           a.values[1]);
+            goto out;
+        }
+        sec->digest.sum[i] = (guint8)(hi << 4 | lo);
+    }
+    sec->sealed = TRUE;
+    switch (sec->id) {
+    case NC_SECTION_CONNTRACK:
+        b->has_conntrack = TRUE;
+        break;
+    case NC_SECTION_NFT_SET:
+        b->nft_sets = nc_item_set_new(&nc_nft_set_class);
+        break;
+    case NC_SECTION_NFT_OBJECT:
+        b->nft_objects = nc_item_set_new(&nc_nft_obj_class);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    ok = TRUE;
+out:
+    nc_attrs_clear(&a);
+    return ok;
+}
+
+/* upsert into a section's set, refusing a second item with the same key */
+static gboolean nc_section_add(NcReader *r, xmlNode *node, NcItemSet *set, gpointer item)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *what = nc_item_set_ops(set)->describe(item);
+    gboolean replaced = FALSE;
+
+    if (!nc_item_set_upsert(set, item, &replaced, &local))
+        return nc_reader_fail(r, node, "%s", local->message);
+    if (replaced)
+        return nc_reader_fail(r, node, "a second %s; an item appears once", what);
+    return TRUE;
+}
+
+static gboolean nc_read_section_item(NcReader *r, xmlNode *node, NcBundle *b, NcSection *sec)
+{
+    if (sec->sealed && nc_elem_is(node, "not-carried")) {
+        sec->in_not_carried = TRUE;
+        return nc_read_not_carried(r, node, nc_section_names[sec->id], b->not_carried);
+    }
+    if (sec->in_not_carried)
+        return nc_reader_fail(r, node,
+                              "unexpected element after <not-carried> (items come "
+                              "first)");
+    switch (sec->id) {
+    case NC_SECTION_CONNTRACK:
+        if (!nc_elem_is(node, "entry"))
+            return nc_reader_fail(r, node, "unexpected element in <conntrack> (expected <entry>%s)",
+                                  sec->sealed ? " or <not-carried>" : "");
+        g_array_set_size(b->conntrack, b->conntrack->len + 1);
+        return nc_read_entry(r, node,
+                             &g_array_index(b->conntrack, NcCtEntry, b->conntrack->len - 1));
+    case NC_SECTION_NFT_SET: {
+        NcNftSetElem *e;
+
+        if (!nc_elem_is(node, "element"))
+            return nc_reader_fail(r, node,
+                                  "unexpected element in <nft-set> (expected <element> "
+                                  "or <not-carried>)");
+        e = nc_read_nft_elem(r, node);
+        return e && nc_section_add(r, node, b->nft_sets, e);
+    }
+    case NC_SECTION_NFT_OBJECT: {
+        NcNftObj *o;
+
+        if (!nc_elem_is(node, "counter") && !nc_elem_is(node, "quota"))
+            return nc_reader_fail(r, node,
+                                  "unexpected element in <nft-object> (expected "
+                                  "<counter>, <quota> or <not-carried>)");
+        o = nc_read_nft_obj(r, node);
+        return o && nc_section_add(r, node, b->nft_objects, o);
+    }
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* a format-2 section's items against its seal: what catches a damaged or edited bundle */
+static gboolean nc_read_section_close(NcReader *r, NcBundle *b, NcSection *sec)
+{
+    NcDigest found;
+    guint64 n;
+    g_autoptr(GError) local = NULL;
+
+    if (!sec->sealed)
+        return TRUE;
+    switch (sec->id) {
+    case NC_SECTION_CONNTRACK:
+        n = b->conntrack->len;
+        if (!nc_bundle_ct_digest(b->conntrack, &found, &local))
+            return nc_reader_fail(r, sec->node, "%s", local->message);
+        break;
+    case NC_SECTION_NFT_SET:
+        n = nc_item_set_count(b->nft_sets);
+        found = *nc_item_set_digest(b->nft_sets);
+        break;
+    case NC_SECTION_NFT_OBJECT:
+        n = nc_item_set_count(b->nft_objects);
+        found = *nc_item_set_digest(b->nft_objects);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    if (n != sec->count)
+        return nc_reader_fail(r, sec->node,
+                              "the section says %" G_GUINT64_FORMAT
+                              " items and holds %" G_GUINT64_FORMAT
+                              ": the bundle is damaged or was edited; capture it again",
+                              sec->count, n);
+    if (!nc_digest_equal(&found, &sec->digest)) {
+        g_autofree char *want = nc_digest_to_string(&sec->digest);
+        g_autofree char *got = nc_digest_to_string(&found);
+
+        return nc_reader_fail(r, sec->node,
+                              "the items' digest is %s, the section says %s: the bundle is "
+                              "damaged or was edited; capture it again",
+                              got, want);
+    }
+    return TRUE;
+}
+
+static gboolean nc_read_root(NcReader *r, xmlNode *root, NcBundle *b)
 {
     static const char *const names[] = {"version", NULL};
     NcAttrs a;
@@ -1034,9 +1828,16 @@ static gboolean nc_read_root(NcReader *r, xmlNode *root)
         return nc_reader_fail(r, root, "not a netcarry bundle (expected <bundle xmlns=\"%s\">)",
                               NC_BUNDLE_NS);
     ok = nc_read_attrs(r, root, names, &a);
-    if (ok && g_strcmp0(a.values[0], G_STRINGIFY(NC_BUNDLE_VERSION)) != 0)
-        ok = nc_reader_fail(r, root, "version '%s' is not supported (this netcarry reads %d)",
-                            a.values[0] ? a.values[0] : "", NC_BUNDLE_VERSION);
+    if (ok && g_strcmp0(a.values[0], "1") == 0) {
+        b->version = 1;
+    } else if (ok && g_strcmp0(a.values[0], "2") == 0) {
+        b->version = 2;
+        b->has_conntrack = FALSE; /* format 2 has the classes whose section it holds */
+    } else if (ok) {
+        ok = nc_reader_fail(r, root, "version '%s' is not supported (this netcarry reads %d to %d)",
+                            a.values[0] ? a.values[0] : "", NC_BUNDLE_VERSION_MIN,
+                            NC_BUNDLE_VERSION);
+    }
     nc_attrs_clear(&a);
     return ok;
 }
@@ -1052,14 +1853,83 @@ static gboolean nc_stream_text(NcReader *r, xmlTextReader *tr)
     return FALSE;
 }
 
+/* the section of @node's name that may come next (format 1: only conntrack), or -1 */
+static int nc_section_of(const NcBundle *b, const xmlNode *node, int next)
+{
+    for (int i = next; i < (b->version == 1 ? 1 : NC_SECTION_LAST); i++) {
+        if (nc_elem_is(node, nc_section_names[i]))
+            return i;
+    }
+    return -1;
+}
+
 /**
- * nc_bundle_stream() - read a bundle entry by entry, building its skeleton
+ * nc_bundle_stream_section() - read one section item by item
+ * @xr, @r:    the stream and the reader
+ * @b:         the bundle being read
+ * @sec:       the section (its element is the reader's current node)
+ * @skel_root: the skeleton's root: the section is copied there with at most
+ *             NC_BUNDLE_FULL_VALIDATION_MAX items, for schema validation
+ *
+ * Return: the stream's next result after the section (1: a node, 0: the end, -1: error), or
+ * -2 when the reader refused something (r->error set)
+ */
+static int nc_bundle_stream_section(NcXmlReader *xr, NcReader *r, NcBundle *b, NcSection *sec,
+                                    xmlDoc *skel, xmlNode *skel_root)
+{
+    xmlTextReader *tr = nc_xml_reader_get(xr);
+    xmlNode *node = xmlTextReaderCurrentNode(tr);
+    xmlNode *skel_sec;
+    guint n = 0;
+    int rc;
+
+    if (!nc_read_section_open(r, node, b, sec))
+        return -2;
+    skel_sec = xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 2));
+    rc = xmlTextReaderIsEmptyElement(tr) ? 1 : nc_xml_reader_read(xr, r->error);
+    while (rc == 1 && xmlTextReaderDepth(tr) == 2) {
+        if (!nc_stream_text(r, tr))
+            return -2;
+        if (xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT) {
+            rc = nc_xml_reader_read(xr, r->error);
+            continue;
+        }
+        node = xmlTextReaderExpand(tr);
+        if (!node) {
+            rc = nc_xml_reader_read(xr, r->error); /* sets the parse error */
+            if (rc == 1)
+                g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s: not well-formed XML",
+                            r->name);
+            return -2;
+        }
+        if (!nc_read_section_item(r, node, b, sec))
+            return -2;
+        if (++n <= NC_BUNDLE_FULL_VALIDATION_MAX) {
+            xmlAddChild(skel_sec, xmlDocCopyNode(node, skel, 1));
+        } else if (n == NC_BUNDLE_FULL_VALIDATION_MAX + 1) {
+            /* from here on the reader alone checks items (see top of file) */
+            xmlFreeNodeList(skel_sec->children);
+            skel_sec->children = skel_sec->last = NULL;
+        }
+        rc = nc_xml_reader_next(xr, r->error);
+    }
+    if (rc < 0)
+        return rc;
+    if (!nc_read_section_close(r, b, sec))
+        return -2;
+    if (rc == 1) /* the section's end tag, or the element itself when empty */
+        rc = nc_xml_reader_read(xr, r->error);
+    return rc;
+}
+
+/**
+ * nc_bundle_stream() - read a bundle item by item, building its skeleton
  * @xr:   the stream
  * @r:    reader (its error is set on failure, also for malformed XML)
- * @skel: receives a copy of the frame, and of the entries while there are at
+ * @skel: receives a copy of the frame, and of the items while a section has at
  *        most NC_BUNDLE_FULL_VALIDATION_MAX of them, for schema validation
  *
- * Only one entry's subtree exists at a time: a 100k-entry tree would take
+ * Only one item's subtree exists at a time: a 100k-entry tree would take
  * ~650 MB and most of the parse time would go to faulting its pages in.
  *
  * Return: (transfer full): the bundle, or NULL
@@ -1068,9 +1938,10 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
 {
     xmlTextReader *tr = nc_xml_reader_get(xr);
     g_autoptr(NcBundle) b = nc_bundle_new();
-    xmlNode *root, *skel_root, *skel_ct = NULL;
-    enum { NC_WANT_DOMAIN, NC_WANT_CONNTRACK, NC_DONE } state = NC_WANT_DOMAIN;
-    int rc;
+    xmlNode *root, *skel_root;
+    enum { NC_WANT_DOMAIN, NC_WANT_SECTIONS } state = NC_WANT_DOMAIN;
+    int next_section = 0, rc;
+    gboolean any_section = FALSE;
 
     while ((rc = nc_xml_reader_read(xr, r->error)) == 1 &&
            xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT)
@@ -1082,7 +1953,7 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
         return NULL;
     }
     root = xmlTextReaderCurrentNode(tr);
-    if (!nc_read_root(r, root))
+    if (!nc_read_root(r, root, b))
         return NULL;
     skel_root = xmlDocCopyNode(root, skel, 2);
     xmlDocSetRootElement(skel, skel_root);
@@ -1091,6 +1962,7 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
     while (rc == 1) {
         int depth = xmlTextReaderDepth(tr);
         xmlNode *node;
+        int id;
 
         if (depth == 0)
             break; /* </bundle> */
@@ -1101,50 +1973,14 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
             continue;
         }
         node = xmlTextReaderCurrentNode(tr);
-        if (state == NC_WANT_CONNTRACK && nc_elem_is(node, "conntrack")) {
-            guint n = 0;
+        if (state == NC_WANT_SECTIONS && (id = nc_section_of(b, node, next_section)) >= 0) {
+            NcSection sec = {.id = (NcSectionId)id};
 
-            if (node->properties) {
-                nc_reader_fail(r, node, "unknown attribute '%s'",
-                               (const char *)node->properties->name);
+            rc = nc_bundle_stream_section(xr, r, b, &sec, skel, skel_root);
+            if (rc == -2)
                 return NULL;
-            }
-            skel_ct = xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 2));
-            state = NC_DONE;
-            rc = xmlTextReaderIsEmptyElement(tr) ? 1 : nc_xml_reader_read(xr, r->error);
-            while (rc == 1 && xmlTextReaderDepth(tr) == 2) {
-                if (!nc_stream_text(r, tr))
-                    return NULL;
-                if (xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT) {
-                    rc = nc_xml_reader_read(xr, r->error);
-                    continue;
-                }
-                node = xmlTextReaderExpand(tr);
-                if (!node) {
-                    rc = nc_xml_reader_read(xr, r->error); /* sets the parse error */
-                    if (rc == 1)
-                        g_set_error(r->error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                                    "%s: not well-formed XML", r->name);
-                    return NULL;
-                }
-                if (!nc_elem_is(node, "entry")) {
-                    nc_reader_fail(r, node, "unexpected element in <conntrack> (expected <entry>)");
-                    return NULL;
-                }
-                g_array_set_size(b->conntrack, ++n);
-                if (!nc_read_entry(r, node, &g_array_index(b->conntrack, NcCtEntry, n - 1)))
-                    return NULL;
-                if (n <= NC_BUNDLE_FULL_VALIDATION_MAX) {
-                    xmlAddChild(skel_ct, xmlDocCopyNode(node, skel, 1));
-                } else if (n == NC_BUNDLE_FULL_VALIDATION_MAX + 1) {
-                    /* from here on the reader alone checks entries (see top of file) */
-                    xmlFreeNodeList(skel_ct->children);
-                    skel_ct->children = skel_ct->last = NULL;
-                }
-                rc = nc_xml_reader_next(xr, r->error);
-            }
-            if (rc == 1) /* </conntrack> or the element itself when empty */
-                rc = nc_xml_reader_read(xr, r->error);
+            next_section = id + 1;
+            any_section = TRUE;
             continue;
         }
         node = xmlTextReaderExpand(tr);
@@ -1174,20 +2010,29 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
         if (state == NC_WANT_DOMAIN && nc_elem_is(node, "capture")) {
             if (!nc_read_capture(r, node, b))
                 return NULL;
+            if (b->version == 1 && b->objects->len) {
+                nc_reader_fail(r, node, "<object> needs a bundle of version 2");
+                return NULL;
+            }
             xmlAddChild(skel_root, xmlDocCopyNode(node, skel, 1));
-            state = NC_WANT_CONNTRACK;
+            state = NC_WANT_SECTIONS;
             rc = nc_xml_reader_next(xr, r->error);
             continue;
         }
-        nc_reader_fail(r, node, "unexpected element (expected %s)",
-                       state == NC_WANT_DOMAIN      ? "<domain> or <capture>"
-                       : state == NC_WANT_CONNTRACK ? "<conntrack>"
-                                                    : "</bundle>");
+        if (state == NC_WANT_DOMAIN)
+            nc_reader_fail(r, node, "unexpected element (expected <domain> or <capture>)");
+        else if (b->version == 1)
+            nc_reader_fail(r, node, "unexpected element (expected %s)",
+                           any_section ? "</bundle>" : "<conntrack>");
+        else
+            nc_reader_fail(r, node,
+                           "unexpected element (expected a class section: conntrack, "
+                           "nft-set, nft-object, once each and in this order)");
         return NULL;
     }
     if (rc < 0)
         return NULL;
-    if (state != NC_DONE) {
+    if (state == NC_WANT_DOMAIN || (b->version == 1 && !any_section)) {
         nc_reader_fail(r, root, "expected %s", state == NC_WANT_DOMAIN ? "<capture>" : "<conntrack>");
         return NULL;
     }

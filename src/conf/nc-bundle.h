@@ -1,19 +1,23 @@
 /* nc-bundle.h - the state bundle: a VM's network state, captured on one host
  *
  * A bundle says whose state it is (domain UUID and name), where and when it
- * was captured and in which migration phase, which addresses selected it, and
- * then the entries, one list per state class (docs/architecture.md). This release fills
- * the conntrack class; the XML form (xml/bundle.rng) leaves room for the rest.
+ * was captured and in which migration phase, which addresses and named objects selected it,
+ * and then one section per state class captured (docs/architecture.md): conntrack, nft-set,
+ * nft-object, each with its items, their count and digest, and what was not carried.
+ * Format 1 (conntrack only) is still read; format 2 is written (xml/bundle.rng).
  */
 #pragma once
 
 #include <glib.h>
 
+#include "conf/nc-item-set.h"
+#include "conf/nc-owner.h"
 #include "util/nc-addr.h"
 
 G_BEGIN_DECLS
 
-#define NC_BUNDLE_VERSION 1
+#define NC_BUNDLE_VERSION 2     /* the format nc_bundle_format() writes */
+#define NC_BUNDLE_VERSION_MIN 1 /* the oldest format read */
 #define NC_BUNDLE_NS "https://netcarry.dev/xmlns/bundle/1"
 
 /**
@@ -90,7 +94,16 @@ typedef struct {
  * @zone:         if @has_zone, capture was restricted to this conntrack zone
  * @mark:         if @has_mark, capture was restricted to this connmark
  * @addresses:    (element-type NcAddr): the addresses that selected the entries
+ * @version:      the format it was read from (NC_BUNDLE_VERSION for a new bundle)
+ * @objects:      (element-type NcObjectRef): the named objects asked for (--object; format 2)
+ * @has_conntrack: whether the conntrack class was captured (a format-1 bundle always has it)
  * @conntrack:    (element-type NcCtEntry): the conntrack class
+ * @nft_sets:     (nullable): the nft-set class (nc_nft_set_class); NULL: not captured
+ * @nft_objects:  (nullable): the nft-object class (nc_nft_obj_class); NULL: not captured
+ * @not_carried:  (element-type NcNotCarried): what the classes found of the domain's and could
+ *                not carry, each naming its class
+ *
+ * A class's section is written when the class was captured or has something not carried.
  */
 typedef struct {
     char *domain_uuid;
@@ -103,7 +116,13 @@ typedef struct {
     gboolean has_mark;
     guint32 mark;
     GArray *addresses;
+    guint version;
+    GPtrArray *objects;
+    gboolean has_conntrack;
     GArray *conntrack;
+    NcItemSet *nft_sets;
+    NcItemSet *nft_objects;
+    GPtrArray *not_carried;
 } NcBundle;
 
 /* The address rule: an entry belongs to a VM when its original source (the
@@ -116,8 +135,18 @@ NcBundle *nc_bundle_new(void);
 void nc_bundle_free(NcBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcBundle, nc_bundle_free)
 
+/* The classes (by NcClassOps, conf/nc-item-set.h) */
+gboolean nc_bundle_has_class(const NcBundle *bundle, const char *class_name);
+NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, GError **error);
+void nc_bundle_take_class_items(NcBundle *bundle, NcItemSet *items);
+
+/* The domain as the bundle describes it: its addresses, zone, mark and named objects.
+ * (transfer full) */
+NcOwner *nc_bundle_owner(const NcBundle *bundle);
+
 /* A bundle read from @path (or a buffer) is validated against xml/bundle.rng
- * first; a failure names the file, the line and what was expected. */
+ * first; a failure names the file, the line and what was expected. A format-2 section whose
+ * items do not give its count and digest is refused (NC_ERROR_INVALID_DATA: damaged). */
 NcBundle *nc_bundle_parse_file(const char *path, GError **error);
 NcBundle *nc_bundle_parse_buffer(const char *data, gsize len, const char *name, GError **error);
 char *nc_bundle_format(const NcBundle *bundle);

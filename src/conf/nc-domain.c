@@ -400,39 +400,6 @@ NcProfile *nc_profile_parse_file(const char *path, GError **error)
     return nc_profile_parse_buffer(data, len, path, error);
 }
 
-/* attribute-value escaping; tabs and newlines as references so that attribute-value
- * normalisation does not turn them into spaces */
-static void nc_append_escaped(GString *s, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&':
-            g_string_append(s, "&amp;");
-            break;
-        case '<':
-            g_string_append(s, "&lt;");
-            break;
-        case '>':
-            g_string_append(s, "&gt;");
-            break;
-        case '"':
-            g_string_append(s, "&quot;");
-            break;
-        case '\t':
-            g_string_append(s, "&#9;");
-            break;
-        case '\n':
-            g_string_append(s, "&#10;");
-            break;
-        case '\r':
-            g_string_append(s, "&#13;");
-            break;
-        default:
-            g_string_append_c(s, *p);
-        }
-    }
-}
-
 /**
  * nc_profile_format_full() - the canonical profile element
  * @profile: the profile
@@ -469,18 +436,18 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
         const NcRendezvous *rv = profile->rendezvous;
 
         g_string_append_printf(s, "%srendezvous host=\"", inner);
-        nc_append_escaped(s, rv->host ? rv->host : "");
+        nc_xml_append_escaped(s, rv->host ? rv->host : "");
         g_string_append_printf(s, "\" port=\"%u\" identity=\"", rv->port);
-        nc_append_escaped(s, rv->identity ? rv->identity : "");
+        nc_xml_append_escaped(s, rv->identity ? rv->identity : "");
         g_string_append_c(s, '"');
         if (rv->migration_id) {
             g_string_append(s, " migration=\"");
-            nc_append_escaped(s, rv->migration_id);
+            nc_xml_append_escaped(s, rv->migration_id);
             g_string_append_c(s, '"');
         }
         if (rv->secret) {
             g_string_append(s, " secret=\"");
-            nc_append_escaped(s, rv->secret);
+            nc_xml_append_escaped(s, rv->secret);
             g_string_append_c(s, '"');
         }
         g_string_append(s, "/>");
@@ -489,15 +456,15 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
         const NcObjectRef *r = profile->objects->pdata[i];
 
         g_string_append_printf(s, "%sobject family=\"", inner);
-        nc_append_escaped(s, r->family);
+        nc_xml_append_escaped(s, r->family);
         g_string_append(s, "\" table=\"");
-        nc_append_escaped(s, r->table);
+        nc_xml_append_escaped(s, r->table);
         if (r->type) {
             g_string_append(s, "\" type=\"");
-            nc_append_escaped(s, r->type);
+            nc_xml_append_escaped(s, r->type);
         }
         g_string_append(s, "\" name=\"");
-        nc_append_escaped(s, r->name);
+        nc_xml_append_escaped(s, r->name);
         g_string_append(s, "\"/>");
     }
     g_string_append_printf(s, "\n%s</%sprofile>", indent, pfx);

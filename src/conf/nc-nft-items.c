@@ -12,6 +12,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "conf/nc-nft-items.h"
+#include "util/nc-bytes.h"
 #include "util/nc-error.h"
 
 static const struct {
@@ -276,20 +277,11 @@ static void nc_nft_put_str(GByteArray *b, const char *s)
     g_byte_array_append(b, (const guint8 *)s, strlen(s) + 1);
 }
 
-static void nc_nft_put_be(GByteArray *b, guint64 v, guint n)
-{
-    for (guint i = 0; i < n; i++) {
-        guint8 byte = (guint8)(v >> (8 * (n - 1 - i)));
-
-        g_byte_array_append(b, &byte, 1);
-    }
-}
-
 static void nc_nft_put_blob(GByteArray *b, GBytes *blob)
 {
     gsize len = blob ? g_bytes_get_size(blob) : 0;
 
-    nc_nft_put_be(b, len, 2);
+    nc_bytes_put_be(b, len, 2);
     if (len)
         g_byte_array_append(b, g_bytes_get_data(blob, NULL), len);
 }
@@ -388,21 +380,21 @@ static gboolean nc_nft_set_encode(gconstpointer item, GByteArray *out, GError **
     const NcNftSetElem *e = item;
 
     nc_nft_set_key(item, out, error);
-    nc_nft_put_be(out, e->set_flags, 4);
-    nc_nft_put_be(out, e->key_type, 4);
-    nc_nft_put_be(out, e->key_len, 4);
-    nc_nft_put_be(out, e->data_type, 4);
-    nc_nft_put_be(out, e->data_len, 4);
+    nc_bytes_put_be(out, e->set_flags, 4);
+    nc_bytes_put_be(out, e->key_type, 4);
+    nc_bytes_put_be(out, e->key_len, 4);
+    nc_bytes_put_be(out, e->data_type, 4);
+    nc_bytes_put_be(out, e->data_len, 4);
     g_byte_array_append(out, &e->n_fields, 1);
     g_byte_array_append(out, e->field_len, e->n_fields);
     nc_nft_put_blob(out, e->data);
     nc_nft_put_str(out, e->objref ? e->objref : "");
-    nc_nft_put_be(out, e->has_timeout, 1);
-    nc_nft_put_be(out, e->timeout_ms, 8);
-    nc_nft_put_be(out, e->expires_ms, 8);
-    nc_nft_put_be(out, e->has_counter, 1);
-    nc_nft_put_be(out, e->packets, 8);
-    nc_nft_put_be(out, e->bytes, 8);
+    nc_bytes_put_be(out, e->has_timeout, 1);
+    nc_bytes_put_be(out, e->timeout_ms, 8);
+    nc_bytes_put_be(out, e->expires_ms, 8);
+    nc_bytes_put_be(out, e->has_counter, 1);
+    nc_bytes_put_be(out, e->packets, 8);
+    nc_bytes_put_be(out, e->bytes, 8);
     return TRUE;
 }
 
@@ -517,6 +509,189 @@ static gpointer nc_nft_set_decode(const guint8 *data, gsize len, GError **error)
     return g_steal_pointer(&e);
 }
 
+/* ---- the readable form of keys and data (the bundle's) ---- */
+
+/* The fields of an element's key (@data FALSE) or of a map's data, as its shape gives them.
+ * Return: how many (0: the shape gives no typed fields, e.g. a verdict or a type of unknown size)
+ */
+static guint nc_nft_value_fields(const NcNftSetElem *e, gboolean data, guint32 *types, guint *lens)
+{
+    guint n;
+
+    if (!data) {
+        n = MIN(e->n_fields, NC_NFT_SET_FIELDS_MAX);
+        for (guint i = 0; i < n; i++) {
+            types[i] = nc_nft_field_type(e->key_type, n, i);
+            lens[i] = e->field_len[i];
+            if (!lens[i])
+                return 0;
+        }
+        return n;
+    }
+    n = nc_nft_type_fields(e->data_type);
+    if (n > NC_NFT_SET_FIELDS_MAX)
+        return 0;
+    for (guint i = 0; i < n; i++) {
+        types[i] = nc_nft_field_type(e->data_type, n, i);
+        lens[i] = n == 1 ? e->data_len : nc_nft_type_size(types[i]);
+        if (!lens[i] || lens[i] > 255) /* a field is at most 255 bytes (NFTA_SET_FIELD_LEN) */
+            return 0;
+    }
+    return n;
+}
+
+static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint len)
+{
+    NcAddr a = {0};
+    char buf[NC_ADDR_STRLEN];
+
+    if ((type == NC_NFT_TYPE_IPADDR && len == 4) || (type == NC_NFT_TYPE_IP6ADDR && len == 16)) {
+        a.family = len == 4 ? AF_INET : AF_INET6;
+        memcpy(a.bytes, p, len);
+        nc_addr_format(&a, buf, sizeof(buf));
+        g_string_append(s, buf);
+    } else if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
+        g_string_append_printf(s, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
+                               p[5]);
+    } else if (type == NC_NFT_TYPE_INET_SERVICE && len == 2) {
+        g_string_append_printf(s, "%u", (guint)p[0] << 8 | p[1]);
+    } else if (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1) {
+        g_string_append_printf(s, "%u", p[0]);
+    } else {
+        g_string_append(s, "0x");
+        for (guint i = 0; i < len; i++)
+            g_string_append_printf(s, "%02x", p[i]);
+    }
+}
+
+static gboolean nc_nft_parse_field(const char *text, guint32 type, guint len, guint8 *out)
+{
+    NcAddr a;
+    guint64 v;
+
+    if ((type == NC_NFT_TYPE_IPADDR && len == 4) || (type == NC_NFT_TYPE_IP6ADDR && len == 16)) {
+        if (!nc_addr_parse(text, &a, NULL) || a.family != (len == 4 ? AF_INET : AF_INET6))
+            return FALSE;
+        memcpy(out, a.bytes, len);
+        return TRUE;
+    }
+    if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
+        for (guint i = 0; i < 6; i++) {
+            int hi = g_ascii_xdigit_value(text[3 * i]);
+            int lo = hi < 0 ? -1 : g_ascii_xdigit_value(text[3 * i + 1]);
+
+            if (lo < 0 || text[3 * i + 2] != (i < 5 ? ':' : '\0'))
+                return FALSE;
+            out[i] = (guint8)(hi << 4 | lo);
+        }
+        return TRUE;
+    }
+    if ((type == NC_NFT_TYPE_INET_SERVICE && len == 2) ||
+        (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1)) {
+        if (!g_ascii_string_to_unsigned(text, 10, 0, len == 2 ? G_MAXUINT16 : G_MAXUINT8, &v, NULL))
+            return FALSE;
+        if (len == 2)
+            out[0] = (guint8)(v >> 8);
+        out[len - 1] = (guint8)v;
+        return TRUE;
+    }
+    if (!g_str_has_prefix(text, "0x") || strlen(text) != 2 + 2 * (gsize)len)
+        return FALSE;
+    for (guint i = 0; i < len; i++) {
+        int hi = g_ascii_xdigit_value(text[2 + 2 * i]), lo = g_ascii_xdigit_value(text[3 + 2 * i]);
+
+        if (hi < 0 || lo < 0)
+            return FALSE;
+        out[i] = (guint8)(hi << 4 | lo);
+    }
+    return TRUE;
+}
+
+/**
+ * nc_nft_value_from_string() - the bytes of a key (@data FALSE) or a map's data from the
+ * readable form nc_nft_value_to_string() writes
+ * @e:     the element's shape (types, field lengths)
+ * @data:  whether the value is a map's data
+ * @text:  the fields, joined by " . "
+ * @error: NC_ERROR_INVALID_DATA naming the field that does not fit the shape
+ *
+ * Each field is as long as the shape says; in a concatenation (several fields) each is padded
+ * with zeros to 4 bytes, as the kernel holds it.
+ *
+ * Return: (transfer full): the bytes, or NULL
+ */
+GBytes *nc_nft_value_from_string(const NcNftSetElem *e, gboolean data, const char *text,
+                                 GError **error)
+{
+    guint32 types[NC_NFT_SET_FIELDS_MAX];
+    guint lens[NC_NFT_SET_FIELDS_MAX];
+    guint n = nc_nft_value_fields(e, data, types, lens);
+    g_auto(GStrv) parts = g_strsplit(text, " . ", -1);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    if (!n || g_strv_length(parts) != n) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "'%s' has %u field%s, the set's %s has %u; write it with encoding=\"hex\" "
+                    "when its type has no readable form",
+                    text, g_strv_length(parts), g_strv_length(parts) == 1 ? "" : "s",
+                    data ? "data" : "key", n);
+        return NULL;
+    }
+    for (guint i = 0; i < n; i++) {
+        guint8 field[256] = {0};
+        guint padded = n > 1 ? (lens[i] + 3) & ~3u : lens[i];
+
+        if (!nc_nft_parse_field(parts[i], types[i], lens[i], field)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "field %u '%s' is not a value of %u byte%s of its type (an address, a "
+                        "MAC, a port or protocol number, or 0x and %u hexadecimal digits)",
+                        i + 1, parts[i], lens[i], lens[i] == 1 ? "" : "s", 2 * lens[i]);
+            return NULL;
+        }
+        g_byte_array_append(b, field, padded);
+    }
+    return g_byte_array_free_to_bytes(g_steal_pointer(&b));
+}
+
+/**
+ * nc_nft_value_to_string() - a key (@data FALSE) or a map's data as nft prints it: its fields
+ * joined by " . ", each by its type
+ * @e:     the element's shape
+ * @data:  whether @value is a map's data
+ * @value: the bytes
+ *
+ * Return: (transfer full) (nullable): the text, or NULL when the readable form would not give
+ * back exactly @value (padding that is not zero, a length the shape does not give, a type
+ * without fields): the caller writes the bytes instead
+ */
+char *nc_nft_value_to_string(const NcNftSetElem *e, gboolean data, GBytes *value)
+{
+    guint32 types[NC_NFT_SET_FIELDS_MAX];
+    guint lens[NC_NFT_SET_FIELDS_MAX];
+    guint n = nc_nft_value_fields(e, data, types, lens);
+    gsize len, off = 0;
+    const guint8 *p = g_bytes_get_data(value, &len);
+    g_autoptr(GString) s = g_string_new(NULL);
+    g_autoptr(GBytes) back = NULL;
+
+    for (guint i = 0; i < n; i++) {
+        guint padded = n > 1 ? (lens[i] + 3) & ~3u : lens[i];
+
+        if (off + padded > len)
+            return NULL;
+        if (i)
+            g_string_append(s, " . ");
+        nc_nft_format_field(s, types[i], p + off, lens[i]);
+        off += padded;
+    }
+    if (!n || off != len)
+        return NULL;
+    back = nc_nft_value_from_string(e, data, s->str, NULL);
+    if (!back || !g_bytes_equal(back, value))
+        return NULL;
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 const NcClassOps nc_nft_set_class = {
     .name = "nft-set",
     .key = nc_nft_set_key,
@@ -579,7 +754,7 @@ static gboolean nc_nft_obj_key(gconstpointer item, GByteArray *out, GError **err
     g_byte_array_append(out, &o->family, 1);
     nc_nft_put_str(out, o->table);
     nc_nft_put_str(out, o->name);
-    nc_nft_put_be(out, o->type, 4);
+    nc_bytes_put_be(out, o->type, 4);
     return TRUE;
 }
 
@@ -588,10 +763,10 @@ static gboolean nc_nft_obj_encode(gconstpointer item, GByteArray *out, GError **
     const NcNftObj *o = item;
 
     nc_nft_obj_key(item, out, error);
-    nc_nft_put_be(out, o->packets, 8);
-    nc_nft_put_be(out, o->bytes, 8);
-    nc_nft_put_be(out, o->consumed, 8);
-    nc_nft_put_be(out, o->flags, 4);
+    nc_bytes_put_be(out, o->packets, 8);
+    nc_bytes_put_be(out, o->bytes, 8);
+    nc_bytes_put_be(out, o->consumed, 8);
+    nc_bytes_put_be(out, o->flags, 4);
     return TRUE;
 }
 

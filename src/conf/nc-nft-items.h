@@ -68,6 +68,11 @@ gboolean nc_nft_set_elem_may_hold_owner(const NcNftSetElem *shape);
 gboolean nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape, const guint8 *key,
                                 gsize klen, const guint8 *data, gsize dlen);
 
+/* a key or a map's data in the bundle's readable form (nft's: fields joined by " . ") */
+char *nc_nft_value_to_string(const NcNftSetElem *e, gboolean data, GBytes *value);
+GBytes *nc_nft_value_from_string(const NcNftSetElem *e, gboolean data, const char *text,
+                                 GError **error);
+
 /* nft's type ids: the type of field @i of @n in a (concatenated) type id, how many fields it has,
  * and a field type's size in bytes (0: unknown) */
 guint32 nc_nft_field_type(guint32 type, guint n, guint i);

@@ -245,43 +245,10 @@ void nc_report_figures(const NcReport *report, NcReportFigures *figures)
 
 /* ---- formatting ------------------------------------------------------------------------- */
 
-/* attribute-value escaping; tabs and newlines as references so that attribute-value
- * normalisation does not turn them into spaces */
-static void nc_append_escaped(GString *s, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&':
-            g_string_append(s, "&amp;");
-            break;
-        case '<':
-            g_string_append(s, "&lt;");
-            break;
-        case '>':
-            g_string_append(s, "&gt;");
-            break;
-        case '"':
-            g_string_append(s, "&quot;");
-            break;
-        case '\t':
-            g_string_append(s, "&#9;");
-            break;
-        case '\n':
-            g_string_append(s, "&#10;");
-            break;
-        case '\r':
-            g_string_append(s, "&#13;");
-            break;
-        default:
-            g_string_append_c(s, *p);
-        }
-    }
-}
-
 static void nc_attr(GString *s, const char *name, const char *value)
 {
     g_string_append_printf(s, " %s=\"", name);
-    nc_append_escaped(s, value);
+    nc_xml_append_escaped(s, value);
     g_string_append_c(s, '"');
 }
 

@@ -39,8 +39,8 @@ typedef enum {
 
 /**
  * NcReportPhase - a timeline step's phase. Same names, in the same order, as the daemon's
- * NcPhase (src/daemon/nc-phase.h) without "none": the daemon converts with
- * nc_report_phase_from_string(nc_phase_to_string(phase)). (conf/ cannot include daemon/.)
+ * NcPhase (src/daemon/nc-phase.h) without "none": the daemon converts by offset, asserted at
+ * compile time (report_phase() in src/daemon/nc-carry-dest.c; conf/ cannot include daemon/).
  */
 typedef enum {
     NC_REPORT_PHASE_PREPARE,

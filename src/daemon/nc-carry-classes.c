@@ -19,6 +19,7 @@ typedef struct {
     NcItemSet *installed;   /* destination: what the install put in (the roll-back's) */
     GPtrArray *not_carried; /* NcNotCarried: the domain's, and not carried (with why) */
     guint captures;         /* whole sets captured (source) or received (destination) */
+    gint64 capture_us;      /* source: how long the last capture took */
     guint precopied, at_stop, installed_n, failed_n, removed;
     gboolean present; /* sent (source) or received (destination) at least once */
     gboolean skipped; /* the destination's probe failed under admission = proceed */
@@ -153,46 +154,81 @@ static void class_messages(const ClassState *cs, GPtrArray *out)
     g_ptr_array_add(out, m);
 }
 
-/*
- * The owner a class is captured with at the stop. The guest is stopped then, so the capture is
- * downtime: a set class whose profile names no set would dump every set of the namespace (a 20k
- * element set of someone else's costs ~130 ms here, bench/bench-nft-set), so at the stop it looks
- * only at the sets that held the domain's elements at the first capture. An element added during
- * the migration to another set is carried only when the profile names that set. NULL: the class
- * has nothing to look at (no set held anything). (transfer full)
- */
-static NcOwner *stop_owner(NcCarryClasses *cc, const ClassState *cs)
+static gboolean is_set_ref(const NcObjectRef *r)
 {
-    g_autoptr(NcOwner) o = NULL;
-    g_autoptr(GPtrArray) items = NULL;
-    g_autoptr(GHashTable) seen = NULL;
+    return !g_strcmp0(r->type, "set") || !g_strcmp0(r->type, "map");
+}
 
-    if (cs->driver->ops != &nc_nft_set_class)
-        return nc_owner_copy(cc->owner);
+static gboolean names_sets(const NcOwner *owner)
+{
+    for (guint i = 0; owner->objects && i < owner->objects->len; i++)
+        if (is_set_ref(g_ptr_array_index(owner->objects, i)))
+            return TRUE;
+    return FALSE;
+}
+
+/*
+ * set_owners() - the sets the set class reads, one by one, when the profile names them
+ *
+ * Each named set is read on its own, so that one missing (never declared here, or deleted during
+ * the migration) is reported and the others still go. Without named sets the class reads every
+ * set of the namespace, at the first capture and again at the stop: the stop's read is downtime
+ * (someone else's 20k-element set costs ~130 ms here, bench/bench-nft-set; the log gives each
+ * stop's figure), and naming the domain's sets in its profile keeps it to them.
+ *
+ * Return: (transfer full) (element-type NcOwner): one owner per named set; NULL: read every set
+ */
+static GPtrArray *set_owners(NcCarryClasses *cc, const ClassState *cs)
+{
+    GPtrArray *owners;
+
+    if (cs->driver->ops != &nc_nft_set_class || !names_sets(cc->owner))
+        return NULL;
+    owners = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_free);
     for (guint i = 0; i < cc->owner->objects->len; i++) {
         const NcObjectRef *r = g_ptr_array_index(cc->owner->objects, i);
+        NcOwner *o;
 
-        if (!g_strcmp0(r->type, "set") || !g_strcmp0(r->type, "map"))
-            return nc_owner_copy(cc->owner); /* the operator said where to look */
+        if (!is_set_ref(r))
+            continue;
+        o = nc_owner_copy(cc->owner);
+        /* this set only: the other set refs go */
+        for (guint j = o->objects->len; j-- > 0;)
+            if (is_set_ref(g_ptr_array_index(o->objects, j)))
+                g_ptr_array_remove_index(o->objects, j);
+        g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+        g_ptr_array_add(owners, o);
     }
-    o = nc_owner_copy(cc->owner);
-    items = nc_item_set_items(cs->set);
-    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < items->len; i++) {
-        const NcNftSetElem *el = items->pdata[i];
-        const char *fam = nc_nft_family_name(el->family);
-        g_autofree char *id = g_strdup_printf("%s/%s/%s", fam, el->table, el->set);
+    return owners;
+}
 
-        if (g_hash_table_add(seen, g_steal_pointer(&id)))
-            g_ptr_array_add(o->objects, nc_object_ref_new(fam, el->table, el->set, "set"));
+/* The set class, set by set (set_owners()). */
+static void capture_sets(NcCarryClasses *cc, ClassState *cs, gpointer h, GPtrArray *owners,
+                         NcItemSet *set, GPtrArray *nc)
+{
+    for (guint i = 0; i < owners->len; i++) {
+        const NcOwner *o = owners->pdata[i];
+        const NcObjectRef *r = g_ptr_array_index(o->objects, o->objects->len - 1);
+        g_autofree char *what = g_strdup_printf("%s/%s/%s", r->family, r->table, r->name);
+        g_autoptr(GError) err = NULL;
+
+        if (cs->driver->capture(h, o, set, nc, &err))
+            continue;
+        if (g_error_matches(err, NC_ERROR, NC_ERROR_NOT_FOUND))
+            nc_not_carried_add(nc, class_name(cs), what,
+                               "the domain's profile names this set and the source has none "
+                               "(by this name and family) at this point of the migration");
+        else
+            nc_not_carried_add(nc, class_name(cs), what, "it cannot be read on the source: %s",
+                               err->message);
     }
-    return g_hash_table_size(seen) ? g_steal_pointer(&o) : NULL;
 }
 
 /**
  * nc_carry_classes_capture() - capture every class whole, as ITEMS messages to send
- * @cc:      the source's classes
- * @at_stop: FALSE: when the destination is admitted; TRUE: after the source's STOP
+ * @cc:       the source's classes
+ * @at_stop:  FALSE: when the destination is admitted; TRUE: after the source's STOP
+ * @accepted: (nullable): the classes the destination takes (its HELLO); the others are left out
  *
  * A class that cannot be captured here (no nf_tables, say) is not carried and says why (in its
  * not-carried list, which travels with it). A class goes out once it has anything to say, and
@@ -200,7 +236,8 @@ static NcOwner *stop_owner(NcCarryClasses *cc, const ClassState *cs)
  *
  * Return: (transfer full) (element-type NcPeerMsg): the messages, in order
  */
-GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop)
+GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
+                                    const char *const *accepted)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nc_peer_msg_free);
 
@@ -208,24 +245,27 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop)
         ClassState *cs = &cc->cls[i];
         g_autoptr(NcItemSet) set = nc_item_set_new(cs->driver->ops);
         g_autoptr(GPtrArray) nc = nc_not_carried_list_new();
+        g_autoptr(GPtrArray) owners = set_owners(cc, cs);
         g_autoptr(GError) err = NULL;
-        g_autoptr(NcOwner) owner = at_stop ? stop_owner(cc, cs) : nc_owner_copy(cc->owner);
-        gpointer h = owner ? class_handle(cc, cs, &err) : NULL;
+        gint64 t0 = g_get_monotonic_time();
+        gpointer h;
 
-        if (!owner) {
-            /* nothing to look at: an empty set (it replaces what the destination held) */
-        } else if (!h || !cs->driver->capture(h, owner, set, nc, &err)) {
+        if (accepted && !g_strv_contains(accepted, class_name(cs)))
+            continue; /* the destination does not take it (nc_carry_classes_refused()) */
+        h = class_handle(cc, cs, &err);
+        if (h && owners) {
+            capture_sets(cc, cs, h, owners, set, nc);
+        } else if (!h || !cs->driver->capture(h, cc->owner, set, nc, &err)) {
             g_clear_pointer(&set, nc_item_set_free);
             set = nc_item_set_new(cs->driver->ops);
             nc_not_carried_add(nc, class_name(cs), "the whole class",
                                "it cannot be read on the source: %s", err->message);
         }
+        cs->capture_us = g_get_monotonic_time() - t0;
         nc_item_set_free(cs->set);
         cs->set = g_steal_pointer(&set);
-        if (owner) { /* else what the first capture found not carried stays said */
-            g_ptr_array_unref(cs->not_carried);
-            cs->not_carried = g_steal_pointer(&nc);
-        }
+        g_ptr_array_unref(cs->not_carried);
+        cs->not_carried = g_steal_pointer(&nc);
         cs->captures++;
         if (at_stop)
             cs->at_stop = nc_item_set_count(cs->set);
@@ -237,6 +277,22 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop)
         class_messages(cs, out);
     }
     return out;
+}
+
+/**
+ * nc_carry_classes_refused() - the classes this host would carry and the destination does not
+ * take (an older destination of peer protocol 4), for the log
+ *
+ * Return: (transfer full): "nft-object, ..." or NULL: none
+ */
+char *nc_carry_classes_refused(NcCarryClasses *cc, const char *const *accepted)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; accepted && i < cc->n; i++)
+        if (!g_strv_contains(accepted, class_name(&cc->cls[i])))
+            g_string_append_printf(s, "%s%s", s->len ? ", " : "", class_name(&cc->cls[i]));
+    return s->len ? g_string_free(g_steal_pointer(&s), FALSE) : NULL;
 }
 
 /* Items captured last, over every class. */
@@ -284,12 +340,30 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         g_autoptr(GError) err = NULL;
         guint k = 0;
 
+        g_autoptr(NcItemSet) gone = NULL;
+        g_autoptr(GPtrArray) items = NULL;
+
         if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
             continue;
-        if (!cs->handle || !cs->driver->remove(cs->handle, cs->set, &k, &err)) {
+        /* an element without a timeout is an operator's (declared alike on both hosts, as the
+         * destination's install found it there): it stays */
+        gone = nc_item_set_new(cs->driver->ops);
+        items = nc_item_set_items(cs->set);
+        for (guint j = 0; j < items->len; j++) {
+            const NcNftSetElem *el = items->pdata[j];
+
+            if (cs->driver->ops != &nc_nft_set_class || el->has_timeout)
+                nc_item_set_upsert(gone, nc_nft_set_elem_copy(el), NULL, NULL);
+        }
+        if (cs->driver->ops != &nc_nft_set_class) {
+            g_clear_pointer(&gone, nc_item_set_free);
+            continue; /* only the set class has a clean-up so far */
+        }
+        if (!nc_item_set_count(gone))
+            continue;
+        if (!cs->handle || !cs->driver->remove(cs->handle, gone, &k, &err)) {
             g_warning("removing the domain's %u items of class %s here failed: %s",
-                      nc_item_set_count(cs->set), class_name(cs),
-                      err ? err->message : "no handle");
+                      nc_item_set_count(gone), class_name(cs), err ? err->message : "no handle");
             continue;
         }
         cs->removed = k;
@@ -299,6 +373,26 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
 }
 
 /* ---- destination ---- */
+
+/* When this host's profile names the sets to carry, an element must be in one of them: the
+ * source cannot put the domain's address into another set here (a privileged allow-list). */
+static gboolean in_named_set(NcCarryClasses *cc, const ClassState *cs, gconstpointer item,
+                             char **why)
+{
+    const NcNftSetElem *el = item;
+
+    if (cs->driver->ops != &nc_nft_set_class || !names_sets(cc->owner))
+        return TRUE;
+    for (guint i = 0; i < cc->owner->objects->len; i++) {
+        const NcObjectRef *r = g_ptr_array_index(cc->owner->objects, i);
+
+        if (is_set_ref(r) && !g_strcmp0(r->family, nc_nft_family_name(el->family)) &&
+            !g_strcmp0(r->table, el->table) && !g_strcmp0(r->name, el->set))
+            return TRUE;
+    }
+    *why = g_strdup("its set is not one the domain's profile names here");
+    return FALSE;
+}
 
 /**
  * nc_carry_classes_receive() - take one ITEMS message from the source
@@ -336,7 +430,7 @@ gboolean nc_carry_classes_receive(NcCarryClasses *cc, const NcPeerItems *items, 
             g_prefix_error(error, "class %s, item %u: ", items->klass, i);
             return FALSE;
         }
-        if (!cs->driver->ops->owns(cc->owner, item, &why)) {
+        if (!cs->driver->ops->owns(cc->owner, item, &why) || !in_named_set(cc, cs, item, &why)) {
             g_autofree char *what = cs->driver->ops->describe(item);
 
             cs->driver->ops->free(item);
@@ -423,11 +517,11 @@ gboolean nc_carry_classes_check_seal(NcCarryClasses *cc, GArray *sums, GError **
  * nc_carry_classes_install() - install every class that arrived, all or nothing across classes
  * @error: the class and why; nothing of any class is installed then (each class records it)
  */
-gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
+/* One attempt over the classes not skipped; FALSE with @error if it installed nothing. */
+static gboolean install_once(NcCarryClasses *cc, GError **error)
 {
     g_autofree NcClassCarry *carry = g_new0(NcClassCarry, cc->n);
     g_autofree guint *index = g_new0(guint, cc->n);
-    g_autoptr(GError) err = NULL;
     guint n = 0;
 
     for (guint i = 0; i < cc->n; i++) {
@@ -436,30 +530,70 @@ gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
         if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
             continue;
         carry[n].driver = cs->driver;
-        carry[n].handle = class_handle(cc, cs, &err);
+        carry[n].handle = class_handle(cc, cs, error);
         if (!carry[n].handle)
-            break;
+            return FALSE;
         carry[n].items = cs->set;
         index[n++] = i;
     }
-    if (!err && nc_state_drivers_install_all(carry, n, cc->owner, &err)) {
-        for (guint k = 0; k < n; k++) {
-            ClassState *cs = &cc->cls[index[k]];
+    if (!nc_state_drivers_install_all(carry, n, cc->owner, error))
+        return FALSE;
+    for (guint k = 0; k < n; k++) {
+        ClassState *cs = &cc->cls[index[k]];
 
-            nc_item_set_free(cs->installed);
-            cs->installed = carry[k].installed;
-            cs->installed_n = nc_item_set_count(cs->set);
-        }
-        return TRUE;
+        nc_item_set_free(cs->installed);
+        cs->installed = carry[k].installed;
+        cs->installed_n = nc_item_set_count(cs->set);
     }
+    return TRUE;
+}
+
+static void class_failed(ClassState *cs, const char *why)
+{
+    cs->skipped = TRUE;
+    cs->failed_n = nc_item_set_count(cs->set);
+    g_free(cs->failure);
+    cs->failure = g_strdup_printf("not installed: %s", why);
+}
+
+/**
+ * nc_carry_classes_install() - install every class that arrived, after the source's stop
+ * @error: the first class that could not be installed, and why
+ *
+ * All classes or none, as one install (nc_state_drivers_install_all()); if that fails, each class
+ * is probed alone and the ones that fail are left out (and reported), and the rest go in: after
+ * the stop nothing can be refused any more, and a set missing here must not cost the guest its
+ * quota. (`netcarry install` keeps all or nothing.)
+ *
+ * Return: TRUE if every class is installed
+ */
+gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (install_once(cc, &err))
+        return TRUE;
     for (guint i = 0; i < cc->n; i++) {
         ClassState *cs = &cc->cls[i];
+        g_autoptr(GError) perr = NULL;
+        gpointer h;
 
         if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
             continue;
-        cs->failed_n = nc_item_set_count(cs->set);
-        g_free(cs->failure);
-        cs->failure = g_strdup_printf("not installed: %s", err->message);
+        h = class_handle(cc, cs, &perr);
+        if (!h || !cs->driver->probe(h, cc->owner, cs->set, &perr))
+            class_failed(cs, perr->message);
+    }
+    {
+        g_autoptr(GError) again = NULL;
+
+        if (!install_once(cc, &again))
+            for (guint i = 0; i < cc->n; i++) {
+                ClassState *cs = &cc->cls[i];
+
+                if (cs->present && !cs->skipped && nc_item_set_count(cs->set))
+                    class_failed(cs, again->message);
+            }
     }
     g_propagate_error(error, g_steal_pointer(&err));
     return FALSE;
@@ -555,6 +689,8 @@ char *nc_carry_classes_summary(NcCarryClasses *cc)
             continue;
         g_string_append_printf(s, "%s%s %u", s->len ? ", " : "", class_name(cs),
                                nc_item_set_count(cs->set));
+        if (cs->capture_us)
+            g_string_append_printf(s, " (read in %.1f ms)", cs->capture_us / 1000.0);
         if (cs->not_carried->len)
             g_string_append_printf(s, " (%u not carried)", cs->not_carried->len);
     }

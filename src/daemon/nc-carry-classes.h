@@ -29,10 +29,11 @@ void nc_carry_classes_free(NcCarryClasses *cc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCarryClasses, nc_carry_classes_free)
 
 /* source */
-GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop);
+GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
+                                    const char *const *accepted);
+char *nc_carry_classes_refused(NcCarryClasses *cc, const char *const *accepted);
 GArray *nc_carry_classes_sums(NcCarryClasses *cc);
 guint nc_carry_classes_count(NcCarryClasses *cc);
-void nc_carry_classes_not_sent(NcCarryClasses *cc, const char *why);
 GArray *nc_carry_classes_cleanup(NcCarryClasses *cc);
 
 /* destination */

@@ -1,67 +1,18 @@
-/* nc-ct-class.c - conntrack through the state-driver interface (an adapter over nc-ct.c,
- * nc-ct-events.c and the peer protocol's canonical encoding)
+/* nc-ct-class.c - conntrack through the state-driver interface (an adapter over nc-ct.c and
+ * nc-ct-events.c)
  *
- * The canonical key and bytes are nc-peer-proto's (NcPeerCtKey's encoding; the entry's wire
- * encoding), so that a carry moved onto NcItemSet keeps protocol 2's digest. The engine
+ * The class itself (key, canonical bytes, ownership) is conf/nc-ct-items.c's, whose bytes are
+ * the peer protocol's, so that a carry moved onto NcItemSet keeps protocol 2's digest. The engine
  * (nc-carry.c) does not use this yet.
  */
 #define G_LOG_DOMAIN "nc-ct-class"
 #include <string.h>
 
-#include "conf/nc-ct-diff.h"
 #include "drivers/nc-ct-events.h"
 #include "drivers/nc-ct.h"
 #include "nc-ct-class.h"
 #include "nc-peer-proto.h"
 #include "util/nc-error.h"
-
-static gboolean nc_ct_class_key(gconstpointer item, GByteArray *out, GError **error)
-{
-    NcPeerCtKey k;
-    g_autoptr(GBytes) b = NULL;
-
-    nc_peer_ct_key_of(item, &k);
-    b = nc_peer_ct_key_canonical(&k, error);
-    if (!b)
-        return FALSE;
-    g_byte_array_append(out, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
-    return TRUE;
-}
-
-static gboolean nc_ct_class_encode(gconstpointer item, GByteArray *out, GError **error)
-{
-    g_autoptr(GBytes) b = nc_peer_ct_entry_canonical(item, error);
-
-    if (!b)
-        return FALSE;
-    g_byte_array_append(out, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
-    return TRUE;
-}
-
-static char *nc_ct_class_describe(gconstpointer item)
-{
-    return nc_ct_entry_describe(item);
-}
-
-/* nc-ct-diff's judgement: what the firewall and NAT act on, timeouts not compared */
-static char *nc_ct_class_compare(gconstpointer a, gconstpointer b)
-{
-    g_autoptr(NcCtDiff) d = nc_ct_diff(a, 1, b, 1);
-
-    return d->changed->len ? g_strdup(g_ptr_array_index(d->changed, 0)) : NULL;
-}
-
-static gboolean nc_ct_class_owns(const NcOwner *owner, gconstpointer item, char **why);
-
-const NcClassOps nc_ct_class = {
-    .name = "conntrack",
-    .key = nc_ct_class_key,
-    .encode = nc_ct_class_encode,
-    .describe = nc_ct_class_describe,
-    .compare = nc_ct_class_compare,
-    .owns = nc_ct_class_owns,
-    .free = g_free,
-};
 
 /* ---- the driver ---- */
 
@@ -107,23 +58,6 @@ static gboolean nc_ct_class_capture(gpointer handle, const NcOwner *owner, NcIte
                                 NULL, error))
             return FALSE;
     return TRUE;
-}
-
-static gboolean nc_ct_class_owns(const NcOwner *owner, gconstpointer item, char **why)
-{
-    const NcCtEntry *e = item;
-
-    if (owner->has_zone && e->zone != owner->zone) {
-        if (why)
-            *why = g_strdup_printf("zone %u, not the profile's %u", e->zone, owner->zone);
-        return FALSE;
-    }
-    if (nc_ct_entry_belongs_to(e, owner->addresses))
-        return TRUE;
-    if (why)
-        *why = g_strdup("neither its original nor its reply source is one of the domain's "
-                        "addresses");
-    return FALSE;
 }
 
 static GArray *nc_ct_class_entries(const NcItemSet *items)

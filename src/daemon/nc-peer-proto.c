@@ -107,11 +107,12 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "conf/nc-ct-items.h"
 #include "nc-peer-proto.h"
 #include "util/nc-error.h"
 
-#define ENTRY_FLAG_LABELS 0x01u
-#define ENTRY_FLAG_TCP 0x02u
+#define ENTRY_FLAG_LABELS NC_CT_ENTRY_FLAG_LABELS
+#define ENTRY_FLAG_TCP NC_CT_ENTRY_FLAG_TCP
 #define TUPLE_FIXED_SIZE 9 /* proto, sport, dport, icmp id, type, code */
 #define ENTRY_MIN_SIZE (4 + 2 * (8 + TUPLE_FIXED_SIZE) + 12)
 #define KEY_MIN_SIZE (4 + 8 + TUPLE_FIXED_SIZE)
@@ -376,7 +377,7 @@ static gboolean put_sums(GByteArray *b, const char *msg, GArray *sums, gboolean 
 {
     guint n = sums ? sums->len : 0;
 
-    if (n > G_MAXUINT16) {
+    if (n > NC_PEER_CLASSES_MAX) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "peer %s message: %u classes", msg, n);
         return FALSE;
     }
@@ -417,8 +418,10 @@ static gboolean put_items(GByteArray *b, const NcPeerItems *it, GError **error)
         put_u32(b, len);
         g_byte_array_append(b, p, len);
     }
-    put_u16(b, MIN(nn, G_MAXUINT16));
-    for (guint i = 0; i < MIN(nn, G_MAXUINT16); i++) {
+    /* what cannot be carried is for the report: the first NC_PEER_NOT_CARRIED_MAX say enough */
+    nn = MIN(nn, NC_PEER_NOT_CARRIED_MAX);
+    put_u16(b, nn);
+    for (guint i = 0; i < nn; i++) {
         const NcNotCarried *nc = g_ptr_array_index(it->not_carried, i);
 
         put_str(b, nc->what);
@@ -427,81 +430,15 @@ static gboolean put_items(GByteArray *b, const NcPeerItems *it, GError **error)
     return TRUE;
 }
 
-static guint8 wire_family(guint8 af)
-{
-    return af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0;
-}
-
-static void put_tuple(GByteArray *b, const NcCtTuple *t, gsize alen)
-{
-    g_byte_array_append(b, t->src.bytes, alen);
-    g_byte_array_append(b, t->dst.bytes, alen);
-    put_u8(b, t->proto);
-    put_u16(b, t->sport);
-    put_u16(b, t->dport);
-    put_u16(b, t->icmp_id);
-    put_u8(b, t->icmp_type);
-    put_u8(b, t->icmp_code);
-}
-
-/* The encoder checks the one thing the format relies on: one family in all four addresses. */
-static gboolean check_family(const NcCtTuple *orig, const NcCtTuple *reply, guint8 *fam,
-                             GError **error)
-{
-    guint8 af = orig->src.family;
-
-    if (!wire_family(af) || orig->dst.family != af ||
-        (reply && (reply->src.family != af || reply->dst.family != af))) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "conntrack entry with unset or mixed address families (%u/%u/%u/%u) cannot "
-                    "be sent",
-                    orig->src.family, orig->dst.family, reply ? reply->src.family : af,
-                    reply ? reply->dst.family : af);
-        return FALSE;
-    }
-    *fam = wire_family(af);
-    return TRUE;
-}
-
+/* The entry and key encodings are conntrack's canonical bytes (conf/nc-ct-items.c). */
 static gboolean put_entry(GByteArray *b, const NcCtEntry *e, GError **error)
 {
-    guint8 fam;
-    gsize alen;
-
-    if (!check_family(&e->orig, &e->reply, &fam, error))
-        return FALSE;
-    alen = fam == 4 ? 4 : 16;
-    put_u8(b, fam);
-    put_u8(b, (e->has_labels ? ENTRY_FLAG_LABELS : 0) | (e->has_tcp ? ENTRY_FLAG_TCP : 0));
-    put_u16(b, e->zone);
-    put_tuple(b, &e->orig, alen);
-    put_tuple(b, &e->reply, alen);
-    put_u32(b, e->status);
-    put_u32(b, e->timeout);
-    put_u32(b, e->mark);
-    if (e->has_labels)
-        g_byte_array_append(b, e->labels, 16);
-    if (e->has_tcp) {
-        put_u8(b, e->tcp_state);
-        put_u8(b, e->tcp_wscale[0]);
-        put_u8(b, e->tcp_wscale[1]);
-        put_u8(b, e->tcp_flags[0]);
-        put_u8(b, e->tcp_flags[1]);
-    }
-    return TRUE;
+    return nc_ct_entry_append_canonical(b, e, error);
 }
 
 static gboolean put_key(GByteArray *b, const NcPeerCtKey *k, GError **error)
 {
-    guint8 fam;
-
-    if (!check_family(&k->orig, NULL, &fam, error))
-        return FALSE;
-    put_u8(b, fam);
-    put_u8(b, 0);
-    put_u16(b, k->zone);
-    put_tuple(b, &k->orig, fam == 4 ? 4 : 16);
-    return TRUE;
+    return nc_ct_key_append_canonical(b, k->zone, &k->orig, error);
 }
 
 /**
@@ -575,9 +512,20 @@ GBytes *nc_peer_msg_encode_version(const NcPeerMsg *msg, guint32 version, GError
         if (msg->hello.classes && classes) {
             guint n = g_strv_length(msg->hello.classes);
 
+            if (n > NC_PEER_CLASSES_MAX) {
+                g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "peer HELLO message: %u classes",
+                            n);
+                return NULL;
+            }
             put_u16(b, n);
-            for (guint i = 0; i < n; i++)
+            for (guint i = 0; i < n; i++) {
+                if (!class_name_valid(msg->hello.classes[i])) {
+                    g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                                "peer HELLO message: '%s' is no class name", msg->hello.classes[i]);
+                    return NULL;
+                }
                 put_str(b, msg->hello.classes[i]);
+            }
         }
         break;
     case NC_PEER_MSG_ITEMS:
@@ -891,6 +839,8 @@ static gboolean rd_sums(Reader *r, gboolean digest, GArray **out)
 
     if (!rd_u16(r, "n_classes", &n))
         return FALSE;
+    if (n > NC_PEER_CLASSES_MAX)
+        return rd_fail(r, "n_classes", "%u classes (at most %u)", n, NC_PEER_CLASSES_MAX);
     if ((gsize)n * min > r->len - r->off)
         return rd_fail(r, "n_classes", "%u classes cannot fit in %zu bytes", n, r->len - r->off);
     *out = nc_peer_class_sums_new();
@@ -1055,6 +1005,10 @@ NcPeerMsg *nc_peer_msg_decode_version(guint32 version, NcPeerMsgType type, const
 
             if (!rd_u16(&r, "n_classes", &n))
                 return NULL;
+            if (n > NC_PEER_CLASSES_MAX) {
+                rd_fail(&r, "n_classes", "%u classes (at most %u)", n, NC_PEER_CLASSES_MAX);
+                return NULL;
+            }
             for (guint i = 0; i < n; i++) {
                 g_autofree char *k = NULL;
 

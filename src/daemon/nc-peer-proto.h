@@ -19,6 +19,10 @@ G_BEGIN_DECLS
 #define NC_PEER_PROTO_COMPAT_VERSION 3
 /* the first version with classes beside conntrack (ITEMS, per-class sums in SEAL, ACK, FINISHED) */
 #define NC_PEER_PROTO_CLASSES_VERSION 4
+/* the most classes a HELLO or a per-class list may name (there are a handful) */
+#define NC_PEER_CLASSES_MAX 64
+/* the most not-carried lines an ITEMS message takes (the report keeps 100 failures too) */
+#define NC_PEER_NOT_CARRIED_MAX 100
 /* the rendezvous secret: 32 random bytes as 64 lower-case hex digits */
 #define NC_PEER_SECRET_HEX_LEN 64
 #define NC_PEER_PROTO_HEADER_SIZE 12

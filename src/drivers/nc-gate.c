@@ -294,15 +294,15 @@ static gboolean nc_gate_run(struct nft_ctx *nft, const char *cmds, const char *w
 }
 
 /* The worker: one libnftables session in the job's namespace, then the slow clean-up. */
-static gpointer nc_gate_thread(gpointer data)
+static gpointer nc_gate_thread(gpointer data, GError *entered)
 {
     NcGateJob *job = data;
     struct nft_ctx *nft = NULL;
     gboolean locked = FALSE;
     gboolean ok = FALSE;
-    GError *error = NULL;
+    GError *error = entered;
 
-    if (!job->netns || nc_netns_enter(job->netns, &error)) {
+    if (!error) {
         g_mutex_lock(&nc_gate_nft_lock);
         locked = TRUE;
         nft = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -361,7 +361,7 @@ static gboolean nc_gate_in_netns(const char *netns, NcGateNftFunc func, gpointer
     job->data = data;
     g_mutex_init(&job->lock);
     g_cond_init(&job->cond);
-    t = g_thread_try_new("nc-gate-netns", nc_gate_thread, job, error);
+    t = nc_netns_thread_new("nc-gate-netns", netns, nc_gate_thread, job, error);
     if (!t) {
         job->ref = 1;
         nc_gate_job_unref(job);

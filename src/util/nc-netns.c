@@ -139,3 +139,40 @@ int nc_netns_socket(const char *name, int domain, int type, int protocol, GError
                     domain, protocol, name, g_strerror(saved));
     return fd;
 }
+
+typedef struct {
+    char *netns;
+    NcNetnsThreadFunc func;
+    gpointer data;
+} NcNetnsThread;
+
+static gpointer nc_netns_thread_main(gpointer data)
+{
+    NcNetnsThread *t = data;
+    GError *error = NULL;
+    gpointer ret;
+
+    if (t->netns)
+        nc_netns_enter(t->netns, &error);
+    ret = t->func(t->data, error);
+    g_free(t->netns);
+    g_free(t);
+    return ret;
+}
+
+GThread *nc_netns_thread_new(const char *thread_name, const char *netns, NcNetnsThreadFunc func,
+                             gpointer data, GError **error)
+{
+    NcNetnsThread *t = g_new0(NcNetnsThread, 1);
+    GThread *th;
+
+    t->netns = g_strdup(netns);
+    t->func = func;
+    t->data = data;
+    th = g_thread_try_new(thread_name, nc_netns_thread_main, t, error);
+    if (!th) {
+        g_free(t->netns);
+        g_free(t);
+    }
+    return th;
+}

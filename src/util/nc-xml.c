@@ -478,3 +478,34 @@ void nc_xml_reader_free(NcXmlReader *reader)
     g_free(reader->name);
     g_free(reader);
 }
+
+void nc_xml_append_escaped(GString *s, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        switch (*p) {
+        case '&':
+            g_string_append(s, "&amp;");
+            break;
+        case '<':
+            g_string_append(s, "&lt;");
+            break;
+        case '>':
+            g_string_append(s, "&gt;");
+            break;
+        case '"':
+            g_string_append(s, "&quot;");
+            break;
+        case '\t':
+            g_string_append(s, "&#9;");
+            break;
+        case '\n':
+            g_string_append(s, "&#10;");
+            break;
+        case '\r':
+            g_string_append(s, "&#13;");
+            break;
+        default:
+            g_string_append_c(s, *p);
+        }
+    }
+}

@@ -62,6 +62,10 @@ int nc_xml_reader_next(NcXmlReader *reader, GError **error);
 void nc_xml_reader_free(NcXmlReader *reader);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcXmlReader, nc_xml_reader_free)
 
+/* Appends @text to @s escaped for an attribute value (or element text); tabs and line ends as
+ * character references, so that attribute-value normalisation does not turn them into spaces. */
+void nc_xml_append_escaped(GString *s, const char *text);
+
 /* The line of @node, also beyond 65535 (documents are parsed with BIG_LINES). */
 int nc_xml_node_line(const xmlNode *node);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "conf/nc-bundle.h"
+#include "conf/nc-ct-items.h"
+#include "conf/nc-nft-items.h"
 #include "nc-fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -27,6 +29,19 @@ int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
     for (guint i = 0; i < bundle->conntrack->len; i++)
         (void)nc_ct_entry_belongs_to(&g_array_index(bundle->conntrack, NcCtEntry, i),
                                      bundle->addresses);
+    /* what install does with each class: its items as a set, judged against the bundle's owner */
+    {
+        static const NcClassOps *const classes[] = {&nc_ct_class, &nc_nft_set_class,
+                                                    &nc_nft_obj_class};
+        g_autoptr(NcOwner) owner = nc_bundle_owner(bundle);
+
+        for (guint i = 0; i < G_N_ELEMENTS(classes); i++) {
+            g_autoptr(NcItemSet) items = nc_bundle_class_items(bundle, classes[i], &error);
+
+            nc_fuzz_check(items != NULL);
+            (void)nc_item_set_check_owned(items, owner, NULL);
+        }
+    }
     /* netcarry must read back whatever it writes (the CLI saves what it parsed) */
     text = nc_bundle_format(bundle);
     reparsed = nc_bundle_parse_buffer(text, strlen(text), "fuzz (formatted)", &error);

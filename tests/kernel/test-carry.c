@@ -45,6 +45,7 @@ typedef struct {
                                 * main loop here, so a source encoding a large first copy (slow
                                 * under ASan) holds the destination's timers back too */
     gboolean objects;          /* the profile names the quota of CLASSES_RULES */
+    gboolean sets;             /* ... and its sets authed and sticky */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -58,6 +59,8 @@ static const CaseData case_bulk = {"client",           "client.test", FALSE, 500
                                    NC_ADMISSION_REFUSE, FALSE,         20000};
 static const CaseData case_classes = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE,
                                       FALSE,    0,             TRUE};
+static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
+                                           NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
 
@@ -79,6 +82,7 @@ typedef struct {
 } Fixture;
 
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
+static gboolean case_sets;    /* make_domain(): name the sets too */
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -371,6 +375,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->cd = data;
     f->migrating = TRUE;
     case_objects = f->cd->objects;
+    case_sets = f->cd->sets;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -469,6 +474,10 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
     }
     if (case_objects)
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "vmq", "quota"));
+    if (case_sets) {
+        g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
+        g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
+    }
     if (rv)
         d->profile->rendezvous = nc_rendezvous_copy(rv);
     return d;
@@ -1507,10 +1516,10 @@ static void test_classes_completed(Fixture *f, gconstpointer data)
     wait_for(f, have_report, 3000, "the destination's report");
     g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
     /* authed and sticky's elements of the guest, and its quota map's element (the same on both
-     * hosts: accepted there, removed here) */
+     * hosts: accepted there; it has no timeout, so it is the operator's and stays here) */
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
     g_assert_cmpuint(rc->installed, ==, 3);
-    g_assert_cmpuint(rc->removed_at_source, ==, 3);
+    g_assert_cmpuint(rc->removed_at_source, ==, 2); /* the quota map's static element stays */
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_OBJECT];
     g_assert_cmpuint(rc->installed, ==, 1);
     g_assert_cmpuint(rc->removed_at_source, ==, 0);
@@ -1562,6 +1571,62 @@ static void test_classes_missing_set(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->report->failures->len, >=, 1);
 }
 
+static gboolean report_not_carried(const NcReport *r, const char *what)
+{
+    for (guint i = 0; r->not_carried && i < r->not_carried->len; i++)
+        if (strstr(((NcReportFailure *)r->not_carried->pdata[i])->entry, what))
+            return TRUE;
+    return FALSE;
+}
+
+/* (c4) the portal authorises the guest during the migration, in a set that held nothing of it
+ * at the first capture: the stop's capture carries it (packet-path and portal additions alike
+ * make no event the engine uses). */
+static void test_classes_late_auth(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable || !classes_rules(f))
+        return;
+    g_assert_true(
+        nc_ktest_nft_load(f->ns_src, "delete element inet fw authed { " VM4 " }\n", &error));
+    g_assert_no_error(error);
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy");
+    g_assert_true(nc_ktest_nft_load(
+        f->ns_src, "add element inet fw authed { " VM4 " timeout 10m }\n", &error));
+    g_assert_no_error(error);
+    stop_and_install(f);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "authed", VM4), >, 590);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "sticky", "198.51.100.7"), >, 3500);
+}
+
+/* (c5) a set the profile names is deleted on the source during the migration: the other sets
+ * still arrive, and the report names the one that is gone. */
+static void test_classes_set_gone(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable || !classes_rules(f))
+        return;
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy");
+    g_assert_true(nc_ktest_nft_load(f->ns_src, "delete map inet fw sticky\n", &error));
+    g_assert_no_error(error);
+    stop_and_install(f);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "authed", VM4), >, 590);
+    g_assert_cmpint(element_expires_s(f->ns_dst, "sticky", "198.51.100.7"), ==, -1);
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_true(report_not_carried(f->report, "inet/fw/sticky"));
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -1576,6 +1641,8 @@ int main(int argc, char **argv)
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
     ADD("/carry/classes/carried", test_classes, &case_classes);
     ADD("/carry/classes/completed", test_classes_completed, &case_classes);
+    ADD("/carry/classes/late-authorisation", test_classes_late_auth, &case_classes);
+    ADD("/carry/classes/named-set-gone", test_classes_set_gone, &case_classes_sets);
     ADD("/carry/classes/missing-set/refuse", test_classes_missing_set, &case_classes);
     ADD("/carry/classes/missing-set/proceed", test_classes_missing_set, &case_classes_proceed);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/netfilter/nf_tables.h>
+
 #include "conf/nc-bundle.h"
 #include "conf/nc-ct-diff.h"
+#include "conf/nc-nft-items.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
 
@@ -27,8 +30,40 @@ static gboolean is_bundle_example(const char *path)
 
 /* ---- round trip ---------------------------------------------------------- */
 
-/* parse -> format gives the file back byte for byte; NETCARRY_REGENERATE=1
- * rewrites the file with the formatter's output instead (review the diff!) */
+/* two sets of a class hold the same items with the same canonical bytes */
+static void assert_same_items(const NcItemSet *a, const NcItemSet *b)
+{
+    g_assert_true((a == NULL) == (b == NULL));
+    if (!a)
+        return;
+    g_assert_cmpuint(nc_item_set_count(a), ==, nc_item_set_count(b));
+    g_assert_true(nc_digest_equal(nc_item_set_digest(a), nc_item_set_digest(b)));
+}
+
+static void assert_same_bundle(const NcBundle *a, const NcBundle *b)
+{
+    g_assert_cmpuint(a->has_conntrack, ==, b->has_conntrack);
+    g_assert_cmpuint(a->conntrack->len, ==, b->conntrack->len);
+    g_assert_cmpmem(a->conntrack->data, a->conntrack->len * sizeof(NcCtEntry), b->conntrack->data,
+                    b->conntrack->len * sizeof(NcCtEntry));
+    assert_same_items(a->nft_sets, b->nft_sets);
+    assert_same_items(a->nft_objects, b->nft_objects);
+    g_assert_cmpuint(a->not_carried->len, ==, b->not_carried->len);
+    for (guint i = 0; i < a->not_carried->len; i++) {
+        const NcNotCarried *x = g_ptr_array_index(a->not_carried, i);
+        const NcNotCarried *y = g_ptr_array_index(b->not_carried, i);
+
+        g_assert_cmpstr(x->class_name, ==, y->class_name);
+        g_assert_cmpstr(x->what, ==, y->what);
+        g_assert_cmpstr(x->reason, ==, y->reason);
+    }
+    g_assert_cmpuint(a->objects->len, ==, b->objects->len);
+}
+
+/* Format 2 (version="2"): parse -> format gives the file back byte for byte; NETCARRY_REGENERATE=1
+ * rewrites the file with the formatter's output instead (review the diff!).
+ * Format 1 (version="1"): the file is read, and what the formatter writes of it (format 2) reads
+ * back to the same bundle. */
 static void test_roundtrip(gconstpointer data)
 {
     const char *path = data;
@@ -42,14 +77,20 @@ static void test_roundtrip(gconstpointer data)
     g_assert_no_error(error);
     g_assert_nonnull(bundle);
     formatted = nc_bundle_format(bundle);
+    g_assert_nonnull(strstr(formatted, "version=\"2\""));
 
-    if (g_strcmp0(g_getenv("NETCARRY_REGENERATE"), "1") == 0) {
+    if (bundle->version == 1) {
+        g_assert_true(bundle->has_conntrack);
+        g_assert_null(bundle->nft_sets);
+        g_assert_null(bundle->nft_objects);
+    } else if (g_strcmp0(g_getenv("NETCARRY_REGENERATE"), "1") == 0) {
         g_assert_true(g_file_set_contents(path, formatted, -1, &error));
         g_test_message("regenerated %s", path);
         return;
+    } else {
+        g_assert_true(g_file_get_contents(path, &expected, NULL, &error));
+        g_assert_cmpstr(formatted, ==, expected);
     }
-    g_assert_true(g_file_get_contents(path, &expected, NULL, &error));
-    g_assert_cmpstr(formatted, ==, expected);
 
     /* what the formatter writes passes the full schema, whatever its size rule */
     doc = nc_xml_parse_validated(formatted, strlen(formatted), "formatted", "bundle.rng", &error);
@@ -58,9 +99,93 @@ static void test_roundtrip(gconstpointer data)
 
     again = nc_bundle_parse_buffer(formatted, strlen(formatted), "formatted", &error);
     g_assert_no_error(error);
-    g_assert_cmpuint(again->conntrack->len, ==, bundle->conntrack->len);
-    g_assert_cmpmem(again->conntrack->data, again->conntrack->len * sizeof(NcCtEntry),
-                    bundle->conntrack->data, bundle->conntrack->len * sizeof(NcCtEntry));
+    g_assert_cmpuint(again->version, ==, 2);
+    assert_same_bundle(bundle, again);
+}
+
+/* format 2, per class: the items come back field for field */
+static void test_model_v2(void)
+{
+    g_autofree char *path =
+        g_build_filename(nc_test_source_root(), "xml", "examples", "bundle2-all.xml", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcBundle) b = nc_bundle_parse_file(path, &error);
+    g_autoptr(GPtrArray) elems = NULL;
+    g_autoptr(GPtrArray) objs = NULL;
+    const NcNftSetElem *authed = NULL, *sticky = NULL, *raw = NULL;
+    const NcNftObj *quota = NULL;
+    const NcNotCarried *nc;
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(b->version, ==, 2);
+    g_assert_true(b->has_conntrack);
+    g_assert_cmpuint(b->conntrack->len, ==, 2);
+    g_assert_cmpuint(nc_item_set_count(b->nft_sets), ==, 5);
+    g_assert_cmpuint(nc_item_set_count(b->nft_objects), ==, 2);
+    g_assert_cmpuint(b->objects->len, ==, 3);
+    elems = nc_item_set_items(b->nft_sets);
+    for (guint i = 0; i < elems->len; i++) {
+        const NcNftSetElem *e = elems->pdata[i];
+
+        if (g_str_equal(e->set, "authed"))
+            authed = e;
+        else if (g_str_equal(e->set, "sticky") &&
+                 ((const guint8 *)g_bytes_get_data(e->key, NULL))[6])
+            raw = e;
+        else if (g_str_equal(e->set, "sticky"))
+            sticky = e;
+    }
+    g_assert_nonnull(authed);
+    g_assert_true(authed->has_timeout);
+    g_assert_cmpuint(authed->timeout_ms, ==, 3600000);
+    g_assert_cmpuint(authed->expires_ms, ==, 3412345);
+    g_assert_cmpuint(g_bytes_get_size(authed->key), ==, 4);
+    g_assert_nonnull(sticky);
+    g_assert_cmpuint(sticky->n_fields, ==, 2);
+    g_assert_cmpmem(g_bytes_get_data(sticky->key, NULL), 8,
+                    ((const guint8[]){192, 0, 2, 5, 0, 80, 0, 0}), 8);
+    g_assert_cmpmem(g_bytes_get_data(sticky->data, NULL), 4, ((const guint8[]){10, 0, 0, 9}), 4);
+    /* the padding that is not zero came back through encoding="hex" */
+    g_assert_nonnull(raw);
+    g_assert_cmpmem(g_bytes_get_data(raw->key, NULL), 8,
+                    ((const guint8[]){192, 0, 2, 5, 0, 80, 0xab, 0xcd}), 8);
+    objs = nc_item_set_items(b->nft_objects);
+    for (guint i = 0; i < objs->len; i++) {
+        if (((const NcNftObj *)objs->pdata[i])->type == NFT_OBJECT_QUOTA)
+            quota = objs->pdata[i];
+    }
+    g_assert_nonnull(quota);
+    g_assert_cmpuint(quota->bytes, ==, 1000000000);
+    g_assert_cmpuint(quota->consumed, ==, 800000000);
+    g_assert_cmphex(quota->flags, ==, NFT_QUOTA_F_INV);
+    g_assert_cmpuint(b->not_carried->len, ==, 3);
+    nc = g_ptr_array_index(b->not_carried, 2);
+    g_assert_cmpstr(nc->class_name, ==, "nft-object");
+    g_assert_cmpstr(nc->what, ==, "limit inet/fw/vm1_rate");
+}
+
+/* a damaged bundle is refused by its seal, in a buffer too, and the message says so */
+static void test_damaged(void)
+{
+    g_autofree char *path =
+        g_build_filename(nc_test_source_root(), "xml", "examples", "bundle2-all.xml", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GString) damaged = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcBundle) b = NULL;
+    char *at;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    /* a conntrack entry's timeout changed: every class is sealed, conntrack too */
+    damaged = g_string_new(text);
+    at = strstr(damaged->str, "timeout=\"119\"");
+    g_assert_nonnull(at);
+    at[9] = '8';
+    b = nc_bundle_parse_buffer(damaged->str, damaged->len, "damaged", &error);
+    g_assert_null(b);
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_assert_nonnull(strstr(error->message, "<conntrack>"));
+    g_assert_nonnull(strstr(error->message, "the bundle is damaged or was edited"));
 }
 
 /* the model, not just the text: a few values from the examples */
@@ -120,7 +245,7 @@ static const InvalidCase invalid_cases[] = {
     {"status-token-invalid.xml", 13, "status token 'confirmd'"},
     {"tcp-on-udp-invalid.xml", 7, "<tcp> is only allowed in a TCP entry"},
     {"unknown-element-invalid.xml", 15, "nat-helper"},
-    {"version-invalid.xml", 2, "version '2' is not supported"},
+    {"version-invalid.xml", 2, "version '3' is not supported"},
     {"wrong-namespace-invalid.xml", 2, "https://netcarry.dev/xmlns/bundle/1"},
     {"zone-range-invalid.xml", 6, "'65536'"},
     /* found by fuzz-bundle: the second <domain> leaked the first one's strings */
@@ -128,6 +253,18 @@ static const InvalidCase invalid_cases[] = {
     /* found by fuzz-bundle: the fraction's digits overflowed a gint64 (undefined behaviour, an
      * abort under -fsanitize=undefined) before their count was checked */
     {"time-fraction-overflow-invalid.xml", 3, "is not a UTC time"},
+};
+
+/* format 2's: no conntrack entries to pad them with (test_invalid_large) */
+static const InvalidCase invalid2_cases[] = {
+    {"bundle2-conntrack-unsealed-invalid.xml", 7, "attribute 'count' is missing"},
+    {"bundle2-count-invalid.xml", 10, "the section says 3 items and holds 2"},
+    {"bundle2-digest-invalid.xml", 7, "the bundle is damaged or was edited"},
+    {"bundle2-edited-invalid.xml", 7, "the items' digest is"},
+    {"bundle2-key-fields-invalid.xml", 9, "has 2 fields, the set's key has 1"},
+    {"bundle2-not-carried-order-invalid.xml", 14, "unexpected element after <not-carried>"},
+    {"bundle2-order-invalid.xml", 28, "expected a class section"},
+    {"bundle2-quota-invalid.xml", 12, "attribute 'used' is missing"},
 };
 
 static void assert_error_at(const GError *error, const char *name, int line, const char *what)
@@ -213,10 +350,12 @@ static void test_invalid_coverage(void)
         n++;
         for (guint j = 0; j < G_N_ELEMENTS(invalid_cases) && !found; j++)
             found = strcmp(invalid_cases[j].file, base) == 0;
+        for (guint j = 0; j < G_N_ELEMENTS(invalid2_cases) && !found; j++)
+            found = strcmp(invalid2_cases[j].file, base) == 0;
         if (!found)
             g_error("%s has no row in invalid_cases", base);
     }
-    g_assert_cmpuint(n, ==, G_N_ELEMENTS(invalid_cases));
+    g_assert_cmpuint(n, ==, G_N_ELEMENTS(invalid_cases) + G_N_ELEMENTS(invalid2_cases));
 }
 
 static void test_not_wellformed(void)
@@ -338,7 +477,7 @@ static void test_save(void)
     g_assert_no_error(error);
     g_assert_true(nc_bundle_save(b, path, &error));
     g_assert_no_error(error);
-    g_assert_true(g_file_get_contents(src, &expected, NULL, NULL));
+    expected = nc_bundle_format(b);
     g_assert_true(g_file_get_contents(path, &written, NULL, NULL));
     g_assert_cmpstr(written, ==, expected);
 
@@ -492,7 +631,14 @@ int main(int argc, char **argv)
         g_test_add_data_func(p1, &invalid_cases[i], test_invalid);
         g_test_add_data_func(p2, &invalid_cases[i], test_invalid_large);
     }
+    for (guint i = 0; i < G_N_ELEMENTS(invalid2_cases); i++) {
+        g_autofree char *p1 = g_strdup_printf("/bundle/invalid/%s", invalid2_cases[i].file);
+
+        g_test_add_data_func(p1, &invalid2_cases[i], test_invalid);
+    }
     g_test_add_func("/bundle/invalid-coverage", test_invalid_coverage);
+    g_test_add_func("/bundle/model-v2", test_model_v2);
+    g_test_add_func("/bundle/damaged", test_damaged);
     g_test_add_func("/bundle/model", test_model);
     g_test_add_func("/bundle/not-wellformed", test_not_wellformed);
     g_test_add_func("/bundle/doctype-refused", test_doctype_refused);

@@ -18,6 +18,9 @@ static const char *const semantic_only[] = {
     "profile-ipv6-groups-invalid.xml", "report-figures-mismatch-invalid.xml",
     "report-pass-on-stop-invalid.xml", "report-two-timelines-invalid.xml",
     "report-class-twice-invalid.xml",
+    /* format 2: the count, the digest and a key's fields against its set's shape */
+    "bundle2-count-invalid.xml", "bundle2-digest-invalid.xml", "bundle2-edited-invalid.xml",
+    "bundle2-key-fields-invalid.xml",
 };
 
 static gboolean is_semantic_only(const char *path)

@@ -1,0 +1,167 @@
+/* nc-ct-items.c - conntrack entries as a class of items: canonical key and bytes, description,
+ * comparison, ownership (no kernel)
+ *
+ * The canonical bytes are the peer protocol's entry encoding (src/daemon/nc-peer-proto.c
+ * documents the wire layout): big-endian, the family as 4 or 6, then the flags, zone, both
+ * tuples, status, timeout, mark, and the optional labels and TCP state. The key is the same
+ * header and the original tuple alone.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conf/nc-ct-diff.h"
+#include "conf/nc-ct-items.h"
+#include "util/nc-bytes.h"
+#include "util/nc-error.h"
+
+static guint8 nc_ct_wire_family(guint8 af)
+{
+    return af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0;
+}
+
+static void nc_ct_put_tuple(GByteArray *b, const NcCtTuple *t, gsize alen)
+{
+    g_byte_array_append(b, t->src.bytes, alen);
+    g_byte_array_append(b, t->dst.bytes, alen);
+    nc_bytes_put_be(b, t->proto, 1);
+    nc_bytes_put_be(b, t->sport, 2);
+    nc_bytes_put_be(b, t->dport, 2);
+    nc_bytes_put_be(b, t->icmp_id, 2);
+    nc_bytes_put_be(b, t->icmp_type, 1);
+    nc_bytes_put_be(b, t->icmp_code, 1);
+}
+
+/* The encoding relies on one thing: one family in all four addresses. */
+static gboolean nc_ct_check_family(const NcCtTuple *orig, const NcCtTuple *reply, guint8 *fam,
+                                   GError **error)
+{
+    guint8 af = orig->src.family;
+
+    if (!nc_ct_wire_family(af) || orig->dst.family != af ||
+        (reply && (reply->src.family != af || reply->dst.family != af))) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "conntrack entry with unset or mixed address families (%u/%u/%u/%u) cannot "
+                    "be sent",
+                    orig->src.family, orig->dst.family, reply ? reply->src.family : af,
+                    reply ? reply->dst.family : af);
+        return FALSE;
+    }
+    *fam = nc_ct_wire_family(af);
+    return TRUE;
+}
+
+/**
+ * nc_ct_entry_append_canonical() - append the bytes that represent @entry on the wire and in
+ * every digest
+ * @out:   where to append
+ * @entry: the entry
+ * @error: NC_ERROR_INVALID_ARG if its addresses have no or mixed families
+ *
+ * Return: TRUE on success (nothing is appended on failure)
+ */
+gboolean nc_ct_entry_append_canonical(GByteArray *out, const NcCtEntry *e, GError **error)
+{
+    guint8 fam;
+    gsize alen;
+
+    if (!nc_ct_check_family(&e->orig, &e->reply, &fam, error))
+        return FALSE;
+    alen = fam == 4 ? 4 : 16;
+    nc_bytes_put_be(out, fam, 1);
+    nc_bytes_put_be(
+        out,
+        (e->has_labels ? NC_CT_ENTRY_FLAG_LABELS : 0) | (e->has_tcp ? NC_CT_ENTRY_FLAG_TCP : 0), 1);
+    nc_bytes_put_be(out, e->zone, 2);
+    nc_ct_put_tuple(out, &e->orig, alen);
+    nc_ct_put_tuple(out, &e->reply, alen);
+    nc_bytes_put_be(out, e->status, 4);
+    nc_bytes_put_be(out, e->timeout, 4);
+    nc_bytes_put_be(out, e->mark, 4);
+    if (e->has_labels)
+        g_byte_array_append(out, e->labels, 16);
+    if (e->has_tcp) {
+        nc_bytes_put_be(out, e->tcp_state, 1);
+        nc_bytes_put_be(out, e->tcp_wscale[0], 1);
+        nc_bytes_put_be(out, e->tcp_wscale[1], 1);
+        nc_bytes_put_be(out, e->tcp_flags[0], 1);
+        nc_bytes_put_be(out, e->tcp_flags[1], 1);
+    }
+    return TRUE;
+}
+
+/**
+ * nc_ct_key_append_canonical() - append an entry's identity: its zone and original tuple
+ * @out:   where to append
+ * @zone:  the entry's zone
+ * @orig:  its original tuple
+ * @error: NC_ERROR_INVALID_ARG if the tuple's addresses have no or mixed families
+ *
+ * Return: TRUE on success (nothing is appended on failure)
+ */
+gboolean nc_ct_key_append_canonical(GByteArray *out, guint16 zone, const NcCtTuple *orig,
+                                    GError **error)
+{
+    guint8 fam;
+
+    if (!nc_ct_check_family(orig, NULL, &fam, error))
+        return FALSE;
+    nc_bytes_put_be(out, fam, 1);
+    nc_bytes_put_be(out, 0, 1);
+    nc_bytes_put_be(out, zone, 2);
+    nc_ct_put_tuple(out, orig, fam == 4 ? 4 : 16);
+    return TRUE;
+}
+
+/* ---- class ops ---- */
+
+static gboolean nc_ct_class_key(gconstpointer item, GByteArray *out, GError **error)
+{
+    const NcCtEntry *e = item;
+
+    return nc_ct_key_append_canonical(out, e->zone, &e->orig, error);
+}
+
+static gboolean nc_ct_class_encode(gconstpointer item, GByteArray *out, GError **error)
+{
+    return nc_ct_entry_append_canonical(out, item, error);
+}
+
+static char *nc_ct_class_describe(gconstpointer item)
+{
+    return nc_ct_entry_describe(item);
+}
+
+/* nc-ct-diff's judgement: what the firewall and NAT act on, timeouts not compared */
+static char *nc_ct_class_compare(gconstpointer a, gconstpointer b)
+{
+    g_autoptr(NcCtDiff) d = nc_ct_diff(a, 1, b, 1);
+
+    return d->changed->len ? g_strdup(g_ptr_array_index(d->changed, 0)) : NULL;
+}
+
+static gboolean nc_ct_class_owns(const NcOwner *owner, gconstpointer item, char **why)
+{
+    const NcCtEntry *e = item;
+
+    if (owner->has_zone && e->zone != owner->zone) {
+        if (why)
+            *why = g_strdup_printf("zone %u, not the profile's %u", e->zone, owner->zone);
+        return FALSE;
+    }
+    if (nc_ct_entry_belongs_to(e, owner->addresses))
+        return TRUE;
+    if (why)
+        *why = g_strdup("neither its original nor its reply source is one of the domain's "
+                        "addresses");
+    return FALSE;
+}
+
+const NcClassOps nc_ct_class = {
+    .name = "conntrack",
+    .key = nc_ct_class_key,
+    .encode = nc_ct_class_encode,
+    .describe = nc_ct_class_describe,
+    .compare = nc_ct_class_compare,
+    .owns = nc_ct_class_owns,
+    .free = g_free,
+};
