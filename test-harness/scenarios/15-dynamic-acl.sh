@@ -149,9 +149,9 @@ authorised_in_precopy() {
     local h src dst t0 rc r_src at_src r_dst at_dst want dev e0 e1
     src=$(guest_where) || die "the guest is not running anywhere"
     dst=$(sc_other_host "$src")
-    # nch_vmfw reloaded: part 2's clean-up removed its static element of the guest ('guests')
-    # on its source, and a profile that names sets limits the carry to those (18-static-elements)
-    for h in $NCH_HOSTS; do fw_on "$h"; acl_load "$h"; done
+    # nch_vmfw is not reloaded: its static element of the guest ('guests') must have stayed on
+    # part 2's source (18-static-elements), as the profile below confines the carry to 'authed'
+    for h in $NCH_HOSTS; do acl_load "$h"; done
     nc_set_profile "$src" "<object family='inet' table='$ACL_TABLE' type='set' name='authed'/>" ||
         die "cannot name the ACL's set in the guest's profile on $src"
     nc_guest_ct_flush "$dst"

@@ -7,8 +7,8 @@
 #  2. the consequence when it does not: the guest goes back to the first host by a plain migration
 #     (netcarry stopped and its hook removed, as in 02), and a new connection to it must be
 #     admitted there, as 02 shows it is on a host whose ruleset is intact.
-# Not in the slow suite's list: it fails against the engine of main 95763ae, whose source clean-up
-# removes every element it sent (nc_carry_classes_cleanup()), static ones included.
+# It failed against the engine of main 95763ae, whose source clean-up removed every element it
+# had sent, static ones included; since bd7736e the clean-up keeps elements without a timeout.
 SCENARIO_DESC="the operator's static set element of the guest (nch_vmfw's 'guests') stays on the source after a carried migration; a later plain migration back still admits new connections"
 
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
