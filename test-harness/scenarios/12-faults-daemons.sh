@@ -92,8 +92,10 @@ case_c() {
     # entries): the next carry there finds each of the flows it carries, which its kernel
     # refuses to create again (File exists). Such an entry passes its flow's traffic, so the
     # carry goes on, and the report counts them as failed: one for each flow of the guest the
-    # leftovers still hold.
-    sc_check_carries --failed-entries "1-$(nc_guest_ct "$dst" | wc -l)"
+    # leftovers still hold. When the leftovers hold every flow, nothing is new to install (seen
+    # once in two full runs: 1014 of 1014 refused as present, installed 0): the check asks for
+    # none then (later arguments win in report-check.py).
+    sc_check_carries --failed-entries "1-$(nc_guest_ct "$dst" | wc -l)" --min-entries 0
     sc_case_end
 }
 
