@@ -177,7 +177,7 @@ static void dest_rollback(Carry *c)
                  all->len);
         g_clear_pointer(&items, g_ptr_array_unref); /* the set's own items, freed with it */
         nc_item_set_free(c->installed);
-        c->installed = nc_item_set_new(&nc_ct_class);
+        c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     }
     if (c->classes)
         nc_carry_classes_rollback(c->classes);
@@ -1036,7 +1036,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     carry_selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
     c->received = nc_item_set_new(&nc_ct_class);
-    c->installed = nc_item_set_new(&nc_ct_class);
+    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
@@ -1123,7 +1123,7 @@ void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
     c->risk = TRUE;
     c->failure = g_strdup(why);
     c->received = nc_item_set_new(&nc_ct_class);
-    c->installed = nc_item_set_new(&nc_ct_class);
+    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->state = CARRY_ENDED;
     CLOG(G_LOG_LEVEL_WARNING, c, "%s", why);
 }
