@@ -66,11 +66,13 @@ char *nc_digest_to_string(const NcDigest *digest); /* 64 hex digits; (transfer f
 /**
  * NcItemSet - the items of one class, keyed by @ops->key, with their count and digest kept
  * current on every change (so checking a seal costs nothing at the stop). Both sides of a carry
- * keep one per class: the source what it sent, the destination what it received.
+ * keep one per class: the source what it sent, the destination what it received. A set made
+ * without a digest (what a carry installed, kept for its roll-back) keeps items and count only.
  */
 typedef struct _NcItemSet NcItemSet;
 
 NcItemSet *nc_item_set_new(const NcClassOps *ops);
+NcItemSet *nc_item_set_new_without_digest(const NcClassOps *ops);
 void nc_item_set_free(NcItemSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcItemSet, nc_item_set_free)
 

@@ -161,14 +161,13 @@ static void dest_rollback(Carry *c)
     g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     NcCt *ct;
     g_autoptr(GError) err = NULL;
-    GHashTableIter it;
-    gpointer v;
     guint removed = 0;
 
-    if (c->installed && g_hash_table_size(c->installed)) {
-        g_hash_table_iter_init(&it, c->installed);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-            g_array_append_vals(all, v, 1);
+    if (c->installed && nc_item_set_count(c->installed)) {
+        g_autoptr(GPtrArray) items = nc_item_set_items(c->installed);
+
+        for (guint i = 0; i < items->len; i++)
+            g_array_append_vals(all, g_ptr_array_index(items, i), 1);
         ct = dest_ct(c, &err);
         if (!ct || !nc_ct_delete(ct, (NcCtEntry *)all->data, all->len, &removed, &err))
             CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s",
@@ -176,7 +175,9 @@ static void dest_rollback(Carry *c)
         else
             CLOG(G_LOG_LEVEL_INFO, c, "roll-back: removed %u of %u installed entries", removed,
                  all->len);
-        g_hash_table_remove_all(c->installed);
+        g_clear_pointer(&items, g_ptr_array_unref); /* the set's own items, freed with it */
+        nc_item_set_free(c->installed);
+        c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     }
     if (c->classes)
         nc_carry_classes_rollback(c->classes);
@@ -393,7 +394,7 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && !c->source_steps &&
            c->e->opt.fail_func &&
            c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
-    kept = c->installed ? g_hash_table_size(c->installed) : 0;
+    kept = c->installed ? nc_item_set_count(c->installed) : 0;
     c->installed_n = kept;
     if (fail || !trusted)
         c->failure = g_strdup(reason);
@@ -443,30 +444,35 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
                     foreign);
         return FALSE;
     }
-    if (!nc_peer_set_apply(c->set, st, error))
+    if (!nc_peer_state_apply(c->received, st, error))
         return FALSE;
     /* what is replaced or deleted stays in c->installed until the kernel let it go: a roll-back
      * after a failed delete still knows it */
     for (guint i = 0; i < st->deletes->len; i++) {
-        GBytes *k = carry_key_bytes(&g_array_index(st->deletes, NcPeerCtKey, i));
-        NcCtEntry *old = g_hash_table_lookup(c->installed, k);
+        g_autoptr(GBytes) k =
+            nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcPeerCtKey, i), error);
+        const NcCtEntry *old;
 
+        if (!k)
+            return FALSE;
+        old = nc_item_set_lookup_key(c->installed, k);
         if (old) {
             g_array_append_vals(del, old, 1);
             g_ptr_array_add(del_keys, g_steal_pointer(&k));
         }
-        g_clear_pointer(&k, g_bytes_unref);
     }
     for (guint i = 0; i < st->upserts->len; i++) {
         NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
-        GBytes *k = carry_entry_key(&en);
-        NcCtEntry *old = g_hash_table_lookup(c->installed, k);
+        g_autoptr(GBytes) k = nc_item_set_key_of(c->installed, &en, error);
+        const NcCtEntry *old;
 
+        if (!k)
+            return FALSE;
+        old = nc_item_set_lookup_key(c->installed, k);
         if (old) {
             g_array_append_vals(del, old, 1);
             g_ptr_array_add(del_keys, g_steal_pointer(&k));
         }
-        g_clear_pointer(&k, g_bytes_unref);
         en.timeout = installed_timeout(&c->timeouts, &en);
         g_array_append_val(ups, en);
     }
@@ -478,7 +484,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     if (del->len && !nc_ct_delete(ct, (NcCtEntry *)del->data, del->len, NULL, error))
         return FALSE;
     for (guint i = 0; i < del_keys->len; i++)
-        g_hash_table_remove(c->installed, g_ptr_array_index(del_keys, i));
+        nc_item_set_remove_key(c->installed, g_ptr_array_index(del_keys, i), NULL);
     if (!ups->len)
         return TRUE;
     if (!nc_ct_install(ct, (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
@@ -527,7 +533,8 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     for (guint i = 0; i < ups->len; i++) {
         const NcCtEntry *en = &g_array_index(ups, NcCtEntry, i);
 
-        g_hash_table_insert(c->installed, carry_entry_key(en), g_memdup2(en, sizeof(*en)));
+        if (!nc_item_set_upsert(c->installed, g_memdup2(en, sizeof(*en)), NULL, error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -709,8 +716,8 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
                 stop_us = c->source_steps[i].time_us;
         carry_feed(c, NC_EV_PEER_STOPPED, stop_us, NULL);
         carry_feed(c, NC_EV_SEALED, 0, NULL);
-        if (!nc_peer_set_check_seal(c->set, &msg->seal, nc_peer_session_get_chunks(session),
-                                    &err)) {
+        if (!nc_peer_seal_check(c->received, &msg->seal, nc_peer_session_get_chunks(session),
+                                &err)) {
             ack = nc_peer_msg_new_ack(FALSE, 0, err->message);
             dest_give_up(c, err->message, TRUE);
             return ack;
@@ -727,7 +734,7 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
             CLOG(G_LOG_LEVEL_WARNING, c, "%s", err->message);
             g_clear_error(&err);
         }
-        c->installed_n = g_hash_table_size(c->installed);
+        c->installed_n = nc_item_set_count(c->installed);
         c->installed_us = g_get_real_time();
         c->state = CARRY_INSTALLED;
         g_clear_handle_id(&c->seal_timer, g_source_remove);
@@ -1028,8 +1035,8 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     c->timeouts = timeouts;
     carry_selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
-    c->set = nc_peer_set_new();
-    c->installed = carry_entry_table_new();
+    c->received = nc_item_set_new(&nc_ct_class);
+    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
@@ -1115,8 +1122,8 @@ void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
 
     c->risk = TRUE;
     c->failure = g_strdup(why);
-    c->installed = carry_entry_table_new();
-    c->set = nc_peer_set_new();
+    c->received = nc_item_set_new(&nc_ct_class);
+    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->state = CARRY_ENDED;
     CLOG(G_LOG_LEVEL_WARNING, c, "%s", why);
 }

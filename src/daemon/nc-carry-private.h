@@ -10,6 +10,7 @@
 #include <linux/netfilter/nf_conntrack_tcp.h>
 
 #include "conf/nc-ct-diff.h"
+#include "conf/nc-ct-items.h"
 #include "drivers/nc-ct-events.h"
 #include "drivers/nc-ct.h"
 #include "nc-carry.h"
@@ -136,9 +137,9 @@ struct _Carry {
     GCancellable *io_cancel;
     guint io_timer;
     NcPeerServer *server;
-    NcCt *ct; /* destination: the kernel's table here, opened at the first install */
-    NcPeerSet *set;
-    GHashTable *installed;      /* GBytes key -> NcCtEntry* as installed */
+    NcCt *ct;             /* destination: the kernel's table here, opened at the first install */
+    NcItemSet *received;  /* nc_ct_class: the source's set as the chunks so far make it */
+    NcItemSet *installed; /* nc_ct_class: what this carry put in the kernel, as installed */
     GPtrArray *report_failures; /* "entry\treason" */
     NcPeerSealStep *source_steps;
     guint n_source_steps;
@@ -154,8 +155,7 @@ struct _Carry {
     /* source */
     NcPeerClient *client;
     NcCtFollower *follower;
-    GHashTable *sent; /* GBytes key -> NcCtEntry*: the destination's copy as sent */
-    NcPeerDigest digest;
+    NcItemSet *sent; /* nc_ct_class: the destination's copy as sent; the seal's count, digest */
     guint keepalive;
     guint pump_timer; /* pre-copy: the pending changes go out when it fires */
     gint64 last_send_us;
@@ -188,9 +188,6 @@ G_GNUC_INTERNAL void carry_log_refusal(NcCarryEngine *e, NcCarryRefusal why, con
                                        const char *subject, const char *uuid, const char *detail);
 G_GNUC_INTERNAL void carry_selector_from_domain(NcCtSelector *sel, const NcDomain *domain,
                                                 GArray *addresses);
-G_GNUC_INTERNAL GBytes *carry_entry_key(const NcCtEntry *entry);
-G_GNUC_INTERNAL GBytes *carry_key_bytes(const NcPeerCtKey *key);
-G_GNUC_INTERNAL GHashTable *carry_entry_table_new(void);
 G_GNUC_INTERNAL Carry *carry_lookup(NcCarryEngine *e, NcSide side, const char *uuid);
 G_GNUC_INTERNAL void carry_stop_io(Carry *c);
 G_GNUC_INTERNAL void carry_finished_free(NcPeerFinished *f);

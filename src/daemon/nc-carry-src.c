@@ -76,7 +76,7 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
         c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
 }
 
-/* Send @upserts/@deletes in chunks; keeps the sent copy and its digest. */
+/* Send @upserts/@deletes in chunks; keeps the sent set (its count and digest go in the seal). */
 static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
 {
     g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
@@ -86,28 +86,23 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
         const NcCtEntryKey *k = &g_array_index(deletes, NcCtEntryKey, i);
         NcPeerCtKey pk;
         g_autoptr(GBytes) kb = NULL;
-        NcCtEntry *old;
+        gboolean removed = FALSE;
 
         memset(&pk, 0, sizeof(pk));
         pk.zone = k->zone;
         pk.orig = k->orig;
-        kb = carry_key_bytes(&pk);
-        old = g_hash_table_lookup(c->sent, kb);
-        if (!old)
-            continue;
-        nc_peer_digest_remove(&c->digest, old, NULL);
-        g_hash_table_remove(c->sent, kb);
-        g_array_append_val(dels, pk);
+        kb = nc_peer_ct_key_canonical(&pk, error);
+        if (!kb)
+            return FALSE;
+        nc_item_set_remove_key(c->sent, kb, &removed);
+        if (removed)
+            g_array_append_val(dels, pk);
     }
     for (guint i = 0; upserts && i < upserts->len; i++) {
         const NcCtEntry *en = &g_array_index(upserts, NcCtEntry, i);
-        GBytes *kb = carry_entry_key(en);
-        NcCtEntry *old = g_hash_table_lookup(c->sent, kb);
 
-        if (old)
-            nc_peer_digest_remove(&c->digest, old, NULL);
-        nc_peer_digest_add(&c->digest, en, NULL);
-        g_hash_table_insert(c->sent, kb, g_memdup2(en, sizeof(*en)));
+        if (!nc_item_set_upsert(c->sent, g_memdup2(en, sizeof(*en)), NULL, error))
+            return FALSE;
         g_array_append_vals(ups, en, 1);
     }
     /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
@@ -146,17 +141,23 @@ static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
         g_autoptr(GHashTable) now =
             g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
         g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtEntryKey));
-        GHashTableIter it;
-        gpointer v;
 
-        for (guint i = 0; i < ch->upserts->len; i++)
-            g_hash_table_add(now, carry_entry_key(&g_array_index(ch->upserts, NcCtEntry, i)));
-        g_hash_table_iter_init(&it, c->sent);
-        while (g_hash_table_iter_next(&it, NULL, &v)) {
-            g_autoptr(GBytes) k = carry_entry_key(v);
+        g_autoptr(GPtrArray) sent = nc_item_set_items(c->sent);
+
+        for (guint i = 0; i < ch->upserts->len; i++) {
+            GBytes *k =
+                nc_item_set_key_of(c->sent, &g_array_index(ch->upserts, NcCtEntry, i), error);
+
+            if (!k)
+                return FALSE;
+            g_hash_table_add(now, k);
+        }
+        for (guint i = 0; i < sent->len; i++) {
+            const NcCtEntry *v = g_ptr_array_index(sent, i);
+            g_autoptr(GBytes) k = nc_item_set_key_of(c->sent, v, NULL);
 
             if (!g_hash_table_contains(now, k)) {
-                NcCtEntryKey ek = {((NcCtEntry *)v)->orig, ((NcCtEntry *)v)->zone};
+                NcCtEntryKey ek = {v->orig, v->zone};
 
                 g_array_append_val(gone, ek);
             }
@@ -429,8 +430,8 @@ static void src_seal(Carry *c)
     c->state = CARRY_SEALING;
     c->seal_cancel = g_cancellable_new();
     CLOG(G_LOG_LEVEL_INFO, c, "seal: %u entries, %u changed at the stop",
-         g_hash_table_size(c->sent), c->changed_at_stop);
-    nc_peer_client_seal_async(c->client, g_hash_table_size(c->sent), &c->digest,
+         nc_item_set_count(c->sent), c->changed_at_stop);
+    nc_peer_client_seal_async(c->client, nc_item_set_count(c->sent), nc_item_set_digest(c->sent),
                               c->e->opt.config->seal_timeout_ms, c->seal_cancel, src_seal_done, c);
 }
 
@@ -644,8 +645,7 @@ static void requester_serve(Requester *r)
      * come before the migration's end, when the clean-up needs it) */
     selector_copy(&c->sel, &l->sel);
     c->classes = nc_carry_classes_new(e->netns, nc_owner_copy(l->owner));
-    c->sent = carry_entry_table_new();
-    nc_peer_digest_init(&c->digest);
+    c->sent = nc_item_set_new(&nc_ct_class);
     c->client = g_steal_pointer(&r->client);
     nc_peer_client_set_failed_func(c->client, src_client_failed, c);
     /* the client now owns the link: forget @r without cancelling what the client watches (its

@@ -52,11 +52,11 @@
  * carry (ABORT refused), nothing more is installed, and what was installed is removed. Otherwise
  * deletions and replaced entries are deleted first (an upsert of a present entry is delete +
  * create: the kernel's update cannot change NAT or clear status bits), then the upserts are
- * installed in one batch; keys of what this carry installed are kept for roll-back. Timeouts are
- * installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S, capped at this kernel's own timeout for
- * the entry's state (installed_timeout()): a copied timeout is a lower bound
+ * installed in one batch; what this carry installed is kept, as installed, for roll-back.
+ * Timeouts are installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S, capped at this kernel's own
+ * timeout for the entry's state (installed_timeout()): a copied timeout is a lower bound
  * (traffic that refreshes a timeout makes no event). The SEAL is checked against the
- * destination's own copy (nc_peer_set_check_seal()); then INSTALLED is fed to the phase tracker,
+ * destination's own copy (nc_peer_seal_check()); then INSTALLED is fed to the phase tracker,
  * the gate opens (its held counters go to the report), in gate mode "suspend" resume_func runs,
  * and the ACK goes back. Waits: the source must send something at least every idle_ms (it sends
  * an empty chunk once idle_ms/4 passed without one), and once the guest resumed here the SEAL must arrive within
@@ -76,16 +76,16 @@
  * While it sends pre-copy, it asks job_func again every NC_CARRY_JOB_POLL_MS, and stops (ABORT
  * cancelled, no more state) once libvirt has no outgoing migration job for the domain. Once
  * served, a follower (nc-ct-events) for the domain's addresses is started; its first (resync) set
- * goes out, then its change sets as they come. The source keeps the set it has sent and its
- * digest incrementally (so the seal is O(1) at the stop); a resync is turned into deletions of
- * what the destination holds and is no longer there, plus upserts. At source_stopped() the
- * follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes are sent, then the SEAL
- * with this host's timeline; the ACK must come within seal_timeout_ms. On finished(COMPLETED)
- * the domain's entries here are removed if cleanup_source. The source never changes its kernel
- * otherwise, so failure needs no roll-back there. A carry that fails before this host's stop
- * (the link lost, the destination's ABORT, the follower) makes the migration fail under
- * admission = refuse (fail_func: netcarryd aborts libvirt's outgoing job); the end of libvirt's
- * job itself, or a newer request that replaced the carry, does not.
+ * goes out, then its change sets as they come. The source keeps the set it has sent (an NcItemSet
+ * of conntrack's class: its digest kept incrementally, so the seal is O(1) at the stop); a resync
+ * is turned into deletions of what the destination holds and is no longer there, plus upserts.
+ * At source_stopped() the follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes
+ * are sent, then the SEAL with this host's timeline; the ACK must come within seal_timeout_ms.
+ * On finished(COMPLETED) the domain's entries here are removed if cleanup_source. The source
+ * never changes its kernel otherwise, so failure needs no roll-back there. A carry that fails
+ * before this host's stop (the link lost, the destination's ABORT, the follower) makes the
+ * migration fail under admission = refuse (fail_func: netcarryd aborts libvirt's outgoing job);
+ * the end of libvirt's job itself, or a newer request that replaced the carry, does not.
  *
  * The source's end, in the destination's report. The SEAL leaves at the source's STOP, but the
  * source's libvirt says "completed" only ~2 s after the destination's resume
@@ -191,26 +191,6 @@ void carry_selector_from_domain(NcCtSelector *sel, const NcDomain *domain, GArra
     }
 }
 
-GBytes *carry_entry_key(const NcCtEntry *entry)
-{
-    NcPeerCtKey key;
-
-    memset(&key, 0, sizeof(key));
-    nc_peer_ct_key_of(entry, &key);
-    return nc_peer_ct_key_canonical(&key, NULL);
-}
-
-GBytes *carry_key_bytes(const NcPeerCtKey *key)
-{
-    return nc_peer_ct_key_canonical(key, NULL);
-}
-
-GHashTable *carry_entry_table_new(void)
-{
-    return g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
-                                 g_free);
-}
-
 static char *carry_key(NcSide side, const char *uuid)
 {
     return g_strdup_printf("%c:%s", side == NC_SIDE_SOURCE ? 's' : 'd', uuid);
@@ -268,11 +248,11 @@ static void carry_free(Carry *c)
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);
     g_clear_object(&c->dial_socket);
-    g_clear_pointer(&c->set, nc_peer_set_free);
-    g_clear_pointer(&c->installed, g_hash_table_unref);
+    g_clear_pointer(&c->received, nc_item_set_free);
+    g_clear_pointer(&c->installed, nc_item_set_free);
     g_clear_pointer(&c->classes, nc_carry_classes_free);
     g_clear_pointer(&c->classes_removed, g_array_unref);
-    g_clear_pointer(&c->sent, g_hash_table_unref);
+    g_clear_pointer(&c->sent, nc_item_set_free);
     g_clear_pointer(&c->report_failures, g_ptr_array_unref);
     g_clear_pointer(&c->rv, nc_rendezvous_free);
     g_clear_error(&c->admit_error);

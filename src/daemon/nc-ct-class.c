@@ -2,8 +2,8 @@
  * nc-ct-events.c)
  *
  * The class itself (key, canonical bytes, ownership) is conf/nc-ct-items.c's, whose bytes are
- * the peer protocol's, so that a carry moved onto NcItemSet keeps protocol 2's digest. The engine
- * (nc-carry.c) does not use this yet.
+ * the peer protocol's: the engine's conntrack sets are NcItemSets of that class, whose digest is
+ * the SEAL's. The engine (nc-carry.c) does not use this driver yet.
  */
 #define G_LOG_DOMAIN "nc-ct-class"
 #include <string.h>

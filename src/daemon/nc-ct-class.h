@@ -2,8 +2,8 @@
  *
  * An adapter, so that conntrack can move onto src/drivers/nc-state-driver.h without changing
  * what goes on the wire: its class (conf/nc-ct-items.h) encodes as the peer protocol does, so
- * an NcItemSet of this class has the same digest as nc-peer-proto's NcPeerDigest of the same
- * entries, and its keys are NcPeerCtKey's canonical bytes.
+ * an NcItemSet of this class has the digest the peer protocol's SEAL carries (version 3 and on),
+ * and its keys are NcPeerCtKey's canonical bytes.
  */
 #pragma once
 

@@ -1,4 +1,5 @@
-/* nc-peer-proto.c - encode and decode netcarryd <-> netcarryd messages, and the set digest
+/* nc-peer-proto.c - encode and decode netcarryd <-> netcarryd messages; a STATE chunk and the SEAL
+ * against the receiver's set
  * Pure functions over buffers: nc-peer.c carries the frames over TLS; the daemon applies them.
  *
  * Theory of operation
@@ -98,6 +99,8 @@
  *    both sides keep the digest current during pre-copy and the seal costs O(1) at the stop;
  *  - unlike XOR, a sum does not cancel an entry counted twice (h + h != 0), so a duplicated
  *    entry changes the digest as well as the count.
+ * Both sides keep their set as an NcItemSet of nc_ct_class (conf/nc-item-set.c keeps this digest
+ * for every class): the source what it sent, the destination what it received.
  * It guards against bugs and lost or mangled state, not against an attacker: TLS with mutual
  * certificates authenticates the sender, who could send any state anyway. (Additive set hashes
  * can be forged with effort, e.g. by Wagner's generalized birthday attack; irrelevant here.)
@@ -1253,170 +1256,39 @@ gboolean nc_peer_hello_negotiate(const NcPeerHello *peer, guint32 my_version,
     return TRUE;
 }
 
-/* ---- digest ---- */
-
-void nc_peer_digest_init(NcPeerDigest *digest)
-{
-    memset(digest, 0, sizeof(*digest));
-}
-
-static gboolean entry_hash(const NcCtEntry *entry, guint8 out[NC_PEER_DIGEST_SIZE], GError **error)
-{
-    g_autoptr(GByteArray) b = g_byte_array_sized_new(128);
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    gsize n = NC_PEER_DIGEST_SIZE;
-
-    if (!put_entry(b, entry, error))
-        return FALSE;
-    g_checksum_update(sum, b->data, b->len);
-    g_checksum_get_digest(sum, out, &n);
-    return TRUE;
-}
-
-/**
- * nc_peer_digest_add() - add one entry's hash to a set digest
- * @digest: the digest
- * @entry:  the entry
- * @error:  NC_ERROR_INVALID_ARG if the entry cannot be encoded
- *
- * Return: TRUE on success
- */
-gboolean nc_peer_digest_add(NcPeerDigest *digest, const NcCtEntry *entry, GError **error)
-{
-    guint8 h[NC_PEER_DIGEST_SIZE];
-    guint carry = 0;
-
-    if (!entry_hash(entry, h, error))
-        return FALSE;
-    for (int i = NC_PEER_DIGEST_SIZE - 1; i >= 0; i--) {
-        carry += digest->sum[i] + h[i];
-        digest->sum[i] = carry & 0xff;
-        carry >>= 8;
-    }
-    return TRUE;
-}
-
-gboolean nc_peer_digest_remove(NcPeerDigest *digest, const NcCtEntry *entry, GError **error)
-{
-    guint8 h[NC_PEER_DIGEST_SIZE];
-    int borrow = 0;
-
-    if (!entry_hash(entry, h, error))
-        return FALSE;
-    for (int i = NC_PEER_DIGEST_SIZE - 1; i >= 0; i--) {
-        int d = digest->sum[i] - h[i] - borrow;
-
-        borrow = d < 0;
-        digest->sum[i] = (guint8)(d + (borrow ? 256 : 0));
-    }
-    return TRUE;
-}
-
-gboolean nc_peer_digest_of_entries(const NcCtEntry *entries, gsize n, NcPeerDigest *digest,
-                                   GError **error)
-{
-    nc_peer_digest_init(digest);
-    for (gsize i = 0; i < n; i++)
-        if (!nc_peer_digest_add(digest, &entries[i], error))
-            return FALSE;
-    return TRUE;
-}
-
-char *nc_peer_digest_to_string(const NcPeerDigest *digest)
-{
-    GString *s = g_string_sized_new(2 * NC_PEER_DIGEST_SIZE);
-
-    for (gsize i = 0; i < NC_PEER_DIGEST_SIZE; i++)
-        g_string_append_printf(s, "%02x", digest->sum[i]);
-    return g_string_free(s, FALSE);
-}
-
 /* ---- the receiver's set ---- */
 
-struct _NcPeerSet {
-    GHashTable *entries; /* GBytes canonical key -> NcCtEntry* */
-    NcPeerDigest digest;
-};
-
-NcPeerSet *nc_peer_set_new(void)
-{
-    NcPeerSet *set = g_new0(NcPeerSet, 1);
-
-    set->entries =
-        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
-    return set;
-}
-
-void nc_peer_set_free(NcPeerSet *set)
-{
-    if (!set)
-        return;
-    g_hash_table_unref(set->entries);
-    g_free(set);
-}
-
 /**
- * nc_peer_set_apply() - apply one STATE chunk: its deletions, then its upserts
- * @set:   the receiver's set
+ * nc_peer_state_apply() - apply one STATE chunk to the receiver's set: its deletions, then its
+ * upserts (create, or replace the entry with the same key); a deleted key that is not there is
+ * no error (the entry may have expired on both sides)
+ * @set:   the receiver's set, of nc_ct_class
  * @state: the chunk
- * @error: NC_ERROR_INVALID_ARG for an entry that cannot be encoded (never after decoding)
+ * @error: NC_ERROR_INVALID_ARG for an entry or key that cannot be encoded (never after decoding)
  *
  * Return: TRUE on success
  */
-gboolean nc_peer_set_apply(NcPeerSet *set, const NcPeerState *state, GError **error)
+gboolean nc_peer_state_apply(NcItemSet *set, const NcPeerState *state, GError **error)
 {
     for (guint i = 0; i < state->deletes->len; i++) {
         g_autoptr(GBytes) key =
             nc_peer_ct_key_canonical(&g_array_index(state->deletes, NcPeerCtKey, i), error);
-        NcCtEntry *old;
 
         if (!key)
             return FALSE;
-        old = g_hash_table_lookup(set->entries, key);
-        if (old) {
-            nc_peer_digest_remove(&set->digest, old, NULL);
-            g_hash_table_remove(set->entries, key);
-        }
+        nc_item_set_remove_key(set, key, NULL);
     }
     for (guint i = 0; i < state->upserts->len; i++) {
         const NcCtEntry *e = &g_array_index(state->upserts, NcCtEntry, i);
-        NcPeerCtKey k;
-        g_autoptr(GBytes) key = NULL;
-        NcCtEntry *old;
 
-        nc_peer_ct_key_of(e, &k);
-        key = nc_peer_ct_key_canonical(&k, error);
-        if (!key)
+        if (!nc_item_set_upsert(set, g_memdup2(e, sizeof(*e)), NULL, error))
             return FALSE;
-        if (!nc_peer_digest_add(&set->digest, e, error))
-            return FALSE;
-        old = g_hash_table_lookup(set->entries, key);
-        if (old)
-            nc_peer_digest_remove(&set->digest, old, NULL);
-        g_hash_table_replace(set->entries, g_steal_pointer(&key), g_memdup2(e, sizeof(*e)));
     }
     return TRUE;
 }
 
-guint nc_peer_set_count(const NcPeerSet *set)
-{
-    return g_hash_table_size(set->entries);
-}
-
-const NcPeerDigest *nc_peer_set_digest(const NcPeerSet *set)
-{
-    return &set->digest;
-}
-
-const NcCtEntry *nc_peer_set_lookup(const NcPeerSet *set, const NcPeerCtKey *key)
-{
-    g_autoptr(GBytes) k = nc_peer_ct_key_canonical(key, NULL);
-
-    return k ? g_hash_table_lookup(set->entries, k) : NULL;
-}
-
 /**
- * nc_peer_set_check_seal() - whether the set is exactly what the source sealed
+ * nc_peer_seal_check() - whether the receiver's set is exactly what the source sealed
  * @set:         the receiver's set after every chunk
  * @seal:        the source's seal
  * @chunks_seen: STATE chunks received on this connection
@@ -1424,31 +1296,16 @@ const NcCtEntry *nc_peer_set_lookup(const NcPeerSet *set, const NcPeerCtKey *key
  *
  * Return: TRUE if chunks, count and digest all match
  */
-gboolean nc_peer_set_check_seal(const NcPeerSet *set, const NcPeerSeal *seal, guint32 chunks_seen,
-                                GError **error)
+gboolean nc_peer_seal_check(const NcItemSet *set, const NcPeerSeal *seal, guint32 chunks_seen,
+                            GError **error)
 {
+    NcDigest theirs;
+
     if (seal->chunks != chunks_seen) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
                     "seal: the source sent %u state chunks, %u arrived", seal->chunks, chunks_seen);
         return FALSE;
     }
-    if (seal->count != nc_peer_set_count(set)) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                    "seal: the source's set has %" G_GUINT64_FORMAT " entries, this host's %u",
-                    seal->count, nc_peer_set_count(set));
-        return FALSE;
-    }
-    if (memcmp(seal->digest, set->digest.sum, NC_PEER_DIGEST_SIZE) != 0) {
-        NcPeerDigest theirs;
-        g_autofree char *a = NULL, *b = nc_peer_digest_to_string(&set->digest);
-
-        memcpy(theirs.sum, seal->digest, NC_PEER_DIGEST_SIZE);
-        a = nc_peer_digest_to_string(&theirs);
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                    "seal: digest of the source's set %.16s... differs from this host's %.16s... "
-                    "(same count %u): some entry arrived changed",
-                    a, b, nc_peer_set_count(set));
-        return FALSE;
-    }
-    return TRUE;
+    memcpy(theirs.sum, seal->digest, NC_DIGEST_SIZE);
+    return nc_item_set_check_seal(set, seal->count, &theirs, error);
 }

@@ -1,12 +1,14 @@
 /* nc-peer-proto.h - the wire format between two netcarryd: hello, state chunks, seal, ack,
  * finished, abort
- * Pure encode/decode and the order-independent set digest; theory of operation in nc-peer-proto.c.
+ * Pure encode/decode, and a STATE chunk and the SEAL against the receiver's NcItemSet; theory of
+ * operation in nc-peer-proto.c.
  */
 #pragma once
 
 #include <glib.h>
 
 #include "conf/nc-bundle.h"
+#include "conf/nc-item-set.h"
 #include "conf/nc-owner.h"
 
 G_BEGIN_DECLS
@@ -160,7 +162,7 @@ typedef struct {
  * NcPeerSeal - the source's final word: this is the whole set
  * @chunks:  how many STATE chunks were sent before it (so a lost chunk is seen)
  * @count:   entries in the final set
- * @digest:  nc_peer_digest of the final set
+ * @digest:  the final set's digest (NcItemSet's of nc_ct_class)
  * @n_steps: entries in @steps
  * @steps:   (array length=n_steps) (nullable): the source's timeline so far
  * @classes: (element-type NcPeerClassSum): version 4: each other class's whole set as the
@@ -287,35 +289,12 @@ GBytes *nc_peer_ct_entry_canonical(const NcCtEntry *entry, GError **error);
 GBytes *nc_peer_ct_key_canonical(const NcPeerCtKey *key, GError **error);
 void nc_peer_ct_key_of(const NcCtEntry *entry, NcPeerCtKey *key);
 
-/**
- * NcPeerDigest - sum modulo 2^256 of the SHA-256 of each entry's canonical encoding
- * (why a sum: see nc-peer-proto.c); all-zero is the empty set's digest.
- */
-typedef struct {
-    guint8 sum[NC_PEER_DIGEST_SIZE];
-} NcPeerDigest;
+/* The SEAL's conntrack digest is NcItemSet's of nc_ct_class (conf/nc-ct-items.h), byte for byte:
+ * the sum the theory of operation defines. A receiver keeps the chunks in one such set. */
+G_STATIC_ASSERT(NC_PEER_DIGEST_SIZE == NC_DIGEST_SIZE);
 
-void nc_peer_digest_init(NcPeerDigest *digest);
-gboolean nc_peer_digest_add(NcPeerDigest *digest, const NcCtEntry *entry, GError **error);
-gboolean nc_peer_digest_remove(NcPeerDigest *digest, const NcCtEntry *entry, GError **error);
-gboolean nc_peer_digest_of_entries(const NcCtEntry *entries, gsize n, NcPeerDigest *digest,
-                                   GError **error);
-char *nc_peer_digest_to_string(const NcPeerDigest *digest); /* hex; (transfer full) */
-
-/**
- * NcPeerSet - a receiver's copy of the domain's set, keyed by NcPeerCtKey, with its digest kept
- * up to date as chunks apply (so checking a seal costs nothing at the stop)
- */
-typedef struct _NcPeerSet NcPeerSet;
-
-NcPeerSet *nc_peer_set_new(void);
-void nc_peer_set_free(NcPeerSet *set);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPeerSet, nc_peer_set_free)
-gboolean nc_peer_set_apply(NcPeerSet *set, const NcPeerState *state, GError **error);
-guint nc_peer_set_count(const NcPeerSet *set);
-const NcPeerDigest *nc_peer_set_digest(const NcPeerSet *set);
-const NcCtEntry *nc_peer_set_lookup(const NcPeerSet *set, const NcPeerCtKey *key);
-gboolean nc_peer_set_check_seal(const NcPeerSet *set, const NcPeerSeal *seal, guint32 chunks_seen,
-                                GError **error);
+gboolean nc_peer_state_apply(NcItemSet *set, const NcPeerState *state, GError **error);
+gboolean nc_peer_seal_check(const NcItemSet *set, const NcPeerSeal *seal, guint32 chunks_seen,
+                            GError **error);
 
 G_END_DECLS

@@ -1880,13 +1880,13 @@ static gboolean seal_timeout(gpointer data)
  * nc_peer_client_seal_async() - send SEAL and wait for the destination's ACK
  * @client:      a connected client
  * @count:       entries in the final set
- * @digest:      its digest (nc_peer_digest_*)
+ * @digest:      its digest (the source's sent set's: nc_item_set_digest())
  * @timeout_ms:  the longest wait for the answer, from now (the seal-ms setting)
  * @cancellable: (nullable): to give up early
  * @callback:    called when done
  * @user_data:   for @callback
  */
-void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeerDigest *digest,
+void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcDigest *digest,
                                guint timeout_ms, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data)
 {

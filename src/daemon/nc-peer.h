@@ -113,7 +113,7 @@ const char *nc_peer_client_get_remote(NcPeerClient *client);
 void nc_peer_client_abort(NcPeerClient *client, NcPeerAbortCode code, const char *reason);
 gboolean nc_peer_client_send_state(NcPeerClient *client, GArray *upserts, GArray *deletes,
                                    GError **error);
-void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcPeerDigest *digest,
+void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcDigest *digest,
                                guint timeout_ms, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 NcPeerAck *nc_peer_client_seal_finish(NcPeerClient *client, GAsyncResult *result, GError **error);

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <glib/gstdio.h>
 
+#include "conf/nc-ct-items.h"
 #include "nc-peer.h"
 #include "util/nc-error.h"
 
@@ -17,7 +18,7 @@ typedef struct {
     guint16 port;
     const char *address;
     /* server side */
-    NcPeerSet *set;
+    NcItemSet *set; /* nc_ct_class: what the chunks made */
     guint hellos, chunks, seals, finisheds, items;
     NcPeerOutcome fin_outcome;
     guint32 fin_downtime, fin_removed, fin_steps;
@@ -63,14 +64,13 @@ static NcPeerMsg *on_message(NcPeerSession *session, const NcPeerMsg *msg, gpoin
         return NULL;
     case NC_PEER_MSG_STATE:
         f->chunks++;
-        g_assert_true(nc_peer_set_apply(f->set, &msg->state, NULL));
+        g_assert_true(nc_peer_state_apply(f->set, &msg->state, NULL));
         return NULL;
     case NC_PEER_MSG_SEAL:
         f->seals++;
-        if (!nc_peer_set_check_seal(f->set, &msg->seal, nc_peer_session_get_chunks(session),
-                                    &error))
+        if (!nc_peer_seal_check(f->set, &msg->seal, nc_peer_session_get_chunks(session), &error))
             return nc_peer_msg_new_ack(FALSE, 0, error->message);
-        return nc_peer_msg_new_ack(TRUE, nc_peer_set_count(f->set), NULL);
+        return nc_peer_msg_new_ack(TRUE, nc_item_set_count(f->set), NULL);
     case NC_PEER_MSG_FINISHED:
         f->finisheds++;
         f->fin_outcome = msg->finished.outcome;
@@ -107,7 +107,7 @@ static void setup(Fixture *f, gconstpointer data)
     int status = 0;
 
     f->address = data ? data : "127.0.0.1";
-    f->set = nc_peer_set_new();
+    f->set = nc_item_set_new(&nc_ct_class);
     if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
         g_test_skip("GIO has no TLS backend: apt-get install glib-networking");
         return;
@@ -193,7 +193,7 @@ static void teardown(Fixture *f, gconstpointer data)
 {
     nc_peer_server_free(f->server);
     drain();
-    nc_peer_set_free(f->set);
+    nc_item_set_free(f->set);
     g_clear_error(&f->closed_error);
     g_clear_error(&f->error);
     nc_peer_ack_free(f->ack);
@@ -267,10 +267,20 @@ static void make_entry(guint i, NcCtEntry *e)
     e->tcp_flags[0] = e->tcp_flags[1] = 0x0a;
 }
 
+/* The source's digest of @n entries: its sent set's (an NcItemSet of conntrack's class) */
+static void digest_of_entries(const NcCtEntry *e, guint n, NcDigest *digest)
+{
+    g_autoptr(NcItemSet) set = nc_item_set_new(&nc_ct_class);
+
+    for (guint i = 0; i < n; i++)
+        g_assert_true(nc_item_set_upsert(set, g_memdup2(&e[i], sizeof(e[i])), NULL, NULL));
+    *digest = *nc_item_set_digest(set);
+}
+
 /* Stream @n entries in chunks of @chunk, then (optionally) change a few and delete a few, then
  * seal with the source's own digest of its final set. Returns the source's final count. */
 static guint stream_and_seal(Fixture *f, NcPeerClient *c, guint n, guint chunk, gboolean changes,
-                             NcPeerDigest *digest)
+                             NcDigest *digest)
 {
     g_autoptr(GArray) all = g_array_sized_new(FALSE, TRUE, sizeof(NcCtEntry), n);
     g_autoptr(GError) error = NULL;
@@ -303,7 +313,7 @@ static guint stream_and_seal(Fixture *f, NcPeerClient *c, guint n, guint chunk, 
         count -= 5;
         g_assert_true(nc_peer_client_send_state(c, up, del, &error));
     }
-    g_assert_true(nc_peer_digest_of_entries((NcCtEntry *)all->data, all->len, digest, NULL));
+    digest_of_entries((NcCtEntry *)all->data, all->len, digest);
     f->done = FALSE;
     nc_peer_client_seal_async(c, count, digest, 5000, NULL, seal_done, f);
     return count;
@@ -312,7 +322,7 @@ static guint stream_and_seal(Fixture *f, NcPeerClient *c, guint n, guint chunk, 
 static void test_full_exchange(Fixture *f, gconstpointer data)
 {
     g_autoptr(NcPeerClient) c = NULL;
-    NcPeerDigest digest;
+    NcDigest digest;
     guint count;
 
     if (!pki_ok(f) || g_test_failed() || !f->port)
@@ -338,18 +348,18 @@ static void test_full_exchange(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->seals, ==, 1);
     g_assert_cmpstr(f->hello_host, ==, "host-a");
     g_assert_nonnull(strstr(f->subject, "client.test"));
-    g_assert_cmpuint(nc_peer_set_count(f->set), ==, 995);
-    g_assert_cmpmem(nc_peer_set_digest(f->set)->sum, 32, digest.sum, 32);
+    g_assert_cmpuint(nc_item_set_count(f->set), ==, 995);
+    g_assert_cmpmem(nc_item_set_digest(f->set)->sum, 32, digest.sum, 32);
     {
         NcCtEntry e7;
-        NcPeerCtKey k;
+        const NcCtEntry *found;
 
         make_entry(7, &e7);
-        nc_peer_ct_key_of(&e7, &k);
-        g_assert_cmpuint(nc_peer_set_lookup(f->set, &k)->timeout, ==, 99);
+        found = nc_item_set_lookup(f->set, &e7);
+        g_assert_nonnull(found);
+        g_assert_cmpuint(found->timeout, ==, 99);
         make_entry(12, &e7);
-        nc_peer_ct_key_of(&e7, &k);
-        g_assert_null(nc_peer_set_lookup(f->set, &k));
+        g_assert_null(nc_item_set_lookup(f->set, &e7));
     }
     /* version 2: the session waits for the source's end after the ACK */
     drain();
@@ -387,7 +397,7 @@ static void test_full_exchange(Fixture *f, gconstpointer data)
 static void test_finished_missing(Fixture *f, gconstpointer data)
 {
     g_autoptr(NcPeerClient) c = NULL;
-    NcPeerDigest digest;
+    NcDigest digest;
     NcPeerFinished fin = {.outcome = NC_PEER_OUTCOME_COMPLETED, .reason = (char *)""};
     g_autoptr(GError) error = NULL;
 
@@ -452,7 +462,7 @@ static void test_version_1_refused(Fixture *f, gconstpointer data)
 static void test_digest_mismatch(Fixture *f, gconstpointer data)
 {
     g_autoptr(NcPeerClient) c = NULL;
-    NcPeerDigest digest;
+    NcDigest digest;
 
     if (!pki_ok(f) || !f->port)
         return;
@@ -467,7 +477,7 @@ static void test_digest_mismatch(Fixture *f, gconstpointer data)
         g_array_append_val(part, e);
         g_assert_true(nc_peer_client_send_state(c, part, NULL, NULL));
         e.mark ^= 1; /* the source believes it sent this */
-        nc_peer_digest_of_entries(&e, 1, &digest, NULL);
+        digest_of_entries(&e, 1, &digest);
     }
     f->done = FALSE;
     nc_peer_client_seal_async(c, 1, &digest, 5000, NULL, seal_done, f);
@@ -817,7 +827,7 @@ static void test_classes_versions(Fixture *f, gconstpointer data)
         g_autoptr(NcPeerClient) c = NULL;
         g_autoptr(GError) error = NULL;
         g_autoptr(NcPeerMsg) m = nc_peer_msg_new(NC_PEER_MSG_ITEMS);
-        NcPeerDigest digest;
+        NcDigest digest;
 
         if (!pki_ok(f) || !f->port)
             return;
@@ -965,7 +975,7 @@ static void test_garbage_after_handshake(Fixture *f, gconstpointer data)
 static void test_timing(Fixture *f, gconstpointer data)
 {
     g_autoptr(NcPeerClient) c = NULL;
-    NcPeerDigest digest;
+    NcDigest digest;
     gint64 t0, t1;
 
     if (!pki_ok(f) || !f->port)

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "conf/nc-ct-items.h"
 #include "nc-peer-proto.h"
 #include "nc-fuzz.h"
 
@@ -19,7 +20,7 @@ static void fuzz_msg(const NcPeerMsg *msg, const GError *error)
     g_autoptr(GBytes) frame = NULL;
     g_autoptr(GBytes) frame2 = NULL;
     g_autoptr(NcPeerMsg) back = NULL;
-    g_autoptr(NcPeerSet) set = NULL;
+    g_autoptr(NcItemSet) set = NULL;
     g_autoptr(GError) local = NULL;
 
     nc_fuzz_check(msg || (error && error->message && *error->message));
@@ -38,7 +39,7 @@ static void fuzz_msg(const NcPeerMsg *msg, const GError *error)
     frame2 = nc_peer_msg_encode(back, &local);
     nc_fuzz_check(frame2 != NULL && g_bytes_equal(frame, frame2));
 
-    set = nc_peer_set_new();
+    set = nc_item_set_new(&nc_ct_class);
     switch (msg->type) {
     case NC_PEER_MSG_HELLO: {
         guint32 v;
@@ -47,21 +48,19 @@ static void fuzz_msg(const NcPeerMsg *msg, const GError *error)
         break;
     }
     case NC_PEER_MSG_STATE:
-        if (nc_peer_set_apply(set, &msg->state, &local)) {
+        if (nc_peer_state_apply(set, &msg->state, &local)) {
             /* the set holds each upserted key, and its digest is the entries' */
             g_autofree char *hex = NULL;
 
-            for (guint i = 0; i < msg->state.upserts->len; i++) {
-                NcPeerCtKey k;
-                nc_peer_ct_key_of(&g_array_index(msg->state.upserts, NcCtEntry, i), &k);
-                nc_fuzz_check(nc_peer_set_lookup(set, &k) != NULL);
-            }
-            nc_fuzz_check(nc_peer_set_count(set) <= msg->state.upserts->len);
-            hex = nc_peer_digest_to_string(nc_peer_set_digest(set));
+            for (guint i = 0; i < msg->state.upserts->len; i++)
+                nc_fuzz_check(nc_item_set_lookup(
+                                  set, &g_array_index(msg->state.upserts, NcCtEntry, i)) != NULL);
+            nc_fuzz_check(nc_item_set_count(set) <= msg->state.upserts->len);
+            hex = nc_digest_to_string(nc_item_set_digest(set));
         }
         break;
     case NC_PEER_MSG_SEAL:
-        (void)nc_peer_set_check_seal(set, &msg->seal, msg->seal.chunks, &local);
+        (void)nc_peer_seal_check(set, &msg->seal, msg->seal.chunks, &local);
         break;
     default:
         break;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "conf/nc-ct-items.h"
 #include "nc-hook-proto.h"
 #include "nc-peer-proto.h"
 
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
     const char *const classes[] = {"nft-set", "nft-object", NULL};
     NcPeerSealStep steps[3] = {{1, 1, 0, 1700000000000000}, {2, 3, 1, 1700000000100000},
                                {5, 6, 0, 1700000000200000}};
-    NcPeerDigest digest;
+    g_autoptr(NcItemSet) sent = nc_item_set_new(&nc_ct_class);
     NcCtEntry e[2];
     NcPeerCtKey k;
 
@@ -105,10 +106,11 @@ int main(int argc, char **argv)
     k.zone = 9;
     g_array_append_val(state->state.deletes, k);
     state->state.seq = 3;
-    nc_peer_digest_of_entries(e, 2, &digest, NULL);
+    for (guint i = 0; i < 2; i++)
+        nc_item_set_upsert(sent, g_memdup2(&e[i], sizeof(e[i])), NULL, NULL);
     seal->seal.chunks = 4;
     seal->seal.count = 2;
-    memcpy(seal->seal.digest, digest.sum, sizeof(digest.sum));
+    memcpy(seal->seal.digest, nc_item_set_digest(sent)->sum, NC_DIGEST_SIZE);
     seal->seal.n_steps = 3;
     seal->seal.steps = g_memdup2(steps, sizeof(steps));
     finished->finished.outcome = NC_PEER_OUTCOME_FAILED;
@@ -131,7 +133,7 @@ int main(int argc, char **argv)
     hello4->hello.secret = g_strdup("00");
     hello4->hello.classes = g_strdupv((char **)classes);
     seal->seal.classes = nc_peer_class_sums_new();
-    nc_peer_class_sums_add(seal->seal.classes, "nft-set", 3, digest.sum);
+    nc_peer_class_sums_add(seal->seal.classes, "nft-set", 3, nc_item_set_digest(sent)->sum);
     ack->ack.classes = nc_peer_class_sums_new();
     nc_peer_class_sums_add(ack->ack.classes, "nft-set", 3, NULL);
     finished->finished.classes = nc_peer_class_sums_new();

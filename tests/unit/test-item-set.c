@@ -165,6 +165,35 @@ static void test_diff(void)
                       strstr(d->changed->pdata[i], "10.0.0.6 "));
 }
 
+/* A set without a digest (a carry's installed set) keeps the same items by the same keys: upsert,
+ * replace, remove and lookup as a digested set, and a diff against one. */
+static void test_without_digest(void)
+{
+    const char *abc[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", NULL};
+    g_autoptr(NcItemSet) plain = nc_item_set_new_without_digest(&nc_nft_set_class);
+    g_autoptr(NcItemSet) digested = set_of(abc, 1);
+    g_autoptr(NcNftSetElem) probe = elem("authed", "10.0.0.2", 0, 0);
+    g_autoptr(NcItemDiff) d = NULL;
+    gboolean replaced = TRUE, removed = FALSE;
+    const NcNftSetElem *found;
+
+    for (guint i = 0; abc[i]; i++)
+        g_assert_true(nc_item_set_upsert(plain, elem("authed", abc[i], 30000, 1), &replaced, NULL));
+    g_assert_false(replaced);
+    g_assert_true(nc_item_set_upsert(plain, elem("authed", "10.0.0.1", 30000, 7), &replaced, NULL));
+    g_assert_true(replaced);
+    g_assert_cmpuint(nc_item_set_count(plain), ==, 3);
+    found = nc_item_set_lookup(plain, probe);
+    g_assert_nonnull(found);
+    d = nc_item_set_diff(plain, digested);
+    g_assert_cmpuint(d->missing->len + d->extra->len, ==, 0);
+    g_assert_cmpuint(d->changed->len, ==, 1); /* 10.0.0.1's counter is lower in @digested */
+    g_assert_true(nc_item_set_remove(plain, probe, &removed, NULL));
+    g_assert_true(removed);
+    g_assert_null(nc_item_set_lookup(plain, probe));
+    g_assert_cmpuint(nc_item_set_count(plain), ==, 2);
+}
+
 /* An element is the domain's when a key field or a map's data field is its address or MAC. */
 static void test_owns(void)
 {
@@ -271,6 +300,7 @@ int main(int argc, char **argv)
     g_test_add_func("/item-set/digest/counted-twice", test_digest_twice);
     g_test_add_func("/item-set/seal-mismatch", test_seal_mismatch);
     g_test_add_func("/item-set/diff", test_diff);
+    g_test_add_func("/item-set/without-digest", test_without_digest);
     g_test_add_func("/item-set/nft-set/owns", test_owns);
     g_test_add_func("/item-set/nft/decode", test_decode);
     return g_test_run();
