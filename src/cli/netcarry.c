@@ -556,8 +556,34 @@ static void nc_cli_print_lines(const char *sign, GPtrArray *lines)
         g_print("%s %s\n", sign, (const char *)g_ptr_array_index(lines, i));
 }
 
+/* Set elements of two captures @ms apart (@a the older): timeouts tick between them, and an
+ * install lands some ms after its capture; so @a's remaining times are taken to @b's instant, and
+ * within NC_CLI_EXPIRES_SLACK_MS of @b's they count as the same (they take @b's value).
+ * (transfer full): @a so adjusted */
+#define NC_CLI_EXPIRES_SLACK_MS 1000
+static NcItemSet *nc_cli_aged(const NcItemSet *a, const NcItemSet *b, gint64 ms)
+{
+    NcItemSet *out = nc_item_set_new(nc_item_set_ops(a));
+    g_autoptr(GPtrArray) items = nc_item_set_items(a);
+
+    for (guint i = 0; i < items->len; i++) {
+        NcNftSetElem *e = nc_nft_set_elem_copy(items->pdata[i]);
+        const NcNftSetElem *other = nc_item_set_lookup(b, e);
+
+        if (e->has_timeout) {
+            e->expires_ms = e->expires_ms > (guint64)ms ? e->expires_ms - (guint64)ms : 0;
+            if (other && other->has_timeout &&
+                ABS((gint64)other->expires_ms - (gint64)e->expires_ms) <= NC_CLI_EXPIRES_SLACK_MS)
+                e->expires_ms = other->expires_ms;
+        }
+        nc_item_set_upsert(out, e, NULL, NULL);
+    }
+    return out;
+}
+
 /* Per class: what FILE1 has that FILE2 lacks (-), the reverse (+), and what differs (~), with
- * the class's own comparison (nc-item-set.h). A class in one bundle only is all - or all +. */
+ * the class's own comparison (nc-item-set.h). A class in one bundle only is all - or all +.
+ * Set elements' remaining times are compared as at the later capture, within 1 s. */
 static gboolean nc_cmd_diff(int argc, char **argv, gboolean *different, GError **error)
 {
     GOptionEntry entries[] = {{NULL}};
@@ -583,6 +609,14 @@ static gboolean nc_cmd_diff(int argc, char **argv, gboolean *different, GError *
         if (!(ia = nc_bundle_class_items(a, d->ops, error)) ||
             !(ib = nc_bundle_class_items(b, d->ops, error)))
             return FALSE;
+        if (d->ops == &nc_nft_set_class && a->captured_us && b->captured_us) {
+            gint64 ms = (b->captured_us - a->captured_us) / 1000;
+            NcItemSet **older = ms >= 0 ? &ia : &ib;
+            NcItemSet *aged = nc_cli_aged(*older, ms >= 0 ? ib : ia, ABS(ms));
+
+            nc_item_set_free(*older);
+            *older = aged;
+        }
         diff = nc_item_set_diff(ia, ib);
         if (nc_item_diff_is_empty(diff))
             continue;
