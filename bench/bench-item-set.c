@@ -58,9 +58,9 @@ static void source(NcItemSet *sent, GArray *ups, GArray *dels, GPtrArray *chunks
     NcPeerState *st = g_new0(NcPeerState, 1);
 
     st->upserts = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    st->deletes = g_array_new(FALSE, FALSE, sizeof(NcPeerCtKey));
+    st->deletes = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
     for (guint i = 0; dels && i < dels->len; i++) {
-        const NcPeerCtKey *k = &g_array_index(dels, NcPeerCtKey, i);
+        const NcCtKey *k = &g_array_index(dels, NcCtKey, i);
         g_autoptr(GBytes) kb = nc_peer_ct_key_canonical(k, NULL);
         gboolean removed = FALSE;
 
@@ -84,7 +84,7 @@ static void destination(NcItemSet *received, NcItemSet *installed, const NcPeerS
     g_assert_true(nc_peer_state_apply(received, st, NULL));
     for (guint i = 0; i < st->deletes->len; i++) {
         g_autoptr(GBytes) k =
-            nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcPeerCtKey, i), NULL);
+            nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcCtKey, i), NULL);
 
         nc_item_set_remove_key(installed, k, NULL);
     }
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     guint rounds = argc > 2 ? (guint)atoi(argv[2]) : 7;
     g_autoptr(GArray) all = g_array_sized_new(FALSE, TRUE, sizeof(NcCtEntry), n);
     g_autoptr(GArray) changed = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
-    g_autoptr(GArray) gone = g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+    g_autoptr(GArray) gone = g_array_new(FALSE, TRUE, sizeof(NcCtKey));
     g_autofree double *src_s = g_new0(double, MAX(rounds, 1));
     g_autofree double *dst_s = g_new0(double, MAX(rounds, 1));
     guint moved;
@@ -130,9 +130,9 @@ int main(int argc, char **argv)
         g_array_append_val(changed, e);
     }
     for (guint i = 5; i < n; i += 20) {
-        NcPeerCtKey k;
+        NcCtKey k;
 
-        nc_peer_ct_key_of(&g_array_index(all, NcCtEntry, i), &k);
+        nc_ct_key_of(&g_array_index(all, NcCtEntry, i), &k);
         g_array_append_val(gone, k);
     }
     moved = n + changed->len + gone->len;

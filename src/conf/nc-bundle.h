@@ -85,6 +85,17 @@ typedef struct {
 } NcCtEntry;
 
 /**
+ * NcCtKey - what identifies a conntrack entry: its zone and original-direction tuple. The one
+ * key type: the follower's deletions, the peer protocol's, a capture's duplicate check; its
+ * canonical bytes are nc_ct_key_append_canonical()'s (conf/nc-ct-items.h). Zero it before filling
+ * it in (nc_ct_key_of()): some code hashes its bytes.
+ */
+typedef struct {
+    guint16 zone;
+    NcCtTuple orig;
+} NcCtKey;
+
+/**
  * NcBundle - the unit netcarry captures, sends, stores and installs
  * @domain_uuid:  the VM's libvirt UUID, or NULL for an operator's capture
  * @domain_name:  the VM's name, or NULL

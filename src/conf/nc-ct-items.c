@@ -165,3 +165,11 @@ const NcClassOps nc_ct_class = {
     .owns = nc_ct_class_owns,
     .free = g_free,
 };
+
+/* @entry's key, padding zeroed (NcCtKey). */
+void nc_ct_key_of(const NcCtEntry *entry, NcCtKey *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->zone = entry->zone;
+    key->orig = entry->orig;
+}

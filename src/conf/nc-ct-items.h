@@ -22,6 +22,8 @@ gboolean nc_ct_entry_append_canonical(GByteArray *out, const NcCtEntry *entry, G
 gboolean nc_ct_key_append_canonical(GByteArray *out, guint16 zone, const NcCtTuple *orig,
                                     GError **error);
 
+void nc_ct_key_of(const NcCtEntry *entry, NcCtKey *key);
+
 /* items are NcCtEntry, each allocated with g_new/g_memdup2 and freed with g_free */
 extern const NcClassOps nc_ct_class;
 

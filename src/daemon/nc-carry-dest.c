@@ -450,7 +450,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
      * after a failed delete still knows it */
     for (guint i = 0; i < st->deletes->len; i++) {
         g_autoptr(GBytes) k =
-            nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcPeerCtKey, i), error);
+            nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcCtKey, i), error);
         const NcCtEntry *old;
 
         if (!k)

@@ -80,11 +80,11 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
 static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
 {
     g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    g_autoptr(GArray) dels = g_array_new(FALSE, FALSE, sizeof(NcPeerCtKey));
+    g_autoptr(GArray) dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
 
     for (guint i = 0; deletes && i < deletes->len; i++) {
-        const NcCtEntryKey *k = &g_array_index(deletes, NcCtEntryKey, i);
-        NcPeerCtKey pk;
+        const NcCtKey *k = &g_array_index(deletes, NcCtKey, i);
+        NcCtKey pk;
         g_autoptr(GBytes) kb = NULL;
         gboolean removed = FALSE;
 
@@ -108,11 +108,11 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
     /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
      * deletions before its upserts, so this order is the same */
     for (guint off = 0; off < dels->len || off == 0; off += NC_PEER_CHUNK_ENTRIES) {
-        g_autoptr(GArray) part = g_array_new(FALSE, FALSE, sizeof(NcPeerCtKey));
+        g_autoptr(GArray) part = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
 
         if (!dels->len)
             break;
-        g_array_append_vals(part, &g_array_index(dels, NcPeerCtKey, off),
+        g_array_append_vals(part, &g_array_index(dels, NcCtKey, off),
                             MIN(NC_PEER_CHUNK_ENTRIES, dels->len - off));
         if (!nc_peer_client_send_state(c->client, NULL, part, error))
             return FALSE;
@@ -140,7 +140,7 @@ static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
         /* a resync: whatever the destination holds and the new set lacks is gone */
         g_autoptr(GHashTable) now =
             g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
-        g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtEntryKey));
+        g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
 
         g_autoptr(GPtrArray) sent = nc_item_set_items(c->sent);
 
@@ -157,7 +157,9 @@ static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
             g_autoptr(GBytes) k = nc_item_set_key_of(c->sent, v, NULL);
 
             if (!g_hash_table_contains(now, k)) {
-                NcCtEntryKey ek = {v->orig, v->zone};
+                NcCtKey ek;
+
+                nc_ct_key_of(v, &ek);
 
                 g_array_append_val(gone, ek);
             }

@@ -166,8 +166,8 @@ static NcChanges *nc_ct_class_take_changes(gpointer p)
         g_ptr_array_add(out->upserts,
                         g_memdup2(&g_array_index(ct->upserts, NcCtEntry, i), sizeof(NcCtEntry)));
     for (guint i = 0; i < ct->deletions->len; i++) {
-        const NcCtEntryKey *k = &g_array_index(ct->deletions, NcCtEntryKey, i);
-        NcPeerCtKey pk = {.zone = k->zone, .orig = k->orig};
+        const NcCtKey *k = &g_array_index(ct->deletions, NcCtKey, i);
+        NcCtKey pk = {.zone = k->zone, .orig = k->orig};
         GBytes *b = nc_peer_ct_key_canonical(&pk, NULL);
 
         if (b)

@@ -3,7 +3,7 @@
  * An adapter, so that conntrack can move onto src/drivers/nc-state-driver.h without changing
  * what goes on the wire: its class (conf/nc-ct-items.h) encodes as the peer protocol does, so
  * an NcItemSet of this class has the digest the peer protocol's SEAL carries (version 3 and on),
- * and its keys are NcPeerCtKey's canonical bytes.
+ * and its keys are NcCtKey's canonical bytes.
  */
 #pragma once
 

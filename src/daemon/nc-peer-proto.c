@@ -179,7 +179,7 @@ NcPeerMsg *nc_peer_msg_new(NcPeerMsgType type)
     msg->type = type;
     if (type == NC_PEER_MSG_STATE) {
         msg->state.upserts = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
-        msg->state.deletes = g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+        msg->state.deletes = g_array_new(FALSE, TRUE, sizeof(NcCtKey));
     } else if (type == NC_PEER_MSG_ITEMS) {
         msg->items.items = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
         msg->items.not_carried = nc_not_carried_list_new();
@@ -439,7 +439,7 @@ static gboolean put_entry(GByteArray *b, const NcCtEntry *e, GError **error)
     return nc_ct_entry_append_canonical(b, e, error);
 }
 
-static gboolean put_key(GByteArray *b, const NcPeerCtKey *k, GError **error)
+static gboolean put_key(GByteArray *b, const NcCtKey *k, GError **error)
 {
     return nc_ct_key_append_canonical(b, k->zone, &k->orig, error);
 }
@@ -460,20 +460,13 @@ GBytes *nc_peer_ct_entry_canonical(const NcCtEntry *entry, GError **error)
     return g_byte_array_free_to_bytes(g_steal_pointer(&b));
 }
 
-GBytes *nc_peer_ct_key_canonical(const NcPeerCtKey *key, GError **error)
+GBytes *nc_peer_ct_key_canonical(const NcCtKey *key, GError **error)
 {
     g_autoptr(GByteArray) b = g_byte_array_sized_new(64);
 
     if (!put_key(b, key, error))
         return NULL;
     return g_byte_array_free_to_bytes(g_steal_pointer(&b));
-}
-
-void nc_peer_ct_key_of(const NcCtEntry *entry, NcPeerCtKey *key)
-{
-    memset(key, 0, sizeof(*key));
-    key->zone = entry->zone;
-    key->orig = entry->orig;
 }
 
 /**
@@ -551,7 +544,7 @@ GBytes *nc_peer_msg_encode_version(const NcPeerMsg *msg, guint32 version, GError
             if (!put_entry(b, &g_array_index(msg->state.upserts, NcCtEntry, i), error))
                 return NULL;
         for (guint i = 0; i < nd; i++)
-            if (!put_key(b, &g_array_index(msg->state.deletes, NcPeerCtKey, i), error))
+            if (!put_key(b, &g_array_index(msg->state.deletes, NcCtKey, i), error))
                 return NULL;
         break;
     }
@@ -776,7 +769,7 @@ static gboolean rd_entry(Reader *r, NcCtEntry *e)
     return TRUE;
 }
 
-static gboolean rd_key(Reader *r, NcPeerCtKey *k)
+static gboolean rd_key(Reader *r, NcCtKey *k)
 {
     guint8 af, reserved;
     gsize alen;
@@ -1055,7 +1048,7 @@ NcPeerMsg *nc_peer_msg_decode_version(guint32 version, NcPeerMsgType type, const
                 return NULL;
         r.item = "delete";
         for (r.index = 0; r.index < nd; r.index++)
-            if (!rd_key(&r, &g_array_index(msg->state.deletes, NcPeerCtKey, r.index)))
+            if (!rd_key(&r, &g_array_index(msg->state.deletes, NcCtKey, r.index)))
                 return NULL;
         r.item = NULL;
         break;
@@ -1272,7 +1265,7 @@ gboolean nc_peer_state_apply(NcItemSet *set, const NcPeerState *state, GError **
 {
     for (guint i = 0; i < state->deletes->len; i++) {
         g_autoptr(GBytes) key =
-            nc_peer_ct_key_canonical(&g_array_index(state->deletes, NcPeerCtKey, i), error);
+            nc_peer_ct_key_canonical(&g_array_index(state->deletes, NcCtKey, i), error);
 
         if (!key)
             return FALSE;

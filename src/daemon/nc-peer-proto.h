@@ -69,15 +69,6 @@ typedef enum {
 const char *nc_peer_abort_code_to_string(NcPeerAbortCode code); /* "protocol", ... */
 
 /**
- * NcPeerCtKey - what identifies a conntrack entry in a set: its zone and original tuple
- * (the same identity as nc-ct-diff's)
- */
-typedef struct {
-    guint16 zone;
-    NcCtTuple orig;
-} NcPeerCtKey;
-
-/**
  * NcPeerHello - the first message each way
  * @version:        the newest protocol version the sender speaks
  * @compat_version: the oldest one it still speaks
@@ -130,8 +121,8 @@ typedef struct {
 /**
  * NcPeerState - one chunk of changes to the receiver's copy of the domain's set
  * @seq:     0 for the first chunk of a connection, then +1 per chunk
- * @upserts: (element-type NcCtEntry): entries to create or replace (by NcPeerCtKey)
- * @deletes: (element-type NcPeerCtKey): entries to remove; applied before @upserts
+ * @upserts: (element-type NcCtEntry): entries to create or replace (by NcCtKey)
+ * @deletes: (element-type NcCtKey): entries to remove; applied before @upserts
  */
 typedef struct {
     guint32 seq;
@@ -286,8 +277,7 @@ gboolean nc_peer_hello_negotiate(const NcPeerHello *peer, guint32 my_version,
 
 /* The canonical encodings (what is hashed and sent); (transfer full) */
 GBytes *nc_peer_ct_entry_canonical(const NcCtEntry *entry, GError **error);
-GBytes *nc_peer_ct_key_canonical(const NcPeerCtKey *key, GError **error);
-void nc_peer_ct_key_of(const NcCtEntry *entry, NcPeerCtKey *key);
+GBytes *nc_peer_ct_key_canonical(const NcCtKey *key, GError **error);
 
 /* The SEAL's conntrack digest is NcItemSet's of nc_ct_class (conf/nc-ct-items.h), byte for byte:
  * the sum the theory of operation defines. A receiver keeps the chunks in one such set. */

@@ -1822,7 +1822,7 @@ void nc_peer_client_abort(NcPeerClient *client, NcPeerAbortCode code, const char
  * nc_peer_client_send_state() - queue one STATE chunk (it leaves in order, without waiting)
  * @client:  a connected client
  * @upserts: (element-type NcCtEntry) (nullable): entries to create or replace
- * @deletes: (element-type NcPeerCtKey) (nullable): keys to remove
+ * @deletes: (element-type NcCtKey) (nullable): keys to remove
  * @error:   the link's failure if it has failed, or NC_ERROR_INVALID_ARG for an entry that
  *           cannot be encoded or a chunk over the size limit (split at NC_PEER_CHUNK_ENTRIES)
  *
@@ -1853,7 +1853,7 @@ gboolean nc_peer_client_send_state(NcPeerClient *client, GArray *upserts, GArray
     msg->state.upserts =
         upserts ? g_array_ref(upserts) : g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
     msg->state.deletes =
-        deletes ? g_array_ref(deletes) : g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+        deletes ? g_array_ref(deletes) : g_array_new(FALSE, TRUE, sizeof(NcCtKey));
     frame = nc_peer_msg_encode_version(msg, client->link->version, error);
     if (!frame)
         return FALSE;

@@ -81,7 +81,7 @@
 #define NC_CTEV_DISCARD_MAX_US (500 * 1000)
 
 typedef struct {
-    NcCtEntryKey key;
+    NcCtKey key;
     NcCtEntry e;
     gboolean sent;  /* the consumer was given this entry (so its deletion must be reported) */
     gboolean dirty; /* changed since the last set */
@@ -93,9 +93,9 @@ struct NcCtFollower {
     NcCt *ct; /* a separate socket for resync dumps: the BPF filter would drop their rows */
     GSource *source;
     NcCtSelector sel;    /* own copy */
-    GHashTable *shadow;  /* NcCtEntryKey* (inside the record) -> NcCtRecord* (owned) */
+    GHashTable *shadow;  /* NcCtKey* (inside the record) -> NcCtRecord* (owned) */
     GHashTable *dirty;   /* NcCtRecord* set */
-    GHashTable *deleted; /* NcCtEntryKey* (owned) set */
+    GHashTable *deleted; /* NcCtKey* (owned) set */
     guint64 generation;
     gboolean needs_resync;
     NcCtFollowerStats stats;
@@ -123,13 +123,13 @@ static NcCtChanges *nc_ct_changes_new(void)
     NcCtChanges *c = g_new0(NcCtChanges, 1);
 
     c->upserts = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    c->deletions = g_array_new(FALSE, FALSE, sizeof(NcCtEntryKey));
+    c->deletions = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
     return c;
 }
 
 /* ---- keys and selection ---- */
 
-static void nc_ctev_key_of(const NcCtEntry *e, NcCtEntryKey *k)
+static void nc_ctev_key_of(const NcCtEntry *e, NcCtKey *k)
 {
     memset(k, 0, sizeof(*k));
     k->orig = e->orig;
@@ -147,7 +147,7 @@ static guint nc_ctev_addr_hash(guint h, const NcAddr *a)
 /* Field by field, not memcmp: struct padding is not guaranteed to be zero. */
 static guint nc_ctev_key_hash(gconstpointer p)
 {
-    const NcCtEntryKey *k = p;
+    const NcCtKey *k = p;
     guint h = 5381;
 
     h = nc_ctev_addr_hash(h, &k->orig.src);
@@ -162,7 +162,7 @@ static guint nc_ctev_key_hash(gconstpointer p)
 
 static gboolean nc_ctev_key_equal(gconstpointer pa, gconstpointer pb)
 {
-    const NcCtEntryKey *a = pa, *b = pb;
+    const NcCtKey *a = pa, *b = pb;
 
     return a->zone == b->zone && a->orig.proto == b->orig.proto && a->orig.sport == b->orig.sport &&
            a->orig.dport == b->orig.dport && a->orig.icmp_id == b->orig.icmp_id &&
@@ -314,7 +314,7 @@ static void nc_ctev_forget(NcCtFollower *f, NcCtRecord *rec)
 {
     g_hash_table_remove(f->dirty, rec);
     if (rec->sent) {
-        NcCtEntryKey *k = g_memdup2(&rec->key, sizeof(rec->key));
+        NcCtKey *k = g_memdup2(&rec->key, sizeof(rec->key));
         g_hash_table_add(f->deleted, k);
     }
     g_hash_table_remove(f->shadow, &rec->key); /* frees rec */
@@ -326,7 +326,7 @@ static gboolean nc_ctev_apply(NcCtFollower *f, const struct nlmsghdr *nlh)
     guint8 subsys = NFNL_SUBSYS_ID(nlh->nlmsg_type);
     guint8 msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
     NcCtEntry e;
-    NcCtEntryKey key;
+    NcCtKey key;
     NcCtRecord *rec;
 
     if (subsys != NFNL_SUBSYS_CTNETLINK ||

@@ -15,16 +15,6 @@ G_BEGIN_DECLS
 typedef struct NcCtFollower NcCtFollower;
 
 /**
- * NcCtEntryKey - what identifies a conntrack entry (and a deletion)
- * @orig: the original-direction tuple
- * @zone: the conntrack zone
- */
-typedef struct {
-    NcCtTuple orig;
-    guint16 zone;
-} NcCtEntryKey;
-
-/**
  * NcCtChanges - a set of changes to apply to the destination's copy
  * @generation: increases by one with every set handed out (take or resync), so a receiver can
  *              tell a missing set
@@ -32,7 +22,7 @@ typedef struct {
  *              whatever it holds for the VM that is not in it; @deletions is then empty
  * @upserts:    (element-type NcCtEntry): entries to create, or to update if present; each is the
  *              latest known complete state of that entry
- * @deletions:  (element-type NcCtEntryKey): entries that are gone (or no longer selected)
+ * @deletions:  (element-type NcCtKey): entries that are gone (or no longer selected)
  *
  * A receiver applies @deletions before @upserts: a key may be in both when an entry was
  * deleted and re-created between two sets.

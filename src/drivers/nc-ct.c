@@ -439,11 +439,6 @@ gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
 
 /* ---- capture ---- */
 
-typedef struct {
-    NcCtTuple orig;
-    guint16 zone;
-} NcCtKey;
-
 static guint nc_ct_key_hash(gconstpointer p)
 {
     const guint8 *b = p;

@@ -56,10 +56,10 @@ static void second_chunk(GArray *upserts, GArray *deletes)
 {
     NcCtEntry e = entry("10.0.0.5", 40001, 300);
     NcCtEntry gone = entry("2001:db8::5", 40002, 0);
-    NcPeerCtKey k;
+    NcCtKey k;
 
     g_array_append_val(upserts, e);
-    nc_peer_ct_key_of(&gone, &k);
+    nc_ct_key_of(&gone, &k);
     g_array_append_val(deletes, k);
 }
 
@@ -78,7 +78,7 @@ static void test_same_digest(void)
     g_autoptr(NcItemSet) sent = nc_item_set_new(&nc_ct_class);
     g_autoptr(NcItemSet) one = nc_item_set_new(&nc_ct_class);
     g_autoptr(GArray) upserts = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
-    g_autoptr(GArray) deletes = g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+    g_autoptr(GArray) deletes = g_array_new(FALSE, TRUE, sizeof(NcCtKey));
     NcPeerState state = {0, upserts, deletes};
     NcCtEntry e1 = entry("10.0.0.5", 1, 1);
 
@@ -110,9 +110,9 @@ static void test_same_digest(void)
         NcCtEntry e = entry("10.0.0.5", 40001, 0);
         g_autoptr(GBytes) key = NULL;
         const NcCtEntry *found;
-        NcPeerCtKey k;
+        NcCtKey k;
 
-        nc_peer_ct_key_of(&e, &k);
+        nc_ct_key_of(&e, &k);
         key = nc_peer_ct_key_canonical(&k, NULL);
         found = nc_item_set_lookup_key(received, key);
         g_assert_nonnull(found);

@@ -80,10 +80,10 @@ static NcPeerMsg *make_state(guint seq, guint n_up, guint n_del)
     }
     for (guint i = 0; i < n_del; i++) {
         NcCtEntry e;
-        NcPeerCtKey k;
+        NcCtKey k;
 
         make_entry(1000 + i, &e);
-        nc_peer_ct_key_of(&e, &k);
+        nc_ct_key_of(&e, &k);
         g_array_append_val(m->state.deletes, k);
     }
     return m;
@@ -130,8 +130,8 @@ static void test_round_trip(void)
     /* the decoder zeroes what the encoding omits, so equal structs mean an exact round trip */
     g_assert_cmpmem(s2->state.upserts->data, 40 * sizeof(NcCtEntry), state->state.upserts->data,
                     40 * sizeof(NcCtEntry));
-    g_assert_cmpmem(s2->state.deletes->data, 5 * sizeof(NcPeerCtKey), state->state.deletes->data,
-                    5 * sizeof(NcPeerCtKey));
+    g_assert_cmpmem(s2->state.deletes->data, 5 * sizeof(NcCtKey), state->state.deletes->data,
+                    5 * sizeof(NcCtKey));
 
     seal->seal.chunks = 3;
     seal->seal.count = G_MAXUINT64 - 1;
@@ -657,9 +657,9 @@ static void test_set(void)
     final[5].timeout = 17;
     g_array_append_val(c2->state.upserts, final[5]);
     {
-        NcPeerCtKey k;
+        NcCtKey k;
 
-        nc_peer_ct_key_of(&final[6], &k);
+        nc_ct_key_of(&final[6], &k);
         g_array_append_val(c2->state.deletes, k);
     }
     g_assert_true(nc_peer_state_apply(set, &c1->state, NULL));

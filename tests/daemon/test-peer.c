@@ -298,15 +298,15 @@ static guint stream_and_seal(Fixture *f, NcPeerClient *c, guint n, guint chunk, 
     }
     if (changes) { /* stop-and-copy: entry 7 changed, entries 10..14 gone */
         g_autoptr(GArray) up = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
-        g_autoptr(GArray) del = g_array_new(FALSE, TRUE, sizeof(NcPeerCtKey));
+        g_autoptr(GArray) del = g_array_new(FALSE, TRUE, sizeof(NcCtKey));
 
         g_array_index(all, NcCtEntry, 7).timeout = 99;
         g_array_index(all, NcCtEntry, 7).tcp_state = 4;
         g_array_append_val(up, g_array_index(all, NcCtEntry, 7));
         for (guint i = 10; i < 15; i++) {
-            NcPeerCtKey k;
+            NcCtKey k;
 
-            nc_peer_ct_key_of(&g_array_index(all, NcCtEntry, i), &k);
+            nc_ct_key_of(&g_array_index(all, NcCtEntry, i), &k);
             g_array_append_val(del, k);
         }
         g_array_remove_range(all, 10, 5);

@@ -97,12 +97,12 @@ int main(int argc, char **argv)
                                {5, 6, 0, 1700000000200000}};
     g_autoptr(NcItemSet) sent = nc_item_set_new(&nc_ct_class);
     NcCtEntry e[2];
-    NcPeerCtKey k;
+    NcCtKey k;
 
     entry(0, &e[0]);
     entry(1, &e[1]);
     g_array_append_vals(state->state.upserts, e, 2);
-    nc_peer_ct_key_of(&e[1], &k);
+    nc_ct_key_of(&e[1], &k);
     k.zone = 9;
     g_array_append_val(state->state.deletes, k);
     state->state.seq = 3;

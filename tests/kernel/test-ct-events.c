@@ -265,7 +265,7 @@ static void test_delete(Fixture *f, gconstpointer data)
     g_assert_cmpuint(c->upserts->len, ==, 0);
     g_assert_cmpuint(c->deletions->len, ==, 1);
     if (c->deletions->len == 1) {
-        const NcCtEntryKey *k = &g_array_index(c->deletions, NcCtEntryKey, 0);
+        const NcCtKey *k = &g_array_index(c->deletions, NcCtKey, 0);
         NcAddr vm6;
         g_assert_true(nc_addr_parse(VM6, &vm6, NULL));
         g_assert_true(nc_addr_equal(&k->orig.src, &vm6));
