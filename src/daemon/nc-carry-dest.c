@@ -414,6 +414,20 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
         c->e->opt.resume_func(c->uuid, c->e->opt.user_data);
 }
 
+/* If this carry installed the entry of @key (taken), it goes into @del (and its key into
+ * @del_keys) to be deleted before what replaces it. */
+static void installed_to_delete(Carry *c, GBytes *key, GArray *del, GPtrArray *del_keys)
+{
+    const NcCtEntry *old = nc_item_set_lookup_key(c->installed, key);
+
+    if (!old) {
+        g_bytes_unref(key);
+        return;
+    }
+    g_array_append_vals(del, old, 1);
+    g_ptr_array_add(del_keys, key);
+}
+
 /* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */
 static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
 {
@@ -451,28 +465,18 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     for (guint i = 0; i < st->deletes->len; i++) {
         g_autoptr(GBytes) k =
             nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcCtKey, i), error);
-        const NcCtEntry *old;
 
         if (!k)
             return FALSE;
-        old = nc_item_set_lookup_key(c->installed, k);
-        if (old) {
-            g_array_append_vals(del, old, 1);
-            g_ptr_array_add(del_keys, g_steal_pointer(&k));
-        }
+        installed_to_delete(c, g_steal_pointer(&k), del, del_keys);
     }
     for (guint i = 0; i < st->upserts->len; i++) {
         NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
-        g_autoptr(GBytes) k = nc_item_set_key_of(c->installed, &en, error);
-        const NcCtEntry *old;
+        GBytes *k = nc_item_set_key_of(c->installed, &en, error);
 
         if (!k)
             return FALSE;
-        old = nc_item_set_lookup_key(c->installed, k);
-        if (old) {
-            g_array_append_vals(del, old, 1);
-            g_ptr_array_add(del_keys, g_steal_pointer(&k));
-        }
+        installed_to_delete(c, k, del, del_keys);
         en.timeout = installed_timeout(&c->timeouts, &en);
         g_array_append_val(ups, en);
     }

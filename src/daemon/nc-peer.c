@@ -1736,6 +1736,22 @@ guint32 nc_peer_client_get_version(NcPeerClient *client)
     return client->peer_hello && client->link ? client->link->version : 0;
 }
 
+/* Whether state may go out now: connected, not failed, not sealing. */
+static gboolean client_may_send(NcPeerClient *client, GError **error)
+{
+    if (client->failure) {
+        g_propagate_error(error, g_error_copy(client->failure));
+        return FALSE;
+    }
+    if (!client->peer_hello || client->seal_task || client->link->dead) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "no open peer connection to %s to send state on",
+                    client->remote ? client->remote : "a destination");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /**
  * nc_peer_client_send_items() - queue one ITEMS message (version 4: a class beside conntrack)
  * @client: a connected client
@@ -1750,16 +1766,8 @@ gboolean nc_peer_client_send_items(NcPeerClient *client, const NcPeerItems *item
     NcPeerMsg msg = {.type = NC_PEER_MSG_ITEMS};
     GBytes *frame;
 
-    if (client->failure) {
-        g_propagate_error(error, g_error_copy(client->failure));
+    if (!client_may_send(client, error))
         return FALSE;
-    }
-    if (!client->peer_hello || client->seal_task || client->link->dead) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "no open peer connection to %s to send state on",
-                    client->remote ? client->remote : "a destination");
-        return FALSE;
-    }
     msg.items = *items;
     frame = nc_peer_msg_encode_version(&msg, client->link->version, error);
     if (!frame)
@@ -1836,16 +1844,8 @@ gboolean nc_peer_client_send_state(NcPeerClient *client, GArray *upserts, GArray
     g_autoptr(NcPeerMsg) msg = nc_peer_msg_new(NC_PEER_MSG_STATE);
     GBytes *frame;
 
-    if (client->failure) {
-        g_propagate_error(error, g_error_copy(client->failure));
+    if (!client_may_send(client, error))
         return FALSE;
-    }
-    if (!client->peer_hello || client->seal_task || client->link->dead) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "no open peer connection to %s to send state on",
-                    client->remote ? client->remote : "a destination");
-        return FALSE;
-    }
     msg->state.seq = client->chunks;
     /* borrow the caller's arrays for encoding */
     g_array_unref(msg->state.upserts);
