@@ -224,6 +224,8 @@ static gboolean src_keepalive(gpointer data)
         src_fail(c, err->message, TRUE);
         return G_SOURCE_CONTINUE;
     }
+    CLOG(G_LOG_LEVEL_DEBUG, c, "keepalive sent (%" G_GINT64_FORMAT " ms after the last chunk)",
+         (g_get_monotonic_time() - c->last_send_us) / 1000);
     c->last_send_us = g_get_monotonic_time();
     return G_SOURCE_CONTINUE;
 }

@@ -249,6 +249,25 @@ static void daemon_stop(NcDaemon *d)
     g_clear_pointer(&d->metrics, nc_metrics_free);
 }
 
+/* Every carry's keepalive and bound runs on the main loop: a loop held for seconds (a call that
+ * blocks) looks like a dead peer to the other host. The log says when it happened, and how long. */
+#define NC_LOOP_WATCH_MS 250
+#define NC_LOOP_LATE_MS 1000
+static gint64 watched_us;
+
+static gboolean loop_watch(gpointer data)
+{
+    gint64 *last = data, now = g_get_monotonic_time();
+    gint64 late_ms = *last ? (now - *last) / 1000 - NC_LOOP_WATCH_MS : 0;
+
+    if (late_ms > NC_LOOP_LATE_MS)
+        g_warning("the main loop was held for about %" G_GINT64_FORMAT
+                  " ms (timers, keepalives and events waited)",
+                  late_ms);
+    *last = now;
+    return G_SOURCE_CONTINUE;
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL;
@@ -298,6 +317,7 @@ int main(int argc, char **argv)
     gvir_init(NULL, NULL);
     gvir_event_register();
     d.loop = g_main_loop_new(NULL, FALSE);
+    g_timeout_add(NC_LOOP_WATCH_MS, loop_watch, &watched_us);
     g_unix_signal_add(SIGTERM, on_signal, &d);
     g_unix_signal_add(SIGINT, on_signal, &d);
 
