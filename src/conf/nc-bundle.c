@@ -420,32 +420,37 @@ static gboolean nc_bundle_ct_digest(const GArray *entries, NcDigest *digest, GEr
     return TRUE;
 }
 
+typedef struct {
+    GBytes *key;
+    gpointer item;
+} NcKeyedItem;
+
+static gint nc_keyed_item_cmp(gconstpointer a, gconstpointer b)
+{
+    return g_bytes_compare(((const NcKeyedItem *)a)->key, ((const NcKeyedItem *)b)->key);
+}
+
 /* A set's items in the order of their canonical keys, so that the same set is always written
- * the same way. Return: (transfer container) */
+ * the same way (a capture of 100k entries too: a sort, not an insertion sort, which took 4 min
+ * 48 s for 83k). Return: (transfer container) */
 static GPtrArray *nc_bundle_sorted_items(const NcItemSet *set)
 {
-    GPtrArray *items = nc_item_set_items(set);
-    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-    g_autoptr(GArray) order = g_array_sized_new(FALSE, FALSE, sizeof(guint), items->len);
+    g_autoptr(GPtrArray) items = nc_item_set_items(set);
+    g_autoptr(GArray) keyed = g_array_sized_new(FALSE, FALSE, sizeof(NcKeyedItem), items->len);
     GPtrArray *sorted = g_ptr_array_sized_new(items->len);
 
     for (guint i = 0; i < items->len; i++) {
-        g_ptr_array_add(keys, nc_item_set_key_of(set, items->pdata[i], NULL));
-        g_array_append_val(order, i);
-    }
-    for (guint i = 1; i < order->len; i++) { /* insertion sort on indexes: sets are small */
-        guint v = g_array_index(order, guint, i), j = i;
+        NcKeyedItem k = {nc_item_set_key_of(set, items->pdata[i], NULL), items->pdata[i]};
 
-        while (j > 0 && g_bytes_compare(keys->pdata[g_array_index(order, guint, j - 1)],
-                                        keys->pdata[v]) > 0) {
-            g_array_index(order, guint, j) = g_array_index(order, guint, j - 1);
-            j--;
-        }
-        g_array_index(order, guint, j) = v;
+        g_array_append_val(keyed, k);
     }
-    for (guint i = 0; i < order->len; i++)
-        g_ptr_array_add(sorted, items->pdata[g_array_index(order, guint, i)]);
-    g_ptr_array_unref(items);
+    g_array_sort(keyed, nc_keyed_item_cmp);
+    for (guint i = 0; i < keyed->len; i++) {
+        NcKeyedItem *k = &g_array_index(keyed, NcKeyedItem, i);
+
+        g_ptr_array_add(sorted, k->item);
+        g_bytes_unref(k->key);
+    }
     return sorted;
 }
 
