@@ -295,16 +295,6 @@ char *nc_carry_classes_refused(NcCarryClasses *cc, const char *const *accepted)
     return s->len ? g_string_free(g_steal_pointer(&s), FALSE) : NULL;
 }
 
-/* Items captured last, over every class. */
-guint nc_carry_classes_count(NcCarryClasses *cc)
-{
-    guint n = 0;
-
-    for (guint i = 0; i < cc->n; i++)
-        n += nc_item_set_count(cc->cls[i].set);
-    return n;
-}
-
 /**
  * nc_carry_classes_sums() - each sent class's count and digest, for the SEAL
  *

@@ -33,7 +33,6 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
                                     const char *const *accepted);
 char *nc_carry_classes_refused(NcCarryClasses *cc, const char *const *accepted);
 GArray *nc_carry_classes_sums(NcCarryClasses *cc);
-guint nc_carry_classes_count(NcCarryClasses *cc);
 GArray *nc_carry_classes_cleanup(NcCarryClasses *cc);
 
 /* destination */

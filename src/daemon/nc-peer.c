@@ -925,25 +925,17 @@ static void session_on_message(gpointer owner, NcPeerMsg *msg_)
         return;
     }
     /* SESSION_STREAMING */
-    if (msg->type == NC_PEER_MSG_ITEMS) {
-        reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
-        if (session_gone(s, reply))
-            return;
-        if (reply) {
-            session_finish(s, reply);
-            return;
-        }
-        link_read(s->link, server->idle_ms, "STATE or SEAL");
-        return;
-    }
-    if (msg->type == NC_PEER_MSG_STATE) {
-        if (msg->state.seq != s->chunks) {
+    if (msg->type == NC_PEER_MSG_STATE || msg->type == NC_PEER_MSG_ITEMS) {
+        /* STATE chunks are numbered (the seal counts them); ITEMS are checked by their class's
+         * sums in the seal */
+        if (msg->type == NC_PEER_MSG_STATE && msg->state.seq != s->chunks) {
             session_protocol_error(s, g_error_new(NC_ERROR, NC_ERROR_INVALID_DATA,
                                                   "%s sent STATE chunk %u where %u was due",
                                                   s->remote, msg->state.seq, s->chunks));
             return;
         }
-        s->chunks++;
+        if (msg->type == NC_PEER_MSG_STATE)
+            s->chunks++;
         reply = server->message_func ? server->message_func(s, msg, server->user_data) : NULL;
         if (session_gone(s, reply))
             return;
