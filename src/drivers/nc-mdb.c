@@ -137,47 +137,27 @@ void nc_mdb_close(NcMdb *m)
 static gboolean nc_mdb_query(NcMdb *m, struct nlmsghdr *nlh, mnl_cb_t cb, gpointer data,
                              const char *what, int *errnum, GError **error)
 {
-    guint32 seq = ++m->seq;
-    int r;
+    NcMnlQuery q = {m->nl,       m->portid, m->rbuf, NC_MDB_RBUF_SIZE, NC_MDB_TIMEOUT_MS,
+                    "rtnetlink", m->netns};
 
-    *errnum = 0;
-    nlh->nlmsg_seq = seq;
-    nlh->nlmsg_flags |= NLM_F_ACK;
-    if (mnl_socket_sendto(m->nl, nlh, nlh->nlmsg_len) < 0) {
-        int saved = errno;
+    return nc_mnl_query(&q, ++m->seq, nlh, cb, data, what, errnum, error);
+}
 
-        g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                    "cannot send %s in network namespace %s: %s", what, nc_mdb_netns(m),
-                    g_strerror(saved));
-        return FALSE;
-    }
-    do {
-        ssize_t n;
+/* A dump of @type (RTM_GETLINK, RTM_GETMDB) with an empty family header of @hdr_len bytes whose
+ * first byte is @family: every message to @cb. */
+static gboolean nc_mdb_dump_all(NcMdb *m, guint16 type, guint8 family, gsize hdr_len, mnl_cb_t cb,
+                                gpointer data, const char *what, GError **error)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    guint8 *hdr;
+    int errnum;
 
-        if (!nc_mnl_wait_readable(m->nl, NC_MDB_TIMEOUT_MS, "rtnetlink", m->netns, error))
-            return FALSE;
-        n = mnl_socket_recvfrom(m->nl, m->rbuf, NC_MDB_RBUF_SIZE);
-        if (n < 0) {
-            int saved = errno;
-
-            g_set_error(error, NC_ERROR, NC_ERROR_IO,
-                        "reading rtnetlink's answer to %s in network namespace %s: %s", what,
-                        nc_mdb_netns(m), g_strerror(saved));
-            return FALSE;
-        }
-        r = mnl_cb_run(m->rbuf, n, seq, m->portid, cb, data);
-    } while (r > MNL_CB_STOP);
-    if (r < 0) {
-        *errnum = errno;
-        g_set_error(
-            error, NC_ERROR,
-            *errnum ? (*errnum == ENOENT ? NC_ERROR_NOT_FOUND : nc_error_code_from_errno(*errnum))
-                    : NC_ERROR_INVALID_DATA,
-            "%s in network namespace %s: %s", what, nc_mdb_netns(m),
-            *errnum ? g_strerror(*errnum) : "an answer that does not decode");
-        return FALSE;
-    }
-    return TRUE;
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    hdr = mnl_nlmsg_put_extra_header(nlh, hdr_len);
+    hdr[0] = family;
+    return nc_mdb_query(m, nlh, cb, data, what, &errnum, error);
 }
 
 typedef struct {
@@ -254,17 +234,10 @@ static int nc_mdb_link_cb(const struct nlmsghdr *nlh, void *data)
 /* (transfer full) (element-type NcMdbLink): every link of the namespace */
 static GArray *nc_mdb_links(NcMdb *m, GError **error)
 {
-    char buf[MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    struct ifinfomsg *ifm;
     g_autoptr(GArray) links = g_array_new(FALSE, TRUE, sizeof(NcMdbLink));
-    int errnum;
 
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-    ifm->ifi_family = AF_UNSPEC;
-    if (!nc_mdb_query(m, nlh, nc_mdb_link_cb, links, "the list of links", &errnum, error))
+    if (!nc_mdb_dump_all(m, RTM_GETLINK, AF_UNSPEC, sizeof(struct ifinfomsg), nc_mdb_link_cb, links,
+                         "the list of links", error))
         return NULL;
     return g_steal_pointer(&links);
 }
@@ -450,17 +423,10 @@ static int nc_mdb_dump_cb(const struct nlmsghdr *nlh, void *data)
 /* (transfer full) (element-type NcMdbRaw): every port group of every bridge */
 static GArray *nc_mdb_dump(NcMdb *m, GError **error)
 {
-    char buf[MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    struct br_port_msg *bpm;
     g_autoptr(GArray) out = g_array_new(FALSE, TRUE, sizeof(NcMdbRaw));
-    int errnum;
 
-    nlh->nlmsg_type = RTM_GETMDB;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    bpm = mnl_nlmsg_put_extra_header(nlh, sizeof(*bpm));
-    bpm->family = AF_BRIDGE;
-    if (!nc_mdb_query(m, nlh, nc_mdb_dump_cb, out, "the bridges' mdb", &errnum, error))
+    if (!nc_mdb_dump_all(m, RTM_GETMDB, AF_BRIDGE, sizeof(struct br_port_msg), nc_mdb_dump_cb, out,
+                         "the bridges' mdb", error))
         return NULL;
     return g_steal_pointer(&out);
 }
@@ -914,8 +880,8 @@ static gboolean nc_mdb_remove_cb(gpointer h, const NcItemSet *items, guint *n_re
     return nc_mdb_remove(h, items, n_removed, error);
 }
 
-/* no follower: a report changes the mdb without an event netcarry could attribute cheaply, and
- * a VM's groups are few: captured again at the stop */
+/* no follower: the kernel announces mdb changes (RTNLGRP_MDB), but a VM's groups are few and a
+ * capture is one dump (a whole bridge's), so the engine captures the class again at the stop */
 const NcStateDriver nc_mdb_driver = {
     .ops = &nc_mdb_class,
     .at = NC_DRIVER_AT_PRECOPY,

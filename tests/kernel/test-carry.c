@@ -1689,27 +1689,6 @@ static gboolean mdb_tap(const char *ns, const char *tap, GError **error)
            run_in("ip", ns, peer, error);
 }
 
-/* The mdb entries of @port in @ns (keyed by the guest's MAC: the port is found by libvirt's
- * tap MAC). */
-static NcItemSet *mdb_of(const char *ns, const char *port_mac_owner)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(NcOwner) owner = nc_owner_new();
-    NcItemSet *set = nc_item_set_new(&nc_mdb_class);
-    gpointer h = nc_mdb_driver.open(ns, &error);
-    guint8 mac[6];
-
-    g_assert_true(nc_mac_parse(port_mac_owner, mac));
-    g_array_append_vals(owner->macs, mac, 1);
-    g_assert_nonnull(h);
-    if (h) {
-        g_assert_true(nc_mdb_driver.capture(h, owner, set, NULL, &error));
-        g_assert_no_error(error);
-        nc_mdb_driver.close(h);
-    }
-    return set;
-}
-
 static const char *const MDB_GROUPS[] = {"grp 239.1.1.1", "grp 239.1.1.2 permanent",
                                          "grp 239.1.1.3 src 10.0.0.9"};
 
@@ -1746,26 +1725,26 @@ static void test_mdb(Fixture *f, gconstpointer data)
     NC_KTEST_CHECK_OK(ok, error);
     want_dst = 1;
     wait_for(f, dst_has_want, 5000, "pre-copy");
-    dst = mdb_of(f->ns_dst, MDB_GUEST_MAC);
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(dst), ==, 0); /* nothing before the seal */
     g_clear_pointer(&dst, nc_item_set_free);
     stop_and_install(f);
-    src = mdb_of(f->ns_src, MDB_GUEST_MAC);
-    dst = mdb_of(f->ns_dst, MDB_GUEST_MAC);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
     diff = nc_item_set_diff(src, dst);
     g_assert_true(nc_item_diff_is_empty(diff));
-    other = mdb_of(f->ns_dst, "52:54:00:88:88:88");
+    other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
     g_assert_cmpuint(nc_item_set_count(other), ==, 1);
     g_clear_pointer(&dst, nc_item_set_free);
 
     if (fail) {
         nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
         wait_for(f, have_report, 3000, "the destination's report");
-        dst = mdb_of(f->ns_dst, MDB_GUEST_MAC);
+        dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
         g_assert_cmpuint(nc_item_set_count(dst), ==, 0);
         g_clear_pointer(&other, nc_item_set_free);
-        other = mdb_of(f->ns_dst, "52:54:00:88:88:88");
+        other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
         g_assert_cmpuint(nc_item_set_count(other), ==, 1);
         return;
     }
@@ -1783,7 +1762,7 @@ static void test_mdb(Fixture *f, gconstpointer data)
     g_assert_cmpuint(rc->installed, ==, G_N_ELEMENTS(MDB_GROUPS));
     g_assert_cmpuint(rc->removed_at_source, ==, 0);
     g_clear_pointer(&src, nc_item_set_free);
-    src = mdb_of(f->ns_src, MDB_GUEST_MAC);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
 }
 

@@ -7,7 +7,6 @@
  * the tests count only the entries they made).
  */
 #include <string.h>
-#include <sys/wait.h>
 
 #include "conf/nc-bundle.h"
 #include "drivers/nc-mdb.h"
@@ -96,49 +95,6 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     nc_ktest_pair_teardown(&f->pair, data);
 }
 
-/* Runs the CLI with @args (NULL-terminated); its exit status, stderr in @err. */
-static int run_cli(char **err, const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) error = NULL;
-    g_autofree char *out = NULL;
-    const char *arg;
-    int status = -1;
-    va_list ap;
-
-    g_ptr_array_add(argv, (gpointer)g_getenv("NETCARRY_CLI"));
-    va_start(ap, first);
-    for (arg = first; arg; arg = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)arg);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                               err, &status, &error));
-    g_assert_no_error(error);
-    g_test_message("netcarry %s: exit %d, stderr: %s", first, WEXITSTATUS(status), *err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* The entries of port @port in @ns, keyed by @mac (the driver, with the port named). */
-static NcItemSet *port_entries(const char *ns, const char *port, const char *mac)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(NcOwner) owner = nc_owner_new();
-    NcItemSet *set = nc_item_set_new(&nc_mdb_class);
-    gpointer h = nc_mdb_driver.open(ns, &error);
-    guint8 m[6];
-
-    g_assert_true(nc_mac_parse(mac, m));
-    nc_owner_add_port(owner, m, port, NULL);
-    g_assert_nonnull(h);
-    if (h) {
-        g_assert_true(nc_mdb_driver.capture(h, owner, set, NULL, &error));
-        g_assert_no_error(error);
-        nc_mdb_driver.close(h);
-    }
-    return set;
-}
-
 static const NcMdbEntry *find(const NcItemSet *set, const char *group, const char *source)
 {
     g_autoptr(GPtrArray) items = nc_item_set_items(set);
@@ -162,8 +118,8 @@ static char *capture_vnet3(Fixture *f)
     g_autofree char *err = NULL;
     char *path = g_build_filename(f->dir, "vm.xml", NULL);
 
-    g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.src, "--address", "10.0.0.5",
-                            "--class", "mdb", "--port", "vnet3", "--output", path, NULL),
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", "10.0.0.5",
+                                 "--class", "mdb", "--port", "vnet3", "--output", path, NULL),
                     ==, 0);
     return path;
 }
@@ -203,19 +159,21 @@ static void test_cli_carry(Fixture *f, gconstpointer data)
     g_assert_nonnull(find(b->mdb, "ff0e::1:4", "2001:db8::9"));
     g_assert_cmpuint(b->ports->len, ==, 1);
 
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL),
-                    ==, 0);
+    g_assert_cmpint(
+        nc_ktest_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL), ==,
+        0);
     g_assert_nonnull(strstr(err, "installed 5 mdb"));
-    dst = port_entries(f->pair.dst, "vnet0", TAP_MAC);
+    dst = nc_ktest_mdb(f->pair.dst, TAP_MAC, "vnet0");
     diff = nc_item_set_diff(b->mdb, dst);
     g_assert_true(nc_item_diff_is_empty(diff));
-    foreign = port_entries(f->pair.dst, "vnet8", "fe:54:00:88:88:88");
+    foreign = nc_ktest_mdb(f->pair.dst, "fe:54:00:88:88:88", "vnet8");
     g_assert_cmpuint(nc_item_set_count(foreign), ==, 1);
     g_assert_nonnull(find(foreign, "239.8.8.8", NULL));
 
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL),
-                    ==, 0);
+    g_assert_cmpint(
+        nc_ktest_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL), ==,
+        0);
     g_assert_nonnull(strstr(err, "installed 0 mdb (5 there already)"));
 }
 
@@ -247,7 +205,7 @@ static void test_by_guest_mac(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_true(ok);
     g_assert_cmpuint(nc_item_set_count(c.installed), ==, G_N_ELEMENTS(VM_ENTRIES));
-    dst = port_entries(f->pair.dst, "vnet1", GUEST_MAC);
+    dst = nc_ktest_mdb(f->pair.dst, GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(dst), ==, G_N_ELEMENTS(VM_ENTRIES));
     g_clear_pointer(&c.installed, nc_item_set_free);
     nc_mdb_driver.close(src);
@@ -285,7 +243,7 @@ static void test_rollback(Fixture *f, gconstpointer data)
     ok = nc_state_drivers_install_all(&c, 1, f->pair.owner, &error);
     NC_KTEST_CHECK_OK(ok, error);
     g_assert_cmpuint(nc_item_set_count(c.installed), ==, G_N_ELEMENTS(VM_ENTRIES) - 1);
-    dst = port_entries(f->pair.dst, "vnet0", TAP_MAC);
+    dst = nc_ktest_mdb(f->pair.dst, TAP_MAC, "vnet0");
     g_assert_cmpuint(nc_item_set_count(dst), ==, G_N_ELEMENTS(VM_ENTRIES));
     g_clear_pointer(&dst, nc_item_set_free);
 
@@ -293,10 +251,10 @@ static void test_rollback(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_true(ok);
     g_assert_cmpuint(removed, ==, G_N_ELEMENTS(VM_ENTRIES) - 1);
-    dst = port_entries(f->pair.dst, "vnet0", TAP_MAC);
+    dst = nc_ktest_mdb(f->pair.dst, TAP_MAC, "vnet0");
     g_assert_cmpuint(nc_item_set_count(dst), ==, 1);
     g_assert_nonnull(find(dst, "239.1.1.1", NULL));
-    foreign = port_entries(f->pair.dst, "vnet8", "fe:54:00:88:88:88");
+    foreign = nc_ktest_mdb(f->pair.dst, "fe:54:00:88:88:88", "vnet8");
     g_assert_cmpuint(nc_item_set_count(foreign), ==, 1);
     nc_mdb_driver.close(c.handle);
 }
@@ -331,7 +289,7 @@ static void test_refused_undone(Fixture *f, gconstpointer data)
     if (error)
         g_assert_nonnull(strstr(error->message, "group 224.0.0.5"));
     g_assert_null(installed);
-    dst = port_entries(f->pair.dst, "vnet0", "02:00:00:00:00:01");
+    dst = nc_ktest_mdb(f->pair.dst, "02:00:00:00:00:01", "vnet0");
     g_assert_cmpuint(nc_item_set_count(dst), ==, 0);
     nc_mdb_driver.close(h);
 }
@@ -361,8 +319,9 @@ static void test_probe_no_snooping(Fixture *f, gconstpointer data)
                       f->pair.dst);
     NC_KTEST_CHECK_OK(ok, error);
     path = capture_vnet3(f);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL),
-                    ==, 2);
+    g_assert_cmpint(
+        nc_ktest_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL), ==,
+        2);
     g_assert_nonnull(strstr(err, "bridge br0"));
     g_assert_nonnull(strstr(err, "does not snoop"));
     g_assert_nonnull(strstr(err, "nothing of any class was installed"));
@@ -411,11 +370,12 @@ static void test_probe_hash_max(Fixture *f, gconstpointer data)
                       f->pair.dst);
     NC_KTEST_CHECK_OK(ok, error);
     path = capture_vnet3(f);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL),
-                    ==, 2);
+    g_assert_cmpint(
+        nc_ktest_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL), ==,
+        2);
     g_assert_nonnull(strstr(err, "bridge br0"));
     g_assert_nonnull(strstr(err, "mcast_hash_max 6"));
-    dst = port_entries(f->pair.dst, "vnet0", TAP_MAC);
+    dst = nc_ktest_mdb(f->pair.dst, TAP_MAC, "vnet0");
     g_assert_cmpuint(nc_item_set_count(dst), ==, 0);
     g_clear_pointer(&dst, nc_item_set_free);
 
@@ -423,9 +383,10 @@ static void test_probe_hash_max(Fixture *f, gconstpointer data)
                       f->pair.dst);
     NC_KTEST_CHECK_OK(ok, error);
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL),
-                    ==, 0);
-    dst = port_entries(f->pair.dst, "vnet0", TAP_MAC);
+    g_assert_cmpint(
+        nc_ktest_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL), ==,
+        0);
+    dst = nc_ktest_mdb(f->pair.dst, TAP_MAC, "vnet0");
     g_assert_cmpuint(nc_item_set_count(dst), ==, G_N_ELEMENTS(VM_ENTRIES));
 }
 
