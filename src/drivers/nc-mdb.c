@@ -63,12 +63,16 @@
  * (br_multicast_new_group(), E2BIG), which would flood every group to every port. So the groups
  * the bridge holds plus the carried ones it lacks must stay at or below IFLA_BR_MCAST_HASH_MAX.
  *
- * Install: one RTM_NEWMDB per entry (a VM holds tens of groups; `bridge mdb add` pipelined ran
- * at 146k-176k entries/s here), NLM_F_CREATE | NLM_F_EXCL. An entry the port holds already
- * (EEXIST: the guest reported again, or an operator's entry) is not the install's and is left out
- * of what it returns; any other refusal removes what this install added and fails naming the
- * entry. Remove: RTM_DELMDB per entry; one that is gone already (ENOENT, or its port has gone) is
- * no error.
+ * Install: one RTM_NEWMDB per entry with NLM_F_CREATE | NLM_F_EXCL, pipelined (nc_mdb_pipeline():
+ * 32 KiB of requests per sendmsg(), each ACKed; 205 entries beside 3,000 went in in 2-3 ms,
+ * /mdb/scale in tests/kernel/test-mdb.c). An entry the port holds already (EEXIST: the guest
+ * reported again, or an operator's entry) is not the install's and is left out of what it returns;
+ * any other refusal removes what this install added and fails naming the entry. Remove: RTM_DELMDB
+ * per entry, pipelined alike; one that is gone already (ENOENT, or its port has gone) is no error.
+ *
+ * An (S,G) entry steers forwarding only on a bridge that snoops IGMPv3/MLDv2 (mcast_igmp_version 3,
+ * mcast_mld_version 2; br_mdb_get() looks (S,G) up only then): the destination's bridge is
+ * expected to be configured as the source's, as for every other bridge setting.
  *
  * The source keeps its entries: its tap goes with the guest, and the entries with the tap.
  * This kernel has no bridge VLAN filtering: entries carry no VLAN (vid 0).
