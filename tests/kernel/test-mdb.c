@@ -9,6 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/ethernet.h>
+#include <netpacket/packet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include <glib/gstdio.h>
 
 #include "conf/nc-bundle.h"
@@ -16,6 +23,7 @@
 #include "drivers/nc-state-driver.h"
 #include "nc-ktest.h"
 #include "util/nc-error.h"
+#include "util/nc-netns.h"
 
 /* the source's tap of the guest 52:54:00:12:34:56, as libvirt makes it (first byte fe) */
 #define GUEST_MAC "52:54:00:12:34:56"
@@ -465,6 +473,127 @@ static void test_scale(Fixture *f, gconstpointer data)
     g_assert_cmpuint(nc_item_set_count(foreign), ==, 3001);
 }
 
+/* The Internet checksum of @len bytes. */
+static guint16 inet_csum(const guint8 *p, gsize len)
+{
+    guint32 sum = 0;
+
+    for (gsize i = 0; i + 1 < len; i += 2)
+        sum += (guint32)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        sum += (guint32)p[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (guint16)~sum;
+}
+
+/* Sends, from the guest's side of @port (its veth peer p-@port), an IGMPv3 report with two
+ * records: MODE_IS_EXCLUDE 239.5.5.5 {10.0.0.7} and MODE_IS_INCLUDE 239.6.6.6 {10.0.0.8}, as a
+ * guest's kernel sends them (to 224.0.0.22, TTL 1, router alert). */
+static gboolean igmpv3_report(const char *ns, const char *port, GError **error)
+{
+    static const guint8 igmp_body[] = {
+        0x22, 0, 0, 0, 0,   0, 0, 2,              /* type, -, checksum, -, 2 records */
+        2,    0, 0, 1, 239, 5, 5, 5, 10, 0, 0, 7, /* MODE_IS_EXCLUDE {10.0.0.7} */
+        1,    0, 0, 1, 239, 6, 6, 6, 10, 0, 0, 8, /* MODE_IS_INCLUDE {10.0.0.8} */
+    };
+    guint8 frame[14 + 24 + sizeof(igmp_body)] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x16, 0x02,
+                                                 0x00, 0x00, 0x00, 0x00, 0x50, 0x08, 0x00};
+    guint8 *ip = frame + 14, *igmp = ip + 24;
+    g_autofree char *peer = g_strdup_printf("p-%s", port);
+    struct ifreq ifr = {0};
+    struct sockaddr_ll to = {
+        .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_halen = 6};
+    guint16 c;
+    int fd = nc_netns_socket(ns, AF_PACKET, SOCK_RAW, htons(ETH_P_IP), error);
+    gboolean ok;
+
+    if (fd < 0)
+        return FALSE;
+    memcpy(igmp, igmp_body, sizeof(igmp_body));
+    c = inet_csum(igmp, sizeof(igmp_body));
+    igmp[2] = c >> 8;
+    igmp[3] = c & 0xff;
+    ip[0] = 0x46; /* IPv4, 24-byte header: the router alert option */
+    ip[1] = 0xc0;
+    ip[2] = (24 + sizeof(igmp_body)) >> 8;
+    ip[3] = (24 + sizeof(igmp_body)) & 0xff;
+    ip[8] = 1; /* TTL */
+    ip[9] = 2; /* IGMP */
+    memcpy(ip + 12, (guint8[]){10, 0, 0, 50, 224, 0, 0, 22}, 8);
+    memcpy(ip + 20, (guint8[]){0x94, 0x04, 0, 0}, 4);
+    c = inet_csum(ip, 24);
+    ip[10] = c >> 8;
+    ip[11] = c & 0xff;
+    g_strlcpy(ifr.ifr_name, peer, sizeof(ifr.ifr_name));
+    ok = ioctl(fd, SIOCGIFINDEX, &ifr) == 0;
+    to.sll_ifindex = ifr.ifr_ifindex;
+    memcpy(to.sll_addr, frame, 6);
+    ok = ok && sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) ==
+                   (ssize_t)sizeof(frame);
+    if (!ok)
+        g_set_error(error, NC_ERROR, NC_ERROR_IO, "sending an IGMPv3 report on %s: %s", peer,
+                    g_strerror(errno));
+    close(fd);
+    return ok;
+}
+
+/* Memberships the bridge learned from a guest's IGMPv3 report: an INCLUDE {S} join is carried as
+ * its (S,G) entry (the kernel's (*,G) INCLUDE is not an item), an EXCLUDE {S} join as its (*,G)
+ * entry, and the excluded source is listed as not carried; on the destination the (S,G) and the
+ * (*,G) arrive. */
+static void test_igmpv3_learned(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcItemSet) items = nc_item_set_new(&nc_mdb_class);
+    g_autoptr(NcItemSet) installed = NULL;
+    g_autoptr(NcItemSet) dst = NULL;
+    g_autoptr(GPtrArray) not_carried = nc_not_carried_list_new();
+    g_autofree char *shown = NULL;
+    gpointer h;
+    guint8 mac[6];
+    gboolean ok;
+
+    if (!f->pair.owner)
+        return;
+    ok = igmpv3_report(f->pair.src, "vnet3", &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_usleep(100 * 1000);
+    ok = nc_ktest_run(&shown, &error, "bridge -n %s -d mdb show dev br0", f->pair.src);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_test_message("the source's bridge learned:\n%s", shown);
+    g_assert_true(nc_mac_parse(TAP_MAC, mac));
+    nc_owner_add_port(f->pair.owner, mac, "vnet3", NULL);
+    h = nc_mdb_driver.open(f->pair.src, &error);
+    ok = nc_mdb_driver.capture(h, f->pair.owner, items, not_carried, &error);
+    nc_mdb_driver.close(h);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_assert_cmpuint(nc_item_set_count(items), ==, G_N_ELEMENTS(VM_ENTRIES) + 2);
+    g_assert_nonnull(find(items, "239.5.5.5", NULL));
+    g_assert_null(find(items, "239.5.5.5", "10.0.0.7"));
+    g_assert_nonnull(find(items, "239.6.6.6", "10.0.0.8"));
+    g_assert_null(find(items, "239.6.6.6", NULL));
+    g_assert_cmpuint(not_carried->len, ==, 1);
+    if (not_carried->len) {
+        const NcNotCarried *nc = not_carried->pdata[0];
+
+        g_test_message("not carried: %s: %s", nc->what, nc->reason);
+        g_assert_nonnull(strstr(nc->what, "group 239.5.5.5 source 10.0.0.7"));
+        g_assert_nonnull(strstr(nc->reason, "excluded"));
+    }
+
+    g_free(((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname);
+    ((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname = g_strdup("vnet0");
+    h = nc_mdb_driver.open(f->pair.dst, &error);
+    ok = nc_mdb_driver.install(h, f->pair.owner, items, &installed, &error);
+    nc_mdb_driver.close(h);
+    NC_KTEST_CHECK_OK(ok, error);
+    dst = nc_ktest_mdb(f->pair.dst, TAP_MAC, "vnet0");
+    g_assert_nonnull(find(dst, "239.5.5.5", NULL));
+    g_assert_nonnull(find(dst, "239.6.6.6", "10.0.0.8"));
+    g_assert_cmpuint(nc_item_set_count(dst), ==, nc_item_set_count(items));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -476,6 +605,7 @@ int main(int argc, char **argv)
     ADD("/mdb/probe/no-snooping", test_probe_no_snooping);
     ADD("/mdb/probe/hash-max", test_probe_hash_max);
     ADD("/mdb/scale", test_scale);
+    ADD("/mdb/igmpv3-learned", test_igmpv3_learned);
 #undef ADD
     return g_test_run();
 }
