@@ -236,3 +236,16 @@ NcItemSet *nc_ktest_mdb(const char *ns, const char *mac, const char *port)
     }
     return set;
 }
+
+gboolean nc_ktest_snooping_bridge(const char *ns, gboolean snooping, GError **error)
+{
+    return nc_ktest_run(NULL, error, "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
+                        ns) &&
+           nc_ktest_run(NULL, error,
+                        "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1", ns) &&
+           nc_ktest_run(NULL, error,
+                        "ip -n %s link add br0 type bridge mcast_snooping %d mcast_igmp_version 3 "
+                        "mcast_mld_version 2",
+                        ns, snooping ? 1 : 0) &&
+           nc_ktest_run(NULL, error, "ip -n %s link set br0 up", ns);
+}

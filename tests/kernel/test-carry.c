@@ -1656,20 +1656,11 @@ static gboolean run_in(const char *tool, const char *ns, const char *args, GErro
 
 static gboolean mdb_tap(const char *ns, const char *tap, GError **error);
 
-/* A snooping bridge br0 in @ns (IPv6 off, so that no port learns a group of its own) with the
- * guest's tap @tap (libvirt's MAC for MDB_GUEST_MAC) unless NULL, and another VM's tap vnet8
- * holding group 239.8.8.8. */
+/* A bridge br0 in @ns (nc_ktest_snooping_bridge()) with the guest's tap @tap (libvirt's MAC for
+ * MDB_GUEST_MAC) unless NULL, and another VM's tap vnet8 holding group 239.8.8.8. */
 static gboolean mdb_host(const char *ns, const char *tap, gboolean snooping, GError **error)
 {
-    g_autofree char *br = g_strdup_printf(
-        "link add br0 type bridge mcast_snooping %d mcast_igmp_version 3 mcast_mld_version 2",
-        snooping);
-
-    return nc_ktest_run(NULL, error, "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
-                        ns) &&
-           nc_ktest_run(NULL, error,
-                        "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1", ns) &&
-           run_in("ip", ns, br, error) && run_in("ip", ns, "link set br0 up", error) &&
+    return nc_ktest_snooping_bridge(ns, snooping, error) &&
            run_in("ip", ns, "link add vnet8 address fe:54:00:88:88:88 type veth peer name p8",
                   error) &&
            run_in("ip", ns, "link set vnet8 master br0 up", error) &&

@@ -42,19 +42,6 @@ static gboolean add_port(const char *ns, const char *name, const char *mac, GErr
            nc_ktest_run(NULL, error, "ip -n %s link set p-%s up", ns, name);
 }
 
-static gboolean make_bridge(const char *ns, GError **error)
-{
-    return nc_ktest_run(NULL, error, "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
-                        ns) &&
-           nc_ktest_run(NULL, error,
-                        "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1", ns) &&
-           nc_ktest_run(NULL, error,
-                        "ip -n %s link add br0 type bridge mcast_snooping 1 mcast_igmp_version 3 "
-                        "mcast_mld_version 2",
-                        ns) &&
-           nc_ktest_run(NULL, error, "ip -n %s link set br0 up", ns);
-}
-
 static gboolean mdb_add(const char *ns, const char *port, const char *what, GError **error)
 {
     return nc_ktest_run(NULL, error, "bridge -n %s mdb add dev br0 port %s %s", ns, port, what);
@@ -81,7 +68,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         return;
     f->dir = g_dir_make_tmp("nc-mdb-XXXXXX", &error);
     g_assert_no_error(error);
-    ok = make_bridge(f->pair.src, &error) && make_bridge(f->pair.dst, &error) &&
+    ok = nc_ktest_snooping_bridge(f->pair.src, TRUE, &error) &&
+         nc_ktest_snooping_bridge(f->pair.dst, TRUE, &error) &&
          add_port(f->pair.src, "vnet3", TAP_MAC, &error) &&
          add_port(f->pair.src, "vnet9", "fe:54:00:99:99:99", &error) &&
          add_port(f->pair.dst, "vnet0", "02:00:00:00:00:01", &error) &&
@@ -104,6 +92,16 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
         g_free(f->dir);
     }
     nc_ktest_pair_teardown(&f->pair, data);
+}
+
+/* The fixture's domain is the interface TAP_MAC on port @port (the one it had goes). */
+static void owner_port(Fixture *f, const char *port)
+{
+    guint8 mac[6];
+
+    g_assert_true(nc_mac_parse(TAP_MAC, mac));
+    g_ptr_array_set_size(f->pair.owner->ports, 0);
+    nc_owner_add_port(f->pair.owner, mac, port, NULL);
 }
 
 static const NcMdbEntry *find(const NcItemSet *set, const char *group, const char *source)
@@ -233,7 +231,6 @@ static void test_rollback(Fixture *f, gconstpointer data)
     g_autoptr(NcItemSet) foreign = NULL;
     NcClassCarry c = {&nc_mdb_driver, NULL, items, NULL};
     gpointer src;
-    guint8 mac[6];
     guint removed = 0;
     gboolean ok;
 
@@ -241,15 +238,13 @@ static void test_rollback(Fixture *f, gconstpointer data)
         return;
     ok = mdb_add(f->pair.dst, "vnet0", "grp 239.1.1.1", &error);
     NC_KTEST_CHECK_OK(ok, error);
-    g_assert_true(nc_mac_parse(TAP_MAC, mac));
-    nc_owner_add_port(f->pair.owner, mac, "vnet3", NULL);
+    owner_port(f, "vnet3");
     src = nc_mdb_driver.open(f->pair.src, &error);
     g_assert_no_error(error);
     ok = nc_mdb_driver.capture(src, f->pair.owner, items, NULL, &error);
     nc_mdb_driver.close(src);
     NC_KTEST_CHECK_OK(ok, error);
-    g_free(((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname);
-    ((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname = g_strdup("vnet0");
+    owner_port(f, "vnet0");
     c.handle = nc_mdb_driver.open(f->pair.dst, &error);
     ok = nc_state_drivers_install_all(&c, 1, f->pair.owner, &error);
     NC_KTEST_CHECK_OK(ok, error);
@@ -433,7 +428,6 @@ static void test_scale(Fixture *f, gconstpointer data)
     g_autoptr(NcItemSet) dst = NULL;
     g_autoptr(NcItemSet) foreign = NULL;
     gpointer src, h;
-    guint8 mac[6];
     gint64 t0, t1, t2, tp, t3;
     gboolean ok;
 
@@ -443,8 +437,7 @@ static void test_scale(Fixture *f, gconstpointer data)
          mdb_add_many(f->pair.src, "vnet3", 10000, 200, &error) &&
          mdb_add_many(f->pair.dst, "vnet8", 1000, 3000, &error);
     NC_KTEST_CHECK_OK(ok, error);
-    g_assert_true(nc_mac_parse(TAP_MAC, mac));
-    nc_owner_add_port(f->pair.owner, mac, "vnet3", NULL);
+    owner_port(f, "vnet3");
     src = nc_mdb_driver.open(f->pair.src, &error);
     g_assert_no_error(error);
     t0 = g_get_monotonic_time();
@@ -453,8 +446,7 @@ static void test_scale(Fixture *f, gconstpointer data)
     nc_mdb_driver.close(src);
     NC_KTEST_CHECK_OK(ok, error);
     g_assert_cmpuint(nc_item_set_count(items), ==, 200 + G_N_ELEMENTS(VM_ENTRIES));
-    g_free(((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname);
-    ((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname = g_strdup("vnet0");
+    owner_port(f, "vnet0");
     h = nc_mdb_driver.open(f->pair.dst, &error);
     t2 = g_get_monotonic_time();
     ok = nc_mdb_driver.probe(h, f->pair.owner, items, &error);
@@ -551,7 +543,6 @@ static void test_igmpv3_learned(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) not_carried = nc_not_carried_list_new();
     g_autofree char *shown = NULL;
     gpointer h;
-    guint8 mac[6];
     gboolean ok;
 
     if (!f->pair.owner)
@@ -562,8 +553,7 @@ static void test_igmpv3_learned(Fixture *f, gconstpointer data)
     ok = nc_ktest_run(&shown, &error, "bridge -n %s -d mdb show dev br0", f->pair.src);
     NC_KTEST_CHECK_OK(ok, error);
     g_test_message("the source's bridge learned:\n%s", shown);
-    g_assert_true(nc_mac_parse(TAP_MAC, mac));
-    nc_owner_add_port(f->pair.owner, mac, "vnet3", NULL);
+    owner_port(f, "vnet3");
     h = nc_mdb_driver.open(f->pair.src, &error);
     ok = nc_mdb_driver.capture(h, f->pair.owner, items, not_carried, &error);
     nc_mdb_driver.close(h);
@@ -582,8 +572,7 @@ static void test_igmpv3_learned(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(nc->reason, "excluded"));
     }
 
-    g_free(((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname);
-    ((NcOwnerPort *)f->pair.owner->ports->pdata[0])->ifname = g_strdup("vnet0");
+    owner_port(f, "vnet0");
     h = nc_mdb_driver.open(f->pair.dst, &error);
     ok = nc_mdb_driver.install(h, f->pair.owner, items, &installed, &error);
     nc_mdb_driver.close(h);
