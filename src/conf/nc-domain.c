@@ -1009,7 +1009,10 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             return NULL;
         }
         g_array_append_vals(o->macs, mac, 1);
-        nc_owner_add_port(o, mac, NULL, iface->source_bridge);
+        /* <source bridge> names this host's bridge only for type='bridge'; a network's bridge
+         * (type='network') is the one each host's libvirt gives it, known once the tap is */
+        nc_owner_add_port(o, mac, NULL,
+                          g_strcmp0(iface->type, "bridge") == 0 ? iface->source_bridge : NULL);
     }
     if (domain->profile) {
         const NcProfile *p = domain->profile;

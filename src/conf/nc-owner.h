@@ -37,8 +37,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  * @ifname: (nullable): the bridge port that stands for it here, when it is known by name (the
  *          command line's --port); NULL: the driver finds the port by the MAC
  *          (src/drivers/nc-mdb.c says how)
- * @bridge: (nullable): the bridge the port joins, from the domain XML's `<source bridge=.../>`:
- *          what the admission probe checks before the port exists
+ * @bridge: (nullable): the bridge the port joins, from the domain XML's `<source bridge=.../>` of
+ *          a type='bridge' interface (a network's bridge is each host's own): what the admission
+ *          probe checks before the port exists
  */
 typedef struct {
     guint8 mac[6];
