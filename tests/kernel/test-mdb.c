@@ -47,6 +47,11 @@ static gboolean mdb_add(const char *ns, const char *port, const char *what, GErr
     return nc_ktest_run(NULL, error, "bridge -n %s mdb add dev br0 port %s %s", ns, port, what);
 }
 
+static gboolean mdb_del(const char *ns, const char *port, const char *what, GError **error)
+{
+    return nc_ktest_run(NULL, error, "bridge -n %s mdb del dev br0 port %s %s", ns, port, what);
+}
+
 /* the VM's entries on the source's vnet3: IGMPv2-style (*,G) temp and permanent, an IGMPv3
  * (S,G), an MLD (*,G) and an MLDv2 (S,G); another VM's on vnet9 (one group shared) */
 static const char *const VM_ENTRIES[] = {
@@ -184,6 +189,45 @@ static void test_cli_carry(Fixture *f, gconstpointer data)
         nc_ktest_cli(&err, "install", "--netns", f->pair.dst, "--port", "vnet0", path, NULL), ==,
         0);
     g_assert_nonnull(strstr(err, "installed 0 mdb (5 there already)"));
+}
+
+/* Without --port, install finds the port by the MAC the bundle keys the entries by (here the
+ * destination's tap has the source's MAC, as libvirt's taps for one guest do); a capture of that
+ * port on the destination then has no difference from the source's bundle (`netcarry diff`
+ * exits 0), and one entry taken away there is a difference (exit 1, the entry named). */
+static void test_cli_by_mac_diff(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = NULL, *err = NULL, *dst_path = NULL;
+    gboolean ok;
+
+    if (!f->pair.owner)
+        return;
+    if (!g_getenv("NETCARRY_CLI")) {
+        g_test_skip("NETCARRY_CLI is not set: run through meson test");
+        return;
+    }
+    ok = add_port(f->pair.dst, "vnet1", TAP_MAC, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    path = capture_vnet3(f);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 0);
+    dst_path = g_build_filename(f->dir, "dst.xml", NULL);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.dst, "--address", "10.0.0.5",
+                                 "--class", "mdb", "--port", "vnet1", "--output", dst_path, NULL),
+                    ==, 0);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "diff", path, dst_path, NULL), ==, 0);
+
+    ok = mdb_del(f->pair.dst, "vnet1", "grp 239.1.1.3 src 10.0.0.9", &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.dst, "--address", "10.0.0.5",
+                                 "--class", "mdb", "--port", "vnet1", "--output", dst_path, NULL),
+                    ==, 0);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "diff", path, dst_path, NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "mdb: 1 missing"));
 }
 
 /* The engine's way: the entries keyed by the guest's MAC, the ports found by libvirt's tap MAC
@@ -588,6 +632,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("/mdb/cli/carry", test_cli_carry);
+    ADD("/mdb/cli/by-mac-diff", test_cli_by_mac_diff);
     ADD("/mdb/by-guest-mac", test_by_guest_mac);
     ADD("/mdb/rollback", test_rollback);
     ADD("/mdb/refused-undone", test_refused_undone);
