@@ -2154,7 +2154,7 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
         else
             nc_reader_fail(r, node,
                            "unexpected element (expected a class section: conntrack, "
-                           "nft-set, nft-object, once each and in this order)");
+                           "nft-set, nft-object, mdb, once each and in this order)");
         return NULL;
     }
     if (rc < 0)

@@ -3,7 +3,7 @@
  * A bundle says whose state it is (domain UUID and name), where and when it
  * was captured and in which migration phase, which addresses and named objects selected it,
  * and then one section per state class captured (docs/architecture.md): conntrack, nft-set,
- * nft-object, each with its items, their count and digest, and what was not carried.
+ * nft-object, mdb, each with its items, their count and digest, and what was not carried.
  * Format 1 (conntrack only) is still read; format 2 is written (xml/bundle.rng).
  */
 #pragma once

@@ -16,8 +16,8 @@
  * resumed = the destination's steps. A missing step leaves the figures that need it unset.
  *
  * Classes: every count, failure and not-carried entry names its class by the class's name
- * (NcClassOps.name: "conntrack", "nft-set", "nft-object"); <carried> is one element per class
- * carried, read back by its class attribute. Format 1 as first written (conntrack only, no
+ * (NcClassOps.name: "conntrack", "nft-set", "nft-object", "mdb"); <carried> is one element per
+ * class carried, read back by its class attribute. Format 1 as first written (conntrack only, no
  * <not-carried>) is the same form with fewer classes, so it is still read as it is.
  *
  * Parsing: nc_xml_parse(), a tree walk that reads what it knows and checks what the schema
@@ -459,9 +459,18 @@ static gboolean nc_read_class(NcReader *r, const xmlNode *node, NcReportClass *o
     g_autofree char *name = nc_prop(node, "class");
     int klass = nc_report_class_from_string(name);
 
-    if (klass < 0)
-        return nc_fail(r, node, "class '%s' is not conntrack, nft-set or nft-object",
-                       name ? name : "");
+    if (klass < 0) {
+        g_autoptr(GString) known = g_string_new(NULL);
+
+        /* "conntrack, nft-set ... or mdb": every class this build knows */
+        for (guint c = 0; c < NC_REPORT_CLASS_LAST; c++)
+            g_string_append_printf(known, "%s%s",
+                                   c == 0                         ? ""
+                                   : c + 1 < NC_REPORT_CLASS_LAST ? ", "
+                                                                  : " or ",
+                                   nc_class_names[c]);
+        return nc_fail(r, node, "class '%s' is not %s", name ? name : "", known->str);
+    }
     *out = (NcReportClass)klass;
     return TRUE;
 }

@@ -89,7 +89,8 @@ typedef struct {
  * @installed:         installed on the destination
  * @failed:            refused by the destination's kernel or by netcarry's checks
  * @removed_at_source: removed from the source after completion (always 0 for nft-object: a
- *                     named counter or quota is part of the source's ruleset and stays)
+ *                     named counter or quota is part of the source's ruleset and stays; and for
+ *                     mdb: the entries go with the source's tap)
  */
 typedef struct {
     gboolean present;

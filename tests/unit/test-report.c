@@ -493,9 +493,9 @@ static const InvalidCase invalid_cases[] = {
     {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
     {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
     {"report-unknown-class-invalid.xml", 6,
-     "class 'nftables' is not conntrack, nft-set or nft-object"},
+     "class 'nftables' is not conntrack, nft-set, nft-object or mdb"},
     {"report-not-carried-class-invalid.xml", 5,
-     "<not-carried>: class 'nft-rule' is not conntrack, nft-set or nft-object"},
+     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object or mdb"},
     {"report-class-twice-invalid.xml", 7, "class nft-set is counted twice"},
 };
 
