@@ -1009,6 +1009,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             return NULL;
         }
         g_array_append_vals(o->macs, mac, 1);
+        nc_owner_add_port(o, mac, NULL, iface->source_bridge);
     }
     if (domain->profile) {
         const NcProfile *p = domain->profile;

@@ -69,6 +69,7 @@ static const char *const nc_class_names[] = {
     [NC_REPORT_CLASS_CONNTRACK] = "conntrack",
     [NC_REPORT_CLASS_NFT_SET] = "nft-set",
     [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object",
+    [NC_REPORT_CLASS_MDB] = "mdb",
 };
 static_assert(G_N_ELEMENTS(nc_class_names) == NC_REPORT_CLASS_LAST, "one name per class");
 
@@ -765,8 +766,9 @@ char *nc_report_to_text(const NcReport *r)
         g_string_append_printf(s, "%s: %u pre-copied, %u changed at stop, %u installed, %u failed",
                                nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
                                n->failed);
-        /* a named counter or quota stays in the source's ruleset: nothing to remove */
-        if (c != NC_REPORT_CLASS_NFT_OBJECT)
+        /* a named counter or quota stays in the source's ruleset, mdb entries go with the
+         * source's tap: nothing to remove */
+        if (c != NC_REPORT_CLASS_NFT_OBJECT && c != NC_REPORT_CLASS_MDB)
             g_string_append_printf(s, ", %u removed at source", n->removed_at_source);
         g_string_append_c(s, '\n');
     }

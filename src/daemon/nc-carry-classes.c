@@ -335,6 +335,9 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
 
         if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
             continue;
+        /* only the set class has a clean-up: mdb entries go with the source's tap */
+        if (cs->driver->ops != &nc_nft_set_class)
+            continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
          * destination's install found it there): it stays */
         gone = nc_item_set_new(cs->driver->ops);
@@ -342,12 +345,8 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         for (guint j = 0; j < items->len; j++) {
             const NcNftSetElem *el = items->pdata[j];
 
-            if (cs->driver->ops != &nc_nft_set_class || el->has_timeout)
+            if (el->has_timeout)
                 nc_item_set_upsert(gone, nc_nft_set_elem_copy(el), NULL, NULL);
-        }
-        if (cs->driver->ops != &nc_nft_set_class) {
-            g_clear_pointer(&gone, nc_item_set_free);
-            continue; /* only the set class has a clean-up so far */
         }
         if (!nc_item_set_count(gone))
             continue;
