@@ -48,13 +48,15 @@ bed_check() {
 }
 
 mc_setup() {
-    local h src
+    local h src t0
     mc_fabric_isolate
+    t0=$(now_ms)
     for h in $NCH_HOSTS; do fw_off "$h"; mc_hook_install "$h"; mc_on "$h" "$MC_QUERY_S"; done
     src=$(guest_where) || die "the guest is not running anywhere"
     # the guest's tap on its host predates the drop-in
     mc_flood_off "$src" "$(mc_tap "$src")"
     wait_until 30 "the group to reach the guest through $src's mdb" mc_reaches
+    timing "20-multicast queriers on -> the group reaches the guest (ms)" $(( $(now_ms) - t0 ))
 }
 
 mc_teardown() {
@@ -107,6 +109,8 @@ without_netcarry() {
     sc_note "$dst's querier starts again: its next query, now"
     mc_query_now "$dst" || die "host $dst: cannot restart the querier"
     wait_until 30 "the group to reach the guest again after $dst's query" mc_resumed nonc
+    timing "20-multicast without netcarry: the destination's query -> the group again (ms)" \
+        $(( $(now_ms) - t_q ))
     sc_client_stop nonc
     gap=$(mc_gap nonc)
     ms=$(echo "$gap" | sed -n 's/.*gap ms=\([0-9]*\).*/\1/p')
