@@ -1,6 +1,8 @@
 # test-harness/scenarios/20-multicast.sh - issue 12's IGMP snooping: the guest is a member of a
-# multicast group ($NCH_GUEST_MCAST, from boot: guest-init) and answers, unicast,
-# every datagram sent there; a sender in the fabric streams to the group (nc-traffic udp-echo to
+# multicast group ($NCH_GUEST_MCAST, from boot: guest-init) that reports it only when it starts and
+# when a query asks, as issue 12's guest does (nc-traffic serve --member: the guest's own kernel
+# would also report right after each migration, docs/test-bed.md "Multicast"), and answers,
+# unicast, every datagram sent there; a sender in the fabric streams to the group (nc-traffic udp-echo to
 # the group: what comes back is what reached the guest). Both hosts' bridges snoop, each is the
 # querier of its own segment with a long query interval ($MC_QUERY_S s), and the guest's port
 # takes no flooded multicast (mcast_flood off, on every host by a qemu.d drop-in: lib/mcast.sh
