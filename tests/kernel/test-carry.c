@@ -1656,20 +1656,11 @@ static gboolean run_in(const char *tool, const char *ns, const char *args, GErro
 
 static gboolean mdb_tap(const char *ns, const char *tap, GError **error);
 
-/* A snooping bridge br0 in @ns (IPv6 off, so that no port learns a group of its own) with the
- * guest's tap @tap (libvirt's MAC for MDB_GUEST_MAC) unless NULL, and another VM's tap vnet8
- * holding group 239.8.8.8. */
+/* A bridge br0 in @ns (nc_ktest_snooping_bridge()) with the guest's tap @tap (libvirt's MAC for
+ * MDB_GUEST_MAC) unless NULL, and another VM's tap vnet8 holding group 239.8.8.8. */
 static gboolean mdb_host(const char *ns, const char *tap, gboolean snooping, GError **error)
 {
-    g_autofree char *br = g_strdup_printf(
-        "link add br0 type bridge mcast_snooping %d mcast_igmp_version 3 mcast_mld_version 2",
-        snooping);
-
-    return nc_ktest_run(NULL, error, "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
-                        ns) &&
-           nc_ktest_run(NULL, error,
-                        "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1", ns) &&
-           run_in("ip", ns, br, error) && run_in("ip", ns, "link set br0 up", error) &&
+    return nc_ktest_snooping_bridge(ns, snooping, error) &&
            run_in("ip", ns, "link add vnet8 address fe:54:00:88:88:88 type veth peer name p8",
                   error) &&
            run_in("ip", ns, "link set vnet8 master br0 up", error) &&
@@ -1687,27 +1678,6 @@ static gboolean mdb_tap(const char *ns, const char *tap, GError **error)
 
     return run_in("ip", ns, add, error) && run_in("ip", ns, master, error) &&
            run_in("ip", ns, peer, error);
-}
-
-/* The mdb entries of @port in @ns (keyed by the guest's MAC: the port is found by libvirt's
- * tap MAC). */
-static NcItemSet *mdb_of(const char *ns, const char *port_mac_owner)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(NcOwner) owner = nc_owner_new();
-    NcItemSet *set = nc_item_set_new(&nc_mdb_class);
-    gpointer h = nc_mdb_driver.open(ns, &error);
-    guint8 mac[6];
-
-    g_assert_true(nc_mac_parse(port_mac_owner, mac));
-    g_array_append_vals(owner->macs, mac, 1);
-    g_assert_nonnull(h);
-    if (h) {
-        g_assert_true(nc_mdb_driver.capture(h, owner, set, NULL, &error));
-        g_assert_no_error(error);
-        nc_mdb_driver.close(h);
-    }
-    return set;
 }
 
 static const char *const MDB_GROUPS[] = {"grp 239.1.1.1", "grp 239.1.1.2 permanent",
@@ -1746,26 +1716,26 @@ static void test_mdb(Fixture *f, gconstpointer data)
     NC_KTEST_CHECK_OK(ok, error);
     want_dst = 1;
     wait_for(f, dst_has_want, 5000, "pre-copy");
-    dst = mdb_of(f->ns_dst, MDB_GUEST_MAC);
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(dst), ==, 0); /* nothing before the seal */
     g_clear_pointer(&dst, nc_item_set_free);
     stop_and_install(f);
-    src = mdb_of(f->ns_src, MDB_GUEST_MAC);
-    dst = mdb_of(f->ns_dst, MDB_GUEST_MAC);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
     diff = nc_item_set_diff(src, dst);
     g_assert_true(nc_item_diff_is_empty(diff));
-    other = mdb_of(f->ns_dst, "52:54:00:88:88:88");
+    other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
     g_assert_cmpuint(nc_item_set_count(other), ==, 1);
     g_clear_pointer(&dst, nc_item_set_free);
 
     if (fail) {
         nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
         wait_for(f, have_report, 3000, "the destination's report");
-        dst = mdb_of(f->ns_dst, MDB_GUEST_MAC);
+        dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
         g_assert_cmpuint(nc_item_set_count(dst), ==, 0);
         g_clear_pointer(&other, nc_item_set_free);
-        other = mdb_of(f->ns_dst, "52:54:00:88:88:88");
+        other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
         g_assert_cmpuint(nc_item_set_count(other), ==, 1);
         return;
     }
@@ -1783,7 +1753,7 @@ static void test_mdb(Fixture *f, gconstpointer data)
     g_assert_cmpuint(rc->installed, ==, G_N_ELEMENTS(MDB_GROUPS));
     g_assert_cmpuint(rc->removed_at_source, ==, 0);
     g_clear_pointer(&src, nc_item_set_free);
-    src = mdb_of(f->ns_src, MDB_GUEST_MAC);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
     g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
 }
 
