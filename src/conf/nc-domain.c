@@ -131,6 +131,7 @@ void nc_domain_iface_free(NcDomainIface *iface)
     g_free(iface->source_bridge);
     g_free(iface->source_network);
     g_free(iface->filter);
+    g_free(iface->learning);
     if (iface->filter_ips)
         g_array_unref(iface->filter_ips);
     g_free(iface);
@@ -487,12 +488,17 @@ static gboolean nc_read_filter_param(const xmlNode *param, const char *name, con
     int family;
     NcAddr addr;
 
+    if (g_strcmp0(pname, "CTRL_IP_LEARNING") == 0) {
+        g_free(iface->learning);
+        iface->learning = value ? g_ascii_strdown(value, -1) : NULL;
+        return TRUE;
+    }
     if (g_strcmp0(pname, "IP") == 0)
         family = AF_INET;
     else if (g_strcmp0(pname, "IPV6") == 0)
         family = AF_INET6;
     else
-        return TRUE; /* MAC, CTRL_IP_LEARNING, DHCPSERVER, a filter's own variables */
+        return TRUE; /* MAC, DHCPSERVER, a filter's own variables */
     if (!value || !nc_addr_parse(value, &addr, NULL) || addr.family != family)
         return nc_fail_at(error, name, param,
                           "domain %s, interface %s: nwfilter parameter %s='%s' is not an %s "
@@ -656,7 +662,8 @@ static void nc_add_unique(GArray *addrs, const NcAddr *a)
  * The rule is in nc-domain.h: profile <address> elements, then the nwfilter IP and IPV6
  * parameters of each interface in document order, duplicates dropped.
  *
- * Return: (transfer full) (element-type NcAddr): at least one address, or NULL
+ * Return: (transfer full) (element-type NcAddr): at least one address (none only when an
+ * interface learns its address: nc_domain_learns()), or NULL
  */
 GArray *nc_domain_addresses(const NcDomain *domain, GError **error)
 {
@@ -671,7 +678,7 @@ GArray *nc_domain_addresses(const NcDomain *domain, GError **error)
         for (guint j = 0; j < iface->filter_ips->len; j++)
             nc_add_unique(out, &g_array_index(iface->filter_ips, NcAddr, j));
     }
-    if (out->len)
+    if (out->len || nc_domain_learns(domain))
         return g_steal_pointer(&out);
     dom = nc_domain_describe(domain);
     g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
@@ -681,6 +688,43 @@ GArray *nc_domain_addresses(const NcDomain *domain, GError **error)
                 "its interface",
                 dom, NC_PROFILE_NS);
     return NULL;
+}
+
+/**
+ * nc_domain_iface_learns() - whether libvirt's nwfilter learns this interface's IPv4 address
+ * @iface: the interface
+ *
+ * libvirt learns (nwfilter_gentech_driver.c, virNWFilterDoInstantiate) when the filter needs the
+ * IP variable and the filterref gives none: CTRL_IP_LEARNING 'dhcp' snoops DHCP, 'any' (also the
+ * default) takes the first address the VM uses, 'none' does not learn. An IP parameter turns
+ * learning off whatever CTRL_IP_LEARNING says. (Whether the filter tree uses $IP at all is not
+ * known here: an interface that "learns" by this rule may have nothing to learn.)
+ *
+ * Return: the learning mode ("dhcp" or "any"), or NULL when nothing is learned
+ */
+const char *nc_domain_iface_learns(const NcDomainIface *iface)
+{
+    gboolean has_ipv4 = FALSE;
+
+    if (!iface->filter || !iface->mac)
+        return NULL;
+    for (guint i = 0; i < iface->filter_ips->len; i++)
+        if (g_array_index(iface->filter_ips, NcAddr, i).family == AF_INET)
+            has_ipv4 = TRUE;
+    if (has_ipv4 || !g_strcmp0(iface->learning, "none"))
+        return NULL;
+    return !g_strcmp0(iface->learning, "dhcp") ? "dhcp" : "any";
+}
+
+/* Whether an interface of @domain has its address learned by nwfilter's DHCP snooping, the one
+ * learning mode whose result netcarry reads (libvirt's lease file; 'any' keeps it in libvirtd's
+ * memory: docs/nwfilter.md). */
+gboolean nc_domain_learns(const NcDomain *domain)
+{
+    for (guint i = 0; i < domain->interfaces->len; i++)
+        if (!g_strcmp0(nc_domain_iface_learns(domain->interfaces->pdata[i]), "dhcp"))
+            return TRUE;
+    return FALSE;
 }
 
 const NcDomainIface *nc_domain_find_iface(const NcDomain *domain, const char *mac)
@@ -1009,7 +1053,10 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             return NULL;
         }
         g_array_append_vals(o->macs, mac, 1);
+        if (nc_domain_iface_learns(iface))
+            g_array_append_vals(o->learning_macs, mac, 1);
     }
+    o->uuid = g_strdup(domain->uuid);
     if (domain->profile) {
         const NcProfile *p = domain->profile;
 

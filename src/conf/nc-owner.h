@@ -34,7 +34,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
 /**
  * NcOwner - what belongs to a domain, as one host derived it
  * @addresses: (element-type NcAddr): its addresses
+ * @uuid:      (nullable): the domain's UUID, lowercased (libvirt keys learned addresses by it)
  * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
+ * @learning_macs: (element-type guint8[6]) (nullable): those of @macs whose interface has its
+ *             IPv4 address learned by libvirt's nwfilter (nc_domain_iface_learns())
  * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
@@ -42,7 +45,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  */
 typedef struct {
     GArray *addresses;
+    char *uuid;
     GArray *macs;
+    GArray *learning_macs;
     GPtrArray *objects;
     gboolean has_zone;
     guint16 zone;
@@ -56,6 +61,7 @@ void nc_owner_free(NcOwner *owner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
 gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);
 gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac);
+gboolean nc_owner_learns_mac(const NcOwner *owner, const guint8 *mac);
 
 /**
  * NcNotCarried - something that belongs to the domain and cannot be carried
