@@ -30,27 +30,6 @@ void nc_ip_binding_free(NcIpBinding *b)
     g_free(b);
 }
 
-/* "52:54:00:77:00:50" into @mac; FALSE unless exactly six hex bytes */
-static gboolean parse_mac(const char *text, guint8 *mac)
-{
-    if (strlen(text) != 17)
-        return FALSE;
-    for (guint i = 0; i < 6; i++) {
-        if (!g_ascii_isxdigit(text[3 * i]) || !g_ascii_isxdigit(text[3 * i + 1]) ||
-            (i < 5 && text[3 * i + 2] != ':'))
-            return FALSE;
-        mac[i] = (guint8)(g_ascii_xdigit_value(text[3 * i]) << 4 |
-                          g_ascii_xdigit_value(text[3 * i + 1]));
-    }
-    return TRUE;
-}
-
-static char *format_mac(const guint8 *mac)
-{
-    return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-                           mac[5]);
-}
-
 /* ---- class ops ---- */
 
 static gboolean nc_ip_binding_key(gconstpointer item, GByteArray *out, GError **error)
@@ -111,7 +90,7 @@ static gpointer nc_ip_binding_decode(const guint8 *data, gsize len, GError **err
 static char *nc_ip_binding_describe(gconstpointer item)
 {
     const NcIpBinding *b = item;
-    g_autofree char *mac = format_mac(b->mac);
+    g_autofree char *mac = nc_mac_to_string(b->mac);
     char addr[NC_ADDR_STRLEN];
 
     nc_addr_format(&b->addr, addr, sizeof(addr));
@@ -232,7 +211,7 @@ GPtrArray *nc_ip_leases_parse(const char *data, gsize len, const char *name, con
             bad = "expected EXPIRY UUID-MAC ADDRESS SERVER";
         else if (!g_ascii_string_to_unsigned(f[0], 10, 0, G_MAXUINT32, &expiry, NULL))
             bad = "the expiry is not a number of seconds";
-        else if (strlen(f[1]) != 36 + 1 + 17 || f[1][36] != '-' || !parse_mac(f[1] + 37, mac))
+        else if (strlen(f[1]) != 36 + 1 + 17 || f[1][36] != '-' || !nc_mac_parse(f[1] + 37, mac))
             bad = "the key is not UUID-MAC";
         else if (!nc_addr_parse(f[2], &addr, NULL) || addr.family != AF_INET)
             bad = "the address is not IPv4";
@@ -339,7 +318,7 @@ char *nc_ip_learn_pin_xml(const char *xml, gsize len, const char *name, GPtrArra
     }
     for (guint i = 0; bindings && i < bindings->len; i++) {
         const NcIpBinding *b = bindings->pdata[i];
-        g_autofree char *mac = format_mac(b->mac);
+        g_autofree char *mac = nc_mac_to_string(b->mac);
         char addr[NC_ADDR_STRLEN];
         xmlNode *iface = find_interface(root, mac), *fref, *p;
 

@@ -1,7 +1,6 @@
 /* test-ip-learn.c - addresses libvirt's nwfilter learned: its lease file read for one domain, the
  * "ip-binding" class (encoding, ownership), and the domain XML that pins them
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "conf/nc-domain.h"
@@ -31,8 +30,7 @@ static void assert_binding(GPtrArray *list, guint i, const char *mac, const char
 {
     const NcIpBinding *b = list->pdata[i];
     char a[NC_ADDR_STRLEN];
-    g_autofree char *m = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", b->mac[0], b->mac[1],
-                                         b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
+    g_autofree char *m = nc_mac_to_string(b->mac);
 
     nc_addr_format(&b->addr, a, sizeof(a));
     g_assert_cmpstr(m, ==, mac);
@@ -104,9 +102,7 @@ static NcIpBinding *binding(const char *mac, const char *addr)
     guint8 m[6];
     NcAddr a;
 
-    g_assert_cmpint(
-        sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]), ==,
-        6);
+    g_assert_true(nc_mac_parse(mac, m));
     g_assert_true(nc_addr_parse(addr, &a, NULL));
     return nc_ip_binding_new(m, &a, 1800003600);
 }
