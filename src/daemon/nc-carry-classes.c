@@ -360,7 +360,10 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         g_autoptr(NcItemSet) gone = NULL;
         g_autoptr(GPtrArray) items = NULL;
 
-        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
+        /* only the set class has a clean-up so far (a learned address stays in the source's
+         * libvirtd, which forgets it with the tap) */
+        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set) ||
+            cs->driver->ops != &nc_nft_set_class)
             continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
          * destination's install found it there): it stays */
@@ -369,12 +372,8 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         for (guint j = 0; j < items->len; j++) {
             const NcNftSetElem *el = items->pdata[j];
 
-            if (cs->driver->ops != &nc_nft_set_class || el->has_timeout)
+            if (el->has_timeout)
                 nc_item_set_upsert(gone, nc_nft_set_elem_copy(el), NULL, NULL);
-        }
-        if (cs->driver->ops != &nc_nft_set_class) {
-            g_clear_pointer(&gone, nc_item_set_free);
-            continue; /* only the set class has a clean-up so far */
         }
         if (!nc_item_set_count(gone))
             continue;

@@ -90,6 +90,7 @@ ipl_lease() {
     grep -s -- "-$NCH_GUEST_MAC $NCH_GUEST_IP " "$(host_dir "$1")/run/libvirt/network/nwfilter.leases" |
         tail -n 1
 }
+ipl_has_lease() { [ -n "$(ipl_lease "$1")" ]; }
 # ipl_nwfilter_has_ip HOST - HOST's nwfilter rules (ebtables) let the guest's address through
 ipl_nwfilter_has_ip() { host_exec "$1" ebtables -t nat -L 2>/dev/null | grep -q -- "--ip-src $NCH_GUEST_IP "; }
 ipl_pinned() { vsh "$1" dumpxml "$NCH_GUEST" 2>/dev/null | grep -Eq "name=.IP. value=.$NCH_GUEST_IP."; }
@@ -105,8 +106,10 @@ without_netcarry() {
     for h in $NCH_HOSTS; do nc_down "$h" --purge; fw_off "$h"; done
     src=$(guest_where) || die "the guest is not running anywhere"
     dst=$(sc_other_host "$src")
+    # libvirtd writes the lease after it has instantiated the rules for it
+    wait_until 10 "the lease in $src's lease file" ipl_has_lease "$src"
     sc_check "without netcarry: $src's nwfilter learned the guest's address by DHCP snooping (lease: '$(ipl_lease "$src")')" \
-        [ -n "$(ipl_lease "$src")" ]
+        ipl_has_lease "$src"
     sc_check "without netcarry: $src's nwfilter rules let $NCH_GUEST_IP through" ipl_nwfilter_has_ip "$src"
     # UDP: a broken TCP flow would leave the guest retransmitting into the next half
     sc_client echo udp-echo 7 --interval-ms 20 --stall-timeout-s 5
