@@ -85,6 +85,7 @@ NcProfile *nc_profile_new(void)
 
     p->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     p->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    p->learn = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     return p;
 }
 
@@ -101,6 +102,7 @@ NcProfile *nc_profile_copy(const NcProfile *profile)
     p->has_mark = profile->has_mark;
     p->mark = profile->mark;
     p->rendezvous = nc_rendezvous_copy(profile->rendezvous);
+    g_array_append_vals(p->learn, profile->learn->data, profile->learn->len);
     for (guint i = 0; i < profile->objects->len; i++) {
         const NcObjectRef *r = profile->objects->pdata[i];
 
@@ -118,6 +120,8 @@ void nc_profile_free(NcProfile *profile)
     nc_rendezvous_free(profile->rendezvous);
     if (profile->objects)
         g_ptr_array_unref(profile->objects);
+    if (profile->learn)
+        g_array_unref(profile->learn);
     g_free(profile);
 }
 
@@ -258,7 +262,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         if (!nc_in_ns(c, NC_PROFILE_NS)) {
             nc_fail_at(error, name, c,
                        "unknown element (expected address, zone, mark, "
-                       "rendezvous, object in %s)",
+                       "rendezvous, object, learn in %s)",
                        NC_PROFILE_NS);
             return NULL;
         }
@@ -316,6 +320,18 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             g_ptr_array_add(p->objects, nc_object_ref_new(family, table, oname, type));
             continue;
         }
+        if (strcmp(elem, "learn") == 0) {
+            g_autofree char *prefix = nc_prop(c, "prefix");
+            g_autoptr(GError) perr = NULL;
+            NcPrefix px;
+
+            if (!nc_prefix_parse(prefix, &px, &perr)) {
+                nc_fail_at(error, name, c, "%s", perr->message);
+                return NULL;
+            }
+            g_array_append_val(p->learn, px);
+            continue;
+        }
         text = nc_text(c);
         if (strcmp(elem, "address") == 0) {
             NcAddr addr;
@@ -341,7 +357,8 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             p->mark = (guint32)v;
         } else {
             nc_fail_at(error, name, c,
-                       "unknown element (expected address, zone, mark, rendezvous, object)");
+                       "unknown element (expected address, zone, mark, rendezvous, object, "
+                       "learn)");
             return NULL;
         }
     }
@@ -417,7 +434,7 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
     g_autofree char *pfx = prefix ? g_strconcat(prefix, ":", NULL) : g_strdup("");
     g_autofree char *inner = g_strconcat("\n", indent, "  <", pfx, NULL);
     gboolean empty = !profile->addresses->len && !profile->has_zone && !profile->has_mark &&
-                     !profile->rendezvous && !profile->objects->len;
+                     !profile->rendezvous && !profile->objects->len && !profile->learn->len;
 
     g_string_append_printf(s, "%sprofile xmlns%s%s=\"" NC_PROFILE_NS "\"%s>", pfx,
                            prefix ? ":" : "", prefix ? prefix : "", empty ? "/" : "");
@@ -467,6 +484,11 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
         g_string_append(s, "\" name=\"");
         nc_xml_append_escaped(s, r->name);
         g_string_append(s, "\"/>");
+    }
+    for (guint i = 0; i < profile->learn->len; i++) {
+        g_autofree char *px = nc_prefix_to_string(&g_array_index(profile->learn, NcPrefix, i));
+
+        g_string_append_printf(s, "%slearn prefix=\"%s\"/>", inner, px);
     }
     g_string_append_printf(s, "\n%s</%sprofile>", indent, pfx);
     return g_string_free(s, FALSE);
@@ -1067,6 +1089,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
         o->zone = p->zone;
         o->has_mark = p->has_mark;
         o->mark = p->mark;
+        g_array_append_vals(o->learn_prefixes, p->learn->data, p->learn->len);
     }
     return g_steal_pointer(&o);
 }

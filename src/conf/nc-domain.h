@@ -64,6 +64,9 @@ typedef struct {
  * @has_mark:   whether @mark is set
  * @mark:       the connmark that tags the VM's connections
  * @rendezvous: the current migration's rendezvous, or NULL
+ * @learn:      (element-type NcPrefix): the prefixes within which an address that libvirt's
+ *              nwfilter learned for the domain elsewhere is accepted here (<learn prefix=.../>);
+ *              empty: any address
  */
 typedef struct {
     GArray *addresses;
@@ -73,6 +76,7 @@ typedef struct {
     guint32 mark;
     NcRendezvous *rendezvous;
     GPtrArray *objects;
+    GArray *learn;
 } NcProfile;
 
 /**

@@ -107,8 +107,9 @@ static char *nc_ip_binding_compare(gconstpointer a, gconstpointer b)
 
 /*
  * The learned address is the source's word alone: it is the domain's only for an interface this
- * host's XML has, whose address nwfilter learns (an IP parameter would pin another), and only for
- * IPv4 (the IP parameter; libvirt learns no IPv6).
+ * host's XML has, whose address nwfilter learns (an IP parameter would pin another), only for
+ * IPv4 (the IP parameter; libvirt learns no IPv6), and, if this host's profile of the domain
+ * names prefixes to learn in (<learn prefix=.../>), only within one of them.
  */
 static gboolean nc_ip_binding_owns(const NcOwner *owner, gconstpointer item, char **why)
 {
@@ -122,6 +123,13 @@ static gboolean nc_ip_binding_owns(const NcOwner *owner, gconstpointer item, cha
                  "parameter, or CTRL_IP_LEARNING=none)";
     else if (b->addr.family != AF_INET)
         reason = "nwfilter takes only an IPv4 address as IP";
+    else if (owner->learn_prefixes && owner->learn_prefixes->len) {
+        reason = "outside every prefix the domain's profile lets nwfilter learn here "
+                 "(<learn prefix=.../>)";
+        for (guint i = 0; i < owner->learn_prefixes->len; i++)
+            if (nc_prefix_contains(&g_array_index(owner->learn_prefixes, NcPrefix, i), &b->addr))
+                reason = NULL;
+    }
     if (!reason)
         return TRUE;
     if (why)

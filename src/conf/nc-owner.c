@@ -61,6 +61,7 @@ NcOwner *nc_owner_new(void)
     o->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     o->macs = g_array_new(FALSE, TRUE, 6);
     o->learning_macs = g_array_new(FALSE, TRUE, 6);
+    o->learn_prefixes = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     return o;
 }
@@ -75,6 +76,9 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
     if (owner->learning_macs)
         g_array_append_vals(o->learning_macs, owner->learning_macs->data,
                             owner->learning_macs->len);
+    if (owner->learn_prefixes)
+        g_array_append_vals(o->learn_prefixes, owner->learn_prefixes->data,
+                            owner->learn_prefixes->len);
     o->uuid = g_strdup(owner->uuid);
     for (guint i = 0; owner->objects && i < owner->objects->len; i++) {
         const NcObjectRef *r = owner->objects->pdata[i];
@@ -96,6 +100,8 @@ void nc_owner_free(NcOwner *owner)
     g_array_unref(owner->macs);
     if (owner->learning_macs)
         g_array_unref(owner->learning_macs);
+    if (owner->learn_prefixes)
+        g_array_unref(owner->learn_prefixes);
     g_free(owner->uuid);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);

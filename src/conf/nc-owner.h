@@ -38,6 +38,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
  * @learning_macs: (element-type guint8[6]) (nullable): those of @macs whose interface has its
  *             IPv4 address learned by libvirt's nwfilter (nc_domain_iface_learns())
+ * @learn_prefixes: (element-type NcPrefix) (nullable): where a learned address may lie (the
+ *             profile's <learn prefix=.../>); empty: anywhere
  * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
@@ -48,6 +50,7 @@ typedef struct {
     char *uuid;
     GArray *macs;
     GArray *learning_macs;
+    GArray *learn_prefixes;
     GPtrArray *objects;
     gboolean has_zone;
     guint16 zone;

@@ -24,6 +24,20 @@ void nc_addr_format(const NcAddr *addr, char *buf, gsize len);
 gboolean nc_addr_equal(const NcAddr *a, const NcAddr *b);
 gsize nc_addr_len(const NcAddr *addr);
 
+/**
+ * NcPrefix - an address prefix, "192.0.2.0/24" or "2001:db8::/64"
+ * @addr: the address (bits past @len are kept as written; nc_prefix_contains() ignores them)
+ * @len:  the prefix length: 0-32 (IPv4) or 0-128 (IPv6)
+ */
+typedef struct {
+    NcAddr addr;
+    guint8 len;
+} NcPrefix;
+
+gboolean nc_prefix_parse(const char *text, NcPrefix *out, GError **error);
+gboolean nc_prefix_contains(const NcPrefix *prefix, const NcAddr *addr);
+char *nc_prefix_to_string(const NcPrefix *prefix);
+
 gboolean nc_mac_parse(const char *text, guint8 *mac);
 char *nc_mac_to_string(const guint8 *mac);
 

@@ -152,6 +152,57 @@ static void test_owns(void)
     }
 }
 
+/* a profile that names prefixes to learn in: a learned address outside all of them is refused */
+static void test_owns_prefixes(void)
+{
+    g_autoptr(NcOwner) o = owner_of("domain-ip-learning.xml");
+    g_autoptr(NcIpBinding) in = binding("52:54:00:77:00:50", "192.168.77.50");
+    g_autoptr(NcIpBinding) out = binding("52:54:00:77:00:50", "192.168.78.50");
+    g_autofree char *why = NULL;
+    NcPrefix px;
+
+    g_assert_true(nc_prefix_parse("10.0.0.0/8", &px, NULL));
+    g_array_append_val(o->learn_prefixes, px);
+    g_assert_false(nc_ip_binding_class.owns(o, in, &why));
+    g_assert_nonnull(strstr(why, "<learn prefix"));
+    g_clear_pointer(&why, g_free);
+    g_assert_true(nc_prefix_parse("192.168.77.0/25", &px, NULL));
+    g_array_append_val(o->learn_prefixes, px);
+    g_assert_true(nc_ip_binding_class.owns(o, in, NULL));
+    g_assert_false(nc_ip_binding_class.owns(o, out, NULL));
+    /* a prefix whose length cuts a byte */
+    g_array_set_size(o->learn_prefixes, 0);
+    g_assert_true(nc_prefix_parse("192.168.76.0/23", &px, NULL));
+    g_array_append_val(o->learn_prefixes, px);
+    g_assert_true(nc_ip_binding_class.owns(o, in, NULL));
+    g_assert_false(nc_ip_binding_class.owns(o, out, NULL));
+    g_assert_false(nc_prefix_parse("192.168.76.0/33", &px, NULL));
+    g_assert_false(nc_prefix_parse("192.168.76.0", &px, NULL));
+    g_assert_false(nc_prefix_parse("2001:db8::/129", &px, NULL));
+    g_assert_true(nc_prefix_parse("2001:db8::/128", &px, NULL));
+}
+
+/* the profile's <learn prefix=.../> reaches the owner view */
+static void test_profile_prefixes(void)
+{
+    g_autofree char *path =
+        g_build_filename(nc_test_source_root(), "xml", "examples", "profile-learn.xml", NULL);
+    g_autofree char *xml = read_data("domain-ip-learning.xml");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcDomain) d = nc_domain_parse_buffer(xml, strlen(xml), "d", &error);
+    g_autoptr(NcOwner) o = NULL;
+    g_autofree char *p0 = NULL;
+
+    g_assert_no_error(error);
+    d->profile = nc_profile_parse_file(path, &error);
+    g_assert_no_error(error);
+    o = nc_domain_owner(d, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(o->learn_prefixes->len, ==, 2);
+    p0 = nc_prefix_to_string(&g_array_index(o->learn_prefixes, NcPrefix, 0));
+    g_assert_cmpstr(p0, ==, "192.168.77.0/24");
+}
+
 /* what the peer carries: the canonical bytes decode to the same binding; garbage does not */
 static void test_encoding(void)
 {
@@ -241,6 +292,8 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/ip-learn/domain-learns", test_domain_learns);
     g_test_add_func("/ip-learn/owns", test_owns);
+    g_test_add_func("/ip-learn/owns/prefixes", test_owns_prefixes);
+    g_test_add_func("/ip-learn/profile-prefixes", test_profile_prefixes);
     g_test_add_func("/ip-learn/encoding", test_encoding);
     g_test_add_func("/ip-learn/pin-xml", test_pin_xml);
     g_test_add_data_func("/ip-learn/pin-xml/unknown-mac", "52:54:00:77:00:99",
