@@ -1075,6 +1075,10 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
         g_array_append_vals(o->macs, mac, 1);
         if (nc_domain_iface_learns(iface))
             g_array_append_vals(o->learning_macs, mac, 1);
+        /* <source bridge> names this host's bridge only for type='bridge'; a network's bridge
+         * (type='network') is the one each host's libvirt gives it, known once the tap is */
+        nc_owner_add_port(o, mac, NULL,
+                          g_strcmp0(iface->type, "bridge") == 0 ? iface->source_bridge : NULL);
     }
     o->uuid = g_strdup(domain->uuid);
     if (domain->profile) {

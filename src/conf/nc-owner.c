@@ -54,6 +54,15 @@ NcObjectRef *nc_object_ref_parse(const char *text, const char *type, GError **er
 
 /* ---- owner ---- */
 
+void nc_owner_port_free(NcOwnerPort *port)
+{
+    if (!port)
+        return;
+    g_free(port->ifname);
+    g_free(port->bridge);
+    g_free(port);
+}
+
 NcOwner *nc_owner_new(void)
 {
     NcOwner *o = g_new0(NcOwner, 1);
@@ -63,6 +72,7 @@ NcOwner *nc_owner_new(void)
     o->learning_macs = g_array_new(FALSE, TRUE, 6);
     o->learn_prefixes = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_port_free);
     return o;
 }
 
@@ -89,6 +99,11 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
     o->zone = owner->zone;
     o->has_mark = owner->has_mark;
     o->mark = owner->mark;
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
+        const NcOwnerPort *p = owner->ports->pdata[i];
+
+        nc_owner_add_port(o, p->mac, p->ifname, p->bridge);
+    }
     return o;
 }
 
@@ -105,6 +120,8 @@ void nc_owner_free(NcOwner *owner)
     g_free(owner->uuid);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);
+    if (owner->ports)
+        g_ptr_array_unref(owner->ports);
     g_free(owner);
 }
 
@@ -131,6 +148,29 @@ gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac)
         if (memcmp(owner->macs->data + 6 * i, mac, 6) == 0)
             return TRUE;
     return FALSE;
+}
+
+/* nc_owner_add_port() - records where the interface @mac meets a bridge (copies the strings) */
+void nc_owner_add_port(NcOwner *owner, const guint8 *mac, const char *ifname, const char *bridge)
+{
+    NcOwnerPort *p = g_new0(NcOwnerPort, 1);
+
+    memcpy(p->mac, mac, 6);
+    p->ifname = g_strdup(ifname);
+    p->bridge = g_strdup(bridge);
+    g_ptr_array_add(owner->ports, p);
+}
+
+/* (nullable): the first port recorded for @mac */
+const NcOwnerPort *nc_owner_find_port(const NcOwner *owner, const guint8 *mac)
+{
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
+        const NcOwnerPort *p = owner->ports->pdata[i];
+
+        if (memcmp(p->mac, mac, 6) == 0)
+            return p;
+    }
+    return NULL;
 }
 
 /* ---- not carried ---- */

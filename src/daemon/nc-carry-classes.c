@@ -360,10 +360,11 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         g_autoptr(NcItemSet) gone = NULL;
         g_autoptr(GPtrArray) items = NULL;
 
-        /* only the set class has a clean-up so far (a learned address stays in the source's
-         * libvirtd, which forgets it with the tap) */
-        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set) ||
-            cs->driver->ops != &nc_nft_set_class)
+        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
+            continue;
+        /* only the set class has a clean-up: mdb entries go with the source's tap, a learned
+         * address stays in the source's libvirtd, which forgets it with the tap */
+        if (cs->driver->ops != &nc_nft_set_class)
             continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
          * destination's install found it there): it stays */

@@ -1,4 +1,4 @@
-/* nc-addr.c - parse, print and compare IP addresses (and the MAC addresses beside them)
+/* nc-addr.c - parse, print and compare IP addresses
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -64,27 +64,27 @@ gboolean nc_addr_equal(const NcAddr *a, const NcAddr *b)
 }
 
 /**
- * nc_mac_parse() - "52:54:00:ab:cd:01" (either case) into six bytes
- * @text: the MAC address: exactly six colon-separated pairs of hex digits
- * @mac:  (out caller-allocates) (array fixed-size=6): the bytes
+ * nc_mac_parse() - six hex bytes joined by colons ("52:54:00:ab:cd:01"), nothing else
+ * @text: the text
+ * @mac:  (out): 6 bytes
  *
- * Return: FALSE (and @mac untouched or partly written) unless @text is such a MAC
+ * Return: TRUE if @text is a MAC address
  */
 gboolean nc_mac_parse(const char *text, guint8 *mac)
 {
     if (!text || strlen(text) != 17)
         return FALSE;
     for (guint i = 0; i < 6; i++) {
-        if (!g_ascii_isxdigit(text[3 * i]) || !g_ascii_isxdigit(text[3 * i + 1]) ||
-            (i < 5 && text[3 * i + 2] != ':'))
+        int hi = g_ascii_xdigit_value(text[3 * i]);
+        int lo = g_ascii_xdigit_value(text[3 * i + 1]);
+
+        if (hi < 0 || lo < 0 || text[3 * i + 2] != (i < 5 ? ':' : '\0'))
             return FALSE;
-        mac[i] = (guint8)(g_ascii_xdigit_value(text[3 * i]) << 4 |
-                          g_ascii_xdigit_value(text[3 * i + 1]));
+        mac[i] = (guint8)(hi << 4 | lo);
     }
     return TRUE;
 }
 
-/* "52:54:00:ab:cd:01", lowercase, as libvirt writes it. (transfer full) */
 char *nc_mac_to_string(const guint8 *mac)
 {
     return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],

@@ -24,6 +24,8 @@ void nc_addr_format(const NcAddr *addr, char *buf, gsize len);
 gboolean nc_addr_equal(const NcAddr *a, const NcAddr *b);
 gsize nc_addr_len(const NcAddr *addr);
 
+/* A MAC address as "52:54:00:ab:cd:01" (six hex bytes, colons): parse, and print (transfer
+ * full, lower case). */
 /**
  * NcPrefix - an address prefix, "192.0.2.0/24" or "2001:db8::/64"
  * @addr: the address (bits past @len are kept as written; nc_prefix_contains() ignores them)

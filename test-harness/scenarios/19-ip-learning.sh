@@ -46,7 +46,8 @@ ipl_destroy() {
 
 # ipl_ready HOST OFFSET - the variant booted (its console past OFFSET says so) and answers pings
 ipl_ready() {
-    tail -c +$(($2 + 1)) "$(guest_console "$1")" 2>/dev/null | grep -qa NCH-GUEST-READY &&
+    # grep reads all (no -q): under pipefail a writer cut off by an early exit fails the pipe
+    tail -c +$(($2 + 1)) "$(guest_console "$1")" 2>/dev/null | grep -a NCH-GUEST-READY >/dev/null &&
         fabric_exec busybox ping -c1 -W1 "$NCH_GUEST_IP" >/dev/null 2>&1
 }
 
@@ -92,8 +93,15 @@ ipl_lease() {
 }
 ipl_has_lease() { [ -n "$(ipl_lease "$1")" ]; }
 # ipl_nwfilter_has_ip HOST - HOST's nwfilter rules (ebtables) let the guest's address through
-ipl_nwfilter_has_ip() { host_exec "$1" ebtables -t nat -L 2>/dev/null | grep -q -- "--ip-src $NCH_GUEST_IP "; }
-ipl_pinned() { vsh "$1" dumpxml "$NCH_GUEST" 2>/dev/null | grep -Eq "name=.IP. value=.$NCH_GUEST_IP."; }
+ipl_nwfilter_has_ip() {
+    host_exec "$1" ebtables -t nat -L 2>/dev/null | grep -- "--ip-src $NCH_GUEST_IP " >/dev/null
+}
+# ipl_pinned HOST - the guest's live XML on HOST (kept in the artifacts) pins its address (through
+# a file: `virsh | grep -q` fails under pipefail when grep leaves before virsh has written all)
+ipl_pinned() {
+    vsh "$1" dumpxml "$NCH_GUEST" > "$ART/dumpxml-$1.xml" 2>&1
+    grep -Eq "name=.IP. value=.$NCH_GUEST_IP." "$ART/dumpxml-$1.xml"
+}
 
 fresh() {
     sc_client "$1" tcp-echo 7 --interval-ms 20 --duration-s 2 --stall-timeout-s 3
@@ -149,7 +157,8 @@ with_netcarry() {
     sc_report IPL "$dst" "$t0" 1
     sc_check "$dst's report counts the carried binding ($(grep '^ip-binding' "$ART/report-IPL.txt" | head -n 1))" \
         grep -Eq '^ip-binding: .*1 installed, 0 failed' "$ART/report-IPL.txt"
-    sc_check "the domain XML on $dst pins the learned address (<parameter name='IP' value='$NCH_GUEST_IP'/>)" \
+    wait_until 10 "the pinned address in $dst's domain XML" ipl_pinned "$dst"
+    sc_check "the domain XML on $dst pins the learned address (<parameter name='IP' value='$NCH_GUEST_IP'/>; $ART/dumpxml-$dst.xml)" \
         ipl_pinned "$dst"
     sc_check "$dst's nwfilter rules let $NCH_GUEST_IP through" ipl_nwfilter_has_ip "$dst"
     sc_check_no_drops "$dst"
