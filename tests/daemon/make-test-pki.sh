@@ -2,6 +2,7 @@
 # make-test-pki.sh - a throw-away x509 PKI for the peer link's tests, made with certtool
 # Usage: make-test-pki.sh DIR. Writes into DIR: ca1.pem, ca2.pem (two unrelated CAs);
 # from CA1: server.pem/-key (names localhost, 127.0.0.1, ::1), client.pem/-key,
+# client-b.pem/-key (a second host's, for tests with two hosts that each play both sides),
 # wronghost.pem/-key (a server cert for other.invalid only), expired.pem/-key (a client cert
 # valid in 2001 only), revoked.pem/-key (a client cert that crl1.pem, CA1's revocation list,
 # revokes), crl1-empty.pem (CA1's list revoking nothing), crl2.pem (CA2's list, revoking
@@ -35,6 +36,7 @@ ca ca2 "netcarry test CA 2"
 cert server ca1 'cn = "localhost"' 'dns_name = "localhost"' 'ip_address = "127.0.0.1"' \
     'ip_address = "::1"' tls_www_server signing_key 'expiration_days = 30'
 cert client ca1 'cn = "client.test"' tls_www_client signing_key 'expiration_days = 30'
+cert client-b ca1 'cn = "client-b.test"' tls_www_client signing_key 'expiration_days = 30'
 cert client2 ca2 'cn = "client2.test"' tls_www_client signing_key 'expiration_days = 30'
 cert wronghost ca1 'cn = "other.invalid"' 'dns_name = "other.invalid"' tls_www_server \
     signing_key 'expiration_days = 30'

@@ -83,3 +83,14 @@ int nc_ktest_cli(char **err, const char *first, ...) G_GNUC_NULL_TERMINATED;
 /* The mdb entries in @ns of interface @mac's bridge port: @port names it, or (NULL) it is found by
  * the MAC as the driver finds a domain's tap (src/drivers/nc-mdb.c). */
 NcItemSet *nc_ktest_mdb(const char *ns, const char *mac, const char *port);
+
+/* The peer link's throw-away PKI (tests/daemon/make-test-pki.sh, run once per process in a
+ * temporary directory). FALSE, with *@skip saying why, when it cannot be made (no certtool, no
+ * TLS backend); a failing script is a test error. */
+gboolean nc_ktest_pki_make(const char **skip);
+
+/* The path of the PKI's file @name ("ca1", "server", "client-key", ...) + ".pem". */
+char *nc_ktest_pki(const char *name);
+
+/* Removes the PKI's directory (at the end of main()). */
+void nc_ktest_pki_cleanup(void);

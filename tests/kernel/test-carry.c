@@ -103,65 +103,6 @@ static gboolean ip(const char *args, GError **error)
     return nc_ktest_run(NULL, error, "ip %s", args);
 }
 
-/* ---- the PKI: made once per process ---- */
-
-static char *pki_dir;
-static char *pki_skip; /* why there is none */
-
-static void pki_cleanup(void)
-{
-    g_autoptr(GDir) d = pki_dir ? g_dir_open(pki_dir, 0, NULL) : NULL;
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(pki_dir, name, NULL);
-
-        g_unlink(p);
-    }
-    if (pki_dir)
-        g_rmdir(pki_dir);
-}
-
-static gboolean pki_make(void)
-{
-    const char *root = g_getenv("NETCARRY_SOURCE_ROOT");
-    g_autofree char *script =
-        g_build_filename(root ? root : "..", "tests", "daemon", "make-test-pki.sh", NULL);
-    g_autofree char *out = NULL, *err = NULL;
-    g_autoptr(GError) error = NULL;
-    int status = 0;
-
-    if (pki_dir || pki_skip)
-        return pki_dir != NULL;
-    if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
-        pki_skip = g_strdup("GIO has no TLS backend: apt-get install glib-networking");
-        return FALSE;
-    }
-    pki_dir = g_dir_make_tmp("nc-test-carry-XXXXXX", &error);
-    g_assert_no_error(error);
-    {
-        const char *argv[] = {"/bin/sh", script, pki_dir, NULL};
-
-        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                                   &err, &status, &error));
-    }
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-            pki_skip = g_strdup(g_strstrip(err));
-            pki_cleanup();
-            g_clear_pointer(&pki_dir, g_free);
-            return FALSE;
-        }
-        g_error("make-test-pki.sh failed: %s", err);
-    }
-    return TRUE;
-}
-
-static char *pki(const char *name)
-{
-    return g_strdup_printf("%s/%s.pem", pki_dir, name);
-}
-
 /* ---- entries ---- */
 
 static NcAddr addr(const char *text)
@@ -300,9 +241,10 @@ static void set_str(char **field, const char *value)
 static NcConfig *make_config(const char *listen, const char *client_cert)
 {
     NcConfig *c = nc_config_new_default();
-    g_autofree char *ca = pki("ca1"), *scert = pki("server"), *skey = pki("server-key");
-    g_autofree char *ccert = pki(client_cert);
-    g_autofree char *ckey = g_strdup_printf("%s/%s-key.pem", pki_dir, client_cert);
+    g_autofree char *ca = nc_ktest_pki("ca1"), *scert = nc_ktest_pki("server");
+    g_autofree char *skey = nc_ktest_pki("server-key"), *ccert = nc_ktest_pki(client_cert);
+    g_autofree char *ckey_name = g_strdup_printf("%s-key", client_cert);
+    g_autofree char *ckey = nc_ktest_pki(ckey_name);
 
     set_str(&c->listen_address, listen);
     c->listen_port = 0;
@@ -384,6 +326,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *cmd = NULL;
+    const char *skip = NULL;
 
     f->cd = data;
     f->migrating = TRUE;
@@ -394,8 +337,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
     }
-    if (!pki_make()) {
-        g_test_skip(pki_skip);
+    if (!nc_ktest_pki_make(&skip)) {
+        g_test_skip(skip);
         return;
     }
     g_snprintf(f->ns_src, sizeof(f->ns_src), "nc-carry-s-%d", (int)getpid());
@@ -1901,8 +1844,6 @@ int main(int argc, char **argv)
     ADD("/carry/gate/renewed-while-carrying-lapses-when-hung", test_gate_renewed, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
-    pki_cleanup();
-    g_free(pki_dir);
-    g_free(pki_skip);
+    nc_ktest_pki_cleanup();
     return rc;
 }
