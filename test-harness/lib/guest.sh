@@ -234,3 +234,39 @@ guest_answers() {
     timeout 15 ip netns exec "$NCH_FABRIC_NS" "$NCH_TRAFFIC" tcp-echo "$NCH_GUEST_IP" 7 \
         --interval-ms 20 --duration-s 1 --stall-timeout-s 3 >"${1:-/dev/null}" 2>&1
 }
+
+# Several guests at once (bench/bench-many). Guest K (1..9) is nchvmK at $NCH_NET.(50+K) with MAC
+# 52:54:00:77:00:(50+K, hex), booted from the same kernel and initramfs as the harness guest (its
+# address comes from the kernel command line). guest_select K makes guest K "the guest" of every
+# function of the harness (NCH_GUEST, NCH_GUEST_IP, NCH_GUEST_MAC); guest_select 0 the harness
+# guest again.
+guest_select() {
+    if [ "$1" = 0 ]; then
+        NCH_GUEST=nchguest; NCH_GUEST_IP=$NCH_NET.50; NCH_GUEST_MAC=52:54:00:77:00:50
+    else
+        [[ $1 =~ ^[1-9]$ ]] || die "guest_select: guest 0..9, not '$1'"
+        NCH_GUEST=nchvm$1; NCH_GUEST_IP=$NCH_NET.$((50 + $1))
+        NCH_GUEST_MAC=$(printf '52:54:00:77:00:%02x' $((0x50 + $1)))
+    fi
+}
+
+# guest_xml_nth K - write guest K's domain XML ($RUN/guest/domain-K.xml, from the built guest's:
+# its own name, UUID, address in the profile and on the command line, MAC, console file); print
+# its path.
+guest_xml_nth() {
+    local x=$RUN/guest/domain-$1.xml
+    [ -f "$RUN/guest/domain.xml" ] || die "no guest built in $RUN (nch guest-build)"
+    (
+        guest_select 0; local name=$NCH_GUEST ip=$NCH_GUEST_IP mac=$NCH_GUEST_MAC
+        guest_select "$1"
+        sed -e "s|<name>$name</name>|<name>$NCH_GUEST</name>|" \
+            -e "s|<uuid>[^<]*</uuid>|<uuid>$(cat /proc/sys/kernel/random/uuid)</uuid>|" \
+            -e "s|>$ip<|>$NCH_GUEST_IP<|; s|guestip=$ip/|guestip=$NCH_GUEST_IP/|" \
+            -e "s|'$mac'|'$NCH_GUEST_MAC'|; s|/$name-console.log|/$NCH_GUEST-console.log|" \
+            "$RUN/guest/domain.xml" > "$x"
+        for v in "<name>$NCH_GUEST<" ">$NCH_GUEST_IP<" "guestip=$NCH_GUEST_IP/" "'$NCH_GUEST_MAC'" "/$NCH_GUEST-console.log"; do
+            grep -qF "$v" "$x" || die "guest $1's domain XML lacks $v"
+        done
+    ) || exit 1
+    echo "$x"
+}
