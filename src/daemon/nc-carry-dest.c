@@ -1010,112 +1010,46 @@ static gboolean dest_dial(Carry *c, GError **error)
     return TRUE;
 }
 
-static gboolean admit_deadline(gpointer data)
-{
-    gboolean *expired = data;
+/* One admission in progress (the GTask's data): its carry, its bound, and the poll that sees it
+ * end. */
+typedef struct {
+    Carry *c;
+    char *uuid;
+    guint bound_ms;
+    gint64 deadline_us;
+    guint poll;
+} Admission;
 
-    *expired = TRUE;
-    return G_SOURCE_REMOVE;
+static void admission_free(Admission *a)
+{
+    g_clear_handle_id(&a->poll, g_source_remove);
+    if (a->c)
+        carry_unref(a->c);
+    g_free(a->uuid);
+    g_free(a);
 }
 
-/**
- * nc_carry_engine_admit() - the destination's admission at `migrate begin`
- * @engine: the engine
- * @domain: the domain XML as the hook received it
- * @error:  one line: why this host cannot carry the domain's state (naming the source host)
- *
- * Iterates the thread-default main context until the source accepted and its first copy is
- * installed, or a bound runs out (connect, then TLS + HELLO: each within
- * peer_connect_timeout_ms; the whole within 90 % of the hook's timeout).
- *
- * Return: TRUE if the carry is under way (pre-copy)
- */
-gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GError **error)
+/* The carry's side of admission is over: the source refused or failed, or it accepted and its
+ * first copy is installed (or the carry ended or was replaced meanwhile). */
+static gboolean admission_ready(Carry *c)
 {
-    NcCarryEngine *e = engine;
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GArray) addrs = NULL;
-    GMainContext *ctx = g_main_context_get_thread_default();
-    const NcConfig *cfg = e->opt.config;
-    gboolean expired = FALSE, ok;
-    guint deadline, bound_ms;
-    Carry *c;
-    CtTimeouts timeouts;
-    g_autofree char *uuid = g_strdup(domain->uuid);
-    g_autoptr(NcOwner) owner = NULL;
+    return (c->admit_done && (!c->admitted || c->first_copy || c->state == CARRY_ENDED)) ||
+           c->forgotten;
+}
 
-    addrs = nc_domain_addresses(domain, &err);
-    if (!addrs || !(owner = nc_domain_owner(domain, &err))) {
-        g_propagate_error(error, g_steal_pointer(&err));
-        return FALSE;
-    }
-    if (!domain->profile || !domain->profile->rendezvous) {
-        g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
-                    "the source host runs no netcarryd (no rendezvous in the domain's netcarry "
-                    "profile)");
-        return FALSE;
-    }
-    if (!domain->profile->rendezvous->secret) {
-        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
-                    "the domain's rendezvous carries no secret: the source host's netcarryd is "
-                    "older than this one and cannot be asked safely (update it)");
-        return FALSE;
-    }
-    if (!check_kernel(e, &timeouts, error))
-        return FALSE;
-    c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
-    c->timeouts = timeouts;
-    carry_selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
-    c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
-    c->received = nc_item_set_new(&nc_ct_class);
-    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
-    c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
-    c->server =
-        nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
-    if (!c->server) {
-        dest_fail(c, err->message, FALSE);
-        g_propagate_error(error, g_steal_pointer(&err));
-        carry_forget(c);
-        return FALSE;
-    }
-    if (!nc_peer_server_set_crl(c->server, cfg->tls_crl_file, cfg->tls_ca_file, &err)) {
-        dest_fail(c, err->message, FALSE);
-        g_propagate_error(error, g_steal_pointer(&err));
-        carry_forget(c);
-        return FALSE;
-    }
-    nc_peer_server_set_timeouts(c->server, cfg->peer_connect_timeout_ms,
-                                NC_PEER_DEFAULT_IO_TIMEOUT_MS, e->idle_ms);
-    nc_peer_server_set_host_name(c->server, e->host_name);
-    nc_peer_server_set_handlers(c->server, dest_on_message, dest_on_closed, c);
-    CLOG(G_LOG_LEVEL_INFO, c, "admitting: dialling the source's netcarryd at %s:%u", c->rv->host,
-         c->rv->port);
-    if (!dest_dial(c, &err)) {
-        dest_fail(c, err->message, FALSE);
-        g_propagate_error(error, g_steal_pointer(&err));
-        carry_forget(c);
-        return FALSE;
-    }
-    /* Each step has its own bound; this one keeps the whole within the hook's, which otherwise
-     * gives up first and decides by policy while this admission goes on. */
-    bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
-                   cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
-    deadline = g_timeout_add(bound_ms, admit_deadline, &expired);
-    /* the loop runs the hook server too: a newer admission of the domain may replace @c. Once
-     * admitted, it waits (within the same bound) for the source's first copy to be installed:
-     * the hook holds back the migration's start, never its downtime, and what is installed now
-     * is not left for the stop (a large table would otherwise still be streaming then). */
-    c->refs++;
-    c->admitting = TRUE;
-    while (!(c->admit_done && (!c->admitted || c->first_copy || c->state == CARRY_ENDED)) &&
-           !expired && !c->forgotten)
-        g_main_context_iteration(ctx, TRUE);
+/* Settles the admission once the carry is ready or its bound ran out: the classes' probe, the
+ * verdict, the GTask's result. */
+static void admission_end(GTask *task)
+{
+    Admission *a = g_task_get_task_data(task);
+    Carry *c = a->c;
+    const NcConfig *cfg = c->e->opt.config;
+    g_autoptr(GError) err = NULL;
+
     c->admitting = FALSE;
     if (c->admitted && !c->first_copy && c->state != CARRY_ENDED)
         CLOG(G_LOG_LEVEL_INFO, c, "admitted with the first copy still coming (%u entries so far)",
              c->precopied);
-    if (!expired)
-        g_source_remove(deadline);
     /* the classes beside conntrack came before the first copy: can this host take them (their
      * sets there, of the same type, with room)? refuse: the migration is refused, naming what is
      * missing; proceed: the class is left out and reported */
@@ -1131,20 +1065,166 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     }
     if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
-        g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, bound_ms);
+        g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, a->bound_ms);
         dest_fail(c, why, FALSE);
     }
-    ok = c->admitted && !c->forgotten && c->state != CARRY_ENDED;
-    if (!ok) {
-        if (c->admit_error)
-            g_propagate_error(error, g_steal_pointer(&c->admit_error));
-        else
-            g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
-                        "admission of %s ended: a newer migration of the domain replaced it", uuid);
-        carry_forget(c); /* no migration happened: nothing to report */
+    if (c->admitted && !c->forgotten && c->state != CARRY_ENDED) {
+        g_task_return_boolean(task, TRUE);
+        return;
     }
-    carry_unref(c);
-    return ok;
+    if (c->admit_error)
+        g_task_return_error(task, g_steal_pointer(&c->admit_error));
+    else
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_FAILED,
+                                "admission of %s ended: a newer migration of the domain replaced it",
+                                a->uuid);
+    carry_forget(c); /* no migration happened: nothing to report */
+}
+
+static gboolean admission_poll(gpointer data)
+{
+    GTask *task = data;
+    Admission *a = g_task_get_task_data(task);
+
+    if (!admission_ready(a->c) && g_get_monotonic_time() < a->deadline_us)
+        return G_SOURCE_CONTINUE;
+    a->poll = 0;
+    admission_end(task);
+    g_object_unref(task);
+    return G_SOURCE_REMOVE;
+}
+
+/**
+ * nc_carry_engine_admit_async() - the destination's admission at `migrate begin`, without
+ * holding the main loop
+ * @engine:    the engine
+ * @domain:    the domain XML as the hook received it
+ * @callback:  called on the thread-default main context once the source accepted and its first
+ *             copy is installed, or it refused, or a bound ran out (connect, then TLS + HELLO:
+ *             each within peer_connect_timeout_ms; the whole within 90 % of the hook's timeout)
+ * @user_data: for @callback
+ *
+ * Admissions of several domains run side by side: each answers when its own carry is ready,
+ * never after another's (a source that does not answer delays only its own domain's hook).
+ */
+void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+    NcCarryEngine *e = engine;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) addrs = NULL;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    const NcConfig *cfg = e->opt.config;
+    Admission *a;
+    Carry *c;
+    CtTimeouts timeouts;
+    g_autoptr(NcOwner) owner = NULL;
+
+    g_task_set_source_tag(task, nc_carry_engine_admit_async);
+    addrs = nc_domain_addresses(domain, &err);
+    if (!addrs || !(owner = nc_domain_owner(domain, &err))) {
+        g_task_return_error(task, g_steal_pointer(&err));
+        return;
+    }
+    if (!domain->profile || !domain->profile->rendezvous) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_NOT_FOUND,
+                                "the source host runs no netcarryd (no rendezvous in the domain's "
+                                "netcarry profile)");
+        return;
+    }
+    if (!domain->profile->rendezvous->secret) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                                "the domain's rendezvous carries no secret: the source host's "
+                                "netcarryd is older than this one and cannot be asked safely "
+                                "(update it)");
+        return;
+    }
+    if (!check_kernel(e, &timeouts, &err)) {
+        g_task_return_error(task, g_steal_pointer(&err));
+        return;
+    }
+    c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
+    c->timeouts = timeouts;
+    carry_selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
+    c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
+    c->received = nc_item_set_new(&nc_ct_class);
+    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
+    c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
+    c->server =
+        nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
+    if (c->server)
+        nc_peer_server_set_crl(c->server, cfg->tls_crl_file, cfg->tls_ca_file, &err);
+    if (err) {
+        dest_fail(c, err->message, FALSE);
+        g_task_return_error(task, g_steal_pointer(&err));
+        carry_forget(c);
+        return;
+    }
+    nc_peer_server_set_timeouts(c->server, cfg->peer_connect_timeout_ms,
+                                NC_PEER_DEFAULT_IO_TIMEOUT_MS, e->idle_ms);
+    nc_peer_server_set_host_name(c->server, e->host_name);
+    nc_peer_server_set_handlers(c->server, dest_on_message, dest_on_closed, c);
+    CLOG(G_LOG_LEVEL_INFO, c, "admitting: dialling the source's netcarryd at %s:%u", c->rv->host,
+         c->rv->port);
+    if (!dest_dial(c, &err)) {
+        dest_fail(c, err->message, FALSE);
+        g_task_return_error(task, g_steal_pointer(&err));
+        carry_forget(c);
+        return;
+    }
+    /* Each step has its own bound; this one keeps the whole within the hook's, which otherwise
+     * gives up first and decides by policy while this admission goes on. Once admitted, it waits
+     * (within the same bound) for the source's first copy to be installed: the hook holds back
+     * the migration's start, never its downtime, and what is installed now is not left for the
+     * stop (a large table would otherwise still be streaming then). The main loop runs on
+     * meanwhile (other domains' admissions and carries; a newer admission of this domain may
+     * replace @c). */
+    a = g_new0(Admission, 1);
+    a->c = c;
+    c->refs++;
+    c->admitting = TRUE;
+    a->uuid = g_strdup(domain->uuid);
+    a->bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
+                      cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
+    a->deadline_us = g_get_monotonic_time() + a->bound_ms * (gint64)1000;
+    g_task_set_task_data(task, a, (GDestroyNotify)admission_free);
+    a->poll = g_timeout_add(NC_CARRY_ADMIT_POLL_MS, admission_poll, g_object_ref(task));
+}
+
+/* nc_carry_engine_admit_finish() - Return: TRUE if the carry is under way (pre-copy); FALSE with
+ * one line of reason in @error (naming the source host) */
+gboolean nc_carry_engine_admit_finish(NcCarryEngine *engine, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void admit_sync_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    GAsyncResult **out = data;
+
+    *out = g_object_ref(result);
+}
+
+/**
+ * nc_carry_engine_admit() - nc_carry_engine_admit_async(), waited for: iterates the
+ * thread-default main context until it answers (tests; a caller that nests admissions this way
+ * makes the outer one wait for the inner one, which netcarryd's hook server does not)
+ * @engine: the engine
+ * @domain: the domain XML as the hook received it
+ * @error:  one line: why this host cannot carry the domain's state (naming the source host)
+ *
+ * Return: TRUE if the carry is under way (pre-copy)
+ */
+gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GError **error)
+{
+    g_autoptr(GAsyncResult) result = NULL;
+    GMainContext *ctx = g_main_context_get_thread_default();
+
+    nc_carry_engine_admit_async(engine, domain, admit_sync_done, &result);
+    while (!result)
+        g_main_context_iteration(ctx, TRUE);
+    return nc_carry_engine_admit_finish(engine, result, error);
 }
 
 /**

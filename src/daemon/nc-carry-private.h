@@ -44,6 +44,10 @@
 #define NC_CARRY_COALESCE_MS 10
 /* source: how often libvirt is asked again during pre-copy whether the job is still there */
 #define NC_CARRY_JOB_POLL_MS 1000
+/* how often an admission looks whether its carry is ready (the link's handlers set its flags;
+ * a poll keeps every one of them out of the admission's business): at most this much added to a
+ * hook call */
+#define NC_CARRY_ADMIT_POLL_MS 2
 
 /**
  * NcCarryRefusal - why a requester (or, on the destination, a source) was refused; counted

@@ -160,6 +160,11 @@ void nc_carry_engine_source_stopped(NcCarryEngine *engine, const char *uuid, gin
  * daemon refuses or proceeds by the admission policy (on proceed it calls
  * nc_carry_engine_admit_anyway() so the report records the risk). */
 gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GError **error);
+/* The same without holding the caller: @callback runs when this domain's admission is decided,
+ * whatever other admissions do meanwhile (netcarryd's hook server answers each hook call so). */
+void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean nc_carry_engine_admit_finish(NcCarryEngine *engine, GAsyncResult *result, GError **error);
 char *nc_carry_engine_pin_learned(NcCarryEngine *engine, const char *uuid, const char *xml,
                                   GError **error);
 void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,

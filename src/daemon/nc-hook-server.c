@@ -125,56 +125,70 @@ static void feed(NcHookServer *s, NcPhaseInput input, NcSide side, const char *u
 }
 
 /**
- * admission() - the destination's `migrate begin`: accept, or refuse with one line
- * @s:   the server
- * @req: the hook call (its XML is the domain about to arrive)
+ * admission_answer() - the destination's `migrate begin` answer, once the engine decided
+ * @s:      the server
+ * @req:    the hook call (its XML is the domain about to arrive)
+ * @domain: (nullable): the domain it parsed to (NULL: @error says why not)
+ * @ok:     the engine admitted it
+ * @error:  why not; may be NULL
+ *
+ * Accept (with the learned addresses pinned), or by the admission policy refuse with the one-line
+ * reason / accept and record the risk.
  *
  * Return: (transfer full): the answer
  */
-static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
+static NcHookAnswer *admission_answer(NcHookServer *s, const NcHookRequest *req,
+                                      const NcDomain *domain, gboolean ok, GError *error)
 {
     g_autoptr(NcHookAnswer) answer = g_new0(NcHookAnswer, 1);
-    g_autoptr(NcDomain) domain = NULL;
-    g_autoptr(GError) error = NULL;
-    gboolean ok;
+    g_autoptr(GError) err = error;
 
-    domain = nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
-    if (domain) {
-        feed(s, NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, domain->uuid, NULL);
-        ok = s->handlers.admit(s->user_data, domain, &error);
-    } else {
-        ok = FALSE;
-    }
-    if (!ok && !error)
-        g_set_error_literal(&error, NC_ERROR, NC_ERROR_FAILED, "the carry engine gave no reason");
+    if (!ok && !err)
+        g_set_error_literal(&err, NC_ERROR, NC_ERROR_FAILED, "the carry engine gave no reason");
     if (ok) {
         g_message("%s/destination: migrate begin: admitted", domain->uuid);
         answer->verdict = NC_HOOK_ACCEPT;
         if (s->handlers.pin) {
-            answer->xml = s->handlers.pin(s->user_data, domain, req->xml, &error);
+            answer->xml = s->handlers.pin(s->user_data, domain, req->xml, &err);
             /* unpinned, the guest waits here for nwfilter to learn its address again, as it
              * would without netcarry: not a reason to refuse a migration that carries the rest */
-            if (!answer->xml && error)
+            if (!answer->xml && err)
                 g_warning("%s/destination: migrate begin: the learned addresses are not pinned: %s",
-                          domain->uuid, error->message);
+                          domain->uuid, err->message);
         }
         return g_steal_pointer(&answer);
     }
     if (s->config->admission == NC_ADMISSION_PROCEED) {
         g_message("%s/destination: migrate begin: %s; admitted anyway (admission = proceed)",
-                  domain ? domain->uuid : req->domain, error->message);
+                  domain ? domain->uuid : req->domain, err->message);
         if (domain)
-            s->handlers.admit_anyway(s->user_data, domain, error->message);
+            s->handlers.admit_anyway(s->user_data, domain, err->message);
         answer->verdict = NC_HOOK_ACCEPT;
         return g_steal_pointer(&answer);
     }
     g_message("%s/destination: migrate begin: refused: %s", domain ? domain->uuid : req->domain,
-              error->message);
+              err->message);
     if (domain)
-        feed(s, NC_EV_CARRY_FAILED, NC_SIDE_DESTINATION, domain->uuid, error->message);
+        feed(s, NC_EV_CARRY_FAILED, NC_SIDE_DESTINATION, domain->uuid, err->message);
     answer->verdict = NC_HOOK_REFUSE;
-    answer->reason = g_strdup(error->message);
+    answer->reason = g_strdup(err->message);
     return g_steal_pointer(&answer);
+}
+
+/* admission() - `migrate begin` answered at once (handlers without admit_async: tests).
+ * Return: (transfer full): the answer */
+static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
+{
+    g_autoptr(NcDomain) domain = NULL;
+    GError *error = NULL;
+    gboolean ok = FALSE;
+
+    domain = nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
+    if (domain) {
+        feed(s, NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, domain->uuid, NULL);
+        ok = s->handlers.admit(s->user_data, domain, &error);
+    }
+    return admission_answer(s, req, domain, ok, error);
 }
 
 /* prepare/start/started begin and stopped/release end: feed the open side; the tap to the gate. */
@@ -238,6 +252,67 @@ static GBytes *handle(NcHookServer *s, const NcHookRequest *req)
     return nc_hook_answer_encode(answer);
 }
 
+static void written(GObject *stream, GAsyncResult *res, gpointer data);
+
+/* Sends c->answer; the client is freed once it is written (or cannot be). */
+static void client_answer(NcHookClient *c)
+{
+    g_output_stream_write_all_async(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
+                                    g_bytes_get_data(c->answer, NULL), g_bytes_get_size(c->answer),
+                                    G_PRIORITY_DEFAULT, c->cancellable, written, c);
+}
+
+/* `migrate begin` with an engine that admits asynchronously: the answer goes out when this
+ * domain's admission is decided, and the main loop serves every other hook call meanwhile (two
+ * migrations arriving at once are admitted side by side, neither waiting for the other's source).
+ * The client stays until its answer is written: hook-ms only cancels its I/O. */
+typedef struct {
+    NcHookClient *client;
+    NcHookRequest *req;
+    NcDomain *domain;
+} NcHookAdmission;
+
+static void admission_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    NcHookAdmission *a = data;
+    NcHookServer *s = a->client->server;
+    g_autoptr(NcHookAnswer) answer = NULL;
+    GError *error = NULL;
+    gboolean ok = s->handlers.admit_finish(s->user_data, res, &error);
+
+    answer = admission_answer(s, a->req, a->domain, ok, error);
+    a->client->answer = nc_hook_answer_encode(answer);
+    client_answer(a->client);
+    nc_hook_request_free(a->req);
+    nc_domain_free(a->domain);
+    g_free(a);
+}
+
+static void admission_begin(NcHookClient *c, NcHookRequest *req)
+{
+    NcHookServer *s = c->server;
+    GError *error = NULL;
+    NcDomain *domain = nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
+    NcHookAdmission *a;
+
+    g_debug("hook %s %s %s %s (%zu bytes of XML)", req->domain, req->op, req->sub_op, req->extra,
+            strlen(req->xml));
+    if (!domain) {
+        g_autoptr(NcHookAnswer) answer = admission_answer(s, req, NULL, FALSE, error);
+
+        c->answer = nc_hook_answer_encode(answer);
+        nc_hook_request_free(req);
+        client_answer(c);
+        return;
+    }
+    feed(s, NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, domain->uuid, NULL);
+    a = g_new0(NcHookAdmission, 1);
+    a->client = c;
+    a->req = req;
+    a->domain = domain;
+    s->handlers.admit_async(s->user_data, domain, admission_done, a);
+}
+
 static void written(GObject *stream, GAsyncResult *res, gpointer data)
 {
     NcHookClient *c = data;
@@ -267,10 +342,13 @@ static void payload_read(GObject *stream, GAsyncResult *res, gpointer data)
         client_free(c);
         return;
     }
+    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin") &&
+        c->server->handlers.admit_async) {
+        admission_begin(c, g_steal_pointer(&req));
+        return;
+    }
     c->answer = handle(c->server, req);
-    g_output_stream_write_all_async(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
-                                    g_bytes_get_data(c->answer, NULL), g_bytes_get_size(c->answer),
-                                    G_PRIORITY_DEFAULT, c->cancellable, written, c);
+    client_answer(c);
 }
 
 static void header_read(GObject *stream, GAsyncResult *res, gpointer data)

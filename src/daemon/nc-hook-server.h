@@ -3,7 +3,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "conf/nc-domain.h"
 #include "nc-config.h"
@@ -22,10 +22,12 @@ G_BEGIN_DECLS
 /**
  * NcHookHandlers - what the server asks of the carry engine (a parameter, so tests can fake it)
  * @admit:        `migrate begin` on the destination: can this host carry @domain? FALSE with
- *                one line of reason in @error
+ *                one line of reason in @error (unused, may be NULL, with @admit_async)
  * @admit_anyway: admission policy `proceed` after @admit said no: record the risk
  * @set_tap:      the incoming domain's tap is known: hold its traffic
  * @status:       (transfer full): the text `netcarry status` prints (may be "")
+ * @admit_async, @admit_finish: (nullable): @admit without holding the main loop (netcarryd):
+ *                the hook call is answered when @admit_finish says; set both or neither
  * @pin:          (nullable): after @admit said yes: (transfer full) the domain XML libvirt is to
  *                start instead of @xml (the learned addresses the source sent, pinned in their
  *                interfaces' filterrefs), or NULL: @xml as it is (@error says why, if it failed)
@@ -36,6 +38,9 @@ typedef struct {
     gboolean (*set_tap)(gpointer user_data, const char *uuid, const char *ifname, GError **error);
     char *(*status)(gpointer user_data);
     char *(*pin)(gpointer user_data, const NcDomain *domain, const char *xml, GError **error);
+    void (*admit_async)(gpointer user_data, const NcDomain *domain, GAsyncReadyCallback callback,
+                        gpointer callback_data);
+    gboolean (*admit_finish)(gpointer user_data, GAsyncResult *result, GError **error);
 } NcHookHandlers;
 
 typedef struct NcHookServer NcHookServer;

@@ -133,18 +133,27 @@ static gboolean on_fail(const char *uuid, NcSide side, const char *reason, gpoin
 
 /* --- the hook server's handlers --------------------------------------------- */
 
-static gboolean hook_admit(gpointer data, const NcDomain *domain, GError **error)
+/* Two migrations arriving at once are admitted side by side: each hook call is answered when its
+ * own admission is decided (a silent source delays only its own domain). */
+static void hook_admit_async(gpointer data, const NcDomain *domain, GAsyncReadyCallback callback,
+                             gpointer callback_data)
 {
     NcDaemon *d = data;
 
-    if (nc_carry_engine_admit(d->engine, domain, error))
+    nc_carry_engine_admit_async(d->engine, domain, callback, callback_data);
+}
+
+static gboolean hook_admit_finish(gpointer data, GAsyncResult *result, GError **error)
+{
+    NcDaemon *d = data;
+    GError *err = NULL;
+
+    if (nc_carry_engine_admit_finish(d->engine, result, &err))
         return TRUE;
     /* the hook server applies the policy next: refuse, or let it go on at risk */
-    if (error && *error) {
-        nc_metrics_add_admission_failure(d->metrics, *error,
-                                         d->config->admission == NC_ADMISSION_REFUSE);
-        metrics_publish(d);
-    }
+    nc_metrics_add_admission_failure(d->metrics, err, d->config->admission == NC_ADMISSION_REFUSE);
+    metrics_publish(d);
+    g_propagate_error(error, err);
     return FALSE;
 }
 
@@ -198,7 +207,8 @@ static gboolean on_signal(gpointer data)
  */
 static gboolean daemon_start(NcDaemon *d, GError **error)
 {
-    NcHookHandlers handlers = {hook_admit, hook_admit_anyway, hook_set_tap, hook_status, hook_pin};
+    NcHookHandlers handlers = {NULL,     hook_admit_anyway, hook_set_tap,     hook_status,
+                               hook_pin, hook_admit_async,  hook_admit_finish};
     NcCarryOptions options = {0};
     g_autoptr(GError) local = NULL;
 

@@ -85,7 +85,7 @@ static char *fake_pin(gpointer data, const NcDomain *domain, const char *xml, GE
 static const NcHookHandlers fake = {fake_admit, fake_admit_anyway, fake_set_tap, fake_status,
                                     fake_pin};
 
-static void start_server(Fixture *f, NcAdmission admission)
+static void start_server_with(Fixture *f, NcAdmission admission, const NcHookHandlers *handlers)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *conf = NULL;
@@ -98,9 +98,14 @@ static void start_server(Fixture *f, NcAdmission admission)
     g_assert_true(g_file_set_contents(f->conf_path, conf, -1, &error));
     f->config = nc_config_load(f->conf_path, &error);
     g_assert_no_error(error);
-    f->server = nc_hook_server_new(f->config, f->phases, &fake, f, &error);
+    f->server = nc_hook_server_new(f->config, f->phases, handlers, f, &error);
     g_assert_no_error(error);
     g_assert_nonnull(f->server);
+}
+
+static void start_server(Fixture *f, NcAdmission admission)
+{
+    start_server_with(f, admission, &fake);
 }
 
 static void setup(Fixture *f, gconstpointer data)
@@ -301,6 +306,110 @@ static void test_status(Fixture *f, gconstpointer data)
     g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
 }
 
+/* ---- admissions answered side by side (netcarryd's asynchronous engine) ---- */
+
+/* The fake engine decides domain "slow" after 1.5 s (a source that takes its time), any other at
+ * once. */
+static gboolean fake_admit_decided(gpointer data)
+{
+    GTask *task = data;
+
+    g_task_return_boolean(task, TRUE);
+    g_object_unref(task);
+    return G_SOURCE_REMOVE;
+}
+
+static void fake_admit_async(gpointer data, const NcDomain *domain, GAsyncReadyCallback callback,
+                             gpointer callback_data)
+{
+    GTask *task = g_task_new(NULL, NULL, callback, callback_data);
+
+    g_timeout_add(g_str_equal(domain->name, "slow") ? 1500 : 0, fake_admit_decided, task);
+}
+
+static gboolean fake_admit_finish(gpointer data, GAsyncResult *result, GError **error)
+{
+    Fixture *f = data;
+
+    f->admitted++;
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static const NcHookHandlers fake_async = {NULL, fake_admit_anyway, fake_set_tap,     fake_status,
+                                          NULL, fake_admit_async,  fake_admit_finish};
+
+/* One hook process of several at once: when it ended, how. */
+typedef struct {
+    gint64 ended_us;
+    int status;
+} HookRun;
+
+static void hook_ended(GObject *proc, GAsyncResult *res, gpointer data)
+{
+    HookRun *r = data;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(g_subprocess_wait_finish(G_SUBPROCESS(proc), res, &error));
+    r->status = g_subprocess_get_exit_status(G_SUBPROCESS(proc));
+    r->ended_us = g_get_monotonic_time();
+}
+
+static GSubprocess *spawn_migrate_begin(Fixture *f, const char *name, const char *uuid,
+                                        HookRun *run)
+{
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                 G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>%s</name><uuid>%s</uuid><metadata><profile "
+        "xmlns='https://netcarry.dev/xmlns/profile/1'><address>192.0.2.50</address></profile>"
+        "</metadata></domain>\n",
+        name, uuid);
+    g_autoptr(GError) error = NULL;
+    GSubprocess *proc;
+
+    g_subprocess_launcher_setenv(l, "NETCARRY_CONF", f->conf_path, TRUE);
+    proc = g_subprocess_launcher_spawn(l, &error, g_getenv("NETCARRY_HOOK"), name, "migrate",
+                                       "begin", "-", NULL);
+    g_assert_no_error(error);
+    g_assert_true(g_output_stream_write_all(g_subprocess_get_stdin_pipe(proc), xml, strlen(xml),
+                                            NULL, NULL, &error));
+    g_assert_true(g_output_stream_close(g_subprocess_get_stdin_pipe(proc), NULL, &error));
+    g_assert_no_error(error);
+    g_subprocess_wait_async(proc, NULL, hook_ended, run);
+    return proc;
+}
+
+/* Two domains arrive at once; the first one's admission takes 1.5 s: the second one's hook call
+ * is answered at once, not after the first one's. */
+static void test_admit_side_by_side(Fixture *f, gconstpointer data)
+{
+    HookRun slow = {0}, quick = {0};
+    g_autoptr(GSubprocess) p1 = NULL;
+    g_autoptr(GSubprocess) p2 = NULL;
+    gint64 t0 = g_get_monotonic_time(), deadline = t0 + 10 * G_USEC_PER_SEC;
+
+    start_server_with(f, NC_ADMISSION_REFUSE, &fake_async);
+    p1 = spawn_migrate_begin(f, "slow", "5a3c1f5e-0b7e-4c55-9f0e-000000000001", &slow);
+    /* the slow one's request is in the server's hands first (its phase opened) */
+    while (nc_phase_tracker_current(f->phases, "5a3c1f5e-0b7e-4c55-9f0e-000000000001",
+                                    NC_SIDE_DESTINATION, NULL) == NC_PHASE_NONE &&
+           g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+    p2 = spawn_migrate_begin(f, "quick", "5a3c1f5e-0b7e-4c55-9f0e-000000000002", &quick);
+    while ((!slow.ended_us || !quick.ended_us) && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+    g_test_message("quick answered after %" G_GINT64_FORMAT " ms, slow after %" G_GINT64_FORMAT
+                   " ms",
+                   (quick.ended_us - t0) / 1000, (slow.ended_us - t0) / 1000);
+    g_assert_cmpint(slow.ended_us, >, 0);
+    g_assert_cmpint(quick.ended_us, >, 0);
+    g_assert_cmpint(slow.status, ==, 0);
+    g_assert_cmpint(quick.status, ==, 0);
+    g_assert_cmpuint(f->admitted, ==, 2);
+    g_assert_cmpint(quick.ended_us, <, slow.ended_us);
+    g_assert_cmpint(slow.ended_us - t0, >=, 1500000);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -315,5 +424,7 @@ int main(int argc, char **argv)
     g_test_add("/hook-server/broken-xml", Fixture, NULL, setup, test_broken_xml, teardown);
     g_test_add("/hook-server/ordinary-start", Fixture, NULL, setup, test_ordinary_start, teardown);
     g_test_add("/hook-server/status", Fixture, NULL, setup, test_status, teardown);
+    g_test_add("/hook-server/admit-side-by-side", Fixture, NULL, setup, test_admit_side_by_side,
+               teardown);
     return g_test_run();
 }
