@@ -7,7 +7,10 @@
  * waits at most [timeouts] hook-ms for us (nc-hook-proto.c). So every request is answered from
  * what the daemon knows already, without calling libvirt, with one exception bounded by the
  * engine's own timeouts: the destination's `migrate begin`, where the engine checks the kernel
- * and reaches the source daemon before we say accept or refuse.
+ * and reaches the source daemon before we say accept or refuse. That answer goes out when the
+ * engine's asynchronous admission finishes (handlers.admit_async), and every other hook call is
+ * served meanwhile: two migrations arriving at once are admitted side by side, neither waiting
+ * for the other's source.
  *
  *   migrate begin (destination)  parse the XML libvirt is about to start (it carries the source's
  *                                live metadata, hence the rendezvous); open the destination's

@@ -1,6 +1,7 @@
 /* nc-ktest.c - what the kernel tests share */
 #include "nc-ktest.h"
 
+#include "drivers/nc-gate.h"
 #include "drivers/nc-mdb.h"
 
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -319,4 +320,57 @@ void nc_ktest_pki_cleanup(void)
     pki_remove();
     g_clear_pointer(&pki_dir, g_free);
     g_clear_pointer(&pki_skip, g_free);
+}
+
+guint nc_ktest_gate_count(const char *ns)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) gates = nc_gate_list(ns, &error);
+
+    g_assert_no_error(error);
+    return gates->len;
+}
+
+/* wakes the loop up to re-check what it does not see itself */
+static gboolean tick(gpointer data)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+void nc_ktest_spin(guint ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * (gint64)1000;
+    guint id = g_timeout_add(10, tick, NULL);
+
+    while (g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, TRUE);
+    g_source_remove(id);
+}
+
+void nc_ktest_wait(gboolean (*pred)(gpointer data), gpointer data, guint max_ms, const char *what)
+{
+    gint64 end = g_get_monotonic_time() + max_ms * (gint64)1000;
+    guint id = g_timeout_add(10, tick, NULL);
+
+    while (!pred(data) && g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, TRUE);
+    g_source_remove(id);
+    if (!pred(data))
+        g_error("%s did not happen within %u ms", what, max_ms);
+}
+
+void nc_ktest_ct_add(const char *ns, const char *src, guint16 first, guint n)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
+    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+
+    g_assert_no_error(error);
+    for (guint i = 0; i < n; i++) {
+        NcCtEntry e = nc_ktest_tcp_entry(src, (guint16)(first + i));
+
+        g_array_append_val(entries, e);
+    }
+    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
+    g_assert_no_error(error);
 }

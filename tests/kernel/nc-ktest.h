@@ -69,6 +69,10 @@ void nc_ktest_ns_del(const char *ns);
  * nc_ct_install(). */
 NcCtEntry nc_ktest_tcp_entry(const char *src, guint16 sport);
 
+/* Installs @n entries nc_ktest_tcp_entry(@src, @first ... @first + @n - 1) into @ns in one batch
+ * (asserting it worked). */
+void nc_ktest_ct_add(const char *ns, const char *src, guint16 first, guint n);
+
 /* The entry of @entries whose original source port is @sport, or NULL. */
 const NcCtEntry *nc_ktest_find_sport(GArray *entries, guint16 sport);
 
@@ -94,3 +98,13 @@ char *nc_ktest_pki(const char *name);
 
 /* Removes the PKI's directory (at the end of main()). */
 void nc_ktest_pki_cleanup(void);
+
+/* The gates (nftables netdev tables of netcarry) in @ns. */
+guint nc_ktest_gate_count(const char *ns);
+
+/* Runs the default main loop for @ms whatever happens. */
+void nc_ktest_spin(guint ms);
+
+/* Runs the default main loop until @pred(@data) holds; fails the test (g_error, naming @what)
+ * after @max_ms. */
+void nc_ktest_wait(gboolean (*pred)(gpointer data), gpointer data, guint max_ms, const char *what);

@@ -126,24 +126,6 @@ static guint ct_total(const char *ns)
     return (guint)g_ascii_strtoull(out, NULL, 10);
 }
 
-/* @n entries from @address, source ports @first on, in batches (one batch may not exceed what a
- * netlink socket buffers). */
-static void ct_add(const char *ns, const char *address, guint16 first, guint n)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
-    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
-
-    g_assert_no_error(error);
-    for (guint i = 0; i < n; i++) {
-        NcCtEntry e = nc_ktest_tcp_entry(address, (guint16)(first + i));
-
-        g_array_append_val(entries, e);
-    }
-    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
-    g_assert_no_error(error);
-}
-
 static void ct_del(const char *ns, const char *address, guint16 first, guint n)
 {
     g_autoptr(GError) error = NULL;
@@ -178,45 +160,7 @@ static void assert_same_ports(const char *ns, guint i, GHashTable *want)
             g_error("%s lacks %s's entry of port %u", ns, vms[i].name, GPOINTER_TO_UINT(port));
 }
 
-static guint gate_count(const char *ns)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) gates = nc_gate_list(ns, &error);
-
-    g_assert_no_error(error);
-    return gates->len;
-}
-
 /* ---- the main loop ---- */
-
-static gboolean tick(gpointer data)
-{
-    return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Pred)(Fixture *f);
-
-static void wait_for(Fixture *f, Pred pred, guint max_ms, const char *what)
-{
-    gint64 end = g_get_monotonic_time() + max_ms * (gint64)1000;
-    guint id = g_timeout_add(10, tick, NULL);
-
-    while (!pred(f) && g_get_monotonic_time() < end)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_remove(id);
-    if (!pred(f))
-        g_error("%s did not happen within %u ms", what, max_ms);
-}
-
-static void spin(guint ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * (gint64)1000;
-    guint id = g_timeout_add(10, tick, NULL);
-
-    while (g_get_monotonic_time() < end)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_remove(id);
-}
 
 /* ---- the engines' callbacks: each checks that it came from the domain's own host ---- */
 
@@ -373,7 +317,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     for (guint h = 0; h < N_HOST; h++)
         g_clear_pointer(&f->e[h], nc_carry_engine_free);
-    spin(50);
+    nc_ktest_spin(50);
     for (guint h = 0; h < N_HOST; h++) {
         g_clear_pointer(&f->ph[h], nc_phase_tracker_free);
         g_clear_pointer(&f->cfg[h], nc_config_free);
@@ -454,7 +398,7 @@ static void admit(Fixture *f, guint i)
 
 static guint admits_want;
 
-static gboolean admissions_done(Fixture *f)
+static gboolean admissions_done(gpointer data)
 {
     return admits_done == admits_want;
 }
@@ -469,7 +413,7 @@ static void admit_all(Fixture *f, guint first, guint last)
         if (i == last)
             break;
     }
-    wait_for(f, admissions_done, 20000, "the admissions");
+    nc_ktest_wait(admissions_done, f, 20000, "the admissions");
 }
 
 /* The domains' entries on their sources (and a neighbour's on each host), the four carries
@@ -480,9 +424,9 @@ static gboolean start_all(Fixture *f, gboolean foreign)
     gboolean gated = TRUE;
 
     for (guint i = 0; i < N_VM; i++)
-        ct_add(f->ns[vms[i].src], vms[i].addr, 20000, f->n);
+        nc_ktest_ct_add(f->ns[vms[i].src], vms[i].addr, 20000, f->n);
     for (guint h = 0; h < N_HOST; h++)
-        ct_add(f->ns[h], NEIGHBOUR, 20000, 100);
+        nc_ktest_ct_add(f->ns[h], NEIGHBOUR, 20000, 100);
     /* the test can fail: no destination holds anything of its domains yet */
     for (guint i = 0; i < N_VM; i++)
         g_assert_cmpuint(ct_count(f->ns[DST(i)], vms[i].addr), ==, 0);
@@ -518,7 +462,7 @@ static gboolean start_all(Fixture *f, gboolean foreign)
     }
     if (gated)
         for (guint h = 0; h < N_HOST; h++)
-            g_assert_cmpuint(gate_count(f->ns[h]), ==, 2);
+            g_assert_cmpuint(nc_ktest_gate_count(f->ns[h]), ==, 2);
     return gated;
 }
 
@@ -527,16 +471,20 @@ static gboolean start_all(Fixture *f, gboolean foreign)
 static gboolean live[N_VM]; /* the domains a predicate looks at */
 static guint want[N_VM];
 
-static gboolean dsts_hold_want(Fixture *f)
+static gboolean dsts_hold_want(gpointer data)
 {
+    Fixture *f = data;
+
     for (guint i = 0; i < N_VM; i++)
         if (live[i] && ct_count(f->ns[DST(i)], vms[i].addr) != want[i])
             return FALSE;
     return TRUE;
 }
 
-static gboolean dsts_installed(Fixture *f)
+static gboolean dsts_installed(gpointer data)
 {
+    Fixture *f = data;
+
     for (guint i = 0; i < N_VM; i++)
         if (live[i] && nc_phase_tracker_current(f->ph[DST(i)], vms[i].uuid, NC_SIDE_DESTINATION,
                                                 NULL) != NC_PHASE_INSTALLED)
@@ -546,8 +494,10 @@ static gboolean dsts_installed(Fixture *f)
 
 /* Every live domain's source has the destination's ACK (its status line counts what was
  * installed there): before it, a source that ends has no FINISHED to send. */
-static gboolean srcs_acked(Fixture *f)
+static gboolean srcs_acked(gpointer data)
 {
+    Fixture *f = data;
+
     for (guint i = 0; i < N_VM; i++) {
         g_autofree char *status = NULL, *prefix = NULL, *count = NULL;
         g_auto(GStrv) lines = NULL;
@@ -568,16 +518,20 @@ static gboolean srcs_acked(Fixture *f)
     return TRUE;
 }
 
-static gboolean all_reported(Fixture *f)
+static gboolean all_reported(gpointer data)
 {
+    Fixture *f = data;
+
     for (guint i = 0; i < N_VM; i++)
         if (!f->reports[i])
             return FALSE;
     return TRUE;
 }
 
-static gboolean vm2_refused(Fixture *f)
+static gboolean vm2_refused(gpointer data)
 {
+    Fixture *f = data;
+
     return nc_phase_tracker_abandoned(f->ph[DST(1)], vms[1].uuid, NC_SIDE_DESTINATION) ||
            nc_phase_tracker_current(f->ph[DST(1)], vms[1].uuid, NC_SIDE_DESTINATION, NULL) ==
                NC_PHASE_FAILED;
@@ -589,11 +543,11 @@ static void precopy_changes(Fixture *f)
     for (guint i = 0; i < N_VM; i++) {
         if (!live[i])
             continue;
-        ct_add(f->ns[vms[i].src], vms[i].addr, 40000, ADDED);
+        nc_ktest_ct_add(f->ns[vms[i].src], vms[i].addr, 40000, ADDED);
         ct_del(f->ns[vms[i].src], vms[i].addr, 20000, DELETED);
         want[i] = f->n + ADDED - DELETED;
     }
-    wait_for(f, dsts_hold_want, 5000 + f->n, "every destination holding its domains' changes");
+    nc_ktest_wait(dsts_hold_want, f, 5000 + f->n, "every destination holding its domains' changes");
 }
 
 /* The live domains' sources stop back to back (one new connection each right before), and every
@@ -602,7 +556,7 @@ static void stop_all(Fixture *f)
 {
     for (guint i = 0; i < N_VM; i++)
         if (live[i]) {
-            ct_add(f->ns[vms[i].src], vms[i].addr, 40000 + ADDED, 1);
+            nc_ktest_ct_add(f->ns[vms[i].src], vms[i].addr, 40000 + ADDED, 1);
             want[i]++;
         }
     for (guint i = 0; i < N_VM; i++)
@@ -610,8 +564,8 @@ static void stop_all(Fixture *f)
             feed(f->ph[vms[i].src], i, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
             nc_carry_engine_source_stopped(f->e[vms[i].src], vms[i].uuid, g_get_real_time());
         }
-    wait_for(f, dsts_installed, 5000 + f->n, "every destination installing its sealed state");
-    wait_for(f, srcs_acked, 5000, "every source receiving its destination's ACK");
+    nc_ktest_wait(dsts_installed, f, 5000 + f->n, "every destination installing its sealed state");
+    nc_ktest_wait(srcs_acked, f, 5000, "every source receiving its destination's ACK");
 }
 
 /* The live domains resume on their destinations and both sides end COMPLETED. */
@@ -697,10 +651,10 @@ static void test_concurrent(Fixture *f, gconstpointer data)
     }
     if (gated)
         for (guint h = 0; h < N_HOST; h++)
-            g_assert_cmpuint(gate_count(f->ns[h]), ==, 0);
+            g_assert_cmpuint(nc_ktest_gate_count(f->ns[h]), ==, 0);
     complete_all(f);
-    wait_for(f, all_reported, 10000, "the four reports");
-    spin(100); /* a second report, or one on the wrong host, would show now */
+    nc_ktest_wait(all_reported, f, 10000, "the four reports");
+    nc_ktest_spin(100); /* a second report, or one on the wrong host, would show now */
     g_assert_false(f->wrong_host);
     for (guint i = 0; i < N_VM; i++)
         check_completed_report(f, i);
@@ -738,8 +692,8 @@ static void test_one_refused_one_cancelled(Fixture *f, gconstpointer data)
         want[i] = f->n;
     }
     /* vm2's source sees a connection of the address it wrongly counts as vm2's */
-    ct_add(f->ns[vms[1].src], FOREIGN, 30000, 1);
-    wait_for(f, vm2_refused, 5000, "vm2's destination refusing the foreign entry");
+    nc_ktest_ct_add(f->ns[vms[1].src], FOREIGN, 30000, 1);
+    nc_ktest_wait(vm2_refused, f, 5000, "vm2's destination refusing the foreign entry");
     live[1] = FALSE;
     /* vm4's migration is cancelled (domjobabort) on both hosts */
     f->migrating[3] = FALSE;
@@ -757,8 +711,8 @@ static void test_one_refused_one_cancelled(Fixture *f, gconstpointer data)
     nc_carry_engine_finished(f->e[vms[1].src], vms[1].uuid, NC_SIDE_SOURCE, NC_CARRY_FAILED,
                              "the carry failed");
     complete_all(f);
-    wait_for(f, all_reported, 10000, "the four reports");
-    spin(100);
+    nc_ktest_wait(all_reported, f, 10000, "the four reports");
+    nc_ktest_spin(100);
     g_assert_false(f->wrong_host);
     check_completed_report(f, 0);
     check_completed_report(f, 2);
@@ -786,7 +740,7 @@ static void test_one_refused_one_cancelled(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns[DST(3)], vms[3].addr), ==, 0);
     for (guint h = 0; h < N_HOST; h++) {
         g_assert_cmpuint(ct_count(f->ns[h], NEIGHBOUR), ==, 100);
-        g_assert_cmpuint(gate_count(f->ns[h]), ==, 0);
+        g_assert_cmpuint(nc_ktest_gate_count(f->ns[h]), ==, 0);
     }
 }
 
@@ -810,7 +764,7 @@ static void test_admission_not_held(Fixture *f, gconstpointer data)
         g_test_skip(error->message);
         return;
     }
-    ct_add(f->ns[vms[0].src], vms[0].addr, 20000, f->n);
+    nc_ktest_ct_add(f->ns[vms[0].src], vms[0].addr, 20000, f->n);
     for (guint i = 0; i < 2; i++) {
         g_autoptr(NcDomain) at_src = make_domain(i, NULL, NULL);
         g_autoptr(NcProfile) profile = NULL;

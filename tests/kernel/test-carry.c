@@ -127,18 +127,7 @@ static void ct_install(const char *ns, const char *src, guint16 sport)
 /* @n entries from @src, source ports @first_port on, in one batch */
 static void ct_install_many(const char *ns, const char *src, guint16 first_port, guint n)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
-    g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
-
-    g_assert_no_error(error);
-    for (guint i = 0; i < n; i++) {
-        NcCtEntry e = nc_ktest_tcp_entry(src, (guint16)(first_port + i));
-
-        g_array_append_val(entries, e);
-    }
-    g_assert_true(nc_ct_install(ct, (NcCtEntry *)entries->data, n, NULL, &error));
-    g_assert_no_error(error);
+    nc_ktest_ct_add(ns, src, first_port, n);
 }
 
 static void ct_delete(const char *ns, const char *src, guint16 sport)
@@ -190,44 +179,38 @@ static guint ct_count(const char *ns, const char *address)
 
 static guint gate_count(const char *ns)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) gates = nc_gate_list(ns, &error);
-
-    g_assert_no_error(error);
-    return gates->len;
+    return nc_ktest_gate_count(ns);
 }
 
 /* ---- the main loop ---- */
 
-static gboolean tick(gpointer data)
-{
-    return G_SOURCE_CONTINUE;
-}
-
 typedef gboolean (*Pred)(Fixture *f);
+
+/* @pred over the fixture, for nc_ktest_wait() */
+typedef struct {
+    Fixture *f;
+    Pred pred;
+} PredCall;
+
+static gboolean pred_call(gpointer data)
+{
+    PredCall *p = data;
+
+    return p->pred(p->f);
+}
 
 /* Iterate the main loop until @pred holds; fail the test after @max_ms. */
 static void wait_for(Fixture *f, Pred pred, guint max_ms, const char *what)
 {
-    gint64 end = g_get_monotonic_time() + max_ms * (gint64)1000;
-    guint id = g_timeout_add(10, tick, NULL); /* wake up to re-check what the loop does not see */
+    PredCall p = {f, pred};
 
-    while (!pred(f) && g_get_monotonic_time() < end)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_remove(id);
-    if (!pred(f))
-        g_error("%s did not happen within %u ms", what, max_ms);
+    nc_ktest_wait(pred_call, &p, max_ms, what);
 }
 
 /* Run the loop for @ms whatever happens. */
 static void spin(guint ms)
 {
-    gint64 end = g_get_monotonic_time() + ms * (gint64)1000;
-    guint id = g_timeout_add(10, tick, NULL);
-
-    while (g_get_monotonic_time() < end)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_remove(id);
+    nc_ktest_spin(ms);
 }
 
 /* ---- the engines ---- */
