@@ -1085,13 +1085,31 @@ static gboolean admission_poll(gpointer data)
 {
     GTask *task = data;
     Admission *a = g_task_get_task_data(task);
+    NcCarryEngine *e = a->c->e;
 
     if (!admission_ready(a->c) && g_get_monotonic_time() < a->deadline_us)
         return G_SOURCE_CONTINUE;
     a->poll = 0;
+    g_ptr_array_remove(e->admissions, task);
     admission_end(task);
     g_object_unref(task);
     return G_SOURCE_REMOVE;
+}
+
+/* The engine goes away with admissions in progress: each answers "shutting down" now (its carry
+ * is the engine's to free). */
+void carry_admissions_end(NcCarryEngine *e)
+{
+    while (e->admissions && e->admissions->len) {
+        GTask *task = g_ptr_array_steal_index(e->admissions, e->admissions->len - 1);
+        Admission *a = g_task_get_task_data(task);
+
+        g_clear_handle_id(&a->poll, g_source_remove);
+        a->c->refs--; /* the engine frees the carry itself */
+        a->c = NULL;
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_FAILED, "netcarryd is shutting down");
+        g_object_unref(task);
+    }
 }
 
 /**
@@ -1189,6 +1207,7 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
     a->deadline_us = g_get_monotonic_time() + a->bound_ms * (gint64)1000;
     g_task_set_task_data(task, a, (GDestroyNotify)admission_free);
     a->poll = g_timeout_add(NC_CARRY_ADMIT_POLL_MS, admission_poll, g_object_ref(task));
+    g_ptr_array_add(e->admissions, task); /* the poll's reference */
 }
 
 /* nc_carry_engine_admit_finish() - Return: TRUE if the carry is under way (pre-copy); FALSE with

@@ -49,6 +49,8 @@
  * hook call */
 #define NC_CARRY_ADMIT_POLL_MS 2
 
+void carry_admissions_end(NcCarryEngine *e);
+
 /**
  * NcCarryRefusal - why a requester (or, on the destination, a source) was refused; counted
  */
@@ -100,6 +102,7 @@ struct NcCarryEngine {
     GHashTable *secrets; /* uuid -> the rendezvous secret libvirt's live metadata holds */
     GHashTable *pending; /* uuid -> a fresh secret on its way into the metadata (not yet known) */
     GHashTable *carries; /* "s:uuid" / "d:uuid" -> Carry */
+    GPtrArray *admissions; /* GTask* of admissions in progress (nc_carry_engine_admit_async()) */
     GQueue requesters;   /* Requester*: accepted, not yet served or refused; oldest first */
     guint refused[NC_REFUSAL_LAST];
     guint finish_wait_ms;

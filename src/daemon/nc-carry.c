@@ -499,6 +499,7 @@ NcCarryEngine *nc_carry_engine_new(const NcCarryOptions *options, GError **error
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
     g_queue_init(&e->requesters);
     e->carries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    e->admissions = g_ptr_array_new();
     g_queue_init(&e->ended);
     e->sentinel_fd = open_sentinel(e->netns, error);
     if (e->sentinel_fd < 0)
@@ -562,6 +563,9 @@ void nc_carry_engine_free(NcCarryEngine *engine)
         g_signal_handlers_disconnect_by_data(engine->service, engine);
         g_clear_object(&engine->service);
     }
+    /* admissions in progress answer first (their carries are freed below) */
+    carry_admissions_end(engine);
+    g_clear_pointer(&engine->admissions, g_ptr_array_unref);
     /* carries in progress end as failed, and the destination's roll back */
     if (engine->carries) {
         g_hash_table_iter_init(&it, engine->carries);

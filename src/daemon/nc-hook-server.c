@@ -55,6 +55,7 @@ struct NcHookServer {
     gpointer user_data;
     GSocketService *service;
     char *path;
+    GPtrArray *admissions; /* NcHookAdmission*: migrate begin calls the engine still decides */
 };
 
 /* One client connection: its buffers and its deadline. */
@@ -270,7 +271,7 @@ static void client_answer(NcHookClient *c)
  * migrations arriving at once are admitted side by side, neither waiting for the other's source).
  * The client stays until its answer is written: hook-ms only cancels its I/O. */
 typedef struct {
-    NcHookClient *client;
+    NcHookClient *client; /* NULL once the server is gone (its client with it) */
     NcHookRequest *req;
     NcDomain *domain;
 } NcHookAdmission;
@@ -278,14 +279,18 @@ typedef struct {
 static void admission_done(GObject *source, GAsyncResult *res, gpointer data)
 {
     NcHookAdmission *a = data;
-    NcHookServer *s = a->client->server;
+    NcHookServer *s = a->client ? a->client->server : NULL;
     g_autoptr(NcHookAnswer) answer = NULL;
     GError *error = NULL;
-    gboolean ok = s->handlers.admit_finish(s->user_data, res, &error);
+    gboolean ok;
 
-    answer = admission_answer(s, a->req, a->domain, ok, error);
-    a->client->answer = nc_hook_answer_encode(answer);
-    client_answer(a->client);
+    if (s) {
+        g_ptr_array_remove(s->admissions, a);
+        ok = s->handlers.admit_finish(s->user_data, res, &error);
+        answer = admission_answer(s, a->req, a->domain, ok, error);
+        a->client->answer = nc_hook_answer_encode(answer);
+        client_answer(a->client);
+    }
     nc_hook_request_free(a->req);
     nc_domain_free(a->domain);
     g_free(a);
@@ -313,6 +318,7 @@ static void admission_begin(NcHookClient *c, NcHookRequest *req)
     a->client = c;
     a->req = req;
     a->domain = domain;
+    g_ptr_array_add(s->admissions, a);
     s->handlers.admit_async(s->user_data, domain, admission_done, a);
 }
 
@@ -417,6 +423,7 @@ NcHookServer *nc_hook_server_new(const NcConfig *config, NcPhaseTracker *phases,
     s->handlers = *handlers;
     s->user_data = user_data;
     s->path = g_strdup(config->hook_socket);
+    s->admissions = g_ptr_array_new();
 
     if (g_mkdir_with_parents(dir, 0755) < 0) {
         g_set_error(error, NC_ERROR, nc_error_code_from_errno(errno),
@@ -467,6 +474,15 @@ void nc_hook_server_free(NcHookServer *s)
         g_object_unref(s->service);
         g_unlink(s->path);
     }
+    /* admissions the engine still decides: their hook calls get no answer (closing is the
+     * protocol's "daemon absent"), and their end finds no server */
+    for (guint i = 0; s->admissions && i < s->admissions->len; i++) {
+        NcHookAdmission *a = g_ptr_array_index(s->admissions, i);
+
+        client_free(a->client);
+        a->client = NULL;
+    }
+    g_clear_pointer(&s->admissions, g_ptr_array_unref);
     g_free(s->path);
     g_free(s);
 }

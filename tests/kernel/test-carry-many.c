@@ -791,6 +791,44 @@ static void test_admission_not_held(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->admit_ms[0], <, 1500);
 }
 
+/* (d) netcarryd stops while an admission waits for a silent source: the admission answers at
+ * once, "shutting down", and nothing of it runs after the engine is gone. */
+static void test_engine_freed_admitting(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    if (!nc_ktest_nft_load(f->ns[vms[1].src],
+                           "table inet blackhole { chain in { type filter hook input priority 0; "
+                           "tcp dport 9 drop; }; }",
+                           &error)) {
+        g_test_skip(error->message);
+        return;
+    }
+    {
+        g_autoptr(NcDomain) at_src = make_domain(1, NULL, NULL);
+        g_autoptr(NcProfile) profile = NULL;
+
+        g_assert_true(nc_carry_engine_add_local(f->e[vms[1].src], at_src, NULL));
+        profile =
+            nc_carry_engine_rendezvous_profile(f->e[vms[1].src], vms[1].uuid, at_src->profile);
+        f->at_dst[1] = make_domain(1, NULL, profile->rendezvous);
+    }
+    f->at_dst[1]->profile->rendezvous->port = 9;
+    admits_done = 0;
+    admit(f, 1);
+    nc_ktest_spin(100); /* dialling */
+    g_assert_cmpuint(admits_done, ==, 0);
+    g_clear_pointer(&f->e[DST(1)], nc_carry_engine_free);
+    nc_ktest_spin(50); /* the GTask's callback comes from an idle */
+    g_assert_cmpuint(admits_done, ==, 1); /* answered at once, not after the connect timeout */
+    g_assert_false(f->admitted[1]);
+    g_assert_nonnull(strstr(f->admit_error[1], "shutting down"));
+    nc_ktest_spin(2500); /* past the connect timeout: nothing of it may run now */
+    g_assert_cmpuint(admits_done, ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -806,6 +844,8 @@ int main(int argc, char **argv)
                test_one_refused_one_cancelled, fixture_teardown);
     g_test_add("/carry-many/admission-not-held-by-another", Fixture, NULL, fixture_setup,
                test_admission_not_held, fixture_teardown);
+    g_test_add("/carry-many/netcarryd-stops-while-admitting", Fixture, NULL, fixture_setup,
+               test_engine_freed_admitting, fixture_teardown);
     rc = g_test_run();
     nc_ktest_pki_cleanup();
     return rc;
