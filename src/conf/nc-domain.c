@@ -85,6 +85,7 @@ NcProfile *nc_profile_new(void)
 
     p->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     p->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    p->chains = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     return p;
 }
 
@@ -106,6 +107,11 @@ NcProfile *nc_profile_copy(const NcProfile *profile)
 
         g_ptr_array_add(p->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
+    for (guint i = 0; i < profile->chains->len; i++) {
+        const NcObjectRef *r = profile->chains->pdata[i];
+
+        g_ptr_array_add(p->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
+    }
     return p;
 }
 
@@ -118,6 +124,8 @@ void nc_profile_free(NcProfile *profile)
     nc_rendezvous_free(profile->rendezvous);
     if (profile->objects)
         g_ptr_array_unref(profile->objects);
+    if (profile->chains)
+        g_ptr_array_unref(profile->chains);
     g_free(profile);
 }
 
@@ -131,6 +139,7 @@ void nc_domain_iface_free(NcDomainIface *iface)
     g_free(iface->source_bridge);
     g_free(iface->source_network);
     g_free(iface->filter);
+    g_free(iface->vlan);
     if (iface->filter_ips)
         g_array_unref(iface->filter_ips);
     g_free(iface);
@@ -257,7 +266,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         if (!nc_in_ns(c, NC_PROFILE_NS)) {
             nc_fail_at(error, name, c,
                        "unknown element (expected address, zone, mark, "
-                       "rendezvous, object in %s)",
+                       "rendezvous, object, chain in %s)",
                        NC_PROFILE_NS);
             return NULL;
         }
@@ -315,6 +324,19 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             g_ptr_array_add(p->objects, nc_object_ref_new(family, table, oname, type));
             continue;
         }
+        if (strcmp(elem, "chain") == 0) {
+            g_autofree char *family = nc_prop(c, "family");
+            g_autofree char *table = nc_prop(c, "table");
+            g_autofree char *cname = nc_prop(c, "name");
+
+            /* a per-VM static chain: checked at admission, never carried (nc-policy.h) */
+            if (!family || !table || !cname || !*family || !*table || !*cname) {
+                nc_fail_at(error, name, c, "family, table and name are required");
+                return NULL;
+            }
+            g_ptr_array_add(p->chains, nc_object_ref_new(family, table, cname, "chain"));
+            continue;
+        }
         text = nc_text(c);
         if (strcmp(elem, "address") == 0) {
             NcAddr addr;
@@ -340,7 +362,8 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             p->mark = (guint32)v;
         } else {
             nc_fail_at(error, name, c,
-                       "unknown element (expected address, zone, mark, rendezvous, object)");
+                       "unknown element (expected address, zone, mark, rendezvous, object, "
+                       "chain)");
             return NULL;
         }
     }
@@ -416,7 +439,7 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
     g_autofree char *pfx = prefix ? g_strconcat(prefix, ":", NULL) : g_strdup("");
     g_autofree char *inner = g_strconcat("\n", indent, "  <", pfx, NULL);
     gboolean empty = !profile->addresses->len && !profile->has_zone && !profile->has_mark &&
-                     !profile->rendezvous && !profile->objects->len;
+                     !profile->rendezvous && !profile->objects->len && !profile->chains->len;
 
     g_string_append_printf(s, "%sprofile xmlns%s%s=\"" NC_PROFILE_NS "\"%s>", pfx,
                            prefix ? ":" : "", prefix ? prefix : "", empty ? "/" : "");
@@ -463,6 +486,17 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
             g_string_append(s, "\" type=\"");
             nc_xml_append_escaped(s, r->type);
         }
+        g_string_append(s, "\" name=\"");
+        nc_xml_append_escaped(s, r->name);
+        g_string_append(s, "\"/>");
+    }
+    for (guint i = 0; i < profile->chains->len; i++) {
+        const NcObjectRef *r = profile->chains->pdata[i];
+
+        g_string_append_printf(s, "%schain family=\"", inner);
+        nc_xml_append_escaped(s, r->family);
+        g_string_append(s, "\" table=\"");
+        nc_xml_append_escaped(s, r->table);
         g_string_append(s, "\" name=\"");
         nc_xml_append_escaped(s, r->name);
         g_string_append(s, "\"/>");
@@ -519,6 +553,21 @@ static NcDomainIface *nc_read_iface(const xmlNode *node, const char *name, const
         iface->source_bridge = nc_prop(c, "bridge");
         iface->source_network = nc_prop(c, "network");
     }
+    if ((c = nc_child(node, NULL, "vlan"))) {
+        g_autoptr(GString) tags = g_string_new(NULL);
+
+        /* what the host must apply: each <tag id=> (checked at admission, nc-policy.h) */
+        for (xmlNode *t = c->children; t; t = t->next) {
+            g_autofree char *id = NULL;
+
+            if (t->type != XML_ELEMENT_NODE || strcmp((const char *)t->name, "tag") != 0)
+                continue;
+            id = nc_prop(t, "id");
+            g_string_append_printf(tags, "%s%s", tags->len ? "," : "", id ? id : "?");
+        }
+        iface->vlan = g_strdup(tags->len ? tags->str : "?");
+    }
+    iface->bandwidth = nc_child(node, NULL, "bandwidth") != NULL;
     if ((c = nc_child(node, NULL, "filterref"))) {
         iface->filter = nc_prop(c, "filter");
         for (xmlNode *p = c->children; p; p = p->next) {
@@ -1010,6 +1059,18 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
         }
         g_array_append_vals(o->macs, mac, 1);
     }
+    for (guint i = 0; domain->interfaces && i < domain->interfaces->len; i++) {
+        const NcDomainIface *iface = domain->interfaces->pdata[i];
+        NcPortNeed *need = g_new0(NcPortNeed, 1);
+
+        need->mac = g_strdup(iface->mac);
+        need->bridge = g_strdup(iface->source_bridge);
+        need->network = g_strdup(iface->source_network);
+        need->filter = g_strdup(iface->filter);
+        need->vlan = g_strdup(iface->vlan);
+        need->bandwidth = iface->bandwidth;
+        g_ptr_array_add(o->ports, need);
+    }
     if (domain->profile) {
         const NcProfile *p = domain->profile;
 
@@ -1017,6 +1078,11 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             const NcObjectRef *r = p->objects->pdata[i];
 
             g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+        }
+        for (guint i = 0; i < p->chains->len; i++) {
+            const NcObjectRef *r = p->chains->pdata[i];
+
+            g_ptr_array_add(o->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
         }
         o->has_zone = p->has_zone;
         o->zone = p->zone;

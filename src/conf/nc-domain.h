@@ -70,6 +70,7 @@ typedef struct {
     guint32 mark;
     NcRendezvous *rendezvous;
     GPtrArray *objects;
+    GPtrArray *chains;
 } NcProfile;
 
 /**
@@ -91,6 +92,8 @@ typedef struct {
     char *source_network;
     char *filter;
     GArray *filter_ips;
+    char *vlan;
+    gboolean bandwidth;
 } NcDomainIface;
 
 /**

@@ -52,6 +52,33 @@ NcObjectRef *nc_object_ref_parse(const char *text, const char *type, GError **er
     return nc_object_ref_new(parts[0], parts[1], parts[2], type);
 }
 
+/* ---- what an interface needs of its host ---- */
+
+NcPortNeed *nc_port_need_copy(const NcPortNeed *need)
+{
+    NcPortNeed *n = g_new0(NcPortNeed, 1);
+
+    n->mac = g_strdup(need->mac);
+    n->bridge = g_strdup(need->bridge);
+    n->network = g_strdup(need->network);
+    n->filter = g_strdup(need->filter);
+    n->vlan = g_strdup(need->vlan);
+    n->bandwidth = need->bandwidth;
+    return n;
+}
+
+void nc_port_need_free(NcPortNeed *need)
+{
+    if (!need)
+        return;
+    g_free(need->mac);
+    g_free(need->bridge);
+    g_free(need->network);
+    g_free(need->filter);
+    g_free(need->vlan);
+    g_free(need);
+}
+
 /* ---- owner ---- */
 
 NcOwner *nc_owner_new(void)
@@ -61,6 +88,8 @@ NcOwner *nc_owner_new(void)
     o->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     o->macs = g_array_new(FALSE, TRUE, 6);
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    o->chains = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_port_need_free);
     return o;
 }
 
@@ -76,6 +105,13 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
 
         g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
+    for (guint i = 0; owner->chains && i < owner->chains->len; i++) {
+        const NcObjectRef *r = owner->chains->pdata[i];
+
+        g_ptr_array_add(o->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
+    }
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++)
+        g_ptr_array_add(o->ports, nc_port_need_copy(owner->ports->pdata[i]));
     o->has_zone = owner->has_zone;
     o->zone = owner->zone;
     o->has_mark = owner->has_mark;
@@ -91,6 +127,10 @@ void nc_owner_free(NcOwner *owner)
     g_array_unref(owner->macs);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);
+    if (owner->chains)
+        g_ptr_array_unref(owner->chains);
+    if (owner->ports)
+        g_ptr_array_unref(owner->ports);
     g_free(owner);
 }
 

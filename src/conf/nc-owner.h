@@ -32,6 +32,29 @@ void nc_object_ref_free(NcObjectRef *ref);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
 
 /**
+ * NcPortNeed - what one interface of the domain needs of the host it runs on: static policy,
+ * checked at admission and never carried (src/conf/nc-policy.h)
+ * @mac:       the interface's MAC, or NULL
+ * @bridge:    its <source bridge=>, or NULL
+ * @network:   its <source network=> (a libvirt network), or NULL
+ * @filter:    the nwfilter its <filterref filter=> names, or NULL
+ * @vlan:      the tags of its <vlan> ("10", "10,20"), or NULL
+ * @bandwidth: whether it has a <bandwidth> element (tc qdiscs on the tap)
+ */
+typedef struct {
+    char *mac;
+    char *bridge;
+    char *network;
+    char *filter;
+    char *vlan;
+    gboolean bandwidth;
+} NcPortNeed;
+
+NcPortNeed *nc_port_need_copy(const NcPortNeed *need);
+void nc_port_need_free(NcPortNeed *need);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPortNeed, nc_port_need_free)
+
+/**
  * NcOwner - what belongs to a domain, as one host derived it
  * @addresses: (element-type NcAddr): its addresses
  * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
@@ -39,11 +62,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
  * @has_zone, @zone, @has_mark, @mark: the profile's conntrack narrowing (conntrack class only)
+ * @chains:    (element-type NcObjectRef): the per-VM static nftables chains its profile names
+ *             (<netcarry:chain>; type "chain"): checked at admission, not carried
+ * @ports:     (element-type NcPortNeed): per interface, what it needs of the host (bridge or
+ *             network, nwfilter, VLAN, bandwidth): checked at admission, not carried
  */
 typedef struct {
     GArray *addresses;
     GArray *macs;
     GPtrArray *objects;
+    GPtrArray *chains;
+    GPtrArray *ports;
     gboolean has_zone;
     guint16 zone;
     gboolean has_mark;

@@ -24,6 +24,8 @@ typedef struct {
     gboolean present; /* sent (source) or received (destination) at least once */
     gboolean skipped; /* the destination's probe failed under admission = proceed */
     char *failure;    /* why the class was not installed, or NULL */
+    gboolean probed;  /* destination, checked class: its probe ran (the report's "checked") */
+    char *unavailable; /* checked class: why this host cannot check it, or NULL */
 } ClassState;
 
 struct _NcCarryClasses {
@@ -67,6 +69,7 @@ void nc_carry_classes_free(NcCarryClasses *cc)
         nc_item_set_free(cs->installed);
         g_ptr_array_unref(cs->not_carried);
         g_free(cs->failure);
+        g_free(cs->unavailable);
     }
     g_free(cc->cls);
     nc_owner_free(cc->owner);
@@ -252,6 +255,8 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
 
         if (accepted && !g_strv_contains(accepted, class_name(cs)))
             continue; /* the destination does not take it (nc_carry_classes_refused()) */
+        if (at_stop && cs->driver->checked)
+            continue; /* policy, compared at admission: not read again in the downtime */
         h = class_handle(cc, cs, &err);
         if (h && owners) {
             capture_sets(cc, cs, h, owners, set, nc);
@@ -458,17 +463,27 @@ gboolean nc_carry_classes_probe(NcCarryClasses *cc, gboolean skip_on_failure, GE
         g_autoptr(GError) err = NULL;
         gpointer h;
 
-        if (!cs->present || !nc_item_set_count(cs->set))
+        /* a checked class is probed even when nothing arrived: the destination checks what its
+         * own XML references (a chain missing here), with the source's definitions if it sent
+         * them */
+        if (!cs->driver->checked && (!cs->present || !nc_item_set_count(cs->set)))
             continue;
+        cs->probed = cs->driver->checked;
         h = class_handle(cc, cs, &err);
         if (h && cs->driver->probe(h, cc->owner, cs->set, &err))
             continue;
+        if (cs->driver->checked && (g_error_matches(err, NC_ERROR, NC_ERROR_UNSUPPORTED) ||
+                                    g_error_matches(err, NC_ERROR, NC_ERROR_TIMEOUT))) {
+            g_free(cs->unavailable);
+            cs->unavailable = g_strdup(err->message);
+        }
         g_prefix_error(&err, "class %s: ", class_name(cs));
         if (!skip_on_failure) {
             g_propagate_error(error, g_steal_pointer(&err));
             return FALSE;
         }
-        g_warning("%s (admission = proceed: the class is not carried)", err->message);
+        g_warning("%s (admission = proceed: the class is %s)", err->message,
+                  cs->driver->checked ? "recorded as differing" : "not carried");
         cs->skipped = TRUE;
         g_free(cs->failure);
         cs->failure = g_strdup(err->message);
@@ -517,7 +532,7 @@ static gboolean install_once(NcCarryClasses *cc, GError **error)
     for (guint i = 0; i < cc->n; i++) {
         ClassState *cs = &cc->cls[i];
 
-        if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
+        if (!cs->present || cs->skipped || cs->driver->checked || !nc_item_set_count(cs->set))
             continue;
         carry[n].driver = cs->driver;
         carry[n].handle = class_handle(cc, cs, error);
@@ -568,7 +583,7 @@ gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
         g_autoptr(GError) perr = NULL;
         gpointer h;
 
-        if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
+        if (!cs->present || cs->skipped || cs->driver->checked || !nc_item_set_count(cs->set))
             continue;
         h = class_handle(cc, cs, &perr);
         if (!h || !cs->driver->probe(h, cc->owner, cs->set, &perr))
@@ -581,7 +596,8 @@ gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
             for (guint i = 0; i < cc->n; i++) {
                 ClassState *cs = &cc->cls[i];
 
-                if (cs->present && !cs->skipped && nc_item_set_count(cs->set))
+                if (cs->present && !cs->skipped && !cs->driver->checked &&
+                    nc_item_set_count(cs->set))
                     class_failed(cs, again->message);
             }
     }
@@ -643,16 +659,25 @@ void nc_carry_classes_report(NcCarryClasses *cc, NcReport *report)
         int k = nc_report_class_from_string(class_name(cs));
         NcReportCarried *rc;
 
-        if (k < 0 || (!cs->present && !cs->not_carried->len))
+        if (k < 0 || (!cs->present && !cs->not_carried->len && !cs->probed))
             continue;
         rc = &report->carried[k];
         rc->present = TRUE;
+        if (cs->driver->checked) {
+            rc->status = cs->unavailable ? NC_REPORT_NOT_AVAILABLE : NC_REPORT_CHECKED;
+            g_free(rc->why);
+            rc->why = g_strdup(cs->unavailable);
+        }
         rc->precopied = cs->precopied;
         rc->changed_at_stop = cs->at_stop;
         rc->installed = cs->installed_n;
         rc->failed = cs->failed_n;
         rc->removed_at_source = cs->removed;
-        if (cs->failure) {
+        if (cs->failure && cs->driver->checked && !cs->unavailable) {
+            /* a difference the destination accepted (admission = proceed): the risk */
+            rc->failed = 1;
+            nc_report_add_failure(report, k, "static policy", cs->failure);
+        } else if (cs->failure && !cs->unavailable) {
             g_autofree char *what =
                 g_strdup_printf("%u items of class %s", nc_item_set_count(cs->set), class_name(cs));
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf/nc-nft-items.h"
+#include "conf/nc-policy.h"
 #include "conf/nc-report.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
@@ -453,7 +454,8 @@ static void test_names(void)
  * daemon, which this test does not link: its name is checked as text) */
 static void test_class_names(void)
 {
-    static const char *const names[] = {"conntrack", "nft-set", "nft-object"};
+    static const char *const names[] = {"conntrack", "nft-set",   "nft-object",
+                                        "nwfilter",  "nft-chain", "port"};
 
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, NC_REPORT_CLASS_LAST);
     for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++) {
@@ -464,6 +466,11 @@ static void test_class_names(void)
                     NC_REPORT_CLASS_NFT_SET);
     g_assert_cmpint(nc_report_class_from_string(nc_nft_obj_class.name), ==,
                     NC_REPORT_CLASS_NFT_OBJECT);
+    g_assert_cmpint(nc_report_class_from_string(nc_nwfilter_class.name), ==,
+                    NC_REPORT_CLASS_NWFILTER);
+    g_assert_cmpint(nc_report_class_from_string(nc_nft_chain_class.name), ==,
+                    NC_REPORT_CLASS_NFT_CHAIN);
+    g_assert_cmpint(nc_report_class_from_string(nc_port_class.name), ==, NC_REPORT_CLASS_PORT);
     g_assert_cmpint(nc_report_class_from_string("nft-rule"), ==, -1);
     g_assert_cmpint(nc_report_class_from_string("Conntrack"), ==, -1);
     g_assert_cmpint(nc_report_class_from_string(""), ==, -1);
