@@ -1064,7 +1064,9 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
         NcPortNeed *need = g_new0(NcPortNeed, 1);
 
         need->mac = g_strdup(iface->mac);
-        need->bridge = g_strdup(iface->source_bridge);
+        /* a network's bridge in the live XML is the source's; the destination's own network
+         * decides its bridge there */
+        need->bridge = iface->source_network ? NULL : g_strdup(iface->source_bridge);
         need->network = g_strdup(iface->source_network);
         need->filter = g_strdup(iface->filter);
         need->vlan = g_strdup(iface->vlan);

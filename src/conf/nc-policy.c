@@ -173,6 +173,34 @@ GPtrArray *nc_nwfilter_def_refs(const NcPolicyDef *def)
 
 /* ---- nftables chains ---- */
 
+/* A rule line without what changes while it runs: a "# handle N" comment (--handle) and the
+ * values of anonymous counters and quotas (without --stateless). (transfer full) */
+static char *nc_nft_rule_normalise(const char *line)
+{
+    g_auto(GStrv) w = g_strsplit(line, " ", -1);
+    g_autoptr(GString) s = g_string_new(NULL);
+    guint n = g_strv_length(w);
+
+    for (guint i = 0; i < n; i++) {
+        if (!strcmp(w[i], "#") && i + 1 < n && !strcmp(w[i + 1], "handle")) {
+            i += 2; /* "# handle N" */
+            continue;
+        }
+        if (!strcmp(w[i], "used") && i + 1 < n) {
+            i++; /* a quota's "used M [unit]": its limit stays, its use goes */
+            if (i + 1 < n && g_str_has_suffix(w[i + 1], "bytes"))
+                i++;
+            continue;
+        }
+        if (*w[i])
+            g_string_append_printf(s, "%s%s", s->len ? " " : "", w[i]);
+        if (!strcmp(w[i], "counter")) /* "counter packets P bytes B" */
+            while (i + 2 < n && (!strcmp(w[i + 1], "packets") || !strcmp(w[i + 1], "bytes")))
+                i += 2;
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 /**
  * nc_nft_chain_def_parse() - a chain as `nft --stateless list chain F T C` printed it
  * @name:    "family/table/chain"
@@ -193,7 +221,10 @@ NcPolicyDef *nc_nft_chain_def_parse(const char *name, const char *listing, GErro
 
     for (char **l = lines; *l && !closed; l++) {
         char *t = g_strstrip(*l);
+        char *comment = strstr(t, " # handle ");
 
+        if (comment && !in) /* "chain NAME { # handle N" (--handle) */
+            t = g_strstrip((*comment = '\0', t));
         if (!in) {
             in = g_str_has_prefix(t, "chain ") && g_str_has_suffix(t, "{");
             continue;
@@ -201,7 +232,7 @@ NcPolicyDef *nc_nft_chain_def_parse(const char *name, const char *listing, GErro
         if (!strcmp(t, "}"))
             closed = TRUE;
         else if (*t)
-            g_ptr_array_add(d->lines, g_strdup(t));
+            g_ptr_array_add(d->lines, nc_nft_rule_normalise(t));
     }
     if (!closed) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
