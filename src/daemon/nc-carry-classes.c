@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conf/nc-nft-items.h"
+#include "conf/nc-policy.h"
 #include "drivers/nc-state-driver.h"
 #include "nc-carry-classes.h"
 #include "util/nc-error.h"
@@ -450,6 +451,25 @@ gboolean nc_carry_classes_receive(NcCarryClasses *cc, const NcPeerItems *items, 
     return TRUE;
 }
 
+/* Whether this host's view of the domain gives a checked class anything to check (else the
+ * report leaves the class out, as a carried class without items). */
+static gboolean owner_needs(const NcCarryClasses *cc, const ClassState *cs)
+{
+    const NcOwner *o = cc->owner;
+
+    if (cs->driver->ops == &nc_nft_chain_class)
+        return o->chains && o->chains->len;
+    for (guint i = 0; o->ports && i < o->ports->len; i++) {
+        const NcPortNeed *p = o->ports->pdata[i];
+
+        if (cs->driver->ops == &nc_nwfilter_class ? p->filter != NULL
+                                                   : (p->bridge || p->network || p->vlan ||
+                                                      p->bandwidth))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /**
  * nc_carry_classes_probe() - can this host take what the source holds (its first capture)?
  * @skip_on_failure: TRUE (admission = proceed): a class that cannot be taken is left out and
@@ -468,7 +488,7 @@ gboolean nc_carry_classes_probe(NcCarryClasses *cc, gboolean skip_on_failure, GE
          * them */
         if (!cs->driver->checked && (!cs->present || !nc_item_set_count(cs->set)))
             continue;
-        cs->probed = cs->driver->checked;
+        cs->probed = cs->driver->checked && (cs->present || owner_needs(cc, cs));
         h = class_handle(cc, cs, &err);
         if (h && cs->driver->probe(h, cc->owner, cs->set, &err))
             continue;

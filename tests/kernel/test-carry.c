@@ -46,6 +46,7 @@ typedef struct {
                                 * under ASan) holds the destination's timers back too */
     gboolean objects;          /* the profile names the quota of CLASSES_RULES */
     gboolean sets;             /* ... and its sets authed and sticky */
+    gboolean chains;           /* the profile names the static chain inet/fw/vmin */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -63,6 +64,11 @@ static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
                                            NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
+static const CaseData case_chains = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE,
+                                     FALSE,    0,             FALSE,         FALSE,
+                                     TRUE};
+static const CaseData case_chains_proceed = {
+    "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, FALSE, FALSE, TRUE};
 
 typedef struct {
     const CaseData *cd;
@@ -83,6 +89,7 @@ typedef struct {
 
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 static gboolean case_sets;    /* make_domain(): name the sets too */
+static gboolean case_chain;   /* make_domain(): name the static chain */
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -376,6 +383,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->migrating = TRUE;
     case_objects = f->cd->objects;
     case_sets = f->cd->sets;
+    case_chain = f->cd->chains;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -478,6 +486,8 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
     }
+    if (case_chain)
+        g_ptr_array_add(d->profile->chains, nc_object_ref_new("inet", "fw", "vmin", "chain"));
     if (rv)
         d->profile->rendezvous = nc_rendezvous_copy(rv);
     return d;
@@ -1627,6 +1637,100 @@ static void test_classes_set_gone(Fixture *f, gconstpointer data)
     g_assert_true(report_not_carried(f->report, "inet/fw/sticky"));
 }
 
+/* ---- static policy: a per-VM chain, checked at admission, never carried ---- */
+
+/* The guest's static chain on a host: its SSH rule accepts (@verdict "accept"), or not. */
+#define CHAIN_RULES                                                                                \
+    "table inet fw {\n"                                                                            \
+    "  chain vmin { type filter hook forward priority 0; policy accept;\n"                          \
+    "    ip daddr " VM4 " tcp dport 22 counter %s\n"                                               \
+    "    ip daddr " VM4 " ct state established,related accept\n"                                   \
+    "  }\n"                                                                                        \
+    "}\n"
+
+static void load_chain(const char *ns, const char *verdict)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *rules = g_strdup_printf(CHAIN_RULES, verdict);
+
+    g_assert_true(nc_ktest_nft_load(ns, rules, &error));
+    g_assert_no_error(error);
+}
+
+/* (p1) the chain as on the source (its counter counted there, not here): admitted, the report
+ * has the class checked and the same */
+static void test_chain_same(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    const NcReportCarried *rc;
+
+    if (!f->usable)
+        return;
+    load_chain(f->ns_src, "accept");
+    load_chain(f->ns_dst, "accept");
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    stop_and_install(f);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1);
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    wait_for(f, have_report, 3000, "the destination's report");
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_CHAIN];
+    g_assert_true(rc->present);
+    g_assert_cmpint(rc->status, ==, NC_REPORT_CHECKED);
+    g_assert_cmpuint(rc->precopied, ==, 1);
+    g_assert_cmpuint(rc->failed, ==, 0);
+}
+
+/* (p2) the destination lacks the chain, or (p3) has it with another rule: refuse refuses naming
+ * it, and nothing of the guest's state is installed; proceed carries and the report records the
+ * difference */
+static void test_chain_differs(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean missing = g_str_has_suffix(g_test_get_path(), "/missing");
+    gboolean ok;
+    const NcReportCarried *rc;
+    const NcReportFailure *fl;
+
+    if (!f->usable)
+        return;
+    load_chain(f->ns_src, "accept");
+    if (!missing)
+        load_chain(f->ns_dst, "drop");
+    ct_install(f->ns_src, VM4, 40000);
+    ok = start_carry(f, &error);
+    if (f->cd->admission == NC_ADMISSION_REFUSE) {
+        g_assert_false(ok);
+        g_assert_nonnull(error);
+        g_test_message("refused: %s", error->message);
+        if (missing)
+            g_assert_nonnull(strstr(error->message, "chain inet/fw/vmin missing on this host"));
+        else
+            g_assert_nonnull(strstr(error->message,
+                                    "chain inet/fw/vmin differs: rule 1: the source has 'ip daddr "
+                                    VM4 " tcp dport 22 counter accept', this host has 'ip daddr "
+                                    VM4 " tcp dport 22 counter drop'"));
+        g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    stop_and_install(f);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1); /* the state is carried all the same */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    wait_for(f, have_report, 3000, "the destination's report");
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_CHAIN];
+    g_assert_true(rc->present);
+    g_assert_cmpint(rc->status, ==, NC_REPORT_CHECKED);
+    g_assert_cmpuint(rc->failed, ==, 1);
+    g_assert_cmpuint(f->report->failures->len, ==, 1);
+    fl = f->report->failures->pdata[0];
+    g_assert_cmpint(fl->klass, ==, NC_REPORT_CLASS_NFT_CHAIN);
+    g_assert_nonnull(strstr(fl->reason, missing ? "chain inet/fw/vmin missing"
+                                                : "chain inet/fw/vmin differs: rule 1"));
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -1645,6 +1749,11 @@ int main(int argc, char **argv)
     ADD("/carry/classes/named-set-gone", test_classes_set_gone, &case_classes_sets);
     ADD("/carry/classes/missing-set/refuse", test_classes_missing_set, &case_classes);
     ADD("/carry/classes/missing-set/proceed", test_classes_missing_set, &case_classes_proceed);
+    ADD("/carry/policy/chain/same", test_chain_same, &case_chains);
+    ADD("/carry/policy/chain/refuse/missing", test_chain_differs, &case_chains);
+    ADD("/carry/policy/chain/refuse/differs", test_chain_differs, &case_chains);
+    ADD("/carry/policy/chain/proceed/missing", test_chain_differs, &case_chains_proceed);
+    ADD("/carry/policy/chain/proceed/differs", test_chain_differs, &case_chains_proceed);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
