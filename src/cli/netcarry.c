@@ -188,7 +188,9 @@ static gboolean nc_cli_parse_args(const char *command, const char *params, const
 
 /* ---- the classes ---- */
 
-/* Every class the CLI knows, in the bundle's order: conntrack, then the registry's. */
+/* Every class the CLI knows, in the bundle's order: conntrack, then the registry's. The checked
+ * classes (static policy) are compared at a migration's admission and have nothing to capture
+ * into a bundle. */
 static GPtrArray *nc_cli_classes(void)
 {
     GPtrArray *list = g_ptr_array_new();
@@ -197,7 +199,8 @@ static GPtrArray *nc_cli_classes(void)
 
     g_ptr_array_add(list, (gpointer)&nc_ct_state_driver);
     for (guint i = 0; i < n; i++)
-        g_ptr_array_add(list, (gpointer)drivers[i]);
+        if (!drivers[i]->checked)
+            g_ptr_array_add(list, (gpointer)drivers[i]);
     return list;
 }
 
