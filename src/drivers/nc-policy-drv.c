@@ -371,12 +371,17 @@ static gpointer nc_caps_thread(gpointer data)
                                       "classid", "1:1", "htb", "rate", "1mbit", NULL};
     static const char *const bw3[] = {"tc", "qdisc", "add", "dev", "nc0", "parent", "1:1",
                                       "handle", "2:", "sfq", "perturb", "10", NULL};
+    static const char *const bw3f[] = {"tc", "filter", "add", "dev", "nc0", "parent", "1:0",
+                                       "protocol", "all", "prio", "1", "handle", "1", "fw",
+                                       "flowid", "1", NULL};
     static const char *const bw4[] = {"tc", "qdisc", "add", "dev", "nc0", "ingress", NULL};
     static const char *const bw5[] = {"tc", "filter", "add", "dev", "nc0", "parent", "ffff:",
                                       "protocol", "all", "u32", "match", "u32", "0", "0",
                                       "police", "rate", "1mbit", "burst", "10k", "drop",
                                       "flowid", ":1", NULL};
-    const char *const *const bw[] = {bw1, bw2, bw3, bw4, bw5};
+    /* what libvirt's <bandwidth> runs (virNetDevBandwidthSet): htb, sfq and an fw filter for
+     * inbound, an ingress qdisc with a u32 police filter for outbound */
+    const char *const *const bw[] = {bw1, bw2, bw3, bw3f, bw4, bw5};
     char *why;
 
     if (unshare(CLONE_NEWNET) != 0) {

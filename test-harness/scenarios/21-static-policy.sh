@@ -25,10 +25,13 @@ POL_CHAIN=vm-in
 # pol_filter HOST same|other - define the guest's nwfilter on HOST: 'other' differs in its first
 # rule's priority (both accept every frame)
 pol_filter() {
-    local prio=500 f=$ART/nwfilter-$1-$2.xml
+    local prio=500 f=$ART/nwfilter-$1-$2.xml uuid
     [ "$2" = other ] && prio=400
+    # libvirt redefines a filter only under its uuid (it may be in use: no undefine first)
+    uuid=$(vsh "$1" nwfilter-dumpxml "$POL_FILTER" 2>/dev/null | sed -n 's:.*<uuid>\(.*\)</uuid>.*:\1:p')
     cat > "$f" <<EOT
-<filter name='$POL_FILTER' chain='root'>
+<filter name='$POL_FILTER' chain='root'>${uuid:+
+  <uuid>$uuid</uuid>}
   <rule action='accept' direction='inout' priority='$prio'>
     <mac protocolid='arp'/>
   </rule>
