@@ -5,6 +5,7 @@
 
 #include "conf/nc-domain.h"
 #include "conf/nc-policy.h"
+#include "drivers/nc-policy-drv.h"
 #include "util/nc-error.h"
 
 #include "test-common.h"
@@ -186,6 +187,114 @@ static void test_port_needs(void)
     g_assert_cmpstr(p->filter, ==, "clean-traffic");
 }
 
+/* ---- the nwfilter driver's walk of the tree, over a lookup of definitions by name ---- */
+
+static char *data_text(const char *file)
+{
+    g_autofree char *path = g_build_filename(nc_test_source_root(), "tests", "unit", "data", file,
+                                             NULL);
+    char *xml = NULL;
+
+    g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
+    return xml;
+}
+
+/* A host's filters: name -> XML (what libvirt's lookup would return), NULL: none */
+static char *map_lookup(gpointer data, const char *name, GError **error)
+{
+    const char *xml = g_hash_table_lookup(data, name);
+
+    if (!xml) {
+        g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND, "no nwfilter %s", name);
+        return NULL;
+    }
+    return g_strdup(xml);
+}
+
+static GHashTable *host_filters(const char *root_file, const char *ip_spoofing_rule)
+{
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+
+    g_hash_table_insert(h, "clean-traffic-x", data_text(root_file));
+    g_hash_table_insert(h, "no-mac-spoofing",
+                        g_strdup("<filter name='no-mac-spoofing' chain='mac'><rule "
+                                 "action='return' direction='out'><mac srcmacaddr='$MAC'/></rule>"
+                                 "</filter>"));
+    g_hash_table_insert(h, "no-ip-spoofing",
+                        g_strdup_printf("<filter name='no-ip-spoofing' chain='ipv4-ip'>%s</filter>",
+                                        ip_spoofing_rule));
+    g_hash_table_insert(h, "allow-incoming-ipv4",
+                        g_strdup("<filter name='allow-incoming-ipv4' chain='ipv4'><rule "
+                                 "action='accept' direction='in'><ip/></rule></filter>"));
+    return h;
+}
+
+static const char SPOOF[] = "<rule action='drop' direction='out'><ip srcipaddr='! $IP'/></rule>";
+
+static gboolean probe_against(GHashTable *here, const NcOwner *o, const NcItemSet *sent,
+                              GError **error)
+{
+    NcPolicyLibvirt lv = {map_lookup, NULL, here};
+    gpointer h = nc_nwfilter_driver.open(NULL, NULL);
+    gboolean ok;
+
+    nc_policy_set_libvirt(&lv);
+    ok = nc_nwfilter_driver.probe(h, o, sent, error);
+    nc_policy_set_libvirt(NULL);
+    nc_nwfilter_driver.close(h);
+    return ok;
+}
+
+/* The source reads its whole tree; the destination compares its own tree, filter by filter,
+ * children included, and names the first that differs or is missing */
+static void test_nwfilter_tree(void)
+{
+    g_autoptr(NcOwner) o = nc_owner_new();
+    NcPortNeed *p = g_new0(NcPortNeed, 1);
+    g_autoptr(GHashTable) src = host_filters("nwfilter-ct-a.xml", SPOOF);
+    g_autoptr(GHashTable) same = host_filters("nwfilter-ct-b.xml", SPOOF);
+    g_autoptr(GHashTable) root_differs = host_filters("nwfilter-ct-c.xml", SPOOF);
+    g_autoptr(GHashTable) child_differs = host_filters(
+        "nwfilter-ct-a.xml", "<rule action='drop' direction='out'><ip srcipaddr='! $IPX'/></rule>");
+    g_autoptr(GHashTable) child_missing = host_filters("nwfilter-ct-a.xml", SPOOF);
+    g_autoptr(NcItemSet) sent = nc_item_set_new(&nc_nwfilter_class);
+    g_autoptr(GError) error = NULL;
+    NcPolicyLibvirt lv = {map_lookup, NULL, src};
+    gpointer h;
+
+    p->filter = g_strdup("clean-traffic-x");
+    g_ptr_array_add(o->ports, p);
+
+    /* without a libvirt connection, a domain that references a filter cannot be checked */
+    nc_policy_set_libvirt(NULL);
+    h = nc_nwfilter_driver.open(NULL, NULL);
+    g_assert_false(nc_nwfilter_driver.probe(h, o, NULL, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+
+    nc_policy_set_libvirt(&lv);
+    g_assert_true(nc_nwfilter_driver.capture(h, o, sent, NULL, &error));
+    g_assert_no_error(error);
+    nc_policy_set_libvirt(NULL);
+    nc_nwfilter_driver.close(h);
+    g_assert_cmpuint(nc_item_set_count(sent), ==, 4); /* the root and its three filterrefs */
+
+    g_assert_true(probe_against(same, o, sent, &error));
+    g_assert_no_error(error);
+    g_assert_false(probe_against(root_differs, o, sent, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_FAILED);
+    g_assert_true(g_str_has_prefix(error->message, "nwfilter clean-traffic-x differs: rule 3:"));
+    g_clear_error(&error);
+    g_assert_false(probe_against(child_differs, o, sent, &error));
+    g_assert_true(g_str_has_prefix(error->message, "nwfilter no-ip-spoofing differs: rule 1:"));
+    g_clear_error(&error);
+    g_hash_table_remove(child_missing, "allow-incoming-ipv4");
+    g_assert_false(probe_against(child_missing, o, sent, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
+    g_assert_true(g_str_has_prefix(error->message, "nwfilter allow-incoming-ipv4 missing on this "
+                                                   "host"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -196,5 +305,6 @@ int main(int argc, char **argv)
     g_test_add_func("/policy/chain/owns", test_chain_owns);
     g_test_add_func("/policy/wire", test_wire);
     g_test_add_func("/policy/port-needs", test_port_needs);
+    g_test_add_func("/policy/nwfilter/tree", test_nwfilter_tree);
     return g_test_run();
 }
