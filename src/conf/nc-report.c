@@ -66,12 +66,9 @@ static_assert(G_N_ELEMENTS(nc_phase_names) == NC_REPORT_PHASE_LAST, "one name pe
 
 /* the state classes' NcClassOps.name */
 static const char *const nc_class_names[] = {
-    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",
-    [NC_REPORT_CLASS_NFT_SET] = "nft-set",
-    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object",
-    [NC_REPORT_CLASS_NWFILTER] = "nwfilter",
-    [NC_REPORT_CLASS_NFT_CHAIN] = "nft-chain",
-    [NC_REPORT_CLASS_PORT] = "port",
+    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",   [NC_REPORT_CLASS_NFT_SET] = "nft-set",
+    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object", [NC_REPORT_CLASS_NWFILTER] = "nwfilter",
+    [NC_REPORT_CLASS_NFT_CHAIN] = "nft-chain",   [NC_REPORT_CLASS_PORT] = "port",
 };
 static_assert(G_N_ELEMENTS(nc_class_names) == NC_REPORT_CLASS_LAST, "one name per class");
 

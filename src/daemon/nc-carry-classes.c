@@ -22,10 +22,10 @@ typedef struct {
     guint captures;         /* whole sets captured (source) or received (destination) */
     gint64 capture_us;      /* source: how long the last capture took */
     guint precopied, at_stop, installed_n, failed_n, removed;
-    gboolean present; /* sent (source) or received (destination) at least once */
-    gboolean skipped; /* the destination's probe failed under admission = proceed */
-    char *failure;    /* why the class was not installed, or NULL */
-    gboolean probed;  /* destination, checked class: its probe ran (the report's "checked") */
+    gboolean present;  /* sent (source) or received (destination) at least once */
+    gboolean skipped;  /* the destination's probe failed under admission = proceed */
+    char *failure;     /* why the class was not installed, or NULL */
+    gboolean probed;   /* destination, checked class: its probe ran (the report's "checked") */
     char *unavailable; /* checked class: why this host cannot check it, or NULL */
 } ClassState;
 
@@ -464,9 +464,9 @@ static gboolean owner_needs(const NcCarryClasses *cc, const ClassState *cs)
     for (guint i = 0; o->ports && i < o->ports->len; i++) {
         const NcPortNeed *p = o->ports->pdata[i];
 
-        if (cs->driver->ops == &nc_nwfilter_class ? p->filter != NULL
-                                                   : (p->bridge || p->network || p->vlan ||
-                                                      p->bandwidth))
+        if (cs->driver->ops == &nc_nwfilter_class
+                ? p->filter != NULL
+                : (p->bridge || p->network || p->vlan || p->bandwidth))
             return TRUE;
     }
     return FALSE;

@@ -206,8 +206,7 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
     {
         /* nwfilter definitions and networks are libvirt's: the checked classes ask this
          * connection (docs/architecture.md, "Static policy") */
-        NcPolicyLibvirt lookups = {nc_libvirt_nwfilter_xml, nc_libvirt_network_active,
-                                   d->libvirt};
+        NcPolicyLibvirt lookups = {nc_libvirt_nwfilter_xml, nc_libvirt_network_active, d->libvirt};
 
         nc_policy_set_libvirt(&lookups);
     }

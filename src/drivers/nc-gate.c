@@ -599,8 +599,8 @@ typedef struct {
 static gboolean nc_nft_do_list_stateless(struct nft_ctx *nft, gpointer data, GError **error)
 {
     NcNftListOp *op = data;
-    g_autofree char *what = g_strdup_printf("'%s' in network namespace %s", op->cmd,
-                                            nc_gate_ns_name(op->netns));
+    g_autofree char *what =
+        g_strdup_printf("'%s' in network namespace %s", op->cmd, nc_gate_ns_name(op->netns));
 
     nft_ctx_output_set_flags(nft, nft_ctx_output_get_flags(nft) | NFT_CTX_OUTPUT_STATELESS);
     return nc_gate_run(nft, op->cmd, what, &op->out, error);

@@ -341,8 +341,8 @@ static char *nc_caps_try(const char *const *argv)
     for (const char *const *a = argv; *a; a++)
         g_ptr_array_add(full, (gpointer)*a);
     g_ptr_array_add(full, NULL);
-    if (!g_spawn_sync(NULL, (char **)full->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
-                      &err, &status, &gerr))
+    if (!g_spawn_sync(NULL, (char **)full->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &err,
+                      &status, &gerr))
         return g_strdup_printf("`%s` did not run: %s", argv[0], gerr->message);
     if (g_spawn_check_wait_status(status, NULL))
         return NULL;
@@ -359,26 +359,26 @@ static char *nc_caps_try(const char *const *argv)
 static gpointer nc_caps_thread(gpointer data)
 {
     NcHostCaps *caps = data;
-    static const char *const veth[] = {"ip", "link", "add", "nc0", "type", "veth", "peer",
-                                       "name", "nc1", NULL};
-    static const char *const vlan[] = {"ip", "link", "add", "link", "nc0", "name", "nc0.10",
-                                       "type", "vlan", "id", "10", NULL};
-    static const char *const brvlan[] = {"ip", "link", "add", "ncbr", "type", "bridge",
-                                         "vlan_filtering", "1", NULL};
-    static const char *const bw1[] = {"tc", "qdisc", "add", "dev", "nc0", "root", "handle",
-                                      "1:", "htb", "default", "1", NULL};
-    static const char *const bw2[] = {"tc", "class", "add", "dev", "nc0", "parent", "1:",
-                                      "classid", "1:1", "htb", "rate", "1mbit", NULL};
-    static const char *const bw3[] = {"tc", "qdisc", "add", "dev", "nc0", "parent", "1:1",
-                                      "handle", "2:", "sfq", "perturb", "10", NULL};
-    static const char *const bw3f[] = {"tc", "filter", "add", "dev", "nc0", "parent", "1:0",
-                                       "protocol", "all", "prio", "1", "handle", "1", "fw",
-                                       "flowid", "1", NULL};
+    static const char *const veth[] = {"ip",   "link", "add",  "nc0", "type",
+                                       "veth", "peer", "name", "nc1", NULL};
+    static const char *const vlan[] = {"ip",     "link", "add",  "link", "nc0", "name",
+                                       "nc0.10", "type", "vlan", "id",   "10",  NULL};
+    static const char *const brvlan[] = {"ip",     "link",           "add", "ncbr", "type",
+                                         "bridge", "vlan_filtering", "1",   NULL};
+    static const char *const bw1[] = {"tc",     "qdisc", "add", "dev",     "nc0", "root",
+                                      "handle", "1:",    "htb", "default", "1",   NULL};
+    static const char *const bw2[] = {"tc",      "class", "add", "dev",  "nc0",   "parent", "1:",
+                                      "classid", "1:1",   "htb", "rate", "1mbit", NULL};
+    static const char *const bw3[] = {"tc",     "qdisc", "add", "dev",     "nc0", "parent", "1:1",
+                                      "handle", "2:",    "sfq", "perturb", "10",  NULL};
+    static const char *const bw3f[] = {"tc",  "filter",   "add",    "dev",  "nc0", "parent",
+                                       "1:0", "protocol", "all",    "prio", "1",   "handle",
+                                       "1",   "fw",       "flowid", "1",    NULL};
     static const char *const bw4[] = {"tc", "qdisc", "add", "dev", "nc0", "ingress", NULL};
-    static const char *const bw5[] = {"tc", "filter", "add", "dev", "nc0", "parent", "ffff:",
-                                      "protocol", "all", "u32", "match", "u32", "0", "0",
-                                      "police", "rate", "1mbit", "burst", "10k", "drop",
-                                      "flowid", ":1", NULL};
+    static const char *const bw5[] = {"tc",    "filter",   "add",    "dev",  "nc0",   "parent",
+                                      "ffff:", "protocol", "all",    "u32",  "match", "u32",
+                                      "0",     "0",        "police", "rate", "1mbit", "burst",
+                                      "10k",   "drop",     "flowid", ":1",   NULL};
     /* what libvirt's <bandwidth> runs (virNetDevBandwidthSet): htb, sfq and an fw filter for
      * inbound, an ingress qdisc with a u32 police filter for outbound */
     const char *const *const bw[] = {bw1, bw2, bw3, bw3f, bw4, bw5};
@@ -398,8 +398,8 @@ static gpointer nc_caps_thread(gpointer data)
         char *br = nc_caps_try(brvlan);
 
         if (br)
-            caps->vlan = g_strdup_printf("no 802.1q (%s) and no bridge VLAN filtering (%s)", why,
-                                         br);
+            caps->vlan =
+                g_strdup_printf("no 802.1q (%s) and no bridge VLAN filtering (%s)", why, br);
         g_free(br);
         g_free(why);
     }
@@ -456,9 +456,9 @@ static gboolean nc_port_probe(gpointer handle, const NcOwner *owner, const NcIte
 
         if (p->bridge && !nc_port_has_link(h->netns, p->bridge, &err)) {
             if (err)
-                g_propagate_prefixed_error(error, g_steal_pointer(&err),
-                                           "bridge %s (interface %s) cannot be looked up: ",
-                                           p->bridge, mac);
+                g_propagate_prefixed_error(
+                    error, g_steal_pointer(&err),
+                    "bridge %s (interface %s) cannot be looked up: ", p->bridge, mac);
             else
                 g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
                             "bridge %s missing on this host (interface %s)", p->bridge, mac);

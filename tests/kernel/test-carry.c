@@ -64,9 +64,8 @@ static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
                                            NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
-static const CaseData case_chains = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE,
-                                     FALSE,    0,             FALSE,         FALSE,
-                                     TRUE};
+static const CaseData case_chains = {
+    "client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE, 0, FALSE, FALSE, TRUE};
 static const CaseData case_chains_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, FALSE, FALSE, TRUE};
 
@@ -1642,7 +1641,7 @@ static void test_classes_set_gone(Fixture *f, gconstpointer data)
 /* The guest's static chain on a host: its SSH rule accepts (@verdict "accept"), or not. */
 #define CHAIN_RULES                                                                                \
     "table inet fw {\n"                                                                            \
-    "  chain vmin { type filter hook forward priority 0; policy accept;\n"                          \
+    "  chain vmin { type filter hook forward priority 0; policy accept;\n"                         \
     "    ip daddr " VM4 " tcp dport 22 counter %s\n"                                               \
     "    ip daddr " VM4 " ct state established,related accept\n"                                   \
     "  }\n"                                                                                        \
@@ -1716,10 +1715,10 @@ static void test_chain_differs(Fixture *f, gconstpointer data)
         if (missing)
             g_assert_nonnull(strstr(error->message, "chain inet/fw/vmin missing on this host"));
         else
-            g_assert_nonnull(strstr(error->message,
-                                    "chain inet/fw/vmin differs: rule 1: the source has 'ip daddr "
-                                    VM4 " tcp dport 22 counter accept', this host has 'ip daddr "
-                                    VM4 " tcp dport 22 counter drop'"));
+            g_assert_nonnull(strstr(
+                error->message, "chain inet/fw/vmin differs: rule 1: the source has 'ip daddr " VM4
+                                " tcp dport 22 counter accept', this host has 'ip daddr " VM4
+                                " tcp dport 22 counter drop'"));
         g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
         return;
     }

@@ -251,13 +251,15 @@ static void test_port_needs(Fixture *f, gconstpointer data)
     g_assert_true(in_ns(f->dst, "ip link add ncv0 type veth peer name ncv1"));
     vlan_ok = in_ns(f->dst, "ip link add link ncv0 name ncv0.10 type vlan id 10") ||
               in_ns(f->dst, "ip link add ncbr1 type bridge vlan_filtering 1");
-    bw_ok = in_ns(f->dst, "tc qdisc add dev ncv1 root handle 1: htb default 1") &&
-            in_ns(f->dst, "tc class add dev ncv1 parent 1: classid 1:1 htb rate 1mbit") &&
-            in_ns(f->dst, "tc qdisc add dev ncv1 parent 1:1 handle 2: sfq perturb 10") &&
-            in_ns(f->dst, "tc filter add dev ncv1 parent 1:0 protocol all prio 1 handle 1 fw flowid 1") &&
-            in_ns(f->dst, "tc qdisc add dev ncv1 ingress") &&
-            in_ns(f->dst, "tc filter add dev ncv1 parent ffff: protocol all u32 match u32 0 0 police "
-                          "rate 1mbit burst 10k drop flowid :1");
+    bw_ok =
+        in_ns(f->dst, "tc qdisc add dev ncv1 root handle 1: htb default 1") &&
+        in_ns(f->dst, "tc class add dev ncv1 parent 1: classid 1:1 htb rate 1mbit") &&
+        in_ns(f->dst, "tc qdisc add dev ncv1 parent 1:1 handle 2: sfq perturb 10") &&
+        in_ns(f->dst,
+              "tc filter add dev ncv1 parent 1:0 protocol all prio 1 handle 1 fw flowid 1") &&
+        in_ns(f->dst, "tc qdisc add dev ncv1 ingress") &&
+        in_ns(f->dst, "tc filter add dev ncv1 parent ffff: protocol all u32 match u32 0 0 police "
+                      "rate 1mbit burst 10k drop flowid :1");
     g_test_message("this kernel: VLAN %s, bandwidth %s", vlan_ok ? "yes" : "no",
                    bw_ok ? "yes" : "no");
     h = d->open(f->dst, &error);
@@ -312,11 +314,12 @@ static void test_chain_check(Fixture *f, gconstpointer data)
     g_autoptr(NcItemSet) sent = NULL;
     gpointer hs, hd;
     gboolean ok;
-    static const char chain[] = "table inet pol {\n"
-                                "  chain vmin { type filter hook forward priority 0;\n"
-                                "    ip daddr 10.0.0.5 tcp dport 22 counter packets 7 bytes 420 %s\n"
-                                "  }\n"
-                                "}\n";
+    static const char chain[] =
+        "table inet pol {\n"
+        "  chain vmin { type filter hook forward priority 0;\n"
+        "    ip daddr 10.0.0.5 tcp dport 22 counter packets 7 bytes 420 %s\n"
+        "  }\n"
+        "}\n";
     g_autofree char *accept = g_strdup_printf(chain, "accept");
     g_autofree char *drop = g_strdup_printf(chain, "drop");
 
@@ -343,8 +346,8 @@ static void test_chain_check(Fixture *f, gconstpointer data)
     g_clear_error(&error);
     g_assert_true(nc_ktest_nft_load(f->dst, "flush ruleset\n", &error));
     g_assert_true(nc_ktest_nft_load(f->dst, accept, &error));
-    g_assert_true(nc_ktest_nft_load(
-        f->dst, "reset counters table inet pol\n", &error)); /* other values, same rules */
+    g_assert_true(nc_ktest_nft_load(f->dst, "reset counters table inet pol\n",
+                                    &error)); /* other values, same rules */
     ok = d->probe(hd, o, sent, &error);
     g_assert_no_error(error);
     g_assert_true(ok);

@@ -12,8 +12,8 @@
 
 static NcPolicyDef *nwfilter_data(const char *file)
 {
-    g_autofree char *path = g_build_filename(nc_test_source_root(), "tests", "unit", "data", file,
-                                             NULL);
+    g_autofree char *path =
+        g_build_filename(nc_test_source_root(), "tests", "unit", "data", file, NULL);
     g_autofree char *xml = NULL;
     g_autoptr(GError) error = NULL;
     gsize len;
@@ -191,8 +191,8 @@ static void test_port_needs(void)
 
 static char *data_text(const char *file)
 {
-    g_autofree char *path = g_build_filename(nc_test_source_root(), "tests", "unit", "data", file,
-                                             NULL);
+    g_autofree char *path =
+        g_build_filename(nc_test_source_root(), "tests", "unit", "data", file, NULL);
     char *xml = NULL;
 
     g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
