@@ -1446,6 +1446,20 @@ static void stop_and_install(Fixture *f)
     wait_for(f, dst_installed, 5000, "the sealed state installed on the destination");
 }
 
+/* After the seal: the guest resumes on the destination, both ends complete (the source cleans
+ * up), and the destination's report says completed. */
+static void complete_migration(Fixture *f)
+{
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200); /* the ACK reaches the source */
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+}
+
 /* (c) the dynamic ACL's element arrives with its remaining timeout, the sticky client still maps
  * to the guest, the quota continues from the source's used bytes; the neighbour's stay; the
  * report counts each class; a failed migration takes them back. */
@@ -1516,14 +1530,7 @@ static void test_classes_completed(Fixture *f, gconstpointer data)
     g_assert_true(start_carry(f, &error));
     g_assert_no_error(error);
     stop_and_install(f);
-    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
-    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
-    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
-    spin(200); /* the ACK reaches the source */
-    nc_carry_engine_remove_local(f->src, UUID);
-    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
-    wait_for(f, have_report, 3000, "the destination's report");
-    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    complete_migration(f);
     /* authed and sticky's elements of the guest, and its quota map's element (the same on both
      * hosts: accepted there; it has no timeout, so it is the operator's and stays here) */
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
@@ -1674,14 +1681,7 @@ static void test_chain_same(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1);
     /* the whole migration, the source's clean-up included (which must leave a checked class's
      * definitions alone: nothing of them was installed) */
-    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
-    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
-    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
-    spin(200); /* the ACK reaches the source */
-    nc_carry_engine_remove_local(f->src, UUID);
-    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
-    wait_for(f, have_report, 3000, "the destination's report");
-    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    complete_migration(f);
     g_assert_nonnull(nc_ktest_nft_list(f->ns_src, "chain inet fw vmin"));
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_CHAIN];
     g_assert_true(rc->present);
