@@ -26,7 +26,7 @@ typedef struct {
     gboolean skipped;  /* the destination's probe failed under admission = proceed */
     char *failure;     /* why the class was not installed, or NULL */
     gboolean probed;   /* destination, checked class: its probe ran (the report's "checked") */
-    char *unavailable; /* checked class: why this host cannot check it, or NULL */
+    char *unavailable; /* why this host cannot take or check the class, or NULL */
 } ClassState;
 
 struct _NcCarryClasses {
@@ -494,8 +494,10 @@ gboolean nc_carry_classes_probe(NcCarryClasses *cc, gboolean skip_on_failure, GE
         h = class_handle(cc, cs, &err);
         if (h && cs->driver->probe(h, cc->owner, cs->set, &err))
             continue;
-        if (cs->driver->checked && (g_error_matches(err, NC_ERROR, NC_ERROR_UNSUPPORTED) ||
-                                    g_error_matches(err, NC_ERROR, NC_ERROR_TIMEOUT))) {
+        /* this host lacks the capability (not a difference in what it holds): the report's
+         * "not available", with why */
+        if (g_error_matches(err, NC_ERROR, NC_ERROR_UNSUPPORTED) ||
+            (cs->driver->checked && g_error_matches(err, NC_ERROR, NC_ERROR_TIMEOUT))) {
             g_free(cs->unavailable);
             cs->unavailable = g_strdup(err->message);
         }
@@ -685,11 +687,12 @@ void nc_carry_classes_report(NcCarryClasses *cc, NcReport *report)
             continue;
         rc = &report->carried[k];
         rc->present = TRUE;
-        if (cs->driver->checked) {
-            rc->status = cs->unavailable ? NC_REPORT_NOT_AVAILABLE : NC_REPORT_CHECKED;
-            g_free(rc->why);
-            rc->why = g_strdup(cs->unavailable);
-        }
+        if (cs->unavailable)
+            rc->status = NC_REPORT_NOT_AVAILABLE;
+        else if (cs->driver->checked)
+            rc->status = NC_REPORT_CHECKED;
+        g_free(rc->why);
+        rc->why = g_strdup(cs->unavailable);
         rc->precopied = cs->precopied;
         rc->changed_at_stop = cs->at_stop;
         rc->installed = cs->installed_n;

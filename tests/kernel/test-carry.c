@@ -47,6 +47,7 @@ typedef struct {
     gboolean objects;          /* the profile names the quota of CLASSES_RULES */
     gboolean sets;             /* ... and its sets authed and sticky */
     gboolean chains;           /* the profile names the static chain inet/fw/vmin */
+    gboolean vlan;             /* the domain's interface has <vlan><tag id='10'/></vlan> */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -66,6 +67,11 @@ static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
 static const CaseData case_chains = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE, 0, FALSE, FALSE, TRUE};
+static const CaseData case_vlan = {
+    "client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE, 0, FALSE, FALSE, FALSE, TRUE};
+static const CaseData case_vlan_proceed = {
+    "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0,
+    FALSE,    FALSE,         FALSE, TRUE};
 static const CaseData case_chains_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, FALSE, FALSE, TRUE};
 
@@ -89,6 +95,7 @@ typedef struct {
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 static gboolean case_sets;    /* make_domain(): name the sets too */
 static gboolean case_chain;   /* make_domain(): name the static chain */
+static gboolean case_vlan_tag; /* make_domain(): an interface with a VLAN tag */
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -383,6 +390,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     case_objects = f->cd->objects;
     case_sets = f->cd->sets;
     case_chain = f->cd->chains;
+    case_vlan_tag = f->cd->vlan;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -484,6 +492,15 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
     if (case_sets) {
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
+    }
+    if (case_vlan_tag) {
+        NcDomainIface *iface = g_new0(NcDomainIface, 1);
+
+        iface->type = g_strdup("ethernet");
+        iface->mac = g_strdup("52:54:00:00:00:50");
+        iface->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+        iface->vlan = g_strdup("10");
+        g_ptr_array_add(d->interfaces, iface);
     }
     if (case_chain)
         g_ptr_array_add(d->profile->chains, nc_object_ref_new("inet", "fw", "vmin", "chain"));
@@ -1739,6 +1756,51 @@ static void test_chain_differs(Fixture *f, gconstpointer data)
                                                 : "chain inet/fw/vmin differs: rule 1"));
 }
 
+/* (p4) the guest's interface has a VLAN tag: admitted if this kernel can make a VLAN link (as `ip`
+ * finds in the destination's namespace), else refused naming what is missing (refuse), or carried
+ * with the port class reported "not available" and why (proceed) */
+static void test_vlan(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GError) ip_error = NULL;
+    gboolean can, ok;
+    const NcReportCarried *rc;
+
+    if (!f->usable)
+        return;
+    can = nc_ktest_run(NULL, &ip_error,
+                       "ip netns exec %s ip link add ncv0 type veth peer name ncv1", f->ns_dst) &&
+          (nc_ktest_run(NULL, &ip_error,
+                        "ip netns exec %s ip link add link ncv0 name ncv0.10 type vlan id 10",
+                        f->ns_dst) ||
+           nc_ktest_run(NULL, &ip_error,
+                        "ip netns exec %s ip link add ncbr1 type bridge vlan_filtering 1",
+                        f->ns_dst));
+    g_test_message("this kernel %s VLANs", can ? "applies" : "cannot apply");
+    ct_install(f->ns_src, VM4, 40000);
+    ok = start_carry(f, &error);
+    if (!can && f->cd->admission == NC_ADMISSION_REFUSE) {
+        g_assert_false(ok);
+        g_test_message("refused: %s", error->message);
+        g_assert_nonnull(strstr(error->message, "class port: interface 52:54:00:00:00:50 has "
+                                                "<vlan> (tag 10) and this host's kernel cannot "
+                                                "apply it: no 802.1q"));
+        g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    stop_and_install(f);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1);
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    wait_for(f, have_report, 3000, "the destination's report");
+    rc = &f->report->carried[NC_REPORT_CLASS_PORT];
+    g_assert_true(rc->present);
+    g_assert_cmpint(rc->status, ==, can ? NC_REPORT_CHECKED : NC_REPORT_NOT_AVAILABLE);
+    if (!can)
+        g_assert_nonnull(strstr(rc->why, "no 802.1q"));
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -1762,6 +1824,8 @@ int main(int argc, char **argv)
     ADD("/carry/policy/chain/refuse/differs", test_chain_differs, &case_chains);
     ADD("/carry/policy/chain/proceed/missing", test_chain_differs, &case_chains_proceed);
     ADD("/carry/policy/chain/proceed/differs", test_chain_differs, &case_chains_proceed);
+    ADD("/carry/policy/vlan/refuse", test_vlan, &case_vlan);
+    ADD("/carry/policy/vlan/proceed", test_vlan, &case_vlan_proceed);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
