@@ -95,7 +95,7 @@ typedef struct {
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 static gboolean case_sets;    /* make_domain(): name the sets too */
 static gboolean case_chain;   /* make_domain(): name the static chain */
-static gboolean case_vlan_tag; /* make_domain(): an interface with a VLAN tag */
+static gboolean case_tagged;  /* make_domain(): an interface with a VLAN tag */
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -390,7 +390,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     case_objects = f->cd->objects;
     case_sets = f->cd->sets;
     case_chain = f->cd->chains;
-    case_vlan_tag = f->cd->vlan;
+    case_tagged = f->cd->vlan;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -493,7 +493,7 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
     }
-    if (case_vlan_tag) {
+    if (case_tagged) {
         NcDomainIface *iface = g_new0(NcDomainIface, 1);
 
         iface->type = g_strdup("ethernet");
