@@ -801,10 +801,11 @@ char *nc_report_to_text(const NcReport *r)
             continue;
         }
         if (n->status == NC_REPORT_CHECKED) {
-            g_string_append_printf(s, "%s: checked, %u definitions from the source, %s\n",
-                                   nc_class_names[c], n->precopied,
-                                   n->failed ? "DIFFERS on this host (admitted: proceed)"
-                                             : "the same on this host");
+            g_string_append_printf(s, "%s: checked, ", nc_class_names[c]);
+            if (n->precopied)
+                g_string_append_printf(s, "%u definitions from the source, ", n->precopied);
+            g_string_append(s, n->failed ? "DIFFERS on this host (admitted: proceed)\n"
+                                         : "nothing differs on this host\n");
             continue;
         }
         g_string_append_printf(s, "%s: %u pre-copied, %u changed at stop, %u installed, %u failed",

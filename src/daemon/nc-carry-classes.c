@@ -256,8 +256,10 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
 
         if (accepted && !g_strv_contains(accepted, class_name(cs)))
             continue; /* the destination does not take it (nc_carry_classes_refused()) */
-        if (at_stop && cs->driver->checked)
-            continue; /* policy, compared at admission: not read again in the downtime */
+        if (at_stop && cs->driver->checked) {
+            cs->capture_us = 0; /* policy, compared at admission: not read again in the downtime */
+            continue;
+        }
         h = class_handle(cc, cs, &err);
         if (h && owners) {
             capture_sets(cc, cs, h, owners, set, nc);
