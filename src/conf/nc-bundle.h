@@ -3,7 +3,7 @@
  * A bundle says whose state it is (domain UUID and name), where and when it
  * was captured and in which migration phase, which addresses and named objects selected it,
  * and then one section per state class captured (docs/architecture.md): conntrack, nft-set,
- * nft-object, each with its items, their count and digest, and what was not carried.
+ * nft-object, mdb, each with its items, their count and digest, and what was not carried.
  * Format 1 (conntrack only) is still read; format 2 is written (xml/bundle.rng).
  */
 #pragma once
@@ -111,6 +111,9 @@ typedef struct {
  * @conntrack:    (element-type NcCtEntry): the conntrack class
  * @nft_sets:     (nullable): the nft-set class (nc_nft_set_class); NULL: not captured
  * @nft_objects:  (nullable): the nft-object class (nc_nft_obj_class); NULL: not captured
+ * @ports:        (element-type NcOwnerPort): the bridge ports asked for (--port; format 2): each
+ *                port's MAC (the mdb entries' identity) and its name on the capturing host
+ * @mdb:          (nullable): the mdb class (nc_mdb_class); NULL: not captured
  * @not_carried:  (element-type NcNotCarried): what the classes found of the domain's and could
  *                not carry, each naming its class
  *
@@ -133,6 +136,8 @@ typedef struct {
     GArray *conntrack;
     NcItemSet *nft_sets;
     NcItemSet *nft_objects;
+    GPtrArray *ports;
+    NcItemSet *mdb;
     GPtrArray *not_carried;
 } NcBundle;
 

@@ -1043,6 +1043,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
     g_array_append_vals(o->addresses, addrs->data, addrs->len);
     for (guint i = 0; domain->interfaces && i < domain->interfaces->len; i++) {
         const NcDomainIface *iface = domain->interfaces->pdata[i];
+        NcOwnerPort *port;
         guint8 mac[6];
 
         if (!iface->mac)
@@ -1058,20 +1059,16 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             return NULL;
         }
         g_array_append_vals(o->macs, mac, 1);
-    }
-    for (guint i = 0; domain->interfaces && i < domain->interfaces->len; i++) {
-        const NcDomainIface *iface = domain->interfaces->pdata[i];
-        NcPortNeed *need = g_new0(NcPortNeed, 1);
-
-        need->mac = g_strdup(iface->mac);
-        /* a network's bridge in the live XML is the source's; the destination's own network
-         * decides its bridge there */
-        need->bridge = iface->source_network ? NULL : g_strdup(iface->source_bridge);
-        need->network = g_strdup(iface->source_network);
-        need->filter = g_strdup(iface->filter);
-        need->vlan = g_strdup(iface->vlan);
-        need->bandwidth = iface->bandwidth;
-        g_ptr_array_add(o->ports, need);
+        /* <source bridge> names this host's bridge only for type='bridge'; a network's bridge
+         * (type='network') is the one each host's libvirt gives it, known once the tap is */
+        nc_owner_add_port(o, mac, NULL,
+                          g_strcmp0(iface->type, "bridge") == 0 ? iface->source_bridge : NULL);
+        /* what it needs of the host, checked at admission (src/conf/nc-policy.h) */
+        port = o->ports->pdata[o->ports->len - 1];
+        port->network = g_strdup(iface->source_network);
+        port->filter = g_strdup(iface->filter);
+        port->vlan = g_strdup(iface->vlan);
+        port->bandwidth = iface->bandwidth;
     }
     if (domain->profile) {
         const NcProfile *p = domain->profile;

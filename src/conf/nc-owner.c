@@ -52,34 +52,19 @@ NcObjectRef *nc_object_ref_parse(const char *text, const char *type, GError **er
     return nc_object_ref_new(parts[0], parts[1], parts[2], type);
 }
 
-/* ---- what an interface needs of its host ---- */
-
-NcPortNeed *nc_port_need_copy(const NcPortNeed *need)
-{
-    NcPortNeed *n = g_new0(NcPortNeed, 1);
-
-    n->mac = g_strdup(need->mac);
-    n->bridge = g_strdup(need->bridge);
-    n->network = g_strdup(need->network);
-    n->filter = g_strdup(need->filter);
-    n->vlan = g_strdup(need->vlan);
-    n->bandwidth = need->bandwidth;
-    return n;
-}
-
-void nc_port_need_free(NcPortNeed *need)
-{
-    if (!need)
-        return;
-    g_free(need->mac);
-    g_free(need->bridge);
-    g_free(need->network);
-    g_free(need->filter);
-    g_free(need->vlan);
-    g_free(need);
-}
-
 /* ---- owner ---- */
+
+void nc_owner_port_free(NcOwnerPort *port)
+{
+    if (!port)
+        return;
+    g_free(port->ifname);
+    g_free(port->bridge);
+    g_free(port->network);
+    g_free(port->filter);
+    g_free(port->vlan);
+    g_free(port);
+}
 
 NcOwner *nc_owner_new(void)
 {
@@ -88,8 +73,8 @@ NcOwner *nc_owner_new(void)
     o->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     o->macs = g_array_new(FALSE, TRUE, 6);
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_port_free);
     o->chains = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
-    o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_port_need_free);
     return o;
 }
 
@@ -105,17 +90,27 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
 
         g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
+    o->has_zone = owner->has_zone;
+    o->zone = owner->zone;
+    o->has_mark = owner->has_mark;
+    o->mark = owner->mark;
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
+        const NcOwnerPort *p = owner->ports->pdata[i];
+
+        NcOwnerPort *c;
+
+        nc_owner_add_port(o, p->mac, p->ifname, p->bridge);
+        c = o->ports->pdata[o->ports->len - 1];
+        c->network = g_strdup(p->network);
+        c->filter = g_strdup(p->filter);
+        c->vlan = g_strdup(p->vlan);
+        c->bandwidth = p->bandwidth;
+    }
     for (guint i = 0; owner->chains && i < owner->chains->len; i++) {
         const NcObjectRef *r = owner->chains->pdata[i];
 
         g_ptr_array_add(o->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
-    for (guint i = 0; owner->ports && i < owner->ports->len; i++)
-        g_ptr_array_add(o->ports, nc_port_need_copy(owner->ports->pdata[i]));
-    o->has_zone = owner->has_zone;
-    o->zone = owner->zone;
-    o->has_mark = owner->has_mark;
-    o->mark = owner->mark;
     return o;
 }
 
@@ -127,10 +122,10 @@ void nc_owner_free(NcOwner *owner)
     g_array_unref(owner->macs);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);
-    if (owner->chains)
-        g_ptr_array_unref(owner->chains);
     if (owner->ports)
         g_ptr_array_unref(owner->ports);
+    if (owner->chains)
+        g_ptr_array_unref(owner->chains);
     g_free(owner);
 }
 
@@ -148,6 +143,29 @@ gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac)
         if (memcmp(owner->macs->data + 6 * i, mac, 6) == 0)
             return TRUE;
     return FALSE;
+}
+
+/* nc_owner_add_port() - records where the interface @mac meets a bridge (copies the strings) */
+void nc_owner_add_port(NcOwner *owner, const guint8 *mac, const char *ifname, const char *bridge)
+{
+    NcOwnerPort *p = g_new0(NcOwnerPort, 1);
+
+    memcpy(p->mac, mac, 6);
+    p->ifname = g_strdup(ifname);
+    p->bridge = g_strdup(bridge);
+    g_ptr_array_add(owner->ports, p);
+}
+
+/* (nullable): the first port recorded for @mac */
+const NcOwnerPort *nc_owner_find_port(const NcOwner *owner, const guint8 *mac)
+{
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
+        const NcOwnerPort *p = owner->ports->pdata[i];
+
+        if (memcmp(p->mac, mac, 6) == 0)
+            return p;
+    }
+    return NULL;
 }
 
 /* ---- not carried ---- */

@@ -32,27 +32,31 @@ void nc_object_ref_free(NcObjectRef *ref);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
 
 /**
- * NcPortNeed - what one interface of the domain needs of the host it runs on: static policy,
- * checked at admission and never carried (src/conf/nc-policy.h)
- * @mac:       the interface's MAC, or NULL
- * @bridge:    its <source bridge=>, or NULL
- * @network:   its <source network=> (a libvirt network), or NULL
- * @filter:    the nwfilter its <filterref filter=> names, or NULL
- * @vlan:      the tags of its <vlan> ("10", "10,20"), or NULL
- * @bandwidth: whether it has a <bandwidth> element (tc qdiscs on the tap)
+ * NcOwnerPort - where one of the domain's interfaces meets a bridge (the mdb class's)
+ * @mac:    the interface's MAC (as in @macs); the mdb class's items are keyed by it
+ * @ifname: (nullable): the bridge port that stands for it here, when it is known by name (the
+ *          command line's --port); NULL: the driver finds the port by the MAC
+ *          (src/drivers/nc-mdb.c says how)
+ * @bridge: (nullable): the bridge the port joins, from the domain XML's `<source bridge=.../>` of
+ *          a type='bridge' interface (a network's bridge is each host's own): what the admission
+ *          probe checks before the port exists
+ *
+ * What the interface needs of the host it runs on, the static policy checked at admission and
+ * never carried (src/conf/nc-policy.h; NULL / FALSE from the command line, which has no XML):
+ * @network:   (nullable): its `<source network=>` (a libvirt network)
+ * @filter:    (nullable): the nwfilter its `<filterref filter=>` names
+ * @vlan:      (nullable): the tags of its `<vlan>` ("10", "10,20")
+ * @bandwidth: whether it has a `<bandwidth>` element (tc qdiscs on the tap)
  */
 typedef struct {
-    char *mac;
+    guint8 mac[6];
+    char *ifname;
     char *bridge;
     char *network;
     char *filter;
     char *vlan;
     gboolean bandwidth;
-} NcPortNeed;
-
-NcPortNeed *nc_port_need_copy(const NcPortNeed *need);
-void nc_port_need_free(NcPortNeed *need);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPortNeed, nc_port_need_free)
+} NcOwnerPort;
 
 /**
  * NcOwner - what belongs to a domain, as one host derived it
@@ -62,21 +66,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcPortNeed, nc_port_need_free)
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
  * @has_zone, @zone, @has_mark, @mark: the profile's conntrack narrowing (conntrack class only)
+ * @ports:     (element-type NcOwnerPort): its interfaces' bridges and ports, where known, and
+ *             what each needs of the host (network, nwfilter, VLAN, bandwidth: checked at
+ *             admission, not carried)
  * @chains:    (element-type NcObjectRef): the per-VM static nftables chains its profile names
  *             (<netcarry:chain>; type "chain"): checked at admission, not carried
- * @ports:     (element-type NcPortNeed): per interface, what it needs of the host (bridge or
- *             network, nwfilter, VLAN, bandwidth): checked at admission, not carried
  */
 typedef struct {
     GArray *addresses;
     GArray *macs;
     GPtrArray *objects;
-    GPtrArray *chains;
-    GPtrArray *ports;
     gboolean has_zone;
     guint16 zone;
     gboolean has_mark;
     guint32 mark;
+    GPtrArray *ports;
+    GPtrArray *chains;
 } NcOwner;
 
 NcOwner *nc_owner_new(void);
@@ -85,6 +90,9 @@ void nc_owner_free(NcOwner *owner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
 gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);
 gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac);
+void nc_owner_port_free(NcOwnerPort *port);
+void nc_owner_add_port(NcOwner *owner, const guint8 *mac, const char *ifname, const char *bridge);
+const NcOwnerPort *nc_owner_find_port(const NcOwner *owner, const guint8 *mac);
 
 /**
  * NcNotCarried - something that belongs to the domain and cannot be carried

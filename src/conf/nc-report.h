@@ -63,6 +63,7 @@ typedef enum {
     NC_REPORT_CLASS_CONNTRACK,  /* "conntrack" */
     NC_REPORT_CLASS_NFT_SET,    /* "nft-set": nftables set and map elements */
     NC_REPORT_CLASS_NFT_OBJECT, /* "nft-object": named counters and quotas */
+    NC_REPORT_CLASS_MDB,        /* "mdb": bridge multicast (IGMP/MLD snooping) memberships */
     NC_REPORT_CLASS_NWFILTER,   /* "nwfilter": nwfilter definitions, checked (conf/nc-policy.h) */
     NC_REPORT_CLASS_NFT_CHAIN,  /* "nft-chain": per-VM static nftables chains, checked */
     NC_REPORT_CLASS_PORT,       /* "port": bridge or network, VLAN, bandwidth, checked */
@@ -102,7 +103,8 @@ typedef struct {
  * @installed:         installed on the destination
  * @failed:            refused by the destination's kernel or by netcarry's checks
  * @removed_at_source: removed from the source after completion (always 0 for nft-object: a
- *                     named counter or quota is part of the source's ruleset and stays)
+ *                     named counter or quota is part of the source's ruleset and stays; and for
+ *                     mdb: the entries go with the source's tap)
  * @status:            carried (the counts above), checked (static policy: @precopied counts the
  *                     definitions the source sent, @failed is 1 if one differed and the
  *                     migration went on), or not available on the destination

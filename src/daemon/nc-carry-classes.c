@@ -345,6 +345,9 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
          * checked classes installed nothing); its items are NcNftSetElem */
         if (!cs->present || cs->driver->ops != &nc_nft_set_class || !nc_item_set_count(cs->set))
             continue;
+        /* only the set class has a clean-up: mdb entries go with the source's tap */
+        if (cs->driver->ops != &nc_nft_set_class)
+            continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
          * destination's install found it there): it stays */
         gone = nc_item_set_new(cs->driver->ops);
@@ -352,12 +355,8 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         for (guint j = 0; j < items->len; j++) {
             const NcNftSetElem *el = items->pdata[j];
 
-            if (cs->driver->ops != &nc_nft_set_class || el->has_timeout)
+            if (el->has_timeout)
                 nc_item_set_upsert(gone, nc_nft_set_elem_copy(el), NULL, NULL);
-        }
-        if (cs->driver->ops != &nc_nft_set_class) {
-            g_clear_pointer(&gone, nc_item_set_free);
-            continue; /* only the set class has a clean-up so far */
         }
         if (!nc_item_set_count(gone))
             continue;
@@ -464,7 +463,7 @@ static gboolean owner_needs(const NcCarryClasses *cc, const ClassState *cs)
     if (cs->driver->ops == &nc_nft_chain_class)
         return o->chains && o->chains->len;
     for (guint i = 0; o->ports && i < o->ports->len; i++) {
-        const NcPortNeed *p = o->ports->pdata[i];
+        const NcOwnerPort *p = o->ports->pdata[i];
 
         if (cs->driver->ops == &nc_nwfilter_class
                 ? p->filter != NULL

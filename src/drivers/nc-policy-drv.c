@@ -34,6 +34,7 @@
 #include "conf/nc-policy.h"
 #include "drivers/nc-gate.h"
 #include "drivers/nc-policy-drv.h"
+#include "util/nc-addr.h"
 #include "util/nc-error.h"
 #include "util/nc-netns.h"
 
@@ -134,7 +135,7 @@ static GPtrArray *nc_nwfilter_roots(const NcOwner *owner)
     GPtrArray *roots = g_ptr_array_new_with_free_func(g_free);
 
     for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
-        const NcPortNeed *p = owner->ports->pdata[i];
+        const NcOwnerPort *p = owner->ports->pdata[i];
 
         if (p->filter && !g_ptr_array_find_with_equal_func(roots, p->filter, g_str_equal, NULL))
             g_ptr_array_add(roots, g_strdup(p->filter));
@@ -450,8 +451,8 @@ static gboolean nc_port_probe(gpointer handle, const NcOwner *owner, const NcIte
     const NcPolicyHandle *h = handle;
 
     for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
-        const NcPortNeed *p = owner->ports->pdata[i];
-        const char *mac = p->mac ? p->mac : "without MAC";
+        const NcOwnerPort *p = owner->ports->pdata[i];
+        g_autofree char *mac = nc_mac_to_string(p->mac);
         g_autoptr(GError) err = NULL;
 
         if (p->bridge && !nc_port_has_link(h->netns, p->bridge, &err)) {

@@ -153,8 +153,8 @@ gboolean nc_state_drivers_install_all(NcClassCarry *classes, guint n, const NcOw
 gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_removed,
                                      GError **error);
 
-/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object", and the
- * checked classes "nwfilter", "nft-chain", "port"). Conntrack's
+/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object", "mdb", and
+ * the checked classes "nwfilter", "nft-chain", "port"). Conntrack's
  * class is in conf/ (nc_ct_class, conf/nc-ct-items.h); its driver (nc_ct_state_driver,
  * src/daemon/nc-ct-class.h) joins the registry once it moves to drivers/ (its follower still
  * lives beside the engine). */

@@ -62,3 +62,31 @@ gboolean nc_addr_equal(const NcAddr *a, const NcAddr *b)
 {
     return a->family == b->family && memcmp(a->bytes, b->bytes, nc_addr_len(a)) == 0;
 }
+
+/**
+ * nc_mac_parse() - six hex bytes joined by colons ("52:54:00:ab:cd:01"), nothing else
+ * @text: the text
+ * @mac:  (out): 6 bytes
+ *
+ * Return: TRUE if @text is a MAC address
+ */
+gboolean nc_mac_parse(const char *text, guint8 *mac)
+{
+    if (!text || strlen(text) != 17)
+        return FALSE;
+    for (guint i = 0; i < 6; i++) {
+        int hi = g_ascii_xdigit_value(text[3 * i]);
+        int lo = g_ascii_xdigit_value(text[3 * i + 1]);
+
+        if (hi < 0 || lo < 0 || text[3 * i + 2] != (i < 5 ? ':' : '\0'))
+            return FALSE;
+        mac[i] = (guint8)(hi << 4 | lo);
+    }
+    return TRUE;
+}
+
+char *nc_mac_to_string(const guint8 *mac)
+{
+    return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                           mac[5]);
+}

@@ -24,6 +24,11 @@ void nc_addr_format(const NcAddr *addr, char *buf, gsize len);
 gboolean nc_addr_equal(const NcAddr *a, const NcAddr *b);
 gsize nc_addr_len(const NcAddr *addr);
 
+/* A MAC address as "52:54:00:ab:cd:01" (six hex bytes, colons): parse, and print (transfer
+ * full, lower case). */
+gboolean nc_mac_parse(const char *text, guint8 *mac);
+char *nc_mac_to_string(const guint8 *mac);
+
 /* room for any address nc_addr_format() writes, with its NUL */
 #define NC_ADDR_STRLEN INET6_ADDRSTRLEN
 

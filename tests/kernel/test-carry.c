@@ -20,6 +20,7 @@
 #include "conf/nc-report.h"
 #include "drivers/nc-ct.h"
 #include "drivers/nc-gate.h"
+#include "drivers/nc-mdb.h"
 #include "nc-carry.h"
 #include "nc-ktest.h"
 #include "nc-peer.h"
@@ -46,6 +47,7 @@ typedef struct {
                                 * under ASan) holds the destination's timers back too */
     gboolean objects;          /* the profile names the quota of CLASSES_RULES */
     gboolean sets;             /* ... and its sets authed and sticky */
+    gboolean mdb;              /* the domain has an interface on bridge br0 (MDB_GUEST_MAC) */
     gboolean chains;           /* the profile names the static chain inet/fw/vmin */
     gboolean vlan;             /* the domain's interface has <vlan><tag id='10'/></vlan> */
 } CaseData;
@@ -65,15 +67,16 @@ static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
                                            NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
-static const CaseData case_chains = {
-    "client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE, 0, FALSE, FALSE, TRUE};
-static const CaseData case_vlan = {
-    "client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE, 0, FALSE, FALSE, FALSE, TRUE};
-static const CaseData case_vlan_proceed = {
-    "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0,
-    FALSE,    FALSE,         FALSE, TRUE};
-static const CaseData case_chains_proceed = {
-    "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, FALSE, FALSE, TRUE};
+static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
+                                  0,        FALSE,         FALSE, TRUE};
+static const CaseData case_chains = {"client", "client.test",       FALSE,
+                                     5000,     NC_ADMISSION_REFUSE, .chains = TRUE};
+static const CaseData case_chains_proceed = {"client", "client.test",        FALSE,
+                                             5000,     NC_ADMISSION_PROCEED, .chains = TRUE};
+static const CaseData case_vlan = {"client", "client.test",       FALSE,
+                                   5000,     NC_ADMISSION_REFUSE, .vlan = TRUE};
+static const CaseData case_vlan_proceed = {"client", "client.test",        FALSE,
+                                           5000,     NC_ADMISSION_PROCEED, .vlan = TRUE};
 
 typedef struct {
     const CaseData *cd;
@@ -94,8 +97,13 @@ typedef struct {
 
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 static gboolean case_sets;    /* make_domain(): name the sets too */
+static gboolean case_mdb_if;  /* make_domain(): an interface on bridge br0 */
 static gboolean case_chain;   /* make_domain(): name the static chain */
 static gboolean case_tagged;  /* make_domain(): an interface with a VLAN tag */
+
+/* the guest's interface in the mdb cases, and its tap as libvirt makes it on both hosts */
+#define MDB_GUEST_MAC "52:54:00:10:01:05"
+#define MDB_TAP_MAC "fe:54:00:10:01:05"
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -389,6 +397,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->migrating = TRUE;
     case_objects = f->cd->objects;
     case_sets = f->cd->sets;
+    case_mdb_if = f->cd->mdb;
     case_chain = f->cd->chains;
     case_tagged = f->cd->vlan;
     if (geteuid() != 0) {
@@ -492,6 +501,15 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
     if (case_sets) {
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
+    }
+    if (case_mdb_if) {
+        NcDomainIface *iface = g_new0(NcDomainIface, 1);
+
+        iface->type = g_strdup("bridge");
+        iface->mac = g_strdup(MDB_GUEST_MAC);
+        iface->source_bridge = g_strdup("br0");
+        iface->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+        g_ptr_array_add(d->interfaces, iface);
     }
     if (case_tagged) {
         NcDomainIface *iface = g_new0(NcDomainIface, 1);
@@ -1660,6 +1678,139 @@ static void test_classes_set_gone(Fixture *f, gconstpointer data)
     g_assert_true(report_not_carried(f->report, "inet/fw/sticky"));
 }
 
+/* ---- the bridge multicast database (IGMP/MLD snooping memberships) ---- */
+
+/* "ip" or "bridge" ARGS in @ns, split on spaces */
+static gboolean run_in(const char *tool, const char *ns, const char *args, GError **error)
+{
+    return nc_ktest_run(NULL, error, "%s -n %s %s", tool, ns, args);
+}
+
+static gboolean mdb_tap(const char *ns, const char *tap, GError **error);
+
+/* A bridge br0 in @ns (nc_ktest_snooping_bridge()) with the guest's tap @tap (libvirt's MAC for
+ * MDB_GUEST_MAC) unless NULL, and another VM's tap vnet8 holding group 239.8.8.8. */
+static gboolean mdb_host(const char *ns, const char *tap, gboolean snooping, GError **error)
+{
+    return nc_ktest_snooping_bridge(ns, snooping, error) &&
+           run_in("ip", ns, "link add vnet8 address fe:54:00:88:88:88 type veth peer name p8",
+                  error) &&
+           run_in("ip", ns, "link set vnet8 master br0 up", error) &&
+           run_in("ip", ns, "link set p8 up", error) &&
+           (!snooping || run_in("bridge", ns, "mdb add dev br0 port vnet8 grp 239.8.8.8", error)) &&
+           (!tap || mdb_tap(ns, tap, error));
+}
+
+static gboolean mdb_tap(const char *ns, const char *tap, GError **error)
+{
+    g_autofree char *add =
+        g_strdup_printf("link add %s address " MDB_TAP_MAC " type veth peer name p-%s", tap, tap);
+    g_autofree char *master = g_strdup_printf("link set %s master br0 up", tap);
+    g_autofree char *peer = g_strdup_printf("link set p-%s up", tap);
+
+    return run_in("ip", ns, add, error) && run_in("ip", ns, master, error) &&
+           run_in("ip", ns, peer, error);
+}
+
+static const char *const MDB_GROUPS[] = {"grp 239.1.1.1", "grp 239.1.1.2 permanent",
+                                         "grp 239.1.1.3 src 10.0.0.9"};
+
+/* The guest joined three groups on the source's vnet3 (one permanent, one IGMPv3 source); the
+ * destination's tap vnet0 appears only after admission, as libvirt's does (admission checks the
+ * XML's bridge). At the seal the entries are on vnet0, keyed by the guest's MAC; another VM's
+ * port is untouched; without netcarry vnet0 would hold none (checked before the stop). A failed
+ * migration takes back exactly what was installed; a completed one leaves the source's entries
+ * to its tap. */
+static void test_mdb(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcItemSet) src = NULL;
+    g_autoptr(NcItemSet) dst = NULL;
+    g_autoptr(NcItemSet) other = NULL;
+    g_autoptr(NcItemDiff) diff = NULL;
+    const NcReportCarried *rc;
+    gboolean fail, ok;
+
+    if (!f->usable)
+        return;
+    fail = strstr(g_test_get_path(), "rollback") != NULL;
+    ok = mdb_host(f->ns_src, "vnet3", TRUE, &error) && mdb_host(f->ns_dst, NULL, TRUE, &error);
+    for (guint i = 0; ok && i < G_N_ELEMENTS(MDB_GROUPS); i++) {
+        g_autofree char *add = g_strdup_printf("mdb add dev br0 port vnet3 %s", MDB_GROUPS[i]);
+
+        ok = run_in("bridge", f->ns_src, add, &error);
+    }
+    NC_KTEST_CHECK_OK(ok, error);
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    ok = mdb_tap(f->ns_dst, "vnet0", &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy");
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
+    g_assert_cmpuint(nc_item_set_count(dst), ==, 0); /* nothing before the seal */
+    g_clear_pointer(&dst, nc_item_set_free);
+    stop_and_install(f);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
+    g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
+    diff = nc_item_set_diff(src, dst);
+    g_assert_true(nc_item_diff_is_empty(diff));
+    other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
+    g_assert_cmpuint(nc_item_set_count(other), ==, 1);
+    g_clear_pointer(&dst, nc_item_set_free);
+
+    if (fail) {
+        nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+        wait_for(f, have_report, 3000, "the destination's report");
+        dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
+        g_assert_cmpuint(nc_item_set_count(dst), ==, 0);
+        g_clear_pointer(&other, nc_item_set_free);
+        other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
+        g_assert_cmpuint(nc_item_set_count(other), ==, 1);
+        return;
+    }
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200);
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    rc = &f->report->carried[NC_REPORT_CLASS_MDB];
+    g_assert_true(rc->present);
+    g_assert_cmpuint(rc->precopied, ==, G_N_ELEMENTS(MDB_GROUPS));
+    g_assert_cmpuint(rc->installed, ==, G_N_ELEMENTS(MDB_GROUPS));
+    g_assert_cmpuint(rc->removed_at_source, ==, 0);
+    g_clear_pointer(&src, nc_item_set_free);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
+    g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
+}
+
+/* The destination's bridge does not snoop: admission = refuse refuses the migration, naming the
+ * bridge, before the tap exists. */
+static void test_mdb_no_snooping(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+
+    if (!f->usable)
+        return;
+    ok = mdb_host(f->ns_src, "vnet3", TRUE, &error) && mdb_host(f->ns_dst, NULL, FALSE, &error) &&
+         run_in("bridge", f->ns_src, "mdb add dev br0 port vnet3 grp 239.1.1.1", &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    ok = start_carry(f, &error);
+    g_assert_false(ok);
+    g_assert_nonnull(error);
+    if (error) {
+        g_test_message("refused: %s", error->message);
+        g_assert_nonnull(strstr(error->message, "bridge br0"));
+        g_assert_nonnull(strstr(error->message, "does not snoop"));
+    }
+}
+
 /* ---- static policy: a per-VM chain, checked at admission, never carried ---- */
 
 /* The guest's static chain on a host: its SSH rule accepts (@verdict "accept"), or not. */
@@ -1819,6 +1970,9 @@ int main(int argc, char **argv)
     ADD("/carry/classes/named-set-gone", test_classes_set_gone, &case_classes_sets);
     ADD("/carry/classes/missing-set/refuse", test_classes_missing_set, &case_classes);
     ADD("/carry/classes/missing-set/proceed", test_classes_missing_set, &case_classes_proceed);
+    ADD("/carry/mdb/carried-completed", test_mdb, &case_mdb);
+    ADD("/carry/mdb/carried-rollback", test_mdb, &case_mdb);
+    ADD("/carry/mdb/no-snooping/refuse", test_mdb_no_snooping, &case_mdb);
     ADD("/carry/policy/chain/same", test_chain_same, &case_chains);
     ADD("/carry/policy/chain/refuse/missing", test_chain_differs, &case_chains);
     ADD("/carry/policy/chain/refuse/differs", test_chain_differs, &case_chains);

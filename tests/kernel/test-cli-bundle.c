@@ -88,34 +88,11 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     nc_ktest_pair_teardown(&f->pair, data);
 }
 
-/* Runs the CLI with @args (NULL-terminated); its exit status, stderr in @err. */
-static int run_cli(char **err, const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) error = NULL;
-    g_autofree char *out = NULL;
-    const char *arg;
-    int status = -1;
-    va_list ap;
-
-    g_ptr_array_add(argv, (gpointer)g_getenv("NETCARRY_CLI"));
-    va_start(ap, first);
-    for (arg = first; arg; arg = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)arg);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                               err, &status, &error));
-    g_assert_no_error(error);
-    g_test_message("netcarry %s: exit %d, stderr: %s", first, WEXITSTATUS(status), *err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static char *capture(Fixture *f, const char *name)
 {
     g_autofree char *err = NULL;
     char *path = g_build_filename(f->dir, name, NULL);
-    int rc = run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--object",
+    int rc = nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--object",
                      "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output", path, NULL);
 
     g_assert_cmpint(rc, ==, 0);
@@ -207,7 +184,7 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_cmpuint(nc_item_set_count(b->nft_sets), ==, 1); /* not 10.0.0.99's */
     g_assert_cmpuint(nc_item_set_count(b->nft_objects), ==, 2);
 
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 0);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 0);
     g_assert_cmpuint(ct_count(f, f->pair.dst), ==, 2);
     src_e = authed_element(f, f->pair.src);
     dst_e = authed_element(f, f->pair.dst);
@@ -232,12 +209,12 @@ static void test_carry(Fixture *f, gconstpointer data)
     {
         g_autofree char *dst_path = g_build_filename(f->dir, "dst.xml", NULL);
 
-        g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.dst, "--address", VM,
+        g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.dst, "--address", VM,
                                 "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output",
                                 dst_path, NULL),
                         ==, 0);
         g_clear_pointer(&err, g_free);
-        g_assert_cmpint(run_cli(&err, "diff", after, dst_path, NULL), ==, 0);
+        g_assert_cmpint(nc_ktest_cli(&err, "diff", after, dst_path, NULL), ==, 0);
     }
 }
 
@@ -252,7 +229,7 @@ static void test_set_missing(Fixture *f, gconstpointer data)
         return;
     path = capture(f, "vm.xml");
     g_assert_cmpuint(ct_count(f, f->pair.dst), ==, 0);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 2);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 2);
     g_assert_nonnull(strstr(err, "inet/fw/authed"));
     g_assert_nonnull(strstr(err, "nothing of any class was installed"));
     g_assert_cmpuint(ct_count(f, f->pair.dst), ==, 0);
@@ -271,7 +248,7 @@ static void test_class_option(Fixture *f, gconstpointer data)
     if (!f->pair.owner)
         return;
     path = g_build_filename(f->dir, "sets.xml", NULL);
-    g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class",
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class",
                             "nft-set", "--output", path, NULL),
                     ==, 0);
     b = nc_bundle_parse_file(path, &error);
@@ -281,7 +258,7 @@ static void test_class_option(Fixture *f, gconstpointer data)
     g_assert_nonnull(b->nft_sets);
     g_clear_pointer(&err, g_free);
     g_assert_cmpint(
-        run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class", "arp", NULL),
+        nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class", "arp", NULL),
         ==, 2);
     g_assert_nonnull(strstr(err, "conntrack, nft-set, nft-object"));
 }

@@ -223,13 +223,12 @@ static gboolean in_ns(const char *ns, const char *cmd)
 static NcOwner *port_owner(const char *bridge, const char *vlan, gboolean bandwidth)
 {
     NcOwner *o = nc_owner_new();
-    NcPortNeed *p = g_new0(NcPortNeed, 1);
+    NcOwnerPort *p;
 
-    p->mac = g_strdup("52:54:00:00:00:50");
-    p->bridge = g_strdup(bridge);
+    nc_owner_add_port(o, (const guint8[]){0x52, 0x54, 0, 0, 0, 0x50}, NULL, bridge);
+    p = o->ports->pdata[0];
     p->vlan = g_strdup(vlan);
     p->bandwidth = bandwidth;
-    g_ptr_array_add(o->ports, p);
     return o;
 }
 

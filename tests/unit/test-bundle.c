@@ -265,6 +265,9 @@ static const InvalidCase invalid2_cases[] = {
     {"bundle2-not-carried-order-invalid.xml", 14, "unexpected element after <not-carried>"},
     {"bundle2-order-invalid.xml", 28, "expected a class section"},
     {"bundle2-quota-invalid.xml", 12, "attribute 'used' is missing"},
+    {"bundle2-mdb-group-invalid.xml", 10, "the group is not a multicast address"},
+    {"bundle2-mdb-port-mac-invalid.xml", 6, "mac 'fe:54:00:12:34' is not a MAC address"},
+    {"bundle2-mdb-state-invalid.xml", 10, "state 'sticky' is not temp or permanent"},
 };
 
 static void assert_error_at(const GError *error, const char *name, int line, const char *what)

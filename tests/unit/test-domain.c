@@ -105,7 +105,7 @@ static void test_running(void)
 }
 
 /* The owner view the destination checks carried state against: the addresses, every interface's
- * MAC, the profile's objects, zone and mark. */
+ * MAC (and bridge), the profile's objects, zone and mark. */
 static void test_owner(void)
 {
     g_autoptr(NcDomain) d = parse_data("domain-running.xml");
@@ -122,6 +122,14 @@ static void test_owner(void)
     g_assert_cmpuint(o->macs->len, ==, 2);
     g_assert_true(nc_owner_has_mac(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01}));
     g_assert_false(nc_owner_has_mac(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x03}));
+    /* each interface's bridge for the mdb class's admission: type='bridge' names this host's;
+     * a network's bridge (virbr0 on the source) is the destination libvirt's to choose */
+    g_assert_cmpuint(o->ports->len, ==, 2);
+    g_assert_cmpstr(
+        nc_owner_find_port(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01})->bridge, ==,
+        "br0");
+    g_assert_null(nc_owner_find_port(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x02})->bridge);
+    g_assert_null(nc_owner_find_port(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x02})->ifname);
     g_assert_true(o->has_zone);
     g_assert_cmpuint(o->zone, ==, 7);
     g_assert_cmpuint(o->objects->len, ==, 0);
@@ -146,9 +154,9 @@ static void test_owner(void)
      * network the network alone (the live XML's bridge is the source's), the nwfilter */
     g_assert_cmpuint(o->ports->len, ==, 2);
     {
-        const NcPortNeed *p0 = o->ports->pdata[0], *p1 = o->ports->pdata[1];
+        const NcOwnerPort *p0 = o->ports->pdata[0], *p1 = o->ports->pdata[1];
 
-        g_assert_cmpstr(p0->mac, ==, "52:54:00:ab:cd:01");
+        g_assert_cmpmem(p0->mac, 6, ((const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01}), 6);
         g_assert_cmpstr(p0->bridge, ==, "br0");
         g_assert_null(p0->network);
         g_assert_cmpstr(p0->filter, ==, "clean-traffic");
@@ -183,7 +191,9 @@ static void test_owner(void)
 
         g_assert_cmpuint(copy->chains->len, ==, 2);
         g_assert_cmpuint(copy->ports->len, ==, 2);
-        g_assert_cmpstr(((NcPortNeed *)copy->ports->pdata[0])->bridge, ==, "br0");
+        g_assert_cmpstr(((NcOwnerPort *)copy->ports->pdata[0])->bridge, ==, "br0");
+        g_assert_cmpstr(((NcOwnerPort *)copy->ports->pdata[0])->filter, ==, "clean-traffic");
+        g_assert_cmpstr(((NcOwnerPort *)copy->ports->pdata[1])->network, ==, "default");
     }
 
     /* a MAC that is not six hex bytes is an error naming the domain */

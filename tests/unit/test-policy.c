@@ -174,7 +174,7 @@ static void test_port_needs(void)
     g_autoptr(GError) error = NULL;
     g_autoptr(NcDomain) d = nc_domain_parse_buffer(xml, strlen(xml), "vm50.xml", &error);
     g_autoptr(NcOwner) o = NULL;
-    const NcPortNeed *p;
+    const NcOwnerPort *p;
 
     g_assert_no_error(error);
     o = nc_domain_owner(d, &error);
@@ -250,7 +250,7 @@ static gboolean probe_against(GHashTable *here, const NcOwner *o, const NcItemSe
 static void test_nwfilter_tree(void)
 {
     g_autoptr(NcOwner) o = nc_owner_new();
-    NcPortNeed *p = g_new0(NcPortNeed, 1);
+    NcOwnerPort *p;
     g_autoptr(GHashTable) src = host_filters("nwfilter-ct-a.xml", SPOOF);
     g_autoptr(GHashTable) same = host_filters("nwfilter-ct-b.xml", SPOOF);
     g_autoptr(GHashTable) root_differs = host_filters("nwfilter-ct-c.xml", SPOOF);
@@ -262,8 +262,9 @@ static void test_nwfilter_tree(void)
     NcPolicyLibvirt lv = {map_lookup, NULL, src};
     gpointer h;
 
+    nc_owner_add_port(o, (const guint8[]){0x52, 0x54, 0, 0, 0, 0x50}, NULL, NULL);
+    p = o->ports->pdata[0];
     p->filter = g_strdup("clean-traffic-x");
-    g_ptr_array_add(o->ports, p);
 
     /* without a libvirt connection, a domain that references a filter cannot be checked */
     nc_policy_set_libvirt(NULL);

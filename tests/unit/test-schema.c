@@ -21,6 +21,8 @@ static const char *const semantic_only[] = {
     /* format 2: the count, the digest and a key's fields against its set's shape */
     "bundle2-count-invalid.xml", "bundle2-digest-invalid.xml", "bundle2-edited-invalid.xml",
     "bundle2-key-fields-invalid.xml",
+    /* an mdb entry's group must be multicast */
+    "bundle2-mdb-group-invalid.xml",
 };
 
 static gboolean is_semantic_only(const char *path)
