@@ -341,11 +341,10 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         g_autoptr(NcItemSet) gone = NULL;
         g_autoptr(GPtrArray) items = NULL;
 
-        /* only the set class has a clean-up so far (value classes are the operator's objects,
-         * checked classes installed nothing); its items are NcNftSetElem */
-        if (!cs->present || cs->driver->ops != &nc_nft_set_class || !nc_item_set_count(cs->set))
+        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
             continue;
-        /* only the set class has a clean-up: mdb entries go with the source's tap */
+        /* only the set class has a clean-up: mdb entries go with the source's tap, and a checked
+         * class installed nothing */
         if (cs->driver->ops != &nc_nft_set_class)
             continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
