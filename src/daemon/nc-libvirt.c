@@ -862,6 +862,15 @@ static void lv_query_unref(NcLvQuery *q)
     g_free(q);
 }
 
+/* libvirt could not answer: the checked class cannot be checked here (NC_ERROR_IO), which
+ * differs from a filter or network that is not there (NC_ERROR_NOT_FOUND) */
+static void lv_policy_error(GError **error, const char *what)
+{
+    const char *msg = virGetLastErrorMessage();
+
+    g_set_error(error, NC_ERROR, NC_ERROR_IO, "%s: %s", what, msg ? msg : "unknown error");
+}
+
 static gpointer lv_query_thread(gpointer data)
 {
     NcLvQuery *q = data;
@@ -875,12 +884,12 @@ static gpointer lv_query_thread(gpointer data)
         if (!n && virGetLastErrorCode() == VIR_ERR_NO_NETWORK) {
             g_set_error(&err, NC_ERROR, NC_ERROR_NOT_FOUND, "no libvirt network %s", q->name);
         } else if (!n) {
-            lv_set_error(&err, "looking up a libvirt network");
+            lv_policy_error(&err, "looking up a libvirt network");
         } else {
             int a = virNetworkIsActive(n);
 
             if (a < 0)
-                lv_set_error(&err, "asking whether a libvirt network is active");
+                lv_policy_error(&err, "asking whether a libvirt network is active");
             active = a == 1;
             virNetworkFree(n);
         }
@@ -890,12 +899,12 @@ static gpointer lv_query_thread(gpointer data)
         if (!f && virGetLastErrorCode() == VIR_ERR_NO_NWFILTER) {
             g_set_error(&err, NC_ERROR, NC_ERROR_NOT_FOUND, "no nwfilter %s", q->name);
         } else if (!f) {
-            lv_set_error(&err, "looking up an nwfilter");
+            lv_policy_error(&err, "looking up an nwfilter");
         } else {
             char *x = virNWFilterGetXMLDesc(f, 0);
 
             if (!x)
-                lv_set_error(&err, "reading an nwfilter's definition");
+                lv_policy_error(&err, "reading an nwfilter's definition");
             xml = g_strdup(x);
             free(x);
             virNWFilterFree(f);
@@ -920,7 +929,7 @@ static gboolean lv_query(NcLibvirt *lv, gboolean network, const char *name, char
     gboolean ok;
 
     if (!lv->conn) {
-        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+        g_set_error(error, NC_ERROR, NC_ERROR_IO,
                     "not connected to libvirtd (%s): %s cannot be read", lv->uri,
                     network ? "networks" : "nwfilter definitions");
         return FALSE;

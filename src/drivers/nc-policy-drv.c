@@ -13,14 +13,16 @@
  *  - nwfilter: libvirt (virNWFilterLookupByName/GetXMLDesc), through the lookups netcarryd
  *    registers (NcPolicyLibvirt, bounded there). The tree is followed through <filterref>s, at
  *    most NC_POLICY_TREE_MAX filters. Without a registered lookup (the command line, the kernel
- *    tests) a domain that references a filter cannot be checked: NC_ERROR_UNSUPPORTED.
+ *    tests) a domain that references a filter cannot be checked: NC_ERROR_IO.
  *  - nft-chain: `nft --stateless list chain` in the engine's namespace (nc_nft_list_stateless()).
  *  - port: the bridge exists in the namespace (SIOCGIFINDEX); a libvirt network is active
  *    (NcPolicyLibvirt); <vlan> needs 802.1q or bridge VLAN filtering and <bandwidth> tc's htb,
  *    sfq, ingress and police: both probed once per process by trying them in a network
  *    namespace of a thread's own (unshare(2)), which disappears with the thread.
  * Error codes: NC_ERROR_NOT_FOUND (missing here) or NC_ERROR_FAILED (differs) are differences;
- * NC_ERROR_UNSUPPORTED and NC_ERROR_TIMEOUT mean the class cannot be checked on this host.
+ * NC_ERROR_UNSUPPORTED: this host cannot apply what the domain needs (a VLAN, bandwidth), like a
+ * difference. NC_ERROR_IO and NC_ERROR_TIMEOUT: the class cannot be checked here (no libvirt
+ * connection in this process, libvirtd not answering in time): reported, never a veto.
  */
 #define G_LOG_DOMAIN "nc-policy"
 #define _GNU_SOURCE
@@ -65,7 +67,7 @@ static gboolean nc_policy_get_libvirt(NcPolicyLibvirt *lv, const char *what, GEr
     *lv = nc_policy_lv;
     g_mutex_unlock(&nc_policy_lock);
     if (!has)
-        g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+        g_set_error(error, NC_ERROR, NC_ERROR_IO,
                     "%s cannot be read here: this process has no libvirt connection (netcarryd "
                     "has one; the command line does not)",
                     what);

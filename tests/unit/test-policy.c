@@ -270,7 +270,7 @@ static void test_nwfilter_tree(void)
     nc_policy_set_libvirt(NULL);
     h = nc_nwfilter_driver.open(NULL, NULL);
     g_assert_false(nc_nwfilter_driver.probe(h, o, NULL, &error));
-    g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+    g_assert_error(error, NC_ERROR, NC_ERROR_IO);
     g_clear_error(&error);
 
     nc_policy_set_libvirt(&lv);

@@ -492,8 +492,8 @@ static void test_names(void)
  * daemon, which this test does not link: its name is checked as text) */
 static void test_class_names(void)
 {
-    static const char *const names[] = {"conntrack", "nft-set",   "nft-object", "mdb",
-                                        "nwfilter",  "nft-chain", "port"};
+    static const char *const names[] = {"conntrack",  "nft-set",  "nft-object", "mdb",
+                                        "ip-binding", "nwfilter", "nft-chain",  "port"};
 
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, NC_REPORT_CLASS_LAST);
     for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++) {
@@ -537,10 +537,11 @@ static const InvalidCase invalid_cases[] = {
     {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
     {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
     {"report-unknown-class-invalid.xml", 6,
-     "class 'nftables' is not conntrack, nft-set, nft-object, mdb, nwfilter, nft-chain or port"},
+     "class 'nftables' is not conntrack, nft-set, nft-object, mdb, ip-binding, nwfilter, nft-chain "
+     "or port"},
     {"report-not-carried-class-invalid.xml", 5,
-     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object, mdb, nwfilter, "
-     "nft-chain or port"},
+     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object, mdb, ip-binding, "
+     "nwfilter, nft-chain or port"},
     {"report-class-twice-invalid.xml", 7, "class nft-set is counted twice"},
     {"report-status-invalid.xml", 23, "status 'compared' is not carried, checked or not-available"},
 };
