@@ -205,16 +205,77 @@ static gboolean nc_nft_elem_fields(const NcNftSetElem *e, NcNftFieldFunc fn, gpo
     return nc_nft_fields(e, k, klen, d, dlen, fn, data);
 }
 
+static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint len);
+
+/*
+ * Bindings. An element that holds both an address field and a MAC field binds them: an
+ * anti-spoofing set `ip saddr . ether saddr` lets the MAC send from the address. Such an element
+ * is the domain's only when every address and every MAC in it is the domain's. One foreign field
+ * would let the domain's MAC send from an address that is not its own (`10.0.0.99 . <its MAC>`),
+ * or another MAC send from the domain's address (`<its address> . <another MAC>`): the source's
+ * word cannot grant either, so the destination refuses such an element and the source, which
+ * derives the domain the same way, records it as not carried instead of sending it. Elements
+ * without both kinds (an address pair, a MAC pair, an address and a port) need one field of the
+ * domain's, since the others are the peers it talks to.
+ */
 typedef struct {
     const NcOwner *owner;
-    char *what;
+    char *what;         /* the first of the domain's fields, as text */
+    char *foreign;      /* the first address or MAC field that is not the domain's, as text */
+    gboolean has_addr;  /* an ipv4_addr or ipv6_addr field */
+    gboolean has_mac;   /* an ether_addr field */
 } NcNftOwnCtx;
 
 static gboolean nc_nft_own_field(guint32 type, const guint8 *p, guint len, gpointer data)
 {
     NcNftOwnCtx *c = data;
+    char *what = NULL;
 
-    return nc_nft_field_owned(c->owner, type, p, len, &c->what);
+    if (!nc_nft_type_is_owned_kind(type))
+        return FALSE;
+    if (type == NC_NFT_TYPE_ETHERADDR)
+        c->has_mac = TRUE;
+    else
+        c->has_addr = TRUE;
+    if (nc_nft_field_owned(c->owner, type, p, len, &what)) {
+        if (!c->what)
+            c->what = what;
+        else
+            g_free(what);
+    } else if (!c->foreign) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        nc_nft_format_field(s, type, p, len);
+        c->foreign = g_string_free(g_steal_pointer(&s), FALSE);
+    }
+    return FALSE; /* every field: a binding needs all of them */
+}
+
+static void nc_nft_own_ctx_clear(NcNftOwnCtx *c)
+{
+    g_clear_pointer(&c->what, g_free);
+    g_clear_pointer(&c->foreign, g_free);
+}
+
+/* Decides from the fields that nc_nft_own_field() saw; @why gets the reason when not owned. */
+static NcNftOwnership nc_nft_own_decide(const NcNftOwnCtx *c, char **why)
+{
+    if (!c->what) {
+        if (why)
+            *why = g_strdup("no field of its key or data holds one of the domain's addresses or "
+                            "its MAC");
+        return NC_NFT_OWN_NONE;
+    }
+    if (c->has_addr && c->has_mac && c->foreign) {
+        if (why)
+            *why = g_strdup_printf("it binds the domain's %s to %s, which is not the domain's: "
+                                   "an element holding an address and a MAC is the domain's "
+                                   "only if both are (add the address to the domain's profile "
+                                   "or nwfilter parameters if it is the VM's)",
+                                   c->what, c->foreign);
+        return NC_NFT_OWN_FOREIGN_BINDING;
+    }
+    return NC_NFT_OWN_YES;
 }
 
 static gboolean nc_nft_any_owned_kind(guint32 type, const guint8 *p, guint len, gpointer data)
@@ -230,44 +291,61 @@ gboolean nc_nft_set_elem_may_hold_owner(const NcNftSetElem *shape)
 }
 
 /**
- * nc_nft_set_owns() - does the element hold one of the owner's addresses or its MAC
+ * nc_nft_set_ownership() - is the element the owner's, not at all, or a binding of the owner's
+ * address or MAC to a foreign one (see "Bindings" above)
+ * @owner: the domain as this host derived it
+ * @e:     the element
+ * @why:   (out) (optional) (transfer full): unless NC_NFT_OWN_YES, why not
+ *
+ * Return: the verdict
+ */
+NcNftOwnership nc_nft_set_ownership(const NcOwner *owner, const NcNftSetElem *e, char **why)
+{
+    NcNftOwnCtx c = {owner};
+    NcNftOwnership o;
+
+    nc_nft_elem_fields(e, nc_nft_own_field, &c);
+    o = nc_nft_own_decide(&c, why);
+    nc_nft_own_ctx_clear(&c);
+    return o;
+}
+
+/**
+ * nc_nft_set_owns() - is the element the domain's: a field of its key, or of its data for a map,
+ * is one of the owner's addresses or its MAC, and, when it binds an address to a MAC, both are
  * @owner: the domain as this host derived it
  * @item:  an NcNftSetElem
  * @why:   (out) (optional) (transfer full): on FALSE, why not (for a refusal message)
  *
- * Return: TRUE if a field of its key, or of its data for a map, is the owner's
+ * Return: TRUE if it is the owner's
  */
 gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why)
 {
-    const NcNftSetElem *e = item;
-    NcNftOwnCtx c = {owner, NULL};
-    gboolean owned = nc_nft_elem_fields(e, nc_nft_own_field, &c);
-
-    g_free(c.what);
-    if (!owned && why)
-        *why = g_strdup("no field of its key or data holds one of the domain's addresses or "
-                        "its MAC");
-    return owned;
+    return nc_nft_set_ownership(owner, item, why) == NC_NFT_OWN_YES;
 }
 
 /**
- * nc_nft_set_bytes_owned() - nc_nft_set_owns() on a key and data not yet copied into an element
- * (a capture checks every element of a set; only the domain's are kept)
+ * nc_nft_set_bytes_owned() - nc_nft_set_ownership() on a key and data not yet copied into an
+ * element (a capture checks every element of a set; only those that concern the domain are
+ * copied)
  * @owner: the domain
  * @shape: an element of the set with no key or data: its types and field lengths
  * @key, @klen: the key
  * @data, @dlen: a map's data, or NULL
  *
- * Return: TRUE if a field holds one of the owner's addresses or its MAC
+ * Return: the verdict
  */
-gboolean nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape, const guint8 *key,
-                                gsize klen, const guint8 *data, gsize dlen)
+NcNftOwnership nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape,
+                                      const guint8 *key, gsize klen, const guint8 *data,
+                                      gsize dlen)
 {
-    NcNftOwnCtx c = {owner, NULL};
-    gboolean owned = nc_nft_fields(shape, key, klen, data, dlen, nc_nft_own_field, &c);
+    NcNftOwnCtx c = {owner};
+    NcNftOwnership o;
 
-    g_free(c.what);
-    return owned;
+    nc_nft_fields(shape, key, klen, data, dlen, nc_nft_own_field, &c);
+    o = nc_nft_own_decide(&c, NULL);
+    nc_nft_own_ctx_clear(&c);
+    return o;
 }
 
 /* ---- class ops ---- */

@@ -51,13 +51,15 @@ static void fixture_setup(Fixture *f, gconstpointer data)
             return;                                                                                \
     } while (0)
 
-/* src's elements: four of the domain (by key address, by map data, by MAC in a concatenation,
- * by IPv6), four foreign */
+/* src's elements: four of the domain (by key address, by map data, by its address and MAC in a
+ * concatenation, by IPv6), four foreign, and one binding of the domain's MAC to a foreign address
+ * (not carried) */
 static const char ELEMENTS[] =
     "add element inet fw authed { 10.0.0.5 counter packets 7 bytes 700 timeout 60s expires 30s }\n"
     "add element inet fw authed { 10.0.0.99 timeout 60s }\n"
     "add element inet fw sticky { 10.0.0.9 timeout 30s expires 12s : 10.0.0.5 }\n"
     "add element inet fw sticky { 10.0.0.8 timeout 30s : 10.0.0.77 }\n"
+    "add element inet fw pairs { 10.0.0.5 . 52:54:00:00:00:05 timeout 60s }\n"
     "add element inet fw pairs { 10.0.0.99 . 52:54:00:00:00:05 timeout 60s }\n"
     "add element inet fw pairs { 10.0.0.98 . 52:54:00:00:00:99 timeout 60s }\n"
     "add element inet fw v6 { 2001:db8::5 timeout 45s }\n"
@@ -103,15 +105,20 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_autoptr(NcItemSet) got = NULL, installed = NULL, again = NULL, there = NULL;
     g_autoptr(NcItemDiff) diff = NULL;
     g_autofree char *listed = NULL;
+    g_autoptr(GPtrArray) lost = nc_not_carried_list_new();
     const NcNftSetElem *e, *e2;
     gboolean ok;
 
     SKIP_UNLESS_READY(f);
     ok = nc_ktest_nft_load(f->src, ELEMENTS, &error) && nc_ktest_nft_load(f->dst, RULESET, &error);
     NC_KTEST_CHECK_OK(ok, error);
-    got = capture(f->src, f->owner, NULL, &error);
+    got = capture(f->src, f->owner, lost, &error);
     NC_KTEST_CHECK_OK(got != NULL, error);
     g_assert_cmpuint(nc_item_set_count(got), ==, 4);
+    g_assert_cmpuint(lost->len, ==, 1);
+    if (lost->len)
+        g_assert_cmpstr(((NcNotCarried *)lost->pdata[0])->what, ==,
+                        "inet/fw/pairs element 10.0.0.99 . 52:54:00:00:00:05");
 
     e = find(got, "authed");
     g_assert_nonnull(e);
@@ -137,7 +144,7 @@ static void test_carry(Fixture *f, gconstpointer data)
         g_autofree char *d = nc_nft_set_class.describe(e);
 
         g_assert_cmpuint(e->n_fields, ==, 2);
-        g_assert_cmpstr(d, ==, "inet/fw/pairs element 10.0.0.99 . 52:54:00:00:00:05");
+        g_assert_cmpstr(d, ==, "inet/fw/pairs element 10.0.0.5 . 52:54:00:00:00:05");
     }
     g_assert_nonnull(find(got, "v6"));
 
@@ -176,6 +183,7 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_null(strstr(listed, "10.0.0.99 timeout"));
     g_assert_null(strstr(listed, "10.0.0.77"));
     g_assert_null(strstr(listed, "52:54:00:00:00:99"));
+    g_assert_null(strstr(listed, "10.0.0.99 . 52:54:00:00:00:05"));
     g_assert_null(strstr(listed, "2001:db8::99"));
     g_assert_nonnull(strstr(listed, "52:54:00:00:00:05"));
 }
