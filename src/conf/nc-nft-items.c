@@ -220,10 +220,10 @@ static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint
  */
 typedef struct {
     const NcOwner *owner;
-    char *what;         /* the first of the domain's fields, as text */
-    char *foreign;      /* the first address or MAC field that is not the domain's, as text */
-    gboolean has_addr;  /* an ipv4_addr or ipv6_addr field */
-    gboolean has_mac;   /* an ether_addr field */
+    char *what;        /* the first of the domain's fields, as text */
+    char *foreign;     /* the first address or MAC field that is not the domain's, as text */
+    gboolean has_addr; /* an ipv4_addr or ipv6_addr field */
+    gboolean has_mac;  /* an ether_addr field */
 } NcNftOwnCtx;
 
 static gboolean nc_nft_own_field(guint32 type, const guint8 *p, guint len, gpointer data)
@@ -336,8 +336,7 @@ gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why)
  * Return: the verdict
  */
 NcNftOwnership nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape,
-                                      const guint8 *key, gsize klen, const guint8 *data,
-                                      gsize dlen)
+                                      const guint8 *key, gsize klen, const guint8 *data, gsize dlen)
 {
     NcNftOwnCtx c = {owner};
     NcNftOwnership o;
