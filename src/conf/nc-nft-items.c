@@ -269,9 +269,7 @@ static NcNftOwnership nc_nft_own_decide(const NcNftOwnCtx *c, char **why)
     if (c->has_addr && c->has_mac && c->foreign) {
         if (why)
             *why = g_strdup_printf("it binds the domain's %s to %s, which is not the domain's: "
-                                   "an element holding an address and a MAC is the domain's "
-                                   "only if both are (add the address to the domain's profile "
-                                   "or nwfilter parameters if it is the VM's)",
+                                   "an address . MAC binding is carried only if both are",
                                    c->what, c->foreign);
         return NC_NFT_OWN_FOREIGN_BINDING;
     }
