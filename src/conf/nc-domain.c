@@ -998,9 +998,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
 
         if (!iface->mac)
             continue;
-        if (sscanf(iface->mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &mac[0], &mac[1], &mac[2],
-                   &mac[3], &mac[4], &mac[5]) != 6 ||
-            strlen(iface->mac) != 17) {
+        if (!nc_mac_parse(iface->mac, mac)) {
             g_autofree char *who = nc_domain_describe(domain);
 
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,

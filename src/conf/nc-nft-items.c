@@ -139,8 +139,7 @@ static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8
         if (!nc_owner_has_mac(owner, p))
             return FALSE;
         if (what)
-            *what = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
-                                    p[5]);
+            *what = nc_mac_to_string(p);
         return TRUE;
     }
     if (t == NC_NFT_TYPE_IPADDR && len >= 4) {
@@ -491,8 +490,12 @@ static gboolean nc_nft_describe_field(guint32 type, const guint8 *p, guint len, 
         nc_addr_format(&a, buf, sizeof(buf));
         g_string_append(s, buf);
     } else if (type == NC_NFT_TYPE_ETHERADDR) {
-        g_string_append_printf(s, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
-                               p[5]);
+        {
+            char mac[NC_MAC_STRLEN];
+
+            nc_mac_format(p, mac);
+            g_string_append(s, mac);
+        }
     } else {
         g_string_append(s, "0x");
         for (guint i = 0; i < len; i++)
@@ -626,8 +629,12 @@ static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint
         nc_addr_format(&a, buf, sizeof(buf));
         g_string_append(s, buf);
     } else if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
-        g_string_append_printf(s, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
-                               p[5]);
+        {
+            char mac[NC_MAC_STRLEN];
+
+            nc_mac_format(p, mac);
+            g_string_append(s, mac);
+        }
     } else if (type == NC_NFT_TYPE_INET_SERVICE && len == 2) {
         g_string_append_printf(s, "%u", (guint)p[0] << 8 | p[1]);
     } else if (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1) {
@@ -650,17 +657,8 @@ static gboolean nc_nft_parse_field(const char *text, guint32 type, guint len, gu
         memcpy(out, a.bytes, len);
         return TRUE;
     }
-    if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
-        for (guint i = 0; i < 6; i++) {
-            int hi = g_ascii_xdigit_value(text[3 * i]);
-            int lo = hi < 0 ? -1 : g_ascii_xdigit_value(text[3 * i + 1]);
-
-            if (lo < 0 || text[3 * i + 2] != (i < 5 ? ':' : '\0'))
-                return FALSE;
-            out[i] = (guint8)(hi << 4 | lo);
-        }
-        return TRUE;
-    }
+    if (type == NC_NFT_TYPE_ETHERADDR && len == 6)
+        return nc_mac_parse(text, out);
     if ((type == NC_NFT_TYPE_INET_SERVICE && len == 2) ||
         (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1)) {
         if (!g_ascii_string_to_unsigned(text, 10, 0, len == 2 ? G_MAXUINT16 : G_MAXUINT8, &v, NULL))

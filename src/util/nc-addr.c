@@ -62,3 +62,39 @@ gboolean nc_addr_equal(const NcAddr *a, const NcAddr *b)
 {
     return a->family == b->family && memcmp(a->bytes, b->bytes, nc_addr_len(a)) == 0;
 }
+
+/**
+ * nc_mac_parse() - six hexadecimal bytes separated by colons, either case (52:54:00:AB:cd:01)
+ * @text: the text
+ * @mac:  (out caller-allocates): NC_MAC_LEN bytes
+ *
+ * Return: TRUE if @text is exactly that
+ */
+gboolean nc_mac_parse(const char *text, guint8 *mac)
+{
+    for (guint i = 0; i < NC_MAC_LEN; i++) {
+        int hi = text ? g_ascii_xdigit_value(text[3 * i]) : -1;
+        int lo = hi < 0 ? -1 : g_ascii_xdigit_value(text[3 * i + 1]);
+
+        if (lo < 0 || text[3 * i + 2] != (i < NC_MAC_LEN - 1 ? ':' : '\0'))
+            return FALSE;
+        mac[i] = (guint8)(hi << 4 | lo);
+    }
+    return TRUE;
+}
+
+/* nc_mac_format() - @mac as 52:54:00:ab:cd:01 into @buf (NC_MAC_STRLEN bytes) */
+void nc_mac_format(const guint8 *mac, char *buf)
+{
+    g_snprintf(buf, NC_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+               mac[4], mac[5]);
+}
+
+/* (transfer full): @mac as newly allocated text */
+char *nc_mac_to_string(const guint8 *mac)
+{
+    char buf[NC_MAC_STRLEN];
+
+    nc_mac_format(mac, buf);
+    return g_strdup(buf);
+}

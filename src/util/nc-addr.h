@@ -1,4 +1,4 @@
-/* nc-addr.h - an IPv4 or IPv6 address as netcarry stores and compares it
+/* nc-addr.h - an IPv4 or IPv6 address as netcarry stores and compares it; a MAC address's text
  */
 #pragma once
 
@@ -26,5 +26,12 @@ gsize nc_addr_len(const NcAddr *addr);
 
 /* room for any address nc_addr_format() writes, with its NUL */
 #define NC_ADDR_STRLEN INET6_ADDRSTRLEN
+
+/* a MAC address: six bytes, written 52:54:00:ab:cd:01 (NC_MAC_STRLEN with its NUL) */
+#define NC_MAC_LEN 6
+#define NC_MAC_STRLEN 18
+gboolean nc_mac_parse(const char *text, guint8 *mac);
+void nc_mac_format(const guint8 *mac, char *buf);
+char *nc_mac_to_string(const guint8 *mac);
 
 G_END_DECLS
