@@ -52,18 +52,6 @@ as_elem() { fw_elem "$1" bridge "$AS_TABLE" binding "$NCH_GUEST_IP . $NCH_GUEST_
 as_foreign_elem() { fw_elem "$1" bridge "$AS_TABLE" binding "$AS_FOREIGN . $NCH_GUEST_MAC"; }
 as_mac() { fw_elem "$1" bridge "$AS_TABLE" macs "$NCH_GUEST_MAC"; }
 
-broke() { [ "$1" = 1 ] && [ "$(sc_result "$2" ok)" = 0 ]; }
-# fresh TAG - a new connection to the guest, echoed for 2 s; its exit status
-fresh() {
-    sc_client "$1" tcp-echo 7 --interval-ms 20 --duration-s 2 --stall-timeout-s 3
-    sc_client_wait "$1" 20
-}
-# within R_SRC R_DST WANT TOL - both readings there, and |R_DST - WANT| <= TOL
-within() {
-    local d
-    [ -n "$1" ] && [ -n "$2" ] || return 1
-    d=$(( $2 - $3 )); [ "${d#-}" -le "$4" ]
-}
 
 without_netcarry() {
     local h src dst rc s0 s1
@@ -79,8 +67,8 @@ without_netcarry() {
     sc_check "without netcarry: live migration $src->$dst succeeds" sc_migrate "$src" "$dst"
     sc_client_wait echo 30; rc=$?
     sc_check "without netcarry: the guest's UDP flow stops on $dst (client exit $rc: $(cat "$ART/client-echo.result"))" \
-        broke "$rc" echo
-    fresh nonc-new; rc=$?
+        sc_client_broke "$rc" echo
+    sc_fresh nonc-new; rc=$?
     s1=$(as_spoofed "$dst")
     sc_check "without netcarry: the guest is cut off on $dst: a new connection fails (exit $rc)" [ "$rc" != 0 ]
     sc_check "without netcarry: $dst has no binding for the guest ('$(as_elem "$dst")') and its table dropped the guest's frames (spoofed $s0 -> $s1)" \
@@ -88,7 +76,7 @@ without_netcarry() {
     sc_fw_snapshot nonc-cut-off
     # what cut it off is the missing binding alone: bound there by hand, it answers
     as_bind "$dst"
-    fresh nonc-bound; rc=$?
+    sc_fresh nonc-bound; rc=$?
     sc_check "without netcarry: once bound by hand on $dst, a new connection passes (exit $rc)" [ "$rc" = 0 ]
 }
 
@@ -122,7 +110,7 @@ with_netcarry() {
     fi
     sc_check "$dst has the guest's MAC ('$(as_mac "$dst")')" [ -n "$(as_mac "$dst")" ]
     sc_check "$dst holds the guest's binding with the source's remaining timeout: ${r_dst:-no element,} ms left, the source's $r_src ms less the $(( ${at_dst:-0} - ${at_src:-0} )) ms between the readings is $want ms (off by $dev ms, <= $AS_TOLERANCE_MS)" \
-        within "${r_src:-}" "${r_dst:-}" "$want" "$AS_TOLERANCE_MS"
+        sc_within "${r_src:-}" "${r_dst:-}" "$want" "$AS_TOLERANCE_MS"
     sc_check "$dst does not have the binding of the guest's MAC to $AS_FOREIGN ('$(as_foreign_elem "$dst")')" \
         [ -z "$(as_foreign_elem "$dst")" ]
     sc_report AS "$dst" "$t0" 1
@@ -133,7 +121,7 @@ with_netcarry() {
     sc_check_no_drops "$dst"
     sc_check "$dst's anti-spoofing table dropped nothing of the guest's (spoofed $s0 -> $(as_spoofed "$dst"))" \
         [ "$(as_spoofed "$dst")" = "$s0" ]
-    fresh new; rc=$?
+    sc_fresh new; rc=$?
     sc_check "a new connection to the guest passes on $dst (exit $rc: $(cat "$ART/client-new.result"))" [ "$rc" = 0 ]
     sc_check_echo_intact echo
     sc_check "the new connection and the carried one passed $dst's anti-spoofing table (spoofed $(as_spoofed "$dst"))" \

@@ -1520,6 +1520,20 @@ static void test_classes(Fixture *f, gconstpointer data)
     g_assert_cmpuint(rc->changed_at_stop, ==, 1);
 }
 
+/* The guest resumes on the destination, libvirt completes the migration on both sides (the
+ * source's clean-up runs), and the destination reports it completed. */
+static void complete_migration(Fixture *f)
+{
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200); /* the ACK reaches the source */
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+}
+
 /* (c2) the whole migration: the source's clean-up removes its set elements (not its quota), and
  * the report has each class installed. */
 static void test_classes_completed(Fixture *f, gconstpointer data)
@@ -1532,14 +1546,7 @@ static void test_classes_completed(Fixture *f, gconstpointer data)
     g_assert_true(start_carry(f, &error));
     g_assert_no_error(error);
     stop_and_install(f);
-    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
-    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
-    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
-    spin(200); /* the ACK reaches the source */
-    nc_carry_engine_remove_local(f->src, UUID);
-    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
-    wait_for(f, have_report, 3000, "the destination's report");
-    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    complete_migration(f);
     /* authed and sticky's elements of the guest, and its quota map's element (the same on both
      * hosts: accepted there; it has no timeout, so it is the operator's and stays here) */
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
@@ -1722,14 +1729,7 @@ static void test_antispoof(Fixture *f, gconstpointer data)
     g_assert_false(listed_in(f->ns_dst, "macs", OTHERMAC));
     g_assert_false(listed_in(f->ns_dst, "binding", OTHERMAC));
 
-    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
-    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
-    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
-    spin(200); /* the ACK reaches the source */
-    nc_carry_engine_remove_local(f->src, UUID);
-    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
-    wait_for(f, have_report, 3000, "the destination's report");
-    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    complete_migration(f);
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
     g_assert_true(rc->present);
     g_assert_cmpuint(rc->precopied, ==, 1); /* the MAC */
