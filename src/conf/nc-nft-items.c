@@ -130,18 +130,12 @@ guint nc_nft_type_fields(guint32 type)
 }
 
 /* Does the field of type @t at @p (@len bytes) hold one of @owner's addresses or its MAC? */
-static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8 *p, guint len,
-                                   char **what)
+static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8 *p, guint len)
 {
     NcAddr a = {0};
 
-    if (t == NC_NFT_TYPE_ETHERADDR && len >= 6) {
-        if (!nc_owner_has_mac(owner, p))
-            return FALSE;
-        if (what)
-            *what = nc_mac_to_string(p);
-        return TRUE;
-    }
+    if (t == NC_NFT_TYPE_ETHERADDR && len >= 6)
+        return nc_owner_has_mac(owner, p);
     if (t == NC_NFT_TYPE_IPADDR && len >= 4) {
         a.family = AF_INET;
         memcpy(a.bytes, p, 4);
@@ -151,11 +145,7 @@ static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8
     } else {
         return FALSE;
     }
-    if (!nc_owner_has_addr(owner, &a))
-        return FALSE;
-    if (what)
-        *what = nc_addr_to_string(&a);
-    return TRUE;
+    return nc_owner_has_addr(owner, &a);
 }
 
 /* Calls @fn on each field of @elem's key, then of its data; stops when @fn returns TRUE. */
@@ -217,18 +207,25 @@ static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint
  * without both kinds (an address pair, a MAC pair, an address and a port) need one field of the
  * domain's, since the others are the peers it talks to.
  */
+/* A field of an element, where it lies (no copy: a capture looks at every element of a set) */
+typedef struct {
+    guint32 type;
+    const guint8 *p;
+    guint len;
+} NcNftField;
+
 typedef struct {
     const NcOwner *owner;
-    char *what;        /* the first of the domain's fields, as text */
-    char *foreign;     /* the first address or MAC field that is not the domain's, as text */
-    gboolean has_addr; /* an ipv4_addr or ipv6_addr field */
-    gboolean has_mac;  /* an ether_addr field */
+    NcNftField what;    /* the first of the domain's fields (p NULL: none) */
+    NcNftField foreign; /* the first address or MAC field that is not the domain's */
+    gboolean has_addr;  /* an ipv4_addr or ipv6_addr field */
+    gboolean has_mac;   /* an ether_addr field */
 } NcNftOwnCtx;
 
 static gboolean nc_nft_own_field(guint32 type, const guint8 *p, guint len, gpointer data)
 {
     NcNftOwnCtx *c = data;
-    char *what = NULL;
+    NcNftField *slot;
 
     if (!nc_nft_type_is_owned_kind(type))
         return FALSE;
@@ -236,40 +233,38 @@ static gboolean nc_nft_own_field(guint32 type, const guint8 *p, guint len, gpoin
         c->has_mac = TRUE;
     else
         c->has_addr = TRUE;
-    if (nc_nft_field_owned(c->owner, type, p, len, &what)) {
-        if (!c->what)
-            c->what = what;
-        else
-            g_free(what);
-    } else if (!c->foreign) {
-        g_autoptr(GString) s = g_string_new(NULL);
-
-        nc_nft_format_field(s, type, p, len);
-        c->foreign = g_string_free(g_steal_pointer(&s), FALSE);
-    }
+    slot = nc_nft_field_owned(c->owner, type, p, len) ? &c->what : &c->foreign;
+    if (!slot->p)
+        *slot = (NcNftField){type, p, len};
     return FALSE; /* every field: a binding needs all of them */
 }
 
-static void nc_nft_own_ctx_clear(NcNftOwnCtx *c)
+static char *nc_nft_field_text(const NcNftField *f)
 {
-    g_clear_pointer(&c->what, g_free);
-    g_clear_pointer(&c->foreign, g_free);
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    nc_nft_format_field(s, f->type, f->p, f->len);
+    return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
 /* Decides from the fields that nc_nft_own_field() saw; @why gets the reason when not owned. */
 static NcNftOwnership nc_nft_own_decide(const NcNftOwnCtx *c, char **why)
 {
-    if (!c->what) {
+    if (!c->what.p) {
         if (why)
             *why = g_strdup("no field of its key or data holds one of the domain's addresses or "
                             "its MAC");
         return NC_NFT_OWN_NONE;
     }
-    if (c->has_addr && c->has_mac && c->foreign) {
-        if (why)
+    if (c->has_addr && c->has_mac && c->foreign.p) {
+        if (why) {
+            g_autofree char *what = nc_nft_field_text(&c->what);
+            g_autofree char *foreign = nc_nft_field_text(&c->foreign);
+
             *why = g_strdup_printf("it binds the domain's %s to %s, which is not the domain's: "
                                    "an address . MAC binding is carried only if both are",
-                                   c->what, c->foreign);
+                                   what, foreign);
+        }
         return NC_NFT_OWN_FOREIGN_BINDING;
     }
     return NC_NFT_OWN_YES;
@@ -299,12 +294,9 @@ gboolean nc_nft_set_elem_may_hold_owner(const NcNftSetElem *shape)
 NcNftOwnership nc_nft_set_ownership(const NcOwner *owner, const NcNftSetElem *e, char **why)
 {
     NcNftOwnCtx c = {owner};
-    NcNftOwnership o;
 
     nc_nft_elem_fields(e, nc_nft_own_field, &c);
-    o = nc_nft_own_decide(&c, why);
-    nc_nft_own_ctx_clear(&c);
-    return o;
+    return nc_nft_own_decide(&c, why);
 }
 
 /**
@@ -336,12 +328,9 @@ NcNftOwnership nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *
                                       const guint8 *key, gsize klen, const guint8 *data, gsize dlen)
 {
     NcNftOwnCtx c = {owner};
-    NcNftOwnership o;
 
     nc_nft_fields(shape, key, klen, data, dlen, nc_nft_own_field, &c);
-    o = nc_nft_own_decide(&c, NULL);
-    nc_nft_own_ctx_clear(&c);
-    return o;
+    return nc_nft_own_decide(&c, NULL);
 }
 
 /* ---- class ops ---- */

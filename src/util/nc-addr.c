@@ -89,12 +89,3 @@ void nc_mac_format(const guint8 *mac, char *buf)
     g_snprintf(buf, NC_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
                mac[4], mac[5]);
 }
-
-/* (transfer full): @mac as newly allocated text */
-char *nc_mac_to_string(const guint8 *mac)
-{
-    char buf[NC_MAC_STRLEN];
-
-    nc_mac_format(mac, buf);
-    return g_strdup(buf);
-}

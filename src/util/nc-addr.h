@@ -32,6 +32,5 @@ gsize nc_addr_len(const NcAddr *addr);
 #define NC_MAC_STRLEN 18
 gboolean nc_mac_parse(const char *text, guint8 *mac);
 void nc_mac_format(const guint8 *mac, char *buf);
-char *nc_mac_to_string(const guint8 *mac);
 
 G_END_DECLS
