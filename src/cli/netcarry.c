@@ -13,6 +13,7 @@
 
 #include "conf/nc-bundle.h"
 #include "conf/nc-document.h"
+#include "conf/nc-mdb-items.h"
 #include "conf/nc-nft-items.h"
 #include "conf/nc-report-svg.h"
 #include "conf/nc-report.h"
@@ -20,6 +21,7 @@
 #include "daemon/nc-status.h"
 #include "daemon/nc-ct-class.h"
 #include "drivers/nc-ct.h"
+#include "drivers/nc-mdb.h"
 #include "drivers/nc-state-driver.h"
 #include "nc-config.h"
 #include "util/nc-error.h"
@@ -44,6 +46,7 @@ typedef struct {
     char *domain_uuid;
     char **objects;
     char **classes;
+    char **ports;
 } NcCliOptions;
 
 static void nc_cli_options_clear(NcCliOptions *o)
@@ -58,6 +61,7 @@ static void nc_cli_options_clear(NcCliOptions *o)
     g_free(o->domain_uuid);
     g_strfreev(o->objects);
     g_strfreev(o->classes);
+    g_strfreev(o->ports);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NcCliOptions, nc_cli_options_clear)
@@ -304,6 +308,55 @@ static char *nc_cli_counts(const NcBundle *bundle, GPtrArray *classes)
     return g_string_free(s, FALSE);
 }
 
+/* --port: each port's MAC (what keys its mdb entries) into the bundle */
+static gboolean nc_cli_ports_resolve(const NcCliOptions *o, NcBundle *bundle, GError **error)
+{
+    g_autoptr(NcMdb) mdb = nc_mdb_open(o->netns, error);
+
+    if (!mdb)
+        return FALSE;
+    for (char **name = o->ports; *name; name++) {
+        NcOwnerPort *p = g_new0(NcOwnerPort, 1);
+
+        p->ifname = g_strdup(*name);
+        g_ptr_array_add(bundle->ports, p);
+        if (!nc_mdb_port_mac(mdb, *name, p->mac, error)) {
+            g_prefix_error(error, "--port: ");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* install --port IFNAME: the bundle's mdb entries go onto this port, whatever its name or MAC
+ * (they must be of one interface) */
+static gboolean nc_cli_install_port(const NcBundle *bundle, const char *ifname, NcOwner *owner,
+                                    GError **error)
+{
+    g_autoptr(NcItemSet) items = nc_bundle_class_items(bundle, &nc_mdb_class, error);
+    g_autoptr(GPtrArray) list = NULL;
+
+    if (!items)
+        return FALSE;
+    list = nc_item_set_items(items);
+    for (guint i = 0; i < list->len; i++) {
+        const NcMdbEntry *e = list->pdata[i];
+        const NcOwnerPort *p = nc_owner_find_port(owner, e->mac);
+
+        if (p && p->ifname)
+            continue;
+        if (owner->ports->len) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "--port %s: the bundle's mdb entries are of more than one interface; "
+                        "install them by their MACs (without --port)",
+                        ifname);
+            return FALSE;
+        }
+        nc_owner_add_port(owner, e->mac, ifname, NULL);
+    }
+    return TRUE;
+}
+
 static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
 {
     g_auto(NcCliOptions) o = {0};
@@ -314,9 +367,13 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
          "A MAC address of the VM, for its anti-spoofing set elements (repeat for more)", "MAC"},
         {"object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.objects,
          "A named counter or quota of the VM (repeat for more)", "FAMILY/TABLE/NAME"},
+        {"port", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ports,
+         "A bridge port of the VM: its mdb (IGMP/MLD snooping) entries are captured, keyed by "
+         "the port's MAC (repeat for more)",
+         "IFNAME"},
         {"class", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.classes,
-         "Capture only this class: conntrack, nft-set, nft-object (repeat for more; default: "
-         "every class this host can capture)",
+         "Capture only this class: conntrack, nft-set, nft-object, mdb (repeat for more; "
+         "default: every class this host can capture)",
          "CLASS"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output,
          "Write the bundle here (default: stdout)", "FILE"},
@@ -352,7 +409,7 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
         return FALSE;
     }
     for (char **m = o.macs; m && *m; m++) {
-        guint8 mac[NC_MAC_LEN];
+        guint8 mac[6];
 
         if (!nc_mac_parse(*m, mac)) {
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
@@ -383,6 +440,8 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
     classes = nc_cli_selected_classes(o.classes, error);
     if (!classes)
         return FALSE;
+    if (o.ports && o.ports[0] && !nc_cli_ports_resolve(&o, bundle, error))
+        return FALSE;
 
     bundle->host = g_strdup(o.netns ? o.netns : g_get_host_name());
     bundle->domain_name = g_steal_pointer(&o.domain_name);
@@ -391,6 +450,12 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
     bundle->captured_us = g_get_real_time();
     bundle->has_conntrack = FALSE;
     owner = nc_bundle_owner(bundle);
+    /* each port by its name here, not by its MAC */
+    for (guint i = 0; i < bundle->ports->len; i++) {
+        const NcOwnerPort *p = g_ptr_array_index(bundle->ports, i);
+
+        nc_owner_add_port(owner, p->mac, p->ifname, NULL);
+    }
 
     for (guint i = 0; i < classes->len; i++) {
         const NcStateDriver *d = classes->pdata[i];
@@ -466,7 +531,13 @@ static gint nc_cli_install_order(gconstpointer a, gconstpointer b)
 static gboolean nc_cmd_install(int argc, char **argv, GError **error)
 {
     g_auto(NcCliOptions) o = {0};
-    GOptionEntry entries[] = {NC_OPT_NETNS(o), {NULL}};
+    GOptionEntry entries[] = {
+        NC_OPT_NETNS(o),
+        {"port", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ports,
+         "Put the bundle's mdb entries on this bridge port (default: the port whose MAC is "
+         "theirs, or libvirt's tap for it)",
+         "IFNAME"},
+        {NULL}};
     g_autoptr(NcBundle) bundle = NULL;
     g_autoptr(NcOwner) owner = NULL;
     g_autoptr(GPtrArray) all = nc_cli_classes();
@@ -489,6 +560,14 @@ static gboolean nc_cmd_install(int argc, char **argv, GError **error)
     if (!bundle)
         return FALSE;
     owner = nc_bundle_owner(bundle);
+    if (o.ports && o.ports[0]) {
+        if (o.ports[1]) {
+            g_set_error_literal(error, NC_ERROR, NC_ERROR_INVALID_ARG, "install takes one --port");
+            return FALSE;
+        }
+        if (!nc_cli_install_port(bundle, o.ports[0], owner, error))
+            return FALSE;
+    }
     for (guint i = 0; i < all->len; i++) {
         if (nc_bundle_has_class(bundle, ((const NcStateDriver *)all->pdata[i])->ops->name))
             g_ptr_array_add(classes, all->pdata[i]);
@@ -854,7 +933,7 @@ static const char nc_cli_usage[] =
     "Carry a VM's network state from one host's kernel to another's.\n"
     "\n"
     "Commands:\n"
-    "  capture   capture a VM's state (conntrack, nft-set, nft-object) into a bundle\n"
+    "  capture   capture a VM's state (conntrack, nft-set, nft-object, mdb) into a bundle\n"
     "  install   install every class of a bundle (all or nothing across classes)\n"
     "  remove    remove the conntrack entries of a VM's addresses\n"
     "  diff      compare two bundles class by class\n"

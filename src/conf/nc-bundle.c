@@ -5,7 +5,7 @@
  *
  * The XML form is defined by xml/bundle.rng (docs/architecture.md, "The bundle"). Format 1 holds
  * the conntrack entries alone; format 2, which the formatter writes, holds one section per class
- * captured (conntrack, nft-set, nft-object), each with its count and digest and what the class
+ * captured (conntrack, nft-set, nft-object, mdb), each with its count and digest and what the class
  * could not carry. Parsing is: well-formedness (nc_xml_parse: no network, no DOCTYPE), then the
  * schema, then a strict reader that walks the tree once and refuses anything it does not know,
  * with "file:line: what is wrong" messages. The reader also makes the checks the schema cannot
@@ -38,6 +38,7 @@
 
 #include "conf/nc-bundle.h"
 #include "conf/nc-ct-items.h"
+#include "conf/nc-mdb-items.h"
 #include "conf/nc-nft-items.h"
 #include "util/nc-error.h"
 #include "util/nc-time.h"
@@ -540,6 +541,24 @@ static void nc_format_nft_obj(GString *s, const NcNftObj *o)
     g_string_append(s, "/>\n");
 }
 
+static void nc_format_mdb_entry(GString *s, const NcMdbEntry *e)
+{
+    g_autofree char *mac = nc_mac_to_string(e->mac);
+
+    g_string_append(s, "    <entry");
+    nc_append_attr(s, "mac", mac);
+    g_string_append(s, " group=\"");
+    nc_append_addr(s, &e->group);
+    g_string_append_c(s, '"');
+    if (e->source.family) {
+        g_string_append(s, " source=\"");
+        nc_append_addr(s, &e->source);
+        g_string_append_c(s, '"');
+    }
+    nc_append_attr(s, "state", e->permanent ? "permanent" : "temp");
+    g_string_append(s, "/>\n");
+}
+
 /* one section of an nft class: its items in key order, then what was not carried */
 static void nc_format_item_section(GString *s, const NcBundle *b, const char *elem,
                                    const NcItemSet *set, void (*format)(GString *, gconstpointer))
@@ -634,9 +653,8 @@ char *nc_bundle_format(const NcBundle *bundle)
         g_string_append(s, "</mark>\n");
     }
     for (guint i = 0; bundle->macs && i < bundle->macs->len; i++) {
-        char mac[NC_MAC_STRLEN];
+        g_autofree char *mac = nc_mac_to_string((const guint8 *)bundle->macs->data + 6 * i);
 
-        nc_mac_format((const guint8 *)bundle->macs->data + NC_MAC_LEN * i, mac);
         g_string_append(s, "    <mac>");
         g_string_append(s, mac);
         g_string_append(s, "</mac>\n");
@@ -650,12 +668,24 @@ char *nc_bundle_format(const NcBundle *bundle)
         nc_append_attr(s, "name", ref->name);
         g_string_append(s, "/>\n");
     }
+    for (guint i = 0; bundle->ports && i < bundle->ports->len; i++) {
+        const NcOwnerPort *p = g_ptr_array_index(bundle->ports, i);
+        g_autofree char *mac = nc_mac_to_string(p->mac);
+
+        g_string_append(s, "    <port");
+        nc_append_attr(s, "mac", mac);
+        if (p->ifname)
+            nc_append_attr(s, "name", p->ifname);
+        g_string_append(s, "/>\n");
+    }
     g_string_append(s, "  </capture>\n");
     nc_format_conntrack_section(s, bundle);
     nc_format_item_section(s, bundle, nc_nft_set_class.name, bundle->nft_sets,
                            (void (*)(GString *, gconstpointer))nc_format_nft_elem);
     nc_format_item_section(s, bundle, nc_nft_obj_class.name, bundle->nft_objects,
                            (void (*)(GString *, gconstpointer))nc_format_nft_obj);
+    nc_format_item_section(s, bundle, nc_mdb_class.name, bundle->mdb,
+                           (void (*)(GString *, gconstpointer))nc_format_mdb_entry);
     g_string_append(s, "</bundle>\n");
     return g_string_free(s, FALSE);
 }
@@ -669,13 +699,15 @@ static NcItemSet **nc_bundle_slot(NcBundle *b, const char *class_name)
         return &b->nft_sets;
     if (g_strcmp0(class_name, nc_nft_obj_class.name) == 0)
         return &b->nft_objects;
+    if (g_strcmp0(class_name, nc_mdb_class.name) == 0)
+        return &b->mdb;
     return NULL;
 }
 
 /**
  * nc_bundle_has_class() - whether the bundle holds a section of the class
  * @bundle:     the bundle
- * @class_name: "conntrack", "nft-set", "nft-object"
+ * @class_name: "conntrack", "nft-set", "nft-object", "mdb"
  *
  * Return: TRUE if the class was captured into it
  */
@@ -777,6 +809,14 @@ NcOwner *nc_bundle_owner(const NcBundle *bundle)
 
         g_ptr_array_add(owner->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
+    /* the ports asked for: their MACs are the mdb entries' identity; where they are on the
+     * installing host is its business (`netcarry install --port`, or found by the MAC) */
+    for (guint i = 0; bundle->ports && i < bundle->ports->len; i++) {
+        const NcOwnerPort *p = g_ptr_array_index(bundle->ports, i);
+
+        if (!nc_owner_has_mac(owner, p->mac))
+            g_array_append_vals(owner->macs, p->mac, 1);
+    }
     return owner;
 }
 
@@ -797,11 +837,12 @@ NcBundle *nc_bundle_new(void)
 
     bundle->phase = NC_CAPTURE_MANUAL;
     bundle->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
-    bundle->macs = g_array_new(FALSE, TRUE, NC_MAC_LEN);
+    bundle->macs = g_array_new(FALSE, TRUE, 6);
     bundle->conntrack = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
     bundle->version = NC_BUNDLE_VERSION;
     bundle->has_conntrack = TRUE;
     bundle->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    bundle->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_port_free);
     bundle->not_carried = nc_not_carried_list_new();
     return bundle;
 }
@@ -821,6 +862,8 @@ void nc_bundle_free(NcBundle *bundle)
     g_clear_pointer(&bundle->objects, g_ptr_array_unref);
     g_clear_pointer(&bundle->nft_sets, nc_item_set_free);
     g_clear_pointer(&bundle->nft_objects, nc_item_set_free);
+    g_clear_pointer(&bundle->ports, g_ptr_array_unref);
+    g_clear_pointer(&bundle->mdb, nc_item_set_free);
     g_clear_pointer(&bundle->not_carried, g_ptr_array_unref);
     g_free(bundle);
 }
@@ -1337,7 +1380,7 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
     }
     while (nc_elem_is(c, "mac")) {
         g_autofree char *text = nc_elem_text(c);
-        guint8 mac[NC_MAC_LEN];
+        guint8 mac[6];
 
         if (!text || !nc_mac_parse(text, mac)) {
             nc_reader_fail(r, c, "'%s' is not a MAC address (52:54:00:ab:cd:01)", text ? text : "");
@@ -1363,10 +1406,34 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
             goto out;
         c = nc_next_elem(c->next);
     }
+    while (nc_elem_is(c, "port")) {
+        static const char *const pnames[] = {"mac", "name", NULL};
+        NcAttrs pa;
+        guint8 mac[6];
+        gboolean pok = nc_read_attrs(r, c, pnames, &pa) && nc_require(r, c, pnames, &pa, 0);
+
+        if (pok && !nc_mac_parse(pa.values[0], mac))
+            pok = nc_reader_fail(r, c, "mac '%s' is not a MAC address like 52:54:00:ab:cd:01",
+                                 pa.values[0]);
+        if (pok && pa.values[1] && (!*pa.values[1] || strlen(pa.values[1]) > 15))
+            pok = nc_reader_fail(r, c, "name '%s' is not an interface name (1 to 15 bytes)",
+                                 pa.values[1]);
+        if (pok) {
+            NcOwnerPort *p = g_new0(NcOwnerPort, 1);
+
+            memcpy(p->mac, mac, 6);
+            p->ifname = g_strdup(pa.values[1]);
+            g_ptr_array_add(b->ports, p);
+        }
+        nc_attrs_clear(&pa);
+        if (!pok || !nc_require_empty(r, c))
+            goto out;
+        c = nc_next_elem(c->next);
+    }
     if (c) {
         nc_reader_fail(r, c,
                        "unexpected element in <capture> (expected address, zone, mark, "
-                       "object)");
+                       "object, port)");
         goto out;
     }
     ok = TRUE;
@@ -1649,6 +1716,41 @@ out:
     return ok ? g_steal_pointer(&o) : NULL;
 }
 
+static NcMdbEntry *nc_read_mdb_entry(NcReader *r, xmlNode *node)
+{
+    static const char *const names[] = {"mac", "group", "source", "state", NULL};
+    g_autoptr(NcMdbEntry) e = g_new0(NcMdbEntry, 1);
+    g_autoptr(GError) local = NULL;
+    NcAttrs a;
+    gboolean ok = FALSE;
+
+    if (!nc_read_attrs(r, node, names, &a) || !nc_require(r, node, names, &a, 0) ||
+        !nc_require(r, node, names, &a, 1) || !nc_require(r, node, names, &a, 3))
+        goto out;
+    if (!nc_mac_parse(a.values[0], e->mac)) {
+        nc_reader_fail(r, node, "mac '%s' is not a MAC address like 52:54:00:ab:cd:01",
+                       a.values[0]);
+        goto out;
+    }
+    if (!nc_read_addr(r, node, "group", a.values[1], &e->group) ||
+        (a.values[2] && !nc_read_addr(r, node, "source", a.values[2], &e->source)))
+        goto out;
+    if (g_strcmp0(a.values[3], "permanent") == 0) {
+        e->permanent = TRUE;
+    } else if (g_strcmp0(a.values[3], "temp") != 0) {
+        nc_reader_fail(r, node, "state '%s' is not temp or permanent", a.values[3]);
+        goto out;
+    }
+    if (!nc_mdb_entry_check(e, &local)) {
+        nc_reader_fail(r, node, "%s", local->message);
+        goto out;
+    }
+    ok = nc_require_empty(r, node);
+out:
+    nc_attrs_clear(&a);
+    return ok ? g_steal_pointer(&e) : NULL;
+}
+
 static gboolean nc_read_not_carried(NcReader *r, xmlNode *node, const char *class_name,
                                     GPtrArray *list)
 {
@@ -1670,6 +1772,7 @@ typedef enum {
     NC_SECTION_CONNTRACK,
     NC_SECTION_NFT_SET,
     NC_SECTION_NFT_OBJECT,
+    NC_SECTION_MDB,
     NC_SECTION_LAST
 } NcSectionId;
 
@@ -1677,6 +1780,7 @@ static const char *const nc_section_names[] = {
     [NC_SECTION_CONNTRACK] = "conntrack",
     [NC_SECTION_NFT_SET] = "nft-set",
     [NC_SECTION_NFT_OBJECT] = "nft-object",
+    [NC_SECTION_MDB] = "mdb",
 };
 static_assert(G_N_ELEMENTS(nc_section_names) == NC_SECTION_LAST, "one name per section");
 
@@ -1734,6 +1838,9 @@ static gboolean nc_read_section_open(NcReader *r, xmlNode *node, NcBundle *b, Nc
         break;
     case NC_SECTION_NFT_OBJECT:
         b->nft_objects = nc_item_set_new(&nc_nft_obj_class);
+        break;
+    case NC_SECTION_MDB:
+        b->mdb = nc_item_set_new(&nc_mdb_class);
         break;
     default:
         g_assert_not_reached();
@@ -1796,6 +1903,16 @@ static gboolean nc_read_section_item(NcReader *r, xmlNode *node, NcBundle *b, Nc
         o = nc_read_nft_obj(r, node);
         return o && nc_section_add(r, node, b->nft_objects, o);
     }
+    case NC_SECTION_MDB: {
+        NcMdbEntry *e;
+
+        if (!nc_elem_is(node, "entry"))
+            return nc_reader_fail(r, node,
+                                  "unexpected element in <mdb> (expected <entry> or "
+                                  "<not-carried>)");
+        e = nc_read_mdb_entry(r, node);
+        return e && nc_section_add(r, node, b->mdb, e);
+    }
     default:
         g_assert_not_reached();
     }
@@ -1823,6 +1940,10 @@ static gboolean nc_read_section_close(NcReader *r, NcBundle *b, NcSection *sec)
     case NC_SECTION_NFT_OBJECT:
         n = nc_item_set_count(b->nft_objects);
         found = *nc_item_set_digest(b->nft_objects);
+        break;
+    case NC_SECTION_MDB:
+        n = nc_item_set_count(b->mdb);
+        found = *nc_item_set_digest(b->mdb);
         break;
     default:
         g_assert_not_reached();
@@ -2054,7 +2175,7 @@ static NcBundle *nc_bundle_stream(NcXmlReader *xr, NcReader *r, xmlDoc *skel)
         else
             nc_reader_fail(r, node,
                            "unexpected element (expected a class section: conntrack, "
-                           "nft-set, nft-object, once each and in this order)");
+                           "nft-set, nft-object, mdb, once each and in this order)");
         return NULL;
     }
     if (rc < 0)

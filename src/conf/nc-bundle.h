@@ -3,7 +3,7 @@
  * A bundle says whose state it is (domain UUID and name), where and when it
  * was captured and in which migration phase, which addresses and named objects selected it,
  * and then one section per state class captured (docs/architecture.md): conntrack, nft-set,
- * nft-object, each with its items, their count and digest, and what was not carried.
+ * nft-object, mdb, each with its items, their count and digest, and what was not carried.
  * Format 1 (conntrack only) is still read; format 2 is written (xml/bundle.rng).
  */
 #pragma once
@@ -105,7 +105,7 @@ typedef struct {
  * @zone:         if @has_zone, capture was restricted to this conntrack zone
  * @mark:         if @has_mark, capture was restricted to this connmark
  * @addresses:    (element-type NcAddr): the addresses that selected the entries
- * @macs:         (element-type guint8[NC_MAC_LEN]): the VM's MAC addresses (format 2; may be
+ * @macs:         (element-type guint8[6]): the VM's MAC addresses (format 2; may be
  *                empty): with @addresses, what decides which set elements are the VM's
  * @version:      the format it was read from (NC_BUNDLE_VERSION for a new bundle)
  * @objects:      (element-type NcObjectRef): the named objects asked for (--object; format 2)
@@ -113,6 +113,9 @@ typedef struct {
  * @conntrack:    (element-type NcCtEntry): the conntrack class
  * @nft_sets:     (nullable): the nft-set class (nc_nft_set_class); NULL: not captured
  * @nft_objects:  (nullable): the nft-object class (nc_nft_obj_class); NULL: not captured
+ * @ports:        (element-type NcOwnerPort): the bridge ports asked for (--port; format 2): each
+ *                port's MAC (the mdb entries' identity) and its name on the capturing host
+ * @mdb:          (nullable): the mdb class (nc_mdb_class); NULL: not captured
  * @not_carried:  (element-type NcNotCarried): what the classes found of the domain's and could
  *                not carry, each naming its class
  *
@@ -136,6 +139,8 @@ typedef struct {
     GArray *conntrack;
     NcItemSet *nft_sets;
     NcItemSet *nft_objects;
+    GPtrArray *ports;
+    NcItemSet *mdb;
     GPtrArray *not_carried;
 } NcBundle;
 

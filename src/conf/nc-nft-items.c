@@ -480,9 +480,8 @@ static gboolean nc_nft_describe_field(guint32 type, const guint8 *p, guint len, 
         g_string_append(s, buf);
     } else if (type == NC_NFT_TYPE_ETHERADDR) {
         {
-            char mac[NC_MAC_STRLEN];
+            g_autofree char *mac = nc_mac_to_string(p);
 
-            nc_mac_format(p, mac);
             g_string_append(s, mac);
         }
     } else {
@@ -619,9 +618,8 @@ static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint
         g_string_append(s, buf);
     } else if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
         {
-            char mac[NC_MAC_STRLEN];
+            g_autofree char *mac = nc_mac_to_string(p);
 
-            nc_mac_format(p, mac);
             g_string_append(s, mac);
         }
     } else if (type == NC_NFT_TYPE_INET_SERVICE && len == 2) {

@@ -54,13 +54,25 @@ NcObjectRef *nc_object_ref_parse(const char *text, const char *type, GError **er
 
 /* ---- owner ---- */
 
+void nc_owner_port_free(NcOwnerPort *port)
+{
+    if (!port)
+        return;
+    g_free(port->ifname);
+    g_free(port->bridge);
+    g_free(port);
+}
+
 NcOwner *nc_owner_new(void)
 {
     NcOwner *o = g_new0(NcOwner, 1);
 
     o->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     o->macs = g_array_new(FALSE, TRUE, 6);
+    o->learning_macs = g_array_new(FALSE, TRUE, 6);
+    o->learn_prefixes = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_port_free);
     return o;
 }
 
@@ -71,6 +83,13 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
 
     g_array_append_vals(o->addresses, owner->addresses->data, owner->addresses->len);
     g_array_append_vals(o->macs, owner->macs->data, owner->macs->len);
+    if (owner->learning_macs)
+        g_array_append_vals(o->learning_macs, owner->learning_macs->data,
+                            owner->learning_macs->len);
+    if (owner->learn_prefixes)
+        g_array_append_vals(o->learn_prefixes, owner->learn_prefixes->data,
+                            owner->learn_prefixes->len);
+    o->uuid = g_strdup(owner->uuid);
     for (guint i = 0; owner->objects && i < owner->objects->len; i++) {
         const NcObjectRef *r = owner->objects->pdata[i];
 
@@ -80,6 +99,11 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
     o->zone = owner->zone;
     o->has_mark = owner->has_mark;
     o->mark = owner->mark;
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
+        const NcOwnerPort *p = owner->ports->pdata[i];
+
+        nc_owner_add_port(o, p->mac, p->ifname, p->bridge);
+    }
     return o;
 }
 
@@ -89,8 +113,15 @@ void nc_owner_free(NcOwner *owner)
         return;
     g_array_unref(owner->addresses);
     g_array_unref(owner->macs);
+    if (owner->learning_macs)
+        g_array_unref(owner->learning_macs);
+    if (owner->learn_prefixes)
+        g_array_unref(owner->learn_prefixes);
+    g_free(owner->uuid);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);
+    if (owner->ports)
+        g_ptr_array_unref(owner->ports);
     g_free(owner);
 }
 
@@ -102,12 +133,44 @@ gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr)
     return FALSE;
 }
 
+/* Whether @mac is one of the owner's interfaces whose address nwfilter learns. */
+gboolean nc_owner_learns_mac(const NcOwner *owner, const guint8 *mac)
+{
+    for (guint i = 0; owner->learning_macs && i < owner->learning_macs->len; i++)
+        if (memcmp(owner->learning_macs->data + 6 * i, mac, 6) == 0)
+            return TRUE;
+    return FALSE;
+}
+
 gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac)
 {
     for (guint i = 0; owner->macs && i < owner->macs->len; i++)
         if (memcmp(owner->macs->data + 6 * i, mac, 6) == 0)
             return TRUE;
     return FALSE;
+}
+
+/* nc_owner_add_port() - records where the interface @mac meets a bridge (copies the strings) */
+void nc_owner_add_port(NcOwner *owner, const guint8 *mac, const char *ifname, const char *bridge)
+{
+    NcOwnerPort *p = g_new0(NcOwnerPort, 1);
+
+    memcpy(p->mac, mac, 6);
+    p->ifname = g_strdup(ifname);
+    p->bridge = g_strdup(bridge);
+    g_ptr_array_add(owner->ports, p);
+}
+
+/* (nullable): the first port recorded for @mac */
+const NcOwnerPort *nc_owner_find_port(const NcOwner *owner, const guint8 *mac)
+{
+    for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
+        const NcOwnerPort *p = owner->ports->pdata[i];
+
+        if (memcmp(p->mac, mac, 6) == 0)
+            return p;
+    }
+    return NULL;
 }
 
 /* ---- not carried ---- */

@@ -32,22 +32,48 @@ void nc_object_ref_free(NcObjectRef *ref);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
 
 /**
+ * NcOwnerPort - where one of the domain's interfaces meets a bridge (the mdb class's)
+ * @mac:    the interface's MAC (as in @macs); the mdb class's items are keyed by it
+ * @ifname: (nullable): the bridge port that stands for it here, when it is known by name (the
+ *          command line's --port); NULL: the driver finds the port by the MAC
+ *          (src/drivers/nc-mdb.c says how)
+ * @bridge: (nullable): the bridge the port joins, from the domain XML's `<source bridge=.../>` of
+ *          a type='bridge' interface (a network's bridge is each host's own): what the admission
+ *          probe checks before the port exists
+ */
+typedef struct {
+    guint8 mac[6];
+    char *ifname;
+    char *bridge;
+} NcOwnerPort;
+
+/**
  * NcOwner - what belongs to a domain, as one host derived it
  * @addresses: (element-type NcAddr): its addresses
+ * @uuid:      (nullable): the domain's UUID, lowercased (libvirt keys learned addresses by it)
  * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
+ * @learning_macs: (element-type guint8[6]) (nullable): those of @macs whose interface has its
+ *             IPv4 address learned by libvirt's nwfilter (nc_domain_iface_learns())
+ * @learn_prefixes: (element-type NcPrefix) (nullable): where a learned address may lie (the
+ *             profile's <learn prefix=.../>); empty: anywhere
  * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
  * @has_zone, @zone, @has_mark, @mark: the profile's conntrack narrowing (conntrack class only)
+ * @ports:     (element-type NcOwnerPort): its interfaces' bridges and ports, where known
  */
 typedef struct {
     GArray *addresses;
+    char *uuid;
     GArray *macs;
+    GArray *learning_macs;
+    GArray *learn_prefixes;
     GPtrArray *objects;
     gboolean has_zone;
     guint16 zone;
     gboolean has_mark;
     guint32 mark;
+    GPtrArray *ports;
 } NcOwner;
 
 NcOwner *nc_owner_new(void);
@@ -56,6 +82,10 @@ void nc_owner_free(NcOwner *owner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
 gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);
 gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac);
+gboolean nc_owner_learns_mac(const NcOwner *owner, const guint8 *mac);
+void nc_owner_port_free(NcOwnerPort *port);
+void nc_owner_add_port(NcOwner *owner, const guint8 *mac, const char *ifname, const char *bridge);
+const NcOwnerPort *nc_owner_find_port(const NcOwner *owner, const guint8 *mac);
 
 /**
  * NcNotCarried - something that belongs to the domain and cannot be carried

@@ -16,9 +16,10 @@
  * resumed = the destination's steps. A missing step leaves the figures that need it unset.
  *
  * Classes: every count, failure and not-carried entry names its class by the class's name
- * (NcClassOps.name: "conntrack", "nft-set", "nft-object"); <carried> is one element per class
- * carried, read back by its class attribute. Format 1 as first written (conntrack only, no
- * <not-carried>) is the same form with fewer classes, so it is still read as it is.
+ * (NcClassOps.name: "conntrack", "nft-set", "nft-object", "mdb", "ip-binding"); <carried>
+ * is one element per class carried, read back by its class attribute. Format 1 as first
+ * written (conntrack only, no <not-carried>) is the same form with fewer classes, so it is still
+ * read as it is.
  *
  * Parsing: nc_xml_parse(), a tree walk that reads what it knows and checks what the schema
  * cannot (one timeline per side, a pass only on a precopy step, times that exist, the figures),
@@ -66,9 +67,9 @@ static_assert(G_N_ELEMENTS(nc_phase_names) == NC_REPORT_PHASE_LAST, "one name pe
 
 /* the state classes' NcClassOps.name */
 static const char *const nc_class_names[] = {
-    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",
-    [NC_REPORT_CLASS_NFT_SET] = "nft-set",
-    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object",
+    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",   [NC_REPORT_CLASS_NFT_SET] = "nft-set",
+    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object", [NC_REPORT_CLASS_MDB] = "mdb",
+    [NC_REPORT_CLASS_IP_BINDING] = "ip-binding",
 };
 static_assert(G_N_ELEMENTS(nc_class_names) == NC_REPORT_CLASS_LAST, "one name per class");
 
@@ -458,9 +459,18 @@ static gboolean nc_read_class(NcReader *r, const xmlNode *node, NcReportClass *o
     g_autofree char *name = nc_prop(node, "class");
     int klass = nc_report_class_from_string(name);
 
-    if (klass < 0)
-        return nc_fail(r, node, "class '%s' is not conntrack, nft-set or nft-object",
-                       name ? name : "");
+    if (klass < 0) {
+        g_autoptr(GString) known = g_string_new(NULL);
+
+        /* "conntrack, nft-set ... or mdb": every class this build knows */
+        for (guint c = 0; c < NC_REPORT_CLASS_LAST; c++)
+            g_string_append_printf(known, "%s%s",
+                                   c == 0                         ? ""
+                                   : c + 1 < NC_REPORT_CLASS_LAST ? ", "
+                                                                  : " or ",
+                                   nc_class_names[c]);
+        return nc_fail(r, node, "class '%s' is not %s", name ? name : "", known->str);
+    }
     *out = (NcReportClass)klass;
     return TRUE;
 }
@@ -765,8 +775,11 @@ char *nc_report_to_text(const NcReport *r)
         g_string_append_printf(s, "%s: %u pre-copied, %u changed at stop, %u installed, %u failed",
                                nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
                                n->failed);
-        /* a named counter or quota stays in the source's ruleset: nothing to remove */
-        if (c != NC_REPORT_CLASS_NFT_OBJECT)
+        /* a named counter or quota stays in the source's ruleset, mdb entries go with the
+         * source's tap, a learned address stays in libvirt's memory there: nothing to
+         * remove */
+        if (c != NC_REPORT_CLASS_NFT_OBJECT && c != NC_REPORT_CLASS_MDB &&
+            c != NC_REPORT_CLASS_IP_BINDING)
             g_string_append_printf(s, ", %u removed at source", n->removed_at_source);
         g_string_append_c(s, '\n');
     }

@@ -63,6 +63,8 @@ typedef enum {
     NC_REPORT_CLASS_CONNTRACK,  /* "conntrack" */
     NC_REPORT_CLASS_NFT_SET,    /* "nft-set": nftables set and map elements */
     NC_REPORT_CLASS_NFT_OBJECT, /* "nft-object": named counters and quotas */
+    NC_REPORT_CLASS_MDB,        /* "mdb": bridge multicast (IGMP/MLD snooping) memberships */
+    NC_REPORT_CLASS_IP_BINDING, /* "ip-binding": addresses nwfilter learned, pinned in the XML */
     NC_REPORT_CLASS_LAST,
 } NcReportClass;
 
@@ -88,7 +90,8 @@ typedef struct {
  * @installed:         installed on the destination
  * @failed:            refused by the destination's kernel or by netcarry's checks
  * @removed_at_source: removed from the source after completion (always 0 for nft-object: a
- *                     named counter or quota is part of the source's ruleset and stays)
+ *                     named counter or quota is part of the source's ruleset and stays; and for
+ *                     mdb: the entries go with the source's tap)
  */
 typedef struct {
     gboolean present;

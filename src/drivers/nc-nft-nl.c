@@ -99,53 +99,10 @@ static gboolean nc_nft_wait_readable(NcNftNl *nl, GError **error)
 gboolean nc_nft_nl_query(NcNftNl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, gpointer data,
                          const char *what, int *errnum, GError **error)
 {
-    guint32 seq = ++nl->seq;
-    int r;
+    NcMnlQuery q = {nl->nl,      nl->portid, nl->rbuf, NC_NFT_RBUF_SIZE, NC_NFT_TIMEOUT_MS,
+                    "nf_tables", nl->netns};
 
-    if (errnum)
-        *errnum = 0;
-    nlh->nlmsg_seq = seq;
-    nlh->nlmsg_flags |= NLM_F_ACK;
-    if (mnl_socket_sendto(nl->nl, nlh, nlh->nlmsg_len) < 0) {
-        int saved = errno;
-
-        g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
-                    "cannot ask nf_tables for %s in network namespace %s: %s", what,
-                    nc_nft_nl_netns(nl), g_strerror(saved));
-        return FALSE;
-    }
-    do {
-        ssize_t n;
-
-        if (!nc_nft_wait_readable(nl, error))
-            return FALSE;
-        n = mnl_socket_recvfrom(nl->nl, nl->rbuf, NC_NFT_RBUF_SIZE);
-        if (n < 0) {
-            int saved = errno;
-
-            g_set_error(error, NC_ERROR, NC_ERROR_IO,
-                        "reading nf_tables' answer for %s in network namespace %s: %s", what,
-                        nc_nft_nl_netns(nl), g_strerror(saved));
-            return FALSE;
-        }
-        r = mnl_cb_run(nl->rbuf, n, seq, nl->portid, cb, data);
-    } while (r > MNL_CB_STOP);
-    if (r < 0) {
-        int saved = errno;
-
-        if (errnum)
-            *errnum = saved;
-        if (saved == ENOENT)
-            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
-                        "%s does not exist in network namespace %s", what, nc_nft_nl_netns(nl));
-        else
-            g_set_error(
-                error, NC_ERROR, saved ? nc_error_code_from_errno(saved) : NC_ERROR_INVALID_DATA,
-                "nf_tables' answer for %s in network namespace %s: %s", what, nc_nft_nl_netns(nl),
-                saved ? g_strerror(saved) : "a message that does not decode");
-        return FALSE;
-    }
-    return TRUE;
+    return nc_mnl_query(&q, ++nl->seq, nlh, cb, data, what, errnum, error);
 }
 
 /* ---- batches ---- */

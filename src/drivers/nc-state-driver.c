@@ -3,6 +3,7 @@
  *
  * Theory of operation: nc-state-driver.h.
  */
+#include "drivers/nc-mdb.h"
 #include "drivers/nc-nft-obj.h"
 #include "drivers/nc-nft-set.h"
 #include "drivers/nc-state-driver.h"
@@ -136,6 +137,7 @@ gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_re
 static const NcStateDriver *const nc_state_driver_table[] = {
     &nc_nft_set_driver,
     &nc_nft_obj_driver,
+    &nc_mdb_driver,
 };
 
 const NcStateDriver *const *nc_state_drivers(guint *n)

@@ -148,8 +148,8 @@ gboolean nc_state_drivers_install_all(NcClassCarry *classes, guint n, const NcOw
 gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_removed,
                                      GError **error);
 
-/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object"). Conntrack's
- * class is in conf/ (nc_ct_class, conf/nc-ct-items.h); its driver (nc_ct_state_driver,
+/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object", "mdb").
+ * Conntrack's class is in conf/ (nc_ct_class, conf/nc-ct-items.h); its driver (nc_ct_state_driver,
  * src/daemon/nc-ct-class.h) joins the registry once it moves to drivers/ (its follower still
  * lives beside the engine). */
 const NcStateDriver *nc_state_driver_lookup(const char *class_name);

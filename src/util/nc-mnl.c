@@ -101,3 +101,71 @@ struct nlmsghdr *nc_mnl_put_nfnl(char *buf, guint16 type, guint8 family, guint16
     nfg->res_id = htons(res_id);
     return nlh;
 }
+
+/**
+ * nc_mnl_query() - send one request (a dump if it has NLM_F_DUMP) and feed every answer to @cb
+ * until NLMSG_DONE or the ACK (NLM_F_ACK is always set, so a plain request ends with an answer
+ * whatever happens)
+ * @q:      the socket and how to wait
+ * @seq:    the request's sequence number
+ * @nlh:    the request
+ * @cb:     called for each message; MNL_CB_ERROR stops with NC_ERROR_INVALID_DATA
+ * @data:   for @cb
+ * @what:   what is asked, for the error ("set inet/fw/authed")
+ * @errnum: (out) (optional): the kernel's errno on failure (ENOENT: not there), else 0
+ * @error:  NC_ERROR_NOT_FOUND for ENOENT, else the errno's code, naming @what and the namespace
+ *
+ * Return: TRUE if the kernel answered without error
+ */
+gboolean nc_mnl_query(const NcMnlQuery *q, guint32 seq, struct nlmsghdr *nlh,
+                      int (*cb)(const struct nlmsghdr *nlh, void *data), gpointer data,
+                      const char *what, int *errnum, GError **error)
+{
+    const char *ns = q->netns ? q->netns : "(own)";
+    int r;
+
+    if (errnum)
+        *errnum = 0;
+    nlh->nlmsg_seq = seq;
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
+        int saved = errno;
+
+        g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
+                    "cannot send the request for %s (%s) in network namespace %s: %s", what,
+                    q->subsystem, ns, g_strerror(saved));
+        return FALSE;
+    }
+    do {
+        ssize_t n;
+
+        if (!nc_mnl_wait_readable(q->nl, q->timeout_ms, q->subsystem, q->netns, error))
+            return FALSE;
+        n = mnl_socket_recvfrom(q->nl, q->rbuf, q->rbuf_size);
+        if (n < 0) {
+            int saved = errno;
+
+            g_set_error(error, NC_ERROR, NC_ERROR_IO,
+                        "reading the answer for %s (%s) in network namespace %s: %s", what,
+                        q->subsystem, ns, g_strerror(saved));
+            return FALSE;
+        }
+        r = mnl_cb_run(q->rbuf, n, seq, q->portid, cb, data);
+    } while (r > MNL_CB_STOP);
+    if (r < 0) {
+        int saved = errno;
+
+        if (errnum)
+            *errnum = saved;
+        if (saved == ENOENT)
+            g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
+                        "%s does not exist in network namespace %s", what, ns);
+        else
+            g_set_error(error, NC_ERROR,
+                        saved ? nc_error_code_from_errno(saved) : NC_ERROR_INVALID_DATA,
+                        "%s (%s) in network namespace %s: %s", what, q->subsystem, ns,
+                        saved ? g_strerror(saved) : "an answer that does not decode");
+        return FALSE;
+    }
+    return TRUE;
+}

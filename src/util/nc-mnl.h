@@ -19,6 +19,28 @@ gboolean nc_mnl_wait_readable(struct mnl_socket *nl, int timeout_ms, const char 
 
 struct nlmsghdr;
 
+/**
+ * NcMnlQuery - one request and its answers on a bound socket
+ * @nl, @portid:  the socket and its port id
+ * @rbuf, @rbuf_size: where answers are read (a dump message of the kernel is at most 32 KiB)
+ * @timeout_ms:   the bound on each wait for an answer
+ * @subsystem:    the kernel's side, for messages ("nf_tables", "rtnetlink")
+ * @netns:        the namespace's name, for messages (NULL: the caller's own)
+ */
+typedef struct {
+    struct mnl_socket *nl;
+    guint32 portid;
+    char *rbuf;
+    gsize rbuf_size;
+    int timeout_ms;
+    const char *subsystem;
+    const char *netns;
+} NcMnlQuery;
+
+gboolean nc_mnl_query(const NcMnlQuery *q, guint32 seq, struct nlmsghdr *nlh,
+                      int (*cb)(const struct nlmsghdr *nlh, void *data), gpointer data,
+                      const char *what, int *errnum, GError **error);
+
 /* Starts an nfnetlink message in @buf (MNL_SOCKET_BUFFER_SIZE at least): @type is (subsystem << 8)
  * | message, with NLM_F_REQUEST | @flags, and its nfgenmsg header (@family, version 0, @res_id in
  * network order: the subsystem for batch markers, else 0). */

@@ -7,6 +7,9 @@ NCH_NET=192.168.77          # the fabric's /24; it exists only inside this run's
 NCH_GUEST_IP=$NCH_NET.50
 NCH_GUEST_MAC=52:54:00:77:00:50
 NCH_GUEST=nchguest
+# the multicast group the guest joins at boot and answers on (guest-init: --join ... --echo)
+NCH_GUEST_MCAST=239.77.0.50
+NCH_GUEST_MCAST_PORT=5050
 
 now_ms() { date +%s%3N; }
 log() { printf '[nch %s] %s\n' "$(date +%T.%3N)" "$*" >&2; }

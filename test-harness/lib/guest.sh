@@ -122,6 +122,7 @@ guest_build() {
         cp "$traffic" "$g/initrd/bin/nc-traffic"
     fi
     install -m 0755 "$NCH_LIB/guest-init" "$g/initrd/init"
+    install -m 0755 "$NCH_LIB/guest-udhcpc" "$g/initrd/bin/nch-udhcpc"
     (cd "$g/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$g/initrd.img") ||
         die "building the initramfs failed"
     case $NCH_GUEST_TCG in multi|single) ;; *) die "NCH_GUEST_TCG: '$NCH_GUEST_TCG' is neither multi nor single" ;; esac
@@ -146,7 +147,7 @@ guest_build() {
     case $NCH_GUEST_MACHINE in pc|q35) ;; *) die "NCH_GUEST_MACHINE: '$NCH_GUEST_MACHINE' is neither pc nor q35" ;; esac
     # one UUID for the run: a fresh guest after a broken one is the same domain to every host
     # (libvirt refuses another UUID under a name a host still has defined)
-    sed -e "s|@NAME@|$NCH_GUEST|; s|@DIR@|$g|g; s|@IP@|$NCH_GUEST_IP|; s|@MAC@|$NCH_GUEST_MAC|" \
+    sed -e "s|@NAME@|$NCH_GUEST|; s|@DIR@|$g|g; s|@IP@|$NCH_GUEST_IP|; s|@MAC@|$NCH_GUEST_MAC|; s|@MCAST@|$NCH_GUEST_MCAST:$NCH_GUEST_MCAST_PORT|" \
         -e "s|@UUID@|$(cat /proc/sys/kernel/random/uuid)|" \
         -e "s|@MACHINE@|$NCH_GUEST_MACHINE|; s|@MEM@|$NCH_GUEST_MEM_MIB|; s|@VCPUS@|$NCH_GUEST_VCPUS|" \
         -e "s|@EMULATOR@|$emulator|; s|@NIC@|$nic|" \

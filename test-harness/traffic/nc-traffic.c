@@ -5,7 +5,13 @@
  *
  * The server ("serve") answers four kinds of traffic on any number of ports:
  * TCP echo, a TCP sink, a TCP source and UDP echo. It may also join multicast
- * groups so that IGMP/MLD snooping has something to carry.
+ * groups so that IGMP/MLD snooping has something to carry, and answer what is sent to
+ * such a group (--join GROUP --iface IF --echo PORT): each datagram to GROUP:PORT goes
+ * back, unicast, to its sender. So a udp-echo client that sends to the group (ADDR a
+ * multicast address, --iface naming its way out) measures, from outside, whether the
+ * group reaches the guest: the guest prints nothing anybody could read. --member GROUP
+ * --iface IF --echo PORT answers the same way as a member that IGMP-reports only when it
+ * starts and when a query asks (struct member says why not with the kernel's membership).
  *
  * Each client mode opens its flows, checks every byte that comes back, and ends
  * with exactly one line on stdout:
@@ -43,8 +49,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -499,6 +509,22 @@ static int report_finish(struct report *r)
     return ok ? 0 : EXIT_BROKEN;
 }
 
+static bool addr_is_multicast(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return IN_MULTICAST(ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr));
+    return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* The wall clock in ms (what a gap line says, so that a script can set it beside its events). */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---------------------------------------------------------------------------
  * Client options shared by all client modes.
  */
@@ -522,6 +548,7 @@ struct client_opts {
     unsigned rate;             /* tcp-churn: at most this many started per second (0: no cap) */
     uint16_t port_lo, port_hi; /* tcp-churn: local ports, used in turn */
     int64_t progress_ms;       /* tcp-churn: a progress line this often */
+    unsigned mcast_ifindex;    /* udp-echo to a group: --iface, the way out */
 };
 
 /**
@@ -608,6 +635,10 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
             o->port_lo = (uint16_t)lo;
             o->port_hi = (uint16_t)hi;
             i++;
+        } else if (!strcmp(a, "--iface") && is_udp) {
+            if (!v || !(o->mcast_ifindex = if_nametoindex(v)))
+                usage_error("bad value for --iface: '%s' (no such interface)", v ? v : "");
+            i++;
         } else if (!strcmp(a, "--progress-ms") && is_churn) {
             o->progress_ms = (int64_t)parse_uint(a, v, 10, 60000);
             i++;
@@ -629,6 +660,8 @@ static void parse_client(const char *mode, int argc, char **argv, struct client_
     for (unsigned i = 0; i < o->n_churn_bind; i++)
         if (o->churn_bind[i].ss_family != o->peer.ss_family)
             usage_error("--bind address family differs from ADDR's");
+    if (o->mcast_ifindex && !addr_is_multicast(&o->peer))
+        usage_error("--iface is for a multicast ADDR only ('%s' is not one)", addr);
 }
 
 /* Has the run's time (or patience) run out? */
@@ -1094,7 +1127,53 @@ static int run_tcp_bulk(const struct client_opts *o)
 
 /* ---------------------------------------------------------------------------
  * udp-echo: numbered datagrams; losses are counted, the flow must keep being answered.
+ * To a multicast ADDR the socket stays unconnected (the answers come from the members'
+ * own addresses) and sends out of --iface, without looping its datagrams back to itself.
+ * Each silence of a second or more is told, when it ends, in a line
+ * "gap ms=N resumed_at_ms=WALL" (wall clock, ms since the epoch).
  */
+
+#define UDP_GAP_LINE_MS 1000
+
+/**
+ * udp_socket() - the udp-echo client's socket: connected to a unicast peer, or set up to send
+ * to a group
+ * @o: the options
+ *
+ * Return: the descriptor, or -1 with errno set.
+ */
+static int udp_socket(const struct client_opts *o)
+{
+    int fd = socket(o->peer.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int zero = 0, one = 1, r;
+
+    if (fd < 0)
+        return -1;
+    if (!addr_is_multicast(&o->peer)) {
+        r = connect(fd, (const struct sockaddr *)&o->peer, o->peerlen);
+    } else if (o->peer.ss_family == AF_INET) {
+        struct ip_mreqn m = {.imr_ifindex = (int)o->mcast_ifindex};
+
+        r = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &zero, sizeof(zero));
+        if (!r)
+            r = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof(one));
+        if (!r && o->mcast_ifindex)
+            r = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m));
+    } else {
+        r = setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero));
+        if (!r && o->mcast_ifindex)
+            r = setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &o->mcast_ifindex,
+                           sizeof(o->mcast_ifindex));
+    }
+    if (r < 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
 
 static int run_udp_echo(const struct client_opts *o)
 {
@@ -1103,10 +1182,10 @@ static int run_udp_echo(const struct client_opts *o)
     size_t seen_cap = 0;
     uint64_t highest = 0;
     int64_t start = now_ms(), next_tick = start, last_rx = start, grace_until = -1, send_end = 0;
-    int fd = socket(o->peer.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = udp_socket(o);
     char peer[INET6_ADDRSTRLEN + 10];
 
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&o->peer, o->peerlen) < 0) {
+    if (fd < 0) {
         fail_errno(&r, errno, "UDP socket to %s", addr_str(&o->peer, peer, sizeof(peer)));
         return report_finish(&r);
     }
@@ -1150,8 +1229,10 @@ static int run_udp_echo(const struct client_opts *o)
                 seen_cap = cap;
             }
             /* A refused or unreachable send is a loss, not the end: the answer tells. */
-            if (send(fd, buf, (size_t)len, MSG_NOSIGNAL) < 0 && errno != ECONNREFUSED &&
-                errno != EHOSTUNREACH && errno != ENETUNREACH && errno != EAGAIN) {
+            if (sendto(fd, buf, (size_t)len, MSG_NOSIGNAL, (const struct sockaddr *)&o->peer,
+                       o->peerlen) < 0 &&
+                errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH &&
+                errno != EAGAIN) {
                 fail_errno(&r, errno, "send of datagram %llu", (unsigned long long)r.sent);
                 break;
             }
@@ -1183,6 +1264,9 @@ static int run_udp_echo(const struct client_opts *o)
             highest = seq > highest ? seq : highest;
             r.received++;
             note_stall(&r, now - last_rx);
+            if (now - last_rx >= UDP_GAP_LINE_MS)
+                printf("gap ms=%lld resumed_at_ms=%lld\n", (long long)(now - last_rx),
+                       (long long)wall_ms());
             last_rx = now;
         }
         if (r.first_error[0])
@@ -1458,15 +1542,37 @@ static int run_tcp_churn(const struct client_opts *o)
  * serve: all listeners and connections in one poll() loop.
  */
 
-enum kind { K_TCP_ECHO, K_TCP_SINK, K_TCP_SOURCE, K_UDP_ECHO, K_JOIN };
+enum kind { K_TCP_ECHO, K_TCP_SINK, K_TCP_SOURCE, K_UDP_ECHO, K_JOIN, K_MEMBER };
 
-static const char *const kind_names[] = {"tcp-echo", "tcp-sink", "tcp-source", "udp-echo", "join"};
-_Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == K_JOIN + 1, "one name per kind");
+static const char *const kind_names[] = {"tcp-echo", "tcp-sink", "tcp-source",
+                                         "udp-echo", "join",     "member"};
+_Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == K_MEMBER + 1, "one name per kind");
+
+/*
+ * A group member in userspace (--member GROUP --iface IF --echo PORT), IPv4 only. The kernel
+ * holds no membership: the group's datagrams come from a packet socket (the link layer takes
+ * the group's MAC, PACKET_MR_MULTICAST; IP, which is no member, drops its own copy), and IGMPv2
+ * reports go out of a raw socket, one when the member starts and one in answer to each query
+ * that asks for the group (general or for it), at once. So it reports what a host must, and
+ * no more. A kernel membership (--join) also reports when the NIC announces that it moved
+ * (virtio-net's guest announce after a migration: netdev_notify_peers() sends
+ * NETDEV_RESEND_IGMP), so its new bridge port learns it at once; a guest that does not
+ * (another NIC, another OS) waits for the next query, which is what carrying IGMP snooping's
+ * state is for (docs/test-bed.md, "Multicast").
+ */
+struct member {
+    int pkt_fd;  /* packet socket: the group's datagrams and IGMP queries */
+    int igmp_fd; /* raw IGMP: reports (its input is filtered away) */
+    int udp_fd;  /* the answers */
+    struct in_addr group;
+    uint16_t port;
+};
 
 struct listener {
     int fd;
     enum kind kind;
     uint16_t port;
+    struct member *member; /* K_MEMBER */
 };
 
 struct sconn {
@@ -1489,21 +1595,31 @@ struct server {
  * join_group() - join a multicast group on an interface and keep the socket open
  * @group: numeric IPv4 or IPv6 group
  * @ifname: the interface
+ * @port: 0, or the port (host order) whose datagrams to @group the socket receives (bound to
+ *        GROUP:PORT, so that nothing sent to another group or unicast reaches it)
  *
- * Return: the socket that holds the membership; exits on failure.
+ * Return: the socket that holds the membership (non-blocking); exits on failure.
  */
-static int join_group(const char *group, const char *ifname)
+static int join_group(const char *group, const char *ifname, uint16_t port)
 {
     struct sockaddr_storage ss;
     unsigned ifindex = if_nametoindex(ifname);
+    int one = 1;
     int fd, r;
 
-    parse_addr("--join", group, 0, &ss);
+    parse_addr("--join", group, port, &ss);
     if (!ifindex)
         usage_error("bad value for --iface: '%s' (no such interface)", ifname);
-    fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+        exit(EXIT_BROKEN);
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (port && bind(fd, (struct sockaddr *)&ss,
+                     ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                             : sizeof(struct sockaddr_in6)) < 0) {
+        fprintf(stderr, "%s: cannot bind %s port %u: %s\n", prog, group, port, strerror(errno));
         exit(EXIT_BROKEN);
     }
     if (ss.ss_family == AF_INET) {
@@ -1520,6 +1636,137 @@ static int join_group(const char *group, const char *ifname)
         exit(EXIT_BROKEN);
     }
     return fd;
+}
+
+/* The Internet checksum of @len bytes, in network order. */
+static uint16_t inet_csum(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return htons((uint16_t)~sum);
+}
+
+/* One IGMPv2 membership report of the member's group, sent to the group. */
+static void member_report(const struct member *m)
+{
+    uint8_t b[8] = {0x16, 0, 0, 0};
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = m->group};
+    uint16_t c;
+
+    memcpy(b + 4, &m->group, 4);
+    c = inet_csum(b, sizeof(b));
+    memcpy(b + 2, &c, 2);
+    if (sendto(m->igmp_fd, b, sizeof(b), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+        fprintf(stderr, "%s: member: IGMP report: %s\n", prog, strerror(errno));
+}
+
+static void member_fail(const char *what) __attribute__((noreturn));
+
+static void member_fail(const char *what)
+{
+    fprintf(stderr, "%s: member: %s: %s\n", prog, what, strerror(errno));
+    exit(EXIT_BROKEN);
+}
+
+/**
+ * member_open() - a userspace member of @group on @ifname, answering datagrams to @port
+ * @group: numeric IPv4 group
+ * @ifname: the interface
+ * @port: host order
+ *
+ * Sends the member's first report. Return: the member; exits on failure.
+ */
+static struct member *member_open(const char *group, const char *ifname, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    struct member *m;
+    unsigned ifindex = if_nametoindex(ifname);
+    struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP)};
+    struct packet_mreq mr = {.mr_type = PACKET_MR_MULTICAST, .mr_alen = 6};
+    struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+    struct sock_fprog prog_drop = {.len = 1, .filter = &drop_all};
+    struct ip_mreqn mif = {.imr_ifindex = (int)ifindex};
+    uint8_t ra[4] = {IPOPT_RA, 4, 0, 0}; /* router alert, as RFC 2236 asks of reports */
+    int one = 1, zero = 0;
+    const uint8_t *g;
+
+    parse_addr("--member", group, port, &ss);
+    if (ss.ss_family != AF_INET ||
+        !IN_MULTICAST(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr)))
+        usage_error("bad value for --member: '%s' (an IPv4 multicast group)", group);
+    if (!ifindex)
+        usage_error("bad value for --iface: '%s' (no such interface)", ifname);
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        member_fail("out of memory");
+    m->group = ((struct sockaddr_in *)&ss)->sin_addr;
+    m->port = port;
+    g = (const uint8_t *)&m->group;
+    /* the group's MAC: 01:00:5e and the group's low 23 bits */
+    mr.mr_ifindex = (int)ifindex;
+    memcpy(mr.mr_address, (const uint8_t[]){0x01, 0x00, 0x5e, g[1] & 0x7f, g[2], g[3]}, 6);
+    sll.sll_ifindex = (int)ifindex;
+    m->pkt_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+    if (m->pkt_fd < 0 || bind(m->pkt_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
+        setsockopt(m->pkt_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+        member_fail("packet socket");
+    m->igmp_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP);
+    if (m->igmp_fd < 0 ||
+        setsockopt(m->igmp_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog_drop, sizeof(prog_drop)) < 0 ||
+        setsockopt(m->igmp_fd, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof(mif)) < 0 ||
+        setsockopt(m->igmp_fd, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof(one)) < 0 ||
+        setsockopt(m->igmp_fd, IPPROTO_IP, IP_MULTICAST_LOOP, &zero, sizeof(zero)) < 0 ||
+        setsockopt(m->igmp_fd, IPPROTO_IP, IP_OPTIONS, ra, sizeof(ra)) < 0)
+        member_fail("raw IGMP socket");
+    m->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (m->udp_fd < 0)
+        member_fail("UDP socket");
+    member_report(m);
+    return m;
+}
+
+/* What the member's packet socket got: answer the group's datagrams, report on a query. */
+static void member_input(const struct member *m)
+{
+    uint8_t buf[65536];
+    struct sockaddr_ll from;
+    socklen_t flen = sizeof(from);
+    ssize_t n;
+
+    while ((n = recvfrom(m->pkt_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
+                         &flen)) >= 0) {
+        struct iphdr ip;
+        size_t hl;
+        const uint8_t *l4;
+
+        flen = sizeof(from);
+        if (from.sll_pkttype == PACKET_OUTGOING || (size_t)n < sizeof(ip))
+            continue;
+        memcpy(&ip, buf, sizeof(ip));
+        hl = (size_t)ip.ihl * 4;
+        l4 = buf + hl;
+        if (ip.version != 4 || hl < sizeof(ip) || (size_t)n < hl + 8)
+            continue;
+        if (ip.protocol == IPPROTO_IGMP && l4[0] == 0x11 &&
+            (!memcmp(l4 + 4, "\0\0\0\0", 4) || !memcmp(l4 + 4, &m->group, 4))) {
+            member_report(m);
+        } else if (ip.protocol == IPPROTO_UDP && ip.daddr == m->group.s_addr &&
+                   (l4[2] << 8 | l4[3]) == m->port) {
+            struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = ip.saddr};
+            size_t ulen = (size_t)(l4[4] << 8 | l4[5]);
+
+            if (ulen < 8 || hl + ulen > (size_t)n)
+                continue;
+            memcpy(&to.sin_port, l4, 2);
+            sendto(m->udp_fd, l4 + 8, ulen - 8, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+        }
+    }
 }
 
 static void server_drop(struct server *s, unsigned i)
@@ -1552,7 +1799,8 @@ static void server_accept(struct server *s, const struct listener *l)
     }
 }
 
-/* One UDP echo: every datagram goes back to where it came from. */
+/* One UDP echo: every datagram goes back to where it came from (from a group's socket too:
+ * bound to a multicast address, it sends from the interface's own address). */
 static void server_udp(const struct listener *l)
 {
     uint8_t buf[65536];
@@ -1679,25 +1927,45 @@ static int run_serve(int argc, char **argv)
             k = K_UDP_ECHO;
         else if (!strcmp(a, "--join"))
             k = K_JOIN;
+        else if (!strcmp(a, "--member"))
+            k = K_MEMBER;
         else if (!strcmp(a, "--iface"))
-            usage_error("--iface must follow a --join GROUP");
+            usage_error("--iface must follow a --join or --member GROUP");
+        else if (!strcmp(a, "--echo"))
+            usage_error("--echo must follow --join or --member GROUP --iface IF");
         else
             usage_error("serve does not take '%s'", a);
         i++;
         if (s.nlst == sizeof(s.lst) / sizeof(s.lst[0]))
             usage_error("too many ports and groups (at most %d)", MAX_PORTS + MAX_JOINS);
-        if (k == K_JOIN) {
+        if (k == K_JOIN || k == K_MEMBER) {
             struct sockaddr_storage ss;
+            uint16_t port = 0;
 
             parse_addr(a, v, 0, &ss); /* a usage error before anything is opened */
             if (i + 2 >= argc || strcmp(argv[i + 1], "--iface"))
-                usage_error("--join %s needs --iface IF right after it", v);
-            s.lst[s.nlst++] = (struct listener){.fd = join_group(v, argv[i + 2]), .kind = k};
-            blen += (size_t)snprintf(banner + blen, sizeof(banner) - blen, " join %s%%%s", v,
-                                     argv[i + 2]);
+                usage_error("%s %s needs --iface IF right after it", a, v);
+            if (i + 3 < argc && !strcmp(argv[i + 3], "--echo"))
+                port = parse_port("--echo", i + 4 < argc ? argv[i + 4] : NULL);
+            if (k == K_MEMBER && !port)
+                usage_error("--member %s --iface %s needs --echo PORT right after it", v,
+                            argv[i + 2]);
+            if (k == K_MEMBER) {
+                struct member *m = member_open(v, argv[i + 2], port);
+
+                s.lst[s.nlst++] =
+                    (struct listener){.fd = m->pkt_fd, .kind = k, .port = port, .member = m};
+            } else {
+                s.lst[s.nlst++] = (struct listener){
+                    .fd = join_group(v, argv[i + 2], port), .kind = k, .port = port};
+            }
+            blen += (size_t)snprintf(banner + blen, sizeof(banner) - blen, " %s %s%%%s",
+                                     kind_names[k], v, argv[i + 2]);
+            if (port && blen < sizeof(banner))
+                blen += (size_t)snprintf(banner + blen, sizeof(banner) - blen, " echo %u", port);
             if (blen >= sizeof(banner))
                 blen = sizeof(banner) - 1;
-            i += 2;
+            i += port ? 4 : 2;
             continue;
         }
         s.lst[s.nlst++] = (struct listener){
@@ -1711,7 +1979,7 @@ static int run_serve(int argc, char **argv)
     }
     if (!s.nlst)
         usage_error("serve needs at least one of --tcp-echo, --tcp-sink, --tcp-source, "
-                    "--udp-echo, --join");
+                    "--udp-echo, --join, --member");
     printf("nc-traffic: serving%s\n", banner);
     fflush(stdout);
 
@@ -1727,8 +1995,9 @@ static int run_serve(int argc, char **argv)
             }
         }
         for (unsigned i = 0; i < s.nlst; i++)
-            fds[i] = (struct pollfd){.fd = s.lst[i].kind == K_JOIN ? -1 : s.lst[i].fd,
-                                     .events = POLLIN};
+            fds[i] =
+                (struct pollfd){.fd = s.lst[i].kind == K_JOIN && !s.lst[i].port ? -1 : s.lst[i].fd,
+                                .events = POLLIN};
         for (unsigned i = 0; i < s.nconns; i++) {
             struct sconn *c = &s.conns[i];
             short ev = POLLIN;
@@ -1752,8 +2021,10 @@ static int run_serve(int argc, char **argv)
         for (unsigned i = 0; i < s.nlst; i++) {
             if (!fds[i].revents)
                 continue;
-            if (s.lst[i].kind == K_UDP_ECHO)
+            if (s.lst[i].kind == K_UDP_ECHO || s.lst[i].kind == K_JOIN)
                 server_udp(&s.lst[i]);
+            else if (s.lst[i].kind == K_MEMBER)
+                member_input(s.lst[i].member);
             else
                 server_accept(&s, &s.lst[i]);
         }
@@ -1762,8 +2033,14 @@ static int run_serve(int argc, char **argv)
     fflush(stdout);
     while (s.nconns)
         server_drop(&s, s.nconns - 1);
-    for (unsigned i = 0; i < s.nlst; i++)
+    for (unsigned i = 0; i < s.nlst; i++) {
         close(s.lst[i].fd);
+        if (s.lst[i].member) {
+            close(s.lst[i].member->igmp_fd);
+            close(s.lst[i].member->udp_fd);
+            free(s.lst[i].member);
+        }
+    }
     free(s.conns);
     free(fds);
     return 0;
@@ -1776,8 +2053,13 @@ static int run_serve(int argc, char **argv)
 static const char help_text[] =
     "Usage:\n"
     "  nc-traffic serve [--tcp-echo PORT]... [--tcp-sink PORT] [--tcp-source PORT]\n"
-    "                   [--udp-echo PORT] [--join GROUP --iface IF]...\n"
+    "                   [--udp-echo PORT] [--join GROUP --iface IF [--echo PORT]]...\n"
+    "                   [--member GROUP --iface IF --echo PORT]...\n"
     "      Serve until SIGTERM/SIGINT; prints \"nc-traffic: serving ...\" once listening.\n"
+    "      --join holds a membership of GROUP on IF; with --echo, every datagram to\n"
+    "      GROUP:PORT is answered, unicast, to its sender. --member answers the same way\n"
+    "      without the kernel's membership: it IGMPv2-reports (raw socket) when it starts\n"
+    "      and when a query asks, never else (IPv4; needs CAP_NET_RAW).\n"
     "      tcp-source sends a position-checked byte stream as fast as the peer takes it;\n"
     "      tcp-sink checks such a stream and, at its end, answers one report line.\n"
     "  nc-traffic tcp-echo ADDR PORT [--interval-ms 20] [--duration-s S] [--connections N]\n"
@@ -1785,6 +2067,9 @@ static const char help_text[] =
     "  nc-traffic tcp-bulk ADDR PORT [--direction recv|send] [--duration-s S]\n"
     "                   [--stall-timeout-s 5]\n"
     "  nc-traffic udp-echo ADDR PORT [--interval-ms 20] [--duration-s S] [--stall-timeout-s 5]\n"
+    "                   [--iface IF]\n"
+    "      To a multicast ADDR (sent out of IF), every member's answer counts. Prints\n"
+    "      \"gap ms=N resumed_at_ms=WALL\" when answers resume after a second or more.\n"
     "  nc-traffic tcp-idle ADDR PORT --connections N [--ready-file F]\n"
     "                   [--check-on SIGNAL [--repeat] | --hold-s S] [--stall-timeout-s 5]\n"
     "      Checks each connection once, prints \"ready\" (and creates F), waits for SIGNAL\n"

@@ -1,9 +1,10 @@
-/* fuzz-nft-items.c - libFuzzer target: the nftables classes' canonical bytes, as a peer sends them
- * The first byte picks the class (even: nft-set, odd: nft-object), the rest is the item. What
- * decodes must encode to the same bytes; a refusal always says why.
+/* fuzz-nft-items.c - libFuzzer target: the registry's classes' canonical bytes, as a peer sends
+ * them. The first byte picks the class (modulo 3: nft-set, nft-object, mdb), the rest is the item.
+ * What decodes must encode to the same bytes; a refusal always says why.
  */
 #include <string.h>
 
+#include "conf/nc-mdb-items.h"
 #include "conf/nc-nft-items.h"
 #include "nc-fuzz.h"
 
@@ -15,6 +16,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
 {
+    static const NcClassOps *const classes[] = {&nc_nft_set_class, &nc_nft_obj_class,
+                                                &nc_mdb_class};
     const NcClassOps *ops;
     g_autoptr(GError) error = NULL;
     g_autoptr(GByteArray) again = g_byte_array_new();
@@ -23,7 +26,7 @@ int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
 
     if (size < 1)
         return 0;
-    ops = data[0] % 2 ? &nc_nft_obj_class : &nc_nft_set_class;
+    ops = classes[data[0] % G_N_ELEMENTS(classes)];
     item = ops->decode(data + 1, size - 1, &error);
     nc_fuzz_check(item || (error && error->message && *error->message));
     if (!item)

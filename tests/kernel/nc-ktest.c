@@ -1,12 +1,15 @@
 /* nc-ktest.c - what the kernel tests share */
 #include "nc-ktest.h"
 
+#include "drivers/nc-mdb.h"
+
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* the namespaces a dying test removes: paths under /run/netns, fixed storage (signal handler) */
@@ -188,4 +191,61 @@ const NcCtEntry *nc_ktest_find_sport(GArray *entries, guint16 sport)
         if (g_array_index(entries, NcCtEntry, i).orig.sport == sport)
             return &g_array_index(entries, NcCtEntry, i);
     return NULL;
+}
+
+int nc_ktest_cli(char **err, const char *first, ...)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    const char *arg;
+    int status = -1;
+    va_list ap;
+
+    g_ptr_array_add(argv, (gpointer)g_getenv("NETCARRY_CLI"));
+    va_start(ap, first);
+    for (arg = first; arg; arg = va_arg(ap, const char *))
+        g_ptr_array_add(argv, (gpointer)arg);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                               err, &status, &error));
+    g_assert_no_error(error);
+    g_test_message("netcarry %s: exit %d, stderr: %s", first, WEXITSTATUS(status), *err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+NcItemSet *nc_ktest_mdb(const char *ns, const char *mac, const char *port)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcOwner) owner = nc_owner_new();
+    NcItemSet *set = nc_item_set_new(&nc_mdb_class);
+    gpointer h = nc_mdb_driver.open(ns, &error);
+    guint8 m[6];
+
+    g_assert_true(nc_mac_parse(mac, m));
+    if (port)
+        nc_owner_add_port(owner, m, port, NULL);
+    else
+        g_array_append_vals(owner->macs, m, 1);
+    g_assert_nonnull(h);
+    if (h) {
+        g_assert_true(nc_mdb_driver.capture(h, owner, set, NULL, &error));
+        g_assert_no_error(error);
+        nc_mdb_driver.close(h);
+    }
+    return set;
+}
+
+gboolean nc_ktest_snooping_bridge(const char *ns, gboolean snooping, GError **error)
+{
+    return nc_ktest_run(NULL, error, "ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
+                        ns) &&
+           nc_ktest_run(NULL, error,
+                        "ip netns exec %s sysctl -qw net.ipv6.conf.default.disable_ipv6=1", ns) &&
+           nc_ktest_run(NULL, error,
+                        "ip -n %s link add br0 type bridge mcast_snooping %d mcast_igmp_version 3 "
+                        "mcast_mld_version 2",
+                        ns, snooping ? 1 : 0) &&
+           nc_ktest_run(NULL, error, "ip -n %s link set br0 up", ns);
 }

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "conf/nc-item-set.h"
 #include "conf/nc-owner.h"
 #include "drivers/nc-ct.h"
 
@@ -70,3 +71,15 @@ NcCtEntry nc_ktest_tcp_entry(const char *src, guint16 sport);
 
 /* The entry of @entries whose original source port is @sport, or NULL. */
 const NcCtEntry *nc_ktest_find_sport(GArray *entries, guint16 sport);
+
+/* A bridge br0 in @ns, up, snooping IGMPv3/MLDv2 (or, @snooping FALSE, not snooping), with IPv6
+ * off in @ns so that no port learns a group of its own: tests count only the entries they make. */
+gboolean nc_ktest_snooping_bridge(const char *ns, gboolean snooping, GError **error);
+
+/* Runs the CLI ($NETCARRY_CLI) with the arguments (NULL-terminated) as an operator does: its exit
+ * status (-1: killed), its stderr in @err (logged with the status). */
+int nc_ktest_cli(char **err, const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+/* The mdb entries in @ns of interface @mac's bridge port: @port names it, or (NULL) it is found by
+ * the MAC as the driver finds a domain's tap (src/drivers/nc-mdb.c). */
+NcItemSet *nc_ktest_mdb(const char *ns, const char *mac, const char *port);

@@ -19,7 +19,9 @@
 
 #include "conf/nc-report.h"
 #include "drivers/nc-ct.h"
+#include "drivers/nc-ip-binding.h"
 #include "drivers/nc-gate.h"
+#include "drivers/nc-mdb.h"
 #include "nc-carry.h"
 #include "nc-ktest.h"
 #include "nc-peer.h"
@@ -48,6 +50,7 @@ typedef struct {
                                 * under ASan) holds the destination's timers back too */
     gboolean objects;          /* the profile names the quota of CLASSES_RULES */
     gboolean sets;             /* ... and its sets authed and sticky */
+    gboolean mdb;              /* the domain has an interface on bridge br0 (MDB_GUEST_MAC) */
     gboolean mac;              /* the domain has an interface with VMMAC (anti-spoofing sets) */
 } CaseData;
 
@@ -77,6 +80,8 @@ static const CaseData case_antispoof_foreign = {.src_cert = "client",
                                                 .finish_wait_ms = 5000,
                                                 .admission = NC_ADMISSION_REFUSE,
                                                 .mac = TRUE};
+static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
+                                  0,        FALSE,         FALSE, TRUE};
 
 typedef struct {
     const CaseData *cd;
@@ -95,9 +100,17 @@ typedef struct {
     char *fail_reason[NC_SIDE_LAST];
 } Fixture;
 
+static gboolean case_learning; /* make_domain(): no address in the XML; one interface (MAC_VM)
+                                * whose address nwfilter learns by DHCP (a lease file names it) */
+#define MAC_VM "52:54:00:00:c0:de"
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 static gboolean case_sets;    /* make_domain(): name the sets too */
+static gboolean case_mdb_if;  /* make_domain(): an interface on bridge br0 */
 static gboolean case_mac;     /* make_domain(): an interface with VMMAC */
+
+/* the guest's interface in the mdb cases, and its tap as libvirt makes it on both hosts */
+#define MDB_GUEST_MAC "52:54:00:10:01:05"
+#define MDB_TAP_MAC "fe:54:00:10:01:05"
 
 /* "ip ARGS" with ARGS split on spaces. */
 static gboolean ip(const char *args, GError **error)
@@ -391,6 +404,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->migrating = TRUE;
     case_objects = f->cd->objects;
     case_sets = f->cd->sets;
+    case_mdb_if = f->cd->mdb;
     case_mac = f->cd->mac;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
@@ -483,7 +497,18 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
     d->name = g_strdup("nc-test-vm");
     d->interfaces = g_ptr_array_new_with_free_func((GDestroyNotify)nc_domain_iface_free);
     d->profile = nc_profile_new();
-    g_array_append_val(d->profile->addresses, a);
+    if (case_learning) {
+        NcDomainIface *i = g_new0(NcDomainIface, 1);
+
+        i->type = g_strdup("bridge");
+        i->mac = g_strdup(MAC_VM);
+        i->filter = g_strdup("clean-traffic");
+        i->learning = g_strdup("dhcp");
+        i->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+        g_ptr_array_add(d->interfaces, i);
+    } else {
+        g_array_append_val(d->profile->addresses, a);
+    }
     if (with_other) {
         a = addr(OTHER4);
         g_array_append_val(d->profile->addresses, a);
@@ -493,6 +518,15 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
     if (case_sets) {
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
+    }
+    if (case_mdb_if) {
+        NcDomainIface *iface = g_new0(NcDomainIface, 1);
+
+        iface->type = g_strdup("bridge");
+        iface->mac = g_strdup(MDB_GUEST_MAC);
+        iface->source_bridge = g_strdup("br0");
+        iface->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+        g_ptr_array_add(d->interfaces, iface);
     }
     if (case_mac) {
         NcDomainIface *iface = g_new0(NcDomainIface, 1);
@@ -697,6 +731,68 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 0);
     g_assert_cmpuint(ct_count(f->ns_src, OTHER4), ==, 1);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 4);
+}
+
+/* (a') the domain's address is in no XML: libvirt's nwfilter learned it by DHCP snooping (its
+ * lease file). The source finds the domain's entries by it, the destination accepts the binding
+ * for the learning interface of its own XML, takes the entries of the learned address as the
+ * domain's, and pins the address in the domain XML it answers libvirt with. */
+static void test_learned_address(Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = g_dir_make_tmp("nc-leases-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "nwfilter.leases", NULL);
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    /* a stale line of the same interface and a line of another domain go unread */
+    g_autofree char *leases = g_strdup_printf(
+        "%" G_GINT64_FORMAT " %s-%s 10.1.0.77 10.1.0.1\n"
+        "%" G_GINT64_FORMAT " 00000000-2f3b-4e8e-9a51-00000000c0de-%s %s 10.1.0.1\n"
+        "%" G_GINT64_FORMAT " %s-%s %s 10.1.0.1\n",
+        now - 60, UUID, MAC_VM, now + 3600, MAC_VM, OTHER4, now + 3600, UUID, MAC_VM, VM4);
+    static const char *xml = "<domain type='qemu'><name>nc-test-vm</name><uuid>" UUID "</uuid>"
+                             "<devices><interface type='bridge'><mac address='" MAC_VM "'/>"
+                             "<filterref filter='clean-traffic'>"
+                             "<parameter name='CTRL_IP_LEARNING' value='dhcp'/></filterref>"
+                             "</interface></devices></domain>";
+    g_autoptr(GError) error = NULL;
+    g_autofree char *pinned = NULL;
+    gboolean gated = FALSE;
+    const NcReportCarried *ib;
+
+    if (!f->usable)
+        return;
+    g_assert_true(g_file_set_contents(path, leases, -1, NULL));
+    nc_ip_binding_set_leases_path(path);
+    case_learning = TRUE;
+    carry_to_installed(f, &gated); /* VM4's entries carried, OTHER4's left behind */
+    pinned = nc_carry_engine_pin_learned(f->dst, UUID, xml, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(pinned);
+    g_assert_nonnull(strstr(pinned, "<parameter name=\"IP\" value=\"" VM4 "\"/>"));
+    g_assert_null(strstr(pinned, "10.1.0.77"));
+
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_LV_JOB_COMPLETED, 42);
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    ib = &f->report->carried[NC_REPORT_CLASS_IP_BINDING];
+    g_assert_true(ib->present);
+    g_assert_cmpuint(ib->installed, ==, 1);
+    g_assert_cmpuint(ib->failed, ==, 0);
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].installed, ==, 4);
+    /* the source's clean-up found the learned address's entries too, and only those */
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].removed_at_source, ==, 4);
+    g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_src, OTHER4), ==, 1);
+
+    case_learning = FALSE;
+    nc_ip_binding_set_leases_path(NULL);
+    g_unlink(path);
+    g_rmdir(dir);
 }
 
 /* (b) the source streams an entry that is not the domain's (as the destination derives the
@@ -1659,6 +1755,139 @@ static void test_classes_set_gone(Fixture *f, gconstpointer data)
     g_assert_true(report_not_carried(f->report, "inet/fw/sticky"));
 }
 
+/* ---- the bridge multicast database (IGMP/MLD snooping memberships) ---- */
+
+/* "ip" or "bridge" ARGS in @ns, split on spaces */
+static gboolean run_in(const char *tool, const char *ns, const char *args, GError **error)
+{
+    return nc_ktest_run(NULL, error, "%s -n %s %s", tool, ns, args);
+}
+
+static gboolean mdb_tap(const char *ns, const char *tap, GError **error);
+
+/* A bridge br0 in @ns (nc_ktest_snooping_bridge()) with the guest's tap @tap (libvirt's MAC for
+ * MDB_GUEST_MAC) unless NULL, and another VM's tap vnet8 holding group 239.8.8.8. */
+static gboolean mdb_host(const char *ns, const char *tap, gboolean snooping, GError **error)
+{
+    return nc_ktest_snooping_bridge(ns, snooping, error) &&
+           run_in("ip", ns, "link add vnet8 address fe:54:00:88:88:88 type veth peer name p8",
+                  error) &&
+           run_in("ip", ns, "link set vnet8 master br0 up", error) &&
+           run_in("ip", ns, "link set p8 up", error) &&
+           (!snooping || run_in("bridge", ns, "mdb add dev br0 port vnet8 grp 239.8.8.8", error)) &&
+           (!tap || mdb_tap(ns, tap, error));
+}
+
+static gboolean mdb_tap(const char *ns, const char *tap, GError **error)
+{
+    g_autofree char *add =
+        g_strdup_printf("link add %s address " MDB_TAP_MAC " type veth peer name p-%s", tap, tap);
+    g_autofree char *master = g_strdup_printf("link set %s master br0 up", tap);
+    g_autofree char *peer = g_strdup_printf("link set p-%s up", tap);
+
+    return run_in("ip", ns, add, error) && run_in("ip", ns, master, error) &&
+           run_in("ip", ns, peer, error);
+}
+
+static const char *const MDB_GROUPS[] = {"grp 239.1.1.1", "grp 239.1.1.2 permanent",
+                                         "grp 239.1.1.3 src 10.0.0.9"};
+
+/* The guest joined three groups on the source's vnet3 (one permanent, one IGMPv3 source); the
+ * destination's tap vnet0 appears only after admission, as libvirt's does (admission checks the
+ * XML's bridge). At the seal the entries are on vnet0, keyed by the guest's MAC; another VM's
+ * port is untouched; without netcarry vnet0 would hold none (checked before the stop). A failed
+ * migration takes back exactly what was installed; a completed one leaves the source's entries
+ * to its tap. */
+static void test_mdb(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcItemSet) src = NULL;
+    g_autoptr(NcItemSet) dst = NULL;
+    g_autoptr(NcItemSet) other = NULL;
+    g_autoptr(NcItemDiff) diff = NULL;
+    const NcReportCarried *rc;
+    gboolean fail, ok;
+
+    if (!f->usable)
+        return;
+    fail = strstr(g_test_get_path(), "rollback") != NULL;
+    ok = mdb_host(f->ns_src, "vnet3", TRUE, &error) && mdb_host(f->ns_dst, NULL, TRUE, &error);
+    for (guint i = 0; ok && i < G_N_ELEMENTS(MDB_GROUPS); i++) {
+        g_autofree char *add = g_strdup_printf("mdb add dev br0 port vnet3 %s", MDB_GROUPS[i]);
+
+        ok = run_in("bridge", f->ns_src, add, &error);
+    }
+    NC_KTEST_CHECK_OK(ok, error);
+    ct_install(f->ns_src, VM4, 40000);
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    ok = mdb_tap(f->ns_dst, "vnet0", &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    want_dst = 1;
+    wait_for(f, dst_has_want, 5000, "pre-copy");
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
+    g_assert_cmpuint(nc_item_set_count(dst), ==, 0); /* nothing before the seal */
+    g_clear_pointer(&dst, nc_item_set_free);
+    stop_and_install(f);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
+    dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
+    g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
+    diff = nc_item_set_diff(src, dst);
+    g_assert_true(nc_item_diff_is_empty(diff));
+    other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
+    g_assert_cmpuint(nc_item_set_count(other), ==, 1);
+    g_clear_pointer(&dst, nc_item_set_free);
+
+    if (fail) {
+        nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+        wait_for(f, have_report, 3000, "the destination's report");
+        dst = nc_ktest_mdb(f->ns_dst, MDB_GUEST_MAC, NULL);
+        g_assert_cmpuint(nc_item_set_count(dst), ==, 0);
+        g_clear_pointer(&other, nc_item_set_free);
+        other = nc_ktest_mdb(f->ns_dst, "52:54:00:88:88:88", NULL);
+        g_assert_cmpuint(nc_item_set_count(other), ==, 1);
+        return;
+    }
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200);
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    rc = &f->report->carried[NC_REPORT_CLASS_MDB];
+    g_assert_true(rc->present);
+    g_assert_cmpuint(rc->precopied, ==, G_N_ELEMENTS(MDB_GROUPS));
+    g_assert_cmpuint(rc->installed, ==, G_N_ELEMENTS(MDB_GROUPS));
+    g_assert_cmpuint(rc->removed_at_source, ==, 0);
+    g_clear_pointer(&src, nc_item_set_free);
+    src = nc_ktest_mdb(f->ns_src, MDB_GUEST_MAC, NULL);
+    g_assert_cmpuint(nc_item_set_count(src), ==, G_N_ELEMENTS(MDB_GROUPS));
+}
+
+/* The destination's bridge does not snoop: admission = refuse refuses the migration, naming the
+ * bridge, before the tap exists. */
+static void test_mdb_no_snooping(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+
+    if (!f->usable)
+        return;
+    ok = mdb_host(f->ns_src, "vnet3", TRUE, &error) && mdb_host(f->ns_dst, NULL, FALSE, &error) &&
+         run_in("bridge", f->ns_src, "mdb add dev br0 port vnet3 grp 239.1.1.1", &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    ok = start_carry(f, &error);
+    g_assert_false(ok);
+    g_assert_nonnull(error);
+    if (error) {
+        g_test_message("refused: %s", error->message);
+        g_assert_nonnull(strstr(error->message, "bridge br0"));
+        g_assert_nonnull(strstr(error->message, "does not snoop"));
+    }
+}
+
 /* ---- anti-spoofing sets of a bridge-family table, keyed by the domain's MAC ---- */
 
 /* Both hosts: the bridge drops frames from the guest's port unless its source MAC is in @macs
@@ -1790,10 +2019,14 @@ int main(int argc, char **argv)
     ADD("/carry/classes/named-set-gone", test_classes_set_gone, &case_classes_sets);
     ADD("/carry/classes/missing-set/refuse", test_classes_missing_set, &case_classes);
     ADD("/carry/classes/missing-set/proceed", test_classes_missing_set, &case_classes_proceed);
+    ADD("/carry/mdb/carried-completed", test_mdb, &case_mdb);
+    ADD("/carry/mdb/carried-rollback", test_mdb, &case_mdb);
+    ADD("/carry/mdb/no-snooping/refuse", test_mdb_no_snooping, &case_mdb);
     ADD("/carry/classes/antispoof/bridge", test_antispoof, &case_antispoof);
     ADD("/carry/classes/antispoof/foreign-binding-refused", test_antispoof_foreign,
         &case_antispoof_foreign);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
+    ADD("/carry/learned-address/carried-and-pinned", test_learned_address, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/admit/after-the-first-copy", test_admit_after_first_copy, &case_bulk);

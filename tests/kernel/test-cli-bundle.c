@@ -89,35 +89,12 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     nc_ktest_pair_teardown(&f->pair, data);
 }
 
-/* Runs the CLI with @args (NULL-terminated); its exit status, stderr in @err. */
-static int run_cli(char **err, const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) error = NULL;
-    g_autofree char *out = NULL;
-    const char *arg;
-    int status = -1;
-    va_list ap;
-
-    g_ptr_array_add(argv, (gpointer)g_getenv("NETCARRY_CLI"));
-    va_start(ap, first);
-    for (arg = first; arg; arg = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)arg);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                               err, &status, &error));
-    g_assert_no_error(error);
-    g_test_message("netcarry %s: exit %d, stderr: %s", first, WEXITSTATUS(status), *err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static char *capture(Fixture *f, const char *name)
 {
     g_autofree char *err = NULL;
     char *path = g_build_filename(f->dir, name, NULL);
-    int rc = run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--object",
-                     "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output", path, NULL);
+    int rc = nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--object",
+                          "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output", path, NULL);
 
     g_assert_cmpint(rc, ==, 0);
     return path;
@@ -208,7 +185,7 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_cmpuint(nc_item_set_count(b->nft_sets), ==, 1); /* not 10.0.0.99's */
     g_assert_cmpuint(nc_item_set_count(b->nft_objects), ==, 2);
 
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 0);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 0);
     g_assert_cmpuint(ct_count(f, f->pair.dst), ==, 2);
     src_e = authed_element(f, f->pair.src);
     dst_e = authed_element(f, f->pair.dst);
@@ -233,12 +210,12 @@ static void test_carry(Fixture *f, gconstpointer data)
     {
         g_autofree char *dst_path = g_build_filename(f->dir, "dst.xml", NULL);
 
-        g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.dst, "--address", VM,
-                                "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output",
-                                dst_path, NULL),
+        g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.dst, "--address", VM,
+                                     "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q",
+                                     "--output", dst_path, NULL),
                         ==, 0);
         g_clear_pointer(&err, g_free);
-        g_assert_cmpint(run_cli(&err, "diff", after, dst_path, NULL), ==, 0);
+        g_assert_cmpint(nc_ktest_cli(&err, "diff", after, dst_path, NULL), ==, 0);
     }
 }
 
@@ -253,7 +230,7 @@ static void test_set_missing(Fixture *f, gconstpointer data)
         return;
     path = capture(f, "vm.xml");
     g_assert_cmpuint(ct_count(f, f->pair.dst), ==, 0);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 2);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 2);
     g_assert_nonnull(strstr(err, "inet/fw/authed"));
     g_assert_nonnull(strstr(err, "nothing of any class was installed"));
     g_assert_cmpuint(ct_count(f, f->pair.dst), ==, 0);
@@ -272,8 +249,8 @@ static void test_class_option(Fixture *f, gconstpointer data)
     if (!f->pair.owner)
         return;
     path = g_build_filename(f->dir, "sets.xml", NULL);
-    g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class",
-                            "nft-set", "--output", path, NULL),
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM,
+                                 "--class", "nft-set", "--output", path, NULL),
                     ==, 0);
     b = nc_bundle_parse_file(path, &error);
     NC_KTEST_CHECK_OK(b != NULL, error);
@@ -281,9 +258,9 @@ static void test_class_option(Fixture *f, gconstpointer data)
     g_assert_null(b->nft_objects);
     g_assert_nonnull(b->nft_sets);
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(
-        run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class", "arp", NULL),
-        ==, 2);
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM,
+                                 "--class", "arp", NULL),
+                    ==, 2);
     g_assert_nonnull(strstr(err, "conntrack, nft-set, nft-object"));
 }
 
@@ -328,8 +305,8 @@ static void test_antispoof(Fixture *f, gconstpointer data)
     with_mac = g_build_filename(f->dir, "mac.xml", NULL);
     edited = g_build_filename(f->dir, "edited.xml", NULL);
 
-    g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class",
-                            "nft-set", "--output", plain, NULL),
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM,
+                                 "--class", "nft-set", "--output", plain, NULL),
                     ==, 0);
     b = nc_bundle_parse_file(plain, &error);
     NC_KTEST_CHECK_OK(b != NULL, error);
@@ -338,8 +315,9 @@ static void test_antispoof(Fixture *f, gconstpointer data)
     g_assert_true(has_not_carried(b, "bridge/as/binding element " VM " . 52:54:00:00:00:05"));
 
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(run_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--mac",
-                            "52:54:00:00:00:05", "--class", "nft-set", "--output", with_mac, NULL),
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--mac",
+                                 "52:54:00:00:00:05", "--class", "nft-set", "--output", with_mac,
+                                 NULL),
                     ==, 0);
     bm = nc_bundle_parse_file(with_mac, &error);
     NC_KTEST_CHECK_OK(bm != NULL, error);
@@ -361,7 +339,7 @@ static void test_antispoof(Fixture *f, gconstpointer data)
         NC_KTEST_CHECK_OK(ok, error);
     }
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, edited, NULL), ==, 2);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, edited, NULL), ==, 2);
     g_assert_nonnull(strstr(err, "52:54:00:00:00:05 is not the domain's"));
     g_assert_nonnull(strstr(err, "nothing of any class was installed"));
     listed = nc_ktest_nft_list(f->pair.dst, "table bridge as");
@@ -369,7 +347,7 @@ static void test_antispoof(Fixture *f, gconstpointer data)
     g_clear_pointer(&listed, g_free);
 
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(run_cli(&err, "install", "--netns", f->pair.dst, with_mac, NULL), ==, 0);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, with_mac, NULL), ==, 0);
     listed = nc_ktest_nft_list(f->pair.dst, "table bridge as");
     g_test_message("destination:\n%s", listed);
     g_assert_nonnull(strstr(listed, "elements = { 52:54:00:00:00:05 }"));

@@ -48,8 +48,7 @@ static void assert_same_bundle(const NcBundle *a, const NcBundle *b)
                     b->conntrack->len * sizeof(NcCtEntry));
     assert_same_items(a->nft_sets, b->nft_sets);
     assert_same_items(a->nft_objects, b->nft_objects);
-    g_assert_cmpmem(a->macs->data, a->macs->len * NC_MAC_LEN, b->macs->data,
-                    b->macs->len * NC_MAC_LEN);
+    g_assert_cmpmem(a->macs->data, a->macs->len * 6, b->macs->data, b->macs->len * 6);
     g_assert_cmpuint(a->not_carried->len, ==, b->not_carried->len);
     for (guint i = 0; i < a->not_carried->len; i++) {
         const NcNotCarried *x = g_ptr_array_index(a->not_carried, i);
@@ -181,8 +180,7 @@ static void test_macs(void)
 
     g_assert_no_error(error);
     g_assert_cmpuint(b->macs->len, ==, 1);
-    g_assert_cmpmem(b->macs->data, NC_MAC_LEN, ((const guint8[]){0x52, 0x54, 0, 0x12, 0x34, 0x56}),
-                    NC_MAC_LEN);
+    g_assert_cmpmem(b->macs->data, 6, ((const guint8[]){0x52, 0x54, 0, 0x12, 0x34, 0x56}), 6);
     xml = nc_bundle_format(b);
     g_assert_nonnull(strstr(xml, "    <mac>52:54:00:12:34:56</mac>\n"));
     owner = nc_bundle_owner(b);
@@ -298,6 +296,9 @@ static const InvalidCase invalid2_cases[] = {
     {"bundle2-not-carried-order-invalid.xml", 14, "unexpected element after <not-carried>"},
     {"bundle2-order-invalid.xml", 28, "expected a class section"},
     {"bundle2-quota-invalid.xml", 12, "attribute 'used' is missing"},
+    {"bundle2-mdb-group-invalid.xml", 10, "the group is not a multicast address"},
+    {"bundle2-mdb-port-mac-invalid.xml", 6, "mac 'fe:54:00:12:34' is not a MAC address"},
+    {"bundle2-mdb-state-invalid.xml", 10, "state 'sticky' is not temp or permanent"},
 };
 
 static void assert_error_at(const GError *error, const char *name, int line, const char *what)

@@ -105,7 +105,7 @@ static void test_running(void)
 }
 
 /* The owner view the destination checks carried state against: the addresses, every interface's
- * MAC, the profile's objects, zone and mark. */
+ * MAC (and bridge), the profile's objects, zone and mark. */
 static void test_owner(void)
 {
     g_autoptr(NcDomain) d = parse_data("domain-running.xml");
@@ -122,6 +122,14 @@ static void test_owner(void)
     g_assert_cmpuint(o->macs->len, ==, 2);
     g_assert_true(nc_owner_has_mac(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01}));
     g_assert_false(nc_owner_has_mac(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x03}));
+    /* each interface's bridge for the mdb class's admission: type='bridge' names this host's;
+     * a network's bridge (virbr0 on the source) is the destination libvirt's to choose */
+    g_assert_cmpuint(o->ports->len, ==, 2);
+    g_assert_cmpstr(
+        nc_owner_find_port(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01})->bridge, ==,
+        "br0");
+    g_assert_null(nc_owner_find_port(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x02})->bridge);
+    g_assert_null(nc_owner_find_port(o, (const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x02})->ifname);
     g_assert_true(o->has_zone);
     g_assert_cmpuint(o->zone, ==, 7);
     g_assert_cmpuint(o->objects->len, ==, 0);
@@ -335,6 +343,7 @@ static const InvalidCase invalid_profiles[] = {
     {"profile-host-invalid.xml", 2, "profile.rng"},
     {"profile-object-family-invalid.xml", 1, "profile.rng"},
     {"profile-ipv6-groups-invalid.xml", 3, "'1:2:3:4:5:6:7::8' is not an IPv4 or IPv6 address"},
+    {"profile-learn-length-invalid.xml", 2, "'192.168.77.0/33' is not an address prefix"},
     {"profile-port-zero-invalid.xml", 3, "profile.rng"},
     {"profile-secret-short-invalid.xml", 3, "profile.rng"},
     {"profile-two-rendezvous-invalid.xml", 1, "profile.rng"},

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "conf/nc-mdb-items.h"
 #include "conf/nc-nft-items.h"
 #include "conf/nc-report.h"
 #include "util/nc-error.h"
@@ -453,7 +454,7 @@ static void test_names(void)
  * daemon, which this test does not link: its name is checked as text) */
 static void test_class_names(void)
 {
-    static const char *const names[] = {"conntrack", "nft-set", "nft-object"};
+    static const char *const names[] = {"conntrack", "nft-set", "nft-object", "mdb", "ip-binding"};
 
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, NC_REPORT_CLASS_LAST);
     for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++) {
@@ -464,6 +465,7 @@ static void test_class_names(void)
                     NC_REPORT_CLASS_NFT_SET);
     g_assert_cmpint(nc_report_class_from_string(nc_nft_obj_class.name), ==,
                     NC_REPORT_CLASS_NFT_OBJECT);
+    g_assert_cmpint(nc_report_class_from_string(nc_mdb_class.name), ==, NC_REPORT_CLASS_MDB);
     g_assert_cmpint(nc_report_class_from_string("nft-rule"), ==, -1);
     g_assert_cmpint(nc_report_class_from_string("Conntrack"), ==, -1);
     g_assert_cmpint(nc_report_class_from_string(""), ==, -1);
@@ -491,9 +493,9 @@ static const InvalidCase invalid_cases[] = {
     {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
     {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
     {"report-unknown-class-invalid.xml", 6,
-     "class 'nftables' is not conntrack, nft-set or nft-object"},
+     "class 'nftables' is not conntrack, nft-set, nft-object, mdb or ip-binding"},
     {"report-not-carried-class-invalid.xml", 5,
-     "<not-carried>: class 'nft-rule' is not conntrack, nft-set or nft-object"},
+     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object, mdb or ip-binding"},
     {"report-class-twice-invalid.xml", 7, "class nft-set is counted twice"},
 };
 
