@@ -519,20 +519,11 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
     }
-    if (case_mdb_if) {
+    if (case_mdb_if || case_mac) {
         NcDomainIface *iface = g_new0(NcDomainIface, 1);
 
         iface->type = g_strdup("bridge");
-        iface->mac = g_strdup(MDB_GUEST_MAC);
-        iface->source_bridge = g_strdup("br0");
-        iface->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
-        g_ptr_array_add(d->interfaces, iface);
-    }
-    if (case_mac) {
-        NcDomainIface *iface = g_new0(NcDomainIface, 1);
-
-        iface->type = g_strdup("bridge");
-        iface->mac = g_strdup(VMMAC);
+        iface->mac = g_strdup(case_mdb_if ? MDB_GUEST_MAC : VMMAC);
         iface->source_bridge = g_strdup("br0");
         iface->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
         g_ptr_array_add(d->interfaces, iface);
