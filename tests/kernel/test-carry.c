@@ -31,6 +31,8 @@
 #define UUID "7d0c7a4e-2f3b-4e8e-9a51-00000000c0de"
 #define VM4 "10.1.0.5"    /* the domain's address */
 #define OTHER4 "10.1.0.6" /* a neighbour's: never the domain's */
+#define VMMAC "52:54:00:00:00:05"    /* the domain's interface's MAC (cases with .mac) */
+#define OTHERMAC "52:54:00:00:00:06" /* the neighbour's */
 #define SRC_IP "10.99.0.1"
 #define DST_IP "10.99.0.2"
 #define TAP "nc-test-tap0" /* need not exist: a netdev chain waits for its device */
@@ -51,6 +53,7 @@ typedef struct {
     gboolean mdb;              /* the domain has an interface on bridge br0 (MDB_GUEST_MAC) */
     gboolean chains;           /* the profile names the static chain inet/fw/vmin */
     gboolean vlan;             /* the domain's interface has <vlan><tag id='10'/></vlan> */
+    gboolean mac;              /* the domain has an interface with VMMAC (anti-spoofing sets) */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -68,6 +71,17 @@ static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
                                            NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
+static const CaseData case_antispoof = {.src_cert = "client",
+                                        .src_identity = "client.test",
+                                        .finish_wait_ms = 5000,
+                                        .admission = NC_ADMISSION_REFUSE,
+                                        .mac = TRUE};
+static const CaseData case_antispoof_foreign = {.src_cert = "client",
+                                                .src_identity = "client.test",
+                                                .src_claims_other = TRUE,
+                                                .finish_wait_ms = 5000,
+                                                .admission = NC_ADMISSION_REFUSE,
+                                                .mac = TRUE};
 static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
                                   0,        FALSE,         FALSE, TRUE};
 static const CaseData case_chains = {"client", "client.test",       FALSE,
@@ -104,6 +118,7 @@ static gboolean case_sets;    /* make_domain(): name the sets too */
 static gboolean case_mdb_if;  /* make_domain(): an interface on bridge br0 */
 static gboolean case_chain;   /* make_domain(): name the static chain */
 static gboolean case_tagged;  /* make_domain(): an interface with a VLAN tag */
+static gboolean case_mac;     /* make_domain(): an interface with VMMAC */
 
 /* the guest's interface in the mdb cases, and its tap as libvirt makes it on both hosts */
 #define MDB_GUEST_MAC "52:54:00:10:01:05"
@@ -404,6 +419,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     case_mdb_if = f->cd->mdb;
     case_chain = f->cd->chains;
     case_tagged = f->cd->vlan;
+    case_mac = f->cd->mac;
     if (geteuid() != 0) {
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
@@ -517,12 +533,13 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "authed", "set"));
         g_ptr_array_add(d->profile->objects, nc_object_ref_new("inet", "fw", "sticky", "map"));
     }
-    if (case_mdb_if) {
+    if (case_mdb_if || case_mac) {
         NcDomainIface *iface = g_new0(NcDomainIface, 1);
 
-        iface->type = g_strdup("bridge");
-        iface->mac = g_strdup(MDB_GUEST_MAC);
-        iface->source_bridge = g_strdup("br0");
+        /* the anti-spoofing cases need only the MAC: no bridge for the port check to look for */
+        iface->type = g_strdup(case_mdb_if ? "bridge" : "ethernet");
+        iface->mac = g_strdup(case_mdb_if ? MDB_GUEST_MAC : VMMAC);
+        iface->source_bridge = case_mdb_if ? g_strdup("br0") : NULL;
         iface->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
         g_ptr_array_add(d->interfaces, iface);
     }
@@ -2029,6 +2046,119 @@ static void test_vlan(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(rc->why, "no 802.1q"));
 }
 
+/* ---- anti-spoofing sets of a bridge-family table, keyed by the domain's MAC ---- */
+
+/* Both hosts: the bridge drops frames from the guest's port unless its source MAC is in @macs
+ * and its `ip saddr . ether saddr` in @binding (test-nft-set.c sends real frames through the same
+ * shape of table). */
+#define ANTISPOOF_RULES                                                                            \
+    "table bridge as {\n"                                                                          \
+    "  set macs { type ether_addr; }\n"                                                            \
+    "  set binding { type ipv4_addr . ether_addr; flags dynamic,timeout; timeout 1h; }\n"          \
+    "  chain check { type filter hook prerouting priority 0; policy accept;\n"                     \
+    "    iifname \"" TAP "\" ether saddr != @macs drop\n"                                          \
+    "    iifname \"" TAP "\" ip saddr . ether saddr != @binding drop\n"                            \
+    "  }\n"                                                                                        \
+    "}\n"
+
+/* The guest's MAC (static, both hosts' operators may declare it; here the source's only) and the
+ * neighbour's binding; the guest's own binding is learned during the migration. */
+static gboolean antispoof_rules(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!nc_ktest_nft_load(f->ns_src, ANTISPOOF_RULES, &error) ||
+        !nc_ktest_nft_load(f->ns_dst, ANTISPOOF_RULES, &error)) {
+        g_assert_no_error(error);
+        return FALSE;
+    }
+    g_assert_true(nc_ktest_nft_load(f->ns_src,
+                                    "add element bridge as macs { " VMMAC ", " OTHERMAC " }\n"
+                                    "add element bridge as binding { " OTHER4 " . " OTHERMAC
+                                    " timeout 1h }\n",
+                                    &error));
+    g_assert_no_error(error);
+    return TRUE;
+}
+
+static gboolean listed_in(const char *ns, const char *set, const char *element)
+{
+    g_autofree char *what = g_strdup_printf("set bridge as %s", set);
+    g_autofree char *out = nc_ktest_nft_list(ns, what);
+
+    return strstr(out, element) != NULL;
+}
+
+/* (d) the guest's MAC and the binding it got during the migration reach the destination's
+ * bridge-family sets by the engine, with the binding's remaining time; the neighbour's stay; the
+ * source's clean-up removes the binding (it expires) and keeps the static MAC. */
+static void test_antispoof(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    const NcReportCarried *rc;
+    g_autofree char *out = NULL;
+
+    if (!f->usable || !antispoof_rules(f))
+        return;
+    /* without netcarry the destination's bridge knows nothing of the guest */
+    g_assert_false(listed_in(f->ns_dst, "macs", VMMAC));
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    spin(300);
+    /* the guest's DHCP renewal is snooped during the pre-copy: no event; the stop's capture */
+    g_assert_true(nc_ktest_nft_load(
+        f->ns_src, "add element bridge as binding { " VM4 " . " VMMAC " timeout 1h }\n", &error));
+    g_assert_no_error(error);
+    stop_and_install(f);
+    g_assert_true(listed_in(f->ns_dst, "macs", VMMAC));
+    /* the set's default timeout (1 h, not listed), its remaining time carried */
+    g_assert_true(listed_in(f->ns_dst, "binding", VM4 " . " VMMAC " expires 59m"));
+    g_assert_false(listed_in(f->ns_dst, "macs", OTHERMAC));
+    g_assert_false(listed_in(f->ns_dst, "binding", OTHERMAC));
+
+    complete_migration(f);
+    rc = &f->report->carried[NC_REPORT_CLASS_NFT_SET];
+    g_assert_true(rc->present);
+    g_assert_cmpuint(rc->precopied, ==, 1); /* the MAC */
+    g_assert_cmpuint(rc->installed, ==, 2);
+    g_assert_cmpuint(rc->removed_at_source, ==, 1);
+    g_assert_false(listed_in(f->ns_src, "binding", VM4 " . " VMMAC));
+    g_assert_true(listed_in(f->ns_src, "macs", VMMAC)); /* the operator's static element */
+    g_assert_true(listed_in(f->ns_src, "binding", OTHER4 " . " OTHERMAC));
+    out = nc_ktest_nft_list(f->ns_dst, "table bridge as");
+    g_test_message("destination:\n%s", out);
+}
+
+/* (d2) the source claims OTHER4 for the guest and has bound the guest's MAC to it: the
+ * destination, which knows the guest by VM4 and VMMAC, refuses the binding, and with it the
+ * carry (admission = refuse: the migration fails, nothing is installed). */
+static void test_antispoof_foreign(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+
+    if (!f->usable || !antispoof_rules(f))
+        return;
+    g_assert_true(nc_ktest_nft_load(f->ns_src,
+                                    "add element bridge as binding { " VM4 " . " VMMAC
+                                    " timeout 1h, " OTHER4 " . " VMMAC " timeout 1h }\n",
+                                    &error));
+    g_assert_no_error(error);
+    ok = start_carry(f, &error);
+    if (ok) /* admitted before the items were read: the carry fails after */
+        wait_for(f, dst_failed, 5000, "the destination refusing the carry");
+    else
+        g_test_message("refused at admission: %s", error->message);
+    g_assert_true(!ok || dst_failed(f));
+    if (error) {
+        g_assert_nonnull(strstr(error->message, OTHER4 " . " VMMAC));
+        g_assert_nonnull(strstr(error->message, "not the domain's"));
+    }
+    g_assert_false(listed_in(f->ns_dst, "macs", VMMAC));
+    g_assert_false(listed_in(f->ns_dst, "binding", VMMAC));
+    g_assert_true(listed_in(f->ns_src, "binding", VM4 " . " VMMAC)); /* the source untouched */
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -2057,6 +2187,9 @@ int main(int argc, char **argv)
     ADD("/carry/policy/chain/proceed/differs", test_chain_differs, &case_chains_proceed);
     ADD("/carry/policy/vlan/refuse", test_vlan, &case_vlan);
     ADD("/carry/policy/vlan/proceed", test_vlan, &case_vlan_proceed);
+    ADD("/carry/classes/antispoof/bridge", test_antispoof, &case_antispoof);
+    ADD("/carry/classes/antispoof/foreign-binding-refused", test_antispoof_foreign,
+        &case_antispoof_foreign);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/learned-address/carried-and-pinned", test_learned_address, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
