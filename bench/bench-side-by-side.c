@@ -81,6 +81,7 @@ static const char *const method_label[M_LAST] = {
 static const char *const method_color[M_LAST] = {"#2e7d32", "#d64545", "#e08a1e", "#777777"};
 
 static char ns_src[32], ns_dst[32];
+static guint ram_ms = 1000; /* --ram-ms */
 static char *tmp_dir;
 static struct mnl_socket *nl_src, *nl_dst;
 static NcCt *ct_src, *ct_dst;
@@ -177,8 +178,10 @@ static gboolean wait_dst_count(guint n, guint max_ms)
         if (c >= n)
             return TRUE;
         if (g_get_monotonic_time() > end) {
-            fprintf(stderr, "bench-side-by-side: the destination counts %" G_GINT64_FORMAT
-                            " entries, not %u, after %u ms\n", c, n, max_ms);
+            fprintf(stderr,
+                    "bench-side-by-side: the destination counts %" G_GINT64_FORMAT
+                    " entries, not %u, after %u ms\n",
+                    c, n, max_ms);
             return FALSE;
         }
         g_usleep(200);
@@ -235,6 +238,16 @@ static guint want_count;
 static gboolean dst_counts_want(gpointer data)
 {
     return nc_bench_ct_count(nl_dst) >= want_count;
+}
+
+static double converged_at; /* when the destination first counted want_count; 0: not yet */
+
+/* Never holds: notes when the destination first counts want_count. */
+static gboolean note_convergence(gpointer data)
+{
+    if (!converged_at && dst_counts_want(NULL))
+        converged_at = nc_bench_now();
+    return FALSE;
 }
 
 static gboolean dst_installed_or_failed(gpointer data)
@@ -313,6 +326,7 @@ typedef struct {
                          * conntrackd: the commit command's own time, -; stop-and-copy: capture,
                          * install */
     gint64 left;        /* netcarry: entries sent after the STOP (the report's changed-at-stop) */
+    gboolean converged_before_stop; /* netcarry: the destination held N before the STOP */
 } Result;
 
 static gboolean run_netcarry(guint n, Result *res)
@@ -349,13 +363,17 @@ static gboolean run_netcarry(guint n, Result *res)
     }
     t1 = nc_bench_now();
     res->extra_ms[1] = (t1 - t0) * 1e3;
+    /* libvirt starts the migration once admission returned; the guest's RAM pre-copy then takes
+     * ram_ms (about a second for bench-migrate's small guest) before the STOP */
     want_count = n;
-    if (!loop_until(dst_counts_want, NULL, WAIT_MS)) {
-        fprintf(stderr, "bench-side-by-side: netcarry: the pre-copy did not reach %u entries\n", n);
-        goto out;
+    converged_at = nc_bench_now();
+    if (!dst_counts_want(NULL)) {
+        converged_at = 0;
+        loop_until(note_convergence, NULL, ram_ms);
+    } else {
+        loop_until(never, NULL, ram_ms);
     }
-    res->precopy_ms = (nc_bench_now() - t0) * 1e3;
-    loop_until(never, NULL, 100); /* the guest "runs" a little longer */
+    res->precopy_ms = converged_at > 0 ? (converged_at - t0) * 1e3 : -1;
 
     t_stop = g_get_real_time();
     feed(ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, t_stop);
@@ -369,6 +387,9 @@ static gboolean run_netcarry(guint n, Result *res)
     t_installed = step_time(ph_dst, NC_SIDE_DESTINATION, NC_PHASE_INSTALLED);
     t_sealed = step_time(ph_src, NC_SIDE_SOURCE, NC_PHASE_SEALED);
     res->stop_ms = (t_installed - t_stop) / 1e3;
+    res->converged_before_stop = res->precopy_ms >= 0;
+    if (!res->converged_before_stop) /* only with the stop: when the installed step came */
+        res->precopy_ms = (nc_bench_now() - t0) * 1e3 - (g_get_real_time() - t_installed) / 1e3;
     res->extra_ms[0] = t_sealed >= 0 ? (t_sealed - t_stop) / 1e3 : NAN;
 
     /* the migration ends as under libvirt: the report then says what was left for the stop */
@@ -517,8 +538,11 @@ static gboolean run_conntrackd(guint n, Result *res)
     end = g_get_monotonic_time() + WAIT_MS * (gint64)1000;
     while (cd_external("d") < n) {
         if (g_get_monotonic_time() > end) {
-            fprintf(stderr, "bench-side-by-side: conntrackd: the destination's cache holds %" G_GINT64_FORMAT
-                            " of %u entries after %d ms\n", cd_external("d"), n, WAIT_MS);
+            fprintf(
+                stderr,
+                "bench-side-by-side: conntrackd: the destination's cache holds %" G_GINT64_FORMAT
+                " of %u entries after %d ms\n",
+                cd_external("d"), n, WAIT_MS);
             goto out;
         }
         g_usleep(5000);
@@ -601,6 +625,7 @@ typedef struct {
     double (*med)[M_LAST]; /* [size][method] */
     double (*lo)[M_LAST];
     double (*hi)[M_LAST];
+    const double *precopy; /* [size]: netcarry's pre-copy until converged (median) */
 } Plot;
 
 static double px(const Plot *p, double n)
@@ -631,6 +656,7 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
             if (p->lo[i][m] > 0)
                 vmin = MIN(vmin, p->lo[i][m]);
             vmax = MAX(vmax, p->hi[i][m]);
+            vmax = MAX(vmax, p->precopy[i]);
         }
     if (vmax <= 0)
         vmin = vmax = 1;
@@ -716,11 +742,36 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
             if (p->med[i][m] <= 0)
                 continue;
             y = py(lo_dec, hi_dec, p->med[i][m]);
-            g_string_append_printf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n",
-                                   x, y, method_color[m]);
+            g_string_append_printf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", x,
+                                   y, method_color[m]);
             v = g_strdup_printf(p->med[i][m] < 10 ? "%.1f" : "%.0f", p->med[i][m]);
-            nc_svg_text(s, x + 8, y - 6, "start", "font-size=\"10\" fill=\"#333\"", v);
+            /* conntrackd and stop-and-copy run close: one's value left and above, the other's
+             * right and below */
+            if (m == M_CONNTRACKD)
+                nc_svg_text(s, x - 8, y - 6, "end", "font-size=\"10\" fill=\"#a33\"", v);
+            else
+                nc_svg_text(s, x + 8, m == M_NETCARRY ? y - 6 : y + 14, "start",
+                            "font-size=\"10\" fill=\"#333\"", v);
         }
+    }
+    /* netcarry's pre-copy: before the STOP, so setup time, not downtime */
+    {
+        GString *pts = g_string_new(NULL);
+
+        for (guint i = 0; i < p->n_sizes; i++) {
+            double x = px(p, p->sizes[i]), y = py(lo_dec, hi_dec, MAX(p->precopy[i], 1e-3));
+            g_autofree char *v = g_strdup_printf("%.0f", p->precopy[i]);
+
+            g_string_append_printf(pts, "%.1f,%.1f ", x, y);
+            g_string_append_printf(
+                s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#8bc34a\"/>\n", x, y);
+            nc_svg_text(s, x + 8, y - 6, "start", "font-size=\"10\" fill=\"#5a8a2a\"", v);
+        }
+        g_string_append_printf(s,
+                               "<polyline points=\"%s\" fill=\"none\" stroke=\"#8bc34a\" "
+                               "stroke-width=\"1.5\" stroke-dasharray=\"2,3\"/>\n",
+                               pts->str);
+        g_string_free(pts, TRUE);
     }
     /* the legend, right of the plot */
     for (int m = 0; m < M_LAST; m++) {
@@ -733,21 +784,30 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
                                m == M_RAW ? " stroke-dasharray=\"6,4\"" : "");
         nc_svg_text(s, 698, y + 4, "start", "font-size=\"12\" fill=\"#222\"", method_label[m]);
     }
+    g_string_append_printf(s,
+                           "<line x1=\"660\" y1=\"%.1f\" x2=\"690\" y2=\"%.1f\" "
+                           "stroke=\"#8bc34a\" stroke-width=\"1.5\" stroke-dasharray=\"2,3\"/>\n",
+                           PY0 + 10 + M_LAST * 44, PY0 + 10 + M_LAST * 44);
+    nc_svg_text(s, 698, PY0 + 14 + M_LAST * 44, "start", "font-size=\"12\" fill=\"#222\"",
+                "netcarry's pre-copy until converged");
+    nc_svg_text(s, 698, PY0 + 30 + M_LAST * 44, "start", "font-size=\"11\" fill=\"#555\"",
+                "(before the STOP: setup time, not downtime)");
     {
         static const char *const notes[] = {
-            "netcarry: STOP \u2192 its destination's INSTALLED step; the",
-            "pre-copy (while the guest runs) is not in the curve.",
-            "conntrackd: `conntrackd -c` at the STOP until the",
-            "destination's kernel counts all entries.",
-            "stop-and-copy: netcarry's own capture and install",
-            "at the STOP (what Proxmox VE does through QEMU's",
-            "dbus-vmstate); no transfer between hosts counted.",
-            "raw create: prebuilt batches, one ACK: no install",
-            "at the stop can beat it.",
+            "netcarry: STOP \u2192 the destination's",
+            "INSTALLED step (its engine's timestamp).",
+            "conntrackd: `conntrackd -c` at the STOP",
+            "until the destination's kernel counts all.",
+            "stop-and-copy: netcarry's own capture and",
+            "install, both at the STOP (as Proxmox VE",
+            "through dbus-vmstate); the transfer between",
+            "hosts is not counted.",
+            "raw create: prebuilt batches, one ACK; no",
+            "install done at the stop can beat it.",
         };
 
         for (guint i = 0; i < G_N_ELEMENTS(notes); i++)
-            nc_svg_text(s, 660, PY0 + 200 + i * 16, "start", "font-size=\"11\" fill=\"#555\"",
+            nc_svg_text(s, 660, PY0 + 250 + i * 16, "start", "font-size=\"11\" fill=\"#555\"",
                         notes[i]);
     }
     g_string_append(s, "</svg>\n");
@@ -807,12 +867,17 @@ static gboolean parse_sizes(const char *text, GArray *sizes)
 int main(int argc, char **argv)
 {
     g_autofree char *sizes_text = NULL, *plot_path = NULL;
-    gint runs = 3;
+    gint runs = 3, ram_arg = 1000;
     GOptionEntry options[] = {
         {"sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text,
-         "the VM's table sizes, comma-separated (default 1000,10000,100000; at most 200000)", "N,..."},
+         "the VM's table sizes, comma-separated (default 1000,10000,100000; at most 200000)",
+         "N,..."},
         {"runs", 0, 0, G_OPTION_ARG_INT, &runs, "measurements per size and method (default 3)",
          "R"},
+        {"ram-ms", 0, 0, G_OPTION_ARG_INT, &ram_arg,
+         "netcarry: ms from admission's return to the STOP (the guest's RAM pre-copy; default "
+         "1000)",
+         "MS"},
         {"plot", 0, 0, G_OPTION_ARG_FILENAME, &plot_path,
          "write the plot (SVG) here (default side-by-side.svg)", "FILE"},
         {NULL}};
@@ -837,6 +902,11 @@ int main(int argc, char **argv)
                         "--runs 1..50\n");
         return 2;
     }
+    if (ram_arg < 0 || ram_arg > 60000) {
+        fprintf(stderr, "bench-side-by-side: --ram-ms takes 0..60000\n");
+        return 2;
+    }
+    ram_ms = (guint)ram_arg;
     if (!plot_path)
         plot_path = g_strdup("side-by-side.svg");
     if (geteuid() != 0)
@@ -894,7 +964,7 @@ int main(int argc, char **argv)
             }
             for (int k = 0; k < M_LAST && !failed; k++) {
                 Method m = (Method)((k + r + si) % M_LAST);
-                Result res = {0, NAN, {NAN, NAN}, -1};
+                Result res = {0, NAN, {NAN, NAN}, -1, FALSE};
                 gboolean ok;
 
                 nc_bench_raw_flush(nl_dst);
@@ -922,9 +992,10 @@ int main(int argc, char **argv)
                 if (m == M_NETCARRY) {
                     pre[si][0][r] = res.precopy_ms;
                     left[si][r] = res.left;
-                    printf(" precopy_converged_ms=%.1f admission_ms=%.1f stop_to_sealed_ms=%.2f "
-                           "left_for_stop=%" G_GINT64_FORMAT,
-                           res.precopy_ms, res.extra_ms[1], res.extra_ms[0], res.left);
+                    printf(" precopy_converged_ms=%.1f converged_before_stop=%d admission_ms=%.1f "
+                           "stop_to_sealed_ms=%.2f left_for_stop=%" G_GINT64_FORMAT,
+                           res.precopy_ms, res.converged_before_stop, res.extra_ms[1],
+                           res.extra_ms[0], res.left);
                 } else if (m == M_CONNTRACKD) {
                     pre[si][1][r] = res.precopy_ms;
                     printf(" sync_converged_ms=%.1f commit_command_ms=%.2f", res.precopy_ms,
@@ -947,9 +1018,12 @@ int main(int argc, char **argv)
     double(*lo)[M_LAST] = g_malloc0(ns * sizeof(*lo));
     double(*hi)[M_LAST] = g_malloc0(ns * sizeof(*hi));
 
+    g_autofree double *pre_med = g_new0(double, ns);
+
     for (guint si = 0; si < ns; si++) {
         guint n = g_array_index(sizes, guint, si);
 
+        pre_med[si] = nc_bench_median(pre[si][0], runs);
         for (int m = 0; m < M_LAST; m++) {
             med[si][m] = nc_bench_median(t[si][m], runs); /* sorts: [0] min, [runs-1] max */
             lo[si][m] = t[si][m][0];
@@ -958,12 +1032,13 @@ int main(int argc, char **argv)
         printf("summary entries=%u netcarry_ms=%.2f conntrackd_ms=%.2f stop_and_copy_ms=%.2f "
                "raw_create_ms=%.2f netcarry_per_conntrackd=%.3f netcarry_per_stop_and_copy=%.3f "
                "netcarry_per_raw=%.2f conntrackd_per_raw=%.2f stop_and_copy_per_raw=%.2f "
-               "netcarry_precopy_ms=%.1f netcarry_left_for_stop=%.0f conntrackd_sync_ms=%.1f\n",
-               n, med[si][M_NETCARRY], med[si][M_CONNTRACKD], med[si][M_STOP_COPY],
-               med[si][M_RAW], med[si][M_NETCARRY] / med[si][M_CONNTRACKD],
+               "netcarry_precopy_ms=%.1f netcarry_precopy_pct_of_raw_rate=%.0f "
+               "netcarry_left_for_stop=%.0f conntrackd_sync_ms=%.1f\n",
+               n, med[si][M_NETCARRY], med[si][M_CONNTRACKD], med[si][M_STOP_COPY], med[si][M_RAW],
+               med[si][M_NETCARRY] / med[si][M_CONNTRACKD],
                med[si][M_NETCARRY] / med[si][M_STOP_COPY], med[si][M_NETCARRY] / med[si][M_RAW],
                med[si][M_CONNTRACKD] / med[si][M_RAW], med[si][M_STOP_COPY] / med[si][M_RAW],
-               nc_bench_median(pre[si][0], runs), nc_bench_median(left[si], runs),
+               pre_med[si], 100.0 * med[si][M_RAW] / pre_med[si], nc_bench_median(left[si], runs),
                nc_bench_median(pre[si][1], runs));
     }
     printf("\nSTOP -> installed, ms (median of %d; x raw: times the kernel's raw batched create "
@@ -977,7 +1052,7 @@ int main(int argc, char **argv)
                med[si][M_STOP_COPY], med[si][M_RAW], med[si][M_NETCARRY] / med[si][M_CONNTRACKD],
                med[si][M_NETCARRY] / med[si][M_STOP_COPY], med[si][M_NETCARRY] / med[si][M_RAW]);
     {
-        Plot p = {ns, (const guint *)sizes->data, med, lo, hi};
+        Plot p = {ns, (const guint *)sizes->data, med, lo, hi, pre_med};
         g_autofree char *svg = plot_svg(&p, runs, machine);
         g_autofree char *abs = g_canonicalize_filename(plot_path, NULL);
 

@@ -37,8 +37,7 @@ struct mnl_socket *nc_bench_raw_open(const char *ns, GError **error)
 
 NcBenchBatch nc_bench_batch_prepare(const NcCtEntry *e, guint n, guint32 seq0)
 {
-    NcBenchBatch b = {g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref),
-                      seq0 + n - 1};
+    NcBenchBatch b = {g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref), seq0 + n - 1};
     g_autofree char *buf = g_malloc(CHUNK + NC_CT_MSG_MAX);
     gsize off = 0;
 
