@@ -11,11 +11,14 @@
  *   asked (absent, silent, garbled, or the configuration is broken) and the admission policy
  *   is refuse. Every other operation exits 0 whatever happens: a hook must never break a
  *   VM's start or stop.
- * - stdout stays empty: for `migrate begin` that tells libvirt the XML is unchanged.
+ * - stdout stays empty (for `migrate begin` that tells libvirt the XML is unchanged), unless
+ *   the daemon admits a `migrate begin` with a changed domain XML (learned addresses pinned in
+ *   their interfaces' filterrefs: docs/nwfilter.md): then that XML, whole, for libvirt to start.
  * NETCARRY_CONF overrides the configuration path (for tests; libvirt clears the environment).
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -129,5 +132,9 @@ int main(int argc, char **argv)
         return unanswered(req.domain, config, error);
     if (answer->verdict == NC_HOOK_REFUSE)
         return refuse(req.domain, answer->reason);
+    /* a half-written XML would abort the migration with a parse error: say why instead */
+    if (answer->xml && (fputs(answer->xml, stdout) < 0 || fflush(stdout) != 0))
+        return refuse(req.domain, "cannot write the domain XML (learned addresses pinned) for "
+                                  "libvirt");
     return 0;
 }

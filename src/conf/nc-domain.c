@@ -85,6 +85,7 @@ NcProfile *nc_profile_new(void)
 
     p->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     p->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    p->learn = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     return p;
 }
 
@@ -101,6 +102,7 @@ NcProfile *nc_profile_copy(const NcProfile *profile)
     p->has_mark = profile->has_mark;
     p->mark = profile->mark;
     p->rendezvous = nc_rendezvous_copy(profile->rendezvous);
+    g_array_append_vals(p->learn, profile->learn->data, profile->learn->len);
     for (guint i = 0; i < profile->objects->len; i++) {
         const NcObjectRef *r = profile->objects->pdata[i];
 
@@ -118,6 +120,8 @@ void nc_profile_free(NcProfile *profile)
     nc_rendezvous_free(profile->rendezvous);
     if (profile->objects)
         g_ptr_array_unref(profile->objects);
+    if (profile->learn)
+        g_array_unref(profile->learn);
     g_free(profile);
 }
 
@@ -131,6 +135,7 @@ void nc_domain_iface_free(NcDomainIface *iface)
     g_free(iface->source_bridge);
     g_free(iface->source_network);
     g_free(iface->filter);
+    g_free(iface->learning);
     if (iface->filter_ips)
         g_array_unref(iface->filter_ips);
     g_free(iface);
@@ -257,7 +262,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         if (!nc_in_ns(c, NC_PROFILE_NS)) {
             nc_fail_at(error, name, c,
                        "unknown element (expected address, zone, mark, "
-                       "rendezvous, object in %s)",
+                       "rendezvous, object, learn in %s)",
                        NC_PROFILE_NS);
             return NULL;
         }
@@ -315,6 +320,18 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             g_ptr_array_add(p->objects, nc_object_ref_new(family, table, oname, type));
             continue;
         }
+        if (strcmp(elem, "learn") == 0) {
+            g_autofree char *prefix = nc_prop(c, "prefix");
+            g_autoptr(GError) perr = NULL;
+            NcPrefix px;
+
+            if (!nc_prefix_parse(prefix, &px, &perr)) {
+                nc_fail_at(error, name, c, "%s", perr->message);
+                return NULL;
+            }
+            g_array_append_val(p->learn, px);
+            continue;
+        }
         text = nc_text(c);
         if (strcmp(elem, "address") == 0) {
             NcAddr addr;
@@ -340,7 +357,8 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             p->mark = (guint32)v;
         } else {
             nc_fail_at(error, name, c,
-                       "unknown element (expected address, zone, mark, rendezvous, object)");
+                       "unknown element (expected address, zone, mark, rendezvous, object, "
+                       "learn)");
             return NULL;
         }
     }
@@ -416,7 +434,7 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
     g_autofree char *pfx = prefix ? g_strconcat(prefix, ":", NULL) : g_strdup("");
     g_autofree char *inner = g_strconcat("\n", indent, "  <", pfx, NULL);
     gboolean empty = !profile->addresses->len && !profile->has_zone && !profile->has_mark &&
-                     !profile->rendezvous && !profile->objects->len;
+                     !profile->rendezvous && !profile->objects->len && !profile->learn->len;
 
     g_string_append_printf(s, "%sprofile xmlns%s%s=\"" NC_PROFILE_NS "\"%s>", pfx,
                            prefix ? ":" : "", prefix ? prefix : "", empty ? "/" : "");
@@ -467,6 +485,11 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
         nc_xml_append_escaped(s, r->name);
         g_string_append(s, "\"/>");
     }
+    for (guint i = 0; i < profile->learn->len; i++) {
+        g_autofree char *px = nc_prefix_to_string(&g_array_index(profile->learn, NcPrefix, i));
+
+        g_string_append_printf(s, "%slearn prefix=\"%s\"/>", inner, px);
+    }
     g_string_append_printf(s, "\n%s</%sprofile>", indent, pfx);
     return g_string_free(s, FALSE);
 }
@@ -487,12 +510,17 @@ static gboolean nc_read_filter_param(const xmlNode *param, const char *name, con
     int family;
     NcAddr addr;
 
+    if (g_strcmp0(pname, "CTRL_IP_LEARNING") == 0) {
+        g_free(iface->learning);
+        iface->learning = value ? g_ascii_strdown(value, -1) : NULL;
+        return TRUE;
+    }
     if (g_strcmp0(pname, "IP") == 0)
         family = AF_INET;
     else if (g_strcmp0(pname, "IPV6") == 0)
         family = AF_INET6;
     else
-        return TRUE; /* MAC, CTRL_IP_LEARNING, DHCPSERVER, a filter's own variables */
+        return TRUE; /* MAC, DHCPSERVER, a filter's own variables */
     if (!value || !nc_addr_parse(value, &addr, NULL) || addr.family != family)
         return nc_fail_at(error, name, param,
                           "domain %s, interface %s: nwfilter parameter %s='%s' is not an %s "
@@ -656,7 +684,8 @@ static void nc_add_unique(GArray *addrs, const NcAddr *a)
  * The rule is in nc-domain.h: profile <address> elements, then the nwfilter IP and IPV6
  * parameters of each interface in document order, duplicates dropped.
  *
- * Return: (transfer full) (element-type NcAddr): at least one address, or NULL
+ * Return: (transfer full) (element-type NcAddr): at least one address (none only when an
+ * interface learns its address: nc_domain_learns()), or NULL
  */
 GArray *nc_domain_addresses(const NcDomain *domain, GError **error)
 {
@@ -671,7 +700,7 @@ GArray *nc_domain_addresses(const NcDomain *domain, GError **error)
         for (guint j = 0; j < iface->filter_ips->len; j++)
             nc_add_unique(out, &g_array_index(iface->filter_ips, NcAddr, j));
     }
-    if (out->len)
+    if (out->len || nc_domain_learns(domain))
         return g_steal_pointer(&out);
     dom = nc_domain_describe(domain);
     g_set_error(error, NC_ERROR, NC_ERROR_NOT_FOUND,
@@ -681,6 +710,43 @@ GArray *nc_domain_addresses(const NcDomain *domain, GError **error)
                 "its interface",
                 dom, NC_PROFILE_NS);
     return NULL;
+}
+
+/**
+ * nc_domain_iface_learns() - whether libvirt's nwfilter learns this interface's IPv4 address
+ * @iface: the interface
+ *
+ * libvirt learns (nwfilter_gentech_driver.c, virNWFilterDoInstantiate) when the filter needs the
+ * IP variable and the filterref gives none: CTRL_IP_LEARNING 'dhcp' snoops DHCP, 'any' (also the
+ * default) takes the first address the VM uses, 'none' does not learn. An IP parameter turns
+ * learning off whatever CTRL_IP_LEARNING says. (Whether the filter tree uses $IP at all is not
+ * known here: an interface that "learns" by this rule may have nothing to learn.)
+ *
+ * Return: the learning mode ("dhcp" or "any"), or NULL when nothing is learned
+ */
+const char *nc_domain_iface_learns(const NcDomainIface *iface)
+{
+    gboolean has_ipv4 = FALSE;
+
+    if (!iface->filter || !iface->mac)
+        return NULL;
+    for (guint i = 0; i < iface->filter_ips->len; i++)
+        if (g_array_index(iface->filter_ips, NcAddr, i).family == AF_INET)
+            has_ipv4 = TRUE;
+    if (has_ipv4 || !g_strcmp0(iface->learning, "none"))
+        return NULL;
+    return !g_strcmp0(iface->learning, "dhcp") ? "dhcp" : "any";
+}
+
+/* Whether an interface of @domain has its address learned by nwfilter's DHCP snooping, the one
+ * learning mode whose result netcarry reads (libvirt's lease file; 'any' keeps it in libvirtd's
+ * memory: docs/nwfilter.md). */
+gboolean nc_domain_learns(const NcDomain *domain)
+{
+    for (guint i = 0; i < domain->interfaces->len; i++)
+        if (!g_strcmp0(nc_domain_iface_learns(domain->interfaces->pdata[i]), "dhcp"))
+            return TRUE;
+    return FALSE;
 }
 
 const NcDomainIface *nc_domain_find_iface(const NcDomain *domain, const char *mac)
@@ -998,9 +1064,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
 
         if (!iface->mac)
             continue;
-        if (sscanf(iface->mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &mac[0], &mac[1], &mac[2],
-                   &mac[3], &mac[4], &mac[5]) != 6 ||
-            strlen(iface->mac) != 17) {
+        if (!nc_mac_parse(iface->mac, mac)) {
             g_autofree char *who = nc_domain_describe(domain);
 
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
@@ -1009,11 +1073,14 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             return NULL;
         }
         g_array_append_vals(o->macs, mac, 1);
+        if (nc_domain_iface_learns(iface))
+            g_array_append_vals(o->learning_macs, mac, 1);
         /* <source bridge> names this host's bridge only for type='bridge'; a network's bridge
          * (type='network') is the one each host's libvirt gives it, known once the tap is */
         nc_owner_add_port(o, mac, NULL,
                           g_strcmp0(iface->type, "bridge") == 0 ? iface->source_bridge : NULL);
     }
+    o->uuid = g_strdup(domain->uuid);
     if (domain->profile) {
         const NcProfile *p = domain->profile;
 
@@ -1026,6 +1093,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
         o->zone = p->zone;
         o->has_mark = p->has_mark;
         o->mark = p->mark;
+        g_array_append_vals(o->learn_prefixes, p->learn->data, p->learn->len);
     }
     return g_steal_pointer(&o);
 }

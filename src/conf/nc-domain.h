@@ -8,15 +8,18 @@
  *   2. the nwfilter parameters of every <interface>'s <filterref>: each
  *      <parameter name='IP' value='...'/> (IPv4; repeat the parameter for several) and each
  *      <parameter name='IPV6' value='...'/> (IPv6).
- *   Nothing else counts: addresses that nwfilter learns at run time (CTRL_IP_LEARNING) are not
- *   in the XML, and an interface's <ip> element describes the host side of some interface
- *   types, not the guest. A domain with no address at all is an error that names it and says
- *   what to add. A malformed address (or an IP parameter that is not IPv4, an IPV6 one that is
- *   not IPv6) is an error naming the domain and the interface's MAC, never silently skipped:
- *   carrying state for the wrong set of addresses would let one VM's entries reach another.
+ *   Nothing else in the XML counts: an interface's <ip> element describes the host side of
+ *   some interface types, not the guest. Addresses that nwfilter learns at run time
+ *   (CTRL_IP_LEARNING, nc_domain_iface_learns()) are not in the XML: the daemon adds them from
+ *   what libvirt learned (conf/nc-ip-learn.h). A domain with no address at all is an error that
+ *   names it and says what to add, unless one of its interfaces learns its address by DHCP
+ *   snooping (CTRL_IP_LEARNING=dhcp: nc_domain_learns()). A malformed address (or an IP parameter
+ * that is not IPv4, an IPV6 one that is not IPv6) is an error naming the domain and the interface's
+ * MAC, never silently skipped: carrying state for the wrong set of addresses would let one VM's
+ * entries reach another.
  *
- * The profile's rendezvous (<rendezvous host= port= identity= migration= secret=/>) is written by the
- * source daemon into the live domain's metadata when a migration starts; libvirt carries it in
+ * The profile's rendezvous (<rendezvous host= port= identity= migration= secret=/>) is written by
+ * the source daemon into the live domain's metadata when a migration starts; libvirt carries it in
  * the XML it gives the destination's `migrate begin` hook, so the destination learns where the
  * source daemon listens and which identity (the name in its TLS certificate) to insist on.
  */
@@ -61,6 +64,9 @@ typedef struct {
  * @has_mark:   whether @mark is set
  * @mark:       the connmark that tags the VM's connections
  * @rendezvous: the current migration's rendezvous, or NULL
+ * @learn:      (element-type NcPrefix): the prefixes within which an address that libvirt's
+ *              nwfilter learned for the domain elsewhere is accepted here (<learn prefix=.../>);
+ *              empty: any address
  */
 typedef struct {
     GArray *addresses;
@@ -70,6 +76,7 @@ typedef struct {
     guint32 mark;
     NcRendezvous *rendezvous;
     GPtrArray *objects;
+    GArray *learn;
 } NcProfile;
 
 /**
@@ -82,6 +89,7 @@ typedef struct {
  * @source_network: <source network=...> or NULL
  * @filter:         <filterref filter=...> or NULL
  * @filter_ips:     (element-type NcAddr): the filterref's IP and IPV6 parameters, in order
+ * @learning:       the filterref's CTRL_IP_LEARNING parameter, lowercased, or NULL
  */
 typedef struct {
     char *type;
@@ -91,6 +99,7 @@ typedef struct {
     char *source_network;
     char *filter;
     GArray *filter_ips;
+    char *learning;
 } NcDomainIface;
 
 /**
@@ -143,6 +152,9 @@ GArray *nc_domain_addresses(const NcDomain *domain, GError **error);
 /* What belongs to the domain, as this host derives it: its addresses (the rule above), the MACs
  * of its interfaces, its profile's objects, zone and mark. (transfer full) */
 NcOwner *nc_domain_owner(const NcDomain *domain, GError **error);
+
+const char *nc_domain_iface_learns(const NcDomainIface *iface);
+gboolean nc_domain_learns(const NcDomain *domain);
 
 /* The interface whose MAC is @mac (any case), or NULL. (transfer none) */
 const NcDomainIface *nc_domain_find_iface(const NcDomain *domain, const char *mac);

@@ -69,6 +69,8 @@ NcOwner *nc_owner_new(void)
 
     o->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     o->macs = g_array_new(FALSE, TRUE, 6);
+    o->learning_macs = g_array_new(FALSE, TRUE, 6);
+    o->learn_prefixes = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_port_free);
     return o;
@@ -81,6 +83,13 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
 
     g_array_append_vals(o->addresses, owner->addresses->data, owner->addresses->len);
     g_array_append_vals(o->macs, owner->macs->data, owner->macs->len);
+    if (owner->learning_macs)
+        g_array_append_vals(o->learning_macs, owner->learning_macs->data,
+                            owner->learning_macs->len);
+    if (owner->learn_prefixes)
+        g_array_append_vals(o->learn_prefixes, owner->learn_prefixes->data,
+                            owner->learn_prefixes->len);
+    o->uuid = g_strdup(owner->uuid);
     for (guint i = 0; owner->objects && i < owner->objects->len; i++) {
         const NcObjectRef *r = owner->objects->pdata[i];
 
@@ -104,6 +113,11 @@ void nc_owner_free(NcOwner *owner)
         return;
     g_array_unref(owner->addresses);
     g_array_unref(owner->macs);
+    if (owner->learning_macs)
+        g_array_unref(owner->learning_macs);
+    if (owner->learn_prefixes)
+        g_array_unref(owner->learn_prefixes);
+    g_free(owner->uuid);
     if (owner->objects)
         g_ptr_array_unref(owner->objects);
     if (owner->ports)
@@ -115,6 +129,15 @@ gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr)
 {
     for (guint i = 0; owner->addresses && i < owner->addresses->len; i++)
         if (nc_addr_equal(&g_array_index(owner->addresses, NcAddr, i), addr))
+            return TRUE;
+    return FALSE;
+}
+
+/* Whether @mac is one of the owner's interfaces whose address nwfilter learns. */
+gboolean nc_owner_learns_mac(const NcOwner *owner, const guint8 *mac)
+{
+    for (guint i = 0; owner->learning_macs && i < owner->learning_macs->len; i++)
+        if (memcmp(owner->learning_macs->data + 6 * i, mac, 6) == 0)
             return TRUE;
     return FALSE;
 }

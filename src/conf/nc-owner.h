@@ -50,7 +50,12 @@ typedef struct {
 /**
  * NcOwner - what belongs to a domain, as one host derived it
  * @addresses: (element-type NcAddr): its addresses
+ * @uuid:      (nullable): the domain's UUID, lowercased (libvirt keys learned addresses by it)
  * @macs:      (element-type guint8[6]): its interfaces' MAC addresses
+ * @learning_macs: (element-type guint8[6]) (nullable): those of @macs whose interface has its
+ *             IPv4 address learned by libvirt's nwfilter (nc_domain_iface_learns())
+ * @learn_prefixes: (element-type NcPrefix) (nullable): where a learned address may lie (the
+ *             profile's <learn prefix=.../>); empty: anywhere
  * @objects:   (element-type NcObjectRef) (nullable): the named objects of its profile; those of
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
@@ -59,7 +64,10 @@ typedef struct {
  */
 typedef struct {
     GArray *addresses;
+    char *uuid;
     GArray *macs;
+    GArray *learning_macs;
+    GArray *learn_prefixes;
     GPtrArray *objects;
     gboolean has_zone;
     guint16 zone;
@@ -74,6 +82,7 @@ void nc_owner_free(NcOwner *owner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcOwner, nc_owner_free)
 gboolean nc_owner_has_addr(const NcOwner *owner, const NcAddr *addr);
 gboolean nc_owner_has_mac(const NcOwner *owner, const guint8 *mac);
+gboolean nc_owner_learns_mac(const NcOwner *owner, const guint8 *mac);
 void nc_owner_port_free(NcOwnerPort *port);
 void nc_owner_add_port(NcOwner *owner, const guint8 *mac, const char *ifname, const char *bridge);
 const NcOwnerPort *nc_owner_find_port(const NcOwner *owner, const guint8 *mac);

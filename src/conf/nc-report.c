@@ -16,9 +16,10 @@
  * resumed = the destination's steps. A missing step leaves the figures that need it unset.
  *
  * Classes: every count, failure and not-carried entry names its class by the class's name
- * (NcClassOps.name: "conntrack", "nft-set", "nft-object", "mdb"); <carried> is one element per
- * class carried, read back by its class attribute. Format 1 as first written (conntrack only, no
- * <not-carried>) is the same form with fewer classes, so it is still read as it is.
+ * (NcClassOps.name: "conntrack", "nft-set", "nft-object", "mdb", "ip-binding"); <carried>
+ * is one element per class carried, read back by its class attribute. Format 1 as first
+ * written (conntrack only, no <not-carried>) is the same form with fewer classes, so it is still
+ * read as it is.
  *
  * Parsing: nc_xml_parse(), a tree walk that reads what it knows and checks what the schema
  * cannot (one timeline per side, a pass only on a precopy step, times that exist, the figures),
@@ -70,6 +71,7 @@ static const char *const nc_class_names[] = {
     [NC_REPORT_CLASS_NFT_SET] = "nft-set",
     [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object",
     [NC_REPORT_CLASS_MDB] = "mdb",
+    [NC_REPORT_CLASS_IP_BINDING] = "ip-binding",
 };
 static_assert(G_N_ELEMENTS(nc_class_names) == NC_REPORT_CLASS_LAST, "one name per class");
 
@@ -776,8 +778,10 @@ char *nc_report_to_text(const NcReport *r)
                                nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
                                n->failed);
         /* a named counter or quota stays in the source's ruleset, mdb entries go with the
-         * source's tap: nothing to remove */
-        if (c != NC_REPORT_CLASS_NFT_OBJECT && c != NC_REPORT_CLASS_MDB)
+         * source's tap, a learned address stays in libvirt's memory there: nothing to
+         * remove */
+        if (c != NC_REPORT_CLASS_NFT_OBJECT && c != NC_REPORT_CLASS_MDB &&
+            c != NC_REPORT_CLASS_IP_BINDING)
             g_string_append_printf(s, ", %u removed at source", n->removed_at_source);
         g_string_append_c(s, '\n');
     }

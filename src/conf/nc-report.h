@@ -64,6 +64,7 @@ typedef enum {
     NC_REPORT_CLASS_NFT_SET,    /* "nft-set": nftables set and map elements */
     NC_REPORT_CLASS_NFT_OBJECT, /* "nft-object": named counters and quotas */
     NC_REPORT_CLASS_MDB,        /* "mdb": bridge multicast (IGMP/MLD snooping) memberships */
+    NC_REPORT_CLASS_IP_BINDING, /* "ip-binding": addresses nwfilter learned, pinned in the XML */
     NC_REPORT_CLASS_LAST,
 } NcReportClass;
 

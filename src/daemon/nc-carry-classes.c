@@ -4,7 +4,9 @@
 #define G_LOG_DOMAIN "nc-carry"
 #include <string.h>
 
+#include "conf/nc-ip-learn.h"
 #include "conf/nc-nft-items.h"
+#include "drivers/nc-ip-binding.h"
 #include "drivers/nc-state-driver.h"
 #include "nc-carry-classes.h"
 #include "util/nc-error.h"
@@ -33,6 +35,31 @@ struct _NcCarryClasses {
     guint n;
 };
 
+/*
+ * The classes a carry takes: the learned IP bindings first (a migration-only class, pinned in
+ * the domain XML at admission: nc-ip-binding.h; its addresses must be the domain's before the
+ * items of the others, and the conntrack entries behind them, are checked), then the registry's.
+ */
+static const NcStateDriver *const *carry_drivers(guint *n)
+{
+    static gsize table; /* const NcStateDriver ** */
+    static guint count;
+
+    if (g_once_init_enter(&table)) {
+        guint k = 0;
+        const NcStateDriver *const *reg = nc_state_drivers(&k);
+        const NcStateDriver **v = g_new0(const NcStateDriver *, k + 2);
+
+        v[0] = &nc_ip_binding_driver;
+        for (guint i = 0; i < k; i++)
+            v[i + 1] = reg[i];
+        count = k + 1;
+        g_once_init_leave(&table, (gsize)v);
+    }
+    *n = count;
+    return (const NcStateDriver *const *)table;
+}
+
 /**
  * nc_carry_classes_new() - the classes of one carry
  * @netns: (nullable): the namespace the state lives in (the engine's)
@@ -41,7 +68,7 @@ struct _NcCarryClasses {
 NcCarryClasses *nc_carry_classes_new(const char *netns, NcOwner *owner)
 {
     NcCarryClasses *cc = g_new0(NcCarryClasses, 1);
-    const NcStateDriver *const *drivers = nc_state_drivers(&cc->n);
+    const NcStateDriver *const *drivers = carry_drivers(&cc->n);
 
     cc->netns = g_strdup(netns);
     cc->owner = owner;
@@ -101,7 +128,7 @@ const char *const *nc_carry_classes_names(void)
 
     if (g_once_init_enter(&names)) {
         guint n = 0;
-        const NcStateDriver *const *drivers = nc_state_drivers(&n);
+        const NcStateDriver *const *drivers = carry_drivers(&n);
         const char **v = g_new0(const char *, n + 1);
 
         for (guint i = 0; i < n; i++)
@@ -335,7 +362,8 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
 
         if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
             continue;
-        /* only the set class has a clean-up: mdb entries go with the source's tap */
+        /* only the set class has a clean-up: mdb entries go with the source's tap, a learned
+         * address stays in the source's libvirtd, which forgets it with the tap */
         if (cs->driver->ops != &nc_nft_set_class)
             continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
@@ -419,6 +447,17 @@ gboolean nc_carry_classes_receive(NcCarryClasses *cc, const NcPeerItems *items, 
             g_prefix_error(error, "class %s, item %u: ", items->klass, i);
             return FALSE;
         }
+        if (cs->driver->ops == &nc_ip_binding_class &&
+            !cs->driver->ops->owns(cc->owner, item, &why)) {
+            g_autofree char *what = cs->driver->ops->describe(item);
+
+            /* the source's claim alone: refused and reported, the migration goes on (the guest
+             * then waits for nwfilter to learn its address here, as without netcarry) */
+            g_warning("refused from the source: %s: %s", what, why);
+            nc_not_carried_add(cs->not_carried, items->klass, what, "refused here: %s", why);
+            cs->driver->ops->free(item);
+            continue;
+        }
         if (!cs->driver->ops->owns(cc->owner, item, &why) || !in_named_set(cc, cs, item, &why)) {
             g_autofree char *what = cs->driver->ops->describe(item);
 
@@ -428,6 +467,14 @@ gboolean nc_carry_classes_receive(NcCarryClasses *cc, const NcPeerItems *items, 
                         "host)",
                         what, why ? why : "refused");
             return FALSE;
+        }
+        if (cs->driver->ops == &nc_ip_binding_class) {
+            const NcIpBinding *b = item;
+
+            /* the learned address is the domain's from now on: the entries of it that follow
+             * (conntrack, set elements) are owned */
+            if (!nc_owner_has_addr(cc->owner, &b->addr))
+                g_array_append_val(cc->owner->addresses, b->addr);
         }
         if (!nc_item_set_upsert(cs->set, item, NULL, error))
             return FALSE;
@@ -630,6 +677,23 @@ void nc_carry_classes_source_removed(NcCarryClasses *cc, GArray *sums)
         if (cs)
             cs->removed = (guint)MIN(s->count, G_MAXUINT32);
     }
+}
+
+/**
+ * nc_carry_classes_learned() - the learned IP bindings received from the source and accepted
+ * here (the destination pins them in the domain XML)
+ *
+ * Return: (transfer full) (element-type NcIpBinding): possibly empty
+ */
+GPtrArray *nc_carry_classes_learned(NcCarryClasses *cc)
+{
+    ClassState *cs = class_lookup(cc, nc_ip_binding_class.name);
+    g_autoptr(GPtrArray) items = cs ? nc_item_set_items(cs->set) : NULL;
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nc_ip_binding_free);
+
+    for (guint i = 0; items && i < items->len; i++)
+        g_ptr_array_add(out, nc_ip_binding_copy(items->pdata[i]));
+    return out;
 }
 
 /* ---- both ---- */

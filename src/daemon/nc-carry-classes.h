@@ -44,6 +44,7 @@ gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error);
 GArray *nc_carry_classes_installed_sums(NcCarryClasses *cc);
 void nc_carry_classes_rollback(NcCarryClasses *cc);
 void nc_carry_classes_source_removed(NcCarryClasses *cc, GArray *sums);
+GPtrArray *nc_carry_classes_learned(NcCarryClasses *cc);
 
 /* both */
 void nc_carry_classes_report(NcCarryClasses *cc, NcReport *report);

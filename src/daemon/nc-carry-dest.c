@@ -14,6 +14,7 @@
 
 #include <linux/netfilter/nf_conntrack_common.h>
 
+#include "conf/nc-ip-learn.h"
 #include "drivers/nc-gate.h"
 #include "nc-carry-private.h"
 #include "util/nc-error.h"
@@ -619,6 +620,31 @@ static void dest_on_finished(Carry *c, const NcPeerFinished *f)
     dest_report_completed(c);
 }
 
+/* The learned addresses the source sent (and this host accepted) join the addresses whose
+ * conntrack entries are the domain's: a DHCP-learned address is in no XML. */
+static void dest_learned_addresses(Carry *c)
+{
+    g_autoptr(GPtrArray) learned = nc_carry_classes_learned(c->classes);
+
+    for (guint i = 0; i < learned->len; i++) {
+        const NcIpBinding *b = learned->pdata[i];
+        gboolean known = FALSE;
+
+        for (guint j = 0; j < c->sel.addresses->len; j++)
+            known = known || nc_addr_equal(&g_array_index(c->sel.addresses, NcAddr, j), &b->addr);
+        if (!known) {
+            char a[NC_ADDR_STRLEN];
+
+            g_array_append_val(c->sel.addresses, b->addr);
+            nc_addr_format(&b->addr, a, sizeof(a));
+            CLOG(G_LOG_LEVEL_INFO, c,
+                 "learned address %s (from the source's nwfilter) is the "
+                 "domain's here",
+                 a);
+        }
+    }
+}
+
 static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, gpointer data)
 {
     Carry *c = data;
@@ -707,6 +733,8 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
         }
         CLOG(G_LOG_LEVEL_DEBUG, c, "%s %u items of class %s arrived",
              msg->items.replace ? "the set:" : "more:", msg->items.items->len, msg->items.klass);
+        if (!g_strcmp0(msg->items.klass, nc_ip_binding_class.name))
+            dest_learned_addresses(c);
         return NULL;
     case NC_PEER_MSG_SEAL: {
         gint64 stop_us = 0;
@@ -1117,6 +1145,38 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     }
     carry_unref(c);
     return ok;
+}
+
+/**
+ * nc_carry_engine_pin_learned() - after an admission: the domain XML with the learned addresses
+ * the source sent, and this host accepted, pinned as IP parameters of their interfaces'
+ * filterrefs, so that libvirt here instantiates the filter with them instead of learning again
+ * (which, under CTRL_IP_LEARNING=dhcp, lasts until the guest's next DHCP renewal)
+ * @engine: the engine
+ * @uuid:   the admitted domain
+ * @xml:    the XML libvirt gave the `migrate begin` hook
+ * @error:  why pinning failed (the XML then stays as it is)
+ *
+ * Return: (transfer full): the new XML, or NULL: nothing to pin, or @error
+ */
+char *nc_carry_engine_pin_learned(NcCarryEngine *engine, const char *uuid, const char *xml,
+                                  GError **error)
+{
+    Carry *c = carry_lookup(engine, NC_SIDE_DESTINATION, uuid);
+    g_autoptr(GPtrArray) learned = NULL;
+    char *out;
+
+    if (!c || !c->classes)
+        return NULL;
+    learned = nc_carry_classes_learned(c->classes);
+    if (!learned->len)
+        return NULL;
+    out = nc_ip_learn_pin_xml(xml, strlen(xml), c->name ? c->name : uuid, learned, error);
+    if (out)
+        CLOG(G_LOG_LEVEL_INFO, c,
+             "%u learned address%s pinned in the domain XML for libvirt (no learning here)",
+             learned->len, learned->len == 1 ? "" : "es");
+    return out;
 }
 
 void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain, const char *reason)

@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "conf/nc-ip-learn.h"
+#include "drivers/nc-ip-binding.h"
 #include "nc-carry-private.h"
 #include "util/nc-error.h"
 
@@ -611,6 +613,45 @@ static gboolean src_job_poll(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * src_owner_learned() - the carry's view of the domain: its local one (its XML), plus the
+ * addresses libvirt's DHCP snooping learned for its interfaces (the lease file, read now). A
+ * learned address is in no XML, so without this the domain's connections of it would not be
+ * captured at all. (Addresses learned under CTRL_IP_LEARNING=any live only in libvirtd's memory:
+ * docs/nwfilter.md.) The carry's selector gets them too.
+ *
+ * Return: (transfer full): the owner for the carry's classes
+ */
+static NcOwner *src_owner_learned(Carry *c, const NcOwner *local)
+{
+    NcOwner *o = nc_owner_copy(local);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) learned = nc_ip_binding_read(o, &err);
+    GArray *own = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+
+    /* the carry's own array from here on: the local one is shared with the domain's entry */
+    g_array_append_vals(own, c->sel.addresses->data, c->sel.addresses->len);
+    g_array_unref(c->sel.addresses);
+    c->sel.addresses = own;
+    if (!learned) {
+        CLOG(G_LOG_LEVEL_WARNING, c, "learned addresses not read: %s", err->message);
+        return o;
+    }
+    for (guint i = 0; i < learned->len; i++) {
+        const NcIpBinding *b = learned->pdata[i];
+        char a[NC_ADDR_STRLEN];
+
+        if (nc_owner_has_addr(o, &b->addr))
+            continue;
+        g_array_append_val(o->addresses, b->addr);
+        g_array_append_val(c->sel.addresses, b->addr);
+        nc_addr_format(&b->addr, a, sizeof(a));
+        CLOG(G_LOG_LEVEL_INFO, c, "learned address %s (libvirt's DHCP snooping) is the domain's",
+             a);
+    }
+    return o;
+}
+
 /**
  * requester_serve() - the requester proved the secret and libvirt vouched: start the carry
  * @r: the requester (consumed)
@@ -648,7 +689,7 @@ static void requester_serve(Requester *r)
     /* the carry's own copy: the domain leaves the locals when it stops (Stopped/Migrated may
      * come before the migration's end, when the clean-up needs it) */
     selector_copy(&c->sel, &l->sel);
-    c->classes = nc_carry_classes_new(e->netns, nc_owner_copy(l->owner));
+    c->classes = nc_carry_classes_new(e->netns, src_owner_learned(c, l->owner));
     c->sent = nc_item_set_new(&nc_ct_class);
     c->client = g_steal_pointer(&r->client);
     nc_peer_client_set_failed_func(c->client, src_client_failed, c);
@@ -657,6 +698,13 @@ static void requester_serve(Requester *r)
     g_clear_object(&r->cancel);
     g_clear_object(&r->conn);
     src_requester_forget(r);
+    if (!c->sel.addresses->len) {
+        src_fail(c,
+                 "the domain has no address yet: its interfaces' addresses are learned by "
+                 "libvirt's nwfilter (CTRL_IP_LEARNING) and libvirt has learned none",
+                 TRUE);
+        return;
+    }
     c->follower = nc_ct_follower_new(e->netns, &c->sel, 0, &err);
     if (!c->follower) {
         src_fail(c, err->message, TRUE);

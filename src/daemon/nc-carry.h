@@ -160,6 +160,8 @@ void nc_carry_engine_source_stopped(NcCarryEngine *engine, const char *uuid, gin
  * daemon refuses or proceeds by the admission policy (on proceed it calls
  * nc_carry_engine_admit_anyway() so the report records the risk). */
 gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GError **error);
+char *nc_carry_engine_pin_learned(NcCarryEngine *engine, const char *uuid, const char *xml,
+                                  GError **error);
 void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
                                   const char *reason);
 

@@ -22,8 +22,13 @@
  *   domain, operation, sub-operation, extra (the hook's argv[1..4]), and the domain XML
  *   from its stdin.
  * Answer payload: UTF-8 text, exactly "accept" or "refuse: REASON" where REASON is one
- *   non-empty line without control characters (the encoder turns them into spaces). Anything else is an invalid answer; the hook treats it like an
- *   unreachable daemon.
+ *   non-empty line without control characters (the encoder turns them into spaces), or, for an
+ *   admitted `migrate begin` whose domain XML netcarry changes (learned addresses pinned,
+ *   conf/nc-ip-learn.h), "accept-xml\n" followed by the whole new XML, which the hook prints
+ *   for libvirt. Anything else is an invalid answer; the hook treats it like an unreachable
+ *   daemon. (A hook older than "accept-xml" therefore treats such an answer by the admission
+ *   policy; the daemon sends it only when there is something to pin, so every other answer
+ *   stays what older hooks read.)
  * One connection carries one request and one answer; then both sides close.
  */
 #include <errno.h>
@@ -53,6 +58,7 @@ void nc_hook_answer_free(NcHookAnswer *answer)
     if (!answer)
         return;
     g_free(answer->reason);
+    g_free(answer->xml);
     g_free(answer);
 }
 
@@ -156,7 +162,10 @@ GBytes *nc_hook_answer_encode(const NcHookAnswer *answer)
 {
     GByteArray *p = g_byte_array_new();
 
-    if (answer->verdict == NC_HOOK_ACCEPT) {
+    if (answer->verdict == NC_HOOK_ACCEPT && answer->xml) {
+        g_byte_array_append(p, (const guint8 *)"accept-xml\n", 11);
+        g_byte_array_append(p, (const guint8 *)answer->xml, strlen(answer->xml));
+    } else if (answer->verdict == NC_HOOK_ACCEPT) {
         g_byte_array_append(p, (const guint8 *)"accept", 6);
     } else {
         g_autofree char *reason =
@@ -186,8 +195,9 @@ static gboolean nc_hook_has_control(const char *text)
  * nc_hook_answer_decode() - parse an answer's payload
  * @payload: the bytes after the header
  * @len:     their number
- * @error:   NC_ERROR_INVALID_DATA unless it is "accept" or "refuse: " + one non-empty line
- *           without control characters (what nc_hook_answer_encode() makes of any reason)
+ * @error:   NC_ERROR_INVALID_DATA unless it is "accept", "accept-xml\n" + a non-empty XML,
+ *           or "refuse: " + one non-empty line without control characters (what
+ *           nc_hook_answer_encode() makes of any reason)
  *
  * Return: (transfer full): the answer, or NULL
  */
@@ -202,6 +212,11 @@ NcHookAnswer *nc_hook_answer_decode(const guint8 *payload, gsize len, GError **e
         answer->verdict = NC_HOOK_ACCEPT;
         return g_steal_pointer(&answer);
     }
+    if (g_str_has_prefix(text, "accept-xml\n") && text[11]) {
+        answer->verdict = NC_HOOK_ACCEPT;
+        answer->xml = g_strdup(text + 11);
+        return g_steal_pointer(&answer);
+    }
     if (g_str_has_prefix(text, "refuse: ") && text[8] && !nc_hook_has_control(text)) {
         answer->verdict = NC_HOOK_REFUSE;
         answer->reason = g_strdup(text + 8);
@@ -209,7 +224,8 @@ NcHookAnswer *nc_hook_answer_decode(const guint8 *payload, gsize len, GError **e
     }
 invalid:
     g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                "hook answer is neither 'accept' nor 'refuse: REASON' (%zu bytes)", len);
+                "hook answer is neither 'accept', 'accept-xml' nor 'refuse: REASON' (%zu bytes)",
+                len);
     return NULL;
 }
 

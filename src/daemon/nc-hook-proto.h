@@ -42,10 +42,13 @@ typedef enum {
  * NcHookAnswer - the daemon's answer
  * @verdict: accept, or refuse (meaningful for `migrate begin` only; the hook ignores it otherwise)
  * @reason:  for NC_HOOK_REFUSE: one line that completes "cannot carry ... to HOST: "; else NULL
+ * @xml:     for NC_HOOK_ACCEPT of `migrate begin`: the domain XML libvirt is to start instead of
+ *           the one it gave (the hook prints it), or NULL: unchanged (the hook prints nothing)
  */
 typedef struct {
     NcHookVerdict verdict;
     char *reason;
+    char *xml;
 } NcHookAnswer;
 
 void nc_hook_request_free(NcHookRequest *req);

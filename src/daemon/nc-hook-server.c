@@ -150,6 +150,14 @@ static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
     if (ok) {
         g_message("%s/destination: migrate begin: admitted", domain->uuid);
         answer->verdict = NC_HOOK_ACCEPT;
+        if (s->handlers.pin) {
+            answer->xml = s->handlers.pin(s->user_data, domain, req->xml, &error);
+            /* unpinned, the guest waits here for nwfilter to learn its address again, as it
+             * would without netcarry: not a reason to refuse a migration that carries the rest */
+            if (!answer->xml && error)
+                g_warning("%s/destination: migrate begin: the learned addresses are not pinned: %s",
+                          domain->uuid, error->message);
+        }
         return g_steal_pointer(&answer);
     }
     if (s->config->admission == NC_ADMISSION_PROCEED) {

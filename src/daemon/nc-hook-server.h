@@ -26,12 +26,16 @@ G_BEGIN_DECLS
  * @admit_anyway: admission policy `proceed` after @admit said no: record the risk
  * @set_tap:      the incoming domain's tap is known: hold its traffic
  * @status:       (transfer full): the text `netcarry status` prints (may be "")
+ * @pin:          (nullable): after @admit said yes: (transfer full) the domain XML libvirt is to
+ *                start instead of @xml (the learned addresses the source sent, pinned in their
+ *                interfaces' filterrefs), or NULL: @xml as it is (@error says why, if it failed)
  */
 typedef struct {
     gboolean (*admit)(gpointer user_data, const NcDomain *domain, GError **error);
     void (*admit_anyway)(gpointer user_data, const NcDomain *domain, const char *reason);
     gboolean (*set_tap)(gpointer user_data, const char *uuid, const char *ifname, GError **error);
     char *(*status)(gpointer user_data);
+    char *(*pin)(gpointer user_data, const NcDomain *domain, const char *xml, GError **error);
 } NcHookHandlers;
 
 typedef struct NcHookServer NcHookServer;

@@ -148,6 +148,13 @@ static gboolean hook_admit(gpointer data, const NcDomain *domain, GError **error
     return FALSE;
 }
 
+static char *hook_pin(gpointer data, const NcDomain *domain, const char *xml, GError **error)
+{
+    NcDaemon *d = data;
+
+    return nc_carry_engine_pin_learned(d->engine, domain->uuid, xml, error);
+}
+
 static void hook_admit_anyway(gpointer data, const NcDomain *domain, const char *reason)
 {
     NcDaemon *d = data;
@@ -191,7 +198,7 @@ static gboolean on_signal(gpointer data)
  */
 static gboolean daemon_start(NcDaemon *d, GError **error)
 {
-    NcHookHandlers handlers = {hook_admit, hook_admit_anyway, hook_set_tap, hook_status};
+    NcHookHandlers handlers = {hook_admit, hook_admit_anyway, hook_set_tap, hook_status, hook_pin};
     NcCarryOptions options = {0};
     g_autoptr(GError) local = NULL;
 

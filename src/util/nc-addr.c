@@ -90,3 +90,55 @@ char *nc_mac_to_string(const guint8 *mac)
     return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
                            mac[5]);
 }
+
+/**
+ * nc_prefix_parse() - "ADDRESS/LENGTH"
+ * @text:  e.g. "192.0.2.0/24"
+ * @out:   the prefix
+ * @error: NC_ERROR_INVALID_ARG naming @text
+ *
+ * Return: FALSE (with @error) unless @text is an address, '/', and a length its family allows
+ */
+gboolean nc_prefix_parse(const char *text, NcPrefix *out, GError **error)
+{
+    const char *slash = text ? strchr(text, '/') : NULL;
+    g_autofree char *a = slash ? g_strndup(text, (gsize)(slash - text)) : NULL;
+    guint64 len = 0;
+
+    if (!a || !nc_addr_parse(a, &out->addr, NULL) ||
+        !g_ascii_string_to_unsigned(slash + 1, 10, 0, out->addr.family == AF_INET ? 32 : 128, &len,
+                                    NULL)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "'%s' is not an address prefix (ADDRESS/LENGTH, e.g. 192.0.2.0/24)",
+                    text ? text : "");
+        return FALSE;
+    }
+    out->len = (guint8)len;
+    return TRUE;
+}
+
+/* Whether @addr is of @prefix's family and its first @prefix->len bits are the prefix's. */
+gboolean nc_prefix_contains(const NcPrefix *prefix, const NcAddr *addr)
+{
+    guint full = prefix->len / 8, rest = prefix->len % 8;
+
+    if (prefix->addr.family != addr->family)
+        return FALSE;
+    if (memcmp(prefix->addr.bytes, addr->bytes, full) != 0)
+        return FALSE;
+    if (rest) {
+        guint8 mask = (guint8)(0xff << (8 - rest));
+
+        return (prefix->addr.bytes[full] & mask) == (addr->bytes[full] & mask);
+    }
+    return TRUE;
+}
+
+/* "192.0.2.0/24" (transfer full) */
+char *nc_prefix_to_string(const NcPrefix *prefix)
+{
+    char buf[NC_ADDR_STRLEN];
+
+    nc_addr_format(&prefix->addr, buf, sizeof(buf));
+    return g_strdup_printf("%s/%u", buf, prefix->len);
+}

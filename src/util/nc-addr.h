@@ -26,6 +26,20 @@ gsize nc_addr_len(const NcAddr *addr);
 
 /* A MAC address as "52:54:00:ab:cd:01" (six hex bytes, colons): parse, and print (transfer
  * full, lower case). */
+/**
+ * NcPrefix - an address prefix, "192.0.2.0/24" or "2001:db8::/64"
+ * @addr: the address (bits past @len are kept as written; nc_prefix_contains() ignores them)
+ * @len:  the prefix length: 0-32 (IPv4) or 0-128 (IPv6)
+ */
+typedef struct {
+    NcAddr addr;
+    guint8 len;
+} NcPrefix;
+
+gboolean nc_prefix_parse(const char *text, NcPrefix *out, GError **error);
+gboolean nc_prefix_contains(const NcPrefix *prefix, const NcAddr *addr);
+char *nc_prefix_to_string(const NcPrefix *prefix);
+
 gboolean nc_mac_parse(const char *text, guint8 *mac);
 char *nc_mac_to_string(const guint8 *mac);
 

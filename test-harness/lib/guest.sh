@@ -122,6 +122,7 @@ guest_build() {
         cp "$traffic" "$g/initrd/bin/nc-traffic"
     fi
     install -m 0755 "$NCH_LIB/guest-init" "$g/initrd/init"
+    install -m 0755 "$NCH_LIB/guest-udhcpc" "$g/initrd/bin/nch-udhcpc"
     (cd "$g/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$g/initrd.img") ||
         die "building the initramfs failed"
     case $NCH_GUEST_TCG in multi|single) ;; *) die "NCH_GUEST_TCG: '$NCH_GUEST_TCG' is neither multi nor single" ;; esac

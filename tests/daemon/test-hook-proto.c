@@ -100,7 +100,24 @@ static void test_answer(void)
     g_assert_cmpint(ok->verdict, ==, NC_HOOK_ACCEPT);
     g_assert_null(ok->reason);
 
-    const char *bad[] = {"",         "accept\n", "Accept",       "refuse",
+    /* admitted with a changed domain XML (learned addresses pinned): the XML whole, as it was */
+    {
+        const char *xml = "<domain>\n  <name>a\tb</name>\n</domain>\n";
+        NcHookAnswer pinned = {NC_HOOK_ACCEPT, NULL, (char *)xml};
+        g_autoptr(GBytes) f2 = nc_hook_answer_encode(&pinned);
+        g_autoptr(GBytes) p2 = payload_of(f2, NC_HOOK_MSG_ANSWER);
+        g_autoptr(NcHookAnswer) back =
+            nc_hook_answer_decode(g_bytes_get_data(p2, NULL), g_bytes_get_size(p2), &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpint(back->verdict, ==, NC_HOOK_ACCEPT);
+        g_assert_cmpstr(back->xml, ==, xml);
+        g_assert_null(back->reason);
+        /* an answer without XML stays the "accept" every hook reads */
+        g_assert_null(ok->xml);
+    }
+
+    const char *bad[] = {"", "accept\n", "Accept", "refuse", "accept-xml\n", "accept-xml",
                          "refuse: ", "refuse:x", "refuse: a\nb", "ok",
                          /* found by fuzz-hook-proto: accepted, but the encoder never makes it */
                          "refuse: \t", "refuse: a\x1b[2Jb"};

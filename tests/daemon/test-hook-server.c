@@ -31,6 +31,7 @@ typedef struct {
     guint admitted, admitted_anyway;
     char *anyway_reason;
     char *tap;
+    const char *pin; /* the XML the fake engine pins learned addresses in, or NULL: nothing */
     /* the last hook run */
     int status;
     char *out, *err;
@@ -73,7 +74,16 @@ static char *fake_status(gpointer data)
     return g_strdup(UUID " destination precopy\n");
 }
 
-static const NcHookHandlers fake = {fake_admit, fake_admit_anyway, fake_set_tap, fake_status};
+static char *fake_pin(gpointer data, const NcDomain *domain, const char *xml, GError **error)
+{
+    Fixture *f = data;
+
+    g_assert_cmpstr(domain->uuid, ==, UUID);
+    return g_strdup(f->pin);
+}
+
+static const NcHookHandlers fake = {fake_admit, fake_admit_anyway, fake_set_tap, fake_status,
+                                    fake_pin};
 
 static void start_server(Fixture *f, NcAdmission admission)
 {
@@ -183,6 +193,23 @@ static void test_admit(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->tap, ==, "vnet7");
 }
 
+/* the engine pins learned addresses: the hook gives libvirt that XML */
+static void test_admit_pinned(Fixture *f, gconstpointer data)
+{
+    static const char *pinned = "<domain type='qemu'><name>guest1</name></domain>\n";
+
+    f->pin = pinned;
+    run_hook(f, "migrate", "begin", XML);
+    g_assert_cmpint(f->status, ==, 0);
+    g_assert_cmpstr(f->out, ==, pinned);
+    g_assert_cmpuint(f->admitted, ==, 1);
+    /* nothing to pin: stdout stays empty */
+    f->pin = NULL;
+    run_hook(f, "migrate", "begin", XML);
+    g_assert_cmpint(f->status, ==, 0);
+    g_assert_cmpstr(f->out, ==, "");
+}
+
 static void test_refuse(Fixture *f, gconstpointer data)
 {
     g_autofree char *line =
@@ -282,6 +309,7 @@ int main(int argc, char **argv)
         return 1;
     }
     g_test_add("/hook-server/admit", Fixture, NULL, setup, test_admit, teardown);
+    g_test_add("/hook-server/admit-pinned", Fixture, NULL, setup, test_admit_pinned, teardown);
     g_test_add("/hook-server/refuse", Fixture, NULL, setup, test_refuse, teardown);
     g_test_add("/hook-server/proceed", Fixture, NULL, setup, test_proceed, teardown);
     g_test_add("/hook-server/broken-xml", Fixture, NULL, setup, test_broken_xml, teardown);

@@ -18,6 +18,11 @@
     "<domain "                                                                                     \
     "type='qemu'><name>guest1</name><uuid>5a3c1f5e-0b7e-4c55-9f0e-000000000001</uuid></domain>\n"
 #define REASON "the conntrack table is full (262100 of 262144 entries)"
+#define PINNED                                                                                     \
+    "<?xml version=\"1.0\"?>\n<domain type='qemu'><name>guest1</name><devices><interface "         \
+    "type='bridge'><mac address='52:54:00:77:00:50'/><filterref filter='clean-traffic'>"           \
+    "<parameter name=\"IP\" value=\"192.168.77.50\"/></filterref></interface></devices>"           \
+    "</domain>\n"
 
 typedef enum {
     SERVER_ACCEPT,
@@ -26,6 +31,7 @@ typedef enum {
     SERVER_GARBAGE,
     SERVER_BAD_VERSION,
     SERVER_CLOSE, /* reads the request, closes without an answer */
+    SERVER_PIN,   /* accepts with a changed domain XML (learned addresses pinned) */
 } ServerMode;
 
 typedef struct {
@@ -63,6 +69,13 @@ static gpointer server_main(gpointer data)
     case SERVER_ACCEPT:
     case SERVER_REFUSE: {
         NcHookAnswer a = {f->mode == SERVER_ACCEPT ? NC_HOOK_ACCEPT : NC_HOOK_REFUSE, REASON};
+        g_autoptr(GBytes) frame = nc_hook_answer_encode(&a);
+
+        g_assert_true(nc_hook_fd_write_all(fd, frame, deadline, NULL));
+        break;
+    }
+    case SERVER_PIN: {
+        NcHookAnswer a = {NC_HOOK_ACCEPT, NULL, PINNED};
         g_autoptr(GBytes) frame = nc_hook_answer_encode(&a);
 
         g_assert_true(nc_hook_fd_write_all(fd, frame, deadline, NULL));
@@ -199,6 +212,25 @@ static void test_accept(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->got->sub_op, ==, "begin");
     g_assert_cmpstr(f->got->extra, ==, "-");
     g_assert_cmpstr(f->got->xml, ==, XML);
+}
+
+/* admitted with learned addresses pinned: the hook prints the daemon's XML, whole, for libvirt */
+static void test_accept_pinned(Fixture *f, gconstpointer data)
+{
+    start_server(f, SERVER_PIN);
+    run_hook(f, "migrate", "begin");
+    g_assert_cmpint(f->exit_status, ==, 0);
+    g_assert_cmpstr(f->out, ==, PINNED);
+    g_assert_cmpstr(f->err, ==, "");
+}
+
+/* only `migrate begin` may change the XML: elsewhere stdout stays empty whatever the answer */
+static void test_pinned_ignored_elsewhere(Fixture *f, gconstpointer data)
+{
+    start_server(f, SERVER_PIN);
+    run_hook(f, "prepare", "begin");
+    g_assert_cmpint(f->exit_status, ==, 0);
+    g_assert_cmpstr(f->out, ==, "");
 }
 
 static void test_forward_other_ops(Fixture *f, gconstpointer data)
@@ -365,6 +397,8 @@ int main(int argc, char **argv)
     }
 #define ADD(path, d, fn) g_test_add(path, Fixture, d, setup, fn, teardown)
     ADD("/hook/accept", NULL, test_accept);
+    ADD("/hook/accept-pinned-xml", NULL, test_accept_pinned);
+    ADD("/hook/pinned-xml-ignored-elsewhere", NULL, test_pinned_ignored_elsewhere);
     ADD("/hook/forward-other-ops", NULL, test_forward_other_ops);
     ADD("/hook/refuse", NULL, test_refuse);
     ADD("/hook/refuse-ignored-elsewhere", NULL, test_refuse_ignored_elsewhere);

@@ -19,6 +19,7 @@
 
 #include "conf/nc-report.h"
 #include "drivers/nc-ct.h"
+#include "drivers/nc-ip-binding.h"
 #include "drivers/nc-gate.h"
 #include "drivers/nc-mdb.h"
 #include "nc-carry.h"
@@ -86,6 +87,9 @@ typedef struct {
     char *fail_reason[NC_SIDE_LAST];
 } Fixture;
 
+static gboolean case_learning; /* make_domain(): no address in the XML; one interface (MAC_VM)
+                                * whose address nwfilter learns by DHCP (a lease file names it) */
+#define MAC_VM "52:54:00:00:c0:de"
 static gboolean case_objects; /* make_domain(): name the quota (the running case's objects) */
 static gboolean case_sets;    /* make_domain(): name the sets too */
 static gboolean case_mdb_if;  /* make_domain(): an interface on bridge br0 */
@@ -370,7 +374,18 @@ static NcDomain *make_domain(gboolean with_other, const NcRendezvous *rv)
     d->name = g_strdup("nc-test-vm");
     d->interfaces = g_ptr_array_new_with_free_func((GDestroyNotify)nc_domain_iface_free);
     d->profile = nc_profile_new();
-    g_array_append_val(d->profile->addresses, a);
+    if (case_learning) {
+        NcDomainIface *i = g_new0(NcDomainIface, 1);
+
+        i->type = g_strdup("bridge");
+        i->mac = g_strdup(MAC_VM);
+        i->filter = g_strdup("clean-traffic");
+        i->learning = g_strdup("dhcp");
+        i->filter_ips = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+        g_ptr_array_add(d->interfaces, i);
+    } else {
+        g_array_append_val(d->profile->addresses, a);
+    }
     if (with_other) {
         a = addr(OTHER4);
         g_array_append_val(d->profile->addresses, a);
@@ -584,6 +599,68 @@ static void test_carry(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 0);
     g_assert_cmpuint(ct_count(f->ns_src, OTHER4), ==, 1);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 4);
+}
+
+/* (a') the domain's address is in no XML: libvirt's nwfilter learned it by DHCP snooping (its
+ * lease file). The source finds the domain's entries by it, the destination accepts the binding
+ * for the learning interface of its own XML, takes the entries of the learned address as the
+ * domain's, and pins the address in the domain XML it answers libvirt with. */
+static void test_learned_address(Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = g_dir_make_tmp("nc-leases-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "nwfilter.leases", NULL);
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    /* a stale line of the same interface and a line of another domain go unread */
+    g_autofree char *leases = g_strdup_printf(
+        "%" G_GINT64_FORMAT " %s-%s 10.1.0.77 10.1.0.1\n"
+        "%" G_GINT64_FORMAT " 00000000-2f3b-4e8e-9a51-00000000c0de-%s %s 10.1.0.1\n"
+        "%" G_GINT64_FORMAT " %s-%s %s 10.1.0.1\n",
+        now - 60, UUID, MAC_VM, now + 3600, MAC_VM, OTHER4, now + 3600, UUID, MAC_VM, VM4);
+    static const char *xml = "<domain type='qemu'><name>nc-test-vm</name><uuid>" UUID "</uuid>"
+                             "<devices><interface type='bridge'><mac address='" MAC_VM "'/>"
+                             "<filterref filter='clean-traffic'>"
+                             "<parameter name='CTRL_IP_LEARNING' value='dhcp'/></filterref>"
+                             "</interface></devices></domain>";
+    g_autoptr(GError) error = NULL;
+    g_autofree char *pinned = NULL;
+    gboolean gated = FALSE;
+    const NcReportCarried *ib;
+
+    if (!f->usable)
+        return;
+    g_assert_true(g_file_set_contents(path, leases, -1, NULL));
+    nc_ip_binding_set_leases_path(path);
+    case_learning = TRUE;
+    carry_to_installed(f, &gated); /* VM4's entries carried, OTHER4's left behind */
+    pinned = nc_carry_engine_pin_learned(f->dst, UUID, xml, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(pinned);
+    g_assert_nonnull(strstr(pinned, "<parameter name=\"IP\" value=\"" VM4 "\"/>"));
+    g_assert_null(strstr(pinned, "10.1.0.77"));
+
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    spin(200);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_LV_JOB_COMPLETED, 42);
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    ib = &f->report->carried[NC_REPORT_CLASS_IP_BINDING];
+    g_assert_true(ib->present);
+    g_assert_cmpuint(ib->installed, ==, 1);
+    g_assert_cmpuint(ib->failed, ==, 0);
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].installed, ==, 4);
+    /* the source's clean-up found the learned address's entries too, and only those */
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].removed_at_source, ==, 4);
+    g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_src, OTHER4), ==, 1);
+
+    case_learning = FALSE;
+    nc_ip_binding_set_leases_path(NULL);
+    g_unlink(path);
+    g_rmdir(dir);
 }
 
 /* (b) the source streams an entry that is not the domain's (as the destination derives the
@@ -1694,6 +1771,7 @@ int main(int argc, char **argv)
     ADD("/carry/mdb/carried-rollback", test_mdb, &case_mdb);
     ADD("/carry/mdb/no-snooping/refuse", test_mdb_no_snooping, &case_mdb);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
+    ADD("/carry/learned-address/carried-and-pinned", test_learned_address, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
     ADD("/carry/admit/after-the-first-copy", test_admit_after_first_copy, &case_bulk);

@@ -343,6 +343,7 @@ static const InvalidCase invalid_profiles[] = {
     {"profile-host-invalid.xml", 2, "profile.rng"},
     {"profile-object-family-invalid.xml", 1, "profile.rng"},
     {"profile-ipv6-groups-invalid.xml", 3, "'1:2:3:4:5:6:7::8' is not an IPv4 or IPv6 address"},
+    {"profile-learn-length-invalid.xml", 2, "'192.168.77.0/33' is not an address prefix"},
     {"profile-port-zero-invalid.xml", 3, "profile.rng"},
     {"profile-secret-short-invalid.xml", 3, "profile.rng"},
     {"profile-two-rendezvous-invalid.xml", 1, "profile.rng"},

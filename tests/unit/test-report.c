@@ -454,7 +454,8 @@ static void test_names(void)
  * daemon, which this test does not link: its name is checked as text) */
 static void test_class_names(void)
 {
-    static const char *const names[] = {"conntrack", "nft-set", "nft-object", "mdb"};
+    static const char *const names[] = {"conntrack", "nft-set", "nft-object", "mdb",
+                                        "ip-binding"};
 
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, NC_REPORT_CLASS_LAST);
     for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++) {
@@ -493,9 +494,9 @@ static const InvalidCase invalid_cases[] = {
     {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
     {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
     {"report-unknown-class-invalid.xml", 6,
-     "class 'nftables' is not conntrack, nft-set, nft-object or mdb"},
+     "class 'nftables' is not conntrack, nft-set, nft-object, mdb or ip-binding"},
     {"report-not-carried-class-invalid.xml", 5,
-     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object or mdb"},
+     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object, mdb or ip-binding"},
     {"report-class-twice-invalid.xml", 7, "class nft-set is counted twice"},
 };
 

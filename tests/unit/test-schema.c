@@ -15,7 +15,8 @@
 static const char *const semantic_only[] = {
     "family-mismatch-invalid.xml", "icmp-family-invalid.xml", "tcp-on-udp-invalid.xml",
     "ipv6-groups-invalid.xml",     "proto-mismatch-invalid.xml", "missing-ports-invalid.xml",
-    "profile-ipv6-groups-invalid.xml", "report-figures-mismatch-invalid.xml",
+    "profile-ipv6-groups-invalid.xml", "profile-learn-length-invalid.xml",
+    "report-figures-mismatch-invalid.xml",
     "report-pass-on-stop-invalid.xml", "report-two-timelines-invalid.xml",
     "report-class-twice-invalid.xml",
     /* format 2: the count, the digest and a key's fields against its set's shape */
