@@ -82,6 +82,7 @@ static const char *const method_color[M_LAST] = {"#2e7d32", "#d64545", "#e08a1e"
 
 static char ns_src[32], ns_dst[32];
 static guint ram_ms = 1000; /* --ram-ms */
+static guint hook_ms;       /* --hook-ms; 0: netcarryd's default */
 static char *tmp_dir;
 static struct mnl_socket *nl_src, *nl_dst;
 static NcCt *ct_src, *ct_dst;
@@ -346,6 +347,8 @@ static gboolean run_netcarry(guint n, Result *res)
     double t0, t1;
 
     cfg_src->cleanup_source = cfg_dst->cleanup_source = FALSE; /* the next method needs them */
+    if (hook_ms) /* admission waits for the first copy up to 90 % of it */
+        cfg_dst->hook_timeout_ms = hook_ms;
     src = make_engine(ns_src, cfg_src, ph_src, "client.test", &run);
     dst = src ? make_engine(ns_dst, cfg_dst, ph_dst, "host-b", &run) : NULL;
     if (!dst)
@@ -867,7 +870,7 @@ static gboolean parse_sizes(const char *text, GArray *sizes)
 int main(int argc, char **argv)
 {
     g_autofree char *sizes_text = NULL, *plot_path = NULL;
-    gint runs = 3, ram_arg = 1000;
+    gint runs = 3, ram_arg = 1000, hook_arg = 0;
     GOptionEntry options[] = {
         {"sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text,
          "the VM's table sizes, comma-separated (default 1000,10000,100000; at most 200000)",
@@ -877,6 +880,10 @@ int main(int argc, char **argv)
         {"ram-ms", 0, 0, G_OPTION_ARG_INT, &ram_arg,
          "netcarry: ms from admission's return to the STOP (the guest's RAM pre-copy; default "
          "1000)",
+         "MS"},
+        {"hook-ms", 0, 0, G_OPTION_ARG_INT, &hook_arg,
+         "netcarry: the destination's hook timeout (admission waits for the first copy up to 90 % "
+         "of it; default netcarryd's, 5000)",
          "MS"},
         {"plot", 0, 0, G_OPTION_ARG_FILENAME, &plot_path,
          "write the plot (SVG) here (default side-by-side.svg)", "FILE"},
@@ -907,6 +914,11 @@ int main(int argc, char **argv)
         return 2;
     }
     ram_ms = (guint)ram_arg;
+    if (hook_arg < 0 || hook_arg > 600000) {
+        fprintf(stderr, "bench-side-by-side: --hook-ms takes 0..600000\n");
+        return 2;
+    }
+    hook_ms = (guint)hook_arg;
     if (!plot_path)
         plot_path = g_strdup("side-by-side.svg");
     if (geteuid() != 0)
@@ -936,6 +948,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-side-by-side: the kernel does not answer IPCTNL_MSG_CT_GET_STATS\n");
         return 1;
     }
+    g_autoptr(NcConfig) default_cfg = nc_config_new_default();
+
     uname(&un);
     machine = g_strdup_printf("Linux %s, %ld CPUs", un.release, sysconf(_SC_NPROCESSORS_ONLN));
 
@@ -944,10 +958,12 @@ int main(int argc, char **argv)
     double(*pre)[2][50] = g_malloc0(ns * sizeof(*pre));
     double(*left)[50] = g_malloc0(ns * sizeof(*left));
 
-    printf("side-by-side: %s; the VM's entries beside %u of a neighbour; %d run%s; stop-and-copy "
+    printf("side-by-side: %s; the VM's entries beside %u of a neighbour; %d run%s; netcarry's STOP "
+           "%u ms after admission returned (hook timeout %u ms); stop-and-copy "
            "uses netcarry's own capture and install (nc_ct_capture, nc_ct_install), so the "
            "comparison is about timing structure, not code quality\n",
-           machine, OTHERS, runs, runs == 1 ? "" : "s");
+           machine, OTHERS, runs, runs == 1 ? "" : "s", ram_ms,
+           hook_ms ? hook_ms : default_cfg->hook_timeout_ms);
     for (int r = 0; r < runs && !failed; r++) {
         for (guint si = 0; si < ns && !failed; si++) {
             guint n = g_array_index(sizes, guint, si);
@@ -1030,8 +1046,8 @@ int main(int argc, char **argv)
             hi[si][m] = t[si][m][runs - 1];
         }
         printf("summary entries=%u netcarry_ms=%.2f conntrackd_ms=%.2f stop_and_copy_ms=%.2f "
-               "raw_create_ms=%.2f netcarry_per_conntrackd=%.3f netcarry_per_stop_and_copy=%.3f "
-               "netcarry_per_raw=%.2f conntrackd_per_raw=%.2f stop_and_copy_per_raw=%.2f "
+               "raw_create_ms=%.2f netcarry_per_conntrackd=%.3g netcarry_per_stop_and_copy=%.3g "
+               "netcarry_per_raw=%.3g conntrackd_per_raw=%.3g stop_and_copy_per_raw=%.3g "
                "netcarry_precopy_ms=%.1f netcarry_precopy_pct_of_raw_rate=%.0f "
                "netcarry_left_for_stop=%.0f conntrackd_sync_ms=%.1f\n",
                n, med[si][M_NETCARRY], med[si][M_CONNTRACKD], med[si][M_STOP_COPY], med[si][M_RAW],
@@ -1044,10 +1060,10 @@ int main(int argc, char **argv)
     printf("\nSTOP -> installed, ms (median of %d; x raw: times the kernel's raw batched create "
            "of the same entries)\n",
            runs);
-    printf("%-9s %10s %10s %12s %10s %10s %11s %12s\n", "entries", "netcarry", "conntrackd",
-           "stop-and-copy", "raw", "nc/ctd", "nc/s&c", "nc x raw");
+    printf("%-9s %10s %10s %13s %10s %10s %10s %10s\n", "entries", "netcarry", "conntrackd",
+           "stop-and-copy", "raw", "nc/ctd", "nc/s&c", "nc/raw");
     for (guint si = 0; si < ns; si++)
-        printf("%-9u %10.2f %10.2f %12.2f %10.2f %10.3f %11.3f %12.2f\n",
+        printf("%-9u %10.2f %10.2f %13.2f %10.2f %10.3g %10.3g %10.3g\n",
                g_array_index(sizes, guint, si), med[si][M_NETCARRY], med[si][M_CONNTRACKD],
                med[si][M_STOP_COPY], med[si][M_RAW], med[si][M_NETCARRY] / med[si][M_CONNTRACKD],
                med[si][M_NETCARRY] / med[si][M_STOP_COPY], med[si][M_NETCARRY] / med[si][M_RAW]);
