@@ -39,29 +39,10 @@ static NcCtEntry *make_entries(guint n)
     NcCtEntry *e = g_new0(NcCtEntry, n);
 
     for (guint i = 0; i < n; i++) {
-        NcCtTuple *o = &e[i].orig, *r = &e[i].reply;
-        o->src.family = o->dst.family = AF_INET;
-        if (i < VM_ENTRIES) {
-            memcpy(o->src.bytes, (guint8[]){172, 16, 0, 5}, 4);
-        } else {
-            memcpy(o->src.bytes, (guint8[]){10, (i >> 16) & 255, (i >> 8) & 255, i & 255}, 4);
-        }
-        memcpy(o->dst.bytes, (guint8[]){192, 0, 2, 1}, 4);
-        o->proto = IPPROTO_TCP;
-        o->sport = 20000 + (i % 40000);
-        o->dport = 80;
-        r->src = o->dst;
-        r->dst = o->src;
-        r->proto = IPPROTO_TCP;
-        r->sport = o->dport;
-        r->dport = o->sport;
-        e[i].status = IPS_ASSURED | IPS_SEEN_REPLY | IPS_CONFIRMED;
-        e[i].timeout = 3600;
-        e[i].has_tcp = TRUE;
-        e[i].tcp_state = TCP_CONNTRACK_ESTABLISHED;
-        e[i].tcp_wscale[0] = e[i].tcp_wscale[1] = 7;
-        e[i].tcp_flags[0] = e[i].tcp_flags[1] =
-            IP_CT_TCP_FLAG_WINDOW_SCALE | IP_CT_TCP_FLAG_SACK_PERM;
+        guint8 vm[4] = {172, 16, 0, 5}, other[4] = {10, (i >> 16) & 255, (i >> 8) & 255, i & 255};
+
+        nc_bench_tcp_entry(&e[i], i < VM_ENTRIES ? vm : other, (guint8[]){192, 0, 2, 1},
+                           20000 + (i % 40000));
     }
     return e;
 }
@@ -77,19 +58,11 @@ static guint raw_dump_all(struct mnl_socket *nl)
 {
     char req[256];
     g_autofree char *buf = g_malloc(64 * 1024);
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-    struct nfgenmsg *nfg;
+    guint32 seq = nc_bench_put_request(req, IPCTNL_MSG_CT_GET, NLM_F_DUMP);
     guint count = 0;
-    static guint32 seq = 1u << 29;
     int r;
 
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nlh->nlmsg_seq = ++seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = AF_UNSPEC;
-    nfg->version = NFNETLINK_V0;
-    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
+    mnl_socket_sendto(nl, req, ((struct nlmsghdr *)req)->nlmsg_len);
     do {
         ssize_t n = mnl_socket_recvfrom(nl, buf, 64 * 1024);
         r = n < 0 ? -1 : mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), count_cb, &count);

@@ -93,26 +93,11 @@ static NcCt *ct_src, *ct_dst;
  * 192.0.2.(1 + i div 60000):80 (timeout 1 h, window scale 7). */
 static NcCtEntry make_entry(const char *address, guint i)
 {
-    NcCtEntry e = {0};
-    NcCtTuple *o = &e.orig, *r = &e.reply;
+    NcCtEntry e;
+    NcAddr a;
 
-    g_assert_true(nc_addr_parse(address, &o->src, NULL));
-    o->dst.family = AF_INET;
-    memcpy(o->dst.bytes, (guint8[]){192, 0, 2, 1 + i / 60000}, 4);
-    o->proto = IPPROTO_TCP;
-    o->sport = 1024 + i % 60000;
-    o->dport = 80;
-    r->src = o->dst;
-    r->dst = o->src;
-    r->proto = IPPROTO_TCP;
-    r->sport = o->dport;
-    r->dport = o->sport;
-    e.status = IPS_ASSURED | IPS_SEEN_REPLY | IPS_CONFIRMED;
-    e.timeout = 3600;
-    e.has_tcp = TRUE;
-    e.tcp_state = TCP_CONNTRACK_ESTABLISHED;
-    e.tcp_wscale[0] = e.tcp_wscale[1] = 7;
-    e.tcp_flags[0] = e.tcp_flags[1] = IP_CT_TCP_FLAG_WINDOW_SCALE | IP_CT_TCP_FLAG_SACK_PERM;
+    g_assert_true(nc_addr_parse(address, &a, NULL));
+    nc_bench_tcp_entry(&e, a.bytes, (guint8[]){192, 0, 2, 1 + i / 60000}, 1024 + i % 60000);
     return e;
 }
 

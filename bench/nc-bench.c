@@ -1,11 +1,15 @@
 /* nc-bench.c - what the kernel benchmarks share (see nc-bench.h) */
 #include "nc-bench.h"
 
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <poll.h>
 #include <stdio.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,20 +102,27 @@ int nc_bench_batch_send(struct mnl_socket *nl, NcBenchBatch *b)
     return raw_wait(nl, b->last_seq);
 }
 
-void nc_bench_raw_flush(struct mnl_socket *nl)
+guint32 nc_bench_put_request(char *buf, guint8 msg_type, guint16 flags)
 {
-    char buf[256];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     struct nfgenmsg *nfg;
 
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg_type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
     nlh->nlmsg_seq = ++control_seq;
     nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
     nfg->nfgen_family = AF_UNSPEC;
     nfg->version = NFNETLINK_V0;
-    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
-    raw_wait(nl, control_seq);
+    return nlh->nlmsg_seq;
+}
+
+void nc_bench_raw_flush(struct mnl_socket *nl)
+{
+    char buf[256];
+    guint32 seq = nc_bench_put_request(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK);
+
+    mnl_socket_sendto(nl, buf, ((struct nlmsghdr *)buf)->nlmsg_len);
+    raw_wait(nl, seq);
 }
 
 static int count_attr_cb(const struct nlattr *attr, void *data)
@@ -131,18 +142,11 @@ static int count_cb(const struct nlmsghdr *nlh, void *data)
 gint64 nc_bench_ct_count(struct mnl_socket *nl)
 {
     char req[256], buf[8192];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-    struct nfgenmsg *nfg;
+    guint32 seq = nc_bench_put_request(req, IPCTNL_MSG_CT_GET_STATS, 0);
     gint64 count = -1;
     int r;
 
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = ++control_seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = AF_UNSPEC;
-    nfg->version = NFNETLINK_V0;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+    if (mnl_socket_sendto(nl, req, ((struct nlmsghdr *)req)->nlmsg_len) < 0)
         return -1;
     do {
         struct pollfd p = {.fd = mnl_socket_get_fd(nl), .events = POLLIN};
@@ -152,9 +156,33 @@ gint64 nc_bench_ct_count(struct mnl_socket *nl)
             return -1;
         n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
         r = n < 0 ? MNL_CB_ERROR
-                  : mnl_cb_run(buf, n, control_seq, mnl_socket_get_portid(nl), count_cb, &count);
+                  : mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), count_cb, &count);
     } while (r > MNL_CB_STOP && count < 0);
     return count;
+}
+
+void nc_bench_tcp_entry(NcCtEntry *e, const guint8 src[4], const guint8 dst[4], guint16 sport)
+{
+    NcCtTuple *o = &e->orig, *r = &e->reply;
+
+    memset(e, 0, sizeof(*e));
+    o->src.family = o->dst.family = AF_INET;
+    memcpy(o->src.bytes, src, 4);
+    memcpy(o->dst.bytes, dst, 4);
+    o->proto = IPPROTO_TCP;
+    o->sport = sport;
+    o->dport = 80;
+    r->src = o->dst;
+    r->dst = o->src;
+    r->proto = IPPROTO_TCP;
+    r->sport = o->dport;
+    r->dport = o->sport;
+    e->status = IPS_ASSURED | IPS_SEEN_REPLY | IPS_CONFIRMED;
+    e->timeout = 3600;
+    e->has_tcp = TRUE;
+    e->tcp_state = TCP_CONNTRACK_ESTABLISHED;
+    e->tcp_wscale[0] = e->tcp_wscale[1] = 7;
+    e->tcp_flags[0] = e->tcp_flags[1] = IP_CT_TCP_FLAG_WINDOW_SCALE | IP_CT_TCP_FLAG_SACK_PERM;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -33,6 +33,14 @@ void nc_bench_raw_flush(struct mnl_socket *nl);
  * kernel's own counter, cheap enough to poll), or -1. */
 gint64 nc_bench_ct_count(struct mnl_socket *nl);
 
+/* @e: an established, assured TCP entry @src:@sport -> @dst:80 (IPv4), timeout 1 h, window scale
+ * 7 and SACK both ways: what the benchmarks install. */
+void nc_bench_tcp_entry(NcCtEntry *e, const guint8 src[4], const guint8 dst[4], guint16 sport);
+
+/* Writes into @buf (256 bytes) a ctnetlink request of @msg_type (IPCTNL_MSG_CT_*) for every
+ * family, with NLM_F_REQUEST | @flags and a fresh sequence number, which it returns. */
+guint32 nc_bench_put_request(char *buf, guint8 msg_type, guint16 flags);
+
 /* The median of @n values (sorts @v). */
 double nc_bench_median(double *v, int n);
 
