@@ -817,17 +817,7 @@ static void cleanup(void)
     if (ns_dst[0])
         nc_ktest_ns_del(ns_dst);
     nc_kcarry_pki_cleanup();
-    if (tmp_dir) {
-        g_autoptr(GDir) d = g_dir_open(tmp_dir, 0, NULL);
-        const char *name;
-
-        while (d && (name = g_dir_read_name(d))) {
-            g_autofree char *p = g_build_filename(tmp_dir, name, NULL);
-
-            g_unlink(p);
-        }
-        g_rmdir(tmp_dir);
-    }
+    nc_ktest_rm_dir(tmp_dir);
 }
 
 static int skip(const char *why)

@@ -13,16 +13,7 @@ static char *pki_skip; /* why there is none */
 
 void nc_kcarry_pki_cleanup(void)
 {
-    g_autoptr(GDir) d = pki_dir ? g_dir_open(pki_dir, 0, NULL) : NULL;
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(pki_dir, name, NULL);
-
-        g_unlink(p);
-    }
-    if (pki_dir)
-        g_rmdir(pki_dir);
+    nc_ktest_rm_dir(pki_dir);
     g_clear_pointer(&pki_dir, g_free);
 }
 
