@@ -644,7 +644,8 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
             if (p->lo[i][m] > 0)
                 vmin = MIN(vmin, p->lo[i][m]);
             vmax = MAX(vmax, p->hi[i][m]);
-            vmax = MAX(vmax, p->precopy[i]);
+            if (isfinite(p->precopy[i]))
+                vmax = MAX(vmax, p->precopy[i]);
         }
     if (vmax <= 0)
         vmin = vmax = 1;
@@ -708,7 +709,7 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
         for (guint i = 0; i < p->n_sizes; i++) {
             double x = px(p, p->sizes[i]);
 
-            if (p->med[i][m] <= 0)
+            if (!(p->med[i][m] > 0)) /* NAN: every run of it failed */
                 continue;
             g_string_append_printf(pts, "%.1f,%.1f ", x, py(lo_dec, hi_dec, p->med[i][m]));
             g_string_append_printf(s,
@@ -727,7 +728,7 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
             double x = px(p, p->sizes[i]), y;
             g_autofree char *v = NULL;
 
-            if (p->med[i][m] <= 0)
+            if (!(p->med[i][m] > 0)) /* NAN: every run of it failed */
                 continue;
             y = py(lo_dec, hi_dec, p->med[i][m]);
             g_string_append_printf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", x,
@@ -747,7 +748,12 @@ static char *plot_svg(const Plot *p, guint runs, const char *machine)
         GString *pts = g_string_new(NULL);
 
         for (guint i = 0; i < p->n_sizes; i++) {
-            double x = px(p, p->sizes[i]), y = py(lo_dec, hi_dec, MAX(p->precopy[i], 1e-3));
+            double x, y;
+
+            if (!(p->precopy[i] > 0))
+                continue;
+            x = px(p, p->sizes[i]);
+            y = py(lo_dec, hi_dec, p->precopy[i]);
             g_autofree char *v = g_strdup_printf("%.0f", p->precopy[i]);
 
             g_string_append_printf(pts, "%.1f,%.1f ", x, y);
@@ -932,6 +938,8 @@ int main(int argc, char **argv)
     double(*t)[M_LAST][50] = g_malloc0(ns * sizeof(*t));
     double(*pre)[2][50] = g_malloc0(ns * sizeof(*pre));
     double(*left)[50] = g_malloc0(ns * sizeof(*left));
+    guint(*fails)[M_LAST] = g_malloc0(ns * sizeof(*fails));
+    guint any_failed = 0;
 
     printf("side-by-side: %s; the VM's entries beside %u of a neighbour; %d run%s; netcarry's STOP "
            "%u ms after admission returned (hook timeout %u ms); stop-and-copy "
@@ -973,9 +981,13 @@ int main(int argc, char **argv)
                     ok = run_raw(vm, n, &res);
                     break;
                 }
-                if (!ok) {
-                    failed = TRUE;
-                    break;
+                if (!ok) { /* counted and shown; the others still run, the exit status says it */
+                    fails[si][m]++;
+                    t[si][m][r] = pre[si][m == M_CONNTRACKD][r] = NAN;
+                    if (m == M_NETCARRY)
+                        left[si][r] = NAN;
+                    printf("run entries=%u run=%d method=%s failed=1\n", n, r + 1, method_key[m]);
+                    continue;
                 }
                 t[si][m][r] = res.stop_ms;
                 printf("run entries=%u run=%d method=%s stop_to_installed_ms=%.2f", n, r + 1,
@@ -1004,6 +1016,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-side-by-side: FAILED\n");
         return 1;
     }
+    for (guint si = 0; si < ns; si++)
+        for (int m = 0; m < M_LAST; m++)
+            any_failed += fails[si][m];
 
     double(*med)[M_LAST] = g_malloc0(ns * sizeof(*med));
     double(*lo)[M_LAST] = g_malloc0(ns * sizeof(*lo));
@@ -1014,23 +1029,23 @@ int main(int argc, char **argv)
     for (guint si = 0; si < ns; si++) {
         guint n = g_array_index(sizes, guint, si);
 
-        pre_med[si] = nc_bench_median(pre[si][0], runs);
-        for (int m = 0; m < M_LAST; m++) {
-            med[si][m] = nc_bench_median(t[si][m], runs); /* sorts: [0] min, [runs-1] max */
-            lo[si][m] = t[si][m][0];
-            hi[si][m] = t[si][m][runs - 1];
-        }
+        pre_med[si] = nc_bench_median_finite(pre[si][0], runs, NULL, NULL);
+        for (int m = 0; m < M_LAST; m++)
+            med[si][m] = nc_bench_median_finite(t[si][m], runs, &lo[si][m], &hi[si][m]);
         printf("summary entries=%u netcarry_ms=%.2f conntrackd_ms=%.2f stop_and_copy_ms=%.2f "
                "raw_create_ms=%.2f netcarry_per_conntrackd=%.3g netcarry_per_stop_and_copy=%.3g "
                "netcarry_per_raw=%.3g conntrackd_per_raw=%.3g stop_and_copy_per_raw=%.3g "
                "netcarry_precopy_ms=%.1f netcarry_precopy_pct_of_raw_rate=%.0f "
-               "netcarry_left_for_stop=%.0f conntrackd_sync_ms=%.1f\n",
+               "netcarry_left_for_stop=%.0f conntrackd_sync_ms=%.1f netcarry_failed=%u "
+               "conntrackd_failed=%u stop_and_copy_failed=%u raw_create_failed=%u\n",
                n, med[si][M_NETCARRY], med[si][M_CONNTRACKD], med[si][M_STOP_COPY], med[si][M_RAW],
                med[si][M_NETCARRY] / med[si][M_CONNTRACKD],
                med[si][M_NETCARRY] / med[si][M_STOP_COPY], med[si][M_NETCARRY] / med[si][M_RAW],
                med[si][M_CONNTRACKD] / med[si][M_RAW], med[si][M_STOP_COPY] / med[si][M_RAW],
-               pre_med[si], 100.0 * med[si][M_RAW] / pre_med[si], nc_bench_median(left[si], runs),
-               nc_bench_median(pre[si][1], runs));
+               pre_med[si], 100.0 * med[si][M_RAW] / pre_med[si],
+               nc_bench_median_finite(left[si], runs, NULL, NULL),
+               nc_bench_median_finite(pre[si][1], runs, NULL, NULL), fails[si][M_NETCARRY],
+               fails[si][M_CONNTRACKD], fails[si][M_STOP_COPY], fails[si][M_RAW]);
     }
     printf("\nSTOP -> installed, ms (median of %d; x raw: times the kernel's raw batched create "
            "of the same entries)\n",
@@ -1052,6 +1067,20 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("plot=%s\n", abs);
+    }
+    g_free(fails);
+    if (any_failed) {
+        fprintf(stderr,
+                "bench-side-by-side: FAILED: %u measurement%s did not install everything "
+                "(\"failed=1\" above)\n",
+                any_failed, any_failed == 1 ? "" : "s");
+        g_free(t);
+        g_free(pre);
+        g_free(left);
+        g_free(med);
+        g_free(lo);
+        g_free(hi);
+        return 1;
     }
     g_free(t);
     g_free(pre);

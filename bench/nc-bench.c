@@ -1,6 +1,7 @@
 /* nc-bench.c - what the kernel benchmarks share (see nc-bench.h) */
 #include "nc-bench.h"
 
+#include <math.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -191,10 +192,31 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+double nc_bench_median_finite(const double *v, int n, double *lo, double *hi)
+{
+    g_autofree double *ok = g_new(double, MAX(n, 1));
+    int k = 0;
+
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            ok[k++] = v[i];
+    if (lo)
+        *lo = k ? ok[0] : 0;
+    if (hi)
+        *hi = k ? ok[0] : 0;
+    if (k == 0)
+        return NAN;
+    qsort(ok, k, sizeof(*ok), cmp_double);
+    if (lo)
+        *lo = ok[0];
+    if (hi)
+        *hi = ok[k - 1];
+    return ok[k / 2];
+}
+
 double nc_bench_median(double *v, int n)
 {
-    qsort(v, n, sizeof(*v), cmp_double);
-    return v[n / 2];
+    return nc_bench_median_finite(v, n, NULL, NULL);
 }
 
 double nc_bench_now(void)

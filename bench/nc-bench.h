@@ -41,8 +41,12 @@ void nc_bench_tcp_entry(NcCtEntry *e, const guint8 src[4], const guint8 dst[4], 
  * family, with NLM_F_REQUEST | @flags and a fresh sequence number, which it returns. */
 guint32 nc_bench_put_request(char *buf, guint8 msg_type, guint16 flags);
 
-/* The median of @n values (sorts @v). */
+/* The median of @n values. */
 double nc_bench_median(double *v, int n);
+
+/* The median of @v's finite values (a failed measurement is NAN), their least and greatest in @lo
+ * and @hi (may be NULL); NAN (and 0, 0) when there is none. */
+double nc_bench_median_finite(const double *v, int n, double *lo, double *hi);
 
 /* The monotonic clock, in seconds. */
 double nc_bench_now(void);
