@@ -313,6 +313,7 @@ typedef struct {
                          * install */
     gint64 left;        /* netcarry: entries sent after the STOP (the report's changed-at-stop) */
     gboolean converged_before_stop; /* netcarry: the destination held N before the STOP */
+    gint64 missing; /* netcarry: of the N, not installed on the destination at the STOP */
 } Result;
 
 static gboolean run_netcarry(guint n, Result *res)
@@ -363,6 +364,7 @@ static gboolean run_netcarry(guint n, Result *res)
     }
     res->precopy_ms = converged_at > 0 ? (converged_at - t0) * 1e3 : -1;
 
+    res->missing = (gint64)n - MAX(nc_bench_ct_count(nl_dst), 0); /* not yet there at the STOP */
     t_stop = g_get_real_time();
     feed(ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, t_stop);
     nc_carry_engine_source_stopped(src, UUID, t_stop);
@@ -938,6 +940,7 @@ int main(int argc, char **argv)
     double(*t)[M_LAST][50] = g_malloc0(ns * sizeof(*t));
     double(*pre)[2][50] = g_malloc0(ns * sizeof(*pre));
     double(*left)[50] = g_malloc0(ns * sizeof(*left));
+    double(*miss)[50] = g_malloc0(ns * sizeof(*miss));
     guint(*fails)[M_LAST] = g_malloc0(ns * sizeof(*fails));
     guint any_failed = 0;
 
@@ -963,7 +966,7 @@ int main(int argc, char **argv)
             }
             for (int k = 0; k < M_LAST && !failed; k++) {
                 Method m = (Method)((k + r + si) % M_LAST);
-                Result res = {0, NAN, {NAN, NAN}, -1, FALSE};
+                Result res = {0, NAN, {NAN, NAN}, -1, FALSE, -1};
                 gboolean ok;
 
                 nc_bench_raw_flush(nl_dst);
@@ -985,7 +988,7 @@ int main(int argc, char **argv)
                     fails[si][m]++;
                     t[si][m][r] = pre[si][m == M_CONNTRACKD][r] = NAN;
                     if (m == M_NETCARRY)
-                        left[si][r] = NAN;
+                        left[si][r] = miss[si][r] = NAN;
                     printf("run entries=%u run=%d method=%s failed=1\n", n, r + 1, method_key[m]);
                     continue;
                 }
@@ -995,10 +998,12 @@ int main(int argc, char **argv)
                 if (m == M_NETCARRY) {
                     pre[si][0][r] = res.precopy_ms;
                     left[si][r] = res.left;
+                    miss[si][r] = res.missing;
                     printf(" precopy_converged_ms=%.1f converged_before_stop=%d admission_ms=%.1f "
-                           "stop_to_sealed_ms=%.2f left_for_stop=%" G_GINT64_FORMAT,
+                           "stop_to_sealed_ms=%.2f left_for_stop=%" G_GINT64_FORMAT
+                           " missing_at_stop=%" G_GINT64_FORMAT,
                            res.precopy_ms, res.converged_before_stop, res.extra_ms[1],
-                           res.extra_ms[0], res.left);
+                           res.extra_ms[0], res.left, res.missing);
                 } else if (m == M_CONNTRACKD) {
                     pre[si][1][r] = res.precopy_ms;
                     printf(" sync_converged_ms=%.1f commit_command_ms=%.2f", res.precopy_ms,
@@ -1036,7 +1041,8 @@ int main(int argc, char **argv)
                "raw_create_ms=%.2f netcarry_per_conntrackd=%.3g netcarry_per_stop_and_copy=%.3g "
                "netcarry_per_raw=%.3g conntrackd_per_raw=%.3g stop_and_copy_per_raw=%.3g "
                "netcarry_precopy_ms=%.1f netcarry_precopy_pct_of_raw_rate=%.0f "
-               "netcarry_left_for_stop=%.0f conntrackd_sync_ms=%.1f netcarry_failed=%u "
+               "netcarry_left_for_stop=%.0f netcarry_missing_at_stop=%.0f conntrackd_sync_ms=%.1f "
+               "netcarry_failed=%u "
                "conntrackd_failed=%u stop_and_copy_failed=%u raw_create_failed=%u\n",
                n, med[si][M_NETCARRY], med[si][M_CONNTRACKD], med[si][M_STOP_COPY], med[si][M_RAW],
                med[si][M_NETCARRY] / med[si][M_CONNTRACKD],
@@ -1044,6 +1050,7 @@ int main(int argc, char **argv)
                med[si][M_CONNTRACKD] / med[si][M_RAW], med[si][M_STOP_COPY] / med[si][M_RAW],
                pre_med[si], 100.0 * med[si][M_RAW] / pre_med[si],
                nc_bench_median_finite(left[si], runs, NULL, NULL),
+               nc_bench_median_finite(miss[si], runs, NULL, NULL),
                nc_bench_median_finite(pre[si][1], runs, NULL, NULL), fails[si][M_NETCARRY],
                fails[si][M_CONNTRACKD], fails[si][M_STOP_COPY], fails[si][M_RAW]);
     }
@@ -1077,6 +1084,7 @@ int main(int argc, char **argv)
         g_free(t);
         g_free(pre);
         g_free(left);
+        g_free(miss);
         g_free(med);
         g_free(lo);
         g_free(hi);
@@ -1085,6 +1093,7 @@ int main(int argc, char **argv)
     g_free(t);
     g_free(pre);
     g_free(left);
+    g_free(miss);
     g_free(med);
     g_free(lo);
     g_free(hi);
