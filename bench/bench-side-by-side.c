@@ -1076,20 +1076,11 @@ int main(int argc, char **argv)
         printf("plot=%s\n", abs);
     }
     g_free(fails);
-    if (any_failed) {
+    if (any_failed)
         fprintf(stderr,
                 "bench-side-by-side: FAILED: %u measurement%s did not install everything "
                 "(\"failed=1\" above)\n",
                 any_failed, any_failed == 1 ? "" : "s");
-        g_free(t);
-        g_free(pre);
-        g_free(left);
-        g_free(miss);
-        g_free(med);
-        g_free(lo);
-        g_free(hi);
-        return 1;
-    }
     g_free(t);
     g_free(pre);
     g_free(left);
@@ -1097,5 +1088,5 @@ int main(int argc, char **argv)
     g_free(med);
     g_free(lo);
     g_free(hi);
-    return 0;
+    return any_failed ? 1 : 0;
 }
