@@ -3,6 +3,8 @@
 
 #include "drivers/nc-mdb.h"
 
+#include <glib/gstdio.h>
+
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
@@ -151,6 +153,20 @@ gboolean nc_ktest_ns_add(const char *ns, GError **error)
         return FALSE;
     g_snprintf(ns_paths[slot], sizeof(ns_paths[slot]), "/run/netns/%s", ns);
     return TRUE;
+}
+
+void nc_ktest_rm_dir(const char *dir)
+{
+    g_autoptr(GDir) d = dir ? g_dir_open(dir, 0, NULL) : NULL;
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+
+        g_unlink(p);
+    }
+    if (dir)
+        g_rmdir(dir);
 }
 
 void nc_ktest_ns_del(const char *ns)

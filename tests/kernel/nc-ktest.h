@@ -62,6 +62,9 @@ char *nc_ktest_nft_list(const char *ns, const char *what);
  * a signal handler that removes every registered namespace before the process ends. */
 gboolean nc_ktest_ns_add(const char *ns, GError **error);
 
+/* Removes directory @dir and the files in it (no subdirectories); quiet if it is not there. */
+void nc_ktest_rm_dir(const char *dir);
+
 /* Removes namespace @ns; quiet if it is not there. */
 void nc_ktest_ns_del(const char *ns);
 

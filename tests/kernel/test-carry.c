@@ -23,6 +23,7 @@
 #include "drivers/nc-gate.h"
 #include "drivers/nc-mdb.h"
 #include "nc-carry.h"
+#include "nc-kcarry.h"
 #include "nc-ktest.h"
 #include "nc-peer.h"
 #include "util/nc-error.h"
@@ -123,71 +124,6 @@ static gboolean case_mac;     /* make_domain(): an interface with VMMAC */
 /* the guest's interface in the mdb cases, and its tap as libvirt makes it on both hosts */
 #define MDB_GUEST_MAC "52:54:00:10:01:05"
 #define MDB_TAP_MAC "fe:54:00:10:01:05"
-
-/* "ip ARGS" with ARGS split on spaces. */
-static gboolean ip(const char *args, GError **error)
-{
-    return nc_ktest_run(NULL, error, "ip %s", args);
-}
-
-/* ---- the PKI: made once per process ---- */
-
-static char *pki_dir;
-static char *pki_skip; /* why there is none */
-
-static void pki_cleanup(void)
-{
-    g_autoptr(GDir) d = pki_dir ? g_dir_open(pki_dir, 0, NULL) : NULL;
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(pki_dir, name, NULL);
-
-        g_unlink(p);
-    }
-    if (pki_dir)
-        g_rmdir(pki_dir);
-}
-
-static gboolean pki_make(void)
-{
-    const char *root = g_getenv("NETCARRY_SOURCE_ROOT");
-    g_autofree char *script =
-        g_build_filename(root ? root : "..", "tests", "daemon", "make-test-pki.sh", NULL);
-    g_autofree char *out = NULL, *err = NULL;
-    g_autoptr(GError) error = NULL;
-    int status = 0;
-
-    if (pki_dir || pki_skip)
-        return pki_dir != NULL;
-    if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
-        pki_skip = g_strdup("GIO has no TLS backend: apt-get install glib-networking");
-        return FALSE;
-    }
-    pki_dir = g_dir_make_tmp("nc-test-carry-XXXXXX", &error);
-    g_assert_no_error(error);
-    {
-        const char *argv[] = {"/bin/sh", script, pki_dir, NULL};
-
-        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                                   &err, &status, &error));
-    }
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-            pki_skip = g_strdup(g_strstrip(err));
-            pki_cleanup();
-            g_clear_pointer(&pki_dir, g_free);
-            return FALSE;
-        }
-        g_error("make-test-pki.sh failed: %s", err);
-    }
-    return TRUE;
-}
-
-static char *pki(const char *name)
-{
-    return g_strdup_printf("%s/%s.pem", pki_dir, name);
-}
 
 /* ---- entries ---- */
 
@@ -318,34 +254,6 @@ static void spin(guint ms)
 
 /* ---- the engines ---- */
 
-static void set_str(char **field, const char *value)
-{
-    g_free(*field);
-    *field = g_strdup(value);
-}
-
-static NcConfig *make_config(const char *listen, const char *client_cert)
-{
-    NcConfig *c = nc_config_new_default();
-    g_autofree char *ca = pki("ca1"), *scert = pki("server"), *skey = pki("server-key");
-    g_autofree char *ccert = pki(client_cert);
-    g_autofree char *ckey = g_strdup_printf("%s/%s-key.pem", pki_dir, client_cert);
-
-    set_str(&c->listen_address, listen);
-    c->listen_port = 0;
-    set_str(&c->tls_ca_file, ca);
-    set_str(&c->tls_server_cert, scert);
-    set_str(&c->tls_server_key, skey);
-    set_str(&c->tls_client_cert, ccert);
-    set_str(&c->tls_client_key, ckey);
-    c->gate_mode = NC_GATE_MODE_GATE;
-    c->cleanup_source = TRUE;
-    c->peer_connect_timeout_ms = 2000;
-    c->seal_timeout_ms = 2000;
-    c->authenticate_timeout_ms = 600; /* short: the holders' cases wait it out */
-    return c;
-}
-
 static void on_report(const char *uuid, const NcReport *report, gpointer data)
 {
     Fixture *f = data;
@@ -410,7 +318,7 @@ static NcCarryEngine *make_engine(Fixture *f, const char *ns, NcConfig *cfg, NcP
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *cmd = NULL;
+    const char *pki_skip = NULL;
 
     f->cd = data;
     f->migrating = TRUE;
@@ -424,7 +332,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
     }
-    if (!pki_make()) {
+    if (!nc_kcarry_pki_make(&pki_skip)) {
         g_test_skip(pki_skip);
         return;
     }
@@ -439,25 +347,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->ready = TRUE;
     g_assert_true(nc_ktest_ns_add(f->ns_dst, &error));
     /* the peer link: a veth between the two "hosts" */
-    cmd = g_strdup_printf("-n %s link add nc0 type veth peer name nc0 netns %s", f->ns_src,
-                          f->ns_dst);
-    if (!ip(cmd, &error)) {
+    if (!nc_kcarry_link(f->ns_src, SRC_IP, f->ns_dst, DST_IP, &error)) {
         g_autofree char *msg = g_strdup_printf("cannot create a veth: %s", error->message);
         g_test_skip(msg);
         return;
-    }
-    {
-        const char *ns[2] = {f->ns_src, f->ns_dst};
-        const char *ips[2] = {SRC_IP, DST_IP};
-
-        for (guint i = 0; i < 2; i++) {
-            g_autofree char *lo = g_strdup_printf("-n %s link set lo up", ns[i]);
-            g_autofree char *up = g_strdup_printf("-n %s link set nc0 up", ns[i]);
-            g_autofree char *ad = g_strdup_printf("-n %s addr add %s/24 dev nc0", ns[i], ips[i]);
-
-            g_assert_true(ip(lo, &error) && ip(up, &error) && ip(ad, &error));
-            g_assert_no_error(error);
-        }
     }
     {
         g_autoptr(NcCt) probe = nc_ct_open(f->ns_src, &error);
@@ -468,8 +361,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
             return;
         }
     }
-    f->cfg_src = make_config(SRC_IP, f->cd->src_cert);
-    f->cfg_dst = make_config(DST_IP, "client");
+    f->cfg_src = nc_kcarry_config(SRC_IP, f->cd->src_cert);
+    f->cfg_dst = nc_kcarry_config(DST_IP, "client");
     f->cfg_src->admission = f->cfg_dst->admission = f->cd->admission;
     if (f->cd->idle_ms) /* admission's bound is 90 % of the hook's: room for a slow first copy */
         f->cfg_dst->hook_timeout_ms = 3 * f->cd->idle_ms;
@@ -2214,8 +2107,6 @@ int main(int argc, char **argv)
     ADD("/carry/gate/renewed-while-carrying-lapses-when-hung", test_gate_renewed, &case_default);
     ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
     rc = g_test_run();
-    pki_cleanup();
-    g_free(pki_dir);
-    g_free(pki_skip);
+    nc_kcarry_pki_cleanup();
     return rc;
 }
