@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "drivers/nc-ct.h"
+#include "nc-bench.h"
 #include "util/nc-netns.h"
 
 #define ROUNDS 5
-#define CHUNK (128 * 1024) /* as nc-ct.c: bytes per sendmsg() */
 #define VM_ENTRIES 100
 
 static char ns_name[64];
@@ -39,111 +39,12 @@ static NcCtEntry *make_entries(guint n)
     NcCtEntry *e = g_new0(NcCtEntry, n);
 
     for (guint i = 0; i < n; i++) {
-        NcCtTuple *o = &e[i].orig, *r = &e[i].reply;
-        o->src.family = o->dst.family = AF_INET;
-        if (i < VM_ENTRIES) {
-            memcpy(o->src.bytes, (guint8[]){172, 16, 0, 5}, 4);
-        } else {
-            memcpy(o->src.bytes, (guint8[]){10, (i >> 16) & 255, (i >> 8) & 255, i & 255}, 4);
-        }
-        memcpy(o->dst.bytes, (guint8[]){192, 0, 2, 1}, 4);
-        o->proto = IPPROTO_TCP;
-        o->sport = 20000 + (i % 40000);
-        o->dport = 80;
-        r->src = o->dst;
-        r->dst = o->src;
-        r->proto = IPPROTO_TCP;
-        r->sport = o->dport;
-        r->dport = o->sport;
-        e[i].status = IPS_ASSURED | IPS_SEEN_REPLY | IPS_CONFIRMED;
-        e[i].timeout = 3600;
-        e[i].has_tcp = TRUE;
-        e[i].tcp_state = TCP_CONNTRACK_ESTABLISHED;
-        e[i].tcp_wscale[0] = e[i].tcp_wscale[1] = 7;
-        e[i].tcp_flags[0] = e[i].tcp_flags[1] =
-            IP_CT_TCP_FLAG_WINDOW_SCALE | IP_CT_TCP_FLAG_SACK_PERM;
+        guint8 vm[4] = {172, 16, 0, 5}, other[4] = {10, (i >> 16) & 255, (i >> 8) & 255, i & 255};
+
+        nc_bench_tcp_entry(&e[i], i < VM_ENTRIES ? vm : other, (guint8[]){192, 0, 2, 1},
+                           20000 + (i % 40000));
     }
     return e;
-}
-
-typedef struct {
-    GPtrArray *chunks; /* GBytes, each one sendmsg() */
-} RawBatch;
-
-/* Prebuilt messages: same encoder, flags and chunking as nc_ct_install(); ACK on the last. */
-static RawBatch raw_prepare(const NcCtEntry *e, guint n, guint32 seq0)
-{
-    RawBatch b = {g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref)};
-    g_autofree char *buf = g_malloc(CHUNK + NC_CT_MSG_MAX);
-    gsize off = 0;
-
-    for (guint i = 0; i < n; i++) {
-        off += nc_ct_msg_put_new(buf + off, &e[i], seq0 + i,
-                                 NLM_F_CREATE | NLM_F_EXCL | (i == n - 1 ? NLM_F_ACK : 0));
-        if (i == n - 1 || off + NC_CT_MSG_MAX > CHUNK) {
-            g_ptr_array_add(b.chunks, g_bytes_new(buf, off));
-            off = 0;
-        }
-    }
-    return b;
-}
-
-/* Waits for the answer to @seq; counts error answers on the way. */
-static int raw_wait(struct mnl_socket *nl, guint32 seq)
-{
-    char buf[16384];
-    int errors = 0;
-
-    for (;;) {
-        struct pollfd p = {.fd = mnl_socket_get_fd(nl), .events = POLLIN};
-        if (poll(&p, 1, 10000) <= 0) {
-            fprintf(stderr, "bench: no answer from the kernel within 10 s\n");
-            exit(2);
-        }
-        int n = (int)recv(p.fd, buf, sizeof(buf), 0);
-        if (n < 0)
-            continue;
-        for (const struct nlmsghdr *nlh = (void *)buf; mnl_nlmsg_ok(nlh, n);
-             nlh = mnl_nlmsg_next(nlh, &n)) {
-            if (nlh->nlmsg_type != NLMSG_ERROR)
-                continue;
-            const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-            if (err->error)
-                errors++;
-            if (nlh->nlmsg_seq == seq)
-                return errors;
-        }
-    }
-}
-
-static int raw_send(struct mnl_socket *nl, RawBatch *b, guint32 last_seq)
-{
-    for (guint i = 0; i < b->chunks->len; i++) {
-        gsize len;
-        const void *data = g_bytes_get_data(g_ptr_array_index(b->chunks, i), &len);
-        if (mnl_socket_sendto(nl, data, len) < 0) {
-            perror("bench: sendto");
-            exit(2);
-        }
-    }
-    return raw_wait(nl, last_seq);
-}
-
-static void raw_flush(struct mnl_socket *nl)
-{
-    char buf[256];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    struct nfgenmsg *nfg;
-    static guint32 seq = 1;
-
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = ++seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = AF_UNSPEC;
-    nfg->version = NFNETLINK_V0;
-    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
-    raw_wait(nl, seq);
 }
 
 static int count_cb(const struct nlmsghdr *nlh, void *data)
@@ -157,41 +58,16 @@ static guint raw_dump_all(struct mnl_socket *nl)
 {
     char req[256];
     g_autofree char *buf = g_malloc(64 * 1024);
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-    struct nfgenmsg *nfg;
+    guint32 seq = nc_bench_put_request(req, IPCTNL_MSG_CT_GET, NLM_F_DUMP);
     guint count = 0;
-    static guint32 seq = 1u << 30;
     int r;
 
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nlh->nlmsg_seq = ++seq;
-    nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = AF_UNSPEC;
-    nfg->version = NFNETLINK_V0;
-    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
+    mnl_socket_sendto(nl, req, ((struct nlmsghdr *)req)->nlmsg_len);
     do {
         ssize_t n = mnl_socket_recvfrom(nl, buf, 64 * 1024);
         r = n < 0 ? -1 : mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), count_cb, &count);
     } while (r > MNL_CB_STOP);
     return count;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    return v[n / 2];
-}
-
-static double now_s(void)
-{
-    return g_get_monotonic_time() / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -219,14 +95,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-ct: %s\n", error->message);
         return 1;
     }
-    int fd = nc_netns_socket(ns_name, AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER, &error);
-    struct mnl_socket *nl = fd >= 0 ? mnl_socket_fdopen(fd) : NULL;
-    int rcv = 16 * 1024 * 1024;
-    if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        fprintf(stderr, "bench-ct: raw socket: %s\n", error ? error->message : "bind failed");
+    struct mnl_socket *nl = nc_bench_raw_open(ns_name, &error);
+    if (!nl) {
+        fprintf(stderr, "bench-ct: raw socket: %s\n", error->message);
         return 1;
     }
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
 
     printf("conntrack install, entries/s, median of %d alternating rounds (flush between)\n",
            ROUNDS);
@@ -239,21 +112,21 @@ int main(int argc, char **argv)
         for (int r = 0; r < ROUNDS; r++) {
             for (int k = 0; k < 2; k++) {
                 gboolean driver_turn = (k == 0) == (r % 2 == 1);
-                raw_flush(nl);
+                nc_bench_raw_flush(nl);
                 if (driver_turn) {
-                    double t0 = now_s();
+                    double t0 = nc_bench_now();
                     if (!nc_ct_install(ct, e, n, NULL, &error)) {
                         fprintf(stderr, "bench-ct: nc_ct_install: %s\n", error->message);
                         return 1;
                     }
-                    drv[r] = n / (now_s() - t0);
+                    drv[r] = n / (nc_bench_now() - t0);
                 } else {
                     guint32 seq0 = 0x10000000u + r * 0x200000u + s * 0x1000000u;
-                    RawBatch b = raw_prepare(e, n, seq0);
-                    double t0 = now_s();
-                    int errors = raw_send(nl, &b, seq0 + n - 1);
-                    raw[r] = n / (now_s() - t0);
-                    g_ptr_array_unref(b.chunks);
+                    NcBenchBatch b = nc_bench_batch_prepare(e, n, seq0);
+                    double t0 = nc_bench_now();
+                    int errors = nc_bench_batch_send(nl, &b);
+                    raw[r] = n / (nc_bench_now() - t0);
+                    nc_bench_batch_clear(&b);
                     if (errors) {
                         fprintf(stderr, "bench-ct: raw install: %d errors\n", errors);
                         return 1;
@@ -261,7 +134,7 @@ int main(int argc, char **argv)
                 }
             }
         }
-        double mr = median(raw, ROUNDS), md = median(drv, ROUNDS);
+        double mr = nc_bench_median(raw, ROUNDS), md = nc_bench_median(drv, ROUNDS);
         printf("%-10u %14.0f %14.0f %7.0f%%\n", n, mr, md, 100.0 * md / mr);
         fflush(stdout);
     }
@@ -275,32 +148,32 @@ int main(int argc, char **argv)
         guint got = 0, all = 0;
 
         g_array_append_val(sel.addresses, e[0].orig.src);
-        raw_flush(nl);
+        nc_bench_raw_flush(nl);
         if (!nc_ct_install(ct, e, n, NULL, &error)) {
             fprintf(stderr, "bench-ct: %s\n", error->message);
             return 1;
         }
         for (int r = 0; r < ROUNDS; r++) {
             g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-            double t0 = now_s();
+            double t0 = nc_bench_now();
             if (!nc_ct_capture(ct, &sel, out, &error)) {
                 fprintf(stderr, "bench-ct: %s\n", error->message);
                 return 1;
             }
-            tc[r] = now_s() - t0;
+            tc[r] = nc_bench_now() - t0;
             got = out->len;
-            t0 = now_s();
+            t0 = nc_bench_now();
             all = raw_dump_all(nl);
-            td[r] = now_s() - t0;
+            td[r] = nc_bench_now() - t0;
         }
         printf("\ncapture out of %u entries, median of %d rounds\n", n, ROUNDS);
         printf("%-40s %10s %10s\n", "", "entries", "seconds");
         printf("%-40s %10u %10.4f\n", "nc_ct_capture (CTA_FILTER, 2 dumps)", got,
-               median(tc, ROUNDS));
+               nc_bench_median(tc, ROUNDS));
         printf("%-40s %10u %10.4f\n", "raw unfiltered dump of the whole table", all,
-               median(td, ROUNDS));
+               nc_bench_median(td, ROUNDS));
         g_array_unref(sel.addresses);
-        raw_flush(nl);
+        nc_bench_raw_flush(nl);
         if (got != VM_ENTRIES) {
             fprintf(stderr, "bench-ct: capture returned %u entries, expected %u\n", got,
                     VM_ENTRIES);

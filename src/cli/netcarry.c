@@ -38,6 +38,7 @@
 typedef struct {
     char *netns;
     char **addresses;
+    char **macs;
     char *zone;
     char *mark;
     char *output;
@@ -52,6 +53,7 @@ static void nc_cli_options_clear(NcCliOptions *o)
 {
     g_free(o->netns);
     g_strfreev(o->addresses);
+    g_strfreev(o->macs);
     g_free(o->zone);
     g_free(o->mark);
     g_free(o->output);
@@ -192,7 +194,9 @@ static gboolean nc_cli_parse_args(const char *command, const char *params, const
 
 /* ---- the classes ---- */
 
-/* Every class the CLI knows, in the bundle's order: conntrack, then the registry's. */
+/* Every class the CLI knows, in the bundle's order: conntrack, then the registry's. The checked
+ * classes (static policy) are compared at a migration's admission and have nothing to capture
+ * into a bundle. */
 static GPtrArray *nc_cli_classes(void)
 {
     GPtrArray *list = g_ptr_array_new();
@@ -201,7 +205,8 @@ static GPtrArray *nc_cli_classes(void)
 
     g_ptr_array_add(list, (gpointer)&nc_ct_state_driver);
     for (guint i = 0; i < n; i++)
-        g_ptr_array_add(list, (gpointer)drivers[i]);
+        if (!drivers[i]->checked)
+            g_ptr_array_add(list, (gpointer)drivers[i]);
     return list;
 }
 
@@ -361,6 +366,8 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
     GOptionEntry entries[] = {
         NC_OPT_NETNS(o),
         NC_OPT_SELECTOR(o),
+        {"mac", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.macs,
+         "A MAC address of the VM, for its anti-spoofing set elements (repeat for more)", "MAC"},
         {"object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.objects,
          "A named counter or quota of the VM (repeat for more)", "FAMILY/TABLE/NAME"},
         {"port", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ports,
@@ -403,6 +410,18 @@ static gboolean nc_cmd_capture(int argc, char **argv, GError **error)
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG, "--uuid '%s' is not a UUID",
                     o.domain_uuid);
         return FALSE;
+    }
+    for (char **m = o.macs; m && *m; m++) {
+        guint8 mac[6];
+
+        if (!nc_mac_parse(*m, mac)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "--mac: '%s' is not a MAC address (six hexadecimal bytes separated by "
+                        "colons, e.g. 52:54:00:ab:cd:01)",
+                        *m);
+            return FALSE;
+        }
+        g_array_append_vals(bundle->macs, mac, 1);
     }
     for (char **ref = o.objects; ref && *ref; ref++) {
         g_autoptr(GError) local = NULL;

@@ -652,6 +652,13 @@ char *nc_bundle_format(const NcBundle *bundle)
         nc_append_hex(s, bundle->mark);
         g_string_append(s, "</mark>\n");
     }
+    for (guint i = 0; bundle->macs && i < bundle->macs->len; i++) {
+        g_autofree char *mac = nc_mac_to_string((const guint8 *)bundle->macs->data + 6 * i);
+
+        g_string_append(s, "    <mac>");
+        g_string_append(s, mac);
+        g_string_append(s, "</mac>\n");
+    }
     for (guint i = 0; i < bundle->objects->len; i++) {
         const NcObjectRef *ref = g_ptr_array_index(bundle->objects, i);
 
@@ -792,6 +799,7 @@ NcOwner *nc_bundle_owner(const NcBundle *bundle)
     NcOwner *owner = nc_owner_new();
 
     g_array_append_vals(owner->addresses, bundle->addresses->data, bundle->addresses->len);
+    g_array_append_vals(owner->macs, bundle->macs->data, bundle->macs->len);
     owner->has_zone = bundle->has_zone;
     owner->zone = bundle->zone;
     owner->has_mark = bundle->has_mark;
@@ -829,6 +837,7 @@ NcBundle *nc_bundle_new(void)
 
     bundle->phase = NC_CAPTURE_MANUAL;
     bundle->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
+    bundle->macs = g_array_new(FALSE, TRUE, 6);
     bundle->conntrack = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));
     bundle->version = NC_BUNDLE_VERSION;
     bundle->has_conntrack = TRUE;
@@ -847,6 +856,7 @@ void nc_bundle_free(NcBundle *bundle)
     g_free(bundle->host);
     if (bundle->addresses)
         g_array_unref(bundle->addresses);
+    g_clear_pointer(&bundle->macs, g_array_unref);
     if (bundle->conntrack)
         g_array_unref(bundle->conntrack);
     g_clear_pointer(&bundle->objects, g_ptr_array_unref);
@@ -1366,6 +1376,17 @@ static gboolean nc_read_capture(NcReader *r, xmlNode *node, NcBundle *b)
             goto out;
         b->has_mark = TRUE;
         b->mark = (guint32)v;
+        c = nc_next_elem(c->next);
+    }
+    while (nc_elem_is(c, "mac")) {
+        g_autofree char *text = nc_elem_text(c);
+        guint8 mac[6];
+
+        if (!text || !nc_mac_parse(text, mac)) {
+            nc_reader_fail(r, c, "'%s' is not a MAC address (52:54:00:ab:cd:01)", text ? text : "");
+            goto out;
+        }
+        g_array_append_vals(b->macs, mac, 1);
         c = nc_next_elem(c->next);
     }
     while (nc_elem_is(c, "object")) {

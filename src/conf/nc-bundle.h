@@ -105,6 +105,8 @@ typedef struct {
  * @zone:         if @has_zone, capture was restricted to this conntrack zone
  * @mark:         if @has_mark, capture was restricted to this connmark
  * @addresses:    (element-type NcAddr): the addresses that selected the entries
+ * @macs:         (element-type guint8[6]): the VM's MAC addresses (format 2; may be
+ *                empty): with @addresses, what decides which set elements are the VM's
  * @version:      the format it was read from (NC_BUNDLE_VERSION for a new bundle)
  * @objects:      (element-type NcObjectRef): the named objects asked for (--object; format 2)
  * @has_conntrack: whether the conntrack class was captured (a format-1 bundle always has it)
@@ -130,6 +132,7 @@ typedef struct {
     gboolean has_mark;
     guint32 mark;
     GArray *addresses;
+    GArray *macs;
     guint version;
     GPtrArray *objects;
     gboolean has_conntrack;
@@ -156,7 +159,7 @@ gboolean nc_bundle_has_class(const NcBundle *bundle, const char *class_name);
 NcItemSet *nc_bundle_class_items(const NcBundle *bundle, const NcClassOps *ops, GError **error);
 void nc_bundle_take_class_items(NcBundle *bundle, NcItemSet *items);
 
-/* The domain as the bundle describes it: its addresses, zone, mark and named objects.
+/* The domain as the bundle describes it: its addresses, MACs, zone, mark and named objects.
  * (transfer full) */
 NcOwner *nc_bundle_owner(const NcBundle *bundle);
 

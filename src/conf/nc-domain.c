@@ -85,6 +85,7 @@ NcProfile *nc_profile_new(void)
 
     p->addresses = g_array_new(FALSE, TRUE, sizeof(NcAddr));
     p->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
+    p->chains = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     p->learn = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     return p;
 }
@@ -108,6 +109,11 @@ NcProfile *nc_profile_copy(const NcProfile *profile)
 
         g_ptr_array_add(p->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
+    for (guint i = 0; i < profile->chains->len; i++) {
+        const NcObjectRef *r = profile->chains->pdata[i];
+
+        g_ptr_array_add(p->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
+    }
     return p;
 }
 
@@ -120,6 +126,8 @@ void nc_profile_free(NcProfile *profile)
     nc_rendezvous_free(profile->rendezvous);
     if (profile->objects)
         g_ptr_array_unref(profile->objects);
+    if (profile->chains)
+        g_ptr_array_unref(profile->chains);
     if (profile->learn)
         g_array_unref(profile->learn);
     g_free(profile);
@@ -135,6 +143,7 @@ void nc_domain_iface_free(NcDomainIface *iface)
     g_free(iface->source_bridge);
     g_free(iface->source_network);
     g_free(iface->filter);
+    g_free(iface->vlan);
     g_free(iface->learning);
     if (iface->filter_ips)
         g_array_unref(iface->filter_ips);
@@ -262,7 +271,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         if (!nc_in_ns(c, NC_PROFILE_NS)) {
             nc_fail_at(error, name, c,
                        "unknown element (expected address, zone, mark, "
-                       "rendezvous, object, learn in %s)",
+                       "rendezvous, object, chain, learn in %s)",
                        NC_PROFILE_NS);
             return NULL;
         }
@@ -320,6 +329,19 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
             g_ptr_array_add(p->objects, nc_object_ref_new(family, table, oname, type));
             continue;
         }
+        if (strcmp(elem, "chain") == 0) {
+            g_autofree char *family = nc_prop(c, "family");
+            g_autofree char *table = nc_prop(c, "table");
+            g_autofree char *cname = nc_prop(c, "name");
+
+            /* a per-VM static chain: checked at admission, never carried (nc-policy.h) */
+            if (!family || !table || !cname || !*family || !*table || !*cname) {
+                nc_fail_at(error, name, c, "family, table and name are required");
+                return NULL;
+            }
+            g_ptr_array_add(p->chains, nc_object_ref_new(family, table, cname, "chain"));
+            continue;
+        }
         if (strcmp(elem, "learn") == 0) {
             g_autofree char *prefix = nc_prop(c, "prefix");
             g_autoptr(GError) perr = NULL;
@@ -358,7 +380,7 @@ static NcProfile *nc_profile_read(const xmlNode *node, const char *name, GError 
         } else {
             nc_fail_at(error, name, c,
                        "unknown element (expected address, zone, mark, rendezvous, object, "
-                       "learn)");
+                       "chain, learn)");
             return NULL;
         }
     }
@@ -434,7 +456,8 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
     g_autofree char *pfx = prefix ? g_strconcat(prefix, ":", NULL) : g_strdup("");
     g_autofree char *inner = g_strconcat("\n", indent, "  <", pfx, NULL);
     gboolean empty = !profile->addresses->len && !profile->has_zone && !profile->has_mark &&
-                     !profile->rendezvous && !profile->objects->len && !profile->learn->len;
+                     !profile->rendezvous && !profile->objects->len && !profile->chains->len &&
+                     !profile->learn->len;
 
     g_string_append_printf(s, "%sprofile xmlns%s%s=\"" NC_PROFILE_NS "\"%s>", pfx,
                            prefix ? ":" : "", prefix ? prefix : "", empty ? "/" : "");
@@ -481,6 +504,17 @@ static char *nc_profile_format_full(const NcProfile *profile, const char *prefix
             g_string_append(s, "\" type=\"");
             nc_xml_append_escaped(s, r->type);
         }
+        g_string_append(s, "\" name=\"");
+        nc_xml_append_escaped(s, r->name);
+        g_string_append(s, "\"/>");
+    }
+    for (guint i = 0; i < profile->chains->len; i++) {
+        const NcObjectRef *r = profile->chains->pdata[i];
+
+        g_string_append_printf(s, "%schain family=\"", inner);
+        nc_xml_append_escaped(s, r->family);
+        g_string_append(s, "\" table=\"");
+        nc_xml_append_escaped(s, r->table);
         g_string_append(s, "\" name=\"");
         nc_xml_append_escaped(s, r->name);
         g_string_append(s, "\"/>");
@@ -547,6 +581,21 @@ static NcDomainIface *nc_read_iface(const xmlNode *node, const char *name, const
         iface->source_bridge = nc_prop(c, "bridge");
         iface->source_network = nc_prop(c, "network");
     }
+    if ((c = nc_child(node, NULL, "vlan"))) {
+        g_autoptr(GString) tags = g_string_new(NULL);
+
+        /* what the host must apply: each <tag id=> (checked at admission, nc-policy.h) */
+        for (xmlNode *t = c->children; t; t = t->next) {
+            g_autofree char *id = NULL;
+
+            if (t->type != XML_ELEMENT_NODE || strcmp((const char *)t->name, "tag") != 0)
+                continue;
+            id = nc_prop(t, "id");
+            g_string_append_printf(tags, "%s%s", tags->len ? "," : "", id ? id : "?");
+        }
+        iface->vlan = g_strdup(tags->len ? tags->str : "?");
+    }
+    iface->bandwidth = nc_child(node, NULL, "bandwidth") != NULL;
     if ((c = nc_child(node, NULL, "filterref"))) {
         iface->filter = nc_prop(c, "filter");
         for (xmlNode *p = c->children; p; p = p->next) {
@@ -1060,6 +1109,7 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
     g_array_append_vals(o->addresses, addrs->data, addrs->len);
     for (guint i = 0; domain->interfaces && i < domain->interfaces->len; i++) {
         const NcDomainIface *iface = domain->interfaces->pdata[i];
+        NcOwnerPort *port;
         guint8 mac[6];
 
         if (!iface->mac)
@@ -1079,6 +1129,12 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
          * (type='network') is the one each host's libvirt gives it, known once the tap is */
         nc_owner_add_port(o, mac, NULL,
                           g_strcmp0(iface->type, "bridge") == 0 ? iface->source_bridge : NULL);
+        /* what it needs of the host, checked at admission (src/conf/nc-policy.h) */
+        port = o->ports->pdata[o->ports->len - 1];
+        port->network = g_strdup(iface->source_network);
+        port->filter = g_strdup(iface->filter);
+        port->vlan = g_strdup(iface->vlan);
+        port->bandwidth = iface->bandwidth;
     }
     o->uuid = g_strdup(domain->uuid);
     if (domain->profile) {
@@ -1088,6 +1144,11 @@ NcOwner *nc_domain_owner(const NcDomain *domain, GError **error)
             const NcObjectRef *r = p->objects->pdata[i];
 
             g_ptr_array_add(o->objects, nc_object_ref_new(r->family, r->table, r->name, r->type));
+        }
+        for (guint i = 0; i < p->chains->len; i++) {
+            const NcObjectRef *r = p->chains->pdata[i];
+
+            g_ptr_array_add(o->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
         }
         o->has_zone = p->has_zone;
         o->zone = p->zone;

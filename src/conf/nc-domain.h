@@ -76,6 +76,7 @@ typedef struct {
     guint32 mark;
     NcRendezvous *rendezvous;
     GPtrArray *objects;
+    GPtrArray *chains;
     GArray *learn;
 } NcProfile;
 
@@ -99,6 +100,8 @@ typedef struct {
     char *source_network;
     char *filter;
     GArray *filter_ips;
+    char *vlan;
+    gboolean bandwidth;
     char *learning;
 } NcDomainIface;
 

@@ -130,19 +130,12 @@ guint nc_nft_type_fields(guint32 type)
 }
 
 /* Does the field of type @t at @p (@len bytes) hold one of @owner's addresses or its MAC? */
-static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8 *p, guint len,
-                                   char **what)
+static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8 *p, guint len)
 {
     NcAddr a = {0};
 
-    if (t == NC_NFT_TYPE_ETHERADDR && len >= 6) {
-        if (!nc_owner_has_mac(owner, p))
-            return FALSE;
-        if (what)
-            *what = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
-                                    p[5]);
-        return TRUE;
-    }
+    if (t == NC_NFT_TYPE_ETHERADDR && len >= 6)
+        return nc_owner_has_mac(owner, p);
     if (t == NC_NFT_TYPE_IPADDR && len >= 4) {
         a.family = AF_INET;
         memcpy(a.bytes, p, 4);
@@ -152,11 +145,7 @@ static gboolean nc_nft_field_owned(const NcOwner *owner, guint32 t, const guint8
     } else {
         return FALSE;
     }
-    if (!nc_owner_has_addr(owner, &a))
-        return FALSE;
-    if (what)
-        *what = nc_addr_to_string(&a);
-    return TRUE;
+    return nc_owner_has_addr(owner, &a);
 }
 
 /* Calls @fn on each field of @elem's key, then of its data; stops when @fn returns TRUE. */
@@ -205,16 +194,80 @@ static gboolean nc_nft_elem_fields(const NcNftSetElem *e, NcNftFieldFunc fn, gpo
     return nc_nft_fields(e, k, klen, d, dlen, fn, data);
 }
 
+static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint len);
+
+/*
+ * Bindings. An element that holds both an address field and a MAC field binds them: an
+ * anti-spoofing set `ip saddr . ether saddr` lets the MAC send from the address. Such an element
+ * is the domain's only when every address and every MAC in it is the domain's. One foreign field
+ * would let the domain's MAC send from an address that is not its own (`10.0.0.99 . <its MAC>`),
+ * or another MAC send from the domain's address (`<its address> . <another MAC>`): the source's
+ * word cannot grant either, so the destination refuses such an element and the source, which
+ * derives the domain the same way, records it as not carried instead of sending it. Elements
+ * without both kinds (an address pair, a MAC pair, an address and a port) need one field of the
+ * domain's, since the others are the peers it talks to.
+ */
+/* A field of an element, where it lies (no copy: a capture looks at every element of a set) */
+typedef struct {
+    guint32 type;
+    const guint8 *p;
+    guint len;
+} NcNftField;
+
 typedef struct {
     const NcOwner *owner;
-    char *what;
+    NcNftField what;    /* the first of the domain's fields (p NULL: none) */
+    NcNftField foreign; /* the first address or MAC field that is not the domain's */
+    gboolean has_addr;  /* an ipv4_addr or ipv6_addr field */
+    gboolean has_mac;   /* an ether_addr field */
 } NcNftOwnCtx;
 
 static gboolean nc_nft_own_field(guint32 type, const guint8 *p, guint len, gpointer data)
 {
     NcNftOwnCtx *c = data;
+    NcNftField *slot;
 
-    return nc_nft_field_owned(c->owner, type, p, len, &c->what);
+    if (!nc_nft_type_is_owned_kind(type))
+        return FALSE;
+    if (type == NC_NFT_TYPE_ETHERADDR)
+        c->has_mac = TRUE;
+    else
+        c->has_addr = TRUE;
+    slot = nc_nft_field_owned(c->owner, type, p, len) ? &c->what : &c->foreign;
+    if (!slot->p)
+        *slot = (NcNftField){type, p, len};
+    return FALSE; /* every field: a binding needs all of them */
+}
+
+static char *nc_nft_field_text(const NcNftField *f)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    nc_nft_format_field(s, f->type, f->p, f->len);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* Decides from the fields that nc_nft_own_field() saw; @why gets the reason when not owned. */
+static NcNftOwnership nc_nft_own_decide(const NcNftOwnCtx *c, char **why)
+{
+    if (!c->what.p) {
+        if (why)
+            *why = g_strdup("no field of its key or data holds one of the domain's addresses or "
+                            "its MAC");
+        return NC_NFT_OWN_NONE;
+    }
+    if (c->has_addr && c->has_mac && c->foreign.p) {
+        if (why) {
+            g_autofree char *what = nc_nft_field_text(&c->what);
+            g_autofree char *foreign = nc_nft_field_text(&c->foreign);
+
+            *why = g_strdup_printf("it binds the domain's %s to %s, which is not the domain's: "
+                                   "an address . MAC binding is carried only if both are",
+                                   what, foreign);
+        }
+        return NC_NFT_OWN_FOREIGN_BINDING;
+    }
+    return NC_NFT_OWN_YES;
 }
 
 static gboolean nc_nft_any_owned_kind(guint32 type, const guint8 *p, guint len, gpointer data)
@@ -230,44 +283,54 @@ gboolean nc_nft_set_elem_may_hold_owner(const NcNftSetElem *shape)
 }
 
 /**
- * nc_nft_set_owns() - does the element hold one of the owner's addresses or its MAC
+ * nc_nft_set_ownership() - is the element the owner's, not at all, or a binding of the owner's
+ * address or MAC to a foreign one (see "Bindings" above)
+ * @owner: the domain as this host derived it
+ * @e:     the element
+ * @why:   (out) (optional) (transfer full): unless NC_NFT_OWN_YES, why not
+ *
+ * Return: the verdict
+ */
+NcNftOwnership nc_nft_set_ownership(const NcOwner *owner, const NcNftSetElem *e, char **why)
+{
+    NcNftOwnCtx c = {owner};
+
+    nc_nft_elem_fields(e, nc_nft_own_field, &c);
+    return nc_nft_own_decide(&c, why);
+}
+
+/**
+ * nc_nft_set_owns() - is the element the domain's: a field of its key, or of its data for a map,
+ * is one of the owner's addresses or its MAC, and, when it binds an address to a MAC, both are
  * @owner: the domain as this host derived it
  * @item:  an NcNftSetElem
  * @why:   (out) (optional) (transfer full): on FALSE, why not (for a refusal message)
  *
- * Return: TRUE if a field of its key, or of its data for a map, is the owner's
+ * Return: TRUE if it is the owner's
  */
 gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why)
 {
-    const NcNftSetElem *e = item;
-    NcNftOwnCtx c = {owner, NULL};
-    gboolean owned = nc_nft_elem_fields(e, nc_nft_own_field, &c);
-
-    g_free(c.what);
-    if (!owned && why)
-        *why = g_strdup("no field of its key or data holds one of the domain's addresses or "
-                        "its MAC");
-    return owned;
+    return nc_nft_set_ownership(owner, item, why) == NC_NFT_OWN_YES;
 }
 
 /**
- * nc_nft_set_bytes_owned() - nc_nft_set_owns() on a key and data not yet copied into an element
- * (a capture checks every element of a set; only the domain's are kept)
+ * nc_nft_set_bytes_owned() - nc_nft_set_ownership() on a key and data not yet copied into an
+ * element (a capture checks every element of a set; only those that concern the domain are
+ * copied)
  * @owner: the domain
  * @shape: an element of the set with no key or data: its types and field lengths
  * @key, @klen: the key
  * @data, @dlen: a map's data, or NULL
  *
- * Return: TRUE if a field holds one of the owner's addresses or its MAC
+ * Return: the verdict
  */
-gboolean nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape, const guint8 *key,
-                                gsize klen, const guint8 *data, gsize dlen)
+NcNftOwnership nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape,
+                                      const guint8 *key, gsize klen, const guint8 *data, gsize dlen)
 {
-    NcNftOwnCtx c = {owner, NULL};
-    gboolean owned = nc_nft_fields(shape, key, klen, data, dlen, nc_nft_own_field, &c);
+    NcNftOwnCtx c = {owner};
 
-    g_free(c.what);
-    return owned;
+    nc_nft_fields(shape, key, klen, data, dlen, nc_nft_own_field, &c);
+    return nc_nft_own_decide(&c, NULL);
 }
 
 /* ---- class ops ---- */
@@ -416,8 +479,11 @@ static gboolean nc_nft_describe_field(guint32 type, const guint8 *p, guint len, 
         nc_addr_format(&a, buf, sizeof(buf));
         g_string_append(s, buf);
     } else if (type == NC_NFT_TYPE_ETHERADDR) {
-        g_string_append_printf(s, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
-                               p[5]);
+        {
+            g_autofree char *mac = nc_mac_to_string(p);
+
+            g_string_append(s, mac);
+        }
     } else {
         g_string_append(s, "0x");
         for (guint i = 0; i < len; i++)
@@ -551,8 +617,11 @@ static void nc_nft_format_field(GString *s, guint32 type, const guint8 *p, guint
         nc_addr_format(&a, buf, sizeof(buf));
         g_string_append(s, buf);
     } else if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
-        g_string_append_printf(s, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
-                               p[5]);
+        {
+            g_autofree char *mac = nc_mac_to_string(p);
+
+            g_string_append(s, mac);
+        }
     } else if (type == NC_NFT_TYPE_INET_SERVICE && len == 2) {
         g_string_append_printf(s, "%u", (guint)p[0] << 8 | p[1]);
     } else if (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1) {
@@ -575,17 +644,8 @@ static gboolean nc_nft_parse_field(const char *text, guint32 type, guint len, gu
         memcpy(out, a.bytes, len);
         return TRUE;
     }
-    if (type == NC_NFT_TYPE_ETHERADDR && len == 6) {
-        for (guint i = 0; i < 6; i++) {
-            int hi = g_ascii_xdigit_value(text[3 * i]);
-            int lo = hi < 0 ? -1 : g_ascii_xdigit_value(text[3 * i + 1]);
-
-            if (lo < 0 || text[3 * i + 2] != (i < 5 ? ':' : '\0'))
-                return FALSE;
-            out[i] = (guint8)(hi << 4 | lo);
-        }
-        return TRUE;
-    }
+    if (type == NC_NFT_TYPE_ETHERADDR && len == 6)
+        return nc_mac_parse(text, out);
     if ((type == NC_NFT_TYPE_INET_SERVICE && len == 2) ||
         (type == NC_NFT_TYPE_INET_PROTOCOL && len == 1)) {
         if (!g_ascii_string_to_unsigned(text, 10, 0, len == 2 ? G_MAXUINT16 : G_MAXUINT8, &v, NULL))

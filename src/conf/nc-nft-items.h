@@ -62,11 +62,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcNftSetElem, nc_nft_set_elem_free)
 NcNftSetElem *nc_nft_set_elem_copy(const NcNftSetElem *elem);
 
 extern const NcClassOps nc_nft_set_class;
+
+/**
+ * NcNftOwnership - whose an element is (src/conf/nc-nft-items.c, "Bindings")
+ * @NC_NFT_OWN_NONE:            no field is one of the domain's addresses or its MAC
+ * @NC_NFT_OWN_YES:             the domain's
+ * @NC_NFT_OWN_FOREIGN_BINDING: it binds one of the domain's addresses or its MAC to an address
+ *                              or MAC that is not the domain's: never carried
+ */
+typedef enum {
+    NC_NFT_OWN_NONE,
+    NC_NFT_OWN_YES,
+    NC_NFT_OWN_FOREIGN_BINDING,
+} NcNftOwnership;
+
 gboolean nc_nft_set_owns(const NcOwner *owner, gconstpointer item, char **why);
+NcNftOwnership nc_nft_set_ownership(const NcOwner *owner, const NcNftSetElem *e, char **why);
 char *nc_nft_set_describe(gconstpointer item);
 gboolean nc_nft_set_elem_may_hold_owner(const NcNftSetElem *shape);
-gboolean nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape, const guint8 *key,
-                                gsize klen, const guint8 *data, gsize dlen);
+NcNftOwnership nc_nft_set_bytes_owned(const NcOwner *owner, const NcNftSetElem *shape,
+                                      const guint8 *key, gsize klen, const guint8 *data,
+                                      gsize dlen);
 
 /* a key or a map's data in the bundle's readable form (nft's: fields joined by " . ") */
 char *nc_nft_value_to_string(const NcNftSetElem *e, gboolean data, GBytes *value);

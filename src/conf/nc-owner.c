@@ -60,6 +60,9 @@ void nc_owner_port_free(NcOwnerPort *port)
         return;
     g_free(port->ifname);
     g_free(port->bridge);
+    g_free(port->network);
+    g_free(port->filter);
+    g_free(port->vlan);
     g_free(port);
 }
 
@@ -73,6 +76,7 @@ NcOwner *nc_owner_new(void)
     o->learn_prefixes = g_array_new(FALSE, TRUE, sizeof(NcPrefix));
     o->objects = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     o->ports = g_ptr_array_new_with_free_func((GDestroyNotify)nc_owner_port_free);
+    o->chains = g_ptr_array_new_with_free_func((GDestroyNotify)nc_object_ref_free);
     return o;
 }
 
@@ -102,7 +106,19 @@ NcOwner *nc_owner_copy(const NcOwner *owner)
     for (guint i = 0; owner->ports && i < owner->ports->len; i++) {
         const NcOwnerPort *p = owner->ports->pdata[i];
 
+        NcOwnerPort *c;
+
         nc_owner_add_port(o, p->mac, p->ifname, p->bridge);
+        c = o->ports->pdata[o->ports->len - 1];
+        c->network = g_strdup(p->network);
+        c->filter = g_strdup(p->filter);
+        c->vlan = g_strdup(p->vlan);
+        c->bandwidth = p->bandwidth;
+    }
+    for (guint i = 0; owner->chains && i < owner->chains->len; i++) {
+        const NcObjectRef *r = owner->chains->pdata[i];
+
+        g_ptr_array_add(o->chains, nc_object_ref_new(r->family, r->table, r->name, r->type));
     }
     return o;
 }
@@ -122,6 +138,8 @@ void nc_owner_free(NcOwner *owner)
         g_ptr_array_unref(owner->objects);
     if (owner->ports)
         g_ptr_array_unref(owner->ports);
+    if (owner->chains)
+        g_ptr_array_unref(owner->chains);
     g_free(owner);
 }
 

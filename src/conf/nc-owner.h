@@ -40,11 +40,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcObjectRef, nc_object_ref_free)
  * @bridge: (nullable): the bridge the port joins, from the domain XML's `<source bridge=.../>` of
  *          a type='bridge' interface (a network's bridge is each host's own): what the admission
  *          probe checks before the port exists
+ *
+ * What the interface needs of the host it runs on, the static policy checked at admission and
+ * never carried (src/conf/nc-policy.h; NULL / FALSE from the command line, which has no XML):
+ * @network:   (nullable): its `<source network=>` (a libvirt network)
+ * @filter:    (nullable): the nwfilter its `<filterref filter=>` names
+ * @vlan:      (nullable): the tags of its `<vlan>` ("10", "10,20")
+ * @bandwidth: whether it has a `<bandwidth>` element (tc qdiscs on the tap)
  */
 typedef struct {
     guint8 mac[6];
     char *ifname;
     char *bridge;
+    char *network;
+    char *filter;
+    char *vlan;
+    gboolean bandwidth;
 } NcOwnerPort;
 
 /**
@@ -60,7 +71,11 @@ typedef struct {
  *             type "set" or "map" are the sets the set class looks at (none: every set of the
  *             namespace); the others (counter, quota, untyped) are the object class's
  * @has_zone, @zone, @has_mark, @mark: the profile's conntrack narrowing (conntrack class only)
- * @ports:     (element-type NcOwnerPort): its interfaces' bridges and ports, where known
+ * @ports:     (element-type NcOwnerPort): its interfaces' bridges and ports, where known, and
+ *             what each needs of the host (network, nwfilter, VLAN, bandwidth: checked at
+ *             admission, not carried)
+ * @chains:    (element-type NcObjectRef): the per-VM static nftables chains its profile names
+ *             (<netcarry:chain>; type "chain"): checked at admission, not carried
  */
 typedef struct {
     GArray *addresses;
@@ -74,6 +89,7 @@ typedef struct {
     gboolean has_mark;
     guint32 mark;
     GPtrArray *ports;
+    GPtrArray *chains;
 } NcOwner;
 
 NcOwner *nc_owner_new(void);

@@ -25,13 +25,13 @@
 #include <string.h>
 
 #include "conf/nc-report-svg.h"
+#include "util/nc-svg.h"
 
 #define W NC_REPORT_SVG_WIDTH
 #define H NC_REPORT_SVG_HEIGHT
 #define PLOT_X0 150.0 /* left edge of the plots; lane names sit left of it */
 #define PLOT_X1 930.0
 #define LANE_H 22.0
-#define FONT "DejaVu Sans, Verdana, sans-serif"
 
 /* one colour per NcReportPhase */
 static const char *const nc_svg_phase_colors[] = {
@@ -51,15 +51,6 @@ typedef struct {
 static double nc_x(const NcAxis *a, double ms)
 {
     return PLOT_X0 + (ms - a->lo) / (a->hi - a->lo) * (PLOT_X1 - PLOT_X0);
-}
-
-static void nc_svg_text(GString *s, double x, double y, const char *anchor, const char *style,
-                        const char *text)
-{
-    g_autofree char *esc = g_markup_escape_text(text, -1);
-
-    g_string_append_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" %s>%s</text>\n", x, y,
-                           anchor, style, esc);
 }
 
 static gboolean nc_is_terminal(NcReportPhase p)
@@ -269,13 +260,7 @@ char *nc_report_to_svg(const NcReport *r)
     }
     t0 = stop ? stop->time_us : tmin;
 
-    g_string_append_printf(s,
-                           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                           "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
-                           "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                           "font-family=\"" FONT "\">\n"
-                           "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
-                           W, H, W, H);
+    nc_svg_begin(s, W, H);
     title =
         g_strdup_printf("%s: %s \u2192 %s, %s", r->domain_name ? r->domain_name : "?",
                         r->source_host ? r->source_host : "?",

@@ -67,13 +67,24 @@ static_assert(G_N_ELEMENTS(nc_phase_names) == NC_REPORT_PHASE_LAST, "one name pe
 
 /* the state classes' NcClassOps.name */
 static const char *const nc_class_names[] = {
-    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",
-    [NC_REPORT_CLASS_NFT_SET] = "nft-set",
-    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object",
-    [NC_REPORT_CLASS_MDB] = "mdb",
-    [NC_REPORT_CLASS_IP_BINDING] = "ip-binding",
+    [NC_REPORT_CLASS_CONNTRACK] = "conntrack",   [NC_REPORT_CLASS_NFT_SET] = "nft-set",
+    [NC_REPORT_CLASS_NFT_OBJECT] = "nft-object", [NC_REPORT_CLASS_MDB] = "mdb",
+    [NC_REPORT_CLASS_IP_BINDING] = "ip-binding", [NC_REPORT_CLASS_NWFILTER] = "nwfilter",
+    [NC_REPORT_CLASS_NFT_CHAIN] = "nft-chain",   [NC_REPORT_CLASS_PORT] = "port",
 };
 static_assert(G_N_ELEMENTS(nc_class_names) == NC_REPORT_CLASS_LAST, "one name per class");
+
+static const char *const nc_status_names[] = {
+    [NC_REPORT_CARRIED] = "carried",
+    [NC_REPORT_CHECKED] = "checked",
+    [NC_REPORT_NOT_AVAILABLE] = "not-available",
+};
+static_assert(G_N_ELEMENTS(nc_status_names) == NC_REPORT_STATUS_LAST, "one name per status");
+
+const char *nc_report_class_status_to_string(NcReportClassStatus status)
+{
+    return (guint)status < NC_REPORT_STATUS_LAST ? nc_status_names[status] : NULL;
+}
 
 static int nc_lookup(const char *const *names, guint n, const char *str)
 {
@@ -164,6 +175,8 @@ void nc_report_free(NcReport *report)
         g_array_unref(report->steps[i]);
     g_ptr_array_unref(report->failures);
     g_ptr_array_unref(report->not_carried);
+    for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++)
+        g_free(report->carried[i].why);
     g_free(report->gate_mode);
     g_free(report);
 }
@@ -324,9 +337,15 @@ char *nc_report_format_element(const NcReport *r)
             continue;
         g_string_append_printf(s,
                                "  <carried class=\"%s\" precopied=\"%u\" changed-at-stop=\"%u\" "
-                               "installed=\"%u\" failed=\"%u\" removed-at-source=\"%u\"/>\n",
+                               "installed=\"%u\" failed=\"%u\" removed-at-source=\"%u\"",
                                nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
                                n->failed, n->removed_at_source);
+        /* absent: carried (the form before the checked classes) */
+        if (n->status != NC_REPORT_CARRIED)
+            nc_attr(s, "status", nc_status_names[n->status]);
+        if (n->why && *n->why)
+            nc_attr(s, "why", n->why);
+        g_string_append(s, "/>\n");
     }
     nc_format_failures(s, "failure", "entry", r->failures);
     nc_format_failures(s, "not-carried", "what", r->not_carried);
@@ -574,6 +593,17 @@ static gboolean nc_read_report(NcReader *r, const xmlNode *root, NcReport *repor
             n->installed = (guint32)v[2];
             n->failed = (guint32)v[3];
             n->removed_at_source = (guint32)v[4];
+            {
+                g_autofree char *status = nc_prop(c, "status");
+                int st = status ? nc_lookup(nc_status_names, G_N_ELEMENTS(nc_status_names), status)
+                                : NC_REPORT_CARRIED;
+
+                if (st < 0)
+                    return nc_fail(r, c, "status '%s' is not carried, checked or not-available",
+                                   status);
+                n->status = (NcReportClassStatus)st;
+                n->why = nc_prop(c, "why");
+            }
         } else if (strcmp(elem, "failure") == 0) {
             if (!nc_read_failure(r, c, "entry", report->failures))
                 return FALSE;
@@ -774,6 +804,19 @@ char *nc_report_to_text(const NcReport *r)
 
         if (!n->present)
             continue;
+        if (n->status == NC_REPORT_NOT_AVAILABLE) {
+            g_string_append_printf(s, "%s: not available on this host: %s\n", nc_class_names[c],
+                                   n->why ? n->why : "no reason given");
+            continue;
+        }
+        if (n->status == NC_REPORT_CHECKED) {
+            g_string_append_printf(s, "%s: checked, ", nc_class_names[c]);
+            if (n->precopied)
+                g_string_append_printf(s, "%u definitions from the source, ", n->precopied);
+            g_string_append(s, n->failed ? "DIFFERS on this host (admitted: proceed)\n"
+                                         : "nothing differs on this host\n");
+            continue;
+        }
         g_string_append_printf(s, "%s: %u pre-copied, %u changed at stop, %u installed, %u failed",
                                nc_class_names[c], n->precopied, n->changed_at_stop, n->installed,
                                n->failed);
@@ -920,6 +963,8 @@ char *nc_report_to_json(const NcReport *r)
             continue;
         nc_json_begin_object(j, NULL);
         nc_json_string(j, "class", nc_class_names[c]);
+        nc_json_string(j, "status", nc_status_names[n->status]);
+        nc_json_string(j, "why", n->why);
         nc_json_int(j, "precopied", n->precopied);
         nc_json_int(j, "changed_at_stop", n->changed_at_stop);
         nc_json_int(j, "installed", n->installed);

@@ -65,8 +65,22 @@ typedef enum {
     NC_REPORT_CLASS_NFT_OBJECT, /* "nft-object": named counters and quotas */
     NC_REPORT_CLASS_MDB,        /* "mdb": bridge multicast (IGMP/MLD snooping) memberships */
     NC_REPORT_CLASS_IP_BINDING, /* "ip-binding": addresses nwfilter learned, pinned in the XML */
+    NC_REPORT_CLASS_NWFILTER,   /* "nwfilter": nwfilter definitions, checked (conf/nc-policy.h) */
+    NC_REPORT_CLASS_NFT_CHAIN,  /* "nft-chain": per-VM static nftables chains, checked */
+    NC_REPORT_CLASS_PORT,       /* "port": bridge or network, VLAN, bandwidth, checked */
     NC_REPORT_CLASS_LAST,
 } NcReportClass;
+
+/**
+ * NcReportClassStatus - what became of a class: its state carried, or (static policy) checked
+ * at admission, or not available on the destination (NcReportCarried.why says why)
+ */
+typedef enum {
+    NC_REPORT_CARRIED,
+    NC_REPORT_CHECKED,
+    NC_REPORT_NOT_AVAILABLE,
+    NC_REPORT_STATUS_LAST,
+} NcReportClassStatus;
 
 /**
  * NcReportStep - one step of a host's timeline
@@ -92,6 +106,10 @@ typedef struct {
  * @removed_at_source: removed from the source after completion (always 0 for nft-object: a
  *                     named counter or quota is part of the source's ruleset and stays; and for
  *                     mdb: the entries go with the source's tap)
+ * @status:            carried (the counts above), checked (static policy: @precopied counts the
+ *                     definitions the source sent, @failed is 1 if one differed and the
+ *                     migration went on), or not available on the destination
+ * @why:               (nullable): for not available, why
  */
 typedef struct {
     gboolean present;
@@ -100,6 +118,8 @@ typedef struct {
     guint32 installed;
     guint32 failed;
     guint32 removed_at_source;
+    NcReportClassStatus status;
+    char *why;
 } NcReportCarried;
 
 /**
@@ -182,6 +202,7 @@ const char *nc_report_side_to_string(NcReportSide side);
 const char *nc_report_phase_to_string(NcReportPhase phase);
 int nc_report_phase_from_string(const char *str); /* -1 if unknown (also for "none") */
 const char *nc_report_class_to_string(NcReportClass klass);
+const char *nc_report_class_status_to_string(NcReportClassStatus status);
 int nc_report_class_from_string(const char *str); /* -1 if unknown */
 
 NcReport *nc_report_new(void);

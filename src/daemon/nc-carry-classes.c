@@ -6,6 +6,7 @@
 
 #include "conf/nc-ip-learn.h"
 #include "conf/nc-nft-items.h"
+#include "conf/nc-policy.h"
 #include "drivers/nc-ip-binding.h"
 #include "drivers/nc-state-driver.h"
 #include "nc-carry-classes.h"
@@ -23,9 +24,11 @@ typedef struct {
     guint captures;         /* whole sets captured (source) or received (destination) */
     gint64 capture_us;      /* source: how long the last capture took */
     guint precopied, at_stop, installed_n, failed_n, removed;
-    gboolean present; /* sent (source) or received (destination) at least once */
-    gboolean skipped; /* the destination's probe failed under admission = proceed */
-    char *failure;    /* why the class was not installed, or NULL */
+    gboolean present;  /* sent (source) or received (destination) at least once */
+    gboolean skipped;  /* the destination's probe failed under admission = proceed */
+    char *failure;     /* why the class was not installed, or NULL */
+    gboolean probed;   /* destination, checked class: its probe ran (the report's "checked") */
+    char *unavailable; /* why this host cannot take or check the class, or NULL */
 } ClassState;
 
 struct _NcCarryClasses {
@@ -94,6 +97,7 @@ void nc_carry_classes_free(NcCarryClasses *cc)
         nc_item_set_free(cs->installed);
         g_ptr_array_unref(cs->not_carried);
         g_free(cs->failure);
+        g_free(cs->unavailable);
     }
     g_free(cc->cls);
     nc_owner_free(cc->owner);
@@ -279,6 +283,10 @@ GPtrArray *nc_carry_classes_capture(NcCarryClasses *cc, gboolean at_stop,
 
         if (accepted && !g_strv_contains(accepted, class_name(cs)))
             continue; /* the destination does not take it (nc_carry_classes_refused()) */
+        if (at_stop && cs->driver->checked) {
+            cs->capture_us = 0; /* policy, compared at admission: not read again in the downtime */
+            continue;
+        }
         h = class_handle(cc, cs, &err);
         if (h && owners) {
             capture_sets(cc, cs, h, owners, set, nc);
@@ -363,7 +371,8 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
             continue;
         /* only the set class has a clean-up: mdb entries go with the source's tap, a learned
-         * address stays in the source's libvirtd, which forgets it with the tap */
+         * address stays in the source's libvirtd, which forgets it with the tap, and a checked
+         * class installed nothing */
         if (cs->driver->ops != &nc_nft_set_class)
             continue;
         /* an element without a timeout is an operator's (declared alike on both hosts, as the
@@ -491,6 +500,25 @@ gboolean nc_carry_classes_receive(NcCarryClasses *cc, const NcPeerItems *items, 
     return TRUE;
 }
 
+/* Whether this host's view of the domain gives a checked class anything to check (else the
+ * report leaves the class out, as a carried class without items). */
+static gboolean owner_needs(const NcCarryClasses *cc, const ClassState *cs)
+{
+    const NcOwner *o = cc->owner;
+
+    if (cs->driver->ops == &nc_nft_chain_class)
+        return o->chains && o->chains->len;
+    for (guint i = 0; o->ports && i < o->ports->len; i++) {
+        const NcOwnerPort *p = o->ports->pdata[i];
+
+        if (cs->driver->ops == &nc_nwfilter_class
+                ? p->filter != NULL
+                : (p->bridge || p->network || p->vlan || p->bandwidth))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /**
  * nc_carry_classes_probe() - can this host take what the source holds (its first capture)?
  * @skip_on_failure: TRUE (admission = proceed): a class that cannot be taken is left out and
@@ -504,17 +532,39 @@ gboolean nc_carry_classes_probe(NcCarryClasses *cc, gboolean skip_on_failure, GE
         g_autoptr(GError) err = NULL;
         gpointer h;
 
-        if (!cs->present || !nc_item_set_count(cs->set))
+        /* a checked class is probed even when nothing arrived: the destination checks what its
+         * own XML references (a chain missing here), with the source's definitions if it sent
+         * them */
+        if (!cs->driver->checked && (!cs->present || !nc_item_set_count(cs->set)))
             continue;
+        cs->probed = cs->driver->checked && (cs->present || owner_needs(cc, cs));
         h = class_handle(cc, cs, &err);
         if (h && cs->driver->probe(h, cc->owner, cs->set, &err))
             continue;
+        /* this host lacks the capability (not a difference in what it holds): the report's
+         * "not available", with why */
+        if (g_error_matches(err, NC_ERROR, NC_ERROR_UNSUPPORTED) ||
+            (cs->driver->checked && (g_error_matches(err, NC_ERROR, NC_ERROR_IO) ||
+                                     g_error_matches(err, NC_ERROR, NC_ERROR_TIMEOUT)))) {
+            g_free(cs->unavailable);
+            cs->unavailable = g_strdup(err->message);
+        }
+        /* a checked class that could not be checked here (no libvirt connection in this
+         * process, libvirtd not answering in time) is reported, never a veto: netcarry refuses
+         * for what it finds different or missing, or what this host cannot apply */
+        if (cs->driver->checked && !g_error_matches(err, NC_ERROR, NC_ERROR_UNSUPPORTED) &&
+            cs->unavailable) {
+            g_warning("class %s could not be checked on this host: %s", class_name(cs),
+                      err->message);
+            continue;
+        }
         g_prefix_error(&err, "class %s: ", class_name(cs));
         if (!skip_on_failure) {
             g_propagate_error(error, g_steal_pointer(&err));
             return FALSE;
         }
-        g_warning("%s (admission = proceed: the class is not carried)", err->message);
+        g_warning("%s (admission = proceed: the class is %s)", err->message,
+                  cs->driver->checked ? "recorded as differing" : "not carried");
         cs->skipped = TRUE;
         g_free(cs->failure);
         cs->failure = g_strdup(err->message);
@@ -563,7 +613,7 @@ static gboolean install_once(NcCarryClasses *cc, GError **error)
     for (guint i = 0; i < cc->n; i++) {
         ClassState *cs = &cc->cls[i];
 
-        if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
+        if (!cs->present || cs->skipped || cs->driver->checked || !nc_item_set_count(cs->set))
             continue;
         carry[n].driver = cs->driver;
         carry[n].handle = class_handle(cc, cs, error);
@@ -614,7 +664,7 @@ gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
         g_autoptr(GError) perr = NULL;
         gpointer h;
 
-        if (!cs->present || cs->skipped || !nc_item_set_count(cs->set))
+        if (!cs->present || cs->skipped || cs->driver->checked || !nc_item_set_count(cs->set))
             continue;
         h = class_handle(cc, cs, &perr);
         if (!h || !cs->driver->probe(h, cc->owner, cs->set, &perr))
@@ -627,7 +677,8 @@ gboolean nc_carry_classes_install(NcCarryClasses *cc, GError **error)
             for (guint i = 0; i < cc->n; i++) {
                 ClassState *cs = &cc->cls[i];
 
-                if (cs->present && !cs->skipped && nc_item_set_count(cs->set))
+                if (cs->present && !cs->skipped && !cs->driver->checked &&
+                    nc_item_set_count(cs->set))
                     class_failed(cs, again->message);
             }
     }
@@ -706,16 +757,26 @@ void nc_carry_classes_report(NcCarryClasses *cc, NcReport *report)
         int k = nc_report_class_from_string(class_name(cs));
         NcReportCarried *rc;
 
-        if (k < 0 || (!cs->present && !cs->not_carried->len))
+        if (k < 0 || (!cs->present && !cs->not_carried->len && !cs->probed))
             continue;
         rc = &report->carried[k];
         rc->present = TRUE;
+        if (cs->unavailable)
+            rc->status = NC_REPORT_NOT_AVAILABLE;
+        else if (cs->driver->checked)
+            rc->status = NC_REPORT_CHECKED;
+        g_free(rc->why);
+        rc->why = g_strdup(cs->unavailable);
         rc->precopied = cs->precopied;
         rc->changed_at_stop = cs->at_stop;
         rc->installed = cs->installed_n;
         rc->failed = cs->failed_n;
         rc->removed_at_source = cs->removed;
-        if (cs->failure) {
+        if (cs->failure && cs->driver->checked && !cs->unavailable) {
+            /* a difference the destination accepted (admission = proceed): the risk */
+            rc->failed = 1;
+            nc_report_add_failure(report, k, "static policy", cs->failure);
+        } else if (cs->failure && !cs->unavailable) {
             g_autofree char *what =
                 g_strdup_printf("%u items of class %s", nc_item_set_count(cs->set), class_name(cs));
 

@@ -827,3 +827,154 @@ void nc_libvirt_free(NcLibvirt *lv)
     g_free(lv->uri);
     g_free(lv);
 }
+
+/* ---- static policy: nwfilter definitions and networks, for the checked classes ---- */
+
+/* libvirt answers these from its own memory in milliseconds; a libvirtd that does not answer in
+ * this long makes the class "not available" rather than holding admission (the hook's bound) */
+#define NC_LV_POLICY_TIMEOUT_MS 2000
+
+/* One lookup on a thread of its own; the caller waits at most NC_LV_POLICY_TIMEOUT_MS and the
+ * thread (holding its own reference on the connection) finishes on its own after that. */
+typedef struct {
+    gint ref;
+    GMutex lock;
+    GCond cond;
+    gboolean done;
+    virConnectPtr conn;
+    gboolean network; /* a network's state, else an nwfilter's XML */
+    char *name;
+    char *xml;
+    gboolean active;
+    GError *error;
+} NcLvQuery;
+
+static void lv_query_unref(NcLvQuery *q)
+{
+    if (!g_atomic_int_dec_and_test(&q->ref))
+        return;
+    virConnectClose(q->conn);
+    g_free(q->name);
+    g_free(q->xml);
+    g_clear_error(&q->error);
+    g_mutex_clear(&q->lock);
+    g_cond_clear(&q->cond);
+    g_free(q);
+}
+
+/* libvirt could not answer: the checked class cannot be checked here (NC_ERROR_IO), which
+ * differs from a filter or network that is not there (NC_ERROR_NOT_FOUND) */
+static void lv_policy_error(GError **error, const char *what)
+{
+    const char *msg = virGetLastErrorMessage();
+
+    g_set_error(error, NC_ERROR, NC_ERROR_IO, "%s: %s", what, msg ? msg : "unknown error");
+}
+
+static gpointer lv_query_thread(gpointer data)
+{
+    NcLvQuery *q = data;
+    GError *err = NULL;
+    char *xml = NULL;
+    gboolean active = FALSE;
+
+    if (q->network) {
+        virNetworkPtr n = virNetworkLookupByName(q->conn, q->name);
+
+        if (!n && virGetLastErrorCode() == VIR_ERR_NO_NETWORK) {
+            g_set_error(&err, NC_ERROR, NC_ERROR_NOT_FOUND, "no libvirt network %s", q->name);
+        } else if (!n) {
+            lv_policy_error(&err, "looking up a libvirt network");
+        } else {
+            int a = virNetworkIsActive(n);
+
+            if (a < 0)
+                lv_policy_error(&err, "asking whether a libvirt network is active");
+            active = a == 1;
+            virNetworkFree(n);
+        }
+    } else {
+        virNWFilterPtr f = virNWFilterLookupByName(q->conn, q->name);
+
+        if (!f && virGetLastErrorCode() == VIR_ERR_NO_NWFILTER) {
+            g_set_error(&err, NC_ERROR, NC_ERROR_NOT_FOUND, "no nwfilter %s", q->name);
+        } else if (!f) {
+            lv_policy_error(&err, "looking up an nwfilter");
+        } else {
+            char *x = virNWFilterGetXMLDesc(f, 0);
+
+            if (!x)
+                lv_policy_error(&err, "reading an nwfilter's definition");
+            xml = g_strdup(x);
+            free(x);
+            virNWFilterFree(f);
+        }
+    }
+    g_mutex_lock(&q->lock);
+    q->xml = xml;
+    q->active = active;
+    q->error = err;
+    q->done = TRUE;
+    g_cond_signal(&q->cond);
+    g_mutex_unlock(&q->lock);
+    lv_query_unref(q);
+    return NULL;
+}
+
+static gboolean lv_query(NcLibvirt *lv, gboolean network, const char *name, char **xml,
+                         gboolean *active, GError **error)
+{
+    NcLvQuery *q;
+    gint64 deadline = g_get_monotonic_time() + NC_LV_POLICY_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+    gboolean ok;
+
+    if (!lv->conn) {
+        g_set_error(error, NC_ERROR, NC_ERROR_IO,
+                    "not connected to libvirtd (%s): %s cannot be read", lv->uri,
+                    network ? "networks" : "nwfilter definitions");
+        return FALSE;
+    }
+    q = g_new0(NcLvQuery, 1);
+    q->ref = 2;
+    g_mutex_init(&q->lock);
+    g_cond_init(&q->cond);
+    virConnectRef(lv->conn);
+    q->conn = lv->conn;
+    q->network = network;
+    q->name = g_strdup(name);
+    g_thread_unref(g_thread_new("nc-lv-policy", lv_query_thread, q));
+    g_mutex_lock(&q->lock);
+    while (!q->done)
+        if (!g_cond_wait_until(&q->cond, &q->lock, deadline))
+            break;
+    ok = q->done && !q->error;
+    if (!q->done)
+        g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT,
+                    "libvirtd did not answer a lookup of %s %s within %u ms",
+                    network ? "network" : "nwfilter", name, NC_LV_POLICY_TIMEOUT_MS);
+    else if (q->error)
+        g_propagate_error(error, g_steal_pointer(&q->error));
+    else if (xml)
+        *xml = g_steal_pointer(&q->xml);
+    if (ok && active)
+        *active = q->active;
+    g_mutex_unlock(&q->lock);
+    lv_query_unref(q);
+    return ok;
+}
+
+/* NcPolicyLibvirt's nwfilter_xml (src/drivers/nc-policy-drv.h); on the calling thread's loop */
+char *nc_libvirt_nwfilter_xml(gpointer data, const char *name, GError **error)
+{
+    char *xml = NULL;
+
+    return lv_query(data, FALSE, name, &xml, NULL, error) ? xml : NULL;
+}
+
+/* NcPolicyLibvirt's network_active */
+gboolean nc_libvirt_network_active(gpointer data, const char *name, GError **error)
+{
+    gboolean active = FALSE;
+
+    return lv_query(data, TRUE, name, NULL, &active, error) && active;
+}

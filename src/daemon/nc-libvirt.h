@@ -49,6 +49,11 @@ void nc_libvirt_outgoing_job(NcLibvirt *lv, const char *uuid, GTask *task);
 gboolean nc_libvirt_fail_migration(NcLibvirt *lv, const char *uuid, NcSide side,
                                    const char *reason);
 
+/* The checked classes' lookups (NcPolicyLibvirt, src/drivers/nc-policy-drv.h; @data: the
+ * NcLibvirt): each on a thread of its own, the caller waiting at most 2 s. */
+char *nc_libvirt_nwfilter_xml(gpointer data, const char *name, GError **error);
+gboolean nc_libvirt_network_active(gpointer data, const char *name, GError **error);
+
 /* Wait (bounded) until the metadata, report and resume calls queued so far are done. */
 void nc_libvirt_drain(NcLibvirt *lv, guint timeout_ms);
 

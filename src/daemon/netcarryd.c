@@ -25,6 +25,7 @@
 #include "nc-metrics.h"
 #include "nc-peer.h"
 #include "nc-phase.h"
+#include "drivers/nc-policy-drv.h"
 #include "util/nc-error.h"
 
 #define NC_DAEMON_DRAIN_MS 5000
@@ -219,6 +220,13 @@ static gboolean daemon_start(NcDaemon *d, GError **error)
         return FALSE;
     d->phases = nc_phase_tracker_new();
     d->libvirt = nc_libvirt_new(d->uri, d->phases);
+    {
+        /* nwfilter definitions and networks are libvirt's: the checked classes ask this
+         * connection (docs/architecture.md, "Static policy") */
+        NcPolicyLibvirt lookups = {nc_libvirt_nwfilter_xml, nc_libvirt_network_active, d->libvirt};
+
+        nc_policy_set_libvirt(&lookups);
+    }
     options.config = d->config;
     options.netns = NULL;
     options.host_name = g_get_host_name();
@@ -261,6 +269,7 @@ static void daemon_stop(NcDaemon *d)
     if (d->libvirt)
         nc_libvirt_drain(d->libvirt, NC_DAEMON_DRAIN_MS);
     g_clear_pointer(&d->engine, nc_carry_engine_free);
+    nc_policy_set_libvirt(NULL);
     g_clear_pointer(&d->libvirt, nc_libvirt_free);
     g_clear_pointer(&d->phases, nc_phase_tracker_free);
     g_clear_pointer(&d->metrics, nc_metrics_free);

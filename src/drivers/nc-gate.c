@@ -590,6 +590,44 @@ static gboolean nc_gate_do_list(struct nft_ctx *nft, gpointer data, GError **err
     return TRUE;
 }
 
+typedef struct {
+    const char *netns;
+    const char *cmd;
+    char *out;
+} NcNftListOp;
+
+static gboolean nc_nft_do_list_stateless(struct nft_ctx *nft, gpointer data, GError **error)
+{
+    NcNftListOp *op = data;
+    g_autofree char *what =
+        g_strdup_printf("'%s' in network namespace %s", op->cmd, nc_gate_ns_name(op->netns));
+
+    nft_ctx_output_set_flags(nft, nft_ctx_output_get_flags(nft) | NFT_CTX_OUTPUT_STATELESS);
+    return nc_gate_run(nft, op->cmd, what, &op->out, error);
+}
+
+/**
+ * nc_nft_list_stateless() - one nft listing command in @netns, without stateful values
+ * @netns: a name under /run/netns, or NULL for the caller's namespace
+ * @cmd:   e.g. "list chain inet fw vm50-in"
+ * @out:   (out) (transfer full): nft's output: no handles, no counter or quota values
+ * @error: NC_ERROR_NOT_FOUND (no such object, or namespace), NC_ERROR_PERMISSION, ...
+ *
+ * The gate's libnftables sessions (one thread per call, inside the namespace) serve the static
+ * chain check too (src/drivers/nc-policy-drv.c).
+ *
+ * Return: TRUE with @out set
+ */
+gboolean nc_nft_list_stateless(const char *netns, const char *cmd, char **out, GError **error)
+{
+    NcNftListOp op = {netns, cmd, NULL};
+
+    if (!nc_gate_in_netns(netns, nc_nft_do_list_stateless, &op, error))
+        return FALSE;
+    *out = op.out;
+    return TRUE;
+}
+
 /**
  * nc_gate_close() - hold domain @domain_uuid's IP traffic on @ifname, both ways, for a while
  * @netns:       a name under /run/netns, or NULL for the caller's namespace

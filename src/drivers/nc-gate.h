@@ -63,4 +63,7 @@ gboolean nc_gate_check_uuid(const char *domain_uuid, GError **error);
 gboolean nc_gate_check_ifname(const char *ifname, GError **error);
 gboolean nc_gate_check_lapse(guint lapse_ms, GError **error);
 
+/* One nft listing in @netns with NFT_CTX_OUTPUT_STATELESS (the static chain check's reader). */
+gboolean nc_nft_list_stateless(const char *netns, const char *cmd, char **out, GError **error);
+
 G_END_DECLS

@@ -26,7 +26,10 @@
  * highest bits (nft's TYPE_BITS encoding: ipv4_addr . ether_addr is 7 << 6 | 9). The type ids are
  * nft's datatypes (ipv4_addr 7, ipv6_addr 8, ether_addr 9); a set declared with `typeof ip saddr`
  * has the same ids. Map data is split by the known sizes of its field types; a data
- * concatenation with a field of unknown size is not searched (only its key is).
+ * concatenation with a field of unknown size is not searched (only its key is). An element that
+ * holds an address and a MAC (an anti-spoofing binding, `ip saddr . ether saddr`) is the
+ * domain's only if every address and MAC in it is (src/conf/nc-nft-items.c, "Bindings"); one
+ * that binds the domain's address or MAC to a foreign one is listed as not carried.
  *
  * Capture: the sets to look at are those the domain's profile names, else every named set of
  * the namespace (one GETSET dump); of those, the ones with an address or MAC field. Anonymous
@@ -301,7 +304,8 @@ static gboolean nc_nft_elem_timing(const NcNftSetInfo *set, const struct nlattr 
     return e->expires_ms > 0;
 }
 
-/* Is the element in @et the owner's, judged on the message's bytes? */
+/* Does the element in @et concern the owner (its own, or a binding of its address or MAC to a
+ * foreign one, which is reported), judged on the message's bytes? */
 static gboolean nc_nft_elem_owned(const NcNftElemDumpCtx *c, const struct nlattr **et)
 {
     const struct nlattr *k[NFTA_DATA_MAX + 1], *d[NFTA_DATA_MAX + 1];
@@ -319,7 +323,8 @@ static gboolean nc_nft_elem_owned(const NcNftElemDumpCtx *c, const struct nlattr
     return nc_nft_set_bytes_owned(c->owner, &shape, mnl_attr_get_payload(k[NFTA_DATA_VALUE]),
                                   mnl_attr_get_payload_len(k[NFTA_DATA_VALUE]),
                                   has_data ? mnl_attr_get_payload(d[NFTA_DATA_VALUE]) : NULL,
-                                  has_data ? mnl_attr_get_payload_len(d[NFTA_DATA_VALUE]) : 0);
+                                  has_data ? mnl_attr_get_payload_len(d[NFTA_DATA_VALUE]) : 0) !=
+           NC_NFT_OWN_NONE;
 }
 
 static int nc_nft_elem_cb(const struct nlmsghdr *nlh, void *data)
@@ -375,8 +380,18 @@ static int nc_nft_elem_cb(const struct nlmsghdr *nlh, void *data)
                 nc_item_set_upsert(c->all, g_steal_pointer(&e), NULL, NULL);
             continue;
         }
-        if (!nc_nft_set_owns(c->owner, e, NULL))
-            continue;
+        {
+            g_autofree char *why = NULL;
+            NcNftOwnership own = nc_nft_set_ownership(c->owner, e, &why);
+
+            if (own == NC_NFT_OWN_FOREIGN_BINDING && nc_nft_elem_timing(c->set, et, e)) {
+                g_autofree char *what = nc_nft_set_describe(e);
+
+                nc_not_carried_add(c->not_carried, nc_nft_set_class.name, what, "%s", why);
+            }
+            if (own != NC_NFT_OWN_YES)
+                continue;
+        }
         if ((c->set->flags & NFT_SET_MAP) && c->set->data_type == NFT_DATA_VERDICT) {
             g_autofree char *what = nc_nft_set_describe(e);
 

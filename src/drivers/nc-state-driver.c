@@ -6,6 +6,7 @@
 #include "drivers/nc-mdb.h"
 #include "drivers/nc-nft-obj.h"
 #include "drivers/nc-nft-set.h"
+#include "drivers/nc-policy-drv.h"
 #include "drivers/nc-state-driver.h"
 #include "util/nc-error.h"
 
@@ -138,6 +139,9 @@ static const NcStateDriver *const nc_state_driver_table[] = {
     &nc_nft_set_driver,
     &nc_nft_obj_driver,
     &nc_mdb_driver,
+    &nc_nft_chain_driver,
+    &nc_nwfilter_driver,
+    &nc_port_driver,
 };
 
 const NcStateDriver *const *nc_state_drivers(guint *n)

@@ -101,11 +101,16 @@ typedef struct {
  * @ops:    the class
  * @at:     when the engine takes it
  * @values: a value class (install sets existing objects' values; remove restores them)
+ * @checked: a checked class (static policy: nwfilter definitions, per-VM chains, the ports'
+ *           needs; src/conf/nc-policy.h): captured once when the destination is admitted, its
+ *           probe compares with the destination's own and runs even when nothing arrived (the
+ *           destination checks what its own XML references); install and remove do nothing
  */
 typedef struct {
     const NcClassOps *ops;
     NcDriverAt at;
     gboolean values;
+    gboolean checked;
     gpointer (*open)(const char *netns, GError **error);
     void (*close)(gpointer handle);
     gboolean (*probe)(gpointer handle, const NcOwner *owner, const NcItemSet *expected,
@@ -148,7 +153,8 @@ gboolean nc_state_drivers_install_all(NcClassCarry *classes, guint n, const NcOw
 gboolean nc_state_drivers_remove_all(NcClassCarry *classes, guint n, guint *n_removed,
                                      GError **error);
 
-/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object", "mdb"). Conntrack's
+/* The registry: every driver of libnetcarry, by class name ("nft-set", "nft-object", "mdb", and
+ * the checked classes "nwfilter", "nft-chain", "port"). Conntrack's
  * class is in conf/ (nc_ct_class, conf/nc-ct-items.h); its driver (nc_ct_state_driver,
  * src/daemon/nc-ct-class.h) joins the registry once it moves to drivers/ (its follower still
  * lives beside the engine). */

@@ -60,6 +60,23 @@ sc_client_wait() {
     return $rc
 }
 
+# sc_client_broke RC TAG - the client TAG ended as a broken flow: exit 1 and not ok.
+sc_client_broke() { [ "$1" = 1 ] && [ "$(sc_result "$2" ok)" = 0 ]; }
+
+# sc_fresh TAG - a new connection to the guest, echoed for 2 s; its exit status.
+sc_fresh() {
+    sc_client "$1" tcp-echo 7 --interval-ms 20 --duration-s 2 --stall-timeout-s 3
+    sc_client_wait "$1" 20
+}
+
+# sc_within R_SRC R_DST WANT TOL - both readings there, and |R_DST - WANT| <= TOL (a carried
+# element's remaining time against the source's reading less the time between the readings).
+sc_within() {
+    local d
+    [ -n "$1" ] && [ -n "$2" ] || return 1
+    d=$(( $2 - $3 )); [ "${d#-}" -le "$4" ]
+}
+
 # sc_client_stop TAG - ask a client without --duration-s to finish (it then reports), and wait.
 sc_client_stop() {
     kill -TERM "$(pid_of "client-$1")" 2>/dev/null

@@ -55,18 +55,6 @@ acl_denied() { fw_obj "$1" inet "$ACL_TABLE" counter denied packets; }
 acl_elem() { fw_elem "$1" inet "$ACL_TABLE" authed "$NCH_GUEST_IP"; }
 
 gt() { [ "$1" -gt "$2" ]; }
-broke() { [ "$1" = 1 ] && [ "$(sc_result "$2" ok)" = 0 ]; }
-# fresh TAG - a new connection to the guest, echoed for 2 s; its exit status
-fresh() {
-    sc_client "$1" tcp-echo 7 --interval-ms 20 --duration-s 2 --stall-timeout-s 3
-    sc_client_wait "$1" 20
-}
-# within R_SRC R_DST WANT TOL - both readings there, and |R_DST - WANT| <= TOL
-within() {
-    local d
-    [ -n "$1" ] && [ -n "$2" ] || return 1
-    d=$(( $2 - $3 )); [ "${d#-}" -le "$4" ]
-}
 
 without_netcarry() {
     local h src dst rc d0 d1
@@ -85,8 +73,8 @@ without_netcarry() {
     sc_check "without netcarry: live migration $src->$dst succeeds" sc_migrate "$src" "$dst"
     sc_client_wait echo 30; rc=$?
     sc_check "without netcarry: the guest's UDP flow, which $dst's firewall would admit anew, stops there (client exit $rc: $(cat "$ART/client-echo.result"))" \
-        broke "$rc" echo
-    fresh nonc-new; rc=$?
+        sc_client_broke "$rc" echo
+    sc_fresh nonc-new; rc=$?
     d1=$(acl_denied "$dst")
     sc_check "without netcarry: the guest is cut off on $dst: a new connection fails (exit $rc)" [ "$rc" != 0 ]
     sc_check "without netcarry: $dst's ACL has no element for the guest ('$(acl_elem "$dst")') and dropped its packets (denied $d0 -> $d1)" \
@@ -94,7 +82,7 @@ without_netcarry() {
     sc_fw_snapshot nonc-cut-off
     # what cut it off is the missing element alone: authorised there by hand, it answers
     acl_authorise "$dst"
-    fresh nonc-authorised; rc=$?
+    sc_fresh nonc-authorised; rc=$?
     sc_check "without netcarry: once authorised by hand on $dst, a new connection passes (exit $rc)" [ "$rc" = 0 ]
 }
 
@@ -125,14 +113,14 @@ with_netcarry() {
         timing "15-dynamic-acl element remaining timeout, destination - expected (ms)" "$dev"
     fi
     sc_check "$dst holds the guest's element with the source's remaining timeout: ${r_dst:-no element,} ms left, the source's $r_src ms less the $(( ${at_dst:-0} - ${at_src:-0} )) ms between the readings is $want ms (off by $dev ms, <= $ACL_TOLERANCE_MS)" \
-        within "${r_src:-}" "${r_dst:-}" "$want" "$ACL_TOLERANCE_MS"
+        sc_within "${r_src:-}" "${r_dst:-}" "$want" "$ACL_TOLERANCE_MS"
     sc_report ACL "$dst" "$t0" 1
     sc_check "$dst's report counts the carried element ($(grep '^nft-set' "$ART/report-ACL.txt" | head -n 1))" \
         grep -Eq '^nft-set: (.*, )?[1-9][0-9]* installed, 0 failed' "$ART/report-ACL.txt"
     sc_check_no_drops "$dst"
     sc_check "$dst's ACL dropped nothing of the guest's (denied $d0 -> $(acl_denied "$dst"))" \
         [ "$(acl_denied "$dst")" = "$d0" ]
-    fresh new; rc=$?
+    sc_fresh new; rc=$?
     sc_check "a new connection to the guest passes on $dst (exit $rc: $(cat "$ART/client-new.result"))" [ "$rc" = 0 ]
     sc_check_echo_intact echo
     sc_check "the new connection and the carried one passed $dst's ACL (denied $(acl_denied "$dst"))" \
@@ -155,7 +143,7 @@ authorised_in_precopy() {
     nc_set_profile "$src" "<object family='inet' table='$ACL_TABLE' type='set' name='authed'/>" ||
         die "cannot name the ACL's set in the guest's profile on $src"
     nc_guest_ct_flush "$dst"
-    fresh pre-unauthorised; rc=$?
+    sc_fresh pre-unauthorised; rc=$?
     sc_check "[pre-copy] not authorised yet, the guest is cut off on $src (exit $rc, denied $(acl_denied "$src"))" \
         [ "$rc" != 0 ]
     sc_drops_mark "$dst"
@@ -181,12 +169,12 @@ authorised_in_precopy() {
         timing "15-dynamic-acl pre-copy element remaining timeout, destination - expected (ms)" "$dev"
     fi
     sc_check "[pre-copy] $dst holds the element made during the pre-copy with its remaining timeout: ${r_dst:-no element,} ms left, the source's ${r_src:-none} ms less the $(( ${at_dst:-0} - ${at_src:-0} )) ms between the readings is $want ms (off by $dev ms, <= $ACL_TOLERANCE_MS)" \
-        within "${r_src:-}" "${r_dst:-}" "$want" "$ACL_TOLERANCE_MS"
+        sc_within "${r_src:-}" "${r_dst:-}" "$want" "$ACL_TOLERANCE_MS"
     sc_report PRE "$dst" "$t0" 1
     sc_check "[pre-copy] $dst's report counts it ($(grep '^nft-set' "$ART/report-PRE.txt" | head -n 1))" \
         grep -Eq '^nft-set: (.*, )?[1-9][0-9]* installed, 0 failed' "$ART/report-PRE.txt"
     sc_check_no_drops "$dst"
-    fresh pre-new; rc=$?
+    sc_fresh pre-new; rc=$?
     sc_check "[pre-copy] a new connection to the guest passes on $dst (exit $rc, denied $(acl_denied "$dst"))" [ "$rc" = 0 ]
     sc_check_echo_intact pre-echo
     nc_set_profile "$dst" || die "cannot restore the guest's profile on $dst"

@@ -93,13 +93,6 @@ lb_forwarding_restore() {
     rm -f "$f"
 }
 
-broke() { [ "$1" = 1 ] && [ "$(sc_result "$2" ok)" = 0 ]; }
-# within R_SRC R_DST WANT TOL - both readings there, and |R_DST - WANT| <= TOL
-within() {
-    local d
-    [ -n "$1" ] && [ -n "$2" ] || return 1
-    d=$(( $2 - $3 )); [ "${d#-}" -le "$4" ]
-}
 
 without_netcarry() {
     local h src dst rc
@@ -147,7 +140,7 @@ with_netcarry() {
     fi
     sc_check "$dst's map sends the client to the guest: '$(lb_elem "$dst")'" lb_maps_to_guest "$dst"
     sc_check "the element kept the source's remaining timeout: ${r_dst:-no element,} ms left on $dst, ${r_src:-none} ms on $src less the $(( ${at_dst:-0} - ${at_src:-0} )) ms between the readings is $want ms (off by $dev ms, <= $LB_TOLERANCE_MS)" \
-        within "${r_src:-}" "${r_dst:-}" "$want" "$LB_TOLERANCE_MS"
+        sc_within "${r_src:-}" "${r_dst:-}" "$want" "$LB_TOLERANCE_MS"
     sc_report LB "$dst" "$t0" 1
     sc_check "$dst's report counts the carried element ($(grep '^nft-set' "$ART/report-LB.txt" | head -n 1))" \
         grep -Eq '^nft-set: (.*, )?[1-9][0-9]* installed, 0 failed' "$ART/report-LB.txt"

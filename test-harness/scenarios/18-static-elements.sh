@@ -14,10 +14,6 @@ SCENARIO_DESC="the operator's static set element of the guest (nch_vmfw's 'guest
 NCH_MAX_STALL_MS=${NCH_MAX_STALL_MS:-1000}
 
 has_guest() { fw_elem "$1" inet "$NCH_FW_TABLE" guests "$NCH_GUEST_IP" | grep -q "^$NCH_GUEST_IP"; }
-fresh() {
-    sc_client "$1" tcp-echo 7 --interval-ms 20 --duration-s 2 --stall-timeout-s 3
-    sc_client_wait "$1" 20
-}
 
 scenario_run() {
     local h src dst t0 rc
@@ -44,7 +40,7 @@ scenario_run() {
     # 2. back to $src by a plain migration, no netcarry anywhere
     for h in $NCH_HOSTS; do nc_down "$h" --purge; done
     sc_check "plain live migration $dst->$src (no netcarry) succeeds" sc_migrate "$dst" "$src"
-    fresh back; rc=$?
+    sc_fresh back; rc=$?
     sc_check "a new connection to the guest is admitted on $src (exit $rc; dropped_tcp $(fw_counter "$src" dropped_tcp))" \
         [ "$rc" = 0 ]
     for h in $NCH_HOSTS; do fw_on "$h"; nc_up "$h" || die "netcarryd did not restart on $h"; done

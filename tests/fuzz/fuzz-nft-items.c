@@ -34,7 +34,18 @@ int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
     nc_fuzz_check(ops->encode(item, again, NULL));
     nc_fuzz_check(again->len == size - 1 && memcmp(again->data, data + 1, size - 1) == 0);
     g_free(ops->describe(item));
-    (void)ops->owns(owner, item, NULL);
+    /* an owner with an address and a MAC, so that an element may be the domain's, or bind its
+     * address or MAC to a foreign one (the refusal's reason formats fields of any length) */
+    {
+        NcAddr a;
+        g_autofree char *why = NULL;
+
+        nc_addr_parse("10.0.0.5", &a, NULL);
+        g_array_append_val(owner->addresses, a);
+        g_array_append_vals(owner->macs, (const guint8[]){0x52, 0x54, 0, 0, 0, 5}, 1);
+        if (!ops->owns(owner, item, &why))
+            nc_fuzz_check(why && *why);
+    }
     ops->free(item);
     return 0;
 }

@@ -4,6 +4,8 @@
 #include "drivers/nc-gate.h"
 #include "drivers/nc-mdb.h"
 
+#include <glib/gstdio.h>
+
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
@@ -12,9 +14,6 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gio/gio.h>
-#include <glib/gstdio.h>
 
 /* the namespaces a dying test removes: paths under /run/netns, fixed storage (signal handler) */
 #define NS_SLOTS 8
@@ -157,6 +156,20 @@ gboolean nc_ktest_ns_add(const char *ns, GError **error)
     return TRUE;
 }
 
+void nc_ktest_rm_dir(const char *dir)
+{
+    g_autoptr(GDir) d = dir ? g_dir_open(dir, 0, NULL) : NULL;
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+
+        g_unlink(p);
+    }
+    if (dir)
+        g_rmdir(dir);
+}
+
 void nc_ktest_ns_del(const char *ns)
 {
     const char *argv[] = {"ip", "netns", "del", ns, NULL};
@@ -252,74 +265,6 @@ gboolean nc_ktest_snooping_bridge(const char *ns, gboolean snooping, GError **er
                         "mcast_mld_version 2",
                         ns, snooping ? 1 : 0) &&
            nc_ktest_run(NULL, error, "ip -n %s link set br0 up", ns);
-}
-
-/* ---- the PKI: made once per process ---- */
-
-static char *pki_dir;
-static char *pki_skip; /* why there is none */
-
-static void pki_remove(void)
-{
-    g_autoptr(GDir) d = pki_dir ? g_dir_open(pki_dir, 0, NULL) : NULL;
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(pki_dir, name, NULL);
-
-        g_unlink(p);
-    }
-    if (pki_dir)
-        g_rmdir(pki_dir);
-}
-
-gboolean nc_ktest_pki_make(const char **skip)
-{
-    const char *root = g_getenv("NETCARRY_SOURCE_ROOT");
-    g_autofree char *script =
-        g_build_filename(root ? root : "..", "tests", "daemon", "make-test-pki.sh", NULL);
-    g_autofree char *out = NULL, *err = NULL;
-    g_autoptr(GError) error = NULL;
-    int status = 0;
-
-    *skip = pki_skip;
-    if (pki_dir || pki_skip)
-        return pki_dir != NULL;
-    if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
-        *skip = pki_skip = g_strdup("GIO has no TLS backend: apt-get install glib-networking");
-        return FALSE;
-    }
-    pki_dir = g_dir_make_tmp("nc-test-carry-XXXXXX", &error);
-    g_assert_no_error(error);
-    {
-        const char *argv[] = {"/bin/sh", script, pki_dir, NULL};
-
-        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                                   &err, &status, &error));
-    }
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-            *skip = pki_skip = g_strdup(g_strstrip(err));
-            pki_remove();
-            g_clear_pointer(&pki_dir, g_free);
-            return FALSE;
-        }
-        g_error("make-test-pki.sh failed: %s", err);
-    }
-    return TRUE;
-}
-
-char *nc_ktest_pki(const char *name)
-{
-    g_assert_nonnull(pki_dir);
-    return g_strdup_printf("%s/%s.pem", pki_dir, name);
-}
-
-void nc_ktest_pki_cleanup(void)
-{
-    pki_remove();
-    g_clear_pointer(&pki_dir, g_free);
-    g_clear_pointer(&pki_skip, g_free);
 }
 
 guint nc_ktest_gate_count(const char *ns)

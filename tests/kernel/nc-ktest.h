@@ -62,6 +62,9 @@ char *nc_ktest_nft_list(const char *ns, const char *what);
  * a signal handler that removes every registered namespace before the process ends. */
 gboolean nc_ktest_ns_add(const char *ns, GError **error);
 
+/* Removes directory @dir and the files in it (no subdirectories); quiet if it is not there. */
+void nc_ktest_rm_dir(const char *dir);
+
 /* Removes namespace @ns; quiet if it is not there. */
 void nc_ktest_ns_del(const char *ns);
 
@@ -87,17 +90,6 @@ int nc_ktest_cli(char **err, const char *first, ...) G_GNUC_NULL_TERMINATED;
 /* The mdb entries in @ns of interface @mac's bridge port: @port names it, or (NULL) it is found by
  * the MAC as the driver finds a domain's tap (src/drivers/nc-mdb.c). */
 NcItemSet *nc_ktest_mdb(const char *ns, const char *mac, const char *port);
-
-/* The peer link's throw-away PKI (tests/daemon/make-test-pki.sh, run once per process in a
- * temporary directory). FALSE, with *@skip saying why, when it cannot be made (no certtool, no
- * TLS backend); a failing script is a test error. */
-gboolean nc_ktest_pki_make(const char **skip);
-
-/* The path of the PKI's file @name ("ca1", "server", "client-key", ...) + ".pem". */
-char *nc_ktest_pki(const char *name);
-
-/* Removes the PKI's directory (at the end of main()). */
-void nc_ktest_pki_cleanup(void);
 
 /* The gates (nftables netdev tables of netcarry) in @ns. */
 guint nc_ktest_gate_count(const char *ns);

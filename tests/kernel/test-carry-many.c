@@ -17,6 +17,7 @@
 #include "drivers/nc-ct.h"
 #include "drivers/nc-gate.h"
 #include "nc-carry.h"
+#include "nc-kcarry.h"
 #include "nc-ktest.h"
 #include "nc-peer.h"
 #include "util/nc-error.h"
@@ -219,23 +220,9 @@ static gboolean on_fail(const char *uuid, NcSide side, const char *reason, gpoin
 
 static NcConfig *make_config(guint h, guint idle_ms)
 {
-    NcConfig *c = nc_config_new_default();
-    g_autofree char *key = g_strdup_printf("%s-key", host_cert[h]);
+    NcConfig *c = nc_kcarry_config(host_ip[h], host_cert[h]);
 
-#define SET(field, value) (g_free(c->field), c->field = (value))
-    SET(listen_address, g_strdup(host_ip[h]));
-    SET(tls_ca_file, nc_ktest_pki("ca1"));
-    SET(tls_server_cert, nc_ktest_pki("server"));
-    SET(tls_server_key, nc_ktest_pki("server-key"));
-    SET(tls_client_cert, nc_ktest_pki(host_cert[h]));
-    SET(tls_client_key, nc_ktest_pki(key));
-#undef SET
-    c->listen_port = 0;
-    c->gate_mode = NC_GATE_MODE_GATE;
-    c->cleanup_source = TRUE;
     c->admission = NC_ADMISSION_REFUSE;
-    c->peer_connect_timeout_ms = 2000;
-    c->seal_timeout_ms = 2000;
     c->hook_timeout_ms = 3 * idle_ms;
     return c;
 }
@@ -254,7 +241,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         g_test_skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces");
         return;
     }
-    if (!nc_ktest_pki_make(&skip)) {
+    if (!nc_kcarry_pki_make(&skip)) {
         g_test_skip(skip);
         return;
     }
@@ -268,18 +255,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
         }
         f->ready[h] = TRUE;
     }
-    if (!nc_ktest_run(NULL, &error, "ip -n %s link add nc0 type veth peer name nc0 netns %s",
-                      f->ns[0], f->ns[1])) {
-        g_autofree char *msg = g_strdup_printf("cannot create a veth: %s", error->message);
+    if (!nc_kcarry_link(f->ns[0], host_ip[0], f->ns[1], host_ip[1], &error)) {
+        g_autofree char *msg = g_strdup_printf("cannot join the namespaces: %s", error->message);
         g_test_skip(msg);
         return;
-    }
-    for (guint h = 0; h < N_HOST; h++) {
-        g_assert_true(
-            nc_ktest_run(NULL, &error, "ip -n %s link set lo up", f->ns[h]) &&
-            nc_ktest_run(NULL, &error, "ip -n %s link set nc0 up", f->ns[h]) &&
-            nc_ktest_run(NULL, &error, "ip -n %s addr add %s/24 dev nc0", f->ns[h], host_ip[h]));
-        g_assert_no_error(error);
     }
     {
         g_autoptr(NcCt) probe = nc_ct_open(f->ns[0], &error);
@@ -744,28 +723,21 @@ static void test_one_refused_one_cancelled(Fixture *f, gconstpointer data)
     }
 }
 
-/* (c) two admissions into one host at once: vm2's, whose source does not answer (its host drops
- * the connection's SYN: a host down or cut off), begins first, then vm1's, whose source answers.
- * vm2 is refused after its connect timeout; vm1 is admitted with its first copy, without waiting
- * for vm2's: in netcarryd a hook call waits at most hook-ms (5 s), and an admission held for an
- * unrelated source's bound (up to 90 % of hook-ms) would get vm1's migration refused. (Before the
- * asynchronous admission, a second hook call was answered from inside the first one's wait, and
- * the first one only after it.) */
-static void test_admission_not_held(Fixture *f, gconstpointer data)
+/* Domains vm1 .. @n (n <= 2) run on their source and migrate; vm2's source is silent: its
+ * rendezvous names port 9, where its host drops every SYN (a host down or cut off). FALSE (the
+ * test skipped) without nftables. */
+static gboolean setup_silent_vm2(Fixture *f, guint n)
 {
     g_autoptr(GError) error = NULL;
 
-    if (!f->usable)
-        return;
     if (!nc_ktest_nft_load(f->ns[vms[1].src],
                            "table inet blackhole { chain in { type filter hook input priority 0; "
                            "tcp dport 9 drop; }; }",
                            &error)) {
         g_test_skip(error->message);
-        return;
+        return FALSE;
     }
-    nc_ktest_ct_add(f->ns[vms[0].src], vms[0].addr, 20000, f->n);
-    for (guint i = 0; i < 2; i++) {
+    for (guint i = 2 - n; i < 2; i++) {
         g_autoptr(NcDomain) at_src = make_domain(i, NULL, NULL);
         g_autoptr(NcProfile) profile = NULL;
 
@@ -775,7 +747,24 @@ static void test_admission_not_held(Fixture *f, gconstpointer data)
         f->at_dst[i] = make_domain(i, NULL, profile->rendezvous);
         f->migrating[i] = TRUE;
     }
-    f->at_dst[1]->profile->rendezvous->port = 9; /* where its host drops every SYN */
+    f->at_dst[1]->profile->rendezvous->port = 9;
+    return TRUE;
+}
+
+/* (c) two admissions into one host at once: vm2's, whose source does not answer (its host drops
+ * the connection's SYN: a host down or cut off), begins first, then vm1's, whose source answers.
+ * vm2 is refused after its connect timeout; vm1 is admitted with its first copy, without waiting
+ * for vm2's: in netcarryd a hook call waits at most hook-ms (5 s), and an admission held for an
+ * unrelated source's bound (up to 90 % of hook-ms) would get vm1's migration refused. (Before the
+ * asynchronous admission, a second hook call was answered from inside the first one's wait, and
+ * the first one only after it.) */
+static void test_admission_not_held(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    nc_ktest_ct_add(f->ns[vms[0].src], vms[0].addr, 20000, f->n);
+    if (!setup_silent_vm2(f, 2))
+        return;
     admit_all(f, 1, 0);
     g_test_message("vm1 admitted after %" G_GINT64_FORMAT
                    " ms; vm2 (source silent) %s after %" G_GINT64_FORMAT " ms: %s",
@@ -795,33 +784,14 @@ static void test_admission_not_held(Fixture *f, gconstpointer data)
  * once, "shutting down", and nothing of it runs after the engine is gone. */
 static void test_engine_freed_admitting(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-
-    if (!f->usable)
+    if (!f->usable || !setup_silent_vm2(f, 1))
         return;
-    if (!nc_ktest_nft_load(f->ns[vms[1].src],
-                           "table inet blackhole { chain in { type filter hook input priority 0; "
-                           "tcp dport 9 drop; }; }",
-                           &error)) {
-        g_test_skip(error->message);
-        return;
-    }
-    {
-        g_autoptr(NcDomain) at_src = make_domain(1, NULL, NULL);
-        g_autoptr(NcProfile) profile = NULL;
-
-        g_assert_true(nc_carry_engine_add_local(f->e[vms[1].src], at_src, NULL));
-        profile =
-            nc_carry_engine_rendezvous_profile(f->e[vms[1].src], vms[1].uuid, at_src->profile);
-        f->at_dst[1] = make_domain(1, NULL, profile->rendezvous);
-    }
-    f->at_dst[1]->profile->rendezvous->port = 9;
     admits_done = 0;
     admit(f, 1);
     nc_ktest_spin(100); /* dialling */
     g_assert_cmpuint(admits_done, ==, 0);
     g_clear_pointer(&f->e[DST(1)], nc_carry_engine_free);
-    nc_ktest_spin(50); /* the GTask's callback comes from an idle */
+    nc_ktest_spin(50);                    /* the GTask's callback comes from an idle */
     g_assert_cmpuint(admits_done, ==, 1); /* answered at once, not after the connect timeout */
     g_assert_false(f->admitted[1]);
     g_assert_nonnull(strstr(f->admit_error[1], "shutting down"));
@@ -847,6 +817,6 @@ int main(int argc, char **argv)
     g_test_add("/carry-many/netcarryd-stops-while-admitting", Fixture, NULL, fixture_setup,
                test_engine_freed_admitting, fixture_teardown);
     rc = g_test_run();
-    nc_ktest_pki_cleanup();
+    nc_kcarry_pki_cleanup();
     return rc;
 }

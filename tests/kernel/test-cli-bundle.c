@@ -1,5 +1,6 @@
 /* test-cli-bundle.c - `netcarry capture` and `netcarry install` with every class, between two
- * namespaces: conntrack entries, nft set elements with timeouts, a named counter and a quota
+ * namespaces: conntrack entries, nft set elements with timeouts (anti-spoofing bindings by MAC
+ * too), a named counter and a quota
  *
  * The CLI ($NETCARRY_CLI) runs as an operator runs it; the kernels' state is read back with
  * netcarry's own drivers.
@@ -93,7 +94,7 @@ static char *capture(Fixture *f, const char *name)
     g_autofree char *err = NULL;
     char *path = g_build_filename(f->dir, name, NULL);
     int rc = nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--object",
-                     "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output", path, NULL);
+                          "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output", path, NULL);
 
     g_assert_cmpint(rc, ==, 0);
     return path;
@@ -210,8 +211,8 @@ static void test_carry(Fixture *f, gconstpointer data)
         g_autofree char *dst_path = g_build_filename(f->dir, "dst.xml", NULL);
 
         g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.dst, "--address", VM,
-                                "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q", "--output",
-                                dst_path, NULL),
+                                     "--object", "inet/fw/vm50", "--object", "inet/fw/vm50q",
+                                     "--output", dst_path, NULL),
                         ==, 0);
         g_clear_pointer(&err, g_free);
         g_assert_cmpint(nc_ktest_cli(&err, "diff", after, dst_path, NULL), ==, 0);
@@ -248,8 +249,8 @@ static void test_class_option(Fixture *f, gconstpointer data)
     if (!f->pair.owner)
         return;
     path = g_build_filename(f->dir, "sets.xml", NULL);
-    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class",
-                            "nft-set", "--output", path, NULL),
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM,
+                                 "--class", "nft-set", "--output", path, NULL),
                     ==, 0);
     b = nc_bundle_parse_file(path, &error);
     NC_KTEST_CHECK_OK(b != NULL, error);
@@ -257,10 +258,102 @@ static void test_class_option(Fixture *f, gconstpointer data)
     g_assert_null(b->nft_objects);
     g_assert_nonnull(b->nft_sets);
     g_clear_pointer(&err, g_free);
-    g_assert_cmpint(
-        nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--class", "arp", NULL),
-        ==, 2);
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM,
+                                 "--class", "arp", NULL),
+                    ==, 2);
     g_assert_nonnull(strstr(err, "conntrack, nft-set, nft-object"));
+}
+
+/* A bridge's anti-spoofing sets on both hosts: the VM's MAC, its address . MAC binding, another
+ * VM's, and a binding of the VM's MAC to an address that is not the VM's. */
+static const char SPOOF[] = "table bridge as {\n"
+                            "  set macs { type ether_addr; }\n"
+                            "  set binding { type ipv4_addr . ether_addr; flags timeout; }\n"
+                            "}\n";
+static const char SPOOF_SRC[] =
+    "add element bridge as macs { 52:54:00:00:00:05, 52:54:00:00:00:07 }\n"
+    "add element bridge as binding { " VM " . 52:54:00:00:00:05 timeout 1h, "
+    "10.0.0.7 . 52:54:00:00:00:07 timeout 1h, 10.0.0.99 . 52:54:00:00:00:05 timeout 1h }\n";
+
+static gboolean has_not_carried(const NcBundle *b, const char *what)
+{
+    for (guint i = 0; i < b->not_carried->len; i++)
+        if (g_str_equal(((NcNotCarried *)b->not_carried->pdata[i])->what, what))
+            return TRUE;
+    return FALSE;
+}
+
+/* `capture --mac` takes the VM's MAC and its binding (without it, the binding is not the VM's
+ * as far as the bundle knows, and is listed as not carried); `install` checks them against the
+ * bundle's MACs (a bundle whose <mac> was taken out installs nothing) and puts them in the
+ * destination's bridge sets, leaving the other VM's and the foreign binding behind. */
+static void test_antispoof(Fixture *f, gconstpointer data)
+{
+    g_autofree char *plain = NULL, *with_mac = NULL, *edited = NULL, *err = NULL;
+    g_autofree char *text = NULL, *listed = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcBundle) b = NULL, bm = NULL;
+    gboolean ok;
+
+    if (!f->pair.owner)
+        return;
+    ok = nc_ktest_nft_load(f->pair.src, SPOOF, &error) &&
+         nc_ktest_nft_load(f->pair.src, SPOOF_SRC, &error) &&
+         nc_ktest_nft_load(f->pair.dst, SPOOF, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    plain = g_build_filename(f->dir, "plain.xml", NULL);
+    with_mac = g_build_filename(f->dir, "mac.xml", NULL);
+    edited = g_build_filename(f->dir, "edited.xml", NULL);
+
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM,
+                                 "--class", "nft-set", "--output", plain, NULL),
+                    ==, 0);
+    b = nc_bundle_parse_file(plain, &error);
+    NC_KTEST_CHECK_OK(b != NULL, error);
+    g_assert_cmpuint(b->macs->len, ==, 0);
+    g_assert_cmpuint(nc_item_set_count(b->nft_sets), ==, 1); /* inet/fw/authed's */
+    g_assert_true(has_not_carried(b, "bridge/as/binding element " VM " . 52:54:00:00:00:05"));
+
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "capture", "--netns", f->pair.src, "--address", VM, "--mac",
+                                 "52:54:00:00:00:05", "--class", "nft-set", "--output", with_mac,
+                                 NULL),
+                    ==, 0);
+    bm = nc_bundle_parse_file(with_mac, &error);
+    NC_KTEST_CHECK_OK(bm != NULL, error);
+    g_assert_cmpuint(bm->macs->len, ==, 1);
+    g_assert_cmpuint(nc_item_set_count(bm->nft_sets), ==, 3); /* + its MAC and its binding */
+    g_assert_true(has_not_carried(bm, "bridge/as/binding element 10.0.0.99 . 52:54:00:00:00:05"));
+    g_assert_false(has_not_carried(bm, "bridge/as/binding element " VM " . 52:54:00:00:00:05"));
+
+    /* without its <mac>, the bundle's binding is not the VM's: nothing is installed */
+    ok = g_file_get_contents(with_mac, &text, NULL, &error);
+    NC_KTEST_CHECK_OK(ok, error);
+    g_assert_nonnull(strstr(text, "<mac>52:54:00:00:00:05</mac>"));
+    {
+        g_autofree char *cut = NULL;
+        g_auto(GStrv) parts = g_strsplit(text, "    <mac>52:54:00:00:00:05</mac>\n", -1);
+
+        cut = g_strjoinv("", parts);
+        ok = g_file_set_contents(edited, cut, -1, &error);
+        NC_KTEST_CHECK_OK(ok, error);
+    }
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, edited, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "52:54:00:00:00:05 is not the domain's"));
+    g_assert_nonnull(strstr(err, "nothing of any class was installed"));
+    listed = nc_ktest_nft_list(f->pair.dst, "table bridge as");
+    g_assert_null(strstr(listed, "52:54:00:00:00:05"));
+    g_clear_pointer(&listed, g_free);
+
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, with_mac, NULL), ==, 0);
+    listed = nc_ktest_nft_list(f->pair.dst, "table bridge as");
+    g_test_message("destination:\n%s", listed);
+    g_assert_nonnull(strstr(listed, "elements = { 52:54:00:00:00:05 }"));
+    g_assert_nonnull(strstr(listed, VM " . 52:54:00:00:00:05 timeout 1h expires 59m"));
+    g_assert_null(strstr(listed, "52:54:00:00:00:07"));
+    g_assert_null(strstr(listed, "10.0.0.99"));
 }
 
 int main(int argc, char **argv)
@@ -272,5 +365,6 @@ int main(int argc, char **argv)
     ADD("/cli-bundle/carry", "with the set", test_carry);
     ADD("/cli-bundle/set-missing", NULL, test_set_missing);
     ADD("/cli-bundle/class-option", NULL, test_class_option);
+    ADD("/cli-bundle/antispoof", "with the set", test_antispoof);
     return g_test_run();
 }

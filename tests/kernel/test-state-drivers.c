@@ -8,6 +8,7 @@
 
 #include "drivers/nc-nft-obj.h"
 #include "drivers/nc-nft-set.h"
+#include "drivers/nc-policy-drv.h"
 #include "nc-ktest.h"
 #include "util/nc-error.h"
 
@@ -211,6 +212,148 @@ static void test_existing_element(Fixture *f, gconstpointer data)
     }
 }
 
+/* Whether `ip netns exec NS CMD` succeeds: the kernel's own answer, to hold the probe against. */
+static gboolean in_ns(const char *ns, const char *cmd)
+{
+    g_autoptr(GError) error = NULL;
+
+    return nc_ktest_run(NULL, &error, "ip netns exec %s %s", ns, cmd);
+}
+
+static NcOwner *port_owner(const char *bridge, const char *vlan, gboolean bandwidth)
+{
+    NcOwner *o = nc_owner_new();
+    NcOwnerPort *p;
+
+    nc_owner_add_port(o, (const guint8[]){0x52, 0x54, 0, 0, 0, 0x50}, NULL, bridge);
+    p = o->ports->pdata[0];
+    p->vlan = g_strdup(vlan);
+    p->bandwidth = bandwidth;
+    return o;
+}
+
+/* The port class on the destination: its bridge must exist there; <vlan> and <bandwidth> are
+ * refused exactly when this kernel cannot make a VLAN link (nor a VLAN-filtering bridge), or the
+ * qdiscs libvirt's <bandwidth> adds, as `ip` and `tc` find in the same namespace. */
+static void test_port_needs(Fixture *f, gconstpointer data)
+{
+    const NcStateDriver *d = nc_state_driver_lookup("port");
+    g_autoptr(GError) error = NULL;
+    gpointer h;
+    gboolean vlan_ok, bw_ok, ok;
+
+    if (!f->owner)
+        return;
+    g_assert_nonnull(d);
+    g_assert_true(d->checked);
+    g_assert_true(in_ns(f->dst, "ip link add ncbr0 type bridge"));
+    g_assert_true(in_ns(f->dst, "ip link add ncv0 type veth peer name ncv1"));
+    vlan_ok = in_ns(f->dst, "ip link add link ncv0 name ncv0.10 type vlan id 10") ||
+              in_ns(f->dst, "ip link add ncbr1 type bridge vlan_filtering 1");
+    bw_ok =
+        in_ns(f->dst, "tc qdisc add dev ncv1 root handle 1: htb default 1") &&
+        in_ns(f->dst, "tc class add dev ncv1 parent 1: classid 1:1 htb rate 1mbit") &&
+        in_ns(f->dst, "tc qdisc add dev ncv1 parent 1:1 handle 2: sfq perturb 10") &&
+        in_ns(f->dst,
+              "tc filter add dev ncv1 parent 1:0 protocol all prio 1 handle 1 fw flowid 1") &&
+        in_ns(f->dst, "tc qdisc add dev ncv1 ingress") &&
+        in_ns(f->dst, "tc filter add dev ncv1 parent ffff: protocol all u32 match u32 0 0 police "
+                      "rate 1mbit burst 10k drop flowid :1");
+    g_test_message("this kernel: VLAN %s, bandwidth %s", vlan_ok ? "yes" : "no",
+                   bw_ok ? "yes" : "no");
+    h = d->open(f->dst, &error);
+    g_assert_no_error(error);
+    {
+        g_autoptr(NcOwner) o = port_owner("ncbr0", NULL, FALSE);
+
+        ok = d->probe(h, o, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_true(ok);
+    }
+    {
+        g_autoptr(NcOwner) o = port_owner("nosuchbr", NULL, FALSE);
+
+        g_assert_false(d->probe(h, o, NULL, &error));
+        g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
+        g_assert_nonnull(strstr(error->message, "bridge nosuchbr missing on this host"));
+        g_clear_error(&error);
+    }
+    {
+        g_autoptr(NcOwner) o = port_owner("ncbr0", "10", FALSE);
+
+        ok = d->probe(h, o, NULL, &error);
+        g_test_message("<vlan>: %s", ok ? "can be applied" : error->message);
+        g_assert_cmpint(ok, ==, vlan_ok);
+        if (!ok) {
+            g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+            g_assert_nonnull(strstr(error->message, "no 802.1q"));
+        }
+        g_clear_error(&error);
+    }
+    {
+        g_autoptr(NcOwner) o = port_owner("ncbr0", NULL, TRUE);
+
+        ok = d->probe(h, o, NULL, &error);
+        g_test_message("<bandwidth>: %s", ok ? "can be applied" : error->message);
+        g_assert_cmpint(ok, ==, bw_ok);
+        if (!ok)
+            g_assert_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED);
+        g_clear_error(&error);
+    }
+    d->close(h);
+}
+
+/* A per-VM chain: its rules read without handles or counter values in two namespaces, compared:
+ * the same chain whose counter counted differently is the same; another verdict differs */
+static void test_chain_check(Fixture *f, gconstpointer data)
+{
+    const NcStateDriver *d = nc_state_driver_lookup("nft-chain");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcOwner) o = nc_owner_new();
+    g_autoptr(NcItemSet) sent = NULL;
+    gpointer hs, hd;
+    gboolean ok;
+    static const char chain[] =
+        "table inet pol {\n"
+        "  chain vmin { type filter hook forward priority 0;\n"
+        "    ip daddr 10.0.0.5 tcp dport 22 counter packets 7 bytes 420 %s\n"
+        "  }\n"
+        "}\n";
+    g_autofree char *accept = g_strdup_printf(chain, "accept");
+    g_autofree char *drop = g_strdup_printf(chain, "drop");
+
+    if (!f->owner)
+        return;
+    g_ptr_array_add(o->chains, nc_object_ref_new("inet", "pol", "vmin", "chain"));
+    g_assert_true(nc_ktest_nft_load(f->src, accept, &error));
+    hs = d->open(f->src, &error);
+    hd = d->open(f->dst, &error);
+    g_assert_no_error(error);
+    sent = nc_item_set_new(d->ops);
+    ok = d->capture(hs, o, sent, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    g_assert_cmpuint(nc_item_set_count(sent), ==, 1);
+    g_assert_false(d->probe(hd, o, sent, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(error->message, "chain inet/pol/vmin missing on this host"));
+    g_clear_error(&error);
+    g_assert_true(nc_ktest_nft_load(f->dst, drop, &error));
+    g_assert_false(d->probe(hd, o, sent, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_FAILED);
+    g_assert_nonnull(strstr(error->message, "chain inet/pol/vmin differs: rule 1"));
+    g_clear_error(&error);
+    g_assert_true(nc_ktest_nft_load(f->dst, "flush ruleset\n", &error));
+    g_assert_true(nc_ktest_nft_load(f->dst, accept, &error));
+    g_assert_true(nc_ktest_nft_load(f->dst, "reset counters table inet pol\n",
+                                    &error)); /* other values, same rules */
+    ok = d->probe(hd, o, sent, &error);
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    d->close(hs);
+    d->close(hd);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -220,5 +363,7 @@ int main(int argc, char **argv)
     ADD("/state-drivers/all-or-nothing", test_all_or_nothing);
     ADD("/state-drivers/roll-back", test_roll_back);
     ADD("/state-drivers/existing-element", test_existing_element);
+    ADD("/state-drivers/checked/port-needs", test_port_needs);
+    ADD("/state-drivers/checked/chain", test_chain_check);
     return g_test_run();
 }

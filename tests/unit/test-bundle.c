@@ -48,6 +48,7 @@ static void assert_same_bundle(const NcBundle *a, const NcBundle *b)
                     b->conntrack->len * sizeof(NcCtEntry));
     assert_same_items(a->nft_sets, b->nft_sets);
     assert_same_items(a->nft_objects, b->nft_objects);
+    g_assert_cmpmem(a->macs->data, a->macs->len * 6, b->macs->data, b->macs->len * 6);
     g_assert_cmpuint(a->not_carried->len, ==, b->not_carried->len);
     for (guint i = 0; i < a->not_carried->len; i++) {
         const NcNotCarried *x = g_ptr_array_index(a->not_carried, i);
@@ -164,6 +165,35 @@ static void test_model_v2(void)
     g_assert_cmpstr(nc->what, ==, "limit inet/fw/vm1_rate");
 }
 
+/* the VM's MACs come back, and decide with its addresses which elements are its own: the
+ * example's element of set `macs` is the VM's because the bundle names its MAC */
+static void test_macs(void)
+{
+    g_autofree char *path =
+        g_build_filename(nc_test_source_root(), "xml", "examples", "bundle2-nft-set.xml", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcBundle) b = nc_bundle_parse_file(path, &error);
+    g_autoptr(NcOwner) owner = NULL;
+    g_autoptr(GPtrArray) items = NULL;
+    const NcNftSetElem *mac = NULL;
+    g_autofree char *xml = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(b->macs->len, ==, 1);
+    g_assert_cmpmem(b->macs->data, 6, ((const guint8[]){0x52, 0x54, 0, 0x12, 0x34, 0x56}), 6);
+    xml = nc_bundle_format(b);
+    g_assert_nonnull(strstr(xml, "    <mac>52:54:00:12:34:56</mac>\n"));
+    owner = nc_bundle_owner(b);
+    items = nc_item_set_items(b->nft_sets);
+    for (guint i = 0; i < items->len; i++)
+        if (g_str_equal(((const NcNftSetElem *)items->pdata[i])->set, "macs"))
+            mac = items->pdata[i];
+    g_assert_nonnull(mac);
+    g_assert_true(nc_nft_set_owns(owner, mac, NULL));
+    g_array_set_size(owner->macs, 0);
+    g_assert_false(nc_nft_set_owns(owner, mac, NULL));
+}
+
 /* a damaged bundle is refused by its seal, in a buffer too, and the message says so */
 static void test_damaged(void)
 {
@@ -262,6 +292,7 @@ static const InvalidCase invalid2_cases[] = {
     {"bundle2-digest-invalid.xml", 7, "the bundle is damaged or was edited"},
     {"bundle2-edited-invalid.xml", 7, "the items' digest is"},
     {"bundle2-key-fields-invalid.xml", 9, "has 2 fields, the set's key has 1"},
+    {"bundle2-mac-invalid.xml", 6, "'52:54:00:12:34' is not a MAC address"},
     {"bundle2-not-carried-order-invalid.xml", 14, "unexpected element after <not-carried>"},
     {"bundle2-order-invalid.xml", 28, "expected a class section"},
     {"bundle2-quota-invalid.xml", 12, "attribute 'used' is missing"},
@@ -641,6 +672,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/bundle/invalid-coverage", test_invalid_coverage);
     g_test_add_func("/bundle/model-v2", test_model_v2);
+    g_test_add_func("/bundle/macs", test_macs);
     g_test_add_func("/bundle/damaged", test_damaged);
     g_test_add_func("/bundle/model", test_model);
     g_test_add_func("/bundle/not-wellformed", test_not_wellformed);

@@ -148,6 +148,53 @@ static void test_owner(void)
     g_assert_cmpstr(r->name, ==, "vm50q");
     r = o->objects->pdata[3];
     g_assert_null(r->type);
+    g_assert_cmpuint(o->chains->len, ==, 0);
+
+    /* what the ports need of a host (checked at admission): the bridge, or for a libvirt
+     * network the network alone (the live XML's bridge is the source's), the nwfilter */
+    g_assert_cmpuint(o->ports->len, ==, 2);
+    {
+        const NcOwnerPort *p0 = o->ports->pdata[0], *p1 = o->ports->pdata[1];
+
+        g_assert_cmpmem(p0->mac, 6, ((const guint8[]){0x52, 0x54, 0, 0xab, 0xcd, 0x01}), 6);
+        g_assert_cmpstr(p0->bridge, ==, "br0");
+        g_assert_null(p0->network);
+        g_assert_cmpstr(p0->filter, ==, "clean-traffic");
+        g_assert_null(p0->vlan);
+        g_assert_false(p0->bandwidth);
+        g_assert_null(p1->bridge);
+        g_assert_cmpstr(p1->network, ==, "default");
+        g_assert_null(p1->filter);
+    }
+
+    /* the profile's per-VM chains, in order, beside its objects */
+    g_free(path);
+    path = example_path("profile-chains.xml");
+    nc_profile_free(d->profile);
+    d->profile = nc_profile_parse_file(path, &error);
+    g_assert_no_error(error);
+    g_clear_pointer(&o, nc_owner_free);
+    o = nc_domain_owner(d, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(o->objects->len, ==, 1);
+    g_assert_cmpuint(o->chains->len, ==, 2);
+    r = o->chains->pdata[0];
+    g_assert_cmpstr(r->family, ==, "inet");
+    g_assert_cmpstr(r->table, ==, "fw");
+    g_assert_cmpstr(r->name, ==, "vm50-in");
+    g_assert_cmpstr(r->type, ==, "chain");
+    r = o->chains->pdata[1];
+    g_assert_cmpstr(r->family, ==, "ip6");
+    g_assert_cmpstr(r->name, ==, "vm50-out");
+    {
+        g_autoptr(NcOwner) copy = nc_owner_copy(o);
+
+        g_assert_cmpuint(copy->chains->len, ==, 2);
+        g_assert_cmpuint(copy->ports->len, ==, 2);
+        g_assert_cmpstr(((NcOwnerPort *)copy->ports->pdata[0])->bridge, ==, "br0");
+        g_assert_cmpstr(((NcOwnerPort *)copy->ports->pdata[0])->filter, ==, "clean-traffic");
+        g_assert_cmpstr(((NcOwnerPort *)copy->ports->pdata[1])->network, ==, "default");
+    }
 
     /* a MAC that is not six hex bytes is an error naming the domain */
     g_free(((NcDomainIface *)d->interfaces->pdata[1])->mac);
@@ -340,6 +387,8 @@ static void test_profile_any_order(void)
 }
 
 static const InvalidCase invalid_profiles[] = {
+    {"profile-chain-family-invalid.xml", 3, "profile.rng"},
+    {"profile-chain-no-table-invalid.xml", 3, "profile.rng"},
     {"profile-host-invalid.xml", 2, "profile.rng"},
     {"profile-object-family-invalid.xml", 1, "profile.rng"},
     {"profile-ipv6-groups-invalid.xml", 3, "'1:2:3:4:5:6:7::8' is not an IPv4 or IPv6 address"},

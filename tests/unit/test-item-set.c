@@ -194,24 +194,50 @@ static void test_without_digest(void)
     g_assert_cmpuint(nc_item_set_count(plain), ==, 2);
 }
 
-/* An element is the domain's when a key field or a map's data field is its address or MAC. */
+/* An element is the domain's when a key field or a map's data field is its address or MAC; an
+ * address . MAC binding only when both are. */
 static void test_owns(void)
 {
     g_autoptr(NcOwner) owner = nc_owner_new();
-    g_autoptr(NcNftSetElem) by_mac = elem("pairs", "10.0.0.99", 1, 0);
-    g_autoptr(NcNftSetElem) by_addr = elem("pairs", "10.0.0.5", 1, 0);
+    g_autoptr(NcNftSetElem) foreign_addr = elem("pairs", "10.0.0.99", 1, 0);
+    g_autoptr(NcNftSetElem) binding = elem("pairs", "10.0.0.5", 1, 0);
     g_autoptr(NcNftSetElem) map = g_new0(NcNftSetElem, 1);
-    g_autofree char *why = NULL;
+    g_autofree char *why = NULL, *why2 = NULL, *why3 = NULL;
     NcAddr a;
     guint8 k[4] = {10, 0, 0, 9}, d[4] = {10, 0, 0, 5};
 
     nc_addr_parse("10.0.0.5", &a, NULL);
     g_array_append_val(owner->addresses, a);
-    g_assert_true(nc_nft_set_owns(owner, by_addr, NULL));
-    g_assert_false(nc_nft_set_owns(owner, by_mac, &why)); /* no MAC known yet */
-    g_assert_nonnull(why);
+    /* the domain's address bound to a MAC this host does not know as the domain's: another VM
+     * could send from the domain's address */
+    g_assert_cmpint(nc_nft_set_ownership(owner, binding, &why), ==, NC_NFT_OWN_FOREIGN_BINDING);
+    g_assert_nonnull(strstr(why, "52:54:00:00:00:05"));
+    g_assert_false(nc_nft_set_owns(owner, binding, NULL));
+    g_assert_cmpint(nc_nft_set_ownership(owner, foreign_addr, NULL), ==, NC_NFT_OWN_NONE);
     g_array_append_vals(owner->macs, (guint8[]){0x52, 0x54, 0, 0, 0, 5}, 1);
-    g_assert_true(nc_nft_set_owns(owner, by_mac, NULL));
+    g_assert_true(nc_nft_set_owns(owner, binding, NULL));
+    /* the domain's MAC bound to an address that is not its own: refused, naming both */
+    g_assert_false(nc_nft_set_owns(owner, foreign_addr, &why2));
+    g_assert_cmpint(nc_nft_set_ownership(owner, foreign_addr, &why3), ==,
+                    NC_NFT_OWN_FOREIGN_BINDING);
+    g_test_message("%s", why2);
+    g_assert_nonnull(strstr(why2, "10.0.0.99"));
+    g_assert_nonnull(strstr(why2, "52:54:00:00:00:05"));
+    /* the MAC alone (`type ether_addr`) is the domain's */
+    {
+        g_autoptr(NcNftSetElem) mac = elem("macs", "10.0.0.5", 1, 0);
+
+        mac->key_type = 9;
+        mac->key_len = 6;
+        mac->n_fields = 1;
+        mac->field_len[0] = 6;
+        g_bytes_unref(mac->key);
+        mac->key = g_bytes_new((guint8[]){0x52, 0x54, 0, 0, 0, 5}, 6);
+        g_assert_true(nc_nft_set_owns(owner, mac, NULL));
+        g_bytes_unref(mac->key);
+        mac->key = g_bytes_new((guint8[]){0x52, 0x54, 0, 0, 0, 6}, 6);
+        g_assert_false(nc_nft_set_owns(owner, mac, NULL));
+    }
 
     map->table = g_strdup("lb");
     map->set = g_strdup("sticky");
@@ -229,6 +255,38 @@ static void test_owns(void)
     g_bytes_unref(map->data);
     map->data = g_bytes_new(d, 4);
     g_assert_false(nc_nft_set_owns(owner, map, NULL));
+
+    /* an address pair (no MAC) is not a binding: the VM's flow to a peer is its own */
+    d[3] = 5;
+    g_bytes_unref(map->data);
+    map->data = g_bytes_new(d, 4);
+    map->set_flags = 0;
+    map->key_type = 7 << 6 | 7;
+    map->key_len = 8;
+    map->n_fields = 2;
+    map->field_len[1] = 4;
+    g_bytes_unref(map->key);
+    map->key = g_bytes_new((guint8[]){10, 0, 0, 5, 192, 0, 2, 1}, 8);
+    g_clear_pointer(&map->data, g_bytes_unref);
+    map->data_type = 0;
+    map->data_len = 0;
+    g_assert_true(nc_nft_set_owns(owner, map, NULL));
+
+    /* a MAC -> address map is a binding too: the data's address must be the domain's */
+    map->set_flags = NFT_SET_MAP;
+    map->key_type = 9;
+    map->key_len = 6;
+    map->n_fields = 1;
+    map->field_len[0] = 6;
+    g_bytes_unref(map->key);
+    map->key = g_bytes_new((guint8[]){0x52, 0x54, 0, 0, 0, 5}, 6);
+    map->data_type = 7;
+    map->data_len = 4;
+    map->data = g_bytes_new((guint8[]){10, 0, 0, 5}, 4);
+    g_assert_true(nc_nft_set_owns(owner, map, NULL));
+    g_bytes_unref(map->data);
+    map->data = g_bytes_new((guint8[]){10, 0, 0, 98}, 4);
+    g_assert_cmpint(nc_nft_set_ownership(owner, map, NULL), ==, NC_NFT_OWN_FOREIGN_BINDING);
 }
 
 static GBytes *encode(const NcClassOps *ops, gconstpointer item)

@@ -7,6 +7,7 @@
 
 #include "conf/nc-mdb-items.h"
 #include "conf/nc-nft-items.h"
+#include "conf/nc-policy.h"
 #include "conf/nc-report.h"
 #include "util/nc-error.h"
 #include "util/nc-xml.h"
@@ -324,6 +325,43 @@ static void test_classes_model(void)
     g_assert_cmpstr(f->entry, ==, "limit inet/fw/vm50-rate");
 }
 
+/* report-checked.xml: the checked classes keep their status, a not-available class its why, and
+ * the text says each; the status of a carried class stays out of the XML (the older form) */
+static void test_checked_model(void)
+{
+    g_autofree char *path = example_path("report-checked.xml");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcReport) r = nc_report_parse_file(path, &error);
+    g_autofree char *text = NULL;
+    g_autofree char *xml = NULL;
+    const NcReportCarried *nw, *chain, *port;
+
+    g_assert_no_error(error);
+    g_assert_cmpint(r->carried[NC_REPORT_CLASS_CONNTRACK].status, ==, NC_REPORT_CARRIED);
+    nw = &r->carried[NC_REPORT_CLASS_NWFILTER];
+    chain = &r->carried[NC_REPORT_CLASS_NFT_CHAIN];
+    port = &r->carried[NC_REPORT_CLASS_PORT];
+    g_assert_true(nw->present && chain->present && port->present);
+    g_assert_cmpint(nw->status, ==, NC_REPORT_CHECKED);
+    g_assert_cmpuint(nw->precopied, ==, 4);
+    g_assert_cmpuint(nw->failed, ==, 0);
+    g_assert_null(nw->why);
+    g_assert_cmpint(chain->status, ==, NC_REPORT_CHECKED);
+    g_assert_cmpuint(chain->failed, ==, 1);
+    g_assert_cmpint(port->status, ==, NC_REPORT_NOT_AVAILABLE);
+    g_assert_nonnull(strstr(port->why, "no 802.1q"));
+
+    text = nc_report_to_text(r);
+    g_assert_nonnull(strstr(text, "nwfilter: checked, 4 definitions from the source, nothing "
+                                  "differs on this host"));
+    g_assert_nonnull(strstr(text, "nft-chain: checked, 2 definitions from the source, DIFFERS"));
+    g_assert_nonnull(strstr(text, "port: not available on this host: interface"));
+    g_assert_nonnull(strstr(text, "failed: nft-chain static policy: class nft-chain: chain "
+                                  "inet/fw/vm50-in differs: rule 2"));
+    xml = nc_report_format(r);
+    g_assert_null(strstr(xml, "status=\"carried\""));
+}
+
 /* all three classes, failures and not-carried entries built in code: format -> parse gives
  * them back in their classes, and formats to the same bytes */
 static void test_classes_build(void)
@@ -454,8 +492,8 @@ static void test_names(void)
  * daemon, which this test does not link: its name is checked as text) */
 static void test_class_names(void)
 {
-    static const char *const names[] = {"conntrack", "nft-set", "nft-object", "mdb",
-                                        "ip-binding"};
+    static const char *const names[] = {"conntrack",  "nft-set",  "nft-object", "mdb",
+                                        "ip-binding", "nwfilter", "nft-chain",  "port"};
 
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, NC_REPORT_CLASS_LAST);
     for (guint i = 0; i < NC_REPORT_CLASS_LAST; i++) {
@@ -467,6 +505,11 @@ static void test_class_names(void)
     g_assert_cmpint(nc_report_class_from_string(nc_nft_obj_class.name), ==,
                     NC_REPORT_CLASS_NFT_OBJECT);
     g_assert_cmpint(nc_report_class_from_string(nc_mdb_class.name), ==, NC_REPORT_CLASS_MDB);
+    g_assert_cmpint(nc_report_class_from_string(nc_nwfilter_class.name), ==,
+                    NC_REPORT_CLASS_NWFILTER);
+    g_assert_cmpint(nc_report_class_from_string(nc_nft_chain_class.name), ==,
+                    NC_REPORT_CLASS_NFT_CHAIN);
+    g_assert_cmpint(nc_report_class_from_string(nc_port_class.name), ==, NC_REPORT_CLASS_PORT);
     g_assert_cmpint(nc_report_class_from_string("nft-rule"), ==, -1);
     g_assert_cmpint(nc_report_class_from_string("Conntrack"), ==, -1);
     g_assert_cmpint(nc_report_class_from_string(""), ==, -1);
@@ -494,10 +537,13 @@ static const InvalidCase invalid_cases[] = {
     {"report-no-uuid-invalid.xml", 3, "'' is not a UUID"},
     {"report-two-migrations-invalid.xml", 5, "a second <migration>"},
     {"report-unknown-class-invalid.xml", 6,
-     "class 'nftables' is not conntrack, nft-set, nft-object, mdb or ip-binding"},
+     "class 'nftables' is not conntrack, nft-set, nft-object, mdb, ip-binding, nwfilter, nft-chain "
+     "or port"},
     {"report-not-carried-class-invalid.xml", 5,
-     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object, mdb or ip-binding"},
+     "<not-carried>: class 'nft-rule' is not conntrack, nft-set, nft-object, mdb, ip-binding, "
+     "nwfilter, nft-chain or port"},
     {"report-class-twice-invalid.xml", 7, "class nft-set is counted twice"},
+    {"report-status-invalid.xml", 23, "status 'compared' is not carried, checked or not-available"},
 };
 
 static void test_invalid(gconstpointer data)
@@ -563,6 +609,7 @@ int main(int argc, char **argv)
     g_test_add_func("/report/text/classes", test_text_classes);
     g_test_add_func("/report/text/only-present", test_text_only_present);
     g_test_add_func("/report/classes/model", test_classes_model);
+    g_test_add_func("/report/classes/checked", test_checked_model);
     g_test_add_func("/report/classes/build", test_classes_build);
     g_test_add_data_func("/report/format-1/completed", "report-completed.xml", test_format1);
     g_test_add_data_func("/report/format-1/failed", "report-failed.xml", test_format1);

@@ -13,14 +13,22 @@
  * theory of operation in nc-bundle.c, nc-domain.c, nc-report.c); the schema accepts them and
  * the reader for their root must refuse them. Every other invalid file must fail the schema. */
 static const char *const semantic_only[] = {
-    "family-mismatch-invalid.xml", "icmp-family-invalid.xml", "tcp-on-udp-invalid.xml",
-    "ipv6-groups-invalid.xml",     "proto-mismatch-invalid.xml", "missing-ports-invalid.xml",
-    "profile-ipv6-groups-invalid.xml", "profile-learn-length-invalid.xml",
+    "family-mismatch-invalid.xml",
+    "icmp-family-invalid.xml",
+    "tcp-on-udp-invalid.xml",
+    "ipv6-groups-invalid.xml",
+    "proto-mismatch-invalid.xml",
+    "missing-ports-invalid.xml",
+    "profile-ipv6-groups-invalid.xml",
+    "profile-learn-length-invalid.xml",
     "report-figures-mismatch-invalid.xml",
-    "report-pass-on-stop-invalid.xml", "report-two-timelines-invalid.xml",
+    "report-pass-on-stop-invalid.xml",
+    "report-two-timelines-invalid.xml",
     "report-class-twice-invalid.xml",
     /* format 2: the count, the digest and a key's fields against its set's shape */
-    "bundle2-count-invalid.xml", "bundle2-digest-invalid.xml", "bundle2-edited-invalid.xml",
+    "bundle2-count-invalid.xml",
+    "bundle2-digest-invalid.xml",
+    "bundle2-edited-invalid.xml",
     "bundle2-key-fields-invalid.xml",
     /* an mdb entry's group must be multicast */
     "bundle2-mdb-group-invalid.xml",
