@@ -1822,6 +1822,7 @@ static void load_chain(const char *ns, const char *verdict)
  * has the class checked and the same */
 static void test_chain_same(Fixture *f, gconstpointer data)
 {
+    g_autofree char *listing = NULL;
     g_autoptr(GError) error = NULL;
     const NcReportCarried *rc;
 
@@ -1837,7 +1838,8 @@ static void test_chain_same(Fixture *f, gconstpointer data)
     /* the whole migration, the source's clean-up included (which must leave a checked class's
      * definitions alone: nothing of them was installed) */
     complete_migration(f);
-    g_assert_nonnull(nc_ktest_nft_list(f->ns_src, "chain inet fw vmin"));
+    listing = nc_ktest_nft_list(f->ns_src, "chain inet fw vmin");
+    g_assert_nonnull(listing);
     rc = &f->report->carried[NC_REPORT_CLASS_NFT_CHAIN];
     g_assert_true(rc->present);
     g_assert_cmpint(rc->status, ==, NC_REPORT_CHECKED);
