@@ -137,7 +137,7 @@ struct _Carry {
     GCancellable *io_cancel;
     guint io_timer;
     NcPeerServer *server;
-    NcCt *ct;             /* destination: the kernel's table here, opened at the first install */
+    GPtrArray *points;    /* CarryPoint*: the conntrack points here (nc-carry-points.c) */
     NcItemSet *received;  /* nc_ct_class: the source's set as the chunks so far make it */
     NcItemSet *installed; /* nc_ct_class: what this carry put in the kernel, as installed */
     GPtrArray *report_failures; /* "entry\treason" */
@@ -201,6 +201,19 @@ G_GNUC_INTERNAL void dest_remove_gate(Carry *c, const char *what);
 G_GNUC_INTERNAL void dest_report(Carry *c, NcReportOutcome outcome, const char *reason);
 G_GNUC_INTERNAL void dest_fail(Carry *c, const char *reason, gboolean cancelled);
 G_GNUC_INTERNAL gboolean dest_finished(Carry *c, NcCarryOutcome outcome, const char *reason);
+
+/* ---- nc-carry-points.c ---- */
+
+typedef struct _CarryPoint CarryPoint;
+G_GNUC_INTERNAL gboolean nc_carry_ct_entry_translated(const NcCtEntry *en);
+G_GNUC_INTERNAL gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out);
+G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, NcCtEntry *en);
+G_GNUC_INTERNAL GPtrArray *carry_points_new(NcCarryEngine *e);
+G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n,
+                                             guint *n_removed, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries,
+                                              guint n, GPtrArray **failures, GError **error);
 
 /* ---- nc-carry-src.c ---- */
 
