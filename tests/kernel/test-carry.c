@@ -49,6 +49,7 @@ typedef struct {
     gboolean objects;          /* the profile names the quota of CLASSES_RULES */
     gboolean sets;             /* ... and its sets authed and sticky */
     gboolean mdb;              /* the domain has an interface on bridge br0 (MDB_GUEST_MAC) */
+    gboolean without;          /* topology cases: the "without" half (no points, no map) */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -66,6 +67,15 @@ static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
                                            NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
+static const CaseData case_topo = {.src_cert = "client",
+                                   .src_identity = "client.test",
+                                   .finish_wait_ms = 5000,
+                                   .admission = NC_ADMISSION_REFUSE};
+static const CaseData case_topo_without = {.src_cert = "client",
+                                           .src_identity = "client.test",
+                                           .finish_wait_ms = 5000,
+                                           .admission = NC_ADMISSION_REFUSE,
+                                           .without = TRUE};
 static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
                                   0,        FALSE,         FALSE, TRUE};
 
@@ -84,6 +94,7 @@ typedef struct {
     guint job_asked;    /* how often the source asked */
     guint fails[NC_SIDE_LAST]; /* fail_func calls: the engine made the migration fail there */
     char *fail_reason[NC_SIDE_LAST];
+    char ns_x[2][64]; /* the topology cases' state points beside the engines' namespaces */
 } Fixture;
 
 static gboolean case_learning; /* make_domain(): no address in the XML; one interface (MAC_VM)
@@ -464,6 +475,9 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     for (int i = 0; i < NC_SIDE_LAST; i++)
         g_clear_pointer(&f->fail_reason[i], g_free);
     g_clear_pointer(&f->report, nc_report_free);
+    for (guint i = 0; i < G_N_ELEMENTS(f->ns_x); i++)
+        if (f->ns_x[i][0])
+            nc_ktest_ns_del(f->ns_x[i]);
     if (f->ready) {
         nc_ktest_ns_del(f->ns_src);
         nc_ktest_ns_del(f->ns_dst);
@@ -1856,6 +1870,202 @@ static void test_mdb_no_snooping(Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- topology: state points (several namespaces per host) and maps between sites ---- */
+
+#define PUBLIC4 "198.51.100.7" /* the NAT's public address */
+
+/* A state point of @cfg in a new namespace (the fixture's slot @slot), with @roles; NULL netns
+ * (@slot < 0): the engine's own. The namespace is removed at teardown. */
+static void add_point(Fixture *f, NcConfig *cfg, int slot, const char *name, const char *ns_base,
+                      guint roles)
+{
+    g_autoptr(GError) error = NULL;
+    NcStatePoint *p = g_new0(NcStatePoint, 1);
+    const char *classes[] = {"conntrack", NULL};
+
+    if (slot >= 0) {
+        g_snprintf(f->ns_x[slot], sizeof(f->ns_x[slot]), "%s-%d", ns_base, (int)getpid());
+        g_assert_true(nc_ktest_ns_add(f->ns_x[slot], &error));
+        g_assert_no_error(error);
+        p->netns = g_strdup(f->ns_x[slot]);
+    }
+    p->name = g_strdup(name);
+    p->roles = roles;
+    p->classes = g_strdupv((char **)classes);
+    g_ptr_array_add(cfg->points, p);
+}
+
+/* the domain's flow to 192.0.2.10:80 from @sport, translated to PUBLIC4:@sport + 10000 */
+static NcCtEntry snat_entry(guint16 sport)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, sport);
+
+    e.reply.dst = addr(PUBLIC4);
+    e.reply.dport = sport + 10000;
+    return e;
+}
+
+static void ct_install_entry(const char *ns, const NcCtEntry *e)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
+
+    g_assert_no_error(error);
+    g_assert_true(nc_ct_install(ct, e, 1, NULL, &error));
+    g_assert_no_error(error);
+}
+
+/* Pre-copy, stop, seal: the destination installed. */
+static void carry_and_seal(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
+    nc_carry_engine_source_stopped(f->src, UUID, g_get_real_time());
+    wait_for(f, dst_installed, 5000, "the sealed state installed on the destination");
+}
+
+static void assert_tuple(const NcCtTuple *t, const char *src, guint16 sport, const char *dst,
+                         guint16 dport)
+{
+    NcAddr a = addr(src), b = addr(dst);
+
+    g_assert_true(nc_addr_equal(&t->src, &a));
+    g_assert_true(nc_addr_equal(&t->dst, &b));
+    g_assert_cmpuint(t->sport, ==, sport);
+    g_assert_cmpuint(t->dport, ==, dport);
+}
+
+/* 1:n. The source holds the domain's flows in one namespace (filtering and NAT together); the
+ * destination splits them: a filtering namespace on the domain's side (the host's firewall) and
+ * a NAT namespace (the router). Each point receives the form its role holds: the filter the
+ * untranslated flow as the domain sees it, the NAT the translating entry. Without the points
+ * (the "without" half: the engine's single namespace), neither namespace holds the flow: the
+ * filter would drop its next packet (not SYN, no entry), the NAT would not translate its reply
+ * to PUBLIC4. A failed migration takes the entries back from both points. */
+static void test_points_one_to_two(Fixture *f, gconstpointer data)
+{
+    NcCtEntry snat = snat_entry(40000);
+
+    if (!f->usable)
+        return;
+    if (!f->cd->without) {
+        add_point(f, f->cfg_dst, 0, "fw", "nc-carry-dfw", NC_POINT_ROLE_FILTER);
+        add_point(f, f->cfg_dst, 1, "nat", "nc-carry-dnat", NC_POINT_ROLE_NAT);
+    } else { /* the same namespaces, not named in the destination's configuration */
+        g_autoptr(NcConfig) unused = nc_config_new_default();
+
+        add_point(f, unused, 0, "fw", "nc-carry-dfw", NC_POINT_ROLE_FILTER);
+        add_point(f, unused, 1, "nat", "nc-carry-dnat", NC_POINT_ROLE_NAT);
+    }
+    ct_install_entry(f->ns_src, &snat);
+    ct_install(f->ns_src, VM4, 40001); /* not translated: the filter's only */
+    carry_and_seal(f);
+    {
+        g_autoptr(GArray) fw = ct_capture(f->ns_x[0], VM4);
+        g_autoptr(GArray) nat = ct_capture(f->ns_x[1], VM4);
+
+        if (f->cd->without) {
+            g_assert_cmpuint(fw->len, ==, 0);
+            g_assert_cmpuint(nat->len, ==, 0);
+            g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
+            return;
+        }
+        /* the filter: both flows, untranslated (the domain's side of the NAT) */
+        g_assert_cmpuint(fw->len, ==, 2);
+        assert_tuple(&g_array_index(fw, NcCtEntry, 0).orig, VM4, 40000, "192.0.2.10", 80);
+        assert_tuple(&g_array_index(fw, NcCtEntry, 0).reply, "192.0.2.10", 80, VM4, 40000);
+        g_assert_false(g_array_index(fw, NcCtEntry, 0).status & IPS_NAT_MASK);
+        g_assert_cmpuint(g_array_index(fw, NcCtEntry, 0).tcp_state, ==,
+                         TCP_CONNTRACK_ESTABLISHED);
+        assert_tuple(&g_array_index(fw, NcCtEntry, 1).orig, VM4, 40001, "192.0.2.10", 80);
+        /* the NAT: the translating entry only, as the source had it */
+        g_assert_cmpuint(nat->len, ==, 1);
+        assert_tuple(&g_array_index(nat, NcCtEntry, 0).orig, VM4, 40000, "192.0.2.10", 80);
+        assert_tuple(&g_array_index(nat, NcCtEntry, 0).reply, "192.0.2.10", 80, PUBLIC4, 50000);
+        g_assert_true(g_array_index(nat, NcCtEntry, 0).status & IPS_SRC_NAT);
+        /* the engine's own namespace is no point here */
+        g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    }
+    /* the migration fails after all: both points give their entries back */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_x[0], VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_x[1], VM4), ==, 0);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+}
+
+/* Admission: a point whose namespace does not exist refuses the migration, naming the point. */
+static void test_points_missing(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    NcStatePoint *p = g_new0(NcStatePoint, 1);
+    const char *classes[] = {"conntrack", NULL};
+
+    if (!f->usable)
+        return;
+    p->name = g_strdup("router");
+    p->netns = g_strdup_printf("nc-carry-absent-%d", (int)getpid());
+    p->roles = NC_POINT_ROLE_NAT;
+    p->classes = g_strdupv((char **)classes);
+    g_ptr_array_add(f->cfg_dst->points, p);
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "state point 'router'"));
+    g_assert_nonnull(strstr(error->message, p->netns));
+}
+
+/* Between sites: the source's zone 7 and mark 0x10 are zone 12 and mark 0x20 here ([map]).
+ * Installed mapped; without the map the entry lands in zone 7, where this site's rules (zone
+ * 12) never look: the flow is unknown there. A zone the map does not list is foreign: the carry
+ * is refused and nothing is installed. */
+static void test_maps(Fixture *f, gconstpointer data)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, 40000);
+    NcValueMap zone = {7, 12}, mark = {0x10, 0x20};
+    NcCtEntry foreign = nc_ktest_tcp_entry(VM4, 40001);
+
+    if (!f->usable)
+        return;
+    e.zone = 7;
+    e.mark = 0x10;
+    if (!f->cd->without) {
+        g_array_append_val(f->cfg_dst->zone_map, zone);
+        g_array_append_val(f->cfg_dst->mark_map, mark);
+    }
+    ct_install_entry(f->ns_src, &e);
+    carry_and_seal(f);
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 1);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).zone, ==, f->cd->without ? 7 : 12);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).mark, ==, f->cd->without ? 0x10 : 0x20);
+    }
+    if (f->cd->without)
+        return;
+    /* a second migration brings an entry of zone 9: not mapped, so not the domain's here */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    spin(100);
+    foreign.zone = 9;
+    ct_install_entry(f->ns_src, &foreign);
+    {
+        g_autoptr(GError) error = NULL;
+
+        /* the first copy is refused: admission waits for it, so admission fails */
+        if (start_carry(f, &error)) {
+            wait_for(f, dst_failed, 5000, "the destination refusing the carry");
+        } else {
+            g_test_message("admission: %s", error->message);
+            g_assert_nonnull(strstr(error->message, "[map]"));
+        }
+    }
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -1878,6 +2088,11 @@ int main(int argc, char **argv)
     ADD("/carry/mdb/carried-rollback", test_mdb, &case_mdb);
     ADD("/carry/mdb/no-snooping/refuse", test_mdb_no_snooping, &case_mdb);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
+    ADD("/carry/topology/one-to-two/split-by-role", test_points_one_to_two, &case_topo);
+    ADD("/carry/topology/one-to-two/without-points", test_points_one_to_two, &case_topo_without);
+    ADD("/carry/topology/point-missing/refused", test_points_missing, &case_topo);
+    ADD("/carry/topology/maps/zone-and-mark", test_maps, &case_topo);
+    ADD("/carry/topology/maps/without", test_maps, &case_topo_without);
     ADD("/carry/learned-address/carried-and-pinned", test_learned_address, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
