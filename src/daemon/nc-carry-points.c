@@ -27,6 +27,7 @@
 
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
+#include <string.h>
 
 #include "nc-carry-private.h"
 #include "util/nc-error.h"
@@ -260,6 +261,244 @@ gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint
             *failures = g_steal_pointer(&fails);
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- the source: capture from every point, one entry per flow ----
+ *
+ * With one point the engine's follower path runs unchanged. With several, each point has its
+ * follower and a table of what it holds now; after every change the points' tables are merged
+ * into the one set the destination should have, and the difference to what was sent goes out.
+ * The merge keeps one entry per flow, the most telling one: every translating entry (a NAT
+ * point's); an untranslated entry unless a translating one describes the same flow, i.e. its key
+ * is the key of a translating entry's domain-side form (theory above): a filter point's copy of
+ * a NATed flow is what the destination derives again from the NAT entry. The destination then
+ * installs by its own roles, whatever the source's split was (n:1, n:m).
+ * The merge walks every point's table: its cost grows with the domain's entries, on each pump
+ * (every NC_CARRY_COALESCE_MS at most during pre-copy); hosts with one point do not pay it.
+ */
+
+struct _CarrySrcPoints {
+    GPtrArray *followers; /* NcCtFollower*, per point */
+    GArray *roles;        /* guint, per point */
+    GPtrArray *held;      /* GHashTable* per point: canonical key -> NcCtEntry* */
+};
+
+void carry_src_points_free(CarrySrcPoints *sp)
+{
+    if (!sp)
+        return;
+    g_ptr_array_unref(sp->followers);
+    g_array_unref(sp->roles);
+    g_ptr_array_unref(sp->held);
+    g_free(sp);
+}
+
+/**
+ * carry_src_points_new() - follow the domain's entries in every conntrack point of this host
+ * @sel: the domain's entries
+ *
+ * @single_netns: (out): if this host has one point, its namespace (NULL: netcarryd's own)
+ *
+ * Return: (transfer full): NULL with @error set if a point cannot be followed (the error names
+ * it), and also NULL without @error if this host has one point (the caller's single follower)
+ */
+CarrySrcPoints *carry_src_points_new(NcCarryEngine *e, const NcCtSelector *sel,
+                                     NcCtFollowerNotify notify, gpointer data, char **single_netns,
+                                     GError **error)
+{
+    g_autoptr(GPtrArray) points = carry_points_new(e);
+    CarrySrcPoints *sp;
+
+    if (points->len < 2) {
+        *single_netns = g_strdup(((CarryPoint *)g_ptr_array_index(points, 0))->netns);
+        return NULL;
+    }
+    sp = g_new0(CarrySrcPoints, 1);
+    sp->followers = g_ptr_array_new_with_free_func((GDestroyNotify)nc_ct_follower_free);
+    sp->roles = g_array_new(FALSE, FALSE, sizeof(guint));
+    sp->held = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
+    for (guint i = 0; i < points->len; i++) {
+        CarryPoint *p = g_ptr_array_index(points, i);
+        g_autoptr(GError) err = NULL;
+        NcCtFollower *f = nc_ct_follower_new(p->netns, sel, 0, &err);
+
+        if (!f) {
+            g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED,
+                        "state point '%s' (network namespace %s): cannot follow conntrack: %s",
+                        p->name, p->netns ? p->netns : "(netcarryd's own)", err->message);
+            carry_src_points_free(sp);
+            return NULL;
+        }
+        nc_ct_follower_set_notify(f, notify, data);
+        g_ptr_array_add(sp->followers, f);
+        g_array_append_val(sp->roles, p->roles);
+        g_ptr_array_add(sp->held, g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                                        (GDestroyNotify)g_bytes_unref, g_free));
+    }
+    return sp;
+}
+
+/* Wait (bounded) for every point's pending events; the first error is kept. */
+gboolean carry_src_points_flush(CarrySrcPoints *sp, guint timeout_ms, GError **error)
+{
+    gboolean ok = TRUE;
+
+    for (guint i = 0; i < sp->followers->len; i++)
+        if (!nc_ct_follower_flush(g_ptr_array_index(sp->followers, i), timeout_ms,
+                                  ok ? error : NULL))
+            ok = FALSE;
+    return ok;
+}
+
+static GBytes *ct_key(const NcItemSet *set, const NcCtEntry *en, GError **error)
+{
+    return nc_item_set_key_of(set, en, error);
+}
+
+static gboolean same_entry(const NcCtEntry *a, const NcCtEntry *b)
+{
+    g_autoptr(GByteArray) x = g_byte_array_new(), y = g_byte_array_new();
+
+    return nc_ct_class.encode(a, x, NULL) && nc_ct_class.encode(b, y, NULL) &&
+           x->len == y->len && memcmp(x->data, y->data, x->len) == 0;
+}
+
+/**
+ * carry_src_points_take() - read every point's changes and say what the destination's set
+ * lacks or holds too much, against @sent (what it was sent so far)
+ * @ups:  (out) (transfer full) (element-type NcCtEntry)
+ * @gone: (out) (transfer full) (element-type NcCtKey)
+ *
+ * Return: FALSE with @error set if a point's resync failed
+ */
+gboolean carry_src_points_take(CarrySrcPoints *sp, const NcItemSet *sent, GArray **ups,
+                               GArray **gone, GError **error)
+{
+    g_autoptr(GHashTable) merged =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
+    g_autoptr(GHashTable) shadow =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
+    g_autoptr(GPtrArray) sent_items = nc_item_set_items(sent);
+
+    *ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    *gone = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+    for (guint i = 0; i < sp->followers->len; i++) {
+        NcCtFollower *f = g_ptr_array_index(sp->followers, i);
+        GHashTable *held = g_ptr_array_index(sp->held, i);
+        g_autoptr(NcCtChanges) ch = NULL;
+
+        if (nc_ct_follower_needs_resync(f)) {
+            ch = nc_ct_follower_resync(f, error);
+            if (!ch)
+                return FALSE;
+        } else {
+            ch = nc_ct_follower_take_changes(f);
+        }
+        if (!ch)
+            continue;
+        if (ch->full)
+            g_hash_table_remove_all(held);
+        for (guint k = 0; ch->deletions && k < ch->deletions->len; k++) {
+            NcCtKey key = g_array_index(ch->deletions, NcCtKey, k);
+            NcCtKey pk;
+            g_autoptr(GBytes) kb = NULL;
+
+            memset(&pk, 0, sizeof(pk));
+            pk.zone = key.zone;
+            pk.orig = key.orig;
+            kb = nc_peer_ct_key_canonical(&pk, error);
+            if (!kb)
+                return FALSE;
+            g_hash_table_remove(held, kb);
+        }
+        for (guint k = 0; ch->upserts && k < ch->upserts->len; k++) {
+            const NcCtEntry *en = &g_array_index(ch->upserts, NcCtEntry, k);
+            GBytes *kb = ct_key(sent, en, error);
+
+            if (!kb)
+                return FALSE;
+            g_hash_table_replace(held, kb, g_memdup2(en, sizeof(*en)));
+        }
+    }
+    /* translating entries first, and the keys of their domain-side forms */
+    for (guint pass = 0; pass < 2; pass++) {
+        for (guint i = 0; i < sp->held->len; i++) {
+            GHashTableIter it;
+            gpointer kb, v;
+
+            g_hash_table_iter_init(&it, g_ptr_array_index(sp->held, i));
+            while (g_hash_table_iter_next(&it, &kb, &v)) {
+                const NcCtEntry *en = v;
+                gboolean nat = nc_carry_ct_entry_translated(en);
+
+                if ((pass == 0) != nat || g_hash_table_contains(merged, kb))
+                    continue;
+                if (nat) {
+                    NcCtEntry side;
+                    GBytes *sk;
+
+                    nc_carry_ct_point_form(NC_POINT_ROLE_FILTER, en, &side);
+                    sk = ct_key(sent, &side, error);
+                    if (!sk)
+                        return FALSE;
+                    g_hash_table_add(shadow, sk);
+                } else if (g_hash_table_contains(shadow, kb)) {
+                    continue;
+                }
+                g_hash_table_insert(merged, g_bytes_ref(kb), v);
+            }
+        }
+    }
+    /* the difference to what the destination was sent */
+    for (guint i = 0; i < sent_items->len; i++) {
+        const NcCtEntry *en = g_ptr_array_index(sent_items, i);
+        g_autoptr(GBytes) kb = ct_key(sent, en, NULL);
+
+        if (kb && !g_hash_table_contains(merged, kb)) {
+            NcCtKey k;
+
+            nc_ct_key_of(en, &k);
+            g_array_append_val(*gone, k);
+        }
+    }
+    {
+        GHashTableIter it;
+        gpointer kb, v;
+
+        g_hash_table_iter_init(&it, merged);
+        while (g_hash_table_iter_next(&it, &kb, &v)) {
+            const NcCtEntry *old = nc_item_set_lookup_key(sent, kb);
+
+            if (!old || !same_entry(old, v))
+                g_array_append_vals(*ups, v, 1);
+        }
+    }
+    return TRUE;
+}
+
+/**
+ * carry_points_remove() - the source's clean-up: remove the domain's entries from every point
+ * @n_removed: (out): in all
+ */
+gboolean carry_points_remove(NcCarryEngine *e, const NcCtSelector *sel, guint *n_removed,
+                             GError **error)
+{
+    g_autoptr(GPtrArray) points = carry_points_new(e);
+
+    *n_removed = 0;
+    if (!points_open(points, error))
+        return FALSE;
+    for (guint i = 0; i < points->len; i++) {
+        CarryPoint *p = g_ptr_array_index(points, i);
+        guint n = 0;
+
+        if (!nc_ct_remove(p->ct, sel, &n, error)) {
+            g_prefix_error(error, "state point '%s': ", p->name);
+            return FALSE;
+        }
+        *n_removed += n;
     }
     return TRUE;
 }

@@ -82,6 +82,8 @@ typedef struct {
 } CtTimeouts;
 
 typedef struct _Carry Carry;
+typedef struct _CarryPoint CarryPoint;         /* nc-carry-points.c */
+typedef struct _CarrySrcPoints CarrySrcPoints; /* nc-carry-points.c */
 typedef struct _Requester Requester;
 
 struct NcCarryEngine {
@@ -155,6 +157,7 @@ struct _Carry {
     /* source */
     NcPeerClient *client;
     NcCtFollower *follower;
+    CarrySrcPoints *src_points; /* several conntrack points here: they replace @follower */
     NcItemSet *sent; /* nc_ct_class: the destination's copy as sent; the seal's count, digest */
     guint keepalive;
     guint pump_timer; /* pre-copy: the pending changes go out when it fires */
@@ -204,7 +207,6 @@ G_GNUC_INTERNAL gboolean dest_finished(Carry *c, NcCarryOutcome outcome, const c
 
 /* ---- nc-carry-points.c ---- */
 
-typedef struct _CarryPoint CarryPoint;
 G_GNUC_INTERNAL gboolean nc_carry_ct_entry_translated(const NcCtEntry *en);
 G_GNUC_INTERNAL gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out);
 G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, NcCtEntry *en);
@@ -214,6 +216,16 @@ G_GNUC_INTERNAL gboolean carry_points_delete(GPtrArray *points, const NcCtEntry 
                                              guint *n_removed, GError **error);
 G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries,
                                               guint n, GPtrArray **failures, GError **error);
+G_GNUC_INTERNAL CarrySrcPoints *carry_src_points_new(NcCarryEngine *e, const NcCtSelector *sel,
+                                                     NcCtFollowerNotify notify, gpointer data,
+                                                     char **single_netns, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_remove(NcCarryEngine *e, const NcCtSelector *sel,
+                                             guint *n_removed, GError **error);
+G_GNUC_INTERNAL void carry_src_points_free(CarrySrcPoints *sp);
+G_GNUC_INTERNAL gboolean carry_src_points_flush(CarrySrcPoints *sp, guint timeout_ms,
+                                                GError **error);
+G_GNUC_INTERNAL gboolean carry_src_points_take(CarrySrcPoints *sp, const NcItemSet *sent,
+                                               GArray **ups, GArray **gone, GError **error);
 
 /* ---- nc-carry-src.c ---- */
 

@@ -1996,6 +1996,76 @@ static void test_points_one_to_two(Fixture *f, gconstpointer data)
     nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
 }
 
+/* n:1. The source's state is split: a filtering namespace holds the domain's flows untranslated,
+ * a NAT namespace the translating entries; the destination does both in one namespace. The source
+ * captures from both points and sends one entry per flow (the translating one wins over the
+ * filter's copy of the same flow), so the destination holds each flow once, translated where it
+ * was. Without the NAT point on the source (the "without" half: only the filter is named), the
+ * destination receives the flow untranslated: its reply to PUBLIC4 would not be translated back. */
+static void test_points_two_to_one(Fixture *f, gconstpointer data)
+{
+    NcCtEntry snat = snat_entry(40000), snat2 = snat_entry(40002);
+
+    if (!f->usable)
+        return;
+    add_point(f, f->cfg_src, 0, "fw", "nc-carry-sfw", NC_POINT_ROLE_FILTER);
+    if (!f->cd->without) {
+        add_point(f, f->cfg_src, 1, "nat", "nc-carry-snat", NC_POINT_ROLE_NAT);
+    } else {
+        g_autoptr(NcConfig) unused = nc_config_new_default();
+
+        add_point(f, unused, 1, "nat", "nc-carry-snat", NC_POINT_ROLE_NAT);
+    }
+    /* the NATed flow: translated in the NAT point, as the domain sees it in the filter point */
+    ct_install_entry(f->ns_x[1], &snat);
+    ct_install(f->ns_x[0], VM4, 40000);
+    ct_install(f->ns_x[0], VM4, 40001); /* not translated (a local network): the filter's only */
+    {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(start_carry(f, &error));
+        g_assert_no_error(error);
+    }
+    want_dst = 2;
+    wait_for(f, dst_has_want, 5000, "pre-copy of 2 flows");
+    /* a new NATed flow during pre-copy, seen by both points */
+    ct_install_entry(f->ns_x[1], &snat2);
+    ct_install(f->ns_x[0], VM4, 40002);
+    want_dst = 3;
+    wait_for(f, dst_has_want, 5000, "the pre-copy's new flow");
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
+    nc_carry_engine_source_stopped(f->src, UUID, g_get_real_time());
+    wait_for(f, dst_installed, 5000, "the sealed state installed on the destination");
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 3);
+        for (guint i = 0; i < d->len; i++) {
+            const NcCtEntry *en = &g_array_index(d, NcCtEntry, i);
+            gboolean natted = en->orig.sport != 40001 && !f->cd->without;
+
+            assert_tuple(&en->orig, VM4, en->orig.sport, "192.0.2.10", 80);
+            assert_tuple(&en->reply, "192.0.2.10", 80, natted ? PUBLIC4 : VM4,
+                         natted ? en->orig.sport + 10000 : en->orig.sport);
+            g_assert_cmpuint(!!(en->status & IPS_SRC_NAT), ==, natted);
+        }
+    }
+    if (f->cd->without)
+        return;
+    /* completed: the source's clean-up empties both of its points */
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_LV_JOB_COMPLETED, 42);
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].installed, ==, 3);
+    g_assert_cmpuint(ct_count(f->ns_x[0], VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_x[1], VM4), ==, 0);
+}
+
 /* Admission: a point whose namespace does not exist refuses the migration, naming the point. */
 static void test_points_missing(Fixture *f, gconstpointer data)
 {
@@ -2090,6 +2160,8 @@ int main(int argc, char **argv)
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
     ADD("/carry/topology/one-to-two/split-by-role", test_points_one_to_two, &case_topo);
     ADD("/carry/topology/one-to-two/without-points", test_points_one_to_two, &case_topo_without);
+    ADD("/carry/topology/two-to-one/merged", test_points_two_to_one, &case_topo);
+    ADD("/carry/topology/two-to-one/without-nat-point", test_points_two_to_one, &case_topo_without);
     ADD("/carry/topology/point-missing/refused", test_points_missing, &case_topo);
     ADD("/carry/topology/maps/zone-and-mark", test_maps, &case_topo);
     ADD("/carry/topology/maps/without", test_maps, &case_topo_without);
