@@ -1085,6 +1085,7 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
     c->received = nc_item_set_new(&nc_ct_class);
     c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
+    carry_points_place_classes(e, c->classes);
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
     if (!c->server) {

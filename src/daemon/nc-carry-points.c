@@ -130,7 +130,8 @@ GPtrArray *carry_points_new(NcCarryEngine *e)
             continue;
         p = g_new0(CarryPoint, 1);
         p->name = g_strdup(sp->name);
-        p->netns = g_strdup(sp->netns);
+        /* no netns: the engine's (netcarryd's own in production; a test's namespace) */
+        p->netns = g_strdup(sp->netns ? sp->netns : e->netns);
         p->roles = sp->roles;
         g_ptr_array_add(points, p);
     }
@@ -501,4 +502,21 @@ gboolean carry_points_remove(NcCarryEngine *e, const NcCtSelector *sel, guint *n
         *n_removed += n;
     }
     return TRUE;
+}
+
+/**
+ * carry_points_place_classes() - every class beside conntrack that a state point names lives in
+ * that point's namespace (netcarry.conf allows one point per such class)
+ */
+void carry_points_place_classes(NcCarryEngine *e, NcCarryClasses *cc)
+{
+    const GPtrArray *conf = e->opt.config->points;
+
+    for (guint i = 0; conf && i < conf->len; i++) {
+        const NcStatePoint *sp = g_ptr_array_index(conf, i);
+
+        for (guint k = 0; sp->classes && sp->classes[k]; k++)
+            if (!g_str_equal(sp->classes[k], nc_ct_class.name))
+                nc_carry_classes_place(cc, sp->classes[k], sp->netns ? sp->netns : e->netns);
+    }
 }

@@ -219,6 +219,7 @@ G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry
 G_GNUC_INTERNAL CarrySrcPoints *carry_src_points_new(NcCarryEngine *e, const NcCtSelector *sel,
                                                      NcCtFollowerNotify notify, gpointer data,
                                                      char **single_netns, GError **error);
+G_GNUC_INTERNAL void carry_points_place_classes(NcCarryEngine *e, NcCarryClasses *cc);
 G_GNUC_INTERNAL gboolean carry_points_remove(NcCarryEngine *e, const NcCtSelector *sel,
                                              guint *n_removed, GError **error);
 G_GNUC_INTERNAL void carry_src_points_free(CarrySrcPoints *sp);

@@ -700,6 +700,7 @@ static void requester_serve(Requester *r)
      * come before the migration's end, when the clean-up needs it) */
     selector_copy(&c->sel, &l->sel);
     c->classes = nc_carry_classes_new(e->netns, src_owner_learned(c, l->owner));
+    carry_points_place_classes(e, c->classes);
     c->sent = nc_item_set_new(&nc_ct_class);
     c->client = g_steal_pointer(&r->client);
     nc_peer_client_set_failed_func(c->client, src_client_failed, c);

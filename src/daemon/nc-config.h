@@ -47,7 +47,7 @@ typedef enum {
 /**
  * NcStatePoint - one place on this host that holds a domain's state ([point NAME])
  * @name:    the group's NAME, for messages and the report
- * @netns:   a name under /run/netns; NULL: netcarryd's own namespace
+ * @netns:   a name under /run/netns; NULL: netcarryd's own namespace (the engine's)
  * @roles:   NcPointRole bits (conntrack only)
  * @classes: (array zero-terminated=1): the classes it holds: "conntrack" and registry names
  */

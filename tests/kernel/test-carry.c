@@ -76,6 +76,19 @@ static const CaseData case_topo_without = {.src_cert = "client",
                                            .finish_wait_ms = 5000,
                                            .admission = NC_ADMISSION_REFUSE,
                                            .without = TRUE};
+static const CaseData case_topo_classes = {.src_cert = "client",
+                                           .src_identity = "client.test",
+                                           .finish_wait_ms = 5000,
+                                           .admission = NC_ADMISSION_REFUSE,
+                                           .objects = TRUE,
+                                           .sets = TRUE};
+static const CaseData case_topo_classes_without = {.src_cert = "client",
+                                                   .src_identity = "client.test",
+                                                   .finish_wait_ms = 5000,
+                                                   .admission = NC_ADMISSION_REFUSE,
+                                                   .objects = TRUE,
+                                                   .sets = TRUE,
+                                                   .without = TRUE};
 static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
                                   0,        FALSE,         FALSE, TRUE};
 
@@ -1876,12 +1889,11 @@ static void test_mdb_no_snooping(Fixture *f, gconstpointer data)
 
 /* A state point of @cfg in a new namespace (the fixture's slot @slot), with @roles; NULL netns
  * (@slot < 0): the engine's own. The namespace is removed at teardown. */
-static void add_point(Fixture *f, NcConfig *cfg, int slot, const char *name, const char *ns_base,
-                      guint roles)
+static NcStatePoint *add_point_classes(Fixture *f, NcConfig *cfg, int slot, const char *name,
+                                       const char *ns_base, guint roles, const char *const *classes)
 {
     g_autoptr(GError) error = NULL;
     NcStatePoint *p = g_new0(NcStatePoint, 1);
-    const char *classes[] = {"conntrack", NULL};
 
     if (slot >= 0) {
         g_snprintf(f->ns_x[slot], sizeof(f->ns_x[slot]), "%s-%d", ns_base, (int)getpid());
@@ -1893,6 +1905,15 @@ static void add_point(Fixture *f, NcConfig *cfg, int slot, const char *name, con
     p->roles = roles;
     p->classes = g_strdupv((char **)classes);
     g_ptr_array_add(cfg->points, p);
+    return p;
+}
+
+static void add_point(Fixture *f, NcConfig *cfg, int slot, const char *name, const char *ns_base,
+                      guint roles)
+{
+    static const char *const ct_only[] = {"conntrack", NULL};
+
+    add_point_classes(f, cfg, slot, name, ns_base, roles, ct_only);
 }
 
 /* the domain's flow to 192.0.2.10:80 from @sport, translated to PUBLIC4:@sport + 10000 */
@@ -2136,6 +2157,53 @@ static void test_maps(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
 }
 
+/* A per-host virtual firewall: on the destination, the dynamic ACL's set, the sticky map and the
+ * quota live in their own namespace (point 'vfw', classes nft-set;nft-object), conntrack in
+ * netcarryd's own. They are probed and installed there. Without the point (the "without" half),
+ * the destination looks for them in its own namespace, finds no such set, and refuses the
+ * migration (admission = refuse), naming the set. */
+static void test_points_classes(Fixture *f, gconstpointer data)
+{
+    static const char *const sets[] = {"nft-set", "nft-object", NULL};
+    static const char *const ct_only[] = {"conntrack", NULL};
+    g_autoptr(GError) error = NULL;
+    g_autofree char *src = g_strdup_printf(CLASSES_RULES, " used 80 mbytes");
+    g_autofree char *dst = g_strdup_printf(CLASSES_RULES, "");
+    g_autoptr(NcConfig) unused = nc_config_new_default();
+    gboolean admitted;
+
+    if (!f->usable)
+        return;
+    add_point_classes(f, f->cd->without ? unused : f->cfg_dst, 0, "vfw", "nc-carry-dvfw",
+                      NC_POINT_ROLE_FILTER, sets);
+    if (!f->cd->without)
+        add_point_classes(f, f->cfg_dst, -1, "host", NULL, NC_POINT_ROLE_ALL, ct_only);
+    g_assert_true(nc_ktest_nft_load(f->ns_src, src, &error));
+    g_assert_true(nc_ktest_nft_load(f->ns_x[0], dst, &error));
+    g_assert_true(nc_ktest_nft_load(f->ns_src,
+                                    "add element inet fw authed { " VM4 " timeout 10m }\n", &error));
+    g_assert_no_error(error);
+    ct_install(f->ns_src, VM4, 40000);
+    admitted = start_carry(f, &error);
+    if (f->cd->without) {
+        g_assert_false(admitted);
+        g_test_message("admission: %s", error->message);
+        g_assert_nonnull(strstr(error->message, "authed"));
+        g_assert_cmpint(element_expires_s(f->ns_x[0], "authed", VM4), ==, -1);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(admitted);
+    stop_and_install(f);
+    g_assert_cmpint(element_expires_s(f->ns_x[0], "authed", VM4), >, 0);
+    g_assert_cmpuint(quota_used(f->ns_x[0]), >=, 80u * 1024 * 1024);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1);
+    g_assert_cmpuint(ct_count(f->ns_x[0], VM4), ==, 0); /* conntrack is not the vfw's */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    g_assert_cmpint(element_expires_s(f->ns_x[0], "authed", VM4), ==, -1);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -2162,6 +2230,8 @@ int main(int argc, char **argv)
     ADD("/carry/topology/one-to-two/without-points", test_points_one_to_two, &case_topo_without);
     ADD("/carry/topology/two-to-one/merged", test_points_two_to_one, &case_topo);
     ADD("/carry/topology/two-to-one/without-nat-point", test_points_two_to_one, &case_topo_without);
+    ADD("/carry/topology/classes-in-a-point/installed-there", test_points_classes, &case_topo_classes);
+    ADD("/carry/topology/classes-in-a-point/without", test_points_classes, &case_topo_classes_without);
     ADD("/carry/topology/point-missing/refused", test_points_missing, &case_topo);
     ADD("/carry/topology/maps/zone-and-mark", test_maps, &case_topo);
     ADD("/carry/topology/maps/without", test_maps, &case_topo_without);
