@@ -168,8 +168,7 @@ static void dest_rollback(Carry *c)
 
         for (guint i = 0; i < items->len; i++)
             g_array_append_vals(all, g_ptr_array_index(items, i), 1);
-        if (!carry_points_delete(dest_points(c), (NcCtEntry *)all->data, all->len, &removed,
-                                 &err))
+        if (!carry_points_delete(dest_points(c), (NcCtEntry *)all->data, all->len, &removed, &err))
             CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s",
                  all->len, err->message);
         else

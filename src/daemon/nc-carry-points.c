@@ -196,8 +196,8 @@ static GArray *point_forms(const CarryPoint *p, const NcCtEntry *entries, guint 
  * carry_points_delete() - delete @entries (as sent, mapped) from every point, each in its form
  * @n_removed: (out) (optional): the most any one point removed
  */
-gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n,
-                             guint *n_removed, GError **error)
+gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n, guint *n_removed,
+                             GError **error)
 {
     guint most = 0;
 
@@ -362,8 +362,8 @@ static gboolean same_entry(const NcCtEntry *a, const NcCtEntry *b)
 {
     g_autoptr(GByteArray) x = g_byte_array_new(), y = g_byte_array_new();
 
-    return nc_ct_class.encode(a, x, NULL) && nc_ct_class.encode(b, y, NULL) &&
-           x->len == y->len && memcmp(x->data, y->data, x->len) == 0;
+    return nc_ct_class.encode(a, x, NULL) && nc_ct_class.encode(b, y, NULL) && x->len == y->len &&
+           memcmp(x->data, y->data, x->len) == 0;
 }
 
 /**

@@ -139,9 +139,9 @@ struct _Carry {
     GCancellable *io_cancel;
     guint io_timer;
     NcPeerServer *server;
-    GPtrArray *points;    /* CarryPoint*: the conntrack points here (nc-carry-points.c) */
-    NcItemSet *received;  /* nc_ct_class: the source's set as the chunks so far make it */
-    NcItemSet *installed; /* nc_ct_class: what this carry put in the kernel, as installed */
+    GPtrArray *points;          /* CarryPoint*: the conntrack points here (nc-carry-points.c) */
+    NcItemSet *received;        /* nc_ct_class: the source's set as the chunks so far make it */
+    NcItemSet *installed;       /* nc_ct_class: what this carry put in the kernel, as installed */
     GPtrArray *report_failures; /* "entry\treason" */
     NcPeerSealStep *source_steps;
     guint n_source_steps;
@@ -214,8 +214,8 @@ G_GNUC_INTERNAL GPtrArray *carry_points_new(NcCarryEngine *e);
 G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, GError **error);
 G_GNUC_INTERNAL gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n,
                                              guint *n_removed, GError **error);
-G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries,
-                                              guint n, GPtrArray **failures, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint n,
+                                              GPtrArray **failures, GError **error);
 G_GNUC_INTERNAL CarrySrcPoints *carry_src_points_new(NcCarryEngine *e, const NcCtSelector *sel,
                                                      NcCtFollowerNotify notify, gpointer data,
                                                      char **single_netns, GError **error);

@@ -1999,8 +1999,7 @@ static void test_points_one_to_two(Fixture *f, gconstpointer data)
         assert_tuple(&g_array_index(fw, NcCtEntry, 0).orig, VM4, 40000, "192.0.2.10", 80);
         assert_tuple(&g_array_index(fw, NcCtEntry, 0).reply, "192.0.2.10", 80, VM4, 40000);
         g_assert_false(g_array_index(fw, NcCtEntry, 0).status & IPS_NAT_MASK);
-        g_assert_cmpuint(g_array_index(fw, NcCtEntry, 0).tcp_state, ==,
-                         TCP_CONNTRACK_ESTABLISHED);
+        g_assert_cmpuint(g_array_index(fw, NcCtEntry, 0).tcp_state, ==, TCP_CONNTRACK_ESTABLISHED);
         assert_tuple(&g_array_index(fw, NcCtEntry, 1).orig, VM4, 40001, "192.0.2.10", 80);
         /* the NAT: the translating entry only, as the source had it */
         g_assert_cmpuint(nat->len, ==, 1);
@@ -2180,8 +2179,8 @@ static void test_points_classes(Fixture *f, gconstpointer data)
         add_point_classes(f, f->cfg_dst, -1, "host", NULL, NC_POINT_ROLE_ALL, ct_only);
     g_assert_true(nc_ktest_nft_load(f->ns_src, src, &error));
     g_assert_true(nc_ktest_nft_load(f->ns_x[0], dst, &error));
-    g_assert_true(nc_ktest_nft_load(f->ns_src,
-                                    "add element inet fw authed { " VM4 " timeout 10m }\n", &error));
+    g_assert_true(nc_ktest_nft_load(
+        f->ns_src, "add element inet fw authed { " VM4 " timeout 10m }\n", &error));
     g_assert_no_error(error);
     ct_install(f->ns_src, VM4, 40000);
     admitted = start_carry(f, &error);
@@ -2230,8 +2229,10 @@ int main(int argc, char **argv)
     ADD("/carry/topology/one-to-two/without-points", test_points_one_to_two, &case_topo_without);
     ADD("/carry/topology/two-to-one/merged", test_points_two_to_one, &case_topo);
     ADD("/carry/topology/two-to-one/without-nat-point", test_points_two_to_one, &case_topo_without);
-    ADD("/carry/topology/classes-in-a-point/installed-there", test_points_classes, &case_topo_classes);
-    ADD("/carry/topology/classes-in-a-point/without", test_points_classes, &case_topo_classes_without);
+    ADD("/carry/topology/classes-in-a-point/installed-there", test_points_classes,
+        &case_topo_classes);
+    ADD("/carry/topology/classes-in-a-point/without", test_points_classes,
+        &case_topo_classes_without);
     ADD("/carry/topology/point-missing/refused", test_points_missing, &case_topo);
     ADD("/carry/topology/maps/zone-and-mark", test_maps, &case_topo);
     ADD("/carry/topology/maps/without", test_maps, &case_topo_without);
