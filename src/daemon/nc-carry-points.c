@@ -192,6 +192,17 @@ static GArray *point_forms(const CarryPoint *p, const NcCtEntry *entries, guint 
     return forms;
 }
 
+/* Delete @entries from @p, in its form. */
+static gboolean point_delete(CarryPoint *p, const NcCtEntry *entries, guint n, guint *removed,
+                             GError **error)
+{
+    g_autoptr(GArray) from = g_array_new(FALSE, FALSE, sizeof(guint));
+    g_autoptr(GArray) forms = point_forms(p, entries, n, from);
+
+    *removed = 0;
+    return !forms->len || nc_ct_delete(p->ct, (NcCtEntry *)forms->data, forms->len, removed, error);
+}
+
 /**
  * carry_points_delete() - delete @entries (as sent, mapped) from every point, each in its form
  * @n_removed: (out) (optional): the most any one point removed
@@ -199,18 +210,12 @@ static GArray *point_forms(const CarryPoint *p, const NcCtEntry *entries, guint 
 gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n, guint *n_removed,
                              GError **error)
 {
-    guint most = 0;
+    guint most = 0, removed;
 
     if (!points_open(points, error))
         return FALSE;
     for (guint i = 0; i < points->len; i++) {
-        CarryPoint *p = g_ptr_array_index(points, i);
-        g_autoptr(GArray) from = g_array_new(FALSE, FALSE, sizeof(guint));
-        g_autoptr(GArray) forms = point_forms(p, entries, n, from);
-        guint removed = 0;
-
-        if (forms->len &&
-            !nc_ct_delete(p->ct, (NcCtEntry *)forms->data, forms->len, &removed, error))
+        if (!point_delete(g_ptr_array_index(points, i), entries, n, &removed, error))
             return FALSE;
         most = MAX(most, removed);
     }
@@ -243,14 +248,12 @@ gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint
         /* the earlier points give back what they took in this call */
         for (guint j = 0; j < i; j++) {
             CarryPoint *q = g_ptr_array_index(points, j);
-            g_autoptr(GArray) qfrom = g_array_new(FALSE, FALSE, sizeof(guint));
-            g_autoptr(GArray) qforms = point_forms(q, entries, n, qfrom);
             g_autoptr(GError) derr = NULL;
+            guint removed;
 
-            if (qforms->len &&
-                !nc_ct_delete(q->ct, (NcCtEntry *)qforms->data, qforms->len, NULL, &derr))
-                g_warning("state point '%s': removing %u entries again failed: %s", q->name,
-                          qforms->len, derr->message);
+            if (!point_delete(q, entries, n, &removed, &derr))
+                g_warning("state point '%s': removing this step's entries again failed: %s",
+                          q->name, derr->message);
         }
         for (guint k = 0; fails && k < fails->len; k++) {
             NcCtFailure *f = g_ptr_array_index(fails, k);
