@@ -101,14 +101,15 @@ static guint32 installed_timeout(const CtTimeouts *t, const NcCtEntry *en)
     return (guint32)MIN(want, (gint64)G_MAXUINT32);
 }
 
-static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **error)
+static gboolean check_kernel_in(NcCarryEngine *e, const char *netns, CtTimeouts *timeouts,
+                                GError **error)
 {
-    KernelFacts k = {.netns = e->netns, .count = -1, .max = -1, .events = -1};
+    KernelFacts k = {.netns = netns, .count = -1, .max = -1, .events = -1};
     g_autoptr(NcCt) ct = NULL;
     g_autoptr(GError) err = NULL;
     GThread *t;
 
-    ct = nc_ct_open(e->netns, &err);
+    ct = nc_ct_open(netns, &err);
     if (!ct) {
         g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED, "ctnetlink is not usable here: %s",
                     err->message);
@@ -143,6 +144,15 @@ static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **er
     }
     *timeouts = k.timeouts;
     return TRUE;
+}
+
+/* Room and events in a state point's conntrack table too (its timeouts are not used: an entry's
+ * margin is capped by the engine's namespace's) */
+static gboolean check_point_kernel(NcCarryEngine *e, const char *netns, GError **error)
+{
+    CtTimeouts unused;
+
+    return check_kernel_in(e, netns, &unused, error);
 }
 
 /* ---- destination: install, roll back, report ---- */
@@ -1075,7 +1085,8 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
                     "older than this one and cannot be asked safely (update it)");
         return FALSE;
     }
-    if (!check_kernel(e, &timeouts, error) || !carry_points_check(e, error))
+    if (!check_kernel_in(e, e->netns, &timeouts, error) ||
+        !carry_points_check(e, check_point_kernel, error))
         return FALSE;
     c = carry_new(e, NC_SIDE_DESTINATION, domain->uuid, domain->name);
     c->timeouts = timeouts;

@@ -167,13 +167,26 @@ static gboolean points_open(GPtrArray *points, GError **error)
 }
 
 /**
- * carry_points_check() - admission: every conntrack point exists and its conntrack is usable
+ * carry_points_check() - admission: every conntrack point exists, its conntrack is usable, and
+ * @check (the engine's kernel check: room in the table, events) passes there; the error names
+ * the point
  */
-gboolean carry_points_check(NcCarryEngine *e, GError **error)
+gboolean carry_points_check(NcCarryEngine *e, CarryPointCheck check, GError **error)
 {
     g_autoptr(GPtrArray) points = carry_points_new(e);
 
-    return points_open(points, error);
+    if (!points_open(points, error))
+        return FALSE;
+    for (guint i = 0; i < points->len; i++) {
+        CarryPoint *p = g_ptr_array_index(points, i);
+
+        if (g_strcmp0(p->netns, e->netns) != 0 && !check(e, p->netns, error)) {
+            g_prefix_error(error, "state point '%s' (network namespace %s): ", p->name,
+                           p->netns ? p->netns : "(netcarryd's own)");
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 /* @entries in @p's form, and for each the index of the entry it came from */

@@ -211,7 +211,9 @@ G_GNUC_INTERNAL gboolean nc_carry_ct_entry_translated(const NcCtEntry *en);
 G_GNUC_INTERNAL gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out);
 G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, NcCtEntry *en);
 G_GNUC_INTERNAL GPtrArray *carry_points_new(NcCarryEngine *e);
-G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, GError **error);
+typedef gboolean (*CarryPointCheck)(NcCarryEngine *e, const char *netns, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, CarryPointCheck check,
+                                            GError **error);
 G_GNUC_INTERNAL gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n,
                                              guint *n_removed, GError **error);
 G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint n,

@@ -2106,6 +2106,37 @@ static void test_points_missing(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(error->message, p->netns));
 }
 
+/* Admission checks each point's kernel as its own: a router namespace with conntrack events off
+ * (the destination's follower would miss its changes) refuses the migration, naming the point;
+ * with events on, the same point is admitted. */
+static void test_points_events_off(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *cmd = NULL;
+
+    if (!f->usable)
+        return;
+    add_point(f, f->cfg_dst, 0, "router", "nc-carry-drtr", NC_POINT_ROLE_NAT);
+    cmd = g_strdup_printf("ip netns exec %s sysctl -qw net.netfilter.nf_conntrack_events=%d",
+                          f->ns_x[0], f->cd->without ? 1 : 0);
+    {
+        g_autoptr(NcCt) load = nc_ct_open(f->ns_x[0], &error); /* conntrack's sysctls appear */
+
+        g_assert_no_error(error);
+    }
+    g_assert_true(nc_ktest_run(NULL, &error, "%s", cmd));
+    g_assert_no_error(error);
+    if (f->cd->without) { /* the control: the same point with events on is admitted */
+        g_assert_true(start_carry(f, &error));
+        g_assert_no_error(error);
+        return;
+    }
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "state point 'router'"));
+    g_assert_nonnull(strstr(error->message, "conntrack events are off"));
+}
+
 /* Between sites: the source's zone 7 and mark 0x10 are zone 12 and mark 0x20 here ([map]).
  * Installed mapped; without the map the entry lands in zone 7, where this site's rules (zone
  * 12) never look: the flow is unknown there. A zone the map does not list is foreign: the carry
@@ -2234,6 +2265,9 @@ int main(int argc, char **argv)
     ADD("/carry/topology/classes-in-a-point/without", test_points_classes,
         &case_topo_classes_without);
     ADD("/carry/topology/point-missing/refused", test_points_missing, &case_topo);
+    ADD("/carry/topology/point-events-off/refused", test_points_events_off, &case_topo);
+    ADD("/carry/topology/point-events-off/events-on-admitted", test_points_events_off,
+        &case_topo_without);
     ADD("/carry/topology/maps/zone-and-mark", test_maps, &case_topo);
     ADD("/carry/topology/maps/without", test_maps, &case_topo_without);
     ADD("/carry/learned-address/carried-and-pinned", test_learned_address, &case_default);
