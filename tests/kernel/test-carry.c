@@ -67,28 +67,18 @@ static const CaseData case_classes_sets = {"client", "client.test", FALSE, 5000,
                                            NC_ADMISSION_REFUSE, FALSE, 0, TRUE, TRUE};
 static const CaseData case_classes_proceed = {
     "client", "client.test", FALSE, 5000, NC_ADMISSION_PROCEED, FALSE, 0, TRUE};
-static const CaseData case_topo = {.src_cert = "client",
-                                   .src_identity = "client.test",
-                                   .finish_wait_ms = 5000,
-                                   .admission = NC_ADMISSION_REFUSE};
-static const CaseData case_topo_without = {.src_cert = "client",
-                                           .src_identity = "client.test",
-                                           .finish_wait_ms = 5000,
-                                           .admission = NC_ADMISSION_REFUSE,
-                                           .without = TRUE};
-static const CaseData case_topo_classes = {.src_cert = "client",
-                                           .src_identity = "client.test",
-                                           .finish_wait_ms = 5000,
-                                           .admission = NC_ADMISSION_REFUSE,
-                                           .objects = TRUE,
-                                           .sets = TRUE};
-static const CaseData case_topo_classes_without = {.src_cert = "client",
-                                                   .src_identity = "client.test",
-                                                   .finish_wait_ms = 5000,
-                                                   .admission = NC_ADMISSION_REFUSE,
-                                                   .objects = TRUE,
-                                                   .sets = TRUE,
-                                                   .without = TRUE};
+/* the topology cases: the default case, and what differs */
+#define TOPO_CASE(...)                                                                             \
+    {.src_cert = "client",                                                                         \
+     .src_identity = "client.test",                                                                \
+     .finish_wait_ms = 5000,                                                                       \
+     .admission = NC_ADMISSION_REFUSE,                                                             \
+     __VA_ARGS__}
+static const CaseData case_topo = TOPO_CASE();
+static const CaseData case_topo_without = TOPO_CASE(.without = TRUE);
+static const CaseData case_topo_classes = TOPO_CASE(.objects = TRUE, .sets = TRUE);
+static const CaseData case_topo_classes_without =
+    TOPO_CASE(.objects = TRUE, .sets = TRUE, .without = TRUE);
 static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
                                   0,        FALSE,         FALSE, TRUE};
 
