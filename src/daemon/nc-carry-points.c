@@ -189,31 +189,42 @@ gboolean carry_points_check(NcCarryEngine *e, CarryPointCheck check, GError **er
     return TRUE;
 }
 
-/* @entries in @p's form, and for each the index of the entry it came from */
-static GArray *point_forms(const CarryPoint *p, const NcCtEntry *entries, guint n, GArray *from)
+/* @entries in @p's form: @entries themselves for a point with both roles (the common single
+ * point: no copy on the install path), else a copy in @forms with, in @from, the index of the
+ * entry each came from. @m: how many. */
+static const NcCtEntry *point_forms(const CarryPoint *p, const NcCtEntry *entries, guint n,
+                                    GArray **forms, GArray **from, guint *m)
 {
-    GArray *forms = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
-
+    *forms = NULL;
+    *from = NULL;
+    *m = n;
+    if ((p->roles & NC_POINT_ROLE_ALL) == NC_POINT_ROLE_ALL)
+        return entries;
+    *forms = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+    *from = g_array_new(FALSE, FALSE, sizeof(guint));
     for (guint i = 0; i < n; i++) {
         NcCtEntry f;
 
         if (nc_carry_ct_point_form(p->roles, &entries[i], &f)) {
-            g_array_append_val(forms, f);
-            g_array_append_val(from, i);
+            g_array_append_val(*forms, f);
+            g_array_append_val(*from, i);
         }
     }
-    return forms;
+    *m = (*forms)->len;
+    return (const NcCtEntry *)(*forms)->data;
 }
 
 /* Delete @entries from @p, in its form. */
 static gboolean point_delete(CarryPoint *p, const NcCtEntry *entries, guint n, guint *removed,
                              GError **error)
 {
-    g_autoptr(GArray) from = g_array_new(FALSE, FALSE, sizeof(guint));
-    g_autoptr(GArray) forms = point_forms(p, entries, n, from);
+    g_autoptr(GArray) forms = NULL;
+    g_autoptr(GArray) from = NULL;
+    guint m;
+    const NcCtEntry *v = point_forms(p, entries, n, &forms, &from, &m);
 
     *removed = 0;
-    return !forms->len || nc_ct_delete(p->ct, (NcCtEntry *)forms->data, forms->len, removed, error);
+    return !m || nc_ct_delete(p->ct, v, m, removed, error);
 }
 
 /**
@@ -250,13 +261,14 @@ gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint
         return FALSE;
     for (guint i = 0; i < points->len; i++) {
         CarryPoint *p = g_ptr_array_index(points, i);
-        g_autoptr(GArray) from = g_array_new(FALSE, FALSE, sizeof(guint));
-        g_autoptr(GArray) forms = point_forms(p, entries, n, from);
+        g_autoptr(GArray) forms = NULL;
+        g_autoptr(GArray) from = NULL;
         g_autoptr(GPtrArray) fails = NULL;
         g_autoptr(GError) err = NULL;
+        guint m;
+        const NcCtEntry *v = point_forms(p, entries, n, &forms, &from, &m);
 
-        if (!forms->len || nc_ct_install(p->ct, (NcCtEntry *)forms->data, forms->len,
-                                         failures ? &fails : NULL, &err))
+        if (!m || nc_ct_install(p->ct, v, m, failures ? &fails : NULL, &err))
             continue;
         /* the earlier points give back what they took in this call */
         for (guint j = 0; j < i; j++) {
@@ -271,7 +283,8 @@ gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint
         for (guint k = 0; fails && k < fails->len; k++) {
             NcCtFailure *f = g_ptr_array_index(fails, k);
 
-            f->index = g_array_index(from, guint, f->index);
+            if (from)
+                f->index = g_array_index(from, guint, f->index);
         }
         g_prefix_error(&err, "state point '%s': ", p->name);
         if (failures)
