@@ -67,6 +67,7 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
     c->state = CARRY_ENDED;
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
     /* the destination learns why at once (a no-op on a link that failed already) */
     if (c->client)
         nc_peer_client_abort(c->client, NC_PEER_ABORT_CANCELLED, reason);
@@ -175,6 +176,13 @@ static gboolean src_pump(Carry *c, GError **error)
 {
     g_autoptr(NcCtChanges) ch = NULL;
 
+    if (c->src_points) {
+        g_autoptr(GArray) ups = NULL, gone = NULL;
+
+        if (!carry_src_points_take(c->src_points, c->sent, &ups, &gone, error))
+            return FALSE;
+        return !ups->len && !gone->len ? TRUE : src_send(c, ups, gone, error);
+    }
     if (nc_ct_follower_needs_resync(c->follower)) {
         ch = nc_ct_follower_resync(c->follower, error);
         if (!ch)
@@ -421,7 +429,8 @@ static void src_seal(Carry *c)
     g_autoptr(GArray) steps = NULL;
     gboolean witnessed;
 
-    if (!nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
+    if (c->src_points ? !carry_src_points_flush(c->src_points, NC_CARRY_FLUSH_MS, &err)
+                      : !nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
         CLOG(G_LOG_LEVEL_WARNING, c, "flush: %s (sending what was read)", err->message);
         g_clear_error(&err);
     }
@@ -665,6 +674,7 @@ static void requester_serve(Requester *r)
     Local *l = g_hash_table_lookup(e->locals, r->uuid);
     Carry *old = carry_lookup(e, NC_SIDE_SOURCE, r->uuid);
     g_autoptr(GError) err = NULL;
+    g_autofree char *single_netns = NULL;
     Carry *c;
 
     if (!l) { /* it stopped while libvirt was asked */
@@ -690,6 +700,7 @@ static void requester_serve(Requester *r)
      * come before the migration's end, when the clean-up needs it) */
     selector_copy(&c->sel, &l->sel);
     c->classes = nc_carry_classes_new(e->netns, src_owner_learned(c, l->owner));
+    carry_points_place_classes(e, c->classes);
     c->sent = nc_item_set_new(&nc_ct_class);
     c->client = g_steal_pointer(&r->client);
     nc_peer_client_set_failed_func(c->client, src_client_failed, c);
@@ -705,8 +716,13 @@ static void requester_serve(Requester *r)
                  TRUE);
         return;
     }
-    c->follower = nc_ct_follower_new(e->netns, &c->sel, 0, &err);
-    if (!c->follower) {
+    /* several conntrack points on this host ([point NAME]): one follower each, merged */
+    c->src_points = carry_src_points_new(e, &c->sel, src_on_follower, c, &single_netns, &err);
+    if (!c->src_points && err) {
+        src_fail(c, err->message, TRUE);
+        return;
+    }
+    if (!c->src_points && !(c->follower = nc_ct_follower_new(single_netns, &c->sel, 0, &err))) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -717,7 +733,8 @@ static void requester_serve(Requester *r)
          "libvirt has the outgoing job: pre-copy",
          nc_peer_client_get_peer_hello(c->client)->host, nc_peer_client_get_remote(c->client),
          nc_peer_client_get_peer_subject(c->client));
-    nc_ct_follower_set_notify(c->follower, src_on_follower, c);
+    if (c->follower)
+        nc_ct_follower_set_notify(c->follower, src_on_follower, c);
     /* the other classes first (small): the destination probes them when it admits, even if the
      * conntrack bulk behind them outlasts its admission's bound */
     if (!src_send_classes(c, FALSE, &err) || !src_pump(c, &err)) {
@@ -1016,7 +1033,7 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
         g_autoptr(NcCt) ct = NULL;
         guint n = 0;
 
-        if ((ct = nc_ct_open(engine->netns, &err)) != NULL && nc_ct_remove(ct, &c->sel, &n, &err)) {
+        if (carry_points_remove(engine, &c->sel, &n, &err)) {
             c->removed_at_source = n;
             c->cleanup_ran = TRUE;
             CLOG(G_LOG_LEVEL_INFO, c, "removed the domain's %u entries here", n);
@@ -1033,6 +1050,7 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
     c->state = CARRY_ENDED;
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
     c->outcome = peer_outcome(outcome);
     g_free(c->outcome_reason);
     c->outcome_reason = g_strdup(outcome == NC_CARRY_COMPLETED ? "" : reason ? reason : "");

@@ -243,7 +243,8 @@ static void carry_free(Carry *c)
 {
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
-    g_clear_pointer(&c->ct, nc_ct_close);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
+    g_clear_pointer(&c->points, g_ptr_array_unref);
     g_clear_pointer(&c->client, nc_peer_client_free);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);

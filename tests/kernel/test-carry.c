@@ -55,6 +55,7 @@ typedef struct {
     gboolean chains;           /* the profile names the static chain inet/fw/vmin */
     gboolean vlan;             /* the domain's interface has <vlan><tag id='10'/></vlan> */
     gboolean mac;              /* the domain has an interface with VMMAC (anti-spoofing sets) */
+    gboolean without;          /* topology cases: the "without" half (no points, no map) */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -83,6 +84,18 @@ static const CaseData case_antispoof_foreign = {.src_cert = "client",
                                                 .finish_wait_ms = 5000,
                                                 .admission = NC_ADMISSION_REFUSE,
                                                 .mac = TRUE};
+/* the topology cases: the default case, and what differs */
+#define TOPO_CASE(...)                                                                             \
+    {.src_cert = "client",                                                                         \
+     .src_identity = "client.test",                                                                \
+     .finish_wait_ms = 5000,                                                                       \
+     .admission = NC_ADMISSION_REFUSE,                                                             \
+     __VA_ARGS__}
+static const CaseData case_topo = TOPO_CASE();
+static const CaseData case_topo_without = TOPO_CASE(.without = TRUE);
+static const CaseData case_topo_classes = TOPO_CASE(.objects = TRUE, .sets = TRUE);
+static const CaseData case_topo_classes_without =
+    TOPO_CASE(.objects = TRUE, .sets = TRUE, .without = TRUE);
 static const CaseData case_mdb = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE, FALSE,
                                   0,        FALSE,         FALSE, TRUE};
 static const CaseData case_chains = {"client", "client.test",       FALSE,
@@ -109,6 +122,7 @@ typedef struct {
     guint job_asked;    /* how often the source asked */
     guint fails[NC_SIDE_LAST]; /* fail_func calls: the engine made the migration fail there */
     char *fail_reason[NC_SIDE_LAST];
+    char ns_x[2][64]; /* the topology cases' state points beside the engines' namespaces */
 } Fixture;
 
 static gboolean case_learning; /* make_domain(): no address in the XML; one interface (MAC_VM)
@@ -387,6 +401,9 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     for (int i = 0; i < NC_SIDE_LAST; i++)
         g_clear_pointer(&f->fail_reason[i], g_free);
     g_clear_pointer(&f->report, nc_report_free);
+    for (guint i = 0; i < G_N_ELEMENTS(f->ns_x); i++)
+        if (f->ns_x[i][0])
+            nc_ktest_ns_del(f->ns_x[i]);
     if (f->ready) {
         nc_ktest_ns_del(f->ns_src);
         nc_ktest_ns_del(f->ns_dst);
@@ -2054,6 +2071,357 @@ static void test_antispoof_foreign(Fixture *f, gconstpointer data)
     g_assert_true(listed_in(f->ns_src, "binding", VM4 " . " VMMAC)); /* the source untouched */
 }
 
+/* ---- topology: state points (several namespaces per host) and maps between sites ---- */
+
+#define PUBLIC4 "198.51.100.7" /* the NAT's public address */
+
+/* A state point of @cfg in a new namespace (the fixture's slot @slot), with @roles; NULL netns
+ * (@slot < 0): the engine's own. The namespace is removed at teardown. */
+static NcStatePoint *add_point_classes(Fixture *f, NcConfig *cfg, int slot, const char *name,
+                                       const char *ns_base, guint roles, const char *const *classes)
+{
+    g_autoptr(GError) error = NULL;
+    NcStatePoint *p = g_new0(NcStatePoint, 1);
+
+    if (slot >= 0) {
+        g_snprintf(f->ns_x[slot], sizeof(f->ns_x[slot]), "%s-%d", ns_base, (int)getpid());
+        g_assert_true(nc_ktest_ns_add(f->ns_x[slot], &error));
+        g_assert_no_error(error);
+        p->netns = g_strdup(f->ns_x[slot]);
+    }
+    p->name = g_strdup(name);
+    p->roles = roles;
+    p->classes = g_strdupv((char **)classes);
+    g_ptr_array_add(cfg->points, p);
+    return p;
+}
+
+static void add_point(Fixture *f, NcConfig *cfg, int slot, const char *name, const char *ns_base,
+                      guint roles)
+{
+    static const char *const ct_only[] = {"conntrack", NULL};
+
+    add_point_classes(f, cfg, slot, name, ns_base, roles, ct_only);
+}
+
+/* the domain's flow to 192.0.2.10:80 from @sport, translated to PUBLIC4:@sport + 10000 */
+static NcCtEntry snat_entry(guint16 sport)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, sport);
+
+    e.reply.dst = addr(PUBLIC4);
+    e.reply.dport = sport + 10000;
+    return e;
+}
+
+static void ct_install_entry(const char *ns, const NcCtEntry *e)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = nc_ct_open(ns, &error);
+
+    g_assert_no_error(error);
+    g_assert_true(nc_ct_install(ct, e, 1, NULL, &error));
+    g_assert_no_error(error);
+}
+
+/* Pre-copy, stop, seal: the destination installed. */
+static void carry_and_seal(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
+    nc_carry_engine_source_stopped(f->src, UUID, g_get_real_time());
+    wait_for(f, dst_installed, 5000, "the sealed state installed on the destination");
+}
+
+static void assert_tuple(const NcCtTuple *t, const char *src, guint16 sport, const char *dst,
+                         guint16 dport)
+{
+    NcAddr a = addr(src), b = addr(dst);
+
+    g_assert_true(nc_addr_equal(&t->src, &a));
+    g_assert_true(nc_addr_equal(&t->dst, &b));
+    g_assert_cmpuint(t->sport, ==, sport);
+    g_assert_cmpuint(t->dport, ==, dport);
+}
+
+/* 1:n. The source holds the domain's flows in one namespace (filtering and NAT together); the
+ * destination splits them: a filtering namespace on the domain's side (the host's firewall) and
+ * a NAT namespace (the router). Each point receives the form its role holds: the filter the
+ * untranslated flow as the domain sees it, the NAT the translating entry. Without the points
+ * (the "without" half: the engine's single namespace), neither namespace holds the flow: the
+ * filter would drop its next packet (not SYN, no entry), the NAT would not translate its reply
+ * to PUBLIC4. A failed migration takes the entries back from both points. */
+static void test_points_one_to_two(Fixture *f, gconstpointer data)
+{
+    NcCtEntry snat = snat_entry(40000);
+
+    if (!f->usable)
+        return;
+    if (!f->cd->without) {
+        add_point(f, f->cfg_dst, 0, "fw", "nc-carry-dfw", NC_POINT_ROLE_FILTER);
+        add_point(f, f->cfg_dst, 1, "nat", "nc-carry-dnat", NC_POINT_ROLE_NAT);
+    } else { /* the same namespaces, not named in the destination's configuration */
+        g_autoptr(NcConfig) unused = nc_config_new_default();
+
+        add_point(f, unused, 0, "fw", "nc-carry-dfw", NC_POINT_ROLE_FILTER);
+        add_point(f, unused, 1, "nat", "nc-carry-dnat", NC_POINT_ROLE_NAT);
+    }
+    ct_install_entry(f->ns_src, &snat);
+    ct_install(f->ns_src, VM4, 40001); /* not translated: the filter's only */
+    carry_and_seal(f);
+    {
+        g_autoptr(GArray) fw = ct_capture(f->ns_x[0], VM4);
+        g_autoptr(GArray) nat = ct_capture(f->ns_x[1], VM4);
+
+        if (f->cd->without) {
+            g_assert_cmpuint(fw->len, ==, 0);
+            g_assert_cmpuint(nat->len, ==, 0);
+            g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 2);
+            return;
+        }
+        /* the filter: both flows, untranslated (the domain's side of the NAT) */
+        g_assert_cmpuint(fw->len, ==, 2);
+        assert_tuple(&g_array_index(fw, NcCtEntry, 0).orig, VM4, 40000, "192.0.2.10", 80);
+        assert_tuple(&g_array_index(fw, NcCtEntry, 0).reply, "192.0.2.10", 80, VM4, 40000);
+        g_assert_false(g_array_index(fw, NcCtEntry, 0).status & IPS_NAT_MASK);
+        g_assert_cmpuint(g_array_index(fw, NcCtEntry, 0).tcp_state, ==, TCP_CONNTRACK_ESTABLISHED);
+        assert_tuple(&g_array_index(fw, NcCtEntry, 1).orig, VM4, 40001, "192.0.2.10", 80);
+        /* the NAT: the translating entry only, as the source had it */
+        g_assert_cmpuint(nat->len, ==, 1);
+        assert_tuple(&g_array_index(nat, NcCtEntry, 0).orig, VM4, 40000, "192.0.2.10", 80);
+        assert_tuple(&g_array_index(nat, NcCtEntry, 0).reply, "192.0.2.10", 80, PUBLIC4, 50000);
+        g_assert_true(g_array_index(nat, NcCtEntry, 0).status & IPS_SRC_NAT);
+        /* the engine's own namespace is no point here */
+        g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    }
+    /* the migration fails after all: both points give their entries back */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_x[0], VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_x[1], VM4), ==, 0);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+}
+
+/* n:1. The source's state is split: a filtering namespace holds the domain's flows untranslated,
+ * a NAT namespace the translating entries; the destination does both in one namespace. The source
+ * captures from both points and sends one entry per flow (the translating one wins over the
+ * filter's copy of the same flow), so the destination holds each flow once, translated where it
+ * was. Without the NAT point on the source (the "without" half: only the filter is named), the
+ * destination receives the flow untranslated: its reply to PUBLIC4 would not be translated back. */
+static void test_points_two_to_one(Fixture *f, gconstpointer data)
+{
+    NcCtEntry snat = snat_entry(40000), snat2 = snat_entry(40002);
+
+    if (!f->usable)
+        return;
+    add_point(f, f->cfg_src, 0, "fw", "nc-carry-sfw", NC_POINT_ROLE_FILTER);
+    if (!f->cd->without) {
+        add_point(f, f->cfg_src, 1, "nat", "nc-carry-snat", NC_POINT_ROLE_NAT);
+    } else {
+        g_autoptr(NcConfig) unused = nc_config_new_default();
+
+        add_point(f, unused, 1, "nat", "nc-carry-snat", NC_POINT_ROLE_NAT);
+    }
+    /* the NATed flow: translated in the NAT point, as the domain sees it in the filter point */
+    ct_install_entry(f->ns_x[1], &snat);
+    ct_install(f->ns_x[0], VM4, 40000);
+    ct_install(f->ns_x[0], VM4, 40001); /* not translated (a local network): the filter's only */
+    {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(start_carry(f, &error));
+        g_assert_no_error(error);
+    }
+    want_dst = 2;
+    wait_for(f, dst_has_want, 5000, "pre-copy of 2 flows");
+    /* a new NATed flow during pre-copy, seen by both points */
+    ct_install_entry(f->ns_x[1], &snat2);
+    ct_install(f->ns_x[0], VM4, 40002);
+    want_dst = 3;
+    wait_for(f, dst_has_want, 5000, "the pre-copy's new flow");
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
+    nc_carry_engine_source_stopped(f->src, UUID, g_get_real_time());
+    wait_for(f, dst_installed, 5000, "the sealed state installed on the destination");
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 3);
+        for (guint i = 0; i < d->len; i++) {
+            const NcCtEntry *en = &g_array_index(d, NcCtEntry, i);
+            gboolean natted = en->orig.sport != 40001 && !f->cd->without;
+
+            assert_tuple(&en->orig, VM4, en->orig.sport, "192.0.2.10", 80);
+            assert_tuple(&en->reply, "192.0.2.10", 80, natted ? PUBLIC4 : VM4,
+                         natted ? en->orig.sport + 10000 : en->orig.sport);
+            g_assert_cmpuint(!!(en->status & IPS_SRC_NAT), ==, natted);
+        }
+    }
+    if (f->cd->without)
+        return;
+    /* completed: the source's clean-up empties both of its points */
+    feed(f->ph_dst, NC_SIDE_DESTINATION, NC_EV_QMP_RESUME, -1);
+    nc_carry_engine_resumed(f->dst, UUID, g_get_real_time());
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_COMPLETED, NULL);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_LV_JOB_COMPLETED, 42);
+    nc_carry_engine_remove_local(f->src, UUID);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_COMPLETED, NULL);
+    wait_for(f, have_report, 3000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_COMPLETED);
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].installed, ==, 3);
+    g_assert_cmpuint(ct_count(f->ns_x[0], VM4), ==, 0);
+    g_assert_cmpuint(ct_count(f->ns_x[1], VM4), ==, 0);
+}
+
+/* Admission: a point whose namespace does not exist refuses the migration, naming the point. */
+static void test_points_missing(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    NcStatePoint *p = g_new0(NcStatePoint, 1);
+    const char *classes[] = {"conntrack", NULL};
+
+    if (!f->usable)
+        return;
+    p->name = g_strdup("router");
+    p->netns = g_strdup_printf("nc-carry-absent-%d", (int)getpid());
+    p->roles = NC_POINT_ROLE_NAT;
+    p->classes = g_strdupv((char **)classes);
+    g_ptr_array_add(f->cfg_dst->points, p);
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "state point 'router'"));
+    g_assert_nonnull(strstr(error->message, p->netns));
+}
+
+/* Admission checks each point's kernel as its own: a router namespace with conntrack events off
+ * (the destination's follower would miss its changes) refuses the migration, naming the point;
+ * with events on, the same point is admitted. */
+static void test_points_events_off(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *cmd = NULL;
+
+    if (!f->usable)
+        return;
+    add_point(f, f->cfg_dst, 0, "router", "nc-carry-drtr", NC_POINT_ROLE_NAT);
+    cmd = g_strdup_printf("ip netns exec %s sysctl -qw net.netfilter.nf_conntrack_events=%d",
+                          f->ns_x[0], f->cd->without ? 1 : 0);
+    {
+        g_autoptr(NcCt) load = nc_ct_open(f->ns_x[0], &error); /* conntrack's sysctls appear */
+
+        g_assert_no_error(error);
+    }
+    g_assert_true(nc_ktest_run(NULL, &error, "%s", cmd));
+    g_assert_no_error(error);
+    if (f->cd->without) { /* the control: the same point with events on is admitted */
+        g_assert_true(start_carry(f, &error));
+        g_assert_no_error(error);
+        return;
+    }
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "state point 'router'"));
+    g_assert_nonnull(strstr(error->message, "conntrack events are off"));
+}
+
+/* Between sites: the source's zone 7 and mark 0x10 are zone 12 and mark 0x20 here ([map]).
+ * Installed mapped; without the map the entry lands in zone 7, where this site's rules (zone
+ * 12) never look: the flow is unknown there. A zone the map does not list is foreign: the carry
+ * is refused and nothing is installed. */
+static void test_maps(Fixture *f, gconstpointer data)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, 40000);
+    NcValueMap zone = {7, 12}, mark = {0x10, 0x20};
+    NcCtEntry foreign = nc_ktest_tcp_entry(VM4, 40001);
+
+    if (!f->usable)
+        return;
+    e.zone = 7;
+    e.mark = 0x10;
+    if (!f->cd->without) {
+        g_array_append_val(f->cfg_dst->zone_map, zone);
+        g_array_append_val(f->cfg_dst->mark_map, mark);
+    }
+    ct_install_entry(f->ns_src, &e);
+    carry_and_seal(f);
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 1);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).zone, ==, f->cd->without ? 7 : 12);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).mark, ==, f->cd->without ? 0x10 : 0x20);
+    }
+    if (f->cd->without)
+        return;
+    /* a second migration brings an entry of zone 9: not mapped, so not the domain's here */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    spin(100);
+    foreign.zone = 9;
+    ct_install_entry(f->ns_src, &foreign);
+    {
+        g_autoptr(GError) error = NULL;
+
+        /* the first copy is refused: admission waits for it, so admission fails */
+        if (start_carry(f, &error)) {
+            wait_for(f, dst_failed, 5000, "the destination refusing the carry");
+        } else {
+            g_test_message("admission: %s", error->message);
+            g_assert_nonnull(strstr(error->message, "[map]"));
+        }
+    }
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
+/* A per-host virtual firewall: on the destination, the dynamic ACL's set, the sticky map and the
+ * quota live in their own namespace (point 'vfw', classes nft-set;nft-object), conntrack in
+ * netcarryd's own. They are probed and installed there. Without the point (the "without" half),
+ * the destination looks for them in its own namespace, finds no such set, and refuses the
+ * migration (admission = refuse), naming the set. */
+static void test_points_classes(Fixture *f, gconstpointer data)
+{
+    static const char *const sets[] = {"nft-set", "nft-object", NULL};
+    static const char *const ct_only[] = {"conntrack", NULL};
+    g_autoptr(GError) error = NULL;
+    g_autofree char *src = g_strdup_printf(CLASSES_RULES, " used 80 mbytes");
+    g_autofree char *dst = g_strdup_printf(CLASSES_RULES, "");
+    g_autoptr(NcConfig) unused = nc_config_new_default();
+    gboolean admitted;
+
+    if (!f->usable)
+        return;
+    add_point_classes(f, f->cd->without ? unused : f->cfg_dst, 0, "vfw", "nc-carry-dvfw",
+                      NC_POINT_ROLE_FILTER, sets);
+    if (!f->cd->without)
+        add_point_classes(f, f->cfg_dst, -1, "host", NULL, NC_POINT_ROLE_ALL, ct_only);
+    g_assert_true(nc_ktest_nft_load(f->ns_src, src, &error));
+    g_assert_true(nc_ktest_nft_load(f->ns_x[0], dst, &error));
+    g_assert_true(nc_ktest_nft_load(
+        f->ns_src, "add element inet fw authed { " VM4 " timeout 10m }\n", &error));
+    g_assert_no_error(error);
+    ct_install(f->ns_src, VM4, 40000);
+    admitted = start_carry(f, &error);
+    if (f->cd->without) {
+        g_assert_false(admitted);
+        g_test_message("admission: %s", error->message);
+        g_assert_nonnull(strstr(error->message, "authed"));
+        g_assert_cmpint(element_expires_s(f->ns_x[0], "authed", VM4), ==, -1);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(admitted);
+    stop_and_install(f);
+    g_assert_cmpint(element_expires_s(f->ns_x[0], "authed", VM4), >, 0);
+    g_assert_cmpuint(quota_used(f->ns_x[0]), >=, 80u * 1024 * 1024);
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 1);
+    g_assert_cmpuint(ct_count(f->ns_x[0], VM4), ==, 0); /* conntrack is not the vfw's */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    g_assert_cmpint(element_expires_s(f->ns_x[0], "authed", VM4), ==, -1);
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -2086,6 +2454,20 @@ int main(int argc, char **argv)
     ADD("/carry/classes/antispoof/foreign-binding-refused", test_antispoof_foreign,
         &case_antispoof_foreign);
     ADD("/carry/precopy-stop-seal-report", test_carry, &case_default);
+    ADD("/carry/topology/one-to-two/split-by-role", test_points_one_to_two, &case_topo);
+    ADD("/carry/topology/one-to-two/without-points", test_points_one_to_two, &case_topo_without);
+    ADD("/carry/topology/two-to-one/merged", test_points_two_to_one, &case_topo);
+    ADD("/carry/topology/two-to-one/without-nat-point", test_points_two_to_one, &case_topo_without);
+    ADD("/carry/topology/classes-in-a-point/installed-there", test_points_classes,
+        &case_topo_classes);
+    ADD("/carry/topology/classes-in-a-point/without", test_points_classes,
+        &case_topo_classes_without);
+    ADD("/carry/topology/point-missing/refused", test_points_missing, &case_topo);
+    ADD("/carry/topology/point-events-off/refused", test_points_events_off, &case_topo);
+    ADD("/carry/topology/point-events-off/events-on-admitted", test_points_events_off,
+        &case_topo_without);
+    ADD("/carry/topology/maps/zone-and-mark", test_maps, &case_topo);
+    ADD("/carry/topology/maps/without", test_maps, &case_topo_without);
     ADD("/carry/learned-address/carried-and-pinned", test_learned_address, &case_default);
     ADD("/carry/refused/entry-not-the-domains", test_foreign_entry, &case_foreign);
     ADD("/carry/refused/source-from-other-ca", test_other_ca, &case_other_ca);
