@@ -222,6 +222,8 @@ void carry_stop_io(Carry *c)
     g_clear_handle_id(&c->seal_timer, g_source_remove);
     g_clear_handle_id(&c->keepalive, g_source_remove);
     g_clear_handle_id(&c->pump_timer, g_source_remove);
+    g_clear_handle_id(&c->bulk_idle, g_source_remove);
+    g_clear_pointer(&c->bulk, g_array_unref);
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
