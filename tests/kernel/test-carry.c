@@ -2227,8 +2227,9 @@ static void bench_summary(void)
 {
     if (!bench_rows || !bench_rows->len)
         return;
-    printf("# %8s %6s %12s %12s %12s %10s %10s %10s %10s %8s\n", "entries", "rounds", "stop->inst",
-           "worst", "admit ms", "rate/ceil", "left", "max RSS MB", "budget MB", "goal");
+    printf("# %8s %6s %12s %12s %12s %10s %10s %10s %10s %9s %8s\n", "entries", "rounds",
+           "stop->inst", "worst", "admit ms", "rate/ceil", "left", "max RSS MB", "budget MB",
+           "stop goal", "RSS goal");
     for (guint i = 0; i < bench_rows->len; i++) {
         const BenchRow *first = &g_array_index(bench_rows, BenchRow, i);
         double stop[64], admit[64], ratio[64], rss = 0, left[64];
@@ -2255,10 +2256,11 @@ static void bench_summary(void)
         qsort(admit, k, sizeof(double), cmp_double);
         qsort(ratio, k, sizeof(double), cmp_double);
         qsort(left, k, sizeof(double), cmp_double);
-        printf("# %8u %6u %9.2f ms %9.2f ms %12.1f %9.0f %% %10.0f %10.1f %10.1f %8s\n", first->n,
-               k, stop[k / 2], stop[k - 1], admit[k / 2], 100 * ratio[k / 2], left[k / 2], rss,
-               first->budget_mb,
-               stop[k / 2] <= 5 && stop[k - 1] <= 20 && rss <= first->budget_mb ? "met" : "MISSED");
+        /* issue 13: STOP -> installed median <= 5 ms and worst <= 20 ms; RSS <= the budget */
+        printf("# %8u %6u %9.2f ms %9.2f ms %12.1f %9.0f %% %10.0f %10.1f %10.1f %9s %8s\n",
+               first->n, k, stop[k / 2], stop[k - 1], admit[k / 2], 100 * ratio[k / 2], left[k / 2],
+               rss, first->budget_mb, stop[k / 2] <= 5 && stop[k - 1] <= 20 ? "met" : "MISSED",
+               rss <= first->budget_mb ? "met" : "MISSED");
     }
 }
 
