@@ -161,6 +161,10 @@ struct _Carry {
     NcItemSet *sent; /* nc_ct_class: the destination's copy as sent; the seal's count, digest */
     guint keepalive;
     guint pump_timer; /* pre-copy: the pending changes go out when it fires */
+    GArray *bulk;     /* (element-type NcCtEntry): the first copy, streamed a chunk per idle turn */
+    guint bulk_off;   /* what of @bulk is sent */
+    guint bulk_idle;
+    gboolean first_copy_marked; /* the empty chunk that ends the first copy went */
     gint64 last_send_us;
     gboolean stopped;
     gint64 stopped_us;

@@ -82,8 +82,8 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
 /* Send @upserts/@deletes in chunks; keeps the sent set (its count and digest go in the seal). */
 static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
 {
-    g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     g_autoptr(GArray) dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+    guint n_ups = upserts ? upserts->len : 0;
 
     for (guint i = 0; deletes && i < deletes->len; i++) {
         const NcCtKey *k = &g_array_index(deletes, NcCtKey, i);
@@ -106,7 +106,6 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
 
         if (!nc_item_set_upsert(c->sent, g_memdup2(en, sizeof(*en)), NULL, error))
             return FALSE;
-        g_array_append_vals(ups, en, 1);
     }
     /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
      * deletions before its upserts, so this order is the same */
@@ -120,27 +119,105 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
         if (!nc_peer_client_send_state(c->client, NULL, part, error))
             return FALSE;
     }
-    for (guint off = 0; off < ups->len; off += NC_PEER_CHUNK_ENTRIES) {
-        g_autoptr(GArray) part = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    /* the upserts go as they are, a chunk at a time (no copy of a 100k first copy) */
+    for (guint off = 0; off < n_ups; off += NC_PEER_CHUNK_ENTRIES) {
+        g_autoptr(GArray) part = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry),
+                                                   MIN(NC_PEER_CHUNK_ENTRIES, n_ups - off));
 
-        g_array_append_vals(part, &g_array_index(ups, NcCtEntry, off),
-                            MIN(NC_PEER_CHUNK_ENTRIES, ups->len - off));
+        g_array_append_vals(part, &g_array_index(upserts, NcCtEntry, off),
+                            MIN(NC_PEER_CHUNK_ENTRIES, n_ups - off));
         if (!nc_peer_client_send_state(c->client, part, NULL, error))
             return FALSE;
     }
     if (c->stopped)
-        c->changed_at_stop += ups->len + dels->len;
+        c->changed_at_stop += n_ups + dels->len;
     else
-        c->precopied += ups->len;
+        c->precopied += n_ups;
     c->last_send_us = g_get_monotonic_time();
     return TRUE;
+}
+
+static gboolean src_pump_due(gpointer data);
+
+/* The empty chunk that ends the first copy (the destination's admission waits for it), once. */
+static gboolean src_mark_first_copy(Carry *c, GError **error)
+{
+    if (c->first_copy_marked)
+        return TRUE;
+    if (!nc_peer_client_send_state(c->client, NULL, NULL, error))
+        return FALSE;
+    c->first_copy_marked = TRUE;
+    c->last_send_us = g_get_monotonic_time();
+    return TRUE;
+}
+
+/*
+ * src_bulk_step() - send up to @chunks chunks of the first copy
+ *
+ * The first copy goes a chunk per main-loop turn (src_bulk_idle()) rather than all at once:
+ * the link writes chunk k while chunk k+1 is encoded, and the destination hears that the source
+ * accepted (and starts installing) after one chunk, not after the whole table was encoded (at
+ * 100k entries on a loaded 2-core machine that took longer than admission's bound). Changes
+ * wait behind it (src_pump()), so an entry's change never overtakes its first copy. At its
+ * end: the first copy's mark, and the changes that waited.
+ */
+static gboolean src_bulk_step(Carry *c, guint chunks, GError **error)
+{
+    for (guint k = 0; c->bulk && k < chunks; k++) {
+        guint n = MIN(NC_PEER_CHUNK_ENTRIES, c->bulk->len - c->bulk_off);
+        g_autoptr(GArray) part = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+
+        g_array_append_vals(part, &g_array_index(c->bulk, NcCtEntry, c->bulk_off), n);
+        c->bulk_off += n;
+        if (c->bulk_off >= c->bulk->len)
+            g_clear_pointer(&c->bulk, g_array_unref);
+        if (!src_send(c, part, NULL, error))
+            return FALSE;
+    }
+    if (c->bulk)
+        return TRUE;
+    g_clear_handle_id(&c->bulk_idle, g_source_remove);
+    if (!src_mark_first_copy(c, error))
+        return FALSE;
+    if (!c->stopped && !c->pump_timer) /* what changed meanwhile */
+        c->pump_timer = g_timeout_add(NC_CARRY_COALESCE_MS, src_pump_due, c);
+    return TRUE;
+}
+
+static gboolean src_bulk_idle(gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+
+    if (c->state != CARRY_PRECOPY) {
+        c->bulk_idle = 0;
+        return G_SOURCE_REMOVE;
+    }
+    if (!src_bulk_step(c, 1, &err)) {
+        c->bulk_idle = 0;
+        src_fail(c, err->message, TRUE);
+        return G_SOURCE_REMOVE;
+    }
+    if (c->bulk)
+        return G_SOURCE_CONTINUE;
+    c->bulk_idle = 0;
+    return G_SOURCE_REMOVE;
 }
 
 /* Turn a follower's set into what the destination needs and send it. */
 static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
 {
-    if (ch->full) {
-        /* a resync: whatever the destination holds and the new set lacks is gone */
+    if (ch->full && !nc_item_set_count(c->sent) && ch->upserts->len > NC_PEER_CHUNK_ENTRIES &&
+        !c->stopped) {
+        /* the first copy: one chunk now, the rest a chunk per turn */
+        c->bulk = g_array_ref(ch->upserts);
+        c->bulk_off = 0;
+        c->bulk_idle = g_idle_add(src_bulk_idle, c);
+        return src_bulk_step(c, 1, error);
+    }
+    if (ch->full && nc_item_set_count(c->sent)) {
+        /* a resync: whatever the destination holds and the new set lacks is gone (the first
+         * copy, with nothing sent yet, has nothing to compare: no key table of 100k entries) */
         g_autoptr(GHashTable) now =
             g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
         g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
@@ -176,6 +253,12 @@ static gboolean src_pump(Carry *c, GError **error)
 {
     g_autoptr(NcCtChanges) ch = NULL;
 
+    /* changes wait behind the first copy; at the stop it goes at once, then they do */
+    if (c->bulk && !c->stopped)
+        return TRUE;
+    if (c->bulk && !src_bulk_step(c, G_MAXUINT, error))
+        return FALSE;
+
     if (c->src_points) {
         g_autoptr(GArray) ups = NULL, gone = NULL;
 
@@ -183,6 +266,7 @@ static gboolean src_pump(Carry *c, GError **error)
             return FALSE;
         return !ups->len && !gone->len ? TRUE : src_send(c, ups, gone, error);
     }
+
     if (nc_ct_follower_needs_resync(c->follower)) {
         ch = nc_ct_follower_resync(c->follower, error);
         if (!ch)
@@ -224,7 +308,7 @@ static gboolean src_keepalive(gpointer data)
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
-    if (c->state != CARRY_PRECOPY)
+    if (c->state != CARRY_PRECOPY || c->bulk) /* the first copy's chunks are flowing */
         return G_SOURCE_CONTINUE;
     /* ticks every idle/4 and sends once idle/4 passed without a chunk: the longest silence is
      * about idle/2, half the destination's bound, whatever the phase of the last chunk */
@@ -741,9 +825,10 @@ static void requester_serve(Requester *r)
         src_fail(c, err->message, TRUE);
         return;
     }
-    /* the first copy is queued: an empty chunk marks its end (the destination's admission waits
-     * for it, so the bulk is installed before libvirt starts the migration) */
-    if (!nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+    /* an empty chunk marks the first copy's end (the destination's admission waits for it, so
+     * the bulk is installed before libvirt starts the migration): now, or once it streamed
+     * (src_bulk_step()) */
+    if (!c->bulk && !src_mark_first_copy(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
