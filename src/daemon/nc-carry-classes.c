@@ -29,6 +29,8 @@ typedef struct {
     char *failure;     /* why the class was not installed, or NULL */
     gboolean probed;   /* destination, checked class: its probe ran (the report's "checked") */
     char *unavailable; /* why this host cannot take or check the class, or NULL */
+    gboolean placed;   /* a state point holds it: @netns, not the carry's namespace */
+    char *netns;
 } ClassState;
 
 struct _NcCarryClasses {
@@ -98,6 +100,7 @@ void nc_carry_classes_free(NcCarryClasses *cc)
         g_ptr_array_unref(cs->not_carried);
         g_free(cs->failure);
         g_free(cs->unavailable);
+        g_free(cs->netns);
     }
     g_free(cc->cls);
     nc_owner_free(cc->owner);
@@ -113,7 +116,7 @@ static const char *class_name(const ClassState *cs)
 static gpointer class_handle(NcCarryClasses *cc, ClassState *cs, GError **error)
 {
     if (!cs->handle)
-        cs->handle = cs->driver->open(cc->netns, error);
+        cs->handle = cs->driver->open(cs->placed ? cs->netns : cc->netns, error);
     return cs->handle;
 }
 
@@ -123,6 +126,21 @@ static ClassState *class_lookup(NcCarryClasses *cc, const char *name)
         if (!g_strcmp0(class_name(&cc->cls[i]), name))
             return &cc->cls[i];
     return NULL;
+}
+
+/**
+ * nc_carry_classes_place() - the class @name lives in the state point of namespace @netns
+ * (NULL: netcarryd's own), not in the carry's; before its first use. An unknown name is ignored.
+ */
+void nc_carry_classes_place(NcCarryClasses *cc, const char *name, const char *netns)
+{
+    ClassState *cs = class_lookup(cc, name);
+
+    if (!cs || cs->handle)
+        return;
+    cs->placed = TRUE;
+    g_free(cs->netns);
+    cs->netns = g_strdup(netns);
 }
 
 /* The names of every class beside conntrack this build carries; NULL-terminated, static. */

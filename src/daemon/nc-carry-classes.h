@@ -25,6 +25,7 @@ G_BEGIN_DECLS
 typedef struct _NcCarryClasses NcCarryClasses;
 
 NcCarryClasses *nc_carry_classes_new(const char *netns, NcOwner *owner);
+void nc_carry_classes_place(NcCarryClasses *cc, const char *name, const char *netns);
 void nc_carry_classes_free(NcCarryClasses *cc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCarryClasses, nc_carry_classes_free)
 

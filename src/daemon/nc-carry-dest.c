@@ -101,14 +101,15 @@ static guint32 installed_timeout(const CtTimeouts *t, const NcCtEntry *en)
     return (guint32)MIN(want, (gint64)G_MAXUINT32);
 }
 
-static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **error)
+static gboolean check_kernel_in(NcCarryEngine *e, const char *netns, CtTimeouts *timeouts,
+                                GError **error)
 {
-    KernelFacts k = {.netns = e->netns, .count = -1, .max = -1, .events = -1};
+    KernelFacts k = {.netns = netns, .count = -1, .max = -1, .events = -1};
     g_autoptr(NcCt) ct = NULL;
     g_autoptr(GError) err = NULL;
     GThread *t;
 
-    ct = nc_ct_open(e->netns, &err);
+    ct = nc_ct_open(netns, &err);
     if (!ct) {
         g_set_error(error, NC_ERROR, NC_ERROR_UNSUPPORTED, "ctnetlink is not usable here: %s",
                     err->message);
@@ -145,22 +146,30 @@ static gboolean check_kernel(NcCarryEngine *e, CtTimeouts *timeouts, GError **er
     return TRUE;
 }
 
+/* Room and events in a state point's conntrack table too (its timeouts are not used: an entry's
+ * margin is capped by the engine's namespace's) */
+static gboolean check_point_kernel(NcCarryEngine *e, const char *netns, GError **error)
+{
+    CtTimeouts unused;
+
+    return check_kernel_in(e, netns, &unused, error);
+}
+
 /* ---- destination: install, roll back, report ---- */
 
 /* Delete every entry this carry installed. */
-/* The destination's conntrack handle, opened once per carry (not per STATE chunk: the last
- * chunk and the seal are in the guest's downtime). */
-static NcCt *dest_ct(Carry *c, GError **error)
+/* The destination's conntrack points, their handles opened once per carry (not per STATE chunk:
+ * the last chunk and the seal are in the guest's downtime). */
+static GPtrArray *dest_points(Carry *c)
 {
-    if (!c->ct)
-        c->ct = nc_ct_open(c->e->netns, error);
-    return c->ct;
+    if (!c->points)
+        c->points = carry_points_new(c->e);
+    return c->points;
 }
 
 static void dest_rollback(Carry *c)
 {
     g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    NcCt *ct;
     g_autoptr(GError) err = NULL;
     guint removed = 0;
 
@@ -169,8 +178,7 @@ static void dest_rollback(Carry *c)
 
         for (guint i = 0; i < items->len; i++)
             g_array_append_vals(all, g_ptr_array_index(items, i), 1);
-        ct = dest_ct(c, &err);
-        if (!ct || !nc_ct_delete(ct, (NcCtEntry *)all->data, all->len, &removed, &err))
+        if (!carry_points_delete(dest_points(c), (NcCtEntry *)all->data, all->len, &removed, &err))
             CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s",
                  all->len, err->message);
         else
@@ -436,15 +444,24 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     g_autoptr(GPtrArray) del_keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     g_autoptr(GPtrArray) fails = NULL;
-    NcCt *ct;
     g_autoptr(GError) err = NULL;
     guint foreign = 0;
 
     for (guint i = 0; i < st->upserts->len; i++) {
         const NcCtEntry *en = &g_array_index(st->upserts, NcCtEntry, i);
+        NcCtEntry here = *en;
 
-        if (!nc_ct_entry_belongs_to(en, c->sel.addresses) ||
-            (c->sel.has_zone && en->zone != c->sel.zone)) {
+        /* the zone and mark as they are here ([map]): one the map does not list is foreign */
+        if (!carry_ct_map(c->e->opt.config, &here)) {
+            g_autofree char *what = nc_ct_entry_describe(en);
+
+            if (foreign++ < 3)
+                CLOG(G_LOG_LEVEL_WARNING, c,
+                     "refusing entry %s: its zone %u or mark 0x%x is not in this host's [map]",
+                     what, en->zone, en->mark);
+            add_failure(c, en, "zone or mark not mapped here");
+        } else if (!nc_ct_entry_belongs_to(en, c->sel.addresses) ||
+                   (c->sel.has_zone && here.zone != c->sel.zone)) {
             g_autofree char *what = nc_ct_entry_describe(en);
 
             if (foreign++ < 3)
@@ -454,8 +471,8 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     }
     if (foreign) {
         g_set_error(error, NC_ERROR, NC_ERROR_PERMISSION,
-                    "the source sent %u conntrack entries that do not belong to the domain's "
-                    "addresses (from its XML on this host)",
+                    "the source sent %u conntrack entries that do not belong to the domain "
+                    "(its addresses from its XML on this host, zones and marks mapped by [map])",
                     foreign);
         return FALSE;
     }
@@ -464,16 +481,24 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     /* what is replaced or deleted stays in c->installed until the kernel let it go: a roll-back
      * after a failed delete still knows it */
     for (guint i = 0; i < st->deletes->len; i++) {
-        g_autoptr(GBytes) k =
-            nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcCtKey, i), error);
+        NcCtKey key = g_array_index(st->deletes, NcCtKey, i);
+        guint32 zone = key.zone;
+        g_autoptr(GBytes) k = NULL;
 
+        if (!nc_value_map_apply(c->e->opt.config->zone_map, &zone))
+            continue; /* never installed: refused above */
+        key.zone = zone;
+        k = nc_peer_ct_key_canonical(&key, error);
         if (!k)
             return FALSE;
         installed_to_delete(c, g_steal_pointer(&k), del, del_keys);
     }
     for (guint i = 0; i < st->upserts->len; i++) {
         NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
-        GBytes *k = nc_item_set_key_of(c->installed, &en, error);
+        GBytes *k;
+
+        carry_ct_map(c->e->opt.config, &en); /* checked above */
+        k = nc_item_set_key_of(c->installed, &en, error);
 
         if (!k)
             return FALSE;
@@ -483,16 +508,14 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     }
     if (!del->len && !ups->len)
         return TRUE;
-    ct = dest_ct(c, error);
-    if (!ct)
-        return FALSE;
-    if (del->len && !nc_ct_delete(ct, (NcCtEntry *)del->data, del->len, NULL, error))
+    if (del->len &&
+        !carry_points_delete(dest_points(c), (NcCtEntry *)del->data, del->len, NULL, error))
         return FALSE;
     for (guint i = 0; i < del_keys->len; i++)
         nc_item_set_remove_key(c->installed, g_ptr_array_index(del_keys, i), NULL);
     if (!ups->len)
         return TRUE;
-    if (!nc_ct_install(ct, (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
+    if (!carry_points_install(dest_points(c), (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
         g_autoptr(GArray) rest = NULL;
         g_autofree gboolean *bad = NULL;
 
@@ -532,7 +555,8 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
         g_array_unref(ups);
         ups = g_steal_pointer(&rest);
         g_clear_error(&err);
-        if (ups->len && !nc_ct_install(ct, (NcCtEntry *)ups->data, ups->len, NULL, error))
+        if (ups->len &&
+            !carry_points_install(dest_points(c), (NcCtEntry *)ups->data, ups->len, NULL, error))
             return FALSE;
     }
     for (guint i = 0; i < ups->len; i++) {
@@ -1157,7 +1181,8 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
                                 "(update it)");
         return;
     }
-    if (!check_kernel(e, &timeouts, &err)) {
+    if (!check_kernel_in(e, e->netns, &timeouts, &err) ||
+        !carry_points_check(e, check_point_kernel, &err)) {
         g_task_return_error(task, g_steal_pointer(&err));
         return;
     }
@@ -1168,6 +1193,7 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
     c->received = nc_item_set_new(&nc_ct_class);
     c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
+    carry_points_place_classes(e, c->classes);
     c->server =
         nc_peer_server_new(cfg->tls_ca_file, cfg->tls_server_cert, cfg->tls_server_key, &err);
     if (c->server)

@@ -88,6 +88,8 @@ typedef struct {
 } CtTimeouts;
 
 typedef struct _Carry Carry;
+typedef struct _CarryPoint CarryPoint;         /* nc-carry-points.c */
+typedef struct _CarrySrcPoints CarrySrcPoints; /* nc-carry-points.c */
 typedef struct _Requester Requester;
 
 struct NcCarryEngine {
@@ -144,9 +146,9 @@ struct _Carry {
     GCancellable *io_cancel;
     guint io_timer;
     NcPeerServer *server;
-    NcCt *ct;             /* destination: the kernel's table here, opened at the first install */
-    NcItemSet *received;  /* nc_ct_class: the source's set as the chunks so far make it */
-    NcItemSet *installed; /* nc_ct_class: what this carry put in the kernel, as installed */
+    GPtrArray *points;          /* CarryPoint*: the conntrack points here (nc-carry-points.c) */
+    NcItemSet *received;        /* nc_ct_class: the source's set as the chunks so far make it */
+    NcItemSet *installed;       /* nc_ct_class: what this carry put in the kernel, as installed */
     GPtrArray *report_failures; /* "entry\treason" */
     NcPeerSealStep *source_steps;
     guint n_source_steps;
@@ -162,9 +164,14 @@ struct _Carry {
     /* source */
     NcPeerClient *client;
     NcCtFollower *follower;
+    CarrySrcPoints *src_points; /* several conntrack points here: they replace @follower */
     NcItemSet *sent; /* nc_ct_class: the destination's copy as sent; the seal's count, digest */
     guint keepalive;
     guint pump_timer; /* pre-copy: the pending changes go out when it fires */
+    GArray *bulk;     /* (element-type NcCtEntry): the first copy, streamed a chunk per idle turn */
+    guint bulk_off;   /* what of @bulk is sent */
+    guint bulk_idle;
+    gboolean first_copy_marked; /* the empty chunk that ends the first copy went */
     gint64 last_send_us;
     gboolean stopped;
     gint64 stopped_us;
@@ -208,6 +215,31 @@ G_GNUC_INTERNAL void dest_remove_gate(Carry *c, const char *what);
 G_GNUC_INTERNAL void dest_report(Carry *c, NcReportOutcome outcome, const char *reason);
 G_GNUC_INTERNAL void dest_fail(Carry *c, const char *reason, gboolean cancelled);
 G_GNUC_INTERNAL gboolean dest_finished(Carry *c, NcCarryOutcome outcome, const char *reason);
+
+/* ---- nc-carry-points.c ---- */
+
+G_GNUC_INTERNAL gboolean nc_carry_ct_entry_translated(const NcCtEntry *en);
+G_GNUC_INTERNAL gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out);
+G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, NcCtEntry *en);
+G_GNUC_INTERNAL GPtrArray *carry_points_new(NcCarryEngine *e);
+typedef gboolean (*CarryPointCheck)(NcCarryEngine *e, const char *netns, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, CarryPointCheck check,
+                                            GError **error);
+G_GNUC_INTERNAL gboolean carry_points_delete(GPtrArray *points, const NcCtEntry *entries, guint n,
+                                             guint *n_removed, GError **error);
+G_GNUC_INTERNAL gboolean carry_points_install(GPtrArray *points, const NcCtEntry *entries, guint n,
+                                              GPtrArray **failures, GError **error);
+G_GNUC_INTERNAL CarrySrcPoints *carry_src_points_new(NcCarryEngine *e, const NcCtSelector *sel,
+                                                     NcCtFollowerNotify notify, gpointer data,
+                                                     char **single_netns, GError **error);
+G_GNUC_INTERNAL void carry_points_place_classes(NcCarryEngine *e, NcCarryClasses *cc);
+G_GNUC_INTERNAL gboolean carry_points_remove(NcCarryEngine *e, const NcCtSelector *sel,
+                                             guint *n_removed, GError **error);
+G_GNUC_INTERNAL void carry_src_points_free(CarrySrcPoints *sp);
+G_GNUC_INTERNAL gboolean carry_src_points_flush(CarrySrcPoints *sp, guint timeout_ms,
+                                                GError **error);
+G_GNUC_INTERNAL gboolean carry_src_points_take(CarrySrcPoints *sp, const NcItemSet *sent,
+                                               GArray **ups, GArray **gone, GError **error);
 
 /* ---- nc-carry-src.c ---- */
 

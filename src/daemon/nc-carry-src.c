@@ -67,6 +67,7 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
     c->state = CARRY_ENDED;
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
     /* the destination learns why at once (a no-op on a link that failed already) */
     if (c->client)
         nc_peer_client_abort(c->client, NC_PEER_ABORT_CANCELLED, reason);
@@ -81,8 +82,8 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
 /* Send @upserts/@deletes in chunks; keeps the sent set (its count and digest go in the seal). */
 static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
 {
-    g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     g_autoptr(GArray) dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+    guint n_ups = upserts ? upserts->len : 0;
 
     for (guint i = 0; deletes && i < deletes->len; i++) {
         const NcCtKey *k = &g_array_index(deletes, NcCtKey, i);
@@ -105,7 +106,6 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
 
         if (!nc_item_set_upsert(c->sent, g_memdup2(en, sizeof(*en)), NULL, error))
             return FALSE;
-        g_array_append_vals(ups, en, 1);
     }
     /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
      * deletions before its upserts, so this order is the same */
@@ -119,27 +119,105 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
         if (!nc_peer_client_send_state(c->client, NULL, part, error))
             return FALSE;
     }
-    for (guint off = 0; off < ups->len; off += NC_PEER_CHUNK_ENTRIES) {
-        g_autoptr(GArray) part = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    /* the upserts go as they are, a chunk at a time (no copy of a 100k first copy) */
+    for (guint off = 0; off < n_ups; off += NC_PEER_CHUNK_ENTRIES) {
+        g_autoptr(GArray) part = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry),
+                                                   MIN(NC_PEER_CHUNK_ENTRIES, n_ups - off));
 
-        g_array_append_vals(part, &g_array_index(ups, NcCtEntry, off),
-                            MIN(NC_PEER_CHUNK_ENTRIES, ups->len - off));
+        g_array_append_vals(part, &g_array_index(upserts, NcCtEntry, off),
+                            MIN(NC_PEER_CHUNK_ENTRIES, n_ups - off));
         if (!nc_peer_client_send_state(c->client, part, NULL, error))
             return FALSE;
     }
     if (c->stopped)
-        c->changed_at_stop += ups->len + dels->len;
+        c->changed_at_stop += n_ups + dels->len;
     else
-        c->precopied += ups->len;
+        c->precopied += n_ups;
     c->last_send_us = g_get_monotonic_time();
     return TRUE;
+}
+
+static gboolean src_pump_due(gpointer data);
+
+/* The empty chunk that ends the first copy (the destination's admission waits for it), once. */
+static gboolean src_mark_first_copy(Carry *c, GError **error)
+{
+    if (c->first_copy_marked)
+        return TRUE;
+    if (!nc_peer_client_send_state(c->client, NULL, NULL, error))
+        return FALSE;
+    c->first_copy_marked = TRUE;
+    c->last_send_us = g_get_monotonic_time();
+    return TRUE;
+}
+
+/*
+ * src_bulk_step() - send up to @chunks chunks of the first copy
+ *
+ * The first copy goes a chunk per main-loop turn (src_bulk_idle()) rather than all at once:
+ * the link writes chunk k while chunk k+1 is encoded, and the destination hears that the source
+ * accepted (and starts installing) after one chunk, not after the whole table was encoded (at
+ * 100k entries on a loaded 2-core machine that took longer than admission's bound). Changes
+ * wait behind it (src_pump()), so an entry's change never overtakes its first copy. At its
+ * end: the first copy's mark, and the changes that waited.
+ */
+static gboolean src_bulk_step(Carry *c, guint chunks, GError **error)
+{
+    for (guint k = 0; c->bulk && k < chunks; k++) {
+        guint n = MIN(NC_PEER_CHUNK_ENTRIES, c->bulk->len - c->bulk_off);
+        g_autoptr(GArray) part = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+
+        g_array_append_vals(part, &g_array_index(c->bulk, NcCtEntry, c->bulk_off), n);
+        c->bulk_off += n;
+        if (c->bulk_off >= c->bulk->len)
+            g_clear_pointer(&c->bulk, g_array_unref);
+        if (!src_send(c, part, NULL, error))
+            return FALSE;
+    }
+    if (c->bulk)
+        return TRUE;
+    g_clear_handle_id(&c->bulk_idle, g_source_remove);
+    if (!src_mark_first_copy(c, error))
+        return FALSE;
+    if (!c->stopped && !c->pump_timer) /* what changed meanwhile */
+        c->pump_timer = g_timeout_add(NC_CARRY_COALESCE_MS, src_pump_due, c);
+    return TRUE;
+}
+
+static gboolean src_bulk_idle(gpointer data)
+{
+    Carry *c = data;
+    g_autoptr(GError) err = NULL;
+
+    if (c->state != CARRY_PRECOPY) {
+        c->bulk_idle = 0;
+        return G_SOURCE_REMOVE;
+    }
+    if (!src_bulk_step(c, 1, &err)) {
+        c->bulk_idle = 0;
+        src_fail(c, err->message, TRUE);
+        return G_SOURCE_REMOVE;
+    }
+    if (c->bulk)
+        return G_SOURCE_CONTINUE;
+    c->bulk_idle = 0;
+    return G_SOURCE_REMOVE;
 }
 
 /* Turn a follower's set into what the destination needs and send it. */
 static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
 {
-    if (ch->full) {
-        /* a resync: whatever the destination holds and the new set lacks is gone */
+    if (ch->full && !nc_item_set_count(c->sent) && ch->upserts->len > NC_PEER_CHUNK_ENTRIES &&
+        !c->stopped) {
+        /* the first copy: one chunk now, the rest a chunk per turn */
+        c->bulk = g_array_ref(ch->upserts);
+        c->bulk_off = 0;
+        c->bulk_idle = g_idle_add(src_bulk_idle, c);
+        return src_bulk_step(c, 1, error);
+    }
+    if (ch->full && nc_item_set_count(c->sent)) {
+        /* a resync: whatever the destination holds and the new set lacks is gone (the first
+         * copy, with nothing sent yet, has nothing to compare: no key table of 100k entries) */
         g_autoptr(GHashTable) now =
             g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
         g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
@@ -174,6 +252,20 @@ static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
 static gboolean src_pump(Carry *c, GError **error)
 {
     g_autoptr(NcCtChanges) ch = NULL;
+
+    /* changes wait behind the first copy; at the stop it goes at once, then they do */
+    if (c->bulk && !c->stopped)
+        return TRUE;
+    if (c->bulk && !src_bulk_step(c, G_MAXUINT, error))
+        return FALSE;
+
+    if (c->src_points) {
+        g_autoptr(GArray) ups = NULL, gone = NULL;
+
+        if (!carry_src_points_take(c->src_points, c->sent, &ups, &gone, error))
+            return FALSE;
+        return !ups->len && !gone->len ? TRUE : src_send(c, ups, gone, error);
+    }
 
     if (nc_ct_follower_needs_resync(c->follower)) {
         ch = nc_ct_follower_resync(c->follower, error);
@@ -216,7 +308,7 @@ static gboolean src_keepalive(gpointer data)
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
-    if (c->state != CARRY_PRECOPY)
+    if (c->state != CARRY_PRECOPY || c->bulk) /* the first copy's chunks are flowing */
         return G_SOURCE_CONTINUE;
     /* ticks every idle/4 and sends once idle/4 passed without a chunk: the longest silence is
      * about idle/2, half the destination's bound, whatever the phase of the last chunk */
@@ -421,7 +513,8 @@ static void src_seal(Carry *c)
     g_autoptr(GArray) steps = NULL;
     gboolean witnessed;
 
-    if (!nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
+    if (c->src_points ? !carry_src_points_flush(c->src_points, NC_CARRY_FLUSH_MS, &err)
+                      : !nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
         CLOG(G_LOG_LEVEL_WARNING, c, "flush: %s (sending what was read)", err->message);
         g_clear_error(&err);
     }
@@ -665,6 +758,7 @@ static void requester_serve(Requester *r)
     Local *l = g_hash_table_lookup(e->locals, r->uuid);
     Carry *old = carry_lookup(e, NC_SIDE_SOURCE, r->uuid);
     g_autoptr(GError) err = NULL;
+    g_autofree char *single_netns = NULL;
     Carry *c;
 
     if (!l) { /* it stopped while libvirt was asked */
@@ -690,6 +784,7 @@ static void requester_serve(Requester *r)
      * come before the migration's end, when the clean-up needs it) */
     selector_copy(&c->sel, &l->sel);
     c->classes = nc_carry_classes_new(e->netns, src_owner_learned(c, l->owner));
+    carry_points_place_classes(e, c->classes);
     c->sent = nc_item_set_new(&nc_ct_class);
     c->client = g_steal_pointer(&r->client);
     nc_peer_client_set_failed_func(c->client, src_client_failed, c);
@@ -705,8 +800,13 @@ static void requester_serve(Requester *r)
                  TRUE);
         return;
     }
-    c->follower = nc_ct_follower_new(e->netns, &c->sel, 0, &err);
-    if (!c->follower) {
+    /* several conntrack points on this host ([point NAME]): one follower each, merged */
+    c->src_points = carry_src_points_new(e, &c->sel, src_on_follower, c, &single_netns, &err);
+    if (!c->src_points && err) {
+        src_fail(c, err->message, TRUE);
+        return;
+    }
+    if (!c->src_points && !(c->follower = nc_ct_follower_new(single_netns, &c->sel, 0, &err))) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -717,16 +817,18 @@ static void requester_serve(Requester *r)
          "libvirt has the outgoing job: pre-copy",
          nc_peer_client_get_peer_hello(c->client)->host, nc_peer_client_get_remote(c->client),
          nc_peer_client_get_peer_subject(c->client));
-    nc_ct_follower_set_notify(c->follower, src_on_follower, c);
+    if (c->follower)
+        nc_ct_follower_set_notify(c->follower, src_on_follower, c);
     /* the other classes first (small): the destination probes them when it admits, even if the
      * conntrack bulk behind them outlasts its admission's bound */
     if (!src_send_classes(c, FALSE, &err) || !src_pump(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
-    /* the first copy is queued: an empty chunk marks its end (the destination's admission waits
-     * for it, so the bulk is installed before libvirt starts the migration) */
-    if (!nc_peer_client_send_state(c->client, NULL, NULL, &err)) {
+    /* an empty chunk marks the first copy's end (the destination's admission waits for it, so
+     * the bulk is installed before libvirt starts the migration): now, or once it streamed
+     * (src_bulk_step()) */
+    if (!c->bulk && !src_mark_first_copy(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -1016,7 +1118,7 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
         g_autoptr(NcCt) ct = NULL;
         guint n = 0;
 
-        if ((ct = nc_ct_open(engine->netns, &err)) != NULL && nc_ct_remove(ct, &c->sel, &n, &err)) {
+        if (carry_points_remove(engine, &c->sel, &n, &err)) {
             c->removed_at_source = n;
             c->cleanup_ran = TRUE;
             CLOG(G_LOG_LEVEL_INFO, c, "removed the domain's %u entries here", n);
@@ -1033,6 +1135,7 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
     c->state = CARRY_ENDED;
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
     c->outcome = peer_outcome(outcome);
     g_free(c->outcome_reason);
     c->outcome_reason = g_strdup(outcome == NC_CARRY_COMPLETED ? "" : reason ? reason : "");

@@ -77,7 +77,9 @@
  * While it sends pre-copy, it asks job_func again every NC_CARRY_JOB_POLL_MS, and stops (ABORT
  * cancelled, no more state) once libvirt has no outgoing migration job for the domain. Once
  * served, a follower (nc-ct-events) for the domain's addresses is started; its first (resync) set
- * goes out, then its change sets as they come. The source keeps the set it has sent (an NcItemSet
+ * goes out (more than a chunk: a chunk per main-loop turn, so the destination hears after one
+ * chunk that it was accepted and installs while the rest is encoded; changes wait behind it, and
+ * the stop sends what is left before the seal), then its change sets as they come. The source keeps the set it has sent (an NcItemSet
  * of conntrack's class: its digest kept incrementally, so the seal is O(1) at the stop); a resync
  * is turned into deletions of what the destination holds and is no longer there, plus upserts.
  * At source_stopped() the follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes
@@ -223,6 +225,8 @@ void carry_stop_io(Carry *c)
     g_clear_handle_id(&c->seal_timer, g_source_remove);
     g_clear_handle_id(&c->keepalive, g_source_remove);
     g_clear_handle_id(&c->pump_timer, g_source_remove);
+    g_clear_handle_id(&c->bulk_idle, g_source_remove);
+    g_clear_pointer(&c->bulk, g_array_unref);
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
@@ -244,7 +248,8 @@ static void carry_free(Carry *c)
 {
     carry_stop_io(c);
     g_clear_pointer(&c->follower, nc_ct_follower_free);
-    g_clear_pointer(&c->ct, nc_ct_close);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
+    g_clear_pointer(&c->points, g_ptr_array_unref);
     g_clear_pointer(&c->client, nc_peer_client_free);
     g_clear_pointer(&c->server, nc_peer_server_free);
     g_clear_object(&c->conn);

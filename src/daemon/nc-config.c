@@ -2,10 +2,13 @@
  * The table is the single list of settings: parsing, the unknown-key check and the messages use it.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <gio/gio.h>
 
+#include "conf/nc-ct-items.h"
 #include "drivers/nc-gate.h"
+#include "drivers/nc-state-driver.h"
 #include "nc-config.h"
 #include "nc-peer.h"
 #include "util/nc-error.h"
@@ -65,6 +68,11 @@ static const KeyDef keys[] = {
     {"timeouts", "gate-lapse-ms", KEY_GATE_LAPSE_MS, OFF(gate_lapse_ms), NULL},
 };
 
+/* [point NAME] and [map]: groups outside the table, each parsed by its own function below */
+#define POINT_PREFIX "point "
+static const char *const point_keys[] = {"netns", "role", "classes", NULL};
+static const char *const map_keys[] = {"zone", "mark", NULL};
+
 const char *nc_admission_to_string(NcAdmission admission)
 {
     return admission <= NC_ADMISSION_PROCEED ? admission_names[admission] : "?";
@@ -73,6 +81,50 @@ const char *nc_admission_to_string(NcAdmission admission)
 const char *nc_gate_mode_to_string(NcGateMode mode)
 {
     return mode <= NC_GATE_MODE_SUSPEND ? gate_mode_names[mode] : "?";
+}
+
+static void point_free(NcStatePoint *p)
+{
+    if (!p)
+        return;
+    g_free(p->name);
+    g_free(p->netns);
+    g_strfreev(p->classes);
+    g_free(p);
+}
+
+typedef NcStatePoint NcStatePointAuto;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcStatePointAuto, point_free)
+
+/**
+ * nc_point_holds() - does @point hold @class_name's state ("conntrack", "nft-set", ...)?
+ */
+gboolean nc_point_holds(const NcStatePoint *point, const char *class_name)
+{
+    return g_strv_contains((const char *const *)point->classes, class_name);
+}
+
+/**
+ * nc_value_map_apply() - translate a zone or mark as the source sent it into this site's value
+ * @map:   NcValueMap pairs; empty: every value stays as it is
+ * @value: (inout): translated in place
+ *
+ * Return: FALSE if @map is not empty and has no pair for @value: the entry is foreign here (a map
+ * lists every value of the site, so an unlisted one is not the domain's)
+ */
+gboolean nc_value_map_apply(const GArray *map, guint32 *value)
+{
+    if (!map || !map->len)
+        return TRUE;
+    for (guint i = 0; i < map->len; i++) {
+        const NcValueMap *m = &g_array_index(map, NcValueMap, i);
+
+        if (m->from == *value) {
+            *value = m->to;
+            return TRUE;
+        }
+    }
+    return FALSE;
 }
 
 /**
@@ -109,6 +161,9 @@ NcConfig *nc_config_new_default(void)
     /* node_exporter's textfile collector directory as Debian's prometheus-node-exporter sets it */
     c->metrics_textfile_dir = g_strdup("/var/lib/prometheus/node-exporter");
     c->gate_lapse_ms = NC_GATE_LAPSE_DEFAULT_MS;
+    c->points = g_ptr_array_new_with_free_func((GDestroyNotify)point_free);
+    c->zone_map = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
+    c->mark_map = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
     return c;
 }
 
@@ -126,6 +181,9 @@ void nc_config_free(NcConfig *config)
     g_free(config->tls_priority);
     g_free(config->hook_socket);
     g_free(config->metrics_textfile_dir);
+    g_clear_pointer(&config->points, g_ptr_array_unref);
+    g_clear_pointer(&config->zone_map, g_array_unref);
+    g_clear_pointer(&config->mark_map, g_array_unref);
     g_free(config);
 }
 
@@ -189,8 +247,9 @@ static gboolean parse_key(NcConfig *c, const char *path, const KeyDef *def, cons
     case KEY_GATE_LAPSE_MS:
         if (!parse_uint(value, NC_GATE_LAPSE_MIN_MS, NC_GATE_LAPSE_MAX_MS, &n))
             return bad_value(path, def, value,
-                             "milliseconds from " G_STRINGIFY(NC_GATE_LAPSE_MIN_MS) " to "
-                             G_STRINGIFY(NC_GATE_LAPSE_MAX_MS), error);
+                             "milliseconds from " G_STRINGIFY(
+                                 NC_GATE_LAPSE_MIN_MS) " to " G_STRINGIFY(NC_GATE_LAPSE_MAX_MS),
+                             error);
         *(guint *)field = n;
         return TRUE;
     case KEY_BOOL:
@@ -218,10 +277,255 @@ static gboolean parse_key(NcConfig *c, const char *path, const KeyDef *def, cons
     g_assert_not_reached();
 }
 
+/* The line of [@group] (@key NULL) or of @key in it, counting from 1; 0 if not found. GKeyFile
+ * keeps no line numbers, so the text is scanned again for a message. */
+static guint line_of(const char *text, const char *group, const char *key)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    gboolean in_group = FALSE;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_autofree char *l = g_strstrip(g_strdup(lines[i]));
+
+        if (*l == '[') {
+            g_autofree char *want = g_strdup_printf("[%s]", group);
+
+            in_group = g_str_equal(l, want);
+            if (in_group && !key)
+                return i + 1;
+            continue;
+        }
+        if (in_group && key && *l != '#') {
+            const char *eq = strchr(l, '=');
+            g_autofree char *name = eq ? g_strstrip(g_strndup(l, eq - l)) : NULL;
+
+            if (name && g_str_equal(name, key))
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+static char *where(const char *path, const char *text, const char *group, const char *key)
+{
+    guint line = line_of(text, group, key);
+
+    return line ? g_strdup_printf("%s:%u", path, line) : g_strdup(path);
+}
+
+static gboolean bad_extra(const char *at, const char *group, const char *key, const char *value,
+                          const char *accepted, GError **error)
+{
+    g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s: [%s] %s = '%s' is not valid: %s", at,
+                group, key, value, accepted);
+    return FALSE;
+}
+
+static gboolean check_keys(const char *path, const char *text, GKeyFile *kf, const char *group,
+                           const char *const *known, GError **error)
+{
+    g_auto(GStrv) names = g_key_file_get_keys(kf, group, NULL, NULL);
+
+    for (guint k = 0; names && names[k]; k++) {
+        if (!g_strv_contains(known, names[k])) {
+            g_autofree char *accepted = g_strjoinv(", ", (char **)known);
+            g_autofree char *at = where(path, text, group, names[k]);
+
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "%s: unknown key '%s' in [%s]: accepted keys are %s", at, names[k], group,
+                        accepted);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean class_known(const char *name)
+{
+    return g_str_equal(name, nc_ct_class.name) || nc_state_driver_lookup(name) != NULL;
+}
+
+/* [point NAME]: netns (absent: netcarryd's own), role (default filter;nat), classes (default
+ * every class). */
+static gboolean parse_point(NcConfig *c, const char *path, const char *text, GKeyFile *kf,
+                            const char *group, GError **error)
+{
+    g_autoptr(NcStatePointAuto) p = g_new0(NcStatePoint, 1);
+    const char *name = group + strlen(POINT_PREFIX);
+    g_autofree char *at = where(path, text, group, NULL);
+
+    if (!*name ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+            strlen(name)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "%s: [%s]: a point's name is letters, digits, '-' and '_'", at, group);
+        return FALSE;
+    }
+    for (guint i = 0; i < c->points->len; i++) {
+        const NcStatePoint *o = g_ptr_array_index(c->points, i);
+
+        if (g_str_equal(o->name, name)) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s: [%s] is given twice", at,
+                        group);
+            return FALSE;
+        }
+    }
+    if (!check_keys(path, text, kf, group, point_keys, error))
+        return FALSE;
+    p->name = g_strdup(name);
+    p->roles = NC_POINT_ROLE_ALL;
+    if (g_key_file_has_key(kf, group, "netns", NULL)) {
+        g_autofree char *v = g_key_file_get_string(kf, group, "netns", NULL);
+        g_autofree char *kat = where(path, text, group, "netns");
+
+        if (!v || !*g_strstrip(v) || strchr(v, '/') || g_str_equal(v, ".") || g_str_equal(v, ".."))
+            return bad_extra(kat, group, "netns", v ? v : "",
+                             "a network namespace's name under /run/netns (ip netns); leave the "
+                             "key out for netcarryd's own namespace",
+                             error);
+        p->netns = g_steal_pointer(&v);
+    }
+    if (g_key_file_has_key(kf, group, "role", NULL)) {
+        g_autofree char *raw = g_key_file_get_value(kf, group, "role", NULL);
+        g_auto(GStrv) roles = g_key_file_get_string_list(kf, group, "role", NULL, NULL);
+        g_autofree char *kat = where(path, text, group, "role");
+
+        p->roles = 0;
+        for (guint i = 0; roles && roles[i]; i++) {
+            const char *r = g_strstrip(roles[i]);
+            guint bit = g_str_equal(r, "filter") ? NC_POINT_ROLE_FILTER
+                        : g_str_equal(r, "nat")  ? NC_POINT_ROLE_NAT
+                                                 : 0;
+
+            if (!bit)
+                return bad_extra(kat, group, "role", raw ? raw : "",
+                                 "a list of filter, nat (separated by ';')", error);
+            p->roles |= bit;
+        }
+        if (!p->roles)
+            return bad_extra(kat, group, "role", raw ? raw : "",
+                             "a list of filter, nat (separated by ';')", error);
+    }
+    if (g_key_file_has_key(kf, group, "classes", NULL)) {
+        g_autofree char *raw = g_key_file_get_value(kf, group, "classes", NULL);
+        g_auto(GStrv) classes = g_key_file_get_string_list(kf, group, "classes", NULL, NULL);
+        g_autofree char *kat = where(path, text, group, "classes");
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+
+        for (guint i = 0; classes && classes[i]; i++) {
+            const char *cl = g_strstrip(classes[i]);
+
+            if (!class_known(cl)) {
+                g_autofree char *why = g_strdup_printf(
+                    "'%s' is no class: accepted are conntrack and the registry's (netcarry "
+                    "classes)",
+                    cl);
+
+                return bad_extra(kat, group, "classes", raw ? raw : "", why, error);
+            }
+            g_ptr_array_add(list, g_strdup(cl));
+        }
+        if (!list->len)
+            return bad_extra(kat, group, "classes", raw ? raw : "",
+                             "at least one class (separated by ';')", error);
+        g_ptr_array_add(list, NULL);
+        p->classes = (char **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+    } else {
+        guint n = 0;
+        const NcStateDriver *const *all = nc_state_drivers(&n);
+        g_autoptr(GPtrArray) list = g_ptr_array_new();
+
+        g_ptr_array_add(list, g_strdup(nc_ct_class.name));
+        for (guint i = 0; i < n; i++)
+            g_ptr_array_add(list, g_strdup(all[i]->ops->name));
+        g_ptr_array_add(list, NULL);
+        p->classes = (char **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+    }
+    g_ptr_array_add(c->points, g_steal_pointer(&p));
+    return TRUE;
+}
+
+static gboolean parse_value(const char *s, guint32 max, guint32 *out)
+{
+    guint64 n;
+
+    if (g_str_has_prefix(s, "0x") || g_str_has_prefix(s, "0X"))
+        return g_ascii_string_to_unsigned(s + 2, 16, 0, max, &n, NULL) && (*out = n, TRUE);
+    return g_ascii_string_to_unsigned(s, 10, 0, max, &n, NULL) && (*out = n, TRUE);
+}
+
+/* [map] zone = FROM:TO;... (0-65535), mark = FROM:TO;... (0-0xffffffff, decimal or 0x hex) */
+static gboolean parse_map(GArray *map, const char *path, const char *text, GKeyFile *kf,
+                          const char *key, guint32 max, GError **error)
+{
+    g_autofree char *raw = g_key_file_get_value(kf, "map", key, NULL);
+    g_auto(GStrv) pairs = g_key_file_get_string_list(kf, "map", key, NULL, NULL);
+    g_autofree char *at = where(path, text, "map", key);
+    g_autofree char *accepted = g_strdup_printf(
+        "a list of SOURCE:HERE pairs separated by ';', each value 0-%u (decimal or 0x hex), each "
+        "SOURCE once",
+        max);
+
+    if (!pairs || !pairs[0])
+        return bad_extra(at, "map", key, raw ? raw : "", accepted, error);
+    for (guint i = 0; pairs[i]; i++) {
+        g_auto(GStrv) fromto = g_strsplit(g_strstrip(pairs[i]), ":", 3);
+        NcValueMap m;
+
+        if (g_strv_length(fromto) != 2 || !parse_value(g_strstrip(fromto[0]), max, &m.from) ||
+            !parse_value(g_strstrip(fromto[1]), max, &m.to))
+            return bad_extra(at, "map", key, raw ? raw : "", accepted, error);
+        for (guint j = 0; j < map->len; j++) {
+            if (g_array_index(map, NcValueMap, j).from == m.from)
+                return bad_extra(at, "map", key, raw ? raw : "", accepted, error);
+        }
+        g_array_append_val(map, m);
+    }
+    return TRUE;
+}
+
+/* Across points: a namespace is one point (its roles say all it does), and a class other than
+ * conntrack lives in one point (its objects are named per host, not split by role). */
+static gboolean check_points(const NcConfig *c, const char *path, const char *text, GError **error)
+{
+    for (guint i = 0; i < c->points->len; i++) {
+        const NcStatePoint *p = g_ptr_array_index(c->points, i);
+
+        for (guint j = 0; j < i; j++) {
+            const NcStatePoint *o = g_ptr_array_index(c->points, j);
+            g_autofree char *group = g_strconcat(POINT_PREFIX, p->name, NULL);
+            g_autofree char *at = where(path, text, group, p->netns ? "netns" : NULL);
+
+            if (g_strcmp0(p->netns, o->netns) == 0) {
+                g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                            "%s: [%s] netns = '%s' is point '%s' already: give one point both "
+                            "roles instead",
+                            at, group, p->netns ? p->netns : "(netcarryd's own)", o->name);
+                return FALSE;
+            }
+            for (guint k = 0; p->classes[k]; k++) {
+                if (!g_str_equal(p->classes[k], nc_ct_class.name) &&
+                    nc_point_holds(o, p->classes[k])) {
+                    g_autofree char *kat = where(path, text, group, "classes");
+
+                    g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                                "%s: [%s] classes: %s is held by point '%s' already: only "
+                                "conntrack may be split between points (list the class in one; "
+                                "a point without the key holds every class)",
+                                kat, group, p->classes[k], o->name);
+                    return FALSE;
+                }
+            }
+        }
+    }
+    return TRUE;
+}
+
 /**
  * nc_config_load() - read a netcarry.conf
  * @path:  the file; a file that does not exist yields the defaults
- * @error: set when the file cannot be read, is not a key file, or has an unknown or bad key
+ * @error: set when the file cannot be read, is not a key file, or has an unknown or bad key;
+ *         the message names the file, the line, the group and the key
  *
  * Return: (transfer full): the configuration, or NULL with @error set
  */
@@ -231,8 +535,11 @@ NcConfig *nc_config_load(const char *path, GError **error)
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) local = NULL;
     g_auto(GStrv) groups = NULL;
+    g_autofree char *text = NULL;
+    gsize len = 0;
 
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+    if (!g_file_get_contents(path, &text, &len, &local) ||
+        !g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return g_steal_pointer(&c);
         g_set_error(error, NC_ERROR,
@@ -245,16 +552,35 @@ NcConfig *nc_config_load(const char *path, GError **error)
     for (guint g = 0; groups[g]; g++) {
         g_auto(GStrv) names = g_key_file_get_keys(kf, groups[g], NULL, NULL);
 
+        if (g_str_has_prefix(groups[g], POINT_PREFIX)) {
+            if (!parse_point(c, path, text, kf, groups[g], error))
+                return NULL;
+            continue;
+        }
+        if (g_str_equal(groups[g], "map")) {
+            if (!check_keys(path, text, kf, groups[g], map_keys, error))
+                return NULL;
+            if (g_key_file_has_key(kf, "map", "zone", NULL) &&
+                !parse_map(c->zone_map, path, text, kf, "zone", G_MAXUINT16, error))
+                return NULL;
+            if (g_key_file_has_key(kf, "map", "mark", NULL) &&
+                !parse_map(c->mark_map, path, text, kf, "mark", G_MAXUINT32, error))
+                return NULL;
+            continue;
+        }
         if (!find_key(groups[g], NULL)) {
+            g_autofree char *at = where(path, text, groups[g], NULL);
+
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
                         "%s: unknown group [%s]: accepted groups are [listen], [tls], "
-                        "[migration], [daemon], [timeouts], [metrics]",
-                        path, groups[g]);
+                        "[migration], [daemon], [timeouts], [metrics], [point NAME], [map]",
+                        at, groups[g]);
             return NULL;
         }
         for (guint k = 0; names && names[k]; k++) {
             const KeyDef *def = find_key(groups[g], names[k]);
             g_autofree char *value = NULL;
+            g_autofree char *at = where(path, text, groups[g], names[k]);
 
             if (!def) {
                 g_autoptr(GString) known = g_string_new(NULL);
@@ -264,7 +590,7 @@ NcConfig *nc_config_load(const char *path, GError **error)
                         g_string_append_printf(known, "%s%s", known->len ? ", " : "", keys[i].key);
                 }
                 g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                            "%s: unknown key '%s' in [%s]: accepted keys are %s", path, names[k],
+                            "%s: unknown key '%s' in [%s]: accepted keys are %s", at, names[k],
                             groups[g], known->str);
                 return NULL;
             }
@@ -272,12 +598,14 @@ NcConfig *nc_config_load(const char *path, GError **error)
             if (!value) {
                 g_autofree char *raw = g_key_file_get_value(kf, groups[g], names[k], NULL);
 
-                bad_value(path, def, raw ? raw : "", "UTF-8 text with valid escapes", error);
+                bad_value(at, def, raw ? raw : "", "UTF-8 text with valid escapes", error);
                 return NULL;
             }
-            if (!parse_key(c, path, def, g_strstrip(value), error))
+            if (!parse_key(c, at, def, g_strstrip(value), error))
                 return NULL;
         }
     }
+    if (!check_points(c, path, text, error))
+        return NULL;
     return g_steal_pointer(&c);
 }

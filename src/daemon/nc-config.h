@@ -33,6 +33,40 @@ typedef enum {
 } NcGateMode;
 
 /**
+ * NcPointRole - what a state point does with a domain's conntrack entries (bits)
+ * @NC_POINT_ROLE_FILTER: stateful filtering on the domain's side of any NAT: it sees the flow as
+ *                        the domain sends and receives it (docs/topology.md)
+ * @NC_POINT_ROLE_NAT:    address translation: it holds the entries that translate
+ */
+typedef enum {
+    NC_POINT_ROLE_FILTER = 1 << 0,
+    NC_POINT_ROLE_NAT = 1 << 1,
+} NcPointRole;
+#define NC_POINT_ROLE_ALL (NC_POINT_ROLE_FILTER | NC_POINT_ROLE_NAT)
+
+/**
+ * NcStatePoint - one place on this host that holds a domain's state ([point NAME])
+ * @name:    the group's NAME, for messages and the report
+ * @netns:   a name under /run/netns; NULL: netcarryd's own namespace (the engine's)
+ * @roles:   NcPointRole bits (conntrack only)
+ * @classes: (array zero-terminated=1): the classes it holds: "conntrack" and registry names
+ */
+typedef struct {
+    char *name;
+    char *netns;
+    guint roles;
+    char **classes;
+} NcStatePoint;
+
+/**
+ * NcValueMap - one site's value of a conntrack zone or mark and this site's ([map])
+ */
+typedef struct {
+    guint32 from; /* as the source sends it */
+    guint32 to;   /* as it is installed here */
+} NcValueMap;
+
+/**
  * NcConfig - the parsed configuration; see src/daemon/netcarry.conf for the meaning of each key
  */
 typedef struct {
@@ -57,6 +91,9 @@ typedef struct {
     guint authenticate_timeout_ms; /* source: a requester's TCP accept -> TLS + HELLO checked */
     char *metrics_textfile_dir;
     guint gate_lapse_ms;
+    GPtrArray *points; /* NcStatePoint*, in file order; empty: one point, the engine's netns */
+    GArray *zone_map;  /* NcValueMap; empty: zones installed as sent */
+    GArray *mark_map;  /* NcValueMap; empty: marks installed as sent */
 } NcConfig;
 
 NcConfig *nc_config_new_default(void);
@@ -64,6 +101,8 @@ NcConfig *nc_config_load(const char *path, GError **error);
 void nc_config_free(NcConfig *config);
 const char *nc_admission_to_string(NcAdmission admission);
 const char *nc_gate_mode_to_string(NcGateMode mode);
+gboolean nc_point_holds(const NcStatePoint *point, const char *class_name);
+gboolean nc_value_map_apply(const GArray *map, guint32 *value);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcConfig, nc_config_free)
 

@@ -72,6 +72,9 @@ hook-socket = $NCH_NC_SOCK
 [metrics]
 textfile-dir = $NCH_NC_METRICS
 EOT
+    # a scenario's extra groups for this host (e.g. 23-topology's [point NAME])
+    [ -s "$(host_dir "$1")/netcarry-extra.conf" ] && { echo; cat "$(host_dir "$1")/netcarry-extra.conf"; }
+    true
 }
 
 # nc_metric HOST SERIES - a sample's value in HOST's metrics file (0 when absent), e.g.

@@ -62,7 +62,13 @@ for i in dom.find('devices').findall('interface'):
 EOT
     vsh "$1" update-device "$NCH_GUEST" "$f" --live > "$ART/update-device-$1.out" 2>&1
 }
-pol_attached() { vsh "$1" dumpxml "$NCH_GUEST" 2>/dev/null | grep -q "filterref filter='$POL_FILTER'"; }
+# the XML is read whole before grep looks: `grep -q` stops reading at the first match, and virsh
+# killed by SIGPIPE fails the pipeline under pipefail
+pol_attached() {
+    local xml
+    xml=$(vsh "$1" dumpxml "$NCH_GUEST" 2>/dev/null) || return 1
+    grep -q "filterref filter='$POL_FILTER'" <<<"$xml"
+}
 
 pol_chain_load() {
     fw_table_load "$1" inet "$POL_TABLE" <<EOT

@@ -136,12 +136,82 @@ static const BadCase bad_cases[] = {
     {"[timeouts]\ngate-lapse-ms=10001", {"[timeouts] gate-lapse-ms = '10001'", "1000 to 10000"}},
     {"[timeouts]\ngate-lapse-ms=999", {"[timeouts] gate-lapse-ms = '999'"}},
     {"[timeouts]\nhook=5000",
-     {"unknown key 'hook' in [timeouts]", "hook-ms, peer-connect-ms, peer-idle-ms, seal-ms, authenticate-ms, gate-lapse-ms"}},
+     {"unknown key 'hook' in [timeouts]",
+      "hook-ms, peer-connect-ms, peer-idle-ms, seal-ms, authenticate-ms, gate-lapse-ms"}},
     {"[listen]\nadress=::1", {"unknown key 'adress' in [listen]", "address, port"}},
     {"[Listen]\naddress=::1", {"unknown group [Listen]", "[listen], [tls]"}},
     {"[migration]\nadmission=\\q", {"[migration] admission = '\\q'", "refuse, proceed"}},
     {"this is not a key file", {"cannot read the configuration"}},
+    /* state points and maps: the line is named too */
+    {"[listen]\nport=1\n\n[point fw]\nnetns=\n", {":5: [point fw] netns = ''", "/run/netns"}},
+    {"[point fw]\nnetns=a/b", {":2: [point fw] netns = 'a/b'"}},
+    {"[point fw]\nrole=filter;router", {":2: [point fw] role = 'filter;router'", "filter, nat"}},
+    {"[point fw]\nrole=", {":2: [point fw] role = ''"}},
+    {"[point fw]\nclasses=conntrack;nft-sets",
+     {":2: [point fw] classes = 'conntrack;nft-sets'", "'nft-sets' is no class"}},
+    {"[point fw]\nzone=7", {":2: unknown key 'zone' in [point fw]", "netns, role, classes"}},
+    {"[point f/w]\nnetns=x", {":1: [point f/w]", "letters, digits"}},
+    {"[point a]\nnetns=x\n[point b]\nnetns=x", {":4: [point b] netns = 'x' is point 'a'"}},
+    {"[point a]\nnetns=x\n[point b]\nnetns=y\nclasses=nft-set\n",
+     {":5: [point b] classes: nft-set is held by point 'a'"}},
+    {"[map]\nzone=7:12;8", {":2: [map] zone = '7:12;8'", "SOURCE:HERE"}},
+    {"[map]\nzone=7:65536", {":2: [map] zone = '7:65536'", "0-65535"}},
+    {"[map]\nzone=7:12;7:13", {"[map] zone = '7:12;7:13'", "each SOURCE once"}},
+    {"[map]\n\nmark=0x10:zz", {":3: [map] mark = '0x10:zz'"}},
+    {"[map]\nzones=7:12", {":2: unknown key 'zones' in [map]", "zone, mark"}},
+    {"[points]\nnetns=x", {":1: unknown group [points]", "[point NAME], [map]"}},
+    {"[listen]\n# comment\nport=0", {":3: [listen] port = '0'"}},
 };
+
+/* Points in file order with their namespaces, roles and classes; maps as pairs. */
+static void test_points_maps(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    const NcStatePoint *p;
+    const NcValueMap *m;
+    guint32 v;
+
+    write_conf(f, "[point fw]\nnetns = host-fw\nrole = filter\nclasses = conntrack; nft-set\n"
+                  "[point nat]\nnetns = router\nrole = nat\nclasses = conntrack\n"
+                  "[point host]\nclasses = mdb\n"
+                  "[map]\nzone = 7:12; 0:0\nmark = 0x10:0x20;5:6\n");
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(c->points->len, ==, 3);
+    p = g_ptr_array_index(c->points, 0);
+    g_assert_cmpstr(p->name, ==, "fw");
+    g_assert_cmpstr(p->netns, ==, "host-fw");
+    g_assert_cmpuint(p->roles, ==, NC_POINT_ROLE_FILTER);
+    g_assert_true(nc_point_holds(p, "conntrack"));
+    g_assert_true(nc_point_holds(p, "nft-set"));
+    g_assert_false(nc_point_holds(p, "mdb"));
+    p = g_ptr_array_index(c->points, 1);
+    g_assert_cmpstr(p->netns, ==, "router");
+    g_assert_cmpuint(p->roles, ==, NC_POINT_ROLE_NAT);
+    g_assert_false(nc_point_holds(p, "nft-set"));
+    /* no netns, no role: netcarryd's own namespace, both roles */
+    p = g_ptr_array_index(c->points, 2);
+    g_assert_null(p->netns);
+    g_assert_cmpuint(p->roles, ==, NC_POINT_ROLE_ALL);
+    g_assert_cmpuint(c->zone_map->len, ==, 2);
+    m = &g_array_index(c->zone_map, NcValueMap, 0);
+    g_assert_cmpuint(m->from, ==, 7);
+    g_assert_cmpuint(m->to, ==, 12);
+    g_assert_cmpuint(c->mark_map->len, ==, 2);
+    m = &g_array_index(c->mark_map, NcValueMap, 0);
+    g_assert_cmpuint(m->from, ==, 0x10);
+    g_assert_cmpuint(m->to, ==, 0x20);
+    v = 7;
+    g_assert_true(nc_value_map_apply(c->zone_map, &v));
+    g_assert_cmpuint(v, ==, 12);
+    v = 3; /* not listed: foreign */
+    g_assert_false(nc_value_map_apply(c->zone_map, &v));
+    v = 3; /* no map: as sent */
+    g_autoptr(NcConfig) d = nc_config_new_default();
+    g_assert_true(nc_value_map_apply(d->zone_map, &v));
+    g_assert_cmpuint(v, ==, 3);
+    g_assert_cmpuint(d->points->len, ==, 0);
+}
 
 static void test_bad_value(Fixture *f, gconstpointer data)
 {
@@ -207,6 +277,7 @@ int main(int argc, char **argv)
     ADD("/config/every-key", NULL, test_every_key);
     ADD("/config/unreadable", NULL, test_unreadable);
     ADD("/config/shipped-file", NULL, test_shipped_file);
+    ADD("/config/points-maps", NULL, test_points_maps);
     for (gsize i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         g_autofree char *path = g_strdup_printf("/config/bad/%zu", i);
         ADD(path, &bad_cases[i], test_bad_value);
