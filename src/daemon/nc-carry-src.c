@@ -1115,7 +1115,6 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
 
     if (outcome == NC_CARRY_COMPLETED && engine->opt.config->cleanup_source) {
         g_autoptr(GError) err = NULL;
-        g_autoptr(NcCt) ct = NULL;
         guint n = 0;
 
         if (carry_points_remove(engine, &c->sel, &n, &err)) {

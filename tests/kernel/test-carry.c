@@ -2345,6 +2345,7 @@ static void test_points_events_off(Fixture *f, gconstpointer data)
         g_autoptr(NcCt) load = nc_ct_open(f->ns_x[0], &error); /* conntrack's sysctls appear */
 
         g_assert_no_error(error);
+        g_assert_nonnull(load);
     }
     g_assert_true(nc_ktest_run(NULL, &error, "%s", cmd));
     g_assert_no_error(error);
