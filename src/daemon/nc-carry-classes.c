@@ -384,25 +384,10 @@ GArray *nc_carry_classes_cleanup(NcCarryClasses *cc)
         guint k = 0;
 
         g_autoptr(NcItemSet) gone = NULL;
-        g_autoptr(GPtrArray) items = NULL;
 
-        if (!cs->present || cs->driver->values || !nc_item_set_count(cs->set))
+        if (!cs->present || !cs->driver->source_cleanup || !nc_item_set_count(cs->set))
             continue;
-        /* only the set class has a clean-up: mdb entries go with the source's tap, a learned
-         * address stays in the source's libvirtd, which forgets it with the tap, and a checked
-         * class installed nothing */
-        if (cs->driver->ops != &nc_nft_set_class)
-            continue;
-        /* an element without a timeout is an operator's (declared alike on both hosts, as the
-         * destination's install found it there): it stays */
-        gone = nc_item_set_new(cs->driver->ops);
-        items = nc_item_set_items(cs->set);
-        for (guint j = 0; j < items->len; j++) {
-            const NcNftSetElem *el = items->pdata[j];
-
-            if (el->has_timeout)
-                nc_item_set_upsert(gone, nc_nft_set_elem_copy(el), NULL, NULL);
-        }
+        gone = cs->driver->source_cleanup(cs->set);
         if (!nc_item_set_count(gone))
             continue;
         if (!cs->handle || !cs->driver->remove(cs->handle, gone, &k, &err)) {

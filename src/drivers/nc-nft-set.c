@@ -919,9 +919,27 @@ static gboolean nc_nft_set_remove_cb(gpointer h, const NcItemSet *items, guint *
 
 /* no follower: an element a packet-path `add @set` rule adds makes no netlink event
  * (docs/kernel-facts.md), so the engine captures the class again at the stop */
+/* An element with a timeout was the carry's (authorisations, sticky entries) and goes from the
+ * source once the guest left; one without is an operator's, declared alike on both hosts (the
+ * destination's install found it there): it stays. */
+static NcItemSet *nc_nft_set_source_cleanup_cb(const NcItemSet *sent)
+{
+    NcItemSet *gone = nc_item_set_new(&nc_nft_set_class);
+    g_autoptr(GPtrArray) items = nc_item_set_items(sent);
+
+    for (guint i = 0; i < items->len; i++) {
+        const NcNftSetElem *el = items->pdata[i];
+
+        if (el->has_timeout)
+            nc_item_set_upsert(gone, nc_nft_set_elem_copy(el), NULL, NULL);
+    }
+    return gone;
+}
+
 const NcStateDriver nc_nft_set_driver = {
     .ops = &nc_nft_set_class,
     .at = NC_DRIVER_AT_PRECOPY,
+    .source_cleanup = nc_nft_set_source_cleanup_cb,
     .open = nc_nft_set_open_cb,
     .close = nc_nft_set_close_cb,
     .probe = nc_nft_set_probe_cb,

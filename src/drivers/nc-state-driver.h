@@ -105,12 +105,18 @@ typedef struct {
  *           needs; src/conf/nc-policy.h): captured once when the destination is admitted, its
  *           probe compares with the destination's own and runs even when nothing arrived (the
  *           destination checks what its own XML references); install and remove do nothing
+ * @source_cleanup: (nullable) after a completed migration, which of the items the source sent
+ *           it removes (the source's clean-up): (transfer full) a set of the class, maybe empty.
+ *           NULL: the class leaves nothing to remove there (mdb entries go with the source's
+ *           tap, a learned address with its libvirtd, value and checked classes are the
+ *           operator's)
  */
 typedef struct {
     const NcClassOps *ops;
     NcDriverAt at;
     gboolean values;
     gboolean checked;
+    NcItemSet *(*source_cleanup)(const NcItemSet *sent);
     gpointer (*open)(const char *netns, GError **error);
     void (*close)(gpointer handle);
     gboolean (*probe)(gpointer handle, const NcOwner *owner, const NcItemSet *expected,
