@@ -439,13 +439,15 @@ gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
 
 /* ---- capture ---- */
 
+/* FNV-1a: h * 33 + byte (djb2) gave a VM's 100k entries to one server 13k distinct hashes (ports
+ * that differ by 33 in one byte and -1 in the next collide), each lookup then comparing ~8 keys */
 static guint nc_ct_key_hash(gconstpointer p)
 {
     const guint8 *b = p;
-    guint h = 5381;
+    guint h = 2166136261u;
 
     for (gsize i = 0; i < sizeof(NcCtKey); i++)
-        h = h * 33 + b[i];
+        h = (h ^ b[i]) * 16777619u;
     return h;
 }
 
