@@ -303,47 +303,71 @@ static gsize nc_ct_msg_put_delete(char *buf, const NcCtEntry *e, guint32 seq, gu
 
 /* ---- decoding ---- */
 
-typedef struct {
-    const struct nlattr **tb;
-    guint max;
-} NcAttrTable;
-
-static int nc_ct_attr_cb(const struct nlattr *attr, void *data)
+/* Attributes are read inline rather than through libmnl's callback parser and accessors (a call
+ * each, ~60 attributes per entry): the source decodes its whole table before the first chunk, and
+ * the follower every event. The bounds checks are mnl_attr_ok()'s: a truncated attribute ends the
+ * list, as it does for mnl_attr_parse(). */
+static const void *nc_ct_attr_data(const struct nlattr *a)
 {
-    NcAttrTable *t = data;
-    guint type = mnl_attr_get_type(attr);
+    return (const char *)a + MNL_ATTR_HDRLEN;
+}
 
-    if (type <= t->max)
-        t->tb[type] = attr;
-    return MNL_CB_OK;
+static gsize nc_ct_attr_data_len(const struct nlattr *a)
+{
+    return a->nla_len - MNL_ATTR_HDRLEN;
+}
+
+/* Index the attributes in [@p, @p + @len) by type into @tb (types above @max are ignored). */
+static void nc_ct_parse_attrs(const void *p, gssize len, const struct nlattr **tb, guint max)
+{
+    const struct nlattr *a = p;
+
+    memset(tb, 0, sizeof(*tb) * (max + 1));
+    while (len >= (gssize)sizeof(struct nlattr) && a->nla_len >= sizeof(struct nlattr) &&
+           (gssize)a->nla_len <= len) {
+        guint type = a->nla_type & NLA_TYPE_MASK;
+
+        if (type <= max)
+            tb[type] = a;
+        len -= MNL_ALIGN(a->nla_len);
+        a = (const struct nlattr *)((const char *)a + MNL_ALIGN(a->nla_len));
+    }
 }
 
 static gboolean nc_ct_parse_nested(const struct nlattr *nest, const struct nlattr **tb, guint max)
 {
-    NcAttrTable t = {tb, max};
-
-    memset(tb, 0, sizeof(*tb) * (max + 1));
-    return mnl_attr_parse_nested(nest, nc_ct_attr_cb, &t) >= MNL_CB_STOP;
+    nc_ct_parse_attrs(nc_ct_attr_data(nest), (gssize)nc_ct_attr_data_len(nest), tb, max);
+    return TRUE;
 }
 
 static gboolean nc_ct_attr_len_ok(const struct nlattr *a, gsize len)
 {
-    return a && mnl_attr_get_payload_len(a) >= len;
+    return a && nc_ct_attr_data_len(a) >= len;
 }
 
 static guint8 nc_ct_get_u8(const struct nlattr *a)
 {
-    return nc_ct_attr_len_ok(a, 1) ? mnl_attr_get_u8(a) : 0;
+    return nc_ct_attr_len_ok(a, 1) ? *(const guint8 *)nc_ct_attr_data(a) : 0;
 }
 
 static guint16 nc_ct_get_be16(const struct nlattr *a)
 {
-    return nc_ct_attr_len_ok(a, 2) ? ntohs(mnl_attr_get_u16(a)) : 0;
+    guint16 v;
+
+    if (!nc_ct_attr_len_ok(a, 2))
+        return 0;
+    memcpy(&v, nc_ct_attr_data(a), 2);
+    return ntohs(v);
 }
 
 static guint32 nc_ct_get_be32(const struct nlattr *a)
 {
-    return nc_ct_attr_len_ok(a, 4) ? ntohl(mnl_attr_get_u32(a)) : 0;
+    guint32 v;
+
+    if (!nc_ct_attr_len_ok(a, 4))
+        return 0;
+    memcpy(&v, nc_ct_attr_data(a), 4);
+    return ntohl(v);
 }
 
 static gboolean nc_ct_get_addr(const struct nlattr *a, guint8 family, NcAddr *out)
@@ -354,7 +378,7 @@ static gboolean nc_ct_get_addr(const struct nlattr *a, guint8 family, NcAddr *ou
     if (!nc_ct_attr_len_ok(a, len))
         return FALSE;
     out->family = family;
-    memcpy(out->bytes, mnl_attr_get_payload(a), len);
+    memcpy(out->bytes, nc_ct_attr_data(a), len);
     return TRUE;
 }
 
@@ -398,15 +422,14 @@ static gboolean nc_ct_parse_tuple(const struct nlattr *nest, guint8 family, NcCt
 gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
 {
     const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-    const struct nlattr *tb[CTA_MAX + 1] = {0};
-    NcAttrTable t = {tb, CTA_MAX};
+    const struct nlattr *tb[CTA_MAX + 1];
+    const char *attrs = (const char *)nfg + MNL_ALIGN(sizeof(*nfg));
     guint16 tuple_zone = 0;
 
     memset(e, 0, sizeof(*e));
     if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6)
         return FALSE;
-    if (mnl_attr_parse(nlh, sizeof(*nfg), nc_ct_attr_cb, &t) < MNL_CB_STOP)
-        return FALSE;
+    nc_ct_parse_attrs(attrs, (const char *)nlh + nlh->nlmsg_len - attrs, tb, CTA_MAX);
     if (!nc_ct_parse_tuple(tb[CTA_TUPLE_ORIG], nfg->nfgen_family, &e->orig, &tuple_zone) ||
         !nc_ct_parse_tuple(tb[CTA_TUPLE_REPLY], nfg->nfgen_family, &e->reply, &tuple_zone))
         return FALSE;
@@ -416,9 +439,9 @@ gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
     e->timeout = nc_ct_get_be32(tb[CTA_TIMEOUT]);
     e->mark = nc_ct_get_be32(tb[CTA_MARK]);
     if (tb[CTA_LABELS]) {
-        gsize len = MIN(mnl_attr_get_payload_len(tb[CTA_LABELS]), sizeof(e->labels));
+        gsize len = MIN(nc_ct_attr_data_len(tb[CTA_LABELS]), sizeof(e->labels));
         e->has_labels = TRUE;
-        memcpy(e->labels, mnl_attr_get_payload(tb[CTA_LABELS]), len);
+        memcpy(e->labels, nc_ct_attr_data(tb[CTA_LABELS]), len);
     }
     if (tb[CTA_PROTOINFO] && e->orig.proto == IPPROTO_TCP) {
         const struct nlattr *pi[CTA_PROTOINFO_MAX + 1], *tcp[CTA_PROTOINFO_TCP_MAX + 1];
