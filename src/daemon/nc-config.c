@@ -60,6 +60,7 @@ static const KeyDef keys[] = {
     {"daemon", "log-level", KEY_LOG_LEVEL, OFF(log_level), log_level_names},
     {"daemon", "hook-socket", KEY_STRING, OFF(hook_socket), NULL},
     {"timeouts", "hook-ms", KEY_TIMEOUT_MS, OFF(hook_timeout_ms), NULL},
+    {"timeouts", "admission-max-ms", KEY_TIMEOUT_MS, OFF(admission_max_ms), NULL},
     {"timeouts", "peer-connect-ms", KEY_TIMEOUT_MS, OFF(peer_connect_timeout_ms), NULL},
     {"timeouts", "peer-idle-ms", KEY_TIMEOUT_MS, OFF(peer_idle_timeout_ms), NULL},
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
@@ -154,6 +155,7 @@ NcConfig *nc_config_new_default(void)
     c->log_level = G_LOG_LEVEL_MESSAGE;
     c->hook_socket = g_strdup("/run/netcarry/netcarryd.sock");
     c->hook_timeout_ms = 5000;
+    c->admission_max_ms = 60000;
     c->peer_connect_timeout_ms = 3000;
     c->peer_idle_timeout_ms = NC_PEER_DEFAULT_IDLE_TIMEOUT_MS;
     c->seal_timeout_ms = 2000;

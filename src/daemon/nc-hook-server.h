@@ -31,6 +31,8 @@ G_BEGIN_DECLS
  * @pin:          (nullable): after @admit said yes: (transfer full) the domain XML libvirt is to
  *                start instead of @xml (the learned addresses the source sent, pinned in their
  *                interfaces' filterrefs), or NULL: @xml as it is (@error says why, if it failed)
+ * @admit_hurry:  (nullable): with @admit_async: the hook of @uuid's admission cannot wait longer
+ *                (it reports no progress): decide now with what is known
  */
 typedef struct {
     gboolean (*admit)(gpointer user_data, const NcDomain *domain, GError **error);
@@ -41,6 +43,7 @@ typedef struct {
     void (*admit_async)(gpointer user_data, const NcDomain *domain, GAsyncReadyCallback callback,
                         gpointer callback_data);
     gboolean (*admit_finish)(gpointer user_data, GAsyncResult *result, GError **error);
+    void (*admit_hurry)(gpointer user_data, const char *uuid);
 } NcHookHandlers;
 
 typedef struct NcHookServer NcHookServer;
