@@ -60,13 +60,13 @@ static const KeyDef keys[] = {
     {"daemon", "log-level", KEY_LOG_LEVEL, OFF(log_level), log_level_names},
     {"daemon", "hook-socket", KEY_STRING, OFF(hook_socket), NULL},
     {"timeouts", "hook-ms", KEY_TIMEOUT_MS, OFF(hook_timeout_ms), NULL},
-    {"timeouts", "admission-max-ms", KEY_TIMEOUT_MS, OFF(admission_max_ms), NULL},
     {"timeouts", "peer-connect-ms", KEY_TIMEOUT_MS, OFF(peer_connect_timeout_ms), NULL},
     {"timeouts", "peer-idle-ms", KEY_TIMEOUT_MS, OFF(peer_idle_timeout_ms), NULL},
     {"timeouts", "seal-ms", KEY_TIMEOUT_MS, OFF(seal_timeout_ms), NULL},
     {"timeouts", "authenticate-ms", KEY_TIMEOUT_MS, OFF(authenticate_timeout_ms), NULL},
     {"metrics", "textfile-dir", KEY_STRING, OFF(metrics_textfile_dir), NULL},
     {"timeouts", "gate-lapse-ms", KEY_GATE_LAPSE_MS, OFF(gate_lapse_ms), NULL},
+    {"timeouts", "admission-max-ms", KEY_TIMEOUT_MS, OFF(admission_max_ms), NULL},
 };
 
 /* [point NAME] and [map]: groups outside the table, each parsed by its own function below */
