@@ -1102,9 +1102,10 @@ static void admission_end(GTask *task)
     }
     if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
-        g_autofree char *why =
-            g_strdup_printf("%s: no HELLO within %u ms", who,
-                            (guint)((g_get_monotonic_time() - a->start_us) / 1000));
+        gint64 now = g_get_monotonic_time();
+        g_autofree char *why = g_strdup_printf(
+            "%s: no HELLO within %u ms%s", who, (guint)((now - a->start_us) / 1000),
+            now >= a->cap_us ? " ([timeouts] admission-max-ms)" : "");
         dest_fail(c, why, FALSE);
     }
     if (c->admitted && !c->forgotten && c->state != CARRY_ENDED) {
