@@ -74,8 +74,8 @@ static int unanswered(const char *domain, const NcConfig *config, const GError *
     if (g_error_matches(error, NC_ERROR, NC_ERROR_NOT_FOUND))
         reason = g_strdup_printf("netcarryd is not running on %s", g_get_host_name());
     else if (g_error_matches(error, NC_ERROR, NC_ERROR_TIMEOUT))
-        reason = g_strdup_printf("netcarryd on %s did not answer %s", g_get_host_name(),
-                                 error->message);
+        reason =
+            g_strdup_printf("netcarryd on %s did not answer %s", g_get_host_name(), error->message);
     else if (error->domain == NC_ERROR &&
              (error->code == NC_ERROR_INVALID_DATA || error->code == NC_ERROR_UNSUPPORTED))
         reason = g_strdup_printf("netcarryd on %s gave an invalid answer: %s", g_get_host_name(),
@@ -118,8 +118,8 @@ int main(int argc, char **argv)
      * whole XML before it looks at the exit status, and a hook that leaves
      * early hands it EPIPE instead of our one clear line. */
     started = g_get_monotonic_time();
-    deadline = started +
-               (gint64)(config ? config->hook_timeout_ms : NC_HOOK_FALLBACK_TIMEOUT_MS) * 1000;
+    deadline =
+        started + (gint64)(config ? config->hook_timeout_ms : NC_HOOK_FALLBACK_TIMEOUT_MS) * 1000;
     xml = read_stdin(deadline);
     if (!config) {
         if (!admission)
@@ -130,11 +130,10 @@ int main(int argc, char **argv)
 
     req.xml = xml;
     if (admission)
-        answer = nc_hook_call_patient(config->hook_socket, &req, config->hook_timeout_ms,
-                                      started + (gint64)(config->admission_max_ms +
-                                                         config->hook_timeout_ms) *
-                                                    1000,
-                                      NULL, &error);
+        answer = nc_hook_call_patient(
+            config->hook_socket, &req, config->hook_timeout_ms,
+            started + (gint64)(config->admission_max_ms + config->hook_timeout_ms) * 1000, NULL,
+            &error);
     else
         answer = nc_hook_call(config->hook_socket, &req, deadline, &error);
     if (!admission)

@@ -1103,9 +1103,9 @@ static void admission_end(GTask *task)
     if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
         gint64 now = g_get_monotonic_time();
-        g_autofree char *why = g_strdup_printf(
-            "%s: no HELLO within %u ms%s", who, (guint)((now - a->start_us) / 1000),
-            now >= a->cap_us ? " ([timeouts] admission-max-ms)" : "");
+        g_autofree char *why =
+            g_strdup_printf("%s: no HELLO within %u ms%s", who, (guint)((now - a->start_us) / 1000),
+                            now >= a->cap_us ? " ([timeouts] admission-max-ms)" : "");
         dest_fail(c, why, FALSE);
     }
     if (c->admitted && !c->forgotten && c->state != CARRY_ENDED) {
@@ -1265,8 +1265,8 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
     a->start_us = g_get_monotonic_time();
     a->cap_us = a->start_us + cfg->admission_max_ms * (gint64)1000;
     a->handshake_us =
-        MIN(a->start_us + (3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS) *
-                              (gint64)1000,
+        MIN(a->start_us +
+                (3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS) * (gint64)1000,
             a->cap_us);
     a->silence_ms = MAX(cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10, 1);
     g_task_set_task_data(task, a, (GDestroyNotify)admission_free);

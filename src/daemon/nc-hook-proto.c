@@ -639,8 +639,8 @@ NcHookAnswer *nc_hook_call_patient(const char *socket_path, const NcHookRequest 
         }
         if (type == NC_HOOK_MSG_ANSWER) {
             close(fd);
-            return nc_hook_answer_decode(g_bytes_get_data(payload, NULL),
-                                         g_bytes_get_size(payload), error);
+            return nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
+                                         error);
         }
         text = nc_hook_progress_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
                                        error);

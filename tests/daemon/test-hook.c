@@ -63,9 +63,8 @@ static void serve_progress(Fixture *f, int fd, guint n, gint64 deadline)
     g_autoptr(GError) error = NULL;
 
     g_assert_true(nc_hook_fd_read_frame(fd, NC_HOOK_MSG_OPTIONS, deadline, &options, &error));
-    g_assert_true(nc_hook_options_decode(g_bytes_get_data(options, NULL),
-                                         g_bytes_get_size(options), &f->got_progress_option,
-                                         &error));
+    g_assert_true(nc_hook_options_decode(g_bytes_get_data(options, NULL), g_bytes_get_size(options),
+                                         &f->got_progress_option, &error));
     g_assert_no_error(error);
     for (guint i = 0; (!n || i < n) && g_get_monotonic_time() < deadline; i++) {
         g_autoptr(GBytes) frame = nc_hook_progress_encode("first copy: 1000 entries installed");
