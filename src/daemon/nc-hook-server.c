@@ -204,22 +204,6 @@ static NcHookAnswer *admission_answer(NcHookServer *s, const NcHookRequest *req,
     return g_steal_pointer(&answer);
 }
 
-/* admission() - `migrate begin` answered at once (handlers without admit_async: tests).
- * Return: (transfer full): the answer */
-static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
-{
-    g_autoptr(NcDomain) domain = NULL;
-    GError *error = NULL;
-    gboolean ok = FALSE;
-
-    domain = nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
-    if (domain) {
-        feed(s, NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, domain->uuid, NULL);
-        ok = s->handlers.admit(s->user_data, domain, &error);
-    }
-    return admission_answer(s, req, domain, ok, error);
-}
-
 /* prepare/start/started begin and stopped/release end: feed the open side; the tap to the gate. */
 static void follow(NcHookServer *s, const NcHookRequest *req, NcPhaseInput input)
 {
@@ -257,7 +241,8 @@ static void follow(NcHookServer *s, const NcHookRequest *req, NcPhaseInput input
     }
 }
 
-/* handle() - one decoded request; Return: (transfer full) the answer frame */
+/* handle() - one decoded request but `migrate begin` (admission_begin()); Return: (transfer full)
+ * the answer frame */
 static GBytes *handle(NcHookServer *s, const NcHookRequest *req)
 {
     g_autoptr(NcHookAnswer) answer = NULL;
@@ -270,14 +255,10 @@ static GBytes *handle(NcHookServer *s, const NcHookRequest *req)
 
         return frame_text(NC_HOOK_MSG_STATUS_ANSWER, text ? text : "");
     }
-    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin")) {
-        answer = admission(s, req);
-    } else {
-        if (nc_phase_input_from_hook(req->op, req->sub_op, &input))
-            follow(s, req, input);
-        answer = g_new0(NcHookAnswer, 1);
-        answer->verdict = NC_HOOK_ACCEPT;
-    }
+    if (nc_phase_input_from_hook(req->op, req->sub_op, &input))
+        follow(s, req, input);
+    answer = g_new0(NcHookAnswer, 1);
+    answer->verdict = NC_HOOK_ACCEPT;
     return nc_hook_answer_encode(answer);
 }
 
@@ -291,7 +272,7 @@ static void client_answer(NcHookClient *c)
                                     G_PRIORITY_DEFAULT, c->cancellable, written, c);
 }
 
-/* `migrate begin` with an engine that admits asynchronously: the answer goes out when this
+/* `migrate begin`: the engine admits asynchronously; the answer goes out when this
  * domain's admission is decided, and the main loop serves every other hook call meanwhile (two
  * migrations arriving at once are admitted side by side, neither waiting for the other's source).
  * The client stays until its answer is written: hook-ms only cancels its I/O. */
@@ -470,8 +451,7 @@ static void payload_read(GObject *stream, GAsyncResult *res, gpointer data)
         client_free(c);
         return;
     }
-    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin") &&
-        c->server->handlers.admit_async) {
+    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin")) {
         admission_begin(c, g_steal_pointer(&req));
         return;
     }
@@ -538,6 +518,7 @@ NcHookServer *nc_hook_server_new(const NcConfig *config, NcPhaseTracker *phases,
     g_autoptr(GError) local = NULL;
     g_autofree char *probe = NULL;
 
+    g_return_val_if_fail(handlers->admit_async && handlers->admit_finish, NULL);
     s->config = config;
     s->phases = phases;
     s->handlers = *handlers;

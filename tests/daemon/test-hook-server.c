@@ -37,19 +37,6 @@ typedef struct {
     char *out, *err;
 } Fixture;
 
-static gboolean fake_admit(gpointer data, const NcDomain *domain, GError **error)
-{
-    Fixture *f = data;
-
-    g_assert_cmpstr(domain->uuid, ==, UUID);
-    if (f->refuse) {
-        g_set_error_literal(error, NC_ERROR, NC_ERROR_UNSUPPORTED, REASON);
-        return FALSE;
-    }
-    f->admitted++;
-    return TRUE;
-}
-
 static void fake_admit_anyway(gpointer data, const NcDomain *domain, const char *reason)
 {
     Fixture *f = data;
@@ -78,12 +65,10 @@ static char *fake_pin(gpointer data, const NcDomain *domain, const char *xml, GE
 {
     Fixture *f = data;
 
-    g_assert_cmpstr(domain->uuid, ==, UUID);
+    if (f->pin)
+        g_assert_cmpstr(domain->uuid, ==, UUID);
     return g_strdup(f->pin);
 }
-
-static const NcHookHandlers fake = {fake_admit, fake_admit_anyway, fake_set_tap, fake_status,
-                                    fake_pin};
 
 static void start_server_ms(Fixture *f, NcAdmission admission, const NcHookHandlers *handlers,
                             guint hook_ms)
@@ -108,6 +93,8 @@ static void start_server_with(Fixture *f, NcAdmission admission, const NcHookHan
 {
     start_server_ms(f, admission, handlers, 3000);
 }
+
+static const NcHookHandlers fake;
 
 static void start_server(Fixture *f, NcAdmission admission)
 {
@@ -314,8 +301,8 @@ static void test_status(Fixture *f, gconstpointer data)
 
 /* ---- admissions answered side by side (netcarryd's asynchronous engine) ---- */
 
-/* The fake engine decides domain "slow" after 1.5 s (a source that takes its time), "never" only
- * when hurried, any other at once. */
+/* The fake engine refuses when f->refuse, decides domain "slow" after 1.5 s (a source that takes
+ * its time), "never" only when hurried, any other at once. */
 static gboolean fake_admit_decided(gpointer data)
 {
     GTask *task = data;
@@ -331,8 +318,14 @@ static guint hurried;
 static void fake_admit_async(gpointer data, const NcDomain *domain, GAsyncReadyCallback callback,
                              gpointer callback_data)
 {
+    Fixture *f = data;
     GTask *task = g_task_new(NULL, NULL, callback, callback_data);
 
+    if (f->refuse) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_UNSUPPORTED, "%s", REASON);
+        g_object_unref(task);
+        return;
+    }
     if (g_str_equal(domain->name, "never")) {
         g_assert_null(never_task);
         never_task = task;
@@ -352,16 +345,19 @@ static gboolean fake_admit_finish(gpointer data, GAsyncResult *result, GError **
 {
     Fixture *f = data;
 
+    if (!g_task_propagate_boolean(G_TASK(result), error))
+        return FALSE;
     f->admitted++;
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return TRUE;
 }
 
-static const NcHookHandlers fake_async = {.admit_anyway = fake_admit_anyway,
-                                          .set_tap = fake_set_tap,
-                                          .status = fake_status,
-                                          .admit_async = fake_admit_async,
-                                          .admit_finish = fake_admit_finish,
-                                          .admit_hurry = fake_admit_hurry};
+static const NcHookHandlers fake = {.admit_anyway = fake_admit_anyway,
+                                    .set_tap = fake_set_tap,
+                                    .status = fake_status,
+                                    .pin = fake_pin,
+                                    .admit_async = fake_admit_async,
+                                    .admit_finish = fake_admit_finish,
+                                    .admit_hurry = fake_admit_hurry};
 
 /* One hook process of several at once: when it ended, how. */
 typedef struct {
@@ -413,7 +409,7 @@ static void test_admit_side_by_side(Fixture *f, gconstpointer data)
     g_autoptr(GSubprocess) p2 = NULL;
     gint64 t0 = g_get_monotonic_time(), deadline = t0 + 10 * G_USEC_PER_SEC;
 
-    start_server_with(f, NC_ADMISSION_REFUSE, &fake_async);
+    start_server_with(f, NC_ADMISSION_REFUSE, &fake);
     p1 = spawn_migrate_begin(f, "slow", "5a3c1f5e-0b7e-4c55-9f0e-000000000001", &slow);
     /* the slow one's request is in the server's hands first (its phase opened) */
     while (nc_phase_tracker_current(f->phases, "5a3c1f5e-0b7e-4c55-9f0e-000000000001",
@@ -444,7 +440,7 @@ static void test_admit_longer_than_hook_ms(Fixture *f, gconstpointer data)
     gint64 t0 = g_get_monotonic_time(), deadline = t0 + 10 * G_USEC_PER_SEC;
 
     hurried = 0;
-    start_server_ms(f, NC_ADMISSION_REFUSE, &fake_async, 600);
+    start_server_ms(f, NC_ADMISSION_REFUSE, &fake, 600);
     p = spawn_migrate_begin(f, "slow", UUID, &run);
     while (!run.ended_us && g_get_monotonic_time() < deadline)
         g_main_context_iteration(NULL, TRUE);
@@ -490,7 +486,7 @@ static void test_older_hook_hurried(Fixture *f, gconstpointer data)
     gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 
     hurried = 0;
-    start_server_ms(f, NC_ADMISSION_REFUSE, &fake_async, 600);
+    start_server_ms(f, NC_ADMISSION_REFUSE, &fake, 600);
     o.socket_path = f->config->hook_socket;
     o.hook_ms = 600;
     t = g_thread_new("old-hook", old_hook_thread, &o);
@@ -517,7 +513,7 @@ static void test_daemon_hangs(Fixture *f, gconstpointer data)
     gint64 t0 = g_get_monotonic_time();
 
     hurried = 0;
-    start_server_ms(f, NC_ADMISSION_REFUSE, &fake_async, 600);
+    start_server_ms(f, NC_ADMISSION_REFUSE, &fake, 600);
     p = spawn_migrate_begin(f, "never", UUID, &run);
     /* two progress reports (every 200 ms); the hook would have given up at 600 ms without them */
     while (g_get_monotonic_time() - t0 < 1000000)
