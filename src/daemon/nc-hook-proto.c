@@ -601,14 +601,22 @@ NcHookAnswer *nc_hook_call_patient(const char *socket_path, const NcHookRequest 
     g_autoptr(GBytes) options = nc_hook_options_encode(TRUE);
     gint64 deadline_us = MIN(g_get_monotonic_time() + silence_ms * (gint64)1000, cap_us);
     guint seen = 0;
-    int fd = connect_unix(socket_path, deadline_us, error);
+    g_autoptr(GError) early = NULL;
+    int fd = connect_unix(socket_path, deadline_us, &early);
 
     if (progress_seen)
         *progress_seen = 0;
-    if (fd < 0)
-        return NULL;
-    if (!nc_hook_fd_write_all(fd, request, deadline_us, error)) {
+    if (fd >= 0 && !nc_hook_fd_write_all(fd, request, deadline_us, &early)) {
         close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        /* completes "netcarryd did not answer ..." as below */
+        if (g_error_matches(early, NC_ERROR, NC_ERROR_TIMEOUT))
+            g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT, "within %u ms (%s)", silence_ms,
+                        early->message);
+        else
+            g_propagate_error(error, g_steal_pointer(&early));
         return NULL;
     }
     /* an older daemon never reads it, and may have answered and closed already */
