@@ -2375,8 +2375,10 @@ static void test_maps(Fixture *f, gconstpointer data)
     e.zone = 7;
     e.mark = 0x10;
     if (!f->cd->without) {
-        g_array_append_val(f->cfg_dst->zone_map, zone);
-        g_array_append_val(f->cfg_dst->mark_map, mark);
+        NcSiteMap *m = nc_config_add_map(f->cfg_dst, NULL, NULL);
+
+        g_array_append_val(m->zone, zone);
+        g_array_append_val(m->mark, mark);
     }
     ct_install_entry(f->ns_src, &e);
     carry_and_seal(f);
