@@ -150,9 +150,10 @@ static void site_map_free(NcSiteMap *m)
  */
 NcSiteMap *nc_config_add_map(NcConfig *config, const char *site, const char *const *sources)
 {
-    NcSiteMap *m = g_new0(NcSiteMap, 1);
+    NcSiteMap *m;
 
     g_return_val_if_fail(site ? sources != NULL : !config->default_map, NULL);
+    m = g_new0(NcSiteMap, 1);
     m->site = g_strdup(site);
     m->sources = g_strdupv((char **)sources);
     m->zone = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
