@@ -452,7 +452,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
         NcCtEntry here = *en;
 
         /* the zone and mark as they are here ([map]): one the map does not list is foreign */
-        if (!carry_ct_map(c->e->opt.config, &here)) {
+        if (!carry_ct_map(c->e->opt.config, c->source_cn, &here)) {
             g_autofree char *what = nc_ct_entry_describe(en);
 
             if (foreign++ < 3)
@@ -482,12 +482,10 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
      * after a failed delete still knows it */
     for (guint i = 0; i < st->deletes->len; i++) {
         NcCtKey key = g_array_index(st->deletes, NcCtKey, i);
-        guint32 zone = key.zone;
         g_autoptr(GBytes) k = NULL;
 
-        if (!nc_value_map_apply(c->e->opt.config->zone_map, &zone))
+        if (!carry_ct_map_key(c->e->opt.config, c->source_cn, &key))
             continue; /* never installed: refused above */
-        key.zone = zone;
         k = nc_peer_ct_key_canonical(&key, error);
         if (!k)
             return FALSE;
@@ -497,7 +495,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
         NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
         GBytes *k;
 
-        carry_ct_map(c->e->opt.config, &en); /* checked above */
+        carry_ct_map(c->e->opt.config, c->source_cn, &en); /* checked above */
         k = nc_item_set_key_of(c->installed, &en, error);
 
         if (!k)
@@ -705,6 +703,30 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
                               subject, c->uuid, why);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+        }
+        /* zones and marks: the source's [map SITE] (by the CN checked above), else [map]; with
+         * maps configured, a source no map is for numbers them in a way this host does not know
+         * (docs/topology.md) */
+        {
+            const NcSiteMap *map;
+
+            if (!nc_config_source_map(c->e->opt.config, cn, &map)) {
+                g_autofree char *why = g_strdup_printf(
+                    "the source's certificate names %s: no [map SITE] of this host's "
+                    "netcarry.conf lists it in its sources, and there is no default [map], so "
+                    "its zones and marks mean nothing here",
+                    cn ? cn : "nobody");
+
+                carry_log_refusal(c->e, NC_REFUSAL_IDENTITY, nc_peer_session_get_remote(session),
+                                  subject, c->uuid, why);
+                dest_fail(c, why, FALSE);
+                return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+            }
+            if (map)
+                CLOG(G_LOG_LEVEL_INFO, c, "zones and marks of source %s mapped by [map%s%s]",
+                     cn ? cn : "(no CN)", map->site ? " " : "", map->site ? map->site : "");
+            g_free(c->source_cn);
+            c->source_cn = g_strdup(cn);
         }
         nc_peer_session_set_secret(session, c->rv->secret);
         nc_peer_session_set_classes(session, nc_carry_classes_names());
