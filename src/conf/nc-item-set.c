@@ -109,15 +109,12 @@ struct _NcItemSet {
     GChecksum *sha256;   /* reused likewise */
 };
 
-/* FNV-1a. g_bytes_hash()'s h * 33 + byte gave a VM's 100k conntrack keys to one server 13k
- * distinct hashes (ports that differ by 33 in one byte and -1 in the next collide), and every
- * upsert and lookup then compared ~8 keys. */
 static guint nc_item_key_hash_bytes(const guint8 *p, gsize len)
 {
-    guint h = 2166136261u;
+    guint h = 5381; /* g_bytes_hash()'s */
 
     for (gsize i = 0; i < len; i++)
-        h = (h ^ p[i]) * 16777619u;
+        h = (h << 5) + h + p[i];
     return h;
 }
 
