@@ -165,12 +165,11 @@ struct _Carry {
     NcPeerClient *client;
     NcCtFollower *follower;
     CarrySrcPoints *src_points; /* several conntrack points here: they replace @follower */
-    NcItemSet *sent; /* nc_ct_class: the destination's copy as sent; the seal's count, digest */
+    NcItemSet *sent; /* nc_ct_class, several points only: the destination's copy as sent; the
+                      * seal's count and digest (one follower keeps them: nc_ct_follower_sent()) */
     guint keepalive;
     guint pump_timer; /* pre-copy: the pending changes go out when it fires */
-    GArray *bulk;     /* (element-type NcCtEntry): the first copy, streamed a chunk per idle turn */
-    guint bulk_off;   /* what of @bulk is sent */
-    guint bulk_idle;
+    guint stream_idle; /* the first copy streams from the follower's dump, a chunk per turn */
     gboolean first_copy_marked; /* the empty chunk that ends the first copy went */
     gint64 last_send_us;
     gboolean stopped;

@@ -225,8 +225,7 @@ void carry_stop_io(Carry *c)
     g_clear_handle_id(&c->seal_timer, g_source_remove);
     g_clear_handle_id(&c->keepalive, g_source_remove);
     g_clear_handle_id(&c->pump_timer, g_source_remove);
-    g_clear_handle_id(&c->bulk_idle, g_source_remove);
-    g_clear_pointer(&c->bulk, g_array_unref);
+    g_clear_handle_id(&c->stream_idle, g_source_remove);
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);
