@@ -49,17 +49,34 @@
  * entry into a mark-restricted selection). An update that moves an entry out of the selection
  * (zone or mark) counts as a deletion.
  *
+ * One table. On the source the shadow is the only table of the VM's entries: what the consumer
+ * was handed is the shadow minus its dirty entries, so the follower keeps the count and the digest
+ * of what it handed out (each record holds its share of the digest, the SHA-256 that an NcItemSet
+ * of the conntrack class would add for it; nc_ct_follower_sent()), and the engine keeps no second
+ * copy. A record is its own hash key (zone + original tuple inside its entry).
+ *
  * Change sets. Entries changed since the last set are marked dirty; a set carries their latest
  * state (coalesced: ten updates are one upsert) and the keys of entries that the consumer was
  * given and that are gone since. An entry created and destroyed between two sets never appears.
  *
  * Loss. When the receive queue is full the kernel drops events and the next recv() fails with
  * ENOBUFS: from then on the follower "needs resync", take_changes() hands out nothing, and events
- * are read and dropped until nc_ct_follower_resync() replaces the shadow with a fresh
- * nc_ct_capture() and returns it as a full set. A new follower starts out needing a resync: it
- * subscribes first and dumps second, so no change between the two is missed. Events queued during
- * the dump are applied on top of it afterwards; each carries the state at its time, and the last
- * one of an entry is at least as new as the dump, so the shadow converges.
+ * are read and dropped until a resync re-reads the VM's entries. A new follower starts out needing
+ * a resync: it subscribes first and dumps second, so no change between the two is missed.
+ *
+ * Resync, in pieces. nc_ct_follower_resync_begin() drops the queued events (the dump covers them)
+ * and starts the dump (nc_ct_dump_new(): nc_ct_capture()'s dumps, read a buffer at a time);
+ * nc_ct_follower_resync_step() reads it on, and each row replaces its record's state and marks it
+ * dirty, so take_changes() streams the rows out as they come and nobody holds the whole table. A
+ * row is the entry's state when the kernel made its buffer, which it does when the previous one
+ * is read. While the dump runs, the event watch is off: events wait in the socket, and at the
+ * dump's end (records it did not find are gone: deletions of what was handed out) they are read
+ * and applied on top of it. Each carries the state at its time, and the last one of an entry is
+ * at least as new as its row, so the shadow converges; had events been applied between the rows,
+ * a DESTROY read before a row of the same entry made earlier would be undone by that row. The
+ * cost is that the receive buffer must hold the events of the dump's duration: if it overflows,
+ * the follower needs another resync. nc_ct_follower_resync() does it all at once and returns the
+ * whole set (@full), as a new consumer needs; flush() ends a dump under way before it reads.
  *
  * Blind spot (kernel, measured on 6.18; test /ct-events/preexisting-auto covers both cases). With
  * the default net.netfilter.nf_conntrack_events=2 the kernel gives an entry its event extension
