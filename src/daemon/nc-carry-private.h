@@ -42,6 +42,11 @@
 #define NC_CARRY_UNAUTH_PER_ADDRESS 4
 /* source: the longest a change waits during pre-copy to be sent with the next ones */
 #define NC_CARRY_COALESCE_MS 10
+/* source: the first copy reads on from the dump only while at most this many chunks wait to be
+ * written (the link is slower than the dump: the rest stays in the kernel, not in memory here),
+ * and looks again this often while more do */
+#define NC_CARRY_STREAM_BACKLOG 4
+#define NC_CARRY_STREAM_WAIT_MS 1
 /* source: how often libvirt is asked again during pre-copy whether the job is still there */
 #define NC_CARRY_JOB_POLL_MS 1000
 /* how often an admission looks whether its carry is ready (the link's handlers set its flags;

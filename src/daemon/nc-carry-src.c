@@ -203,24 +203,27 @@ static gboolean src_stream_step(Carry *c, gboolean to_end, GError **error)
     return TRUE;
 }
 
+/* Each turn schedules the next: at once (idle) while the link keeps up, else after a pause, so
+ * that a slow link leaves the rest of the table in the kernel's dump rather than in its queue. */
 static gboolean src_stream_idle(gpointer data)
 {
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
-    if (c->state != CARRY_PRECOPY || !src_first_copy_streaming(c)) {
-        c->stream_idle = 0;
+    c->stream_idle = 0; /* this source ends with this turn */
+    if (c->state != CARRY_PRECOPY || !src_first_copy_streaming(c))
         return G_SOURCE_REMOVE;
-    }
-    c->stream_idle = 0; /* src_stream_step() removes a set one: this one is removed by its return */
-    if (!src_stream_step(c, FALSE, &err)) {
+    if (nc_peer_client_backlog(c->client) <= NC_CARRY_STREAM_BACKLOG &&
+        !src_stream_step(c, FALSE, &err)) {
         src_fail(c, err->message, TRUE);
         return G_SOURCE_REMOVE;
     }
     if (!src_first_copy_streaming(c))
         return G_SOURCE_REMOVE;
-    c->stream_idle = g_source_get_id(g_main_current_source());
-    return G_SOURCE_CONTINUE;
+    c->stream_idle = nc_peer_client_backlog(c->client) <= NC_CARRY_STREAM_BACKLOG
+                         ? g_idle_add(src_stream_idle, c)
+                         : g_timeout_add(NC_CARRY_STREAM_WAIT_MS, src_stream_idle, c);
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean src_pump(Carry *c, GError **error)
@@ -1098,6 +1101,11 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
     NcCarryEngine *engine = c->e;
     const char *uuid = c->uuid;
 
+    /* the follower's table goes before the clean-up reads the kernel's: the two are never held
+     * at once (the peak of a 250k-entry source), and the clean-up's deletions are no events to
+     * read */
+    g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
     if (outcome == NC_CARRY_COMPLETED && engine->opt.config->cleanup_source) {
         g_autoptr(GError) err = NULL;
         guint n = 0;

@@ -72,6 +72,8 @@
 /* what one queued error answer costs in the receive buffer (skb truesize), generously */
 #define NC_CT_ERR_TRUESIZE 2048
 #define NC_CT_TIMEOUT_MS 10000
+/* nc_ct_remove(): dumps at most, the last one finding nothing left */
+#define NC_CT_REMOVE_PASSES 4
 /* bytes read per recv() of a dump */
 #define NC_CT_DUMP_BUF (64 * 1024)
 
@@ -1073,11 +1075,38 @@ gboolean nc_ct_delete(NcCt *ct, const NcCtEntry *entries, guint n_entries, guint
  */
 gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error)
 {
-    g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(NcCt) reader = NULL;
+    g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
 
     if (n_removed)
         *n_removed = 0;
-    if (!nc_ct_capture(ct, sel, found, error))
+    /* A buffer of rows at a time, deleted through this handle while a second one dumps: no copy
+     * of a VM's whole table (250k entries: 34 MB plus the capture's key table). A dump whose
+     * position the deletions disturb may skip entries, so passes repeat until one finds nothing;
+     * a VM whose entries keep coming is not waited for forever. */
+    reader = nc_ct_open(ct->netns, error);
+    if (!reader)
         return FALSE;
-    return nc_ct_delete(ct, (const NcCtEntry *)found->data, found->len, n_removed, error);
+    for (guint pass = 0; pass < NC_CT_REMOVE_PASSES; pass++) {
+        g_autoptr(NcCtDump) dump = nc_ct_dump_new(reader, sel, error);
+        gboolean done = FALSE;
+        guint found = 0;
+
+        if (!dump)
+            return FALSE;
+        while (!done) {
+            guint n = 0;
+
+            g_array_set_size(rows, 0);
+            if (!nc_ct_dump_next(dump, rows, &done, error) ||
+                !nc_ct_delete(ct, (const NcCtEntry *)rows->data, rows->len, &n, error))
+                return FALSE;
+            found += rows->len;
+            if (n_removed)
+                *n_removed += n;
+        }
+        if (!found)
+            break;
+    }
+    return TRUE;
 }
