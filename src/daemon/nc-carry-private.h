@@ -173,7 +173,7 @@ struct _Carry {
     NcItemSet *sent; /* nc_ct_class, several points only: the destination's copy as sent; the
                       * seal's count and digest (one follower keeps them: nc_ct_follower_sent()) */
     guint keepalive;
-    guint pump_timer; /* pre-copy: the pending changes go out when it fires */
+    guint pump_timer;  /* pre-copy: the pending changes go out when it fires */
     guint stream_idle; /* the first copy streams from the follower's dump, a chunk per turn */
     gboolean first_copy_marked; /* the empty chunk that ends the first copy went */
     gint64 last_send_us;

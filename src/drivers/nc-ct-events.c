@@ -102,7 +102,8 @@
  * handed out is the shadow minus what is dirty, so the digest of what was handed out is kept here
  * (@share) instead of in a second table. */
 typedef struct {
-    NcCtEntry e; /* first: the record is its own key (zone + original tuple, nc_ctev_entry_hash()) */
+    /* first: the record is its own key (zone + original tuple, nc_ctev_entry_hash()) */
+    NcCtEntry e;
     guint8 share[NC_DIGEST_SIZE]; /* the digest's share of the state last handed out, if @sent */
     guint32 pass;                 /* the resync whose dump found it last */
     guint sent : 1;  /* the consumer was given this entry (so its deletion must be reported) */
@@ -120,12 +121,12 @@ struct NcCtFollower {
     GHashTable *deleted; /* NcCtKey* (owned) set */
     guint64 generation;
     gboolean needs_resync;
-    NcCtDump *dump;   /* a resync's dump under way (events wait in the socket meanwhile) */
-    guint32 pass;     /* the resync under way or last done */
-    GArray *rows;     /* (element-type NcCtEntry): one buffer of the dump's rows */
+    NcCtDump *dump; /* a resync's dump under way (events wait in the socket meanwhile) */
+    guint32 pass;   /* the resync under way or last done */
+    GArray *rows;   /* (element-type NcCtEntry): one buffer of the dump's rows */
     GMainContext *context;
-    guint n_sent;     /* records handed out (@sent) */
-    NcDigest digest;  /* the sum of their shares: what the consumer holds */
+    guint n_sent;    /* records handed out (@sent) */
+    NcDigest digest; /* the sum of their shares: what the consumer holds */
     GChecksum *sha256;
     NcCtFollowerStats stats;
     NcCtFollowerNotify notify;

@@ -662,10 +662,10 @@ gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **
 /* The dumps nc_ct_capture() runs one after another, read a buffer at a time. */
 struct NcCtDump {
     NcCt *ct;
-    NcCtSelector sel;  /* addresses referenced */
-    guint step;        /* dump under way: 2 per IPv4 address (by original, by reply source) */
-    guint n_steps;     /* ... plus one for all IPv6 addresses */
-    gboolean running;  /* its request went and its end did not come yet */
+    NcCtSelector sel; /* addresses referenced */
+    guint step;       /* dump under way: 2 per IPv4 address (by original, by reply source) */
+    guint n_steps;    /* ... plus one for all IPv6 addresses */
+    gboolean running; /* its request went and its end did not come yet */
     guint32 seq;
     guint bad;
     char *buf;
@@ -795,8 +795,8 @@ void nc_ct_dump_free(NcCtDump *d)
         gboolean finished = FALSE;
 
         nc_ct_dump_ctx(d, &c, drop);
-        while (!finished && nc_ct_dump_read(d->ct, &c, d->seq, d->buf, NC_CT_DUMP_BUF, &finished,
-                                            NULL))
+        while (!finished &&
+               nc_ct_dump_read(d->ct, &c, d->seq, d->buf, NC_CT_DUMP_BUF, &finished, NULL))
             g_array_set_size(drop, 0);
     }
     g_array_unref(d->sel.addresses);
