@@ -574,19 +574,8 @@ NcCtFollower *nc_ct_follower_new(const char *netns, const NcCtSelector *sel, gsi
     int size = (int)MIN(rcvbuf ? rcvbuf : NC_CT_FOLLOWER_RCVBUF, G_MAXINT / 2);
 
     g_return_val_if_fail(sel, NULL);
-    if (!sel->addresses || sel->addresses->len == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "no address selects the VM's conntrack entries: give at least one address");
+    if (!nc_ct_selector_check(sel, error))
         return NULL;
-    }
-    for (guint i = 0; i < sel->addresses->len; i++) {
-        guint8 fam = g_array_index(sel->addresses, NcAddr, i).family;
-        if (fam != AF_INET && fam != AF_INET6) {
-            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                        "selector address %u has no address family", i);
-            return NULL;
-        }
-    }
 
     g_autoptr(NcCtFollower) f = g_new0(NcCtFollower, 1);
     f->fd = -1;

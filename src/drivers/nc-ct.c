@@ -585,79 +585,28 @@ static gboolean nc_ct_dump_read(NcCt *ct, NcCtDumpCtx *c, guint32 seq, char *buf
     return TRUE;
 }
 
-static gboolean nc_ct_dump_one(NcCt *ct, NcCtDumpCtx *c, GError **error)
+/* ---- capture in pieces ---- */
+
+/* Whether @sel can select anything: at least one address, each with a family (NC_ERROR_INVALID_ARG
+ * naming what is wrong otherwise). */
+gboolean nc_ct_selector_check(const NcCtSelector *sel, GError **error)
 {
-    guint32 seq = ++ct->seq;
-    g_autofree char *buf = g_malloc(NC_CT_DUMP_BUF);
-    gboolean finished = FALSE;
-
-    if (!nc_ct_dump_request(ct, c, seq, error))
-        return FALSE;
-    while (!finished)
-        if (!nc_ct_dump_read(ct, c, seq, buf, NC_CT_DUMP_BUF, &finished, error))
-            return FALSE;
-    return TRUE;
-}
-
-/**
- * nc_ct_capture() - append the selected VM's conntrack entries to @out
- * @ct:    the handle
- * @sel:   addresses (at least one) plus optional zone and mark restrictions
- * @out:   (element-type NcCtEntry): receives each matching entry once
- * @error: NC_ERROR_INVALID_ARG (empty selector), NC_ERROR_NETLINK, NC_ERROR_UNSUPPORTED, ...
- *
- * Filtered in the kernel: only matching entries reach userspace (see Theory of operation).
- *
- * Return: TRUE on success; on failure @out may hold part of the entries
- */
-gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **error)
-{
-    g_autoptr(GHashTable) seen = NULL;
-    gboolean has_v6 = FALSE;
-    guint bad = 0;
-
-    g_return_val_if_fail(ct && sel && out, FALSE);
     if (!sel->addresses || sel->addresses->len == 0) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                     "no address selects the VM's conntrack entries: give at least one address");
         return FALSE;
     }
-    seen = g_hash_table_new_full(nc_ct_key_hash, nc_ct_key_equal, g_free, NULL);
     for (guint i = 0; i < sel->addresses->len; i++) {
-        const NcAddr *a = &g_array_index(sel->addresses, NcAddr, i);
+        guint8 fam = g_array_index(sel->addresses, NcAddr, i).family;
 
-        if (a->family != AF_INET && a->family != AF_INET6) {
+        if (fam != AF_INET && fam != AF_INET6) {
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
                         "selector address %u has no address family", i);
             return FALSE;
         }
-        if (a->family == AF_INET6) {
-            has_v6 = TRUE;
-            continue;
-        }
-        for (int dir = 0; dir < 2; dir++) {
-            NcCtDumpCtx c = {sel, a, dir == 1, seen, out, 0};
-            if (!nc_ct_dump_one(ct, &c, error))
-                return FALSE;
-            bad += c.bad;
-        }
     }
-    if (has_v6) {
-        /* One IPv6 dump, restricted to the family (and zone, mark) in the kernel: see Theory
-         * of operation for why the address is not part of the kernel's filter here. */
-        NcCtDumpCtx c = {sel, NULL, FALSE, seen, out, 0};
-        if (!nc_ct_dump_one(ct, &c, error))
-            return FALSE;
-        bad += c.bad;
-    }
-    if (bad)
-        g_warning("%u conntrack entries dumped in network namespace %s could not be decoded "
-                  "and were skipped",
-                  bad, nc_ct_ns_name(ct));
     return TRUE;
 }
-
-/* ---- capture in pieces ---- */
 
 /* The dumps nc_ct_capture() runs one after another, read a buffer at a time. */
 struct NcCtDump {
@@ -669,6 +618,7 @@ struct NcCtDump {
     guint32 seq;
     guint bad;
     char *buf;
+    GHashTable *seen; /* (nullable): NcCtKey* of the rows given out (nc_ct_capture()'s) */
 };
 
 static gboolean nc_ct_dump_ctx(NcCtDump *d, NcCtDumpCtx *c, GArray *out)
@@ -678,6 +628,7 @@ static gboolean nc_ct_dump_ctx(NcCtDump *d, NcCtDumpCtx *c, GArray *out)
     memset(c, 0, sizeof(*c));
     c->sel = &d->sel;
     c->out = out;
+    c->seen = d->seen;
     for (guint i = 0; i < d->sel.addresses->len; i++) {
         const NcAddr *a = &g_array_index(d->sel.addresses, NcAddr, i);
 
@@ -690,7 +641,9 @@ static gboolean nc_ct_dump_ctx(NcCtDump *d, NcCtDumpCtx *c, GArray *out)
         }
         n4++;
     }
-    return d->step == 2 * n4; /* the IPv6 dump (c->addr NULL) */
+    /* One IPv6 dump (c->addr NULL), restricted to the family (and zone, mark) in the kernel: see
+     * Theory of operation for why the address is not part of the kernel's filter here. */
+    return d->step == 2 * n4;
 }
 
 /**
@@ -712,20 +665,10 @@ NcCtDump *nc_ct_dump_new(NcCt *ct, const NcCtSelector *sel, GError **error)
     guint n4 = 0;
 
     g_return_val_if_fail(ct && sel, NULL);
-    if (!sel->addresses || sel->addresses->len == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "no address selects the VM's conntrack entries: give at least one address");
+    if (!nc_ct_selector_check(sel, error))
         return NULL;
-    }
     for (guint i = 0; i < sel->addresses->len; i++) {
-        guint8 fam = g_array_index(sel->addresses, NcAddr, i).family;
-
-        if (fam != AF_INET && fam != AF_INET6) {
-            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                        "selector address %u has no address family", i);
-            return NULL;
-        }
-        if (fam == AF_INET6)
+        if (g_array_index(sel->addresses, NcAddr, i).family == AF_INET6)
             has_v6 = TRUE;
         else
             n4++;
@@ -802,6 +745,36 @@ void nc_ct_dump_free(NcCtDump *d)
     g_array_unref(d->sel.addresses);
     g_free(d->buf);
     g_free(d);
+}
+
+/**
+ * nc_ct_capture() - append the selected VM's conntrack entries to @out
+ * @ct:    the handle
+ * @sel:   addresses (at least one) plus optional zone and mark restrictions
+ * @out:   (element-type NcCtEntry): receives each matching entry once
+ * @error: NC_ERROR_INVALID_ARG (empty selector), NC_ERROR_NETLINK, NC_ERROR_UNSUPPORTED, ...
+ *
+ * Filtered in the kernel: only matching entries reach userspace (see Theory of operation).
+ *
+ * Return: TRUE on success; on failure @out may hold part of the entries
+ */
+gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **error)
+{
+    g_autoptr(GHashTable) seen = NULL;
+    g_autoptr(NcCtDump) dump = NULL;
+    gboolean done = FALSE;
+
+    g_return_val_if_fail(ct && sel && out, FALSE);
+    dump = nc_ct_dump_new(ct, sel, error);
+    if (!dump)
+        return FALSE;
+    /* an entry found by two of the dumps is kept once */
+    seen = g_hash_table_new_full(nc_ct_key_hash, nc_ct_key_equal, g_free, NULL);
+    dump->seen = seen;
+    while (!done)
+        if (!nc_ct_dump_next(dump, out, &done, error))
+            return FALSE;
+    return TRUE;
 }
 
 /* ---- batched requests ---- */

@@ -51,6 +51,7 @@ void nc_ct_close(NcCt *ct);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCt, nc_ct_close)
 
 gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **error);
+gboolean nc_ct_selector_check(const NcCtSelector *sel, GError **error);
 
 /* nc_ct_capture() in pieces (a buffer of rows per call): see nc_ct_dump_new() */
 typedef struct NcCtDump NcCtDump;
