@@ -121,9 +121,11 @@ struct NcCtFollower {
     GHashTable *deleted; /* NcCtKey* (owned) set */
     guint64 generation;
     gboolean needs_resync;
-    NcCtDump *dump; /* a resync's dump under way (events wait in the socket meanwhile) */
-    guint32 pass;   /* the resync under way or last done */
-    GArray *rows;   /* (element-type NcCtEntry): one buffer of the dump's rows */
+    NcCtDump *dump;     /* a resync's dump under way (events wait in the socket meanwhile) */
+    guint32 pass;       /* the resync under way or last done */
+    GArray *rows;       /* (element-type NcCtEntry): one buffer of the dump's rows */
+    guint rows_off;     /* what of @rows is applied: a step takes no more rows than it was asked */
+    gboolean dump_read; /* the dump's last buffer is in @rows */
     GMainContext *context;
     guint n_sent;    /* records handed out (@sent) */
     NcDigest digest; /* the sum of their shares: what the consumer holds */
@@ -719,6 +721,7 @@ static void nc_ctev_resync_end(NcCtFollower *f)
     }
     g_clear_pointer(&f->dump, nc_ct_dump_free);
     g_array_set_size(f->rows, 0);
+    f->rows_off = 0;
     f->stats.resyncs++;
     nc_ctev_watch(f, TRUE);
 }
@@ -756,6 +759,7 @@ gboolean nc_ct_follower_resync_begin(NcCtFollower *f, GError **error)
         return FALSE;
     }
     f->needs_resync = FALSE;
+    f->dump_read = FALSE;
     f->pass++;
     nc_ctev_watch(f, FALSE);
     return TRUE;
@@ -764,7 +768,7 @@ gboolean nc_ct_follower_resync_begin(NcCtFollower *f, GError **error)
 /**
  * nc_ct_follower_resync_step() - read the resync's dump on, a buffer at a time
  * @f:     the follower
- * @max:   stop once this many rows were read (at least one buffer is read)
+ * @max:   at most this many rows (at least 1); fewer only at the dump's end
  * @done:  (out): TRUE once the dump is over: nothing is missing any more, and events are read
  *         again
  * @error: as for nc_ct_capture(); the follower then needs a resync again
@@ -777,22 +781,34 @@ gboolean nc_ct_follower_resync_step(NcCtFollower *f, guint max, gboolean *done, 
 {
     guint n = 0;
 
-    *done = !f->dump;
-    while (f->dump && !*done && n < MAX(max, 1)) {
-        g_array_set_size(f->rows, 0);
-        if (!nc_ct_dump_next(f->dump, f->rows, done, error)) {
-            g_clear_pointer(&f->dump, nc_ct_dump_free);
-            f->needs_resync = TRUE;
-            nc_ctev_watch(f, TRUE);
-            g_prefix_error(error, "resynchronising the conntrack events: ");
-            return FALSE;
+    max = MAX(max, 1);
+    while (f->dump && n < max) {
+        if (f->rows_off == f->rows->len) {
+            if (f->dump_read)
+                break;
+            g_array_set_size(f->rows, 0);
+            f->rows_off = 0;
+            if (!nc_ct_dump_next(f->dump, f->rows, &f->dump_read, error)) {
+                g_clear_pointer(&f->dump, nc_ct_dump_free);
+                g_array_set_size(f->rows, 0);
+                f->rows_off = 0;
+                f->needs_resync = TRUE;
+                nc_ctev_watch(f, TRUE);
+                g_prefix_error(error, "resynchronising the conntrack events: ");
+                return FALSE;
+            }
+            continue;
         }
-        for (guint i = 0; i < f->rows->len; i++)
-            nc_ctev_apply_row(f, &g_array_index(f->rows, NcCtEntry, i));
-        n += f->rows->len;
+        /* the rest of a buffer waits for the next step: steps of exactly @max rows */
+        guint k = MIN(f->rows->len - f->rows_off, max - n);
+        for (guint i = 0; i < k; i++)
+            nc_ctev_apply_row(f, &g_array_index(f->rows, NcCtEntry, f->rows_off + i));
+        f->rows_off += k;
+        n += k;
     }
-    if (*done && f->dump)
+    if (f->dump && f->dump_read && f->rows_off == f->rows->len)
         nc_ctev_resync_end(f);
+    *done = !f->dump;
     return TRUE;
 }
 

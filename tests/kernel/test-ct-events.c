@@ -452,7 +452,7 @@ static void test_stream(Fixture *f, gconstpointer data)
     g_assert_true(nc_ct_follower_resyncing(fl));
     g_assert_true(nc_ct_follower_resync_step(fl, 1, &done, &error));
     g_assert_no_error(error);
-    g_assert_false(done); /* a buffer of rows holds far fewer than N */
+    g_assert_false(done); /* one row of N */
     {
         g_autoptr(NcCtChanges) c = nc_ct_follower_take_changes(fl);
         g_assert_nonnull(c);
@@ -486,7 +486,7 @@ static void test_stream(Fixture *f, gconstpointer data)
             break;
     }
     g_assert_false(nc_ct_follower_resyncing(fl));
-    g_test_message("first buffer %u rows, then %u steps", n_first, steps);
+    g_test_message("first step %u rows, then %u steps", n_first, steps);
     g_autoptr(NcCtChanges) last = flush_take(fl);
     g_assert_nonnull(last);
     model_apply(model, last);
