@@ -79,19 +79,11 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
         c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
 }
 
-/* Send @upserts/@deletes in chunks. With several points, keeps the sent set (its count and
- * digest go in the seal); the single follower keeps them itself (nc_ct_follower_sent()) and
- * hands out deletions only of what it handed out. */
-static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
+/* Several points: the sent set takes @upserts and @deletes; @dels gets the deletions of what it
+ * held (what the destination must delete). */
+static gboolean src_sent_apply(Carry *c, GArray *upserts, GArray *deletes, GArray *dels,
+                               GError **error)
 {
-    g_autoptr(GArray) dels = NULL;
-    guint n_ups = upserts ? upserts->len : 0;
-
-    if (!c->sent) {
-        dels = deletes ? g_array_ref(deletes) : g_array_new(FALSE, FALSE, sizeof(NcCtKey));
-        goto send;
-    }
-    dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
     for (guint i = 0; deletes && i < deletes->len; i++) {
         const NcCtKey *k = &g_array_index(deletes, NcCtKey, i);
         NcCtKey pk;
@@ -114,7 +106,24 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
         if (!nc_item_set_upsert(c->sent, g_memdup2(en, sizeof(*en)), NULL, error))
             return FALSE;
     }
-send:
+    return TRUE;
+}
+
+/* Send @upserts/@deletes in chunks. With several points, keeps the sent set (its count and
+ * digest go in the seal); the single follower keeps them itself (nc_ct_follower_sent()) and
+ * hands out deletions only of what it handed out. */
+static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
+{
+    g_autoptr(GArray) dels = NULL;
+    guint n_ups = upserts ? upserts->len : 0;
+
+    if (!c->sent) {
+        dels = deletes ? g_array_ref(deletes) : g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+    } else {
+        dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+        if (!src_sent_apply(c, upserts, deletes, dels, error))
+            return FALSE;
+    }
     /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
      * deletions before its upserts, so this order is the same */
     for (guint off = 0; off < dels->len || off == 0; off += NC_PEER_CHUNK_ENTRIES) {
@@ -815,7 +824,7 @@ static void requester_serve(Requester *r)
     }
     /* an empty chunk marks the first copy's end (the destination's admission waits for it, so
      * the bulk is installed before libvirt starts the migration): now, or once it streamed
-     * (src_bulk_step()) */
+     * (src_stream_step()) */
     if (!src_first_copy_streaming(c) && !src_mark_first_copy(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;
