@@ -44,6 +44,14 @@
  * come from one dump restricted in the kernel to nfgen_family AF_INET6 (plus zone and mark), and
  * the addresses are matched in userspace. This copies the namespace's IPv6 entries to userspace.
  *
+ * In pieces. The kernel makes a dump's next buffer of rows when the previous one is read
+ * (netlink_recvmsg() runs the dump on), so nc_ct_dump_next() hands out one buffer per call and
+ * the rest of the table stays in the kernel: the source streams its first copy this way, and
+ * nc_ct_capture() is the same dumps read to their end. nc_ct_remove() deletes each buffer's rows
+ * through this handle while a second handle dumps; a deletion near the dump's position may make
+ * it skip entries (the kernel resumes after the last entry it sent, and that one may be gone), so
+ * it dumps again until a pass finds nothing (NC_CT_REMOVE_PASSES at most).
+ *
  * Install. Many IPCTNL_MSG_CT_NEW messages (NLM_F_CREATE|NLM_F_EXCL, no NLM_F_ACK) are packed
  * into one buffer and sent with one sendmsg(). nfnetlink processes the messages of a buffer
  * synchronously inside that sendmsg(), in order, and queues an NLMSG_ERROR only for a message
