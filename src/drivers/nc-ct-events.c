@@ -648,7 +648,7 @@ void nc_ct_follower_free(NcCtFollower *f)
     if (!f)
         return;
     nc_ctev_watch(f, FALSE);
-    nc_ct_dump_free(f->dump); /* before its socket closes */
+    nc_ct_dump_abandon(f->dump); /* its socket closes now: the rest of the dump is not read */
     if (f->fd >= 0)
         close(f->fd);
     nc_ct_close(f->ct);

@@ -735,6 +735,15 @@ gboolean nc_ct_dump_next(NcCtDump *d, GArray *out, gboolean *done, GError **erro
     return TRUE;
 }
 
+/* Frees @d without reading the rest of a dump under way: its handle then must not be used again
+ * (the caller closes it), for a caller that stops midway and would only drop the rows. */
+void nc_ct_dump_abandon(NcCtDump *d)
+{
+    if (d)
+        d->running = FALSE;
+    nc_ct_dump_free(d);
+}
+
 /* Frees @d; a dump still under way is read to its end (rows dropped), so the handle is clean. */
 void nc_ct_dump_free(NcCtDump *d)
 {

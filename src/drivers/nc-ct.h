@@ -58,6 +58,7 @@ typedef struct NcCtDump NcCtDump;
 NcCtDump *nc_ct_dump_new(NcCt *ct, const NcCtSelector *sel, GError **error);
 gboolean nc_ct_dump_next(NcCtDump *dump, GArray *out, gboolean *done, GError **error);
 void nc_ct_dump_free(NcCtDump *dump);
+void nc_ct_dump_abandon(NcCtDump *dump);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCtDump, nc_ct_dump_free)
 
 gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtrArray **failures,
