@@ -452,7 +452,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
         NcCtEntry here = *en;
 
         /* the zone and mark as they are here ([map]): one the map does not list is foreign */
-        if (!carry_ct_map(c->e->opt.config, &here)) {
+        if (!carry_ct_map(c->e->opt.config, c->source_cn, &here)) {
             g_autofree char *what = nc_ct_entry_describe(en);
 
             if (foreign++ < 3)
@@ -482,12 +482,10 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
      * after a failed delete still knows it */
     for (guint i = 0; i < st->deletes->len; i++) {
         NcCtKey key = g_array_index(st->deletes, NcCtKey, i);
-        guint32 zone = key.zone;
         g_autoptr(GBytes) k = NULL;
 
-        if (!nc_value_map_apply(c->e->opt.config->zone_map, &zone))
+        if (!carry_ct_map_key(c->e->opt.config, c->source_cn, &key))
             continue; /* never installed: refused above */
-        key.zone = zone;
         k = nc_peer_ct_key_canonical(&key, error);
         if (!k)
             return FALSE;
@@ -497,7 +495,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
         NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
         GBytes *k;
 
-        carry_ct_map(c->e->opt.config, &en); /* checked above */
+        carry_ct_map(c->e->opt.config, c->source_cn, &en); /* checked above */
         k = nc_item_set_key_of(c->installed, &en, error);
 
         if (!k)
@@ -705,6 +703,30 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
                               subject, c->uuid, why);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+        }
+        /* zones and marks: the source's [map SITE] (by the CN checked above), else [map]; with
+         * maps configured, a source no map is for numbers them in a way this host does not know
+         * (docs/topology.md) */
+        {
+            const NcSiteMap *map;
+
+            if (!nc_config_source_map(c->e->opt.config, cn, &map)) {
+                g_autofree char *why = g_strdup_printf(
+                    "the source's certificate names %s: no [map SITE] of this host's "
+                    "netcarry.conf lists it in its sources, and there is no default [map], so "
+                    "its zones and marks mean nothing here",
+                    cn ? cn : "nobody");
+
+                carry_log_refusal(c->e, NC_REFUSAL_IDENTITY, nc_peer_session_get_remote(session),
+                                  subject, c->uuid, why);
+                dest_fail(c, why, FALSE);
+                return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+            }
+            if (map)
+                CLOG(G_LOG_LEVEL_INFO, c, "zones and marks of source %s mapped by [map%s%s]",
+                     cn ? cn : "(no CN)", map->site ? " " : "", map->site ? map->site : "");
+            g_free(c->source_cn);
+            c->source_cn = g_strdup(cn);
         }
         nc_peer_session_set_secret(session, c->rv->secret);
         nc_peer_session_set_classes(session, nc_carry_classes_names());
@@ -1034,13 +1056,26 @@ static gboolean dest_dial(Carry *c, GError **error)
     return TRUE;
 }
 
-/* One admission in progress (the GTask's data): its carry, its bound, and the poll that sees it
- * end. */
+/* One admission in progress (the GTask's data): its carry, its bounds, and the poll that sees it
+ * end.
+ *
+ * Bounds: reaching the source (dial, TLS, HELLO, the source's first chunk) within
+ * min(3 x peer-connect-ms + the peer's I/O bound, admission-max-ms) as each step's own bound
+ * adds up; then the first copy for as long as it progresses: it ends when no chunk came within
+ * 90 % of hook-ms (a stalled source: admitted with the rest still coming, as before), when
+ * admission-max-ms ran out since the start, or when the hook cannot wait longer
+ * (nc_carry_engine_admit_hurry(): a hook without progress reports, still bound by hook-ms). */
 typedef struct {
     Carry *c;
     char *uuid;
-    guint bound_ms;
-    gint64 deadline_us;
+    gint64 start_us;
+    gint64 handshake_us; /* the source's first chunk by then */
+    gint64 cap_us;       /* start + admission-max-ms */
+    guint silence_ms;    /* the longest the first copy may stall */
+    gint64 progress_us;  /* when the first copy last grew */
+    guint32 seen;        /* c->precopied then */
+    gboolean streaming;  /* admitted: the first copy's chunks are coming */
+    gboolean hurry;      /* end at the next poll */
     guint poll;
 } Admission;
 
@@ -1089,7 +1124,10 @@ static void admission_end(GTask *task)
     }
     if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
-        g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, a->bound_ms);
+        gint64 now = g_get_monotonic_time();
+        g_autofree char *why =
+            g_strdup_printf("%s: no HELLO within %u ms%s", who, (guint)((now - a->start_us) / 1000),
+                            now >= a->cap_us ? " ([timeouts] admission-max-ms)" : "");
         dest_fail(c, why, FALSE);
     }
     if (c->admitted && !c->forgotten && c->state != CARRY_ENDED) {
@@ -1105,13 +1143,30 @@ static void admission_end(GTask *task)
     carry_forget(c); /* no migration happened: nothing to report */
 }
 
+/* Whether admission @a waits on at @now (its bounds: Admission). */
+static gboolean admission_waits(Admission *a, gint64 now)
+{
+    Carry *c = a->c;
+
+    if (admission_ready(c) || a->hurry || now >= a->cap_us)
+        return FALSE;
+    if (!c->admit_done)
+        return now < a->handshake_us;
+    if (!a->streaming || c->precopied != a->seen) {
+        a->streaming = TRUE;
+        a->seen = c->precopied;
+        a->progress_us = now;
+    }
+    return now - a->progress_us < a->silence_ms * (gint64)1000;
+}
+
 static gboolean admission_poll(gpointer data)
 {
     GTask *task = data;
     Admission *a = g_task_get_task_data(task);
     NcCarryEngine *e = a->c->e;
 
-    if (!admission_ready(a->c) && g_get_monotonic_time() < a->deadline_us)
+    if (admission_waits(a, g_get_monotonic_time()))
         return G_SOURCE_CONTINUE;
     a->poll = 0;
     g_ptr_array_remove(e->admissions, task);
@@ -1142,8 +1197,9 @@ void carry_admissions_end(NcCarryEngine *e)
  * @engine:    the engine
  * @domain:    the domain XML as the hook received it
  * @callback:  called on the thread-default main context once the source accepted and its first
- *             copy is installed, or it refused, or a bound ran out (connect, then TLS + HELLO:
- *             each within peer_connect_timeout_ms; the whole within 90 % of the hook's timeout)
+ *             copy is installed, or it refused, or a bound ran out (Admission: reaching the
+ *             source, a first copy that stalls, admission-max-ms), or the hook server hurried
+ *             it (nc_carry_engine_admit_hurry())
  * @user_data: for @callback
  *
  * Admissions of several domains run side by side: each answers when its own carry is ready,
@@ -1216,24 +1272,47 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
         carry_forget(c);
         return;
     }
-    /* Each step has its own bound; this one keeps the whole within the hook's, which otherwise
-     * gives up first and decides by policy while this admission goes on. Once admitted, it waits
-     * (within the same bound) for the source's first copy to be installed: the hook holds back
+    /* Each step has its own bound; the whole is bounded as Admission says. Once admitted, it
+     * waits for the source's first copy to be installed while it progresses: the hook holds back
      * the migration's start, never its downtime, and what is installed now is not left for the
-     * stop (a large table would otherwise still be streaming then). The main loop runs on
-     * meanwhile (other domains' admissions and carries; a newer admission of this domain may
-     * replace @c). */
+     * stop (a large table would otherwise still be streaming then). The hook server keeps the
+     * hook waiting meanwhile, or hurries this admission for a hook that cannot wait. The main
+     * loop runs on meanwhile (other domains' admissions and carries; a newer admission of this
+     * domain may replace @c). */
     a = g_new0(Admission, 1);
     a->c = c;
     c->refs++;
     c->admitting = TRUE;
     a->uuid = g_strdup(domain->uuid);
-    a->bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
-                      cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
-    a->deadline_us = g_get_monotonic_time() + a->bound_ms * (gint64)1000;
+    a->start_us = g_get_monotonic_time();
+    a->cap_us = a->start_us + cfg->admission_max_ms * (gint64)1000;
+    a->handshake_us =
+        MIN(a->start_us +
+                (3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS) * (gint64)1000,
+            a->cap_us);
+    a->silence_ms = MAX(cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10, 1);
     g_task_set_task_data(task, a, (GDestroyNotify)admission_free);
     a->poll = g_timeout_add(NC_CARRY_ADMIT_POLL_MS, admission_poll, g_object_ref(task));
     g_ptr_array_add(e->admissions, task); /* the poll's reference */
+}
+
+/**
+ * nc_carry_engine_admit_hurry() - the hook of @uuid's admission cannot wait longer (it reports no
+ * progress: an older hook, bound by hook-ms alone): end the admission now with what it has
+ * @engine: the engine
+ * @uuid:   the domain
+ *
+ * As when its bound runs out: admitted with the first copy still coming, or refused if the
+ * source did not answer yet. Nothing happens if no admission of @uuid is in progress.
+ */
+void nc_carry_engine_admit_hurry(NcCarryEngine *engine, const char *uuid)
+{
+    for (guint i = 0; engine->admissions && i < engine->admissions->len; i++) {
+        Admission *a = g_task_get_task_data(g_ptr_array_index(engine->admissions, i));
+
+        if (g_str_equal(a->uuid, uuid))
+            a->hurry = TRUE;
+    }
 }
 
 /* nc_carry_engine_admit_finish() - Return: TRUE if the carry is under way (pre-copy); FALSE with

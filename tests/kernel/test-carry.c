@@ -60,6 +60,8 @@ typedef struct {
     gboolean mac;              /* the domain has an interface with VMMAC (anti-spoofing sets) */
     gboolean without;          /* topology cases: the "without" half (no points, no map) */
     gboolean forks;            /* the benchmark: each engine in a process of its own */
+    guint hook_ms;             /* the destination's [timeouts] hook-ms, if not 0 */
+    guint admission_max_ms;    /* the destination's [timeouts] admission-max-ms, if not 0 */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -116,6 +118,22 @@ static const CaseData case_vlan = {"client", "client.test",       FALSE,
                                    5000,     NC_ADMISSION_REFUSE, .vlan = TRUE};
 static const CaseData case_vlan_proceed = {"client", "client.test",        FALSE,
                                            5000,     NC_ADMISSION_PROCEED, .vlan = TRUE};
+/* admission waits for a first copy that lasts longer than 90 % of hook-ms while it progresses;
+ * and (the same with admission-max-ms shorter than reaching the source) not beyond
+ * admission-max-ms */
+static const CaseData case_slow_first_copy = {.src_cert = "client",
+                                              .src_identity = "client.test",
+                                              .finish_wait_ms = 5000,
+                                              .admission = NC_ADMISSION_REFUSE,
+                                              .idle_ms = 20000,
+                                              .hook_ms = 300};
+static const CaseData case_slow_first_copy_capped = {.src_cert = "client",
+                                                     .src_identity = "client.test",
+                                                     .finish_wait_ms = 5000,
+                                                     .admission = NC_ADMISSION_REFUSE,
+                                                     .idle_ms = 20000,
+                                                     .hook_ms = 300,
+                                                     .admission_max_ms = 1};
 
 typedef struct {
     const CaseData *cd;
@@ -383,6 +401,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->cfg_src->admission = f->cfg_dst->admission = f->cd->admission;
     if (f->cd->idle_ms) /* admission's bound is 90 % of the hook's: room for a slow first copy */
         f->cfg_dst->hook_timeout_ms = 3 * f->cd->idle_ms;
+    if (f->cd->hook_ms)
+        f->cfg_dst->hook_timeout_ms = f->cd->hook_ms;
+    if (f->cd->admission_max_ms)
+        f->cfg_dst->admission_max_ms = f->cd->admission_max_ms;
     f->ph_src = nc_phase_tracker_new();
     f->ph_dst = nc_phase_tracker_new();
     /* the source engine first: its conntrack listener must exist before the test's entries
@@ -823,6 +845,85 @@ static void test_admit_after_first_copy(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_test_message("admitted after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
     /* no main-loop turn in between: admission itself waited for the whole first copy */
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
+}
+
+/* (a'''') a first copy that takes longer than 90 % of hook-ms (the bound admission had before
+ * progress reports; 270 ms here) is still all installed when admission answers, since it keeps
+ * coming (a stall of 270 ms between chunks would end the wait); with
+ * admission-max-ms shorter than reaching the source, admission answers at that cap (refused:
+ * the source's first chunk did not come in time). */
+static void test_admit_slow_first_copy(Fixture *f, gconstpointer data)
+{
+    const guint n = 40000;
+    g_autoptr(GError) error = NULL;
+    gint64 t0, took_ms;
+    guint there;
+    gboolean ok;
+
+    if (!f->usable)
+        return;
+    ct_install_many(f->ns_src, VM4, 20000, n);
+    t0 = g_get_monotonic_time();
+    ok = start_carry(f, &error);
+    took_ms = (g_get_monotonic_time() - t0) / 1000;
+    there = ct_count(f->ns_dst, VM4);
+    g_test_message("admission answered after %" G_GINT64_FORMAT " ms (hook-ms %u, "
+                   "admission-max-ms %u) with %u of %u entries installed: %s",
+                   took_ms, f->cfg_dst->hook_timeout_ms, f->cfg_dst->admission_max_ms, there, n,
+                   error ? error->message : "admitted");
+    if (f->cd->admission_max_ms) {
+        g_assert_false(ok);
+        g_assert_nonnull(strstr(error->message, "admission-max-ms"));
+        g_assert_cmpint(took_ms, <, f->cd->admission_max_ms + 500);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    /* all of it there, and (what the case is about) after longer than the old bound */
+    g_assert_cmpuint(there, ==, n);
+    if (took_ms <= f->cfg_dst->hook_timeout_ms - f->cfg_dst->hook_timeout_ms / 10)
+        g_test_skip("the first copy took less than 90 % of hook-ms on this machine: nothing "
+                    "longer to wait for");
+}
+
+/* (a''''') a hook without progress reports cannot wait past hook-ms: the hook server hurries the
+ * admission (here at the source's first chunk) and it answers at once, admitted with the first
+ * copy still coming, which then goes on to the end. */
+static void hurry_cb(const char *domain, NcSide side, const NcPhaseStep *step, gpointer data)
+{
+    Fixture *f = data;
+
+    if (step->phase == NC_PHASE_PREPARE)
+        nc_carry_engine_admit_hurry(f->dst, UUID);
+}
+
+static gboolean dst_precopied_all(Fixture *f)
+{
+    g_autofree char *status = nc_carry_engine_status(f->dst);
+
+    return status && strstr(status, "precopied=40000 ");
+}
+
+static void test_admit_hurried(Fixture *f, gconstpointer data)
+{
+    const guint n = 40000;
+    g_autoptr(GError) error = NULL;
+    guint sub, there;
+
+    if (!f->usable)
+        return;
+    ct_install_many(f->ns_src, VM4, 20000, n);
+    sub = nc_phase_tracker_subscribe(f->ph_dst, hurry_cb, f);
+    g_assert_true(start_carry(f, &error));
+    nc_phase_tracker_unsubscribe(f->ph_dst, sub);
+    g_assert_no_error(error);
+    there = ct_count(f->ns_dst, VM4);
+    g_test_message("hurried: admitted with %u of %u entries installed", there, n);
+    g_assert_cmpuint(there, <, n);
+    /* counted by the engine, not the kernel: a conntrack dump (which walks every namespace's
+     * entries) each turn would starve the source's chunk-per-idle stream in this shared loop */
+    wait_for(f, dst_precopied_all, 20000, "the rest of the first copy installed");
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
 }
 
@@ -2463,8 +2564,10 @@ static void test_maps(Fixture *f, gconstpointer data)
     e.zone = 7;
     e.mark = 0x10;
     if (!f->cd->without) {
-        g_array_append_val(f->cfg_dst->zone_map, zone);
-        g_array_append_val(f->cfg_dst->mark_map, mark);
+        NcSiteMap *m = nc_config_add_map(f->cfg_dst, NULL, NULL);
+
+        g_array_append_val(m->zone, zone);
+        g_array_append_val(m->mark, mark);
     }
     ct_install_entry(f->ns_src, &e);
     carry_and_seal(f);
@@ -2495,6 +2598,128 @@ static void test_maps(Fixture *f, gconstpointer data)
             g_assert_nonnull(strstr(error->message, "[map]"));
         }
     }
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
+/* Each site's map ([map SITE]), picked by what the destination checked at the TLS handshake:
+ * the CN of the source's certificate. */
+static NcSiteMap *add_site_map(NcConfig *c, const char *site, const char *source, guint32 zone_to,
+                               guint32 mark_to)
+{
+    const char *const sources[] = {source, NULL};
+    NcSiteMap *m = nc_config_add_map(c, site, source ? sources : NULL);
+    NcValueMap zone = {7, zone_to}, mark = {0x10, mark_to};
+
+    if (zone_to != G_MAXUINT32)
+        g_array_append_val(m->zone, zone);
+    if (mark_to != G_MAXUINT32)
+        g_array_append_val(m->mark, mark);
+    return m;
+}
+
+/* The source "host" becomes another one: a new engine in the same namespace presenting @cert
+ * (CA 1, CN @identity). The carries of the previous one must be over. */
+static void replace_source(Fixture *f, CaseData *as, const char *cert, const char *identity)
+{
+    g_clear_pointer(&f->src, nc_carry_engine_free);
+    spin(50);
+    g_clear_pointer(&f->cfg_src, nc_config_free);
+    *as = *f->cd;
+    as->src_cert = cert;
+    as->src_identity = identity; /* start_carry() checks the rendezvous names it */
+    f->cd = as;
+    f->cfg_src = nc_kcarry_config(SRC_IP, cert);
+    f->cfg_src->admission = f->cd->admission;
+    f->src = make_engine(f, f->ns_src, f->cfg_src, f->ph_src, identity);
+}
+
+/* Two sites number zones and marks differently; the destination holds a map per source site
+ * ([map paris] for the source whose certificate names client.test, [map lyon] for client-b.test),
+ * and each source's zone 7 / mark 0x10 is installed as that site's: 12 / 0x20 from paris, 14 /
+ * 0x40 from lyon. The "without" half has one map for every source ([map] 7:12): lyon's entries
+ * land in zone 12, where this host's rules for lyon's domains (zone 14) never look. */
+static void test_site_maps(Fixture *f, gconstpointer data)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, 40000);
+    static CaseData as_lyon; /* f->cd points here from the second source on */
+
+    if (!f->usable)
+        return;
+    if (f->cd->without) {
+        add_site_map(f->cfg_dst, NULL, NULL, 12, 0x20);
+    } else {
+        add_site_map(f->cfg_dst, "paris", "client.test", 12, 0x20);
+        add_site_map(f->cfg_dst, "lyon", "client-b.test", 14, 0x40);
+    }
+    e.zone = 7;
+    e.mark = 0x10;
+    ct_install_entry(f->ns_src, &e);
+    carry_and_seal(f); /* from client.test */
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 1);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).zone, ==, 12);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).mark, ==, 0x20);
+    }
+    /* the migration fails (the destination takes its entries back); the domain then comes from
+     * the other site's host */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    replace_source(f, &as_lyon, "client-b", "client-b.test");
+    e = nc_ktest_tcp_entry(VM4, 40001);
+    e.zone = 7;
+    e.mark = 0x10;
+    ct_install_entry(f->ns_src, &e);
+    carry_and_seal(f); /* from client-b.test: both entries of ns_src are the domain's */
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 2);
+        for (guint i = 0; i < d->len; i++) {
+            g_assert_cmpuint(g_array_index(d, NcCtEntry, i).zone, ==, f->cd->without ? 12 : 14);
+            g_assert_cmpuint(g_array_index(d, NcCtEntry, i).mark, ==, f->cd->without ? 0x20 : 0x40);
+        }
+    }
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
+/* Maps per site only (no [map]): a source whose certificate no [map SITE] names numbers its
+ * zones in a way this host does not know, so the destination refuses it at its HELLO, naming
+ * the certificate, and installs nothing. The "without" half adds an empty [map] (every other
+ * source as sent): the same source is admitted and its entry lands in zone 7. */
+static void test_site_unmapped(Fixture *f, gconstpointer data)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, 40000);
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    add_site_map(f->cfg_dst, "lyon", "client-b.test", 14, G_MAXUINT32);
+    if (f->cd->without)
+        add_site_map(f->cfg_dst, NULL, NULL, G_MAXUINT32, G_MAXUINT32);
+    e.zone = 7;
+    ct_install_entry(f->ns_src, &e);
+    if (f->cd->without) {
+        carry_and_seal(f);
+        {
+            g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+            g_assert_cmpuint(d->len, ==, 1);
+            g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).zone, ==, 7);
+        }
+        nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+        nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+        return;
+    }
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "client.test"));
+    g_assert_nonnull(strstr(error->message, "no [map SITE]"));
+    spin(100);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
 }
 
@@ -2739,14 +2964,16 @@ static void test_bench(Fixture *f, gconstpointer data)
     row.ceiling_per_s = n / ((g_get_monotonic_time() - t0) / 1e6);
     g_clear_pointer(&entries, g_array_unref);
     row.n = n;
-    /* the daemon's default hook bound (admission waits 90 % of it), not the fixture's; or
-     * NETCARRY_BENCH_HOOK_MS ([timeouts] hook-ms) */
+    /* the daemon's defaults, not the fixture's: hook-ms (admission waits while the first copy
+     * progresses, a stall of 90 % of it ends the wait) and admission-max-ms, as netcarryd with
+     * a hook that hears progress reports; or NETCARRY_BENCH_HOOK_MS ([timeouts] hook-ms) */
     {
         g_autoptr(NcConfig) defaults = nc_config_new_default();
         const char *hook_ms = g_getenv("NETCARRY_BENCH_HOOK_MS");
 
         f->cfg_dst->hook_timeout_ms =
             hook_ms ? (guint)g_ascii_strtoull(hook_ms, NULL, 10) : defaults->hook_timeout_ms;
+        f->cfg_dst->admission_max_ms = defaults->admission_max_ms;
     }
     g_assert_true(pipe(cmd) == 0 && pipe(ans) == 0);
     fflush(stdout);
@@ -3000,6 +3227,16 @@ int main(int argc, char **argv)
         ADD("/carry/gate/renewed-while-carrying-lapses-when-hung", test_gate_renewed,
             &case_default);
         ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
+        ADD("/carry/topology/site-maps/two-sources-two-maps", test_site_maps, &case_topo);
+        ADD("/carry/topology/site-maps/without", test_site_maps, &case_topo_without);
+        ADD("/carry/topology/site-maps/unmapped-source-refused", test_site_unmapped, &case_topo);
+        ADD("/carry/topology/site-maps/unmapped-source-without", test_site_unmapped,
+            &case_topo_without);
+        ADD("/carry/admit/first-copy-longer-than-hook-ms", test_admit_slow_first_copy,
+            &case_slow_first_copy);
+        ADD("/carry/admit/first-copy-longer-than-admission-max-ms", test_admit_slow_first_copy,
+            &case_slow_first_copy_capped);
+        ADD("/carry/admit/hurried-for-an-older-hook", test_admit_hurried, &case_slow_first_copy);
         ADD("/carry/admit/changed-during-the-first-copy", test_changed_during_first_copy,
             &case_bulk);
     }
