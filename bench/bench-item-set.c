@@ -1,12 +1,14 @@
 /* bench-item-set.c - the carry engine's conntrack sets without kernel or network: 100k entries
  * through the source's sent set, then the same STATE chunks through the destination's received
- * and installed sets, as nc-carry-src.c and nc-carry-dest.c use them; prints changes/s.
+ * and installed sets, as nc-carry-src.c and nc-carry-dest.c use them; prints changes/s, and the
+ * heap bytes one item costs in a set with and without a digest.
  *
  * No root. CPU time of this thread, median of the rounds (the CI machine is shared).
  *     build/bench/bench-item-set [ENTRIES [ROUNDS]]
  */
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,14 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
 
     return x < y ? -1 : x > y;
+}
+
+/* heap bytes in use (the main arena's and mmapped blocks) */
+static gsize heap_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    return mi.uordblks + mi.hblkhd;
 }
 
 static void make_entry(guint i, NcCtEntry *e)
@@ -96,6 +106,26 @@ static void destination(NcItemSet *received, NcItemSet *installed, const NcPeerS
             nc_item_set_remove_key(installed, k, NULL);
         g_assert_true(nc_item_set_upsert(installed, g_memdup2(e, sizeof(*e)), NULL, NULL));
     }
+}
+
+/* Heap bytes per item of a set of @all's entries, each upserted as the engine does; @per_s:
+ * (out) upserts per second of CPU time. */
+static double bytes_per_item(GArray *all, gboolean digest, double *per_s)
+{
+    gsize before = heap_bytes(), after;
+    NcItemSet *set = digest ? nc_item_set_new(&nc_ct_class)
+                            : nc_item_set_new_without_digest(&nc_ct_class);
+    gint64 t0 = cpu_us();
+
+    for (guint i = 0; i < all->len; i++) {
+        const NcCtEntry *e = &g_array_index(all, NcCtEntry, i);
+
+        g_assert_true(nc_item_set_upsert(set, g_memdup2(e, sizeof(*e)), NULL, NULL));
+    }
+    *per_s = all->len / ((cpu_us() - t0) / 1e6);
+    after = heap_bytes();
+    nc_item_set_free(set);
+    return (double)(after - before) / all->len;
 }
 
 static void state_free(gpointer p)
@@ -170,5 +200,14 @@ int main(int argc, char **argv)
     printf("%u entries, %u changes, %u rounds, median CPU time: source (sent set) %.0f changes/s, "
            "destination (received + installed sets) %.0f changes/s\n",
            n, moved, rounds, moved / src_s[rounds / 2], moved / dst_s[rounds / 2]);
+    {
+        double with_s, without_s;
+        double with = bytes_per_item(all, TRUE, &with_s);
+        double without = bytes_per_item(all, FALSE, &without_s);
+
+        printf("%u entries: heap bytes per item (NcCtEntry is %zu): set with digest %.1f (%.0f "
+               "upserts/s), without %.1f (%.0f upserts/s)\n",
+               n, sizeof(NcCtEntry), with, with_s, without, without_s);
+    }
     return 0;
 }
