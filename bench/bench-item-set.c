@@ -113,8 +113,8 @@ static void destination(NcItemSet *received, NcItemSet *installed, const NcPeerS
 static double bytes_per_item(GArray *all, gboolean digest, double *per_s)
 {
     gsize before = heap_bytes(), after;
-    NcItemSet *set = digest ? nc_item_set_new(&nc_ct_class)
-                            : nc_item_set_new_without_digest(&nc_ct_class);
+    NcItemSet *set =
+        digest ? nc_item_set_new(&nc_ct_class) : nc_item_set_new_without_digest(&nc_ct_class);
     gint64 t0 = cpu_us();
 
     for (guint i = 0; i < all->len; i++) {
