@@ -148,7 +148,8 @@ struct _Carry {
     NcPeerServer *server;
     GPtrArray *points;          /* CarryPoint*: the conntrack points here (nc-carry-points.c) */
     NcItemSet *received;        /* nc_ct_class: the source's set as the chunks so far make it */
-    NcItemSet *installed;       /* nc_ct_class: what this carry put in the kernel, as installed */
+    NcItemSet *not_installed;   /* nc_ct_class, no digest, or NULL: received entries this carry
+                                 * has not in the kernel (the rest it has; nc-carry-dest.c) */
     GPtrArray *report_failures; /* "entry\treason" */
     NcPeerSealStep *source_steps;
     guint n_source_steps;
