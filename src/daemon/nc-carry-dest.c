@@ -215,8 +215,8 @@ static void dest_rollback(Carry *c)
     guint n = c->received ? dest_installed_count(c) : 0;
 
     if (n) {
-        g_autoptr(GArray) batch = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry),
-                                                    MIN(n, DEST_ROLLBACK_BATCH));
+        g_autoptr(GArray) batch =
+            g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), MIN(n, DEST_ROLLBACK_BATCH));
         g_autoptr(GError) first = NULL;
         guint removed = 0;
         NcItemSetIter it;
