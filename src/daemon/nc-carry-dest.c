@@ -178,9 +178,9 @@ static GPtrArray *dest_points(Carry *c)
  * leaves the entries it could not delete in c->received (a roll-back tries them again), and what
  * a failed install did not put in is marked. ~150 bytes an entry (one NcCtEntry in place, its
  * index bucket) instead of two sets of ~256.
- * One edge differs from keeping the installed entries apart: a [map] zone = that sends two source
- * zones to one here can make two received entries one kernel entry; the second is then refused
- * (EEXIST, reported) instead of replacing the first.
+ * One edge differs from keeping the installed entries apart: a [map] zone list that sends two
+ * source zones to one zone here can make two received entries one kernel entry; the second is then
+ * refused (EEXIST, reported) instead of replacing the first.
  */
 
 /* the entry this carry installs for @en as received: its zone and mark as they are here (checked
