@@ -169,18 +169,19 @@ static GPtrArray *dest_points(Carry *c)
 /*
  * What this carry installed: derived, not kept. The destination holds each carried entry once, in
  * c->received (the source's set as the chunks so far make it: the seal's count and digest). What
- * it installed for a received entry is that entry as it is here: its zone and mark mapped
- * ([map], dest_installed_form()); the timeout only matters at the install. So the installed set is
- * c->received less c->not_installed: the received entries this carry did not (or no longer) put
- * in the kernel, kept by the source's key (the kernel's refusals, an EEXIST entry that is someone
- * else's, a chunk the kernel refused; normally empty). dest_apply() keeps this true at every
- * return: the kernel is changed first, and c->received only after, so that a failed deletion
- * leaves the entries it could not delete in c->received (a roll-back tries them again), and what
- * a failed install did not put in is marked. ~150 bytes an entry (one NcCtEntry in place, its
- * index bucket) instead of two sets of ~256.
- * One edge differs from keeping the installed entries apart: a [map] zone list that sends two
- * source zones to one zone here can make two received entries one kernel entry; the second is then
- * refused (EEXIST, reported) instead of replacing the first.
+ * it installed for a received entry is that entry as it is here: its zone and mark mapped (the
+ * source's [map SITE] or [map], dest_installed_form(); the source is fixed at its HELLO); the
+ * timeout only matters at the install. So the installed set is c->received less
+ * c->not_installed: the received entries this carry did not (or no longer) put in the kernel,
+ * kept by the source's key (the kernel's refusals, an EEXIST entry that is someone else's, a chunk
+ * the kernel refused; normally empty). dest_apply() keeps this true at every return: the kernel is
+ * changed first, and c->received only after, so that a failed deletion leaves the entries it could
+ * not delete in c->received (a roll-back tries them again), and what a failed install did not put
+ * in is marked. ~150 bytes an entry (one NcCtEntry in place, its index bucket) instead of two sets
+ * of ~256.
+ * One edge differs from keeping the installed entries apart: a map whose zone list sends two
+ * source zones to one zone here can make two received entries one kernel entry; the second is
+ * then refused (EEXIST, reported) instead of replacing the first.
  */
 
 /* the entry this carry installs for @en as received: its zone and mark as they are here (checked
@@ -189,7 +190,7 @@ static NcCtEntry dest_installed_form(Carry *c, const NcCtEntry *en)
 {
     NcCtEntry here = *en;
 
-    carry_ct_map(c->e->opt.config, &here);
+    carry_ct_map(c->e->opt.config, c->source_cn, &here);
     return here;
 }
 
@@ -541,7 +542,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
         NcCtEntry here = *en;
 
         /* the zone and mark as they are here ([map]): one the map does not list is foreign */
-        if (!carry_ct_map(c->e->opt.config, &here)) {
+        if (!carry_ct_map(c->e->opt.config, c->source_cn, &here)) {
             g_autofree char *what = nc_ct_entry_describe(en);
 
             if (foreign++ < 3)
@@ -800,6 +801,30 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
                               subject, c->uuid, why);
             dest_fail(c, why, FALSE);
             return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+        }
+        /* zones and marks: the source's [map SITE] (by the CN checked above), else [map]; with
+         * maps configured, a source no map is for numbers them in a way this host does not know
+         * (docs/topology.md) */
+        {
+            const NcSiteMap *map;
+
+            if (!nc_config_source_map(c->e->opt.config, cn, &map)) {
+                g_autofree char *why = g_strdup_printf(
+                    "the source's certificate names %s: no [map SITE] of this host's "
+                    "netcarry.conf lists it in its sources, and there is no default [map], so "
+                    "its zones and marks mean nothing here",
+                    cn ? cn : "nobody");
+
+                carry_log_refusal(c->e, NC_REFUSAL_IDENTITY, nc_peer_session_get_remote(session),
+                                  subject, c->uuid, why);
+                dest_fail(c, why, FALSE);
+                return nc_peer_msg_new_abort(NC_PEER_ABORT_REFUSED, why);
+            }
+            if (map)
+                CLOG(G_LOG_LEVEL_INFO, c, "zones and marks of source %s mapped by [map%s%s]",
+                     cn ? cn : "(no CN)", map->site ? " " : "", map->site ? map->site : "");
+            g_free(c->source_cn);
+            c->source_cn = g_strdup(cn);
         }
         nc_peer_session_set_secret(session, c->rv->secret);
         nc_peer_session_set_classes(session, nc_carry_classes_names());

@@ -16,7 +16,8 @@
  *     what the far end really is: original = (orig.src:sport -> reply.src:sport), reply = its
  *     inverse. For SNAT that is the original tuple and its inverse; for DNAT (a port forwarded
  *     to the domain), the client -> domain tuple. An entry without NAT is unchanged.
- * Zones and marks are mapped ([map]) before any of this: the forms are the installed ones.
+ * Zones and marks are mapped before any of this ([map SITE] of the source's certificate name,
+ * else [map]): the forms are the installed ones.
  *
  * Install is all or nothing across the points, as nc_ct_install() is within one: a point that
  * refuses an entry rolls back what the earlier points took in the same call, and the failures
@@ -96,16 +97,23 @@ gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out
 }
 
 /**
- * carry_ct_map() - @en's zone and mark as this host has them ([map] of @config)
+ * carry_ct_map() - @en's zone and mark as this host has them: the map of @source ([map SITE]
+ * naming it, else [map]; nc_config_source_map())
+ * @source: the CN of the source's certificate, checked at the TLS handshake; NULL: none known
  *
- * Return: FALSE if a map is configured and does not list @en's value: the entry is foreign here
+ * Return: FALSE if maps are configured and none is @source's, or @source's does not list @en's
+ * zone or mark: the entry is foreign here
  */
-gboolean carry_ct_map(const NcConfig *config, NcCtEntry *en)
+gboolean carry_ct_map(const NcConfig *config, const char *source, NcCtEntry *en)
 {
+    const NcSiteMap *m;
     guint32 zone = en->zone;
 
-    if (!nc_value_map_apply(config->zone_map, &zone) ||
-        !nc_value_map_apply(config->mark_map, &en->mark))
+    if (!nc_config_source_map(config, source, &m))
+        return FALSE;
+    if (!m)
+        return TRUE;
+    if (!nc_value_map_apply(m->zone, &zone) || !nc_value_map_apply(m->mark, &en->mark))
         return FALSE;
     en->zone = zone;
     return TRUE;

@@ -131,6 +131,7 @@ struct _Carry {
 
     /* destination */
     NcRendezvous *rv;
+    char *source_cn; /* the CN of the source's certificate (HELLO): picks its [map SITE] */
     char *tap;
     gboolean gate_closed;
     guint gate_timer; /* renews the gate (every lapse/3) while the carry lives */
@@ -221,7 +222,7 @@ G_GNUC_INTERNAL gboolean dest_finished(Carry *c, NcCarryOutcome outcome, const c
 
 G_GNUC_INTERNAL gboolean nc_carry_ct_entry_translated(const NcCtEntry *en);
 G_GNUC_INTERNAL gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out);
-G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, NcCtEntry *en);
+G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, const char *source, NcCtEntry *en);
 G_GNUC_INTERNAL GPtrArray *carry_points_new(NcCarryEngine *e);
 typedef gboolean (*CarryPointCheck)(NcCarryEngine *e, const char *netns, GError **error);
 G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, CarryPointCheck check,

@@ -265,6 +265,7 @@ static void carry_free(Carry *c)
     g_clear_pointer(&c->sent, nc_item_set_free);
     g_clear_pointer(&c->report_failures, g_ptr_array_unref);
     g_clear_pointer(&c->rv, nc_rendezvous_free);
+    g_free(c->source_cn);
     g_clear_error(&c->admit_error);
     selector_clear(&c->sel);
     g_free(c->source_steps);

@@ -68,10 +68,13 @@ static const KeyDef keys[] = {
     {"timeouts", "gate-lapse-ms", KEY_GATE_LAPSE_MS, OFF(gate_lapse_ms), NULL},
 };
 
-/* [point NAME] and [map]: groups outside the table, each parsed by its own function below */
+/* [point NAME], [map] and [map SITE]: groups outside the table, each parsed by its own function
+ * below */
 #define POINT_PREFIX "point "
+#define MAP_PREFIX "map "
 static const char *const point_keys[] = {"netns", "role", "classes", NULL};
 static const char *const map_keys[] = {"zone", "mark", NULL};
+static const char *const site_map_keys[] = {"sources", "zone", "mark", NULL};
 
 const char *nc_admission_to_string(NcAdmission admission)
 {
@@ -127,6 +130,66 @@ gboolean nc_value_map_apply(const GArray *map, guint32 *value)
     return FALSE;
 }
 
+static void site_map_free(NcSiteMap *m)
+{
+    if (!m)
+        return;
+    g_free(m->site);
+    g_strfreev(m->sources);
+    g_array_unref(m->zone);
+    g_array_unref(m->mark);
+    g_free(m);
+}
+
+/**
+ * nc_config_add_map() - add a map group to @config: [map SITE] (@site) or [map] (@site NULL)
+ * @sources: (array zero-terminated=1): [map SITE]: the sources' certificate names, none of them
+ *           another map's already (nc_config_load() checks); NULL for [map]
+ *
+ * Return: (transfer none): the new map, empty (values as sent) until its pairs are added
+ */
+NcSiteMap *nc_config_add_map(NcConfig *config, const char *site, const char *const *sources)
+{
+    NcSiteMap *m;
+
+    g_return_val_if_fail(site ? sources != NULL : !config->default_map, NULL);
+    m = g_new0(NcSiteMap, 1);
+    m->site = g_strdup(site);
+    m->sources = g_strdupv((char **)sources);
+    m->zone = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
+    m->mark = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
+    for (guint i = 0; m->sources && m->sources[i]; i++)
+        g_hash_table_insert(config->map_by_source, m->sources[i], m);
+    if (!site)
+        config->default_map = m;
+    g_ptr_array_add(config->maps, m);
+    return m;
+}
+
+/**
+ * nc_config_source_map() - which map translates the zones and marks of a source
+ * @source: the CN of the source's certificate (checked at the TLS handshake), or NULL if it has
+ *          none
+ * @map:    (out) (transfer none): the source's [map SITE], else [map]; NULL when no map is
+ *          configured at all (values as sent)
+ *
+ * Called per entry: without maps it costs one test, with them one hash lookup.
+ *
+ * Return: FALSE if maps are configured but none is this source's (no [map SITE] names it and
+ * there is no [map]): this host does not know the source's numbering, so its entries are foreign
+ */
+gboolean nc_config_source_map(const NcConfig *config, const char *source, const NcSiteMap **map)
+{
+    *map = NULL;
+    if (!config->maps->len)
+        return TRUE;
+    if (source)
+        *map = g_hash_table_lookup(config->map_by_source, source);
+    if (!*map)
+        *map = config->default_map;
+    return *map != NULL;
+}
+
 /**
  * nc_config_new_default() - the configuration used when netcarry.conf is absent
  *
@@ -162,8 +225,8 @@ NcConfig *nc_config_new_default(void)
     c->metrics_textfile_dir = g_strdup("/var/lib/prometheus/node-exporter");
     c->gate_lapse_ms = NC_GATE_LAPSE_DEFAULT_MS;
     c->points = g_ptr_array_new_with_free_func((GDestroyNotify)point_free);
-    c->zone_map = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
-    c->mark_map = g_array_new(FALSE, FALSE, sizeof(NcValueMap));
+    c->maps = g_ptr_array_new_with_free_func((GDestroyNotify)site_map_free);
+    c->map_by_source = g_hash_table_new(g_str_hash, g_str_equal);
     return c;
 }
 
@@ -182,8 +245,8 @@ void nc_config_free(NcConfig *config)
     g_free(config->hook_socket);
     g_free(config->metrics_textfile_dir);
     g_clear_pointer(&config->points, g_ptr_array_unref);
-    g_clear_pointer(&config->zone_map, g_array_unref);
-    g_clear_pointer(&config->mark_map, g_array_unref);
+    g_clear_pointer(&config->map_by_source, g_hash_table_unref); /* borrows from @maps */
+    g_clear_pointer(&config->maps, g_ptr_array_unref);
     g_free(config);
 }
 
@@ -340,6 +403,14 @@ static gboolean check_keys(const char *path, const char *text, GKeyFile *kf, con
     return TRUE;
 }
 
+/* a point's or a site's name */
+static gboolean name_ok(const char *name)
+{
+    return *name &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+               strlen(name);
+}
+
 static gboolean class_known(const char *name)
 {
     return g_str_equal(name, nc_ct_class.name) || nc_state_driver_lookup(name) != NULL;
@@ -354,9 +425,7 @@ static gboolean parse_point(NcConfig *c, const char *path, const char *text, GKe
     const char *name = group + strlen(POINT_PREFIX);
     g_autofree char *at = where(path, text, group, NULL);
 
-    if (!*name ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
-            strlen(name)) {
+    if (!name_ok(name)) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
                     "%s: [%s]: a point's name is letters, digits, '-' and '_'", at, group);
         return FALSE;
@@ -454,33 +523,95 @@ static gboolean parse_value(const char *s, guint32 max, guint32 *out)
     return g_ascii_string_to_unsigned(s, 10, 0, max, &n, NULL) && (*out = n, TRUE);
 }
 
-/* [map] zone = FROM:TO;... (0-65535), mark = FROM:TO;... (0-0xffffffff, decimal or 0x hex) */
-static gboolean parse_map(GArray *map, const char *path, const char *text, GKeyFile *kf,
-                          const char *key, guint32 max, GError **error)
+/* [map] or [map SITE] (@group): zone = FROM:TO;... (0-65535), mark = FROM:TO;...
+ * (0-0xffffffff, decimal or 0x hex) */
+static gboolean parse_pairs(GArray *map, const char *path, const char *text, GKeyFile *kf,
+                            const char *group, const char *key, guint32 max, GError **error)
 {
-    g_autofree char *raw = g_key_file_get_value(kf, "map", key, NULL);
-    g_auto(GStrv) pairs = g_key_file_get_string_list(kf, "map", key, NULL, NULL);
-    g_autofree char *at = where(path, text, "map", key);
+    g_autofree char *raw = g_key_file_get_value(kf, group, key, NULL);
+    g_auto(GStrv) pairs = g_key_file_get_string_list(kf, group, key, NULL, NULL);
+    g_autofree char *at = where(path, text, group, key);
     g_autofree char *accepted = g_strdup_printf(
         "a list of SOURCE:HERE pairs separated by ';', each value 0-%u (decimal or 0x hex), each "
         "SOURCE once",
         max);
 
     if (!pairs || !pairs[0])
-        return bad_extra(at, "map", key, raw ? raw : "", accepted, error);
+        return bad_extra(at, group, key, raw ? raw : "", accepted, error);
     for (guint i = 0; pairs[i]; i++) {
         g_auto(GStrv) fromto = g_strsplit(g_strstrip(pairs[i]), ":", 3);
         NcValueMap m;
 
         if (g_strv_length(fromto) != 2 || !parse_value(g_strstrip(fromto[0]), max, &m.from) ||
             !parse_value(g_strstrip(fromto[1]), max, &m.to))
-            return bad_extra(at, "map", key, raw ? raw : "", accepted, error);
+            return bad_extra(at, group, key, raw ? raw : "", accepted, error);
         for (guint j = 0; j < map->len; j++) {
             if (g_array_index(map, NcValueMap, j).from == m.from)
-                return bad_extra(at, "map", key, raw ? raw : "", accepted, error);
+                return bad_extra(at, group, key, raw ? raw : "", accepted, error);
         }
         g_array_append_val(map, m);
     }
+    return TRUE;
+}
+
+/* [map] (the default for every source no site names) or [map SITE] (the sources its `sources`
+ * key names by their certificate's CN): zone and mark pairs (docs/topology.md) */
+static gboolean parse_map(NcConfig *c, const char *path, const char *text, GKeyFile *kf,
+                          const char *group, GError **error)
+{
+    const char *site = g_str_has_prefix(group, MAP_PREFIX) ? group + strlen(MAP_PREFIX) : NULL;
+    g_autofree char *at = where(path, text, group, NULL);
+    g_auto(GStrv) sources = NULL;
+    NcSiteMap *m;
+
+    if (site && !name_ok(site)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "%s: [%s]: a site's name is letters, digits, '-' and '_'", at, group);
+        return FALSE;
+    }
+    if (!check_keys(path, text, kf, group, site ? site_map_keys : map_keys, error))
+        return FALSE;
+    if (site) {
+        g_autofree char *raw = g_key_file_get_value(kf, group, "sources", NULL);
+        g_autofree char *kat = where(path, text, group, "sources");
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+        const char *accepted = "the certificate names (CN) of the sources this map is for, "
+                               "separated by ';'";
+
+        if (!raw) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "%s: [%s] has no key 'sources': %s",
+                        at, group, accepted);
+            return FALSE;
+        }
+        sources = g_key_file_get_string_list(kf, group, "sources", NULL, NULL);
+        for (guint i = 0; sources && sources[i]; i++) {
+            const char *name = g_strstrip(sources[i]);
+            const NcSiteMap *o = g_hash_table_lookup(c->map_by_source, name);
+
+            if (!*name)
+                continue;
+            if (o || g_ptr_array_find_with_equal_func(list, name, g_str_equal, NULL)) {
+                g_autofree char *why =
+                    g_strdup_printf("'%s' is in [%s%s] already: a source has one map", name,
+                                    MAP_PREFIX, o ? o->site : site);
+
+                return bad_extra(kat, group, "sources", raw, why, error);
+            }
+            g_ptr_array_add(list, g_strdup(name));
+        }
+        if (!list->len)
+            return bad_extra(kat, group, "sources", raw, accepted, error);
+        g_ptr_array_add(list, NULL);
+        g_strfreev(sources);
+        sources = (char **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+    }
+    m = nc_config_add_map(c, site, (const char *const *)sources);
+    if (g_key_file_has_key(kf, group, "zone", NULL) &&
+        !parse_pairs(m->zone, path, text, kf, group, "zone", G_MAXUINT16, error))
+        return FALSE;
+    if (g_key_file_has_key(kf, group, "mark", NULL) &&
+        !parse_pairs(m->mark, path, text, kf, group, "mark", G_MAXUINT32, error))
+        return FALSE;
     return TRUE;
 }
 
@@ -557,14 +688,8 @@ NcConfig *nc_config_load(const char *path, GError **error)
                 return NULL;
             continue;
         }
-        if (g_str_equal(groups[g], "map")) {
-            if (!check_keys(path, text, kf, groups[g], map_keys, error))
-                return NULL;
-            if (g_key_file_has_key(kf, "map", "zone", NULL) &&
-                !parse_map(c->zone_map, path, text, kf, "zone", G_MAXUINT16, error))
-                return NULL;
-            if (g_key_file_has_key(kf, "map", "mark", NULL) &&
-                !parse_map(c->mark_map, path, text, kf, "mark", G_MAXUINT32, error))
+        if (g_str_equal(groups[g], "map") || g_str_has_prefix(groups[g], MAP_PREFIX)) {
+            if (!parse_map(c, path, text, kf, groups[g], error))
                 return NULL;
             continue;
         }
@@ -573,7 +698,8 @@ NcConfig *nc_config_load(const char *path, GError **error)
 
             g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
                         "%s: unknown group [%s]: accepted groups are [listen], [tls], "
-                        "[migration], [daemon], [timeouts], [metrics], [point NAME], [map]",
+                        "[migration], [daemon], [timeouts], [metrics], [point NAME], [map], "
+                        "[map SITE]",
                         at, groups[g]);
             return NULL;
         }

@@ -67,6 +67,21 @@ typedef struct {
 } NcValueMap;
 
 /**
+ * NcSiteMap - the zones and marks of the sources one map group names, as this host has them
+ * @site:    [map SITE]'s SITE; NULL for [map], the default for every source no site names
+ * @sources: (array zero-terminated=1): the certificate names (CN) of the sources [map SITE]
+ *           applies to, as the TLS handshake checked them; NULL for [map]
+ * @zone:    NcValueMap; empty: zones installed as sent
+ * @mark:    NcValueMap; empty: marks installed as sent
+ */
+typedef struct {
+    char *site;
+    char **sources;
+    GArray *zone;
+    GArray *mark;
+} NcSiteMap;
+
+/**
  * NcConfig - the parsed configuration; see src/daemon/netcarry.conf for the meaning of each key
  */
 typedef struct {
@@ -92,8 +107,9 @@ typedef struct {
     char *metrics_textfile_dir;
     guint gate_lapse_ms;
     GPtrArray *points; /* NcStatePoint*, in file order; empty: one point, the engine's netns */
-    GArray *zone_map;  /* NcValueMap; empty: zones installed as sent */
-    GArray *mark_map;  /* NcValueMap; empty: marks installed as sent */
+    GPtrArray *maps;   /* NcSiteMap*: [map SITE] and [map] in file order; empty: values as sent */
+    GHashTable *map_by_source; /* a source's certificate name -> its NcSiteMap (in @maps) */
+    NcSiteMap *default_map;    /* [map] (in @maps), or NULL */
 } NcConfig;
 
 NcConfig *nc_config_new_default(void);
@@ -103,6 +119,8 @@ const char *nc_admission_to_string(NcAdmission admission);
 const char *nc_gate_mode_to_string(NcGateMode mode);
 gboolean nc_point_holds(const NcStatePoint *point, const char *class_name);
 gboolean nc_value_map_apply(const GArray *map, guint32 *value);
+NcSiteMap *nc_config_add_map(NcConfig *config, const char *site, const char *const *sources);
+gboolean nc_config_source_map(const NcConfig *config, const char *source, const NcSiteMap **map);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcConfig, nc_config_free)
 

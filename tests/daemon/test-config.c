@@ -159,7 +159,19 @@ static const BadCase bad_cases[] = {
     {"[map]\nzone=7:12;7:13", {"[map] zone = '7:12;7:13'", "each SOURCE once"}},
     {"[map]\n\nmark=0x10:zz", {":3: [map] mark = '0x10:zz'"}},
     {"[map]\nzones=7:12", {":2: unknown key 'zones' in [map]", "zone, mark"}},
-    {"[points]\nnetns=x", {":1: unknown group [points]", "[point NAME], [map]"}},
+    {"[points]\nnetns=x", {":1: unknown group [points]", "[point NAME], [map], [map SITE]"}},
+    {"[map paris]\nzone=7:12", {":1: [map paris] has no key 'sources'", "certificate names"}},
+    {"[map paris]\nsources=;\nzone=7:12", {":2: [map paris] sources = ';'", "certificate names"}},
+    {"[map pa ris]\nsources=a", {":1: [map pa ris]", "letters, digits"}},
+    {"[map ]\nsources=a", {":1: [map ]", "a site's name"}},
+    {"[map paris]\nsources=a\nzone=7:12;x", {":3: [map paris] zone = '7:12;x'", "SOURCE:HERE"}},
+    {"[map paris]\nsources=a\n\nmark=1:2:3", {":4: [map paris] mark = '1:2:3'", "0x hex"}},
+    {"[map paris]\nsources=a\nsource=b",
+     {":3: unknown key 'source' in [map paris]", "sources, zone, mark"}},
+    {"[map]\nsources=a", {":2: unknown key 'sources' in [map]", "zone, mark"}},
+    {"[map paris]\nsources=a;b\n[map lyon]\nsources=c;b",
+     {":4: [map lyon] sources = 'c;b'", "'b' is in [map paris] already"}},
+    {"[map paris]\nsources=a;a", {":2: [map paris] sources = 'a;a'", "'a' is in [map paris]"}},
     {"[listen]\n# comment\nport=0", {":3: [listen] port = '0'"}},
 };
 
@@ -193,24 +205,82 @@ static void test_points_maps(Fixture *f, gconstpointer data)
     p = g_ptr_array_index(c->points, 2);
     g_assert_null(p->netns);
     g_assert_cmpuint(p->roles, ==, NC_POINT_ROLE_ALL);
-    g_assert_cmpuint(c->zone_map->len, ==, 2);
-    m = &g_array_index(c->zone_map, NcValueMap, 0);
+    g_assert_nonnull(c->default_map);
+    g_assert_cmpuint(c->maps->len, ==, 1);
+    g_assert_null(c->default_map->site);
+    g_assert_null(c->default_map->sources);
+    g_assert_cmpuint(c->default_map->zone->len, ==, 2);
+    m = &g_array_index(c->default_map->zone, NcValueMap, 0);
     g_assert_cmpuint(m->from, ==, 7);
     g_assert_cmpuint(m->to, ==, 12);
-    g_assert_cmpuint(c->mark_map->len, ==, 2);
-    m = &g_array_index(c->mark_map, NcValueMap, 0);
+    g_assert_cmpuint(c->default_map->mark->len, ==, 2);
+    m = &g_array_index(c->default_map->mark, NcValueMap, 0);
     g_assert_cmpuint(m->from, ==, 0x10);
     g_assert_cmpuint(m->to, ==, 0x20);
     v = 7;
-    g_assert_true(nc_value_map_apply(c->zone_map, &v));
+    g_assert_true(nc_value_map_apply(c->default_map->zone, &v));
     g_assert_cmpuint(v, ==, 12);
     v = 3; /* not listed: foreign */
-    g_assert_false(nc_value_map_apply(c->zone_map, &v));
-    v = 3; /* no map: as sent */
+    g_assert_false(nc_value_map_apply(c->default_map->zone, &v));
+    v = 3; /* an empty list: as sent */
     g_autoptr(NcConfig) d = nc_config_new_default();
-    g_assert_true(nc_value_map_apply(d->zone_map, &v));
+    g_assert_true(nc_value_map_apply(d->default_map ? d->default_map->zone : NULL, &v));
     g_assert_cmpuint(v, ==, 3);
     g_assert_cmpuint(d->points->len, ==, 0);
+    g_assert_cmpuint(d->maps->len, ==, 0);
+}
+
+/* [map SITE] per source site, picked by the source certificate's CN; [map] for every other
+ * source; without [map], a source no site names is refused; without any map, all as sent. */
+static void test_site_maps(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    const NcSiteMap *m = NULL;
+
+    write_conf(f, "[map paris]\nsources = a.paris.example; b.paris.example\nzone = 7:12\n"
+                  "mark = 0x10:0x20\n"
+                  "[map lyon]\nsources = lyon-1.example\nzone = 7:14;0:0\n"
+                  "[map]\nzone = 7:13\n");
+    g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(c->maps->len, ==, 3);
+    g_assert_true(nc_config_source_map(c, "b.paris.example", &m));
+    g_assert_cmpstr(m->site, ==, "paris");
+    g_assert_cmpstr(m->sources[0], ==, "a.paris.example");
+    g_assert_cmpuint(g_array_index(m->zone, NcValueMap, 0).to, ==, 12);
+    g_assert_cmpuint(g_array_index(m->mark, NcValueMap, 0).to, ==, 0x20);
+    g_assert_true(nc_config_source_map(c, "lyon-1.example", &m));
+    g_assert_cmpstr(m->site, ==, "lyon");
+    g_assert_cmpuint(m->zone->len, ==, 2);
+    g_assert_cmpuint(m->mark->len, ==, 0); /* lyon's marks are this host's: as sent */
+    g_assert_true(nc_config_source_map(c, "paris.example", &m)); /* names match whole */
+    g_assert_null(m->site);
+    g_assert_cmpuint(g_array_index(m->zone, NcValueMap, 0).to, ==, 13);
+    g_assert_true(nc_config_source_map(c, NULL, &m)); /* a certificate without a CN */
+    g_assert_true(m == c->default_map);
+
+    /* per site only: a source no site names is not mapped, so refused */
+    write_conf(f, "[map lyon]\nsources = lyon-1.example\nzone = 7:14\n");
+    g_autoptr(NcConfig) only = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    g_assert_null(only->default_map);
+    g_assert_false(nc_config_source_map(only, "a.paris.example", &m));
+    g_assert_false(nc_config_source_map(only, NULL, &m));
+    g_assert_true(nc_config_source_map(only, "lyon-1.example", &m));
+
+    /* an empty [map]: every source no site names is taken as sent */
+    write_conf(f, "[map lyon]\nsources = lyon-1.example\nzone = 7:14\n[map]\n");
+    g_autoptr(NcConfig) dflt = nc_config_load(f->path, &error);
+    g_assert_no_error(error);
+    g_assert_true(nc_config_source_map(dflt, "a.paris.example", &m));
+    g_assert_true(m == dflt->default_map);
+    g_assert_cmpuint(m->zone->len + m->mark->len, ==, 0);
+
+    /* no map at all: every source as sent */
+    g_autoptr(NcConfig) none = nc_config_new_default();
+    m = (const NcSiteMap *)none; /* overwritten */
+    g_assert_true(nc_config_source_map(none, "a.paris.example", &m));
+    g_assert_null(m);
 }
 
 static void test_bad_value(Fixture *f, gconstpointer data)
@@ -278,6 +348,7 @@ int main(int argc, char **argv)
     ADD("/config/unreadable", NULL, test_unreadable);
     ADD("/config/shipped-file", NULL, test_shipped_file);
     ADD("/config/points-maps", NULL, test_points_maps);
+    ADD("/config/site-maps", NULL, test_site_maps);
     for (gsize i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         g_autofree char *path = g_strdup_printf("/config/bad/%zu", i);
         ADD(path, &bad_cases[i], test_bad_value);

@@ -2375,8 +2375,10 @@ static void test_maps(Fixture *f, gconstpointer data)
     e.zone = 7;
     e.mark = 0x10;
     if (!f->cd->without) {
-        g_array_append_val(f->cfg_dst->zone_map, zone);
-        g_array_append_val(f->cfg_dst->mark_map, mark);
+        NcSiteMap *m = nc_config_add_map(f->cfg_dst, NULL, NULL);
+
+        g_array_append_val(m->zone, zone);
+        g_array_append_val(m->mark, mark);
     }
     ct_install_entry(f->ns_src, &e);
     carry_and_seal(f);
@@ -2407,6 +2409,128 @@ static void test_maps(Fixture *f, gconstpointer data)
             g_assert_nonnull(strstr(error->message, "[map]"));
         }
     }
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
+/* Each site's map ([map SITE]), picked by what the destination checked at the TLS handshake:
+ * the CN of the source's certificate. */
+static NcSiteMap *add_site_map(NcConfig *c, const char *site, const char *source, guint32 zone_to,
+                               guint32 mark_to)
+{
+    const char *const sources[] = {source, NULL};
+    NcSiteMap *m = nc_config_add_map(c, site, source ? sources : NULL);
+    NcValueMap zone = {7, zone_to}, mark = {0x10, mark_to};
+
+    if (zone_to != G_MAXUINT32)
+        g_array_append_val(m->zone, zone);
+    if (mark_to != G_MAXUINT32)
+        g_array_append_val(m->mark, mark);
+    return m;
+}
+
+/* The source "host" becomes another one: a new engine in the same namespace presenting @cert
+ * (CA 1, CN @identity). The carries of the previous one must be over. */
+static void replace_source(Fixture *f, CaseData *as, const char *cert, const char *identity)
+{
+    g_clear_pointer(&f->src, nc_carry_engine_free);
+    spin(50);
+    g_clear_pointer(&f->cfg_src, nc_config_free);
+    *as = *f->cd;
+    as->src_cert = cert;
+    as->src_identity = identity; /* start_carry() checks the rendezvous names it */
+    f->cd = as;
+    f->cfg_src = nc_kcarry_config(SRC_IP, cert);
+    f->cfg_src->admission = f->cd->admission;
+    f->src = make_engine(f, f->ns_src, f->cfg_src, f->ph_src, identity);
+}
+
+/* Two sites number zones and marks differently; the destination holds a map per source site
+ * ([map paris] for the source whose certificate names client.test, [map lyon] for client-b.test),
+ * and each source's zone 7 / mark 0x10 is installed as that site's: 12 / 0x20 from paris, 14 /
+ * 0x40 from lyon. The "without" half has one map for every source ([map] 7:12): lyon's entries
+ * land in zone 12, where this host's rules for lyon's domains (zone 14) never look. */
+static void test_site_maps(Fixture *f, gconstpointer data)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, 40000);
+    static CaseData as_lyon; /* f->cd points here from the second source on */
+
+    if (!f->usable)
+        return;
+    if (f->cd->without) {
+        add_site_map(f->cfg_dst, NULL, NULL, 12, 0x20);
+    } else {
+        add_site_map(f->cfg_dst, "paris", "client.test", 12, 0x20);
+        add_site_map(f->cfg_dst, "lyon", "client-b.test", 14, 0x40);
+    }
+    e.zone = 7;
+    e.mark = 0x10;
+    ct_install_entry(f->ns_src, &e);
+    carry_and_seal(f); /* from client.test */
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 1);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).zone, ==, 12);
+        g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).mark, ==, 0x20);
+    }
+    /* the migration fails (the destination takes its entries back); the domain then comes from
+     * the other site's host */
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+    replace_source(f, &as_lyon, "client-b", "client-b.test");
+    e = nc_ktest_tcp_entry(VM4, 40001);
+    e.zone = 7;
+    e.mark = 0x10;
+    ct_install_entry(f->ns_src, &e);
+    carry_and_seal(f); /* from client-b.test: both entries of ns_src are the domain's */
+    {
+        g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+        g_assert_cmpuint(d->len, ==, 2);
+        for (guint i = 0; i < d->len; i++) {
+            g_assert_cmpuint(g_array_index(d, NcCtEntry, i).zone, ==, f->cd->without ? 12 : 14);
+            g_assert_cmpuint(g_array_index(d, NcCtEntry, i).mark, ==, f->cd->without ? 0x20 : 0x40);
+        }
+    }
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
+}
+
+/* Maps per site only (no [map]): a source whose certificate no [map SITE] names numbers its
+ * zones in a way this host does not know, so the destination refuses it at its HELLO, naming
+ * the certificate, and installs nothing. The "without" half adds an empty [map] (every other
+ * source as sent): the same source is admitted and its entry lands in zone 7. */
+static void test_site_unmapped(Fixture *f, gconstpointer data)
+{
+    NcCtEntry e = nc_ktest_tcp_entry(VM4, 40000);
+    g_autoptr(GError) error = NULL;
+
+    if (!f->usable)
+        return;
+    add_site_map(f->cfg_dst, "lyon", "client-b.test", 14, G_MAXUINT32);
+    if (f->cd->without)
+        add_site_map(f->cfg_dst, NULL, NULL, G_MAXUINT32, G_MAXUINT32);
+    e.zone = 7;
+    ct_install_entry(f->ns_src, &e);
+    if (f->cd->without) {
+        carry_and_seal(f);
+        {
+            g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+
+            g_assert_cmpuint(d->len, ==, 1);
+            g_assert_cmpuint(g_array_index(d, NcCtEntry, 0).zone, ==, 7);
+        }
+        nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_FAILED, "test");
+        nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
+        return;
+    }
+    g_assert_false(start_carry(f, &error));
+    g_test_message("admission: %s", error->message);
+    g_assert_nonnull(strstr(error->message, "client.test"));
+    g_assert_nonnull(strstr(error->message, "no [map SITE]"));
+    spin(100);
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 0);
 }
 
@@ -2966,6 +3090,11 @@ int main(int argc, char **argv)
         ADD("/carry/gate/renewed-while-carrying-lapses-when-hung", test_gate_renewed,
             &case_default);
         ADD("/carry/report/source-end-unknown", test_no_finished, &case_no_finished);
+        ADD("/carry/topology/site-maps/two-sources-two-maps", test_site_maps, &case_topo);
+        ADD("/carry/topology/site-maps/without", test_site_maps, &case_topo_without);
+        ADD("/carry/topology/site-maps/unmapped-source-refused", test_site_unmapped, &case_topo);
+        ADD("/carry/topology/site-maps/unmapped-source-without", test_site_unmapped,
+            &case_topo_without);
         ADD("/carry/rollback/keeps-what-was-there-and-replaced", test_rollback_keeps_theirs,
             &case_default);
     }
