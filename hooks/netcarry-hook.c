@@ -6,7 +6,10 @@
  * shows our stderr). Rules:
  * - It never calls libvirt (libvirt waits for us with the domain locked: deadlock).
  * - One deadline, [timeouts] hook-ms from netcarry.conf, bounds reading stdin, connecting,
- *   sending and reading the answer together.
+ *   sending and reading the answer together; for `migrate begin` it bounds netcarryd's
+ *   silence instead: each progress report (the source's first copy still streaming in) gives
+ *   netcarryd hook-ms more, up to [timeouts] admission-max-ms + hook-ms in all
+ *   (nc-hook-proto.c). libvirt itself puts no bound on a hook (docs/libvirt-migration.md).
  * - Only `migrate begin` can fail: on a refusal from the daemon, or when the daemon cannot be
  *   asked (absent, silent, garbled, or the configuration is broken) and the admission policy
  *   is refuse. Every other operation exits 0 whatever happens: a hook must never break a
@@ -71,8 +74,8 @@ static int unanswered(const char *domain, const NcConfig *config, const GError *
     if (g_error_matches(error, NC_ERROR, NC_ERROR_NOT_FOUND))
         reason = g_strdup_printf("netcarryd is not running on %s", g_get_host_name());
     else if (g_error_matches(error, NC_ERROR, NC_ERROR_TIMEOUT))
-        reason = g_strdup_printf("netcarryd on %s did not answer within %u ms", g_get_host_name(),
-                                 config->hook_timeout_ms);
+        reason =
+            g_strdup_printf("netcarryd on %s did not answer %s", g_get_host_name(), error->message);
     else if (error->domain == NC_ERROR &&
              (error->code == NC_ERROR_INVALID_DATA || error->code == NC_ERROR_UNSUPPORTED))
         reason = g_strdup_printf("netcarryd on %s gave an invalid answer: %s", g_get_host_name(),
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
     g_autofree char *xml = NULL;
     NcHookRequest req;
     gboolean admission;
-    gint64 deadline;
+    gint64 started, deadline;
 
     if (argc < 3) {
         g_printerr("usage: %s DOMAIN OPERATION [SUB-OPERATION [EXTRA]] < domain.xml\n"
@@ -114,8 +117,9 @@ int main(int argc, char **argv)
     /* Read stdin even when the configuration is broken: libvirt writes the
      * whole XML before it looks at the exit status, and a hook that leaves
      * early hands it EPIPE instead of our one clear line. */
-    deadline = g_get_monotonic_time() +
-               (gint64)(config ? config->hook_timeout_ms : NC_HOOK_FALLBACK_TIMEOUT_MS) * 1000;
+    started = g_get_monotonic_time();
+    deadline =
+        started + (gint64)(config ? config->hook_timeout_ms : NC_HOOK_FALLBACK_TIMEOUT_MS) * 1000;
     xml = read_stdin(deadline);
     if (!config) {
         if (!admission)
@@ -125,7 +129,13 @@ int main(int argc, char **argv)
     }
 
     req.xml = xml;
-    answer = nc_hook_call(config->hook_socket, &req, deadline, &error);
+    if (admission)
+        answer = nc_hook_call_patient(
+            config->hook_socket, &req, config->hook_timeout_ms,
+            started + (gint64)(config->admission_max_ms + config->hook_timeout_ms) * 1000, NULL,
+            &error);
+    else
+        answer = nc_hook_call(config->hook_socket, &req, deadline, &error);
     if (!admission)
         return 0;
     if (!answer)

@@ -1154,13 +1154,26 @@ static gboolean dest_dial(Carry *c, GError **error)
     return TRUE;
 }
 
-/* One admission in progress (the GTask's data): its carry, its bound, and the poll that sees it
- * end. */
+/* One admission in progress (the GTask's data): its carry, its bounds, and the poll that sees it
+ * end.
+ *
+ * Bounds: reaching the source (dial, TLS, HELLO, the source's first chunk) within
+ * min(3 x peer-connect-ms + the peer's I/O bound, admission-max-ms) as each step's own bound
+ * adds up; then the first copy for as long as it progresses: it ends when no chunk came within
+ * 90 % of hook-ms (a stalled source: admitted with the rest still coming, as before), when
+ * admission-max-ms ran out since the start, or when the hook cannot wait longer
+ * (nc_carry_engine_admit_hurry(): a hook without progress reports, still bound by hook-ms). */
 typedef struct {
     Carry *c;
     char *uuid;
-    guint bound_ms;
-    gint64 deadline_us;
+    gint64 start_us;
+    gint64 handshake_us; /* the source's first chunk by then */
+    gint64 cap_us;       /* start + admission-max-ms */
+    guint silence_ms;    /* the longest the first copy may stall */
+    gint64 progress_us;  /* when the first copy last grew */
+    guint32 seen;        /* c->precopied then */
+    gboolean streaming;  /* admitted: the first copy's chunks are coming */
+    gboolean hurry;      /* end at the next poll */
     guint poll;
 } Admission;
 
@@ -1209,7 +1222,10 @@ static void admission_end(GTask *task)
     }
     if (!c->admit_done && !c->forgotten) {
         g_autofree char *who = rv_describe(c->rv);
-        g_autofree char *why = g_strdup_printf("%s: no HELLO within %u ms", who, a->bound_ms);
+        gint64 now = g_get_monotonic_time();
+        g_autofree char *why =
+            g_strdup_printf("%s: no HELLO within %u ms%s", who, (guint)((now - a->start_us) / 1000),
+                            now >= a->cap_us ? " ([timeouts] admission-max-ms)" : "");
         dest_fail(c, why, FALSE);
     }
     if (c->admitted && !c->forgotten && c->state != CARRY_ENDED) {
@@ -1225,13 +1241,30 @@ static void admission_end(GTask *task)
     carry_forget(c); /* no migration happened: nothing to report */
 }
 
+/* Whether admission @a waits on at @now (its bounds: Admission). */
+static gboolean admission_waits(Admission *a, gint64 now)
+{
+    Carry *c = a->c;
+
+    if (admission_ready(c) || a->hurry || now >= a->cap_us)
+        return FALSE;
+    if (!c->admit_done)
+        return now < a->handshake_us;
+    if (!a->streaming || c->precopied != a->seen) {
+        a->streaming = TRUE;
+        a->seen = c->precopied;
+        a->progress_us = now;
+    }
+    return now - a->progress_us < a->silence_ms * (gint64)1000;
+}
+
 static gboolean admission_poll(gpointer data)
 {
     GTask *task = data;
     Admission *a = g_task_get_task_data(task);
     NcCarryEngine *e = a->c->e;
 
-    if (!admission_ready(a->c) && g_get_monotonic_time() < a->deadline_us)
+    if (admission_waits(a, g_get_monotonic_time()))
         return G_SOURCE_CONTINUE;
     a->poll = 0;
     g_ptr_array_remove(e->admissions, task);
@@ -1262,8 +1295,9 @@ void carry_admissions_end(NcCarryEngine *e)
  * @engine:    the engine
  * @domain:    the domain XML as the hook received it
  * @callback:  called on the thread-default main context once the source accepted and its first
- *             copy is installed, or it refused, or a bound ran out (connect, then TLS + HELLO:
- *             each within peer_connect_timeout_ms; the whole within 90 % of the hook's timeout)
+ *             copy is installed, or it refused, or a bound ran out (Admission: reaching the
+ *             source, a first copy that stalls, admission-max-ms), or the hook server hurried
+ *             it (nc_carry_engine_admit_hurry())
  * @user_data: for @callback
  *
  * Admissions of several domains run side by side: each answers when its own carry is ready,
@@ -1335,24 +1369,47 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
         carry_forget(c);
         return;
     }
-    /* Each step has its own bound; this one keeps the whole within the hook's, which otherwise
-     * gives up first and decides by policy while this admission goes on. Once admitted, it waits
-     * (within the same bound) for the source's first copy to be installed: the hook holds back
+    /* Each step has its own bound; the whole is bounded as Admission says. Once admitted, it
+     * waits for the source's first copy to be installed while it progresses: the hook holds back
      * the migration's start, never its downtime, and what is installed now is not left for the
-     * stop (a large table would otherwise still be streaming then). The main loop runs on
-     * meanwhile (other domains' admissions and carries; a newer admission of this domain may
-     * replace @c). */
+     * stop (a large table would otherwise still be streaming then). The hook server keeps the
+     * hook waiting meanwhile, or hurries this admission for a hook that cannot wait. The main
+     * loop runs on meanwhile (other domains' admissions and carries; a newer admission of this
+     * domain may replace @c). */
     a = g_new0(Admission, 1);
     a->c = c;
     c->refs++;
     c->admitting = TRUE;
     a->uuid = g_strdup(domain->uuid);
-    a->bound_ms = MIN(3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS,
-                      cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10);
-    a->deadline_us = g_get_monotonic_time() + a->bound_ms * (gint64)1000;
+    a->start_us = g_get_monotonic_time();
+    a->cap_us = a->start_us + cfg->admission_max_ms * (gint64)1000;
+    a->handshake_us =
+        MIN(a->start_us +
+                (3 * cfg->peer_connect_timeout_ms + NC_PEER_DEFAULT_IO_TIMEOUT_MS) * (gint64)1000,
+            a->cap_us);
+    a->silence_ms = MAX(cfg->hook_timeout_ms - cfg->hook_timeout_ms / 10, 1);
     g_task_set_task_data(task, a, (GDestroyNotify)admission_free);
     a->poll = g_timeout_add(NC_CARRY_ADMIT_POLL_MS, admission_poll, g_object_ref(task));
     g_ptr_array_add(e->admissions, task); /* the poll's reference */
+}
+
+/**
+ * nc_carry_engine_admit_hurry() - the hook of @uuid's admission cannot wait longer (it reports no
+ * progress: an older hook, bound by hook-ms alone): end the admission now with what it has
+ * @engine: the engine
+ * @uuid:   the domain
+ *
+ * As when its bound runs out: admitted with the first copy still coming, or refused if the
+ * source did not answer yet. Nothing happens if no admission of @uuid is in progress.
+ */
+void nc_carry_engine_admit_hurry(NcCarryEngine *engine, const char *uuid)
+{
+    for (guint i = 0; engine->admissions && i < engine->admissions->len; i++) {
+        Admission *a = g_task_get_task_data(g_ptr_array_index(engine->admissions, i));
+
+        if (g_str_equal(a->uuid, uuid))
+            a->hurry = TRUE;
+    }
 }
 
 /* nc_carry_engine_admit_finish() - Return: TRUE if the carry is under way (pre-copy); FALSE with

@@ -43,10 +43,11 @@
  *
  * Destination. admit_async() checks the kernel (ctnetlink usable, conntrack table below 90 % full,
  * nf_conntrack_events not 0), then dials within the connect timeout, and answers TRUE once the
- * source accepted and its first copy is installed, or the admission's bound ran out with the
- * source accepted (every step bounded; the caller is a hook request that waits for the answer
- * anyway: the wait delays the migration's start, never its downtime, and leaves only changes for
- * the stop). The main loop runs on meanwhile: admissions of several domains proceed side by side,
+ * source accepted and its first copy is installed, or with the source accepted when the first
+ * copy stalled (90 % of hook-ms without a chunk), admission-max-ms ran out, or the hook server
+ * hurried it for a hook that cannot wait (every step bounded; the caller is a hook request that
+ * waits for the answer anyway: the wait delays the migration's start, never its downtime, and
+ * leaves only changes for the stop). The main loop runs on meanwhile: admissions of several domains proceed side by side,
  * each answered when its own carry is ready (admit() waits for one, for tests). Each STATE chunk is
  * checked first: every upsert must belong to the addresses the DESTINATION derived from the
  * domain XML (nc_ct_entry_belongs_to()), never the source's claim; one foreign entry aborts the

@@ -165,6 +165,9 @@ gboolean nc_carry_engine_admit(NcCarryEngine *engine, const NcDomain *domain, GE
 void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
                                  GAsyncReadyCallback callback, gpointer user_data);
 gboolean nc_carry_engine_admit_finish(NcCarryEngine *engine, GAsyncResult *result, GError **error);
+/* The hook of @uuid's admission cannot wait longer (an older hook, without progress reports):
+ * end the admission now with what it has (the first copy may still be coming). */
+void nc_carry_engine_admit_hurry(NcCarryEngine *engine, const char *uuid);
 char *nc_carry_engine_pin_learned(NcCarryEngine *engine, const char *uuid, const char *xml,
                                   GError **error);
 void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,

@@ -66,6 +66,7 @@ static const KeyDef keys[] = {
     {"timeouts", "authenticate-ms", KEY_TIMEOUT_MS, OFF(authenticate_timeout_ms), NULL},
     {"metrics", "textfile-dir", KEY_STRING, OFF(metrics_textfile_dir), NULL},
     {"timeouts", "gate-lapse-ms", KEY_GATE_LAPSE_MS, OFF(gate_lapse_ms), NULL},
+    {"timeouts", "admission-max-ms", KEY_TIMEOUT_MS, OFF(admission_max_ms), NULL},
 };
 
 /* [point NAME], [map] and [map SITE]: groups outside the table, each parsed by its own function
@@ -217,6 +218,7 @@ NcConfig *nc_config_new_default(void)
     c->log_level = G_LOG_LEVEL_MESSAGE;
     c->hook_socket = g_strdup("/run/netcarry/netcarryd.sock");
     c->hook_timeout_ms = 5000;
+    c->admission_max_ms = 60000;
     c->peer_connect_timeout_ms = 3000;
     c->peer_idle_timeout_ms = NC_PEER_DEFAULT_IDLE_TIMEOUT_MS;
     c->seal_timeout_ms = 2000;

@@ -100,6 +100,7 @@ typedef struct {
     GLogLevelFlags log_level; /* the least severe level that is logged */
     char *hook_socket;
     guint hook_timeout_ms;
+    guint admission_max_ms; /* the longest a `migrate begin` waits while the first copy flows */
     guint peer_connect_timeout_ms;
     guint peer_idle_timeout_ms; /* destination: the longest wait for the source's next frame */
     guint seal_timeout_ms;

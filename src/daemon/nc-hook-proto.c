@@ -30,6 +30,20 @@
  *   policy; the daemon sends it only when there is something to pin, so every other answer
  *   stays what older hooks read.)
  * One connection carries one request and one answer; then both sides close.
+ *
+ * Waiting for a long admission (`migrate begin` while the source's first copy streams in):
+ * the hook bounds the daemon's SILENCE, not the call's total time. After its `migrate begin`
+ * request a hook that can wait longer sends a second frame, NC_HOOK_MSG_OPTIONS, whose payload
+ * is words separated by spaces ("progress"; unknown words are ignored). A daemon that knows the
+ * word may then send NC_HOOK_MSG_PROGRESS frames (payload: one line of text, at most
+ * NC_HOOK_PROGRESS_MAX bytes, saying what it waits for) before the answer; on each the hook
+ * waits hook-ms more, never beyond [timeouts] admission-max-ms + hook-ms from its start, so no
+ * hook waits forever. Versions mix safely without a new protocol version:
+ * - an older daemon never reads the options frame (it reads one request, answers, closes): it
+ *   sends no progress and answers within hook-ms as before; the hook ignores a failure to write
+ *   its options to a daemon that already answered;
+ * - an older hook sends no options: the daemon sends it no progress and answers within 90 % of
+ *   hook-ms (nc-hook-server.c), as before.
  */
 #include <errno.h>
 #include <poll.h>
@@ -229,6 +243,97 @@ invalid:
     return NULL;
 }
 
+static gboolean header_parse_of(const guint8 *header, const NcHookMsgType *expect, gsize n_expect,
+                                NcHookMsgType *type_out, guint32 *payload_len, GError **error);
+
+/**
+ * nc_hook_options_encode() - the options frame a hook sends after its request
+ * @progress: the hook extends its wait on each NC_HOOK_MSG_PROGRESS
+ *
+ * Return: (transfer full): header + payload
+ */
+GBytes *nc_hook_options_encode(gboolean progress)
+{
+    GByteArray *p = g_byte_array_new();
+
+    if (progress)
+        g_byte_array_append(p, (const guint8 *)NC_HOOK_OPTION_PROGRESS,
+                            strlen(NC_HOOK_OPTION_PROGRESS));
+    return frame(NC_HOOK_MSG_OPTIONS, p);
+}
+
+/**
+ * nc_hook_options_decode() - parse an options frame's payload
+ * @payload:  the bytes after the header
+ * @len:      their number
+ * @progress: (out): the hook named NC_HOOK_OPTION_PROGRESS
+ * @error:    NC_ERROR_INVALID_DATA unless it is printable ASCII words separated by spaces
+ *            (words this daemon does not know are ignored: a newer hook may name more)
+ *
+ * Return: TRUE if @progress was set
+ */
+gboolean nc_hook_options_decode(const guint8 *payload, gsize len, gboolean *progress,
+                                GError **error)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) words = NULL;
+
+    for (gsize i = 0; i < len; i++)
+        if (payload[i] < 0x20 || payload[i] >= 0x7f) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                        "hook options: byte %zu is not printable ASCII", i);
+            return FALSE;
+        }
+    text = g_strndup((const char *)payload, len);
+    words = g_strsplit(text, " ", -1);
+    *progress = g_strv_contains((const char *const *)words, NC_HOOK_OPTION_PROGRESS);
+    return TRUE;
+}
+
+/**
+ * nc_hook_progress_encode() - a progress frame: the daemon still decides, the hook waits on
+ * @text: what it waits for; flattened to one line of at most NC_HOOK_PROGRESS_MAX bytes
+ *
+ * Return: (transfer full): header + payload
+ */
+GBytes *nc_hook_progress_encode(const char *text)
+{
+    g_autofree char *line = g_utf8_make_valid(text ? text : "", -1);
+    GByteArray *p = g_byte_array_new();
+    gsize len;
+
+    for (char *c = line; *c; c++)
+        if ((guchar)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    len = strlen(line);
+    if (len > NC_HOOK_PROGRESS_MAX)
+        len = g_utf8_find_prev_char(line, line + NC_HOOK_PROGRESS_MAX + 1) - line;
+    g_byte_array_append(p, (const guint8 *)line, len);
+    return frame(NC_HOOK_MSG_PROGRESS, p);
+}
+
+/**
+ * nc_hook_progress_decode() - parse a progress frame's payload
+ * @payload: the bytes after the header
+ * @len:     their number
+ * @error:   NC_ERROR_INVALID_DATA unless it is one line of UTF-8 text of at most
+ *           NC_HOOK_PROGRESS_MAX bytes without control characters
+ *
+ * Return: (transfer full): the text, or NULL
+ */
+char *nc_hook_progress_decode(const guint8 *payload, gsize len, GError **error)
+{
+    g_autofree char *text = g_strndup((const char *)payload, len);
+
+    if (len > NC_HOOK_PROGRESS_MAX || strlen(text) != len || !g_utf8_validate(text, len, NULL) ||
+        nc_hook_has_control(text)) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "hook progress is not one line of text (%zu bytes)", len);
+        return NULL;
+    }
+    return g_steal_pointer(&text);
+}
+
 /**
  * nc_hook_header_parse() - check a frame header
  * @header:      NC_HOOK_PROTO_HEADER_SIZE bytes
@@ -241,8 +346,16 @@ invalid:
 gboolean nc_hook_header_parse(const guint8 *header, NcHookMsgType expect, guint32 *payload_len,
                               GError **error)
 {
+    return header_parse_of(header, &expect, 1, NULL, payload_len, error);
+}
+
+/* nc_hook_header_parse() for any of @n_expect types; @type: (out) (optional): the one it is */
+static gboolean header_parse_of(const guint8 *header, const NcHookMsgType *expect, gsize n_expect,
+                                NcHookMsgType *type_out, guint32 *payload_len, GError **error)
+{
     guint16 version = header[4] << 8 | header[5];
     guint16 type = header[6] << 8 | header[7];
+    gboolean known = FALSE;
 
     if (get_u32(header) != NC_HOOK_PROTO_MAGIC) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA, "not a netcarry hook message");
@@ -255,11 +368,15 @@ gboolean nc_hook_header_parse(const guint8 *header, NcHookMsgType expect, guint3
                     version, NC_HOOK_PROTO_VERSION);
         return FALSE;
     }
-    if (type != expect) {
+    for (gsize i = 0; i < n_expect; i++)
+        known |= type == expect[i];
+    if (!known) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
-                    "hook message of type %u where %u was expected", type, expect);
+                    "hook message of type %u where %u was expected", type, expect[0]);
         return FALSE;
     }
+    if (type_out)
+        *type_out = type;
     *payload_len = get_u32(header + 8);
     if (*payload_len > NC_HOOK_PROTO_MAX_PAYLOAD) {
         g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
@@ -318,6 +435,10 @@ static gboolean read_exact(int fd, guint8 *buf, gsize len, gint64 deadline_us, G
     return TRUE;
 }
 
+static gboolean read_frame_of(int fd, const NcHookMsgType *expect, gsize n_expect,
+                              NcHookMsgType *type, gint64 deadline_us, GBytes **payload,
+                              GError **error);
+
 /**
  * nc_hook_fd_read_frame() - read one whole frame from a stream socket, before a deadline
  * @fd:          the socket
@@ -331,12 +452,20 @@ static gboolean read_exact(int fd, guint8 *buf, gsize len, gint64 deadline_us, G
 gboolean nc_hook_fd_read_frame(int fd, NcHookMsgType expect, gint64 deadline_us, GBytes **payload,
                                GError **error)
 {
+    return read_frame_of(fd, &expect, 1, NULL, deadline_us, payload, error);
+}
+
+/* nc_hook_fd_read_frame() for any of @n_expect types; @type: (out) (optional): which came */
+static gboolean read_frame_of(int fd, const NcHookMsgType *expect, gsize n_expect,
+                              NcHookMsgType *type, gint64 deadline_us, GBytes **payload,
+                              GError **error)
+{
     guint8 header[NC_HOOK_PROTO_HEADER_SIZE];
     guint32 len;
     g_autofree guint8 *buf = NULL;
 
     if (!read_exact(fd, header, sizeof(header), deadline_us, error) ||
-        !nc_hook_header_parse(header, expect, &len, error))
+        !header_parse_of(header, expect, n_expect, type, &len, error))
         return FALSE;
     buf = g_malloc(len ? len : 1);
     if (!read_exact(fd, buf, len, deadline_us, error))
@@ -443,4 +572,93 @@ NcHookAnswer *nc_hook_call(const char *socket_path, const NcHookRequest *req, gi
     if (!ok)
         return NULL;
     return nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), error);
+}
+
+/**
+ * nc_hook_call_patient() - nc_hook_call() for `migrate begin`: waits while the daemon reports
+ * progress
+ * @socket_path:   the daemon's unix socket
+ * @req:           the request
+ * @silence_ms:    the longest wait for the daemon's next frame ([timeouts] hook-ms); connecting
+ *                 and sending are bounded by it too
+ * @cap_us:        g_get_monotonic_time() value beyond which no progress extends the wait
+ * @progress_seen: (out) (optional): how many progress frames came
+ * @error:         as nc_hook_call(); NC_ERROR_TIMEOUT says whether the daemon went silent or
+ *                 the cap ran out
+ *
+ * Sends the options frame (NC_HOOK_OPTION_PROGRESS) after the request; a daemon that does not
+ * know it answers as to nc_hook_call(), and a failure to send the options to a daemon that
+ * answered already is no failure (its answer is read all the same).
+ *
+ * Return: (transfer full): the answer, or NULL
+ */
+NcHookAnswer *nc_hook_call_patient(const char *socket_path, const NcHookRequest *req,
+                                   guint silence_ms, gint64 cap_us, guint *progress_seen,
+                                   GError **error)
+{
+    static const NcHookMsgType expect[] = {NC_HOOK_MSG_ANSWER, NC_HOOK_MSG_PROGRESS};
+    g_autoptr(GBytes) request = nc_hook_request_encode(req);
+    g_autoptr(GBytes) options = nc_hook_options_encode(TRUE);
+    gint64 deadline_us = MIN(g_get_monotonic_time() + silence_ms * (gint64)1000, cap_us);
+    guint seen = 0;
+    g_autoptr(GError) early = NULL;
+    int fd = connect_unix(socket_path, deadline_us, &early);
+
+    if (progress_seen)
+        *progress_seen = 0;
+    if (fd >= 0 && !nc_hook_fd_write_all(fd, request, deadline_us, &early)) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        /* completes "netcarryd did not answer ..." as below */
+        if (g_error_matches(early, NC_ERROR, NC_ERROR_TIMEOUT))
+            g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT, "within %u ms (%s)", silence_ms,
+                        early->message);
+        else
+            g_propagate_error(error, g_steal_pointer(&early));
+        return NULL;
+    }
+    /* an older daemon never reads it, and may have answered and closed already */
+    nc_hook_fd_write_all(fd, options, deadline_us, NULL);
+    for (;;) {
+        g_autoptr(GBytes) payload = NULL;
+        g_autoptr(GError) local = NULL;
+        g_autofree char *text = NULL;
+        NcHookMsgType type;
+
+        if (!read_frame_of(fd, expect, G_N_ELEMENTS(expect), &type, deadline_us, &payload,
+                           &local)) {
+            close(fd);
+            /* completes "netcarryd did not answer ..." */
+            if (g_error_matches(local, NC_ERROR, NC_ERROR_TIMEOUT) && seen &&
+                g_get_monotonic_time() >= cap_us)
+                g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT,
+                            "within admission-max-ms + hook-ms (%u progress reports)", seen);
+            else if (g_error_matches(local, NC_ERROR, NC_ERROR_TIMEOUT) && seen)
+                g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT,
+                            "within %u ms of its last progress report (%u reports)", silence_ms,
+                            seen);
+            else if (g_error_matches(local, NC_ERROR, NC_ERROR_TIMEOUT))
+                g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT, "within %u ms", silence_ms);
+            else
+                g_propagate_error(error, g_steal_pointer(&local));
+            return NULL;
+        }
+        if (type == NC_HOOK_MSG_ANSWER) {
+            close(fd);
+            return nc_hook_answer_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
+                                         error);
+        }
+        text = nc_hook_progress_decode(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload),
+                                       error);
+        if (!text) {
+            close(fd);
+            return NULL;
+        }
+        seen++;
+        if (progress_seen)
+            *progress_seen = seen;
+        deadline_us = MIN(g_get_monotonic_time() + silence_ms * (gint64)1000, cap_us);
+    }
 }

@@ -15,7 +15,15 @@ G_BEGIN_DECLS
 typedef enum {
     NC_HOOK_MSG_REQUEST = 1,
     NC_HOOK_MSG_ANSWER = 2,
+    /* 3 is the status answer (nc-hook-server.h) */
+    NC_HOOK_MSG_OPTIONS = 4,  /* hook -> daemon, after a request: what the hook also understands */
+    NC_HOOK_MSG_PROGRESS = 5, /* daemon -> hook, before the answer: still deciding, keep waiting */
 } NcHookMsgType;
+
+/* the option word a hook sends when it extends its wait on NC_HOOK_MSG_PROGRESS */
+#define NC_HOOK_OPTION_PROGRESS "progress"
+/* the longest progress text (one line) */
+#define NC_HOOK_PROGRESS_MAX 256
 
 /**
  * NcHookRequest - one call of the hook, as libvirt made it
@@ -62,11 +70,19 @@ GBytes *nc_hook_answer_encode(const NcHookAnswer *answer);
 NcHookAnswer *nc_hook_answer_decode(const guint8 *payload, gsize len, GError **error);
 gboolean nc_hook_header_parse(const guint8 *header, NcHookMsgType expect, guint32 *payload_len,
                               GError **error);
+GBytes *nc_hook_options_encode(gboolean progress);
+gboolean nc_hook_options_decode(const guint8 *payload, gsize len, gboolean *progress,
+                                GError **error);
+GBytes *nc_hook_progress_encode(const char *text);
+char *nc_hook_progress_decode(const guint8 *payload, gsize len, GError **error);
 
 gboolean nc_hook_fd_read_frame(int fd, NcHookMsgType expect, gint64 deadline_us, GBytes **payload,
                                GError **error);
 gboolean nc_hook_fd_write_all(int fd, GBytes *frame, gint64 deadline_us, GError **error);
 NcHookAnswer *nc_hook_call(const char *socket_path, const NcHookRequest *req, gint64 deadline_us,
                            GError **error);
+NcHookAnswer *nc_hook_call_patient(const char *socket_path, const NcHookRequest *req,
+                                   guint silence_ms, gint64 cap_us, guint *progress_seen,
+                                   GError **error);
 
 G_END_DECLS

@@ -31,6 +31,16 @@
  *                                reports as a daemon too old for status.
  * Each connection is read and written asynchronously on the main loop and dropped if the
  * whole exchange takes longer than hook-ms: a stuck client cannot hold the daemon.
+ *
+ * A long admission (the source's first copy streaming in, however large the table): while the
+ * engine decides, a hook that sent the "progress" option (nc-hook-proto.c) gets a progress frame
+ * every third of hook-ms, and each one gives both the hook and its connection hook-ms more. The
+ * engine bounds the wait itself (a first copy that stalls for 90 % of hook-ms, admission-max-ms
+ * in all: nc-carry-dest.c), so the keep-alives only say this daemon is alive and deciding. A
+ * hook without the option (an older one) is still bound by hook-ms alone: at 90 % of it the
+ * engine is hurried (handlers.admit_hurry) and answers with what it has, as it did before.
+ * The options frame follows the request on the same socket; it is looked for (without
+ * blocking) when a keep-alive is due, by which time the hook wrote it long ago.
  */
 #define G_LOG_DOMAIN "netcarry-hook-server"
 
@@ -68,10 +78,24 @@ typedef struct {
     guint8 *payload;
     guint32 payload_len;
     GBytes *answer;
+    /* a `migrate begin` the engine decides (admission_begin()) */
+    char *uuid;
+    gint64 started_us;
+    gboolean options_read; /* the options frame was looked at for good */
+    gboolean patient;      /* the hook waits on while it gets progress frames */
+    guint keepalive_id, hurry_id;
 } NcHookClient;
+
+static void client_stop_waiting(NcHookClient *c)
+{
+    g_clear_handle_id(&c->keepalive_id, g_source_remove);
+    g_clear_handle_id(&c->hurry_id, g_source_remove);
+}
 
 static void client_free(NcHookClient *c)
 {
+    client_stop_waiting(c);
+    g_free(c->uuid);
     if (c->timeout_id)
         g_source_remove(c->timeout_id);
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
@@ -89,6 +113,7 @@ static gboolean client_timeout(gpointer data)
     g_message("hook connection took longer than %u ms; dropped",
               c->server->config->hook_timeout_ms);
     c->timeout_id = 0;
+    g_clear_handle_id(&c->keepalive_id, g_source_remove);
     g_cancellable_cancel(c->cancellable);
     return G_SOURCE_REMOVE;
 }
@@ -179,22 +204,6 @@ static NcHookAnswer *admission_answer(NcHookServer *s, const NcHookRequest *req,
     return g_steal_pointer(&answer);
 }
 
-/* admission() - `migrate begin` answered at once (handlers without admit_async: tests).
- * Return: (transfer full): the answer */
-static NcHookAnswer *admission(NcHookServer *s, const NcHookRequest *req)
-{
-    g_autoptr(NcDomain) domain = NULL;
-    GError *error = NULL;
-    gboolean ok = FALSE;
-
-    domain = nc_domain_parse_buffer(req->xml, strlen(req->xml), req->domain, &error);
-    if (domain) {
-        feed(s, NC_EV_HOOK_MIGRATE_BEGIN, NC_SIDE_DESTINATION, domain->uuid, NULL);
-        ok = s->handlers.admit(s->user_data, domain, &error);
-    }
-    return admission_answer(s, req, domain, ok, error);
-}
-
 /* prepare/start/started begin and stopped/release end: feed the open side; the tap to the gate. */
 static void follow(NcHookServer *s, const NcHookRequest *req, NcPhaseInput input)
 {
@@ -232,7 +241,8 @@ static void follow(NcHookServer *s, const NcHookRequest *req, NcPhaseInput input
     }
 }
 
-/* handle() - one decoded request; Return: (transfer full) the answer frame */
+/* handle() - one decoded request but `migrate begin` (admission_begin()); Return: (transfer full)
+ * the answer frame */
 static GBytes *handle(NcHookServer *s, const NcHookRequest *req)
 {
     g_autoptr(NcHookAnswer) answer = NULL;
@@ -245,14 +255,10 @@ static GBytes *handle(NcHookServer *s, const NcHookRequest *req)
 
         return frame_text(NC_HOOK_MSG_STATUS_ANSWER, text ? text : "");
     }
-    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin")) {
-        answer = admission(s, req);
-    } else {
-        if (nc_phase_input_from_hook(req->op, req->sub_op, &input))
-            follow(s, req, input);
-        answer = g_new0(NcHookAnswer, 1);
-        answer->verdict = NC_HOOK_ACCEPT;
-    }
+    if (nc_phase_input_from_hook(req->op, req->sub_op, &input))
+        follow(s, req, input);
+    answer = g_new0(NcHookAnswer, 1);
+    answer->verdict = NC_HOOK_ACCEPT;
     return nc_hook_answer_encode(answer);
 }
 
@@ -266,7 +272,7 @@ static void client_answer(NcHookClient *c)
                                     G_PRIORITY_DEFAULT, c->cancellable, written, c);
 }
 
-/* `migrate begin` with an engine that admits asynchronously: the answer goes out when this
+/* `migrate begin`: the engine admits asynchronously; the answer goes out when this
  * domain's admission is decided, and the main loop serves every other hook call meanwhile (two
  * migrations arriving at once are admitted side by side, neither waiting for the other's source).
  * The client stays until its answer is written: hook-ms only cancels its I/O. */
@@ -275,6 +281,99 @@ typedef struct {
     NcHookRequest *req;
     NcDomain *domain;
 } NcHookAdmission;
+
+/* Looks (without blocking) for the options frame that a hook sends after its request. A frame
+ * not yet whole is looked for again next time; anything else there means no options. */
+static void client_read_options(NcHookClient *c)
+{
+    int fd = g_socket_get_fd(g_socket_connection_get_socket(c->conn));
+    guint8 buf[NC_HOOK_PROTO_HEADER_SIZE + 64];
+    g_autoptr(GError) error = NULL;
+    guint32 len;
+    ssize_t n;
+
+    if (c->options_read)
+        return;
+    n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    if (n < NC_HOOK_PROTO_HEADER_SIZE) {
+        /* nothing (yet), or the hook closed its side: an older hook waits without options */
+        c->options_read = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+        return;
+    }
+    if (!nc_hook_header_parse(buf, NC_HOOK_MSG_OPTIONS, &len, &error) ||
+        len > sizeof(buf) - NC_HOOK_PROTO_HEADER_SIZE) {
+        g_message("hook connection: no options after the request: %s",
+                  error ? error->message : "too long");
+        c->options_read = TRUE;
+        return;
+    }
+    if ((gsize)n < NC_HOOK_PROTO_HEADER_SIZE + len)
+        return;
+    c->options_read = TRUE;
+    if (recv(fd, buf, NC_HOOK_PROTO_HEADER_SIZE + len, MSG_DONTWAIT) !=
+            (ssize_t)(NC_HOOK_PROTO_HEADER_SIZE + len) ||
+        !nc_hook_options_decode(buf + NC_HOOK_PROTO_HEADER_SIZE, len, &c->patient, &error))
+        g_message("hook connection: options unread: %s",
+                  error ? error->message : g_strerror(errno));
+}
+
+/* Every third of hook-ms while the engine decides: a hook that waits on progress hears that the
+ * daemon is alive and deciding, and it and its connection get hook-ms more. */
+static gboolean client_keepalive(gpointer data)
+{
+    NcHookClient *c = data;
+    guint hook_ms = c->server->config->hook_timeout_ms;
+    int fd = g_socket_get_fd(g_socket_connection_get_socket(c->conn));
+    g_autofree char *text = NULL;
+    g_autoptr(GBytes) frame = NULL;
+    gsize len;
+    const guint8 *bytes;
+    ssize_t n;
+
+    client_read_options(c);
+    if (!c->patient && c->options_read) { /* an older hook: hook-ms bounds it (client_hurry()) */
+        c->keepalive_id = 0;
+        return G_SOURCE_REMOVE;
+    }
+    if (!c->patient)
+        return G_SOURCE_CONTINUE;
+    text = g_strdup_printf("admission of %s under way for %" G_GINT64_FORMAT " ms", c->uuid,
+                           (g_get_monotonic_time() - c->started_us) / 1000);
+    frame = nc_hook_progress_encode(text);
+    bytes = g_bytes_get_data(frame, &len);
+    /* a few dozen bytes to a hook that reads: they fit whole, or (a hook that stopped reading)
+     * not at all and the connection's own bound ends it */
+    n = send(fd, bytes, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == (ssize_t)len) {
+        g_clear_handle_id(&c->timeout_id, g_source_remove);
+        c->timeout_id = g_timeout_add(hook_ms, client_timeout, c);
+        return G_SOURCE_CONTINUE;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    g_message("%s/destination: migrate begin: the hook no longer listens (%s)", c->uuid,
+              n < 0 ? g_strerror(errno) : "a progress report cut short");
+    c->keepalive_id = 0;
+    g_cancellable_cancel(c->cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+/* At 90 % of hook-ms: a hook without progress reports gives up at hook-ms, so its admission is
+ * decided now with what the engine knows (as it was before such reports existed). */
+static gboolean client_hurry(gpointer data)
+{
+    NcHookClient *c = data;
+
+    c->hurry_id = 0;
+    client_read_options(c);
+    if (!c->patient && c->server->handlers.admit_hurry) {
+        g_message("%s/destination: migrate begin: the hook cannot wait past hook-ms (no progress "
+                  "reports): deciding now",
+                  c->uuid);
+        c->server->handlers.admit_hurry(c->server->user_data, c->uuid);
+    }
+    return G_SOURCE_REMOVE;
+}
 
 static void admission_done(GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -285,6 +384,7 @@ static void admission_done(GObject *source, GAsyncResult *res, gpointer data)
     gboolean ok;
 
     if (s) {
+        client_stop_waiting(a->client);
         g_ptr_array_remove(s->admissions, a);
         ok = s->handlers.admit_finish(s->user_data, res, &error);
         answer = admission_answer(s, a->req, a->domain, ok, error);
@@ -319,6 +419,10 @@ static void admission_begin(NcHookClient *c, NcHookRequest *req)
     a->req = req;
     a->domain = domain;
     g_ptr_array_add(s->admissions, a);
+    c->uuid = g_strdup(domain->uuid);
+    c->keepalive_id = g_timeout_add(MAX(s->config->hook_timeout_ms / 3, 1), client_keepalive, c);
+    c->hurry_id = g_timeout_add(s->config->hook_timeout_ms - s->config->hook_timeout_ms / 10,
+                                client_hurry, c);
     s->handlers.admit_async(s->user_data, domain, admission_done, a);
 }
 
@@ -351,8 +455,7 @@ static void payload_read(GObject *stream, GAsyncResult *res, gpointer data)
         client_free(c);
         return;
     }
-    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin") &&
-        c->server->handlers.admit_async) {
+    if (g_str_equal(req->op, "migrate") && g_str_equal(req->sub_op, "begin")) {
         admission_begin(c, g_steal_pointer(&req));
         return;
     }
@@ -389,6 +492,7 @@ static gboolean incoming(GSocketService *service, GSocketConnection *conn, GObje
     c->server = s;
     c->conn = g_object_ref(conn);
     c->cancellable = g_cancellable_new();
+    c->started_us = g_get_monotonic_time();
     c->timeout_id = g_timeout_add(s->config->hook_timeout_ms, client_timeout, c);
     g_input_stream_read_all_async(g_io_stream_get_input_stream(G_IO_STREAM(conn)), c->header,
                                   sizeof(c->header), G_PRIORITY_DEFAULT, c->cancellable,
@@ -418,6 +522,7 @@ NcHookServer *nc_hook_server_new(const NcConfig *config, NcPhaseTracker *phases,
     g_autoptr(GError) local = NULL;
     g_autofree char *probe = NULL;
 
+    g_return_val_if_fail(handlers->admit_async && handlers->admit_finish, NULL);
     s->config = config;
     s->phases = phases;
     s->handlers = *handlers;

@@ -21,19 +21,20 @@ G_BEGIN_DECLS
 
 /**
  * NcHookHandlers - what the server asks of the carry engine (a parameter, so tests can fake it)
- * @admit:        `migrate begin` on the destination: can this host carry @domain? FALSE with
- *                one line of reason in @error (unused, may be NULL, with @admit_async)
- * @admit_anyway: admission policy `proceed` after @admit said no: record the risk
+ * @admit_anyway: admission policy `proceed` after the admission said no: record the risk
  * @set_tap:      the incoming domain's tap is known: hold its traffic
  * @status:       (transfer full): the text `netcarry status` prints (may be "")
- * @admit_async, @admit_finish: (nullable): @admit without holding the main loop (netcarryd):
- *                the hook call is answered when @admit_finish says; set both or neither
- * @pin:          (nullable): after @admit said yes: (transfer full) the domain XML libvirt is to
- *                start instead of @xml (the learned addresses the source sent, pinned in their
- *                interfaces' filterrefs), or NULL: @xml as it is (@error says why, if it failed)
+ * @admit_async, @admit_finish: `migrate begin` on the destination: can this host carry @domain?
+ *                Decided without holding the main loop; the hook call is answered when
+ *                @admit_finish says (FALSE with one line of reason in @error)
+ * @pin:          (nullable): after the admission said yes: (transfer full) the domain XML
+ *                libvirt is to start instead of @xml (the learned addresses the source sent,
+ *                pinned in their interfaces' filterrefs), or NULL: @xml as it is (@error says
+ *                why, if it failed)
+ * @admit_hurry:  (nullable): the hook of @uuid's admission cannot wait longer (it reports no
+ *                progress): decide now with what is known
  */
 typedef struct {
-    gboolean (*admit)(gpointer user_data, const NcDomain *domain, GError **error);
     void (*admit_anyway)(gpointer user_data, const NcDomain *domain, const char *reason);
     gboolean (*set_tap)(gpointer user_data, const char *uuid, const char *ifname, GError **error);
     char *(*status)(gpointer user_data);
@@ -41,6 +42,7 @@ typedef struct {
     void (*admit_async)(gpointer user_data, const NcDomain *domain, GAsyncReadyCallback callback,
                         gpointer callback_data);
     gboolean (*admit_finish)(gpointer user_data, GAsyncResult *result, GError **error);
+    void (*admit_hurry)(gpointer user_data, const char *uuid);
 } NcHookHandlers;
 
 typedef struct NcHookServer NcHookServer;

@@ -158,6 +158,13 @@ static gboolean hook_admit_finish(gpointer data, GAsyncResult *result, GError **
     return FALSE;
 }
 
+static void hook_admit_hurry(gpointer data, const char *uuid)
+{
+    NcDaemon *d = data;
+
+    nc_carry_engine_admit_hurry(d->engine, uuid);
+}
+
 static char *hook_pin(gpointer data, const NcDomain *domain, const char *xml, GError **error)
 {
     NcDaemon *d = data;
@@ -208,8 +215,13 @@ static gboolean on_signal(gpointer data)
  */
 static gboolean daemon_start(NcDaemon *d, GError **error)
 {
-    NcHookHandlers handlers = {NULL,     hook_admit_anyway, hook_set_tap,     hook_status,
-                               hook_pin, hook_admit_async,  hook_admit_finish};
+    NcHookHandlers handlers = {.admit_anyway = hook_admit_anyway,
+                               .set_tap = hook_set_tap,
+                               .status = hook_status,
+                               .pin = hook_pin,
+                               .admit_async = hook_admit_async,
+                               .admit_finish = hook_admit_finish,
+                               .admit_hurry = hook_admit_hurry};
     NcCarryOptions options = {0};
     g_autoptr(GError) local = NULL;
 

@@ -50,6 +50,7 @@ static void assert_defaults(const NcConfig *c)
     g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_MESSAGE);
     g_assert_cmpstr(c->hook_socket, ==, "/run/netcarry/netcarryd.sock");
     g_assert_cmpuint(c->hook_timeout_ms, ==, 5000);
+    g_assert_cmpuint(c->admission_max_ms, ==, 60000);
     g_assert_cmpuint(c->peer_connect_timeout_ms, ==, 3000);
     g_assert_cmpuint(c->seal_timeout_ms, ==, 2000);
     g_assert_cmpuint(c->gate_lapse_ms, ==, 10000);
@@ -84,7 +85,7 @@ static void test_every_key(Fixture *f, gconstpointer data)
                   "[migration]\nadmission=proceed\ngate-mode=suspend\ncleanup-source=false\n"
                   "[daemon]\nlog-level=debug\nhook-socket=/tmp/x.sock\n"
                   "[timeouts]\nhook-ms=250\npeer-connect-ms=1500\nseal-ms=600000\n"
-                  "gate-lapse-ms=3000\n");
+                  "gate-lapse-ms=3000\nadmission-max-ms=90000\n");
     g_autoptr(NcConfig) c = nc_config_load(f->path, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(c->listen_address, ==, "fd00::2");
@@ -100,6 +101,7 @@ static void test_every_key(Fixture *f, gconstpointer data)
     g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_DEBUG);
     g_assert_cmpstr(c->hook_socket, ==, "/tmp/x.sock");
     g_assert_cmpuint(c->hook_timeout_ms, ==, 250);
+    g_assert_cmpuint(c->admission_max_ms, ==, 90000);
     g_assert_cmpuint(c->peer_connect_timeout_ms, ==, 1500);
     g_assert_cmpuint(c->seal_timeout_ms, ==, 600000);
     g_assert_cmpuint(c->gate_lapse_ms, ==, 3000);

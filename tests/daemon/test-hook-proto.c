@@ -162,6 +162,72 @@ static void test_header(void)
     g_assert_error(e4, NC_ERROR, NC_ERROR_INVALID_DATA);
 }
 
+/* The options a hook sends after its request, and the daemon's progress reports before its
+ * answer (nc-hook-proto.c: waiting for a long admission). */
+static void test_options_progress(void)
+{
+    g_autoptr(GBytes) options = nc_hook_options_encode(TRUE);
+    g_autoptr(GBytes) op = payload_of(options, NC_HOOK_MSG_OPTIONS);
+    g_autoptr(GBytes) none = nc_hook_options_encode(FALSE);
+    g_autoptr(GBytes) np = payload_of(none, NC_HOOK_MSG_OPTIONS);
+    g_autoptr(GBytes) progress = nc_hook_progress_encode("first copy:\n120000\tentries");
+    g_autoptr(GBytes) pp = payload_of(progress, NC_HOOK_MSG_PROGRESS);
+    g_autofree char *long_text = g_strnfill(NC_HOOK_PROGRESS_MAX + 50, 'x');
+    g_autoptr(GBytes) longer = nc_hook_progress_encode(long_text);
+    g_autoptr(GBytes) lp = payload_of(longer, NC_HOOK_MSG_PROGRESS);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    gboolean yes = FALSE;
+
+    g_assert_true(
+        nc_hook_options_decode(g_bytes_get_data(op, NULL), g_bytes_get_size(op), &yes, &error));
+    g_assert_true(yes);
+    g_assert_true(
+        nc_hook_options_decode(g_bytes_get_data(np, NULL), g_bytes_get_size(np), &yes, &error));
+    g_assert_false(yes);
+    /* a newer hook's words beside it are ignored */
+    g_assert_true(nc_hook_options_decode((const guint8 *)"zstd progress later", 19, &yes, &error));
+    g_assert_true(yes);
+    g_assert_true(nc_hook_options_decode((const guint8 *)"progressive", 11, &yes, &error));
+    g_assert_false(yes);
+    g_assert_no_error(error);
+    g_assert_false(nc_hook_options_decode((const guint8 *)"progress\n", 9, &yes, &error));
+    g_assert_error(error, NC_ERROR, NC_ERROR_INVALID_DATA);
+    g_clear_error(&error);
+
+    /* one line, flattened; cut to NC_HOOK_PROGRESS_MAX */
+    text = nc_hook_progress_decode(g_bytes_get_data(pp, NULL), g_bytes_get_size(pp), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==, "first copy: 120000 entries");
+    g_assert_cmpuint(g_bytes_get_size(lp), ==, NC_HOOK_PROGRESS_MAX);
+    const char *bad[] = {"a\nb", "\x1b[2J", "\xff"};
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *t = nc_hook_progress_decode((const guint8 *)bad[i], strlen(bad[i]), &e);
+
+        g_assert_null(t);
+        g_assert_error(e, NC_ERROR, NC_ERROR_INVALID_DATA);
+    }
+    {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *t =
+            nc_hook_progress_decode((const guint8 *)long_text, NC_HOOK_PROGRESS_MAX + 1, &e);
+
+        g_assert_null(t);
+        g_assert_error(e, NC_ERROR, NC_ERROR_INVALID_DATA);
+    }
+    /* a progress frame where only an answer is expected (nc_hook_call(): an older hook's read)
+     * is an invalid answer, which is why the daemon sends it only to hooks that asked */
+    {
+        guint32 len;
+        g_autoptr(GError) e = NULL;
+
+        g_assert_false(
+            nc_hook_header_parse(g_bytes_get_data(progress, NULL), NC_HOOK_MSG_ANSWER, &len, &e));
+        g_assert_error(e, NC_ERROR, NC_ERROR_INVALID_DATA);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -169,5 +235,6 @@ int main(int argc, char **argv)
     g_test_add_func("/hook-proto/request/malformed", test_request_malformed);
     g_test_add_func("/hook-proto/answer", test_answer);
     g_test_add_func("/hook-proto/header", test_header);
+    g_test_add_func("/hook-proto/options-and-progress", test_options_progress);
     return g_test_run();
 }

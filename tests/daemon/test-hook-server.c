@@ -37,19 +37,6 @@ typedef struct {
     char *out, *err;
 } Fixture;
 
-static gboolean fake_admit(gpointer data, const NcDomain *domain, GError **error)
-{
-    Fixture *f = data;
-
-    g_assert_cmpstr(domain->uuid, ==, UUID);
-    if (f->refuse) {
-        g_set_error_literal(error, NC_ERROR, NC_ERROR_UNSUPPORTED, REASON);
-        return FALSE;
-    }
-    f->admitted++;
-    return TRUE;
-}
-
 static void fake_admit_anyway(gpointer data, const NcDomain *domain, const char *reason)
 {
     Fixture *f = data;
@@ -78,14 +65,13 @@ static char *fake_pin(gpointer data, const NcDomain *domain, const char *xml, GE
 {
     Fixture *f = data;
 
-    g_assert_cmpstr(domain->uuid, ==, UUID);
+    if (f->pin)
+        g_assert_cmpstr(domain->uuid, ==, UUID);
     return g_strdup(f->pin);
 }
 
-static const NcHookHandlers fake = {fake_admit, fake_admit_anyway, fake_set_tap, fake_status,
-                                    fake_pin};
-
-static void start_server_with(Fixture *f, NcAdmission admission, const NcHookHandlers *handlers)
+static void start_server_ms(Fixture *f, NcAdmission admission, const NcHookHandlers *handlers,
+                            guint hook_ms)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *conf = NULL;
@@ -93,8 +79,8 @@ static void start_server_with(Fixture *f, NcAdmission admission, const NcHookHan
     g_clear_pointer(&f->server, nc_hook_server_free);
     g_clear_pointer(&f->config, nc_config_free);
     conf = g_strdup_printf("[daemon]\nhook-socket = %s/run/hook.sock\n"
-                           "[migration]\nadmission = %s\n[timeouts]\nhook-ms = 3000\n",
-                           f->dir, nc_admission_to_string(admission));
+                           "[migration]\nadmission = %s\n[timeouts]\nhook-ms = %u\n",
+                           f->dir, nc_admission_to_string(admission), hook_ms);
     g_assert_true(g_file_set_contents(f->conf_path, conf, -1, &error));
     f->config = nc_config_load(f->conf_path, &error);
     g_assert_no_error(error);
@@ -102,6 +88,13 @@ static void start_server_with(Fixture *f, NcAdmission admission, const NcHookHan
     g_assert_no_error(error);
     g_assert_nonnull(f->server);
 }
+
+static void start_server_with(Fixture *f, NcAdmission admission, const NcHookHandlers *handlers)
+{
+    start_server_ms(f, admission, handlers, 3000);
+}
+
+static const NcHookHandlers fake;
 
 static void start_server(Fixture *f, NcAdmission admission)
 {
@@ -308,8 +301,8 @@ static void test_status(Fixture *f, gconstpointer data)
 
 /* ---- admissions answered side by side (netcarryd's asynchronous engine) ---- */
 
-/* The fake engine decides domain "slow" after 1.5 s (a source that takes its time), any other at
- * once. */
+/* The fake engine refuses when f->refuse, decides domain "slow" after 1.5 s (a source that takes
+ * its time), "never" only when hurried, any other at once. */
 static gboolean fake_admit_decided(gpointer data)
 {
     GTask *task = data;
@@ -319,24 +312,52 @@ static gboolean fake_admit_decided(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static GTask *never_task; /* the admission of "never", until hurried */
+static guint hurried;
+
 static void fake_admit_async(gpointer data, const NcDomain *domain, GAsyncReadyCallback callback,
                              gpointer callback_data)
 {
+    Fixture *f = data;
     GTask *task = g_task_new(NULL, NULL, callback, callback_data);
 
+    if (f->refuse) {
+        g_task_return_new_error(task, NC_ERROR, NC_ERROR_UNSUPPORTED, "%s", REASON);
+        g_object_unref(task);
+        return;
+    }
+    if (g_str_equal(domain->name, "never")) {
+        g_assert_null(never_task);
+        never_task = task;
+        return;
+    }
     g_timeout_add(g_str_equal(domain->name, "slow") ? 1500 : 0, fake_admit_decided, task);
+}
+
+static void fake_admit_hurry(gpointer data, const char *uuid)
+{
+    hurried++;
+    if (never_task)
+        fake_admit_decided(g_steal_pointer(&never_task));
 }
 
 static gboolean fake_admit_finish(gpointer data, GAsyncResult *result, GError **error)
 {
     Fixture *f = data;
 
+    if (!g_task_propagate_boolean(G_TASK(result), error))
+        return FALSE;
     f->admitted++;
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return TRUE;
 }
 
-static const NcHookHandlers fake_async = {NULL, fake_admit_anyway, fake_set_tap,     fake_status,
-                                          NULL, fake_admit_async,  fake_admit_finish};
+static const NcHookHandlers fake = {.admit_anyway = fake_admit_anyway,
+                                    .set_tap = fake_set_tap,
+                                    .status = fake_status,
+                                    .pin = fake_pin,
+                                    .admit_async = fake_admit_async,
+                                    .admit_finish = fake_admit_finish,
+                                    .admit_hurry = fake_admit_hurry};
 
 /* One hook process of several at once: when it ended, how. */
 typedef struct {
@@ -388,7 +409,7 @@ static void test_admit_side_by_side(Fixture *f, gconstpointer data)
     g_autoptr(GSubprocess) p2 = NULL;
     gint64 t0 = g_get_monotonic_time(), deadline = t0 + 10 * G_USEC_PER_SEC;
 
-    start_server_with(f, NC_ADMISSION_REFUSE, &fake_async);
+    start_server_with(f, NC_ADMISSION_REFUSE, &fake);
     p1 = spawn_migrate_begin(f, "slow", "5a3c1f5e-0b7e-4c55-9f0e-000000000001", &slow);
     /* the slow one's request is in the server's hands first (its phase opened) */
     while (nc_phase_tracker_current(f->phases, "5a3c1f5e-0b7e-4c55-9f0e-000000000001",
@@ -410,6 +431,113 @@ static void test_admit_side_by_side(Fixture *f, gconstpointer data)
     g_assert_cmpint(slow.ended_us - t0, >=, 1500000);
 }
 
+/* An admission 2.5 times as long as hook-ms (the source's first copy still streaming in): the
+ * real hook hears the server's progress reports and waits for the answer; nobody hurries it. */
+static void test_admit_longer_than_hook_ms(Fixture *f, gconstpointer data)
+{
+    HookRun run = {0};
+    g_autoptr(GSubprocess) p = NULL;
+    gint64 t0 = g_get_monotonic_time(), deadline = t0 + 10 * G_USEC_PER_SEC;
+
+    hurried = 0;
+    start_server_ms(f, NC_ADMISSION_REFUSE, &fake, 600);
+    p = spawn_migrate_begin(f, "slow", UUID, &run);
+    while (!run.ended_us && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+    g_test_message("answered after %" G_GINT64_FORMAT " ms", (run.ended_us - t0) / 1000);
+    g_assert_cmpint(run.ended_us, >, 0);
+    g_assert_cmpint(run.status, ==, 0);
+    g_assert_cmpuint(f->admitted, ==, 1);
+    g_assert_cmpuint(hurried, ==, 0);
+    g_assert_cmpint(run.ended_us - t0, >=, 1500000);
+}
+
+typedef struct {
+    char *socket_path;
+    guint hook_ms;
+    NcHookAnswer *answer;
+    GError *error;
+    gint64 elapsed_us;
+} OldHook;
+
+/* What a hook older than progress reports does: the request, no options, one deadline. */
+static gpointer old_hook_thread(gpointer data)
+{
+    OldHook *o = data;
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>never</name><uuid>%s</uuid><metadata><profile "
+        "xmlns='https://netcarry.dev/xmlns/profile/1'><address>192.0.2.50</address></profile>"
+        "</metadata></domain>\n",
+        UUID);
+    NcHookRequest req = {"never", "migrate", "begin", "-", xml};
+    gint64 t0 = g_get_monotonic_time();
+
+    o->answer = nc_hook_call(o->socket_path, &req, t0 + o->hook_ms * (gint64)1000, &o->error);
+    o->elapsed_us = g_get_monotonic_time() - t0;
+    return NULL;
+}
+
+/* An older hook (no progress option) still waits hook-ms at most: the server hurries the engine
+ * at 90 % of it, and the engine's answer (here: admitted) reaches the hook in time. */
+static void test_older_hook_hurried(Fixture *f, gconstpointer data)
+{
+    OldHook o = {0};
+    GThread *t;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    hurried = 0;
+    start_server_ms(f, NC_ADMISSION_REFUSE, &fake, 600);
+    o.socket_path = f->config->hook_socket;
+    o.hook_ms = 600;
+    t = g_thread_new("old-hook", old_hook_thread, &o);
+    while (!o.elapsed_us && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE);
+    g_thread_join(t);
+    /* the server's side of the connection ends on this loop (the answer written, the client
+     * freed) before the server goes at teardown */
+    deadline = g_get_monotonic_time() + 200000;
+    while (g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE);
+    g_test_message("answered after %" G_GINT64_FORMAT " ms", o.elapsed_us / 1000);
+    g_assert_no_error(o.error);
+    g_assert_nonnull(o.answer);
+    g_assert_cmpint(o.answer->verdict, ==, NC_HOOK_ACCEPT);
+    g_assert_cmpuint(hurried, ==, 1);
+    g_assert_cmpint(o.elapsed_us, >=, 500000);
+    g_assert_cmpint(o.elapsed_us, <, 600000);
+    nc_hook_answer_free(o.answer);
+}
+
+/* A daemon that hangs while it decides (its main loop stops: no more progress reports): the real
+ * hook gives up hook-ms after the last report, by the admission policy. */
+static void test_daemon_hangs(Fixture *f, gconstpointer data)
+{
+    HookRun run = {0};
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 t0 = g_get_monotonic_time();
+
+    hurried = 0;
+    start_server_ms(f, NC_ADMISSION_REFUSE, &fake, 600);
+    p = spawn_migrate_begin(f, "never", UUID, &run);
+    /* two progress reports (every 200 ms); the hook would have given up at 600 ms without them */
+    while (g_get_monotonic_time() - t0 < 1000000)
+        g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpint(run.ended_us, ==, 0);
+    /* hung: waiting for the hook without serving this process's main loop */
+    g_assert_true(g_subprocess_wait(p, NULL, &error));
+    g_test_message("the hook gave up after %" G_GINT64_FORMAT " ms",
+                   (g_get_monotonic_time() - t0) / 1000);
+    g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 1);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 1000000 + 600000 + 1000000);
+    /* the engine's admission ends with the server */
+    g_clear_pointer(&f->server, nc_hook_server_free);
+    if (never_task)
+        fake_admit_decided(g_steal_pointer(&never_task));
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -426,5 +554,10 @@ int main(int argc, char **argv)
     g_test_add("/hook-server/status", Fixture, NULL, setup, test_status, teardown);
     g_test_add("/hook-server/admit-side-by-side", Fixture, NULL, setup, test_admit_side_by_side,
                teardown);
+    g_test_add("/hook-server/admit-longer-than-hook-ms", Fixture, NULL, setup,
+               test_admit_longer_than_hook_ms, teardown);
+    g_test_add("/hook-server/older-hook-hurried", Fixture, NULL, setup, test_older_hook_hurried,
+               teardown);
+    g_test_add("/hook-server/daemon-hangs", Fixture, NULL, setup, test_daemon_hangs, teardown);
     return g_test_run();
 }

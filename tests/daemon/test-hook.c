@@ -32,6 +32,11 @@ typedef enum {
     SERVER_BAD_VERSION,
     SERVER_CLOSE, /* reads the request, closes without an answer */
     SERVER_PIN,   /* accepts with a changed domain XML (learned addresses pinned) */
+    /* a daemon that knows progress reports (it reads the hook's options), reporting every third
+     * of hook-ms: */
+    SERVER_PROGRESS,         /* for 3 x hook-ms, then accepts */
+    SERVER_PROGRESS_STALL,   /* twice, then nothing (a hung daemon) */
+    SERVER_PROGRESS_FOREVER, /* never answers */
 } ServerMode;
 
 typedef struct {
@@ -45,7 +50,31 @@ typedef struct {
     int exit_status;
     char *out, *err;
     double elapsed_ms;
+    guint hook_ms;
+    gboolean got_progress_option; /* the hook sent the "progress" option after its request */
+    guint progress_sent;
 } Fixture;
+
+/* The progress-reporting daemon's side of SERVER_PROGRESS*: reads the hook's options, then
+ * reports every third of hook-ms, @n times (0: until the hook goes). */
+static void serve_progress(Fixture *f, int fd, guint n, gint64 deadline)
+{
+    g_autoptr(GBytes) options = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(nc_hook_fd_read_frame(fd, NC_HOOK_MSG_OPTIONS, deadline, &options, &error));
+    g_assert_true(nc_hook_options_decode(g_bytes_get_data(options, NULL), g_bytes_get_size(options),
+                                         &f->got_progress_option, &error));
+    g_assert_no_error(error);
+    for (guint i = 0; (!n || i < n) && g_get_monotonic_time() < deadline; i++) {
+        g_autoptr(GBytes) frame = nc_hook_progress_encode("first copy: 1000 entries installed");
+
+        g_usleep(f->hook_ms / 3 * 1000);
+        if (!nc_hook_fd_write_all(fd, frame, deadline, NULL))
+            return; /* the hook gave up */
+        f->progress_sent++;
+    }
+}
 
 static gpointer server_main(gpointer data)
 {
@@ -105,6 +134,26 @@ static gpointer server_main(gpointer data)
         g_assert_cmpint(send(fd, copy, g_bytes_get_size(frame), MSG_NOSIGNAL), >, 0);
         break;
     }
+    case SERVER_PROGRESS: {
+        NcHookAnswer a = {NC_HOOK_ACCEPT, NULL};
+        g_autoptr(GBytes) frame = nc_hook_answer_encode(&a);
+
+        serve_progress(f, fd, 9, deadline);
+        g_assert_true(nc_hook_fd_write_all(fd, frame, deadline, NULL));
+        break;
+    }
+    case SERVER_PROGRESS_STALL: {
+        struct pollfd q = {fd, POLLIN, 0};
+        char c;
+
+        serve_progress(f, fd, 2, deadline);
+        while (poll(&q, 1, 10000) == 1 && recv(fd, &c, 1, 0) > 0)
+            ;
+        break;
+    }
+    case SERVER_PROGRESS_FOREVER:
+        serve_progress(f, fd, 0, deadline);
+        break;
     default:
         break;
     }
@@ -120,6 +169,7 @@ static void write_config(Fixture *f, const char *admission, guint hook_ms, const
                         admission, f->sock_path, hook_ms, extra ? extra : "");
 
     g_assert_true(g_file_set_contents(f->conf_path, text, -1, NULL));
+    f->hook_ms = hook_ms;
 }
 
 static void setup(Fixture *f, gconstpointer data)
@@ -319,6 +369,48 @@ static void test_silent(Fixture *f, gconstpointer data)
             g_str_has_prefix(f->err, "netcarry: cannot carry the network state of guest1"));
 }
 
+/* A daemon that reports progress keeps the hook waiting past hook-ms (3 x here) until it
+ * answers. */
+static void test_progress(Fixture *f, gconstpointer data)
+{
+    write_config(f, "refuse", 300, NULL);
+    start_server(f, SERVER_PROGRESS);
+    run_hook(f, "migrate", "begin");
+    g_assert_true(f->got_progress_option);
+    g_assert_cmpuint(f->progress_sent, ==, 9);
+    g_assert_cmpfloat(f->elapsed_ms, >=, 3 * 290);
+    g_assert_cmpint(f->exit_status, ==, 0);
+    g_assert_cmpstr(f->out, ==, "");
+    g_assert_cmpstr(f->err, ==, "");
+}
+
+/* Progress, then silence (a hung daemon): the hook gives up hook-ms after the last report. */
+static void test_progress_stall(Fixture *f, gconstpointer data)
+{
+    write_config(f, "refuse", 300, NULL);
+    start_server(f, SERVER_PROGRESS_STALL);
+    run_hook(f, "migrate", "begin");
+    g_assert_cmpuint(f->progress_sent, ==, 2);
+    /* two reports a third of hook-ms apart, then hook-ms of silence */
+    g_assert_cmpfloat(f->elapsed_ms, >=, 2 * 100 + 290);
+    g_assert_cmpfloat(f->elapsed_ms, <, 2 * 100 + 300 + 1500);
+    assert_refused(f, "netcarryd on");
+    g_assert_nonnull(strstr(f->err, "did not answer within 300 ms of its last progress report"));
+}
+
+/* Progress without end: admission-max-ms + hook-ms bounds the hook all the same. */
+static void test_progress_cap(Fixture *f, gconstpointer data)
+{
+    write_config(f, "refuse", 300, "admission-max-ms = 700\n");
+    start_server(f, SERVER_PROGRESS_FOREVER);
+    run_hook(f, "migrate", "begin");
+    g_assert_cmpuint(f->progress_sent, >=, 3);
+    g_assert_cmpfloat(f->elapsed_ms, >=, 990);
+    g_assert_cmpfloat(f->elapsed_ms, <, 1000 + 1500);
+    assert_refused(f, "netcarryd on");
+    g_assert_nonnull(strstr(f->err, "did not answer within admission-max-ms + hook-ms"));
+}
+
 static void test_silent_other_op(Fixture *f, gconstpointer data)
 {
     write_config(f, "refuse", 300, NULL);
@@ -409,6 +501,9 @@ int main(int argc, char **argv)
     ADD("/hook/silent/refuse", "refuse", test_silent);
     ADD("/hook/silent/proceed", "proceed", test_silent);
     ADD("/hook/silent/other-op", NULL, test_silent_other_op);
+    ADD("/hook/progress/answered", NULL, test_progress);
+    ADD("/hook/progress/stall", NULL, test_progress_stall);
+    ADD("/hook/progress/cap", NULL, test_progress_cap);
     ADD("/hook/garbage", NULL, test_garbage);
     ADD("/hook/bad-version", GINT_TO_POINTER(SERVER_BAD_VERSION), test_garbage);
     ADD("/hook/closed-without-answer", GINT_TO_POINTER(SERVER_CLOSE), test_garbage);

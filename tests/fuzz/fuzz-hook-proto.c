@@ -1,7 +1,7 @@
 /* fuzz-hook-proto.c - libFuzzer target: the hook protocol as netcarryd's hook server reads it
  * Any bytes arrive on a socket and are read as one request frame with the daemon's own reader,
- * then decoded; the same bytes are also decoded as bare request and answer payloads. What
- * decodes must encode and decode to the same fields.
+ * then decoded; the same bytes are also decoded as bare request, answer, options and progress
+ * payloads. What decodes must encode and decode to the same fields.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -60,6 +60,39 @@ static void fuzz_answer(const guint8 *payload, gsize len)
                   g_strcmp0(back->reason, answer->reason) == 0);
 }
 
+/* the hook's options (the daemon reads them) and the daemon's progress reports (the hook reads
+ * them) */
+static void fuzz_options_progress(const guint8 *payload, gsize len)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = nc_hook_progress_decode(payload, len, &error);
+    gboolean progress = FALSE;
+    guint32 plen = 0;
+
+    nc_fuzz_check(text || (error && error->message && *error->message));
+    if (text) {
+        g_autoptr(GBytes) frame = nc_hook_progress_encode(text);
+        const guint8 *f = g_bytes_get_data(frame, NULL);
+        g_autofree char *back = NULL;
+
+        nc_fuzz_check(nc_hook_header_parse(f, NC_HOOK_MSG_PROGRESS, &plen, NULL));
+        back = nc_hook_progress_decode(f + NC_HOOK_PROTO_HEADER_SIZE, plen, NULL);
+        nc_fuzz_check(back && strcmp(back, text) == 0);
+    }
+    g_clear_error(&error);
+    if (nc_hook_options_decode(payload, len, &progress, &error)) {
+        g_autoptr(GBytes) frame = nc_hook_options_encode(progress);
+        const guint8 *f = g_bytes_get_data(frame, NULL);
+        gboolean again = !progress;
+
+        nc_fuzz_check(nc_hook_header_parse(f, NC_HOOK_MSG_OPTIONS, &plen, NULL));
+        nc_fuzz_check(nc_hook_options_decode(f + NC_HOOK_PROTO_HEADER_SIZE, plen, &again, NULL));
+        nc_fuzz_check(again == progress);
+    } else {
+        nc_fuzz_check(error && error->message && *error->message);
+    }
+}
+
 /* the daemon's reader, on a socket that holds exactly @data and then end-of-file */
 static void fuzz_read_frame(const guint8 *data, gsize size)
 {
@@ -92,5 +125,6 @@ int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
     fuzz_read_frame(data, size);
     fuzz_request(data, size);
     fuzz_answer(data, size);
+    fuzz_options_progress(data, size);
     return 0;
 }

@@ -165,5 +165,16 @@ int main(int argc, char **argv)
         save(dir, "hook-proto", "request-prepare", p);
         save(dir, "hook-proto", "answer-refuse-payload", rp);
     }
+    {
+        g_autoptr(GBytes) o = nc_hook_options_encode(TRUE);
+        g_autoptr(GBytes) g = nc_hook_progress_encode("admission of guest-1 under way for 1234 ms");
+        g_autoptr(GBytes) op = g_bytes_new_from_bytes(
+            o, NC_HOOK_PROTO_HEADER_SIZE, g_bytes_get_size(o) - NC_HOOK_PROTO_HEADER_SIZE);
+        g_autoptr(GBytes) gp = g_bytes_new_from_bytes(
+            g, NC_HOOK_PROTO_HEADER_SIZE, g_bytes_get_size(g) - NC_HOOK_PROTO_HEADER_SIZE);
+
+        save(dir, "hook-proto", "options-payload", op);
+        save(dir, "hook-proto", "progress-payload", gp);
+    }
     return 0;
 }

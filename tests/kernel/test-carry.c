@@ -58,6 +58,8 @@ typedef struct {
     gboolean mac;              /* the domain has an interface with VMMAC (anti-spoofing sets) */
     gboolean without;          /* topology cases: the "without" half (no points, no map) */
     gboolean forks;            /* the benchmark: each engine in a process of its own */
+    guint hook_ms;             /* the destination's [timeouts] hook-ms, if not 0 */
+    guint admission_max_ms;    /* the destination's [timeouts] admission-max-ms, if not 0 */
 } CaseData;
 
 static const CaseData case_default = {"client", "client.test", FALSE, 5000, NC_ADMISSION_REFUSE};
@@ -114,6 +116,22 @@ static const CaseData case_vlan = {"client", "client.test",       FALSE,
                                    5000,     NC_ADMISSION_REFUSE, .vlan = TRUE};
 static const CaseData case_vlan_proceed = {"client", "client.test",        FALSE,
                                            5000,     NC_ADMISSION_PROCEED, .vlan = TRUE};
+/* admission waits for a first copy that lasts longer than 90 % of hook-ms while it progresses;
+ * and (the same with admission-max-ms shorter than reaching the source) not beyond
+ * admission-max-ms */
+static const CaseData case_slow_first_copy = {.src_cert = "client",
+                                              .src_identity = "client.test",
+                                              .finish_wait_ms = 5000,
+                                              .admission = NC_ADMISSION_REFUSE,
+                                              .idle_ms = 20000,
+                                              .hook_ms = 300};
+static const CaseData case_slow_first_copy_capped = {.src_cert = "client",
+                                                     .src_identity = "client.test",
+                                                     .finish_wait_ms = 5000,
+                                                     .admission = NC_ADMISSION_REFUSE,
+                                                     .idle_ms = 20000,
+                                                     .hook_ms = 300,
+                                                     .admission_max_ms = 1};
 
 typedef struct {
     const CaseData *cd;
@@ -381,6 +399,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->cfg_src->admission = f->cfg_dst->admission = f->cd->admission;
     if (f->cd->idle_ms) /* admission's bound is 90 % of the hook's: room for a slow first copy */
         f->cfg_dst->hook_timeout_ms = 3 * f->cd->idle_ms;
+    if (f->cd->hook_ms)
+        f->cfg_dst->hook_timeout_ms = f->cd->hook_ms;
+    if (f->cd->admission_max_ms)
+        f->cfg_dst->admission_max_ms = f->cd->admission_max_ms;
     f->ph_src = nc_phase_tracker_new();
     f->ph_dst = nc_phase_tracker_new();
     /* the source engine first: its conntrack listener must exist before the test's entries
@@ -821,6 +843,85 @@ static void test_admit_after_first_copy(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_test_message("admitted after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
     /* no main-loop turn in between: admission itself waited for the whole first copy */
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
+}
+
+/* (a'''') a first copy that takes longer than 90 % of hook-ms (the bound admission had before
+ * progress reports; 270 ms here) is still all installed when admission answers, since it keeps
+ * coming (a stall of 270 ms between chunks would end the wait); with
+ * admission-max-ms shorter than reaching the source, admission answers at that cap (refused:
+ * the source's first chunk did not come in time). */
+static void test_admit_slow_first_copy(Fixture *f, gconstpointer data)
+{
+    const guint n = 40000;
+    g_autoptr(GError) error = NULL;
+    gint64 t0, took_ms;
+    guint there;
+    gboolean ok;
+
+    if (!f->usable)
+        return;
+    ct_install_many(f->ns_src, VM4, 20000, n);
+    t0 = g_get_monotonic_time();
+    ok = start_carry(f, &error);
+    took_ms = (g_get_monotonic_time() - t0) / 1000;
+    there = ct_count(f->ns_dst, VM4);
+    g_test_message("admission answered after %" G_GINT64_FORMAT " ms (hook-ms %u, "
+                   "admission-max-ms %u) with %u of %u entries installed: %s",
+                   took_ms, f->cfg_dst->hook_timeout_ms, f->cfg_dst->admission_max_ms, there, n,
+                   error ? error->message : "admitted");
+    if (f->cd->admission_max_ms) {
+        g_assert_false(ok);
+        g_assert_nonnull(strstr(error->message, "admission-max-ms"));
+        g_assert_cmpint(took_ms, <, f->cd->admission_max_ms + 500);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    /* all of it there, and (what the case is about) after longer than the old bound */
+    g_assert_cmpuint(there, ==, n);
+    if (took_ms <= f->cfg_dst->hook_timeout_ms - f->cfg_dst->hook_timeout_ms / 10)
+        g_test_skip("the first copy took less than 90 % of hook-ms on this machine: nothing "
+                    "longer to wait for");
+}
+
+/* (a''''') a hook without progress reports cannot wait past hook-ms: the hook server hurries the
+ * admission (here at the source's first chunk) and it answers at once, admitted with the first
+ * copy still coming, which then goes on to the end. */
+static void hurry_cb(const char *domain, NcSide side, const NcPhaseStep *step, gpointer data)
+{
+    Fixture *f = data;
+
+    if (step->phase == NC_PHASE_PREPARE)
+        nc_carry_engine_admit_hurry(f->dst, UUID);
+}
+
+static gboolean dst_precopied_all(Fixture *f)
+{
+    g_autofree char *status = nc_carry_engine_status(f->dst);
+
+    return status && strstr(status, "precopied=40000 ");
+}
+
+static void test_admit_hurried(Fixture *f, gconstpointer data)
+{
+    const guint n = 40000;
+    g_autoptr(GError) error = NULL;
+    guint sub, there;
+
+    if (!f->usable)
+        return;
+    ct_install_many(f->ns_src, VM4, 20000, n);
+    sub = nc_phase_tracker_subscribe(f->ph_dst, hurry_cb, f);
+    g_assert_true(start_carry(f, &error));
+    nc_phase_tracker_unsubscribe(f->ph_dst, sub);
+    g_assert_no_error(error);
+    there = ct_count(f->ns_dst, VM4);
+    g_test_message("hurried: admitted with %u of %u entries installed", there, n);
+    g_assert_cmpuint(there, <, n);
+    /* counted by the engine, not the kernel: a conntrack dump (which walks every namespace's
+     * entries) each turn would starve the source's chunk-per-idle stream in this shared loop */
+    wait_for(f, dst_precopied_all, 20000, "the rest of the first copy installed");
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
 }
 
@@ -2829,14 +2930,16 @@ static void test_bench(Fixture *f, gconstpointer data)
     row.ceiling_per_s = n / ((g_get_monotonic_time() - t0) / 1e6);
     g_clear_pointer(&entries, g_array_unref);
     row.n = n;
-    /* the daemon's default hook bound (admission waits 90 % of it), not the fixture's; or
-     * NETCARRY_BENCH_HOOK_MS ([timeouts] hook-ms) */
+    /* the daemon's defaults, not the fixture's: hook-ms (admission waits while the first copy
+     * progresses, a stall of 90 % of it ends the wait) and admission-max-ms, as netcarryd with
+     * a hook that hears progress reports; or NETCARRY_BENCH_HOOK_MS ([timeouts] hook-ms) */
     {
         g_autoptr(NcConfig) defaults = nc_config_new_default();
         const char *hook_ms = g_getenv("NETCARRY_BENCH_HOOK_MS");
 
         f->cfg_dst->hook_timeout_ms =
             hook_ms ? (guint)g_ascii_strtoull(hook_ms, NULL, 10) : defaults->hook_timeout_ms;
+        f->cfg_dst->admission_max_ms = defaults->admission_max_ms;
     }
     g_assert_true(pipe(cmd) == 0 && pipe(ans) == 0);
     fflush(stdout);
@@ -3095,6 +3198,11 @@ int main(int argc, char **argv)
         ADD("/carry/topology/site-maps/unmapped-source-refused", test_site_unmapped, &case_topo);
         ADD("/carry/topology/site-maps/unmapped-source-without", test_site_unmapped,
             &case_topo_without);
+        ADD("/carry/admit/first-copy-longer-than-hook-ms", test_admit_slow_first_copy,
+            &case_slow_first_copy);
+        ADD("/carry/admit/first-copy-longer-than-admission-max-ms", test_admit_slow_first_copy,
+            &case_slow_first_copy_capped);
+        ADD("/carry/admit/hurried-for-an-older-hook", test_admit_hurried, &case_slow_first_copy);
         ADD("/carry/rollback/keeps-what-was-there-and-replaced", test_rollback_keeps_theirs,
             &case_default);
     }
