@@ -738,3 +738,36 @@ NcItemDiff *nc_item_set_diff(const NcItemSet *a, const NcItemSet *b)
             g_ptr_array_add(diff->extra, b->ops->describe(item));
     return diff;
 }
+
+/* ---- an item's share of a digest, for a table kept outside an NcItemSet ---- */
+
+/**
+ * nc_digest_share_of() - what @item adds to a digest (SHA-256 of its canonical bytes), the same
+ * share nc_item_set_upsert() adds: a table that keeps the share beside the item can keep a digest
+ * equal to an NcItemSet's of the same items with nc_digest_add_share()/nc_digest_remove_share()
+ * @ops:    the item's class
+ * @sha256: a G_CHECKSUM_SHA256 to reuse
+ * @item:   the item
+ * @out:    (out): the share
+ * @error:  as @ops->encode
+ */
+gboolean nc_digest_share_of(const NcClassOps *ops, GChecksum *sha256, gconstpointer item,
+                            guint8 out[NC_DIGEST_SIZE], GError **error)
+{
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(256);
+
+    if (!ops->encode(item, b, error))
+        return FALSE;
+    nc_digest_hash(sha256, b->data, b->len, out);
+    return TRUE;
+}
+
+void nc_digest_add_share(NcDigest *digest, const guint8 share[NC_DIGEST_SIZE])
+{
+    nc_digest_add_hash(digest, share);
+}
+
+void nc_digest_remove_share(NcDigest *digest, const guint8 share[NC_DIGEST_SIZE])
+{
+    nc_digest_remove_hash(digest, share);
+}

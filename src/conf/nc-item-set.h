@@ -124,4 +124,10 @@ gboolean nc_item_diff_is_empty(const NcItemDiff *diff);
 void nc_item_diff_free(NcItemDiff *diff);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcItemDiff, nc_item_diff_free)
 
+/* an item's share of a digest, for a table kept outside an NcItemSet (nc-item-set.c) */
+gboolean nc_digest_share_of(const NcClassOps *ops, GChecksum *sha256, gconstpointer item,
+                            guint8 out[NC_DIGEST_SIZE], GError **error);
+void nc_digest_add_share(NcDigest *digest, const guint8 share[NC_DIGEST_SIZE]);
+void nc_digest_remove_share(NcDigest *digest, const guint8 share[NC_DIGEST_SIZE]);
+
 G_END_DECLS

@@ -42,6 +42,11 @@
 #define NC_CARRY_UNAUTH_PER_ADDRESS 4
 /* source: the longest a change waits during pre-copy to be sent with the next ones */
 #define NC_CARRY_COALESCE_MS 10
+/* source: the first copy reads on from the dump only while at most this many chunks wait to be
+ * written (the link is slower than the dump: the rest stays in the kernel, not in memory here),
+ * and looks again this often while more do */
+#define NC_CARRY_STREAM_BACKLOG 4
+#define NC_CARRY_STREAM_WAIT_MS 1
 /* source: how often libvirt is asked again during pre-copy whether the job is still there */
 #define NC_CARRY_JOB_POLL_MS 1000
 /* how often an admission looks whether its carry is ready (the link's handlers set its flags;
@@ -167,12 +172,11 @@ struct _Carry {
     NcPeerClient *client;
     NcCtFollower *follower;
     CarrySrcPoints *src_points; /* several conntrack points here: they replace @follower */
-    NcItemSet *sent; /* nc_ct_class: the destination's copy as sent; the seal's count, digest */
+    NcItemSet *sent; /* nc_ct_class, several points only: the destination's copy as sent; the
+                      * seal's count and digest (one follower keeps them: nc_ct_follower_sent()) */
     guint keepalive;
-    guint pump_timer; /* pre-copy: the pending changes go out when it fires */
-    GArray *bulk;     /* (element-type NcCtEntry): the first copy, streamed a chunk per idle turn */
-    guint bulk_off;   /* what of @bulk is sent */
-    guint bulk_idle;
+    guint pump_timer;  /* pre-copy: the pending changes go out when it fires */
+    guint stream_idle; /* the first copy streams from the follower's dump, a chunk per turn */
     gboolean first_copy_marked; /* the empty chunk that ends the first copy went */
     gint64 last_send_us;
     gboolean stopped;

@@ -79,12 +79,11 @@ static void src_fail(Carry *c, const char *reason, gboolean fail_migration)
         c->job_timer = g_timeout_add(NC_CARRY_JOB_POLL_MS, src_job_poll, c);
 }
 
-/* Send @upserts/@deletes in chunks; keeps the sent set (its count and digest go in the seal). */
-static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
+/* Several points: the sent set takes @upserts and @deletes; @dels gets the deletions of what it
+ * held (what the destination must delete). */
+static gboolean src_sent_apply(Carry *c, GArray *upserts, GArray *deletes, GArray *dels,
+                               GError **error)
 {
-    g_autoptr(GArray) dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
-    guint n_ups = upserts ? upserts->len : 0;
-
     for (guint i = 0; deletes && i < deletes->len; i++) {
         const NcCtKey *k = &g_array_index(deletes, NcCtKey, i);
         NcCtKey pk;
@@ -105,6 +104,24 @@ static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **er
         const NcCtEntry *en = &g_array_index(upserts, NcCtEntry, i);
 
         if (!nc_item_set_upsert(c->sent, g_memdup2(en, sizeof(*en)), NULL, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Send @upserts/@deletes in chunks. With several points, keeps the sent set (its count and
+ * digest go in the seal); the single follower keeps them itself (nc_ct_follower_sent()) and
+ * hands out deletions only of what it handed out. */
+static gboolean src_send(Carry *c, GArray *upserts, GArray *deletes, GError **error)
+{
+    g_autoptr(GArray) dels = NULL;
+    guint n_ups = upserts ? upserts->len : 0;
+
+    if (!c->sent) {
+        dels = deletes ? g_array_ref(deletes) : g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+    } else {
+        dels = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
+        if (!src_sent_apply(c, upserts, deletes, dels, error))
             return FALSE;
     }
     /* deletions first, in their own chunks, then upserts: the receiver applies a chunk's
@@ -151,32 +168,43 @@ static gboolean src_mark_first_copy(Carry *c, GError **error)
     return TRUE;
 }
 
-/*
- * src_bulk_step() - send up to @chunks chunks of the first copy
- *
- * The first copy goes a chunk per main-loop turn (src_bulk_idle()) rather than all at once:
- * the link writes chunk k while chunk k+1 is encoded, and the destination hears that the source
- * accepted (and starts installing) after one chunk, not after the whole table was encoded (at
- * 100k entries on a loaded 2-core machine that took longer than admission's bound). Changes
- * wait behind it (src_pump()), so an entry's change never overtakes its first copy. At its
- * end: the first copy's mark, and the changes that waited.
- */
-static gboolean src_bulk_step(Carry *c, guint chunks, GError **error)
+/* Whether the first copy (the follower's first dump) is still under way: changes wait behind it. */
+static gboolean src_first_copy_streaming(Carry *c)
 {
-    for (guint k = 0; c->bulk && k < chunks; k++) {
-        guint n = MIN(NC_PEER_CHUNK_ENTRIES, c->bulk->len - c->bulk_off);
-        g_autoptr(GArray) part = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), n);
+    return c->follower && nc_ct_follower_resyncing(c->follower);
+}
 
-        g_array_append_vals(part, &g_array_index(c->bulk, NcCtEntry, c->bulk_off), n);
-        c->bulk_off += n;
-        if (c->bulk_off >= c->bulk->len)
-            g_clear_pointer(&c->bulk, g_array_unref);
-        if (!src_send(c, part, NULL, error))
+/* The follower's changes so far (during a dump: the rows it read) go out. */
+static gboolean src_send_taken(Carry *c, GError **error)
+{
+    g_autoptr(NcCtChanges) ch = nc_ct_follower_take_changes(c->follower);
+
+    return !ch || src_send(c, ch->upserts, ch->deletions, error);
+}
+
+/*
+ * src_stream_step() - read a chunk's worth more of the follower's dump and send it (@to_end: all
+ * the rest, a chunk at a time)
+ *
+ * The first copy (and a resync after lost events) streams from the kernel's dump: a chunk per
+ * main-loop turn (src_stream_idle()), read and sent, so the source holds no array of the whole
+ * table, the link writes chunk k while chunk k+1 is read, and the destination starts installing
+ * after one chunk. The follower reads no events until the dump ends, and changes wait behind it
+ * (src_pump()): an entry's change never overtakes its first copy. At its end: the first copy's
+ * mark, and the changes that waited.
+ */
+static gboolean src_stream_step(Carry *c, gboolean to_end, GError **error)
+{
+    gboolean done = FALSE;
+
+    do {
+        if (!nc_ct_follower_resync_step(c->follower, NC_PEER_CHUNK_ENTRIES, &done, error) ||
+            !src_send_taken(c, error))
             return FALSE;
-    }
-    if (c->bulk)
+    } while (to_end && !done);
+    if (!done)
         return TRUE;
-    g_clear_handle_id(&c->bulk_idle, g_source_remove);
+    g_clear_handle_id(&c->stream_idle, g_source_remove);
     if (!src_mark_first_copy(c, error))
         return FALSE;
     if (!c->stopped && !c->pump_timer) /* what changed meanwhile */
@@ -184,80 +212,34 @@ static gboolean src_bulk_step(Carry *c, guint chunks, GError **error)
     return TRUE;
 }
 
-static gboolean src_bulk_idle(gpointer data)
+/* Each turn schedules the next: at once (idle) while the link keeps up, else after a pause, so
+ * that a slow link leaves the rest of the table in the kernel's dump rather than in its queue. */
+static gboolean src_stream_idle(gpointer data)
 {
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
-    if (c->state != CARRY_PRECOPY) {
-        c->bulk_idle = 0;
+    c->stream_idle = 0; /* this source ends with this turn */
+    if (c->state != CARRY_PRECOPY || !src_first_copy_streaming(c))
         return G_SOURCE_REMOVE;
-    }
-    if (!src_bulk_step(c, 1, &err)) {
-        c->bulk_idle = 0;
+    if (nc_peer_client_backlog(c->client) <= NC_CARRY_STREAM_BACKLOG &&
+        !src_stream_step(c, FALSE, &err)) {
         src_fail(c, err->message, TRUE);
         return G_SOURCE_REMOVE;
     }
-    if (c->bulk)
-        return G_SOURCE_CONTINUE;
-    c->bulk_idle = 0;
+    if (!src_first_copy_streaming(c))
+        return G_SOURCE_REMOVE;
+    c->stream_idle = nc_peer_client_backlog(c->client) <= NC_CARRY_STREAM_BACKLOG
+                         ? g_idle_add(src_stream_idle, c)
+                         : g_timeout_add(NC_CARRY_STREAM_WAIT_MS, src_stream_idle, c);
     return G_SOURCE_REMOVE;
-}
-
-/* Turn a follower's set into what the destination needs and send it. */
-static gboolean src_send_changes(Carry *c, NcCtChanges *ch, GError **error)
-{
-    if (ch->full && !nc_item_set_count(c->sent) && ch->upserts->len > NC_PEER_CHUNK_ENTRIES &&
-        !c->stopped) {
-        /* the first copy: one chunk now, the rest a chunk per turn */
-        c->bulk = g_array_ref(ch->upserts);
-        c->bulk_off = 0;
-        c->bulk_idle = g_idle_add(src_bulk_idle, c);
-        return src_bulk_step(c, 1, error);
-    }
-    if (ch->full && nc_item_set_count(c->sent)) {
-        /* a resync: whatever the destination holds and the new set lacks is gone (the first
-         * copy, with nothing sent yet, has nothing to compare: no key table of 100k entries) */
-        g_autoptr(GHashTable) now =
-            g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
-        g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtKey));
-
-        g_autoptr(GPtrArray) sent = nc_item_set_items(c->sent);
-
-        for (guint i = 0; i < ch->upserts->len; i++) {
-            GBytes *k =
-                nc_item_set_key_of(c->sent, &g_array_index(ch->upserts, NcCtEntry, i), error);
-
-            if (!k)
-                return FALSE;
-            g_hash_table_add(now, k);
-        }
-        for (guint i = 0; i < sent->len; i++) {
-            const NcCtEntry *v = g_ptr_array_index(sent, i);
-            g_autoptr(GBytes) k = nc_item_set_key_of(c->sent, v, NULL);
-
-            if (!g_hash_table_contains(now, k)) {
-                NcCtKey ek;
-
-                nc_ct_key_of(v, &ek);
-
-                g_array_append_val(gone, ek);
-            }
-        }
-        return src_send(c, ch->upserts, gone, error);
-    }
-    return src_send(c, ch->upserts, ch->deletions, error);
 }
 
 static gboolean src_pump(Carry *c, GError **error)
 {
-    g_autoptr(NcCtChanges) ch = NULL;
-
-    /* changes wait behind the first copy; at the stop it goes at once, then they do */
-    if (c->bulk && !c->stopped)
+    /* changes wait behind the dump; at the stop it is read to its end at once, then they go */
+    if (src_first_copy_streaming(c) && !c->stopped)
         return TRUE;
-    if (c->bulk && !src_bulk_step(c, G_MAXUINT, error))
-        return FALSE;
 
     if (c->src_points) {
         g_autoptr(GArray) ups = NULL, gone = NULL;
@@ -268,15 +250,16 @@ static gboolean src_pump(Carry *c, GError **error)
     }
 
     if (nc_ct_follower_needs_resync(c->follower)) {
-        ch = nc_ct_follower_resync(c->follower, error);
-        if (!ch)
+        if (!nc_ct_follower_resync_begin(c->follower, error))
             return FALSE;
-    } else {
-        ch = nc_ct_follower_take_changes(c->follower);
+        if (!c->stopped) {
+            c->stream_idle = g_idle_add(src_stream_idle, c);
+            return src_stream_step(c, FALSE, error);
+        }
     }
-    if (!ch)
-        return TRUE;
-    return src_send_changes(c, ch, error);
+    if (src_first_copy_streaming(c))
+        return src_stream_step(c, TRUE, error);
+    return src_send_taken(c, error) && src_mark_first_copy(c, error);
 }
 
 static gboolean src_pump_due(gpointer data)
@@ -308,7 +291,7 @@ static gboolean src_keepalive(gpointer data)
     Carry *c = data;
     g_autoptr(GError) err = NULL;
 
-    if (c->state != CARRY_PRECOPY || c->bulk) /* the first copy's chunks are flowing */
+    if (c->state != CARRY_PRECOPY || c->stream_idle) /* the first copy's chunks are flowing */
         return G_SOURCE_CONTINUE;
     /* ticks every idle/4 and sends once idle/4 passed without a chunk: the longest silence is
      * about idle/2, half the destination's bound, whatever the phase of the last chunk */
@@ -512,7 +495,14 @@ static void src_seal(Carry *c)
     g_autoptr(GError) err = NULL;
     g_autoptr(GArray) steps = NULL;
     gboolean witnessed;
+    NcDigest digest;
+    guint n;
 
+    /* the rest of the first copy, a chunk at a time, before the events behind it are read */
+    if (src_first_copy_streaming(c) && !src_stream_step(c, TRUE, &err)) {
+        src_fail(c, err->message, TRUE);
+        return;
+    }
     if (c->src_points ? !carry_src_points_flush(c->src_points, NC_CARRY_FLUSH_MS, &err)
                       : !nc_ct_follower_flush(c->follower, NC_CARRY_FLUSH_MS, &err)) {
         CLOG(G_LOG_LEVEL_WARNING, c, "flush: %s (sending what was read)", err->message);
@@ -528,10 +518,15 @@ static void src_seal(Carry *c)
     nc_peer_client_set_seal_steps(c->client, (NcPeerSealStep *)steps->data, steps->len);
     c->state = CARRY_SEALING;
     c->seal_cancel = g_cancellable_new();
-    CLOG(G_LOG_LEVEL_INFO, c, "seal: %u entries, %u changed at the stop",
-         nc_item_set_count(c->sent), c->changed_at_stop);
-    nc_peer_client_seal_async(c->client, nc_item_set_count(c->sent), nc_item_set_digest(c->sent),
-                              c->e->opt.config->seal_timeout_ms, c->seal_cancel, src_seal_done, c);
+    if (c->sent) {
+        n = nc_item_set_count(c->sent);
+        digest = *nc_item_set_digest(c->sent);
+    } else {
+        n = nc_ct_follower_sent(c->follower, &digest);
+    }
+    CLOG(G_LOG_LEVEL_INFO, c, "seal: %u entries, %u changed at the stop", n, c->changed_at_stop);
+    nc_peer_client_seal_async(c->client, n, &digest, c->e->opt.config->seal_timeout_ms,
+                              c->seal_cancel, src_seal_done, c);
 }
 
 /* ---- source: requesters, from the TCP accept until they are served or refused ---- */
@@ -785,7 +780,6 @@ static void requester_serve(Requester *r)
     selector_copy(&c->sel, &l->sel);
     c->classes = nc_carry_classes_new(e->netns, src_owner_learned(c, l->owner));
     carry_points_place_classes(e, c->classes);
-    c->sent = nc_item_set_new(&nc_ct_class);
     c->client = g_steal_pointer(&r->client);
     nc_peer_client_set_failed_func(c->client, src_client_failed, c);
     /* the client now owns the link: forget @r without cancelling what the client watches (its
@@ -810,6 +804,9 @@ static void requester_serve(Requester *r)
         src_fail(c, err->message, TRUE);
         return;
     }
+    /* several points are merged against what was sent; one follower keeps that itself */
+    if (c->src_points)
+        c->sent = nc_item_set_new(&nc_ct_class);
     c->state = CARRY_PRECOPY;
     carry_feed(c, NC_EV_PEER_CONNECTED, 0, NULL);
     CLOG(G_LOG_LEVEL_INFO, c,
@@ -827,8 +824,8 @@ static void requester_serve(Requester *r)
     }
     /* an empty chunk marks the first copy's end (the destination's admission waits for it, so
      * the bulk is installed before libvirt starts the migration): now, or once it streamed
-     * (src_bulk_step()) */
-    if (!c->bulk && !src_mark_first_copy(c, &err)) {
+     * (src_stream_step()) */
+    if (!src_first_copy_streaming(c) && !src_mark_first_copy(c, &err)) {
         src_fail(c, err->message, TRUE);
         return;
     }
@@ -1113,6 +1110,11 @@ gboolean src_finished(Carry *c, NcCarryOutcome outcome, const char *reason)
     NcCarryEngine *engine = c->e;
     const char *uuid = c->uuid;
 
+    /* the follower's table goes before the clean-up reads the kernel's: the two are never held
+     * at once (the peak of a 250k-entry source), and the clean-up's deletions are no events to
+     * read */
+    g_clear_pointer(&c->follower, nc_ct_follower_free);
+    g_clear_pointer(&c->src_points, carry_src_points_free);
     if (outcome == NC_CARRY_COMPLETED && engine->opt.config->cleanup_source) {
         g_autoptr(GError) err = NULL;
         guint n = 0;

@@ -81,12 +81,19 @@
  * Source. A request is served only for a domain added with add_local(), under the checks of step 4.
  * While it sends pre-copy, it asks job_func again every NC_CARRY_JOB_POLL_MS, and stops (ABORT
  * cancelled, no more state) once libvirt has no outgoing migration job for the domain. Once
- * served, a follower (nc-ct-events) for the domain's addresses is started; its first (resync) set
- * goes out (more than a chunk: a chunk per main-loop turn, so the destination hears after one
- * chunk that it was accepted and installs while the rest is encoded; changes wait behind it, and
- * the stop sends what is left before the seal), then its change sets as they come. The source keeps the set it has sent (an NcItemSet
- * of conntrack's class: its digest kept incrementally, so the seal is O(1) at the stop); a resync
- * is turned into deletions of what the destination holds and is no longer there, plus upserts.
+ * served, a follower (nc-ct-events) for the domain's addresses is started, and its first copy
+ * streams from the kernel's dump (nc-carry-src.c, src_stream_step()): a chunk's worth of rows is
+ * read and sent per main-loop turn, so the destination hears after one chunk that it was accepted
+ * and installs while the rest is read, and the source never holds an array of the whole table.
+ * The follower reads no events while its dump runs (they wait in its socket), so changes wait
+ * behind the first copy and an entry's change never overtakes it; the stop reads and sends what is
+ * left of the dump, a chunk at a time, before the seal. Then its change sets go as they come. The
+ * source holds each carried entry once: the follower's shadow is the only table, and it keeps the
+ * count and the digest of what it handed out (the shadow minus what is dirty; each record keeps
+ * its share of the digest, so the seal is O(1) at the stop: nc_ct_follower_sent()). A resync after
+ * lost events streams the same way and is merged into the shadow: what it no longer finds becomes
+ * a deletion at its end. With several conntrack points the engine merges the points' followers
+ * against an NcItemSet of what it sent (nc-carry-points.c) and seals that instead.
  * At source_stopped() the follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes
  * are sent, then the SEAL with this host's timeline; the ACK must come within seal_timeout_ms.
  * On finished(COMPLETED) the domain's entries here are removed if cleanup_source. The source
@@ -230,8 +237,7 @@ void carry_stop_io(Carry *c)
     g_clear_handle_id(&c->seal_timer, g_source_remove);
     g_clear_handle_id(&c->keepalive, g_source_remove);
     g_clear_handle_id(&c->pump_timer, g_source_remove);
-    g_clear_handle_id(&c->bulk_idle, g_source_remove);
-    g_clear_pointer(&c->bulk, g_array_unref);
+    g_clear_handle_id(&c->stream_idle, g_source_remove);
     cancel_clear(&c->seal_cancel);
     g_clear_handle_id(&c->finish_timer, g_source_remove);
     g_clear_handle_id(&c->downtime_timer, g_source_remove);

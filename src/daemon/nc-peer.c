@@ -2012,3 +2012,11 @@ static void client_really_free(NcPeerClient *c)
     g_clear_pointer(&c->seal_classes, g_array_unref);
     g_free(c);
 }
+
+/* Frames waiting in the link's write queue, the one being written included: a producer that can
+ * wait (the source's first copy, read from the kernel's dump) reads on only while few do, so the
+ * table is not copied into the queue when the link is slower than the dump. */
+guint nc_peer_client_backlog(const NcPeerClient *client)
+{
+    return client->link ? g_queue_get_length(&client->link->wqueue) : 0;
+}

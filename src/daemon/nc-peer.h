@@ -113,6 +113,7 @@ const char *nc_peer_client_get_remote(NcPeerClient *client);
 void nc_peer_client_abort(NcPeerClient *client, NcPeerAbortCode code, const char *reason);
 gboolean nc_peer_client_send_state(NcPeerClient *client, GArray *upserts, GArray *deletes,
                                    GError **error);
+guint nc_peer_client_backlog(const NcPeerClient *client);
 void nc_peer_client_seal_async(NcPeerClient *client, guint64 count, const NcDigest *digest,
                                guint timeout_ms, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);

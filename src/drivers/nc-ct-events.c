@@ -16,6 +16,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 
+#include "conf/nc-ct-items.h"
 #include "nc-ct-events.h"
 #include "util/nc-error.h"
 #include "util/nc-netns.h"
@@ -48,17 +49,34 @@
  * entry into a mark-restricted selection). An update that moves an entry out of the selection
  * (zone or mark) counts as a deletion.
  *
+ * One table. On the source the shadow is the only table of the VM's entries: what the consumer
+ * was handed is the shadow minus its dirty entries, so the follower keeps the count and the digest
+ * of what it handed out (each record holds its share of the digest, the SHA-256 that an NcItemSet
+ * of the conntrack class would add for it; nc_ct_follower_sent()), and the engine keeps no second
+ * copy. A record is its own hash key (zone + original tuple inside its entry).
+ *
  * Change sets. Entries changed since the last set are marked dirty; a set carries their latest
  * state (coalesced: ten updates are one upsert) and the keys of entries that the consumer was
  * given and that are gone since. An entry created and destroyed between two sets never appears.
  *
  * Loss. When the receive queue is full the kernel drops events and the next recv() fails with
  * ENOBUFS: from then on the follower "needs resync", take_changes() hands out nothing, and events
- * are read and dropped until nc_ct_follower_resync() replaces the shadow with a fresh
- * nc_ct_capture() and returns it as a full set. A new follower starts out needing a resync: it
- * subscribes first and dumps second, so no change between the two is missed. Events queued during
- * the dump are applied on top of it afterwards; each carries the state at its time, and the last
- * one of an entry is at least as new as the dump, so the shadow converges.
+ * are read and dropped until a resync re-reads the VM's entries. A new follower starts out needing
+ * a resync: it subscribes first and dumps second, so no change between the two is missed.
+ *
+ * Resync, in pieces. nc_ct_follower_resync_begin() drops the queued events (the dump covers them)
+ * and starts the dump (nc_ct_dump_new(): nc_ct_capture()'s dumps, read a buffer at a time);
+ * nc_ct_follower_resync_step() reads it on, and each row replaces its record's state and marks it
+ * dirty, so take_changes() streams the rows out as they come and nobody holds the whole table. A
+ * row is the entry's state when the kernel made its buffer, which it does when the previous one
+ * is read. While the dump runs, the event watch is off: events wait in the socket, and at the
+ * dump's end (records it did not find are gone: deletions of what was handed out) they are read
+ * and applied on top of it. Each carries the state at its time, and the last one of an entry is
+ * at least as new as its row, so the shadow converges; had events been applied between the rows,
+ * a DESTROY read before a row of the same entry made earlier would be undone by that row. The
+ * cost is that the receive buffer must hold the events of the dump's duration: if it overflows,
+ * the follower needs another resync. nc_ct_follower_resync() does it all at once and returns the
+ * whole set (@full), as a new consumer needs; flush() ends a dump under way before it reads.
  *
  * Blind spot (kernel, measured on 6.18; test /ct-events/preexisting-auto covers both cases). With
  * the default net.netfilter.nf_conntrack_events=2 the kernel gives an entry its event extension
@@ -80,11 +98,16 @@
 /* bound on what a resync discards before it dumps */
 #define NC_CTEV_DISCARD_MAX_US (500 * 1000)
 
+/* One entry of the shadow. The shadow is the source's only table of the VM's entries: what was
+ * handed out is the shadow minus what is dirty, so the digest of what was handed out is kept here
+ * (@share) instead of in a second table. */
 typedef struct {
-    NcCtKey key;
+    /* first: the record is its own key (zone + original tuple, nc_ctev_entry_hash()) */
     NcCtEntry e;
-    gboolean sent;  /* the consumer was given this entry (so its deletion must be reported) */
-    gboolean dirty; /* changed since the last set */
+    guint8 share[NC_DIGEST_SIZE]; /* the digest's share of the state last handed out, if @sent */
+    guint32 pass;                 /* the resync whose dump found it last */
+    guint sent : 1;  /* the consumer was given this entry (so its deletion must be reported) */
+    guint dirty : 1; /* changed since the last set */
 } NcCtRecord;
 
 struct NcCtFollower {
@@ -93,11 +116,20 @@ struct NcCtFollower {
     NcCt *ct; /* a separate socket for resync dumps: the BPF filter would drop their rows */
     GSource *source;
     NcCtSelector sel;    /* own copy */
-    GHashTable *shadow;  /* NcCtKey* (inside the record) -> NcCtRecord* (owned) */
+    GHashTable *shadow;  /* NcCtRecord* (owned) set, keyed by its entry's zone + original tuple */
     GHashTable *dirty;   /* NcCtRecord* set */
     GHashTable *deleted; /* NcCtKey* (owned) set */
     guint64 generation;
     gboolean needs_resync;
+    NcCtDump *dump;     /* a resync's dump under way (events wait in the socket meanwhile) */
+    guint32 pass;       /* the resync under way or last done */
+    GArray *rows;       /* (element-type NcCtEntry): one buffer of the dump's rows */
+    guint rows_off;     /* what of @rows is applied: a step takes no more rows than it was asked */
+    gboolean dump_read; /* the dump's last buffer is in @rows */
+    GMainContext *context;
+    guint n_sent;    /* records handed out (@sent) */
+    NcDigest digest; /* the sum of their shares: what the consumer holds */
+    GChecksum *sha256;
     NcCtFollowerStats stats;
     NcCtFollowerNotify notify;
     gpointer notify_data;
@@ -145,29 +177,55 @@ static guint nc_ctev_addr_hash(guint h, const NcAddr *a)
 }
 
 /* Field by field, not memcmp: struct padding is not guaranteed to be zero. */
+static guint nc_ctev_tuple_hash(const NcCtTuple *t, guint16 zone)
+{
+    guint h = 5381;
+
+    h = nc_ctev_addr_hash(h, &t->src);
+    h = nc_ctev_addr_hash(h, &t->dst);
+    h = h * 33 + t->proto;
+    h = h * 33 + t->sport;
+    h = h * 33 + t->dport;
+    h = h * 33 + t->icmp_id;
+    h = h * 33 + ((guint)t->icmp_type << 8 | t->icmp_code);
+    return h * 33 + zone;
+}
+
+static gboolean nc_ctev_tuple_equal(const NcCtTuple *a, guint16 za, const NcCtTuple *b, guint16 zb)
+{
+    return za == zb && a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
+           a->icmp_id == b->icmp_id && a->icmp_type == b->icmp_type &&
+           a->icmp_code == b->icmp_code && nc_addr_equal(&a->src, &b->src) &&
+           nc_addr_equal(&a->dst, &b->dst);
+}
+
 static guint nc_ctev_key_hash(gconstpointer p)
 {
     const NcCtKey *k = p;
-    guint h = 5381;
 
-    h = nc_ctev_addr_hash(h, &k->orig.src);
-    h = nc_ctev_addr_hash(h, &k->orig.dst);
-    h = h * 33 + k->orig.proto;
-    h = h * 33 + k->orig.sport;
-    h = h * 33 + k->orig.dport;
-    h = h * 33 + k->orig.icmp_id;
-    h = h * 33 + ((guint)k->orig.icmp_type << 8 | k->orig.icmp_code);
-    return h * 33 + k->zone;
+    return nc_ctev_tuple_hash(&k->orig, k->zone);
 }
 
 static gboolean nc_ctev_key_equal(gconstpointer pa, gconstpointer pb)
 {
     const NcCtKey *a = pa, *b = pb;
 
-    return a->zone == b->zone && a->orig.proto == b->orig.proto && a->orig.sport == b->orig.sport &&
-           a->orig.dport == b->orig.dport && a->orig.icmp_id == b->orig.icmp_id &&
-           a->orig.icmp_type == b->orig.icmp_type && a->orig.icmp_code == b->orig.icmp_code &&
-           nc_addr_equal(&a->orig.src, &b->orig.src) && nc_addr_equal(&a->orig.dst, &b->orig.dst);
+    return nc_ctev_tuple_equal(&a->orig, a->zone, &b->orig, b->zone);
+}
+
+/* the shadow's: a record (or an entry, to look one up) by its zone and original tuple */
+static guint nc_ctev_entry_hash(gconstpointer p)
+{
+    const NcCtEntry *e = p;
+
+    return nc_ctev_tuple_hash(&e->orig, e->zone);
+}
+
+static gboolean nc_ctev_entry_equal(gconstpointer pa, gconstpointer pb)
+{
+    const NcCtEntry *a = pa, *b = pb;
+
+    return nc_ctev_tuple_equal(&a->orig, a->zone, &b->orig, b->zone);
 }
 
 static gboolean nc_ctev_zone_mark_selected(const NcCtSelector *sel, const NcCtEntry *e)
@@ -310,14 +368,33 @@ static GArray *nc_ct_follower_build_filter(const NcCtSelector *sel)
 
 /* ---- applying events ---- */
 
-static void nc_ctev_forget(NcCtFollower *f, NcCtRecord *rec)
+/* Everything but taking @rec out of the shadow: not dirty, and if handed out, its deletion is due
+ * and its share leaves the digest. */
+static void nc_ctev_forget_parts(NcCtFollower *f, NcCtRecord *rec)
 {
     g_hash_table_remove(f->dirty, rec);
     if (rec->sent) {
-        NcCtKey *k = g_memdup2(&rec->key, sizeof(rec->key));
+        NcCtKey *k = g_new(NcCtKey, 1);
+
+        nc_ctev_key_of(&rec->e, k);
         g_hash_table_add(f->deleted, k);
+        nc_digest_remove_share(&f->digest, rec->share);
+        f->n_sent--;
     }
-    g_hash_table_remove(f->shadow, &rec->key); /* frees rec */
+}
+
+static void nc_ctev_forget(NcCtFollower *f, NcCtRecord *rec)
+{
+    nc_ctev_forget_parts(f, rec);
+    g_hash_table_remove(f->shadow, rec); /* frees rec */
+}
+
+static void nc_ctev_mark_dirty(NcCtFollower *f, NcCtRecord *rec)
+{
+    if (!rec->dirty) {
+        rec->dirty = TRUE;
+        g_hash_table_add(f->dirty, rec);
+    }
 }
 
 /* Returns TRUE if the message changed the shadow. */
@@ -326,7 +403,6 @@ static gboolean nc_ctev_apply(NcCtFollower *f, const struct nlmsghdr *nlh)
     guint8 subsys = NFNL_SUBSYS_ID(nlh->nlmsg_type);
     guint8 msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
     NcCtEntry e;
-    NcCtKey key;
     NcCtRecord *rec;
 
     if (subsys != NFNL_SUBSYS_CTNETLINK ||
@@ -344,8 +420,7 @@ static gboolean nc_ctev_apply(NcCtFollower *f, const struct nlmsghdr *nlh)
         return FALSE;
     }
 
-    nc_ctev_key_of(&e, &key);
-    rec = g_hash_table_lookup(f->shadow, &key);
+    rec = g_hash_table_lookup(f->shadow, &e);
     if (msg == IPCTNL_MSG_CT_DELETE || !nc_ctev_zone_mark_selected(&f->sel, &e)) {
         if (!rec)
             return FALSE;
@@ -374,14 +449,11 @@ static gboolean nc_ctev_apply(NcCtFollower *f, const struct nlmsghdr *nlh)
     }
     if (!rec) {
         rec = g_new0(NcCtRecord, 1);
-        rec->key = key;
-        g_hash_table_insert(f->shadow, &rec->key, rec);
+        rec->e = e;
+        g_hash_table_add(f->shadow, rec);
     }
     rec->e = e;
-    if (!rec->dirty) {
-        rec->dirty = TRUE;
-        g_hash_table_add(f->dirty, rec);
-    }
+    nc_ctev_mark_dirty(f, rec);
     return TRUE;
 }
 
@@ -464,7 +536,22 @@ static void nc_ctev_copy_selector(NcCtSelector *dst, const NcCtSelector *src)
 
 static GHashTable *nc_ctev_shadow_new(void)
 {
-    return g_hash_table_new_full(nc_ctev_key_hash, nc_ctev_key_equal, NULL, g_free);
+    return g_hash_table_new_full(nc_ctev_entry_hash, nc_ctev_entry_equal, g_free, NULL);
+}
+
+/* Reading events on (the GSource in the follower's context) or off: a resync's dump keeps them in
+ * the socket until it is done (Theory of operation, "Resync"). */
+static void nc_ctev_watch(NcCtFollower *f, gboolean on)
+{
+    if (on && !f->source) {
+        f->source = g_unix_fd_source_new(f->fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
+        g_source_set_callback(f->source, G_SOURCE_FUNC(nc_ctev_dispatch), f, NULL);
+        g_source_set_name(f->source, "nc-ct-follower");
+        g_source_attach(f->source, f->context);
+    } else if (!on && f->source) {
+        g_source_destroy(f->source);
+        g_clear_pointer(&f->source, g_source_unref);
+    }
 }
 
 /**
@@ -489,19 +576,8 @@ NcCtFollower *nc_ct_follower_new(const char *netns, const NcCtSelector *sel, gsi
     int size = (int)MIN(rcvbuf ? rcvbuf : NC_CT_FOLLOWER_RCVBUF, G_MAXINT / 2);
 
     g_return_val_if_fail(sel, NULL);
-    if (!sel->addresses || sel->addresses->len == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "no address selects the VM's conntrack entries: give at least one address");
+    if (!nc_ct_selector_check(sel, error))
         return NULL;
-    }
-    for (guint i = 0; i < sel->addresses->len; i++) {
-        guint8 fam = g_array_index(sel->addresses, NcAddr, i).family;
-        if (fam != AF_INET && fam != AF_INET6) {
-            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                        "selector address %u has no address family", i);
-            return NULL;
-        }
-    }
 
     g_autoptr(NcCtFollower) f = g_new0(NcCtFollower, 1);
     f->fd = -1;
@@ -511,6 +587,9 @@ NcCtFollower *nc_ct_follower_new(const char *netns, const NcCtSelector *sel, gsi
     f->dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
     f->deleted = g_hash_table_new_full(nc_ctev_key_hash, nc_ctev_key_equal, g_free, NULL);
     f->buf = g_malloc(MNL_SOCKET_BUFFER_SIZE);
+    f->rows = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    f->sha256 = g_checksum_new(G_CHECKSUM_SHA256);
+    f->context = g_main_context_ref_thread_default();
     f->needs_resync = TRUE;
 
     f->ct = nc_ct_open(netns, error);
@@ -560,10 +639,7 @@ NcCtFollower *nc_ct_follower_new(const char *netns, const NcCtSelector *sel, gsi
         }
     }
 
-    f->source = g_unix_fd_source_new(f->fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
-    g_source_set_callback(f->source, G_SOURCE_FUNC(nc_ctev_dispatch), f, NULL);
-    g_source_set_name(f->source, "nc-ct-follower");
-    g_source_attach(f->source, g_main_context_get_thread_default());
+    nc_ctev_watch(f, TRUE);
     return g_steal_pointer(&f);
 }
 
@@ -571,13 +647,17 @@ void nc_ct_follower_free(NcCtFollower *f)
 {
     if (!f)
         return;
-    if (f->source) {
-        g_source_destroy(f->source);
-        g_source_unref(f->source);
-    }
+    nc_ctev_watch(f, FALSE);
+    nc_ct_dump_abandon(f->dump); /* its socket closes now: the rest of the dump is not read */
     if (f->fd >= 0)
         close(f->fd);
     nc_ct_close(f->ct);
+    if (f->rows)
+        g_array_unref(f->rows);
+    if (f->sha256)
+        g_checksum_free(f->sha256);
+    if (f->context)
+        g_main_context_unref(f->context);
     if (f->sel.addresses)
         g_array_unref(f->sel.addresses);
     if (f->dirty)
@@ -607,24 +687,63 @@ gboolean nc_ct_follower_needs_resync(const NcCtFollower *f)
     return f->needs_resync;
 }
 
+/* A row of the resync's dump: the entry's complete state when its buffer was made. */
+static void nc_ctev_apply_row(NcCtFollower *f, const NcCtEntry *row)
+{
+    NcCtRecord *rec = g_hash_table_lookup(f->shadow, row);
+
+    if (rec && rec->pass == f->pass)
+        return; /* found by another of the dumps (its original and its reply source are the VM's) */
+    if (!rec) {
+        rec = g_new0(NcCtRecord, 1);
+        rec->e = *row; /* its key, before it goes in */
+        g_hash_table_add(f->shadow, rec);
+    }
+    rec->e = *row;
+    rec->pass = f->pass;
+    nc_ctev_mark_dirty(f, rec);
+}
+
+/* The dump is over: what it did not find is gone; the events it kept waiting are read again. */
+static void nc_ctev_resync_end(NcCtFollower *f)
+{
+    GHashTableIter it;
+    gpointer k;
+
+    g_hash_table_iter_init(&it, f->shadow);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        NcCtRecord *rec = k;
+
+        if (rec->pass == f->pass)
+            continue;
+        nc_ctev_forget_parts(f, rec);
+        g_hash_table_iter_remove(&it); /* frees rec */
+    }
+    g_clear_pointer(&f->dump, nc_ct_dump_free);
+    g_array_set_size(f->rows, 0);
+    f->rows_off = 0;
+    f->stats.resyncs++;
+    nc_ctev_watch(f, TRUE);
+}
+
 /**
- * nc_ct_follower_resync() - re-read the VM's whole state and start following from it
- * @f:     the follower
- * @error: as for nc_ct_capture()
+ * nc_ct_follower_resync_begin() - start re-reading the VM's whole state, in pieces
+ * @f:     the follower, not resyncing already
+ * @error: as for nc_ct_dump_new()
  *
- * Drops the queued events (the dump covers them) and any pending changes, then captures the VM's
- * entries with nc_ct_capture(). Costs a filtered dump of the whole table: for the start and after
- * a loss, not for routine use.
+ * Drops the queued events (the dump covers them) and starts the dump; nc_ct_follower_resync_step()
+ * reads it. Until it is done, events wait in the socket (see Theory of operation, "Resync"), and
+ * nc_ct_follower_take_changes() hands out what the dump found so far. Pending changes are kept:
+ * the dump's rows are merged into the shadow, so what was handed out before and is no longer there
+ * becomes a deletion at the dump's end.
  *
- * Return: (transfer full): a full set (@full TRUE) with the next generation, or NULL on error
- *         (the follower then still needs a resync)
+ * Return: FALSE on error (the follower then still needs a resync)
  */
-NcCtChanges *nc_ct_follower_resync(NcCtFollower *f, GError **error)
+gboolean nc_ct_follower_resync_begin(NcCtFollower *f, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + NC_CTEV_DISCARD_MAX_US;
-    g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    g_autoptr(GHashTable) shadow = nc_ctev_shadow_new();
 
+    g_return_val_if_fail(!f->dump, FALSE);
     /* Discard what is queued. An ENOBUFS met here is about events the dump covers. */
     f->needs_resync = TRUE;
     for (guint n = 0;; n++) {
@@ -634,31 +753,95 @@ NcCtChanges *nc_ct_follower_resync(NcCtFollower *f, GError **error)
         if (len < 0 && errno != EINTR && errno != ENOBUFS)
             break;
     }
-    f->needs_resync = FALSE;
-
-    if (!nc_ct_capture(f->ct, &f->sel, entries, error)) {
-        f->needs_resync = TRUE;
+    f->dump = nc_ct_dump_new(f->ct, &f->sel, error);
+    if (!f->dump) {
         g_prefix_error(error, "resynchronising the conntrack events: ");
-        return NULL;
+        return FALSE;
     }
-    for (guint i = 0; i < entries->len; i++) {
-        NcCtRecord *rec = g_new0(NcCtRecord, 1);
-        rec->e = g_array_index(entries, NcCtEntry, i);
-        nc_ctev_key_of(&rec->e, &rec->key);
-        rec->sent = TRUE;
-        g_hash_table_replace(shadow, &rec->key, rec);
-    }
-    g_hash_table_remove_all(f->dirty);
-    g_hash_table_remove_all(f->deleted);
-    g_hash_table_unref(f->shadow);
-    f->shadow = g_steal_pointer(&shadow);
-    f->stats.resyncs++;
+    f->needs_resync = FALSE;
+    f->dump_read = FALSE;
+    f->pass++;
+    nc_ctev_watch(f, FALSE);
+    return TRUE;
+}
 
-    NcCtChanges *c = nc_ct_changes_new();
-    c->generation = ++f->generation;
+/**
+ * nc_ct_follower_resync_step() - read the resync's dump on, a buffer at a time
+ * @f:     the follower
+ * @max:   at most this many rows (at least 1); fewer only at the dump's end
+ * @done:  (out): TRUE once the dump is over: nothing is missing any more, and events are read
+ *         again
+ * @error: as for nc_ct_capture(); the follower then needs a resync again
+ *
+ * The rows read are dirty: nc_ct_follower_take_changes() hands them out.
+ *
+ * Return: FALSE on error
+ */
+gboolean nc_ct_follower_resync_step(NcCtFollower *f, guint max, gboolean *done, GError **error)
+{
+    guint n = 0;
+
+    max = MAX(max, 1);
+    while (f->dump && n < max) {
+        if (f->rows_off == f->rows->len) {
+            if (f->dump_read)
+                break;
+            g_array_set_size(f->rows, 0);
+            f->rows_off = 0;
+            if (!nc_ct_dump_next(f->dump, f->rows, &f->dump_read, error)) {
+                g_clear_pointer(&f->dump, nc_ct_dump_free);
+                g_array_set_size(f->rows, 0);
+                f->rows_off = 0;
+                f->needs_resync = TRUE;
+                nc_ctev_watch(f, TRUE);
+                g_prefix_error(error, "resynchronising the conntrack events: ");
+                return FALSE;
+            }
+            continue;
+        }
+        /* the rest of a buffer waits for the next step: steps of exactly @max rows */
+        guint k = MIN(f->rows->len - f->rows_off, max - n);
+        for (guint i = 0; i < k; i++)
+            nc_ctev_apply_row(f, &g_array_index(f->rows, NcCtEntry, f->rows_off + i));
+        f->rows_off += k;
+        n += k;
+    }
+    if (f->dump && f->dump_read && f->rows_off == f->rows->len)
+        nc_ctev_resync_end(f);
+    *done = !f->dump;
+    return TRUE;
+}
+
+/* Whether a resync's dump is under way (nc_ct_follower_resync_begin() without its end yet). */
+gboolean nc_ct_follower_resyncing(const NcCtFollower *f)
+{
+    return f->dump != NULL;
+}
+
+/**
+ * nc_ct_follower_resync() - re-read the VM's whole state at once and start following from it
+ * @f:     the follower
+ * @error: as for nc_ct_capture()
+ *
+ * nc_ct_follower_resync_begin() and its steps to the end. Costs a filtered dump of the whole
+ * table: for the start and after a loss, not for routine use.
+ *
+ * Return: (transfer full): a full set (@full TRUE) with the next generation, or NULL on error
+ *         (the follower then still needs a resync)
+ */
+NcCtChanges *nc_ct_follower_resync(NcCtFollower *f, GError **error)
+{
+    gboolean done = FALSE;
+    NcCtChanges *c;
+
+    if (!f->dump && !nc_ct_follower_resync_begin(f, error))
+        return NULL;
+    if (!nc_ct_follower_resync_step(f, G_MAXUINT, &done, error))
+        return NULL;
+    c = nc_ct_follower_take_changes(f);
+    /* every entry was found by this dump, so each is in @upserts: the set is whole */
     c->full = TRUE;
-    g_array_unref(c->upserts);
-    c->upserts = g_steal_pointer(&entries);
+    g_array_set_size(c->deletions, 0);
     return c;
 }
 
@@ -667,7 +850,8 @@ NcCtChanges *nc_ct_follower_resync(NcCtFollower *f, GError **error)
  * @f: the follower
  *
  * Coalesced: an entry changed many times appears once, in its latest state. Does not read the
- * socket: call nc_ct_follower_flush() first to include what the kernel queued until now.
+ * socket: call nc_ct_follower_flush() first to include what the kernel queued until now. During a
+ * resync: what its dump found so far (its deletions come at its end).
  *
  * Return: (transfer full) (nullable): the set (possibly empty) with the next generation, or NULL
  *         if the follower needs a resync (events were lost): call nc_ct_follower_resync()
@@ -686,16 +870,43 @@ NcCtChanges *nc_ct_follower_take_changes(NcCtFollower *f)
         g_array_append_vals(c->deletions, k, 1);
     g_hash_table_remove_all(f->deleted);
 
+    g_array_unref(c->upserts);
+    c->upserts = g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), g_hash_table_size(f->dirty));
     g_hash_table_iter_init(&it, f->dirty);
     while (g_hash_table_iter_next(&it, &k, NULL)) {
         NcCtRecord *rec = k;
+        g_autoptr(GError) err = NULL;
+
         g_array_append_val(c->upserts, rec->e);
         rec->dirty = FALSE;
+        if (rec->sent) {
+            nc_digest_remove_share(&f->digest, rec->share);
+            f->n_sent--;
+        }
+        /* a captured or decoded entry always has a canonical form */
+        if (!nc_digest_share_of(&nc_ct_class, f->sha256, &rec->e, rec->share, &err)) {
+            g_warning("%s: the seal's digest will not match", err->message);
+            memset(rec->share, 0, sizeof(rec->share));
+        }
+        nc_digest_add_share(&f->digest, rec->share);
+        f->n_sent++;
         rec->sent = TRUE;
     }
     g_hash_table_remove_all(f->dirty);
     c->generation = ++f->generation;
     return c;
+}
+
+/**
+ * nc_ct_follower_sent() - what the consumer holds if it applied every set handed out: its count
+ * and digest (of nc_ct_class, as an NcItemSet of the same entries would have it)
+ * @digest: (out) (optional)
+ */
+guint nc_ct_follower_sent(const NcCtFollower *f, NcDigest *digest)
+{
+    if (digest)
+        *digest = f->digest;
+    return f->n_sent;
 }
 
 /**
@@ -716,6 +927,9 @@ gboolean nc_ct_follower_flush(NcCtFollower *f, guint timeout_ms, GError **error)
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     gboolean changed = FALSE, drained = FALSE;
 
+    /* a resync's dump first: the events waiting behind it are applied on top of it */
+    if (f->dump && !nc_ct_follower_resync_step(f, G_MAXUINT, &drained, error))
+        return FALSE;
     if (!nc_ctev_read(f, 0, deadline, &changed, &drained, error))
         return FALSE;
     if (!drained) {

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "conf/nc-item-set.h"
 #include "drivers/nc-ct.h"
 
 G_BEGIN_DECLS
@@ -18,8 +19,9 @@ typedef struct NcCtFollower NcCtFollower;
  * NcCtChanges - a set of changes to apply to the destination's copy
  * @generation: increases by one with every set handed out (take or resync), so a receiver can
  *              tell a missing set
- * @full:       TRUE for a resync: @upserts is the whole current set, and the receiver drops
- *              whatever it holds for the VM that is not in it; @deletions is then empty
+ * @full:       TRUE for nc_ct_follower_resync()'s set: @upserts is the whole current set, and
+ *              the receiver drops whatever it holds for the VM that is not in it; @deletions is
+ *              then empty (a resync in steps hands out ordinary sets: its deletions at its end)
  * @upserts:    (element-type NcCtEntry): entries to create, or to update if present; each is the
  *              latest known complete state of that entry
  * @deletions:  (element-type NcCtKey): entries that are gone (or no longer selected)
@@ -43,7 +45,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCtChanges, nc_ct_changes_free)
  * @ignored:        decoded but not the VM's (the userspace re-check; 0 while the BPF filter works)
  * @bad:            messages that could not be decoded
  * @overflows:      times the socket reported lost events (ENOBUFS)
- * @resyncs:        full captures done by nc_ct_follower_resync()
+ * @resyncs:        full captures done (nc_ct_follower_resync(), or begin + steps to the end)
  * @incomplete:     updates for an unknown entry without the TCP state needed to install it
  *                  (each forces a resync)
  * @kernel_filter:  whether the BPF socket filter is attached (else userspace filters alone)
@@ -74,7 +76,12 @@ void nc_ct_follower_set_notify(NcCtFollower *follower, NcCtFollowerNotify notify
                                gpointer user_data);
 gboolean nc_ct_follower_needs_resync(const NcCtFollower *follower);
 NcCtChanges *nc_ct_follower_resync(NcCtFollower *follower, GError **error);
+gboolean nc_ct_follower_resync_begin(NcCtFollower *follower, GError **error);
+gboolean nc_ct_follower_resync_step(NcCtFollower *follower, guint max, gboolean *done,
+                                    GError **error);
+gboolean nc_ct_follower_resyncing(const NcCtFollower *follower);
 NcCtChanges *nc_ct_follower_take_changes(NcCtFollower *follower);
+guint nc_ct_follower_sent(const NcCtFollower *follower, NcDigest *digest);
 gboolean nc_ct_follower_flush(NcCtFollower *follower, guint timeout_ms, GError **error);
 guint nc_ct_follower_count(const NcCtFollower *follower);
 void nc_ct_follower_get_stats(const NcCtFollower *follower, NcCtFollowerStats *stats);

@@ -44,6 +44,14 @@
  * come from one dump restricted in the kernel to nfgen_family AF_INET6 (plus zone and mark), and
  * the addresses are matched in userspace. This copies the namespace's IPv6 entries to userspace.
  *
+ * In pieces. The kernel makes a dump's next buffer of rows when the previous one is read
+ * (netlink_recvmsg() runs the dump on), so nc_ct_dump_next() hands out one buffer per call and
+ * the rest of the table stays in the kernel: the source streams its first copy this way, and
+ * nc_ct_capture() is the same dumps read to their end. nc_ct_remove() deletes each buffer's rows
+ * through this handle while a second handle dumps; a deletion near the dump's position may make
+ * it skip entries (the kernel resumes after the last entry it sent, and that one may be gone), so
+ * it dumps again until a pass finds nothing (NC_CT_REMOVE_PASSES at most).
+ *
  * Install. Many IPCTNL_MSG_CT_NEW messages (NLM_F_CREATE|NLM_F_EXCL, no NLM_F_ACK) are packed
  * into one buffer and sent with one sendmsg(). nfnetlink processes the messages of a buffer
  * synchronously inside that sendmsg(), in order, and queues an NLMSG_ERROR only for a message
@@ -72,6 +80,10 @@
 /* what one queued error answer costs in the receive buffer (skb truesize), generously */
 #define NC_CT_ERR_TRUESIZE 2048
 #define NC_CT_TIMEOUT_MS 10000
+/* nc_ct_remove(): dumps at most, the last one finding nothing left */
+#define NC_CT_REMOVE_PASSES 4
+/* bytes read per recv() of a dump */
+#define NC_CT_DUMP_BUF (64 * 1024)
 
 struct NcCt {
     struct mnl_socket *nl;
@@ -482,11 +494,13 @@ static int nc_ct_dump_cb(const struct nlmsghdr *nlh, void *data)
     if (!c->addr && !nc_ct_entry_belongs_to(&e, c->sel->addresses))
         return MNL_CB_OK;
 
-    key = g_new0(NcCtKey, 1);
-    memcpy(&key->orig, &e.orig, sizeof(e.orig));
-    key->zone = e.zone;
-    if (!g_hash_table_add(c->seen, key))
-        return MNL_CB_OK; /* found by the other dump already; key freed by the table */
+    if (c->seen) {
+        key = g_new0(NcCtKey, 1);
+        memcpy(&key->orig, &e.orig, sizeof(e.orig));
+        key->zone = e.zone;
+        if (!g_hash_table_add(c->seen, key))
+            return MNL_CB_OK; /* found by the other dump already; key freed by the table */
+    }
     g_array_append_val(c->out, e);
     return MNL_CB_OK;
 }
@@ -496,17 +510,24 @@ static gboolean nc_ct_wait_readable(NcCt *ct, GError **error)
     return nc_mnl_wait_readable(ct->nl, NC_CT_TIMEOUT_MS, "ctnetlink", ct->netns, error);
 }
 
-static gboolean nc_ct_dump_one(NcCt *ct, NcCtDumpCtx *c, GError **error)
+/* the name of what dump @c asks for, for messages */
+static void nc_ct_dump_what(const NcCtDumpCtx *c, char *astr, gsize len)
+{
+    if (c->addr)
+        nc_addr_format(c->addr, astr, len);
+    else
+        g_strlcpy(astr, "the IPv6 addresses", len);
+}
+
+/* Sends the request of dump @c with sequence number @seq. */
+static gboolean nc_ct_dump_request(NcCt *ct, NcCtDumpCtx *c, guint32 seq, GError **error)
 {
     char req[MNL_SOCKET_BUFFER_SIZE];
-    guint32 seq = ++ct->seq;
     struct nlmsghdr *nlh = nc_ct_put_header(req, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq,
                                             c->addr ? c->addr->family : AF_INET6);
     int type = c->by_reply ? CTA_TUPLE_REPLY : CTA_TUPLE_ORIG;
     struct nlattr *nest, *ip;
-    g_autofree char *buf = g_malloc(64 * 1024);
     char astr[NC_ADDR_STRLEN];
-    int r;
 
     if (c->addr) {
         nest = mnl_attr_nest_start(nlh, type);
@@ -530,42 +551,217 @@ static gboolean nc_ct_dump_one(NcCt *ct, NcCtDumpCtx *c, GError **error)
         mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(0xffffffff));
     }
 
-    if (c->addr)
-        nc_addr_format(c->addr, astr, sizeof(astr));
-    else
-        g_strlcpy(astr, "the IPv6 addresses", sizeof(astr));
     if (mnl_socket_sendto(ct->nl, nlh, nlh->nlmsg_len) < 0) {
         int saved = errno;
+        nc_ct_dump_what(c, astr, sizeof(astr));
         g_set_error(error, NC_ERROR, nc_error_code_from_errno(saved),
                     "cannot request the conntrack entries of %s in network namespace %s: %s", astr,
                     nc_ct_ns_name(ct), g_strerror(saved));
         return FALSE;
     }
-    do {
-        if (!nc_ct_wait_readable(ct, error))
-            return FALSE;
-        ssize_t n = mnl_socket_recvfrom(ct->nl, buf, 64 * 1024);
-        if (n < 0) {
-            r = -1;
-        } else {
-            r = mnl_cb_run(buf, n, seq, ct->portid, nc_ct_dump_cb, c);
-        }
-        if (r < 0) {
-            int saved = errno;
-            g_set_error(error, NC_ERROR,
-                        saved == ENOENT || saved == EPROTONOSUPPORT || saved == EOPNOTSUPP
-                            ? NC_ERROR_UNSUPPORTED
-                            : nc_error_code_from_errno(saved),
-                        "dumping the conntrack entries of %s in network namespace %s failed: "
-                        "%s%s",
-                        astr, nc_ct_ns_name(ct), g_strerror(saved),
-                        saved == EOPNOTSUPP || saved == ENOENT
-                            ? " (is nf_conntrack_netlink available with filter support?)"
-                            : "");
-            return FALSE;
-        }
-    } while (r > MNL_CB_STOP);
     return TRUE;
+}
+
+/* Reads one buffer of dump @c's answer (the kernel fills the next one as this one is read);
+ * *@finished once its end came. */
+static gboolean nc_ct_dump_read(NcCt *ct, NcCtDumpCtx *c, guint32 seq, char *buf, gsize len,
+                                gboolean *finished, GError **error)
+{
+    char astr[NC_ADDR_STRLEN];
+    int r;
+
+    if (!nc_ct_wait_readable(ct, error))
+        return FALSE;
+    ssize_t n = mnl_socket_recvfrom(ct->nl, buf, len);
+    r = n < 0 ? -1 : mnl_cb_run(buf, n, seq, ct->portid, nc_ct_dump_cb, c);
+    if (r < 0) {
+        int saved = errno;
+        nc_ct_dump_what(c, astr, sizeof(astr));
+        g_set_error(error, NC_ERROR,
+                    saved == ENOENT || saved == EPROTONOSUPPORT || saved == EOPNOTSUPP
+                        ? NC_ERROR_UNSUPPORTED
+                        : nc_error_code_from_errno(saved),
+                    "dumping the conntrack entries of %s in network namespace %s failed: "
+                    "%s%s",
+                    astr, nc_ct_ns_name(ct), g_strerror(saved),
+                    saved == EOPNOTSUPP || saved == ENOENT
+                        ? " (is nf_conntrack_netlink available with filter support?)"
+                        : "");
+        return FALSE;
+    }
+    *finished = r <= MNL_CB_STOP;
+    return TRUE;
+}
+
+/* ---- capture in pieces ---- */
+
+/* Whether @sel can select anything: at least one address, each with a family (NC_ERROR_INVALID_ARG
+ * naming what is wrong otherwise). */
+gboolean nc_ct_selector_check(const NcCtSelector *sel, GError **error)
+{
+    if (!sel->addresses || sel->addresses->len == 0) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                    "no address selects the VM's conntrack entries: give at least one address");
+        return FALSE;
+    }
+    for (guint i = 0; i < sel->addresses->len; i++) {
+        guint8 fam = g_array_index(sel->addresses, NcAddr, i).family;
+
+        if (fam != AF_INET && fam != AF_INET6) {
+            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
+                        "selector address %u has no address family", i);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* The dumps nc_ct_capture() runs one after another, read a buffer at a time. */
+struct NcCtDump {
+    NcCt *ct;
+    NcCtSelector sel; /* addresses referenced */
+    guint step;       /* dump under way: 2 per IPv4 address (by original, by reply source) */
+    guint n_steps;    /* ... plus one for all IPv6 addresses */
+    gboolean running; /* its request went and its end did not come yet */
+    guint32 seq;
+    guint bad;
+    char *buf;
+    GHashTable *seen; /* (nullable): NcCtKey* of the rows given out (nc_ct_capture()'s) */
+};
+
+static gboolean nc_ct_dump_ctx(NcCtDump *d, NcCtDumpCtx *c, GArray *out)
+{
+    guint n4 = 0;
+
+    memset(c, 0, sizeof(*c));
+    c->sel = &d->sel;
+    c->out = out;
+    c->seen = d->seen;
+    for (guint i = 0; i < d->sel.addresses->len; i++) {
+        const NcAddr *a = &g_array_index(d->sel.addresses, NcAddr, i);
+
+        if (a->family == AF_INET6)
+            continue;
+        if (n4 == d->step / 2) {
+            c->addr = a;
+            c->by_reply = d->step % 2 == 1;
+            return TRUE;
+        }
+        n4++;
+    }
+    /* One IPv6 dump (c->addr NULL), restricted to the family (and zone, mark) in the kernel: see
+     * Theory of operation for why the address is not part of the kernel's filter here. */
+    return d->step == 2 * n4;
+}
+
+/**
+ * nc_ct_dump_new() - capture a VM's entries in pieces: what nc_ct_capture() does, read by
+ * nc_ct_dump_next() a buffer at a time, so that the caller holds no more than a buffer's rows
+ * @ct:    the handle; no other request may use it until the dump is done or freed
+ * @sel:   as for nc_ct_capture(); its addresses are referenced
+ * @error: NC_ERROR_INVALID_ARG (empty selector)
+ *
+ * The kernel makes the next buffer of rows when the previous one is read: a row is the entry's
+ * state when its buffer was made, and an entry found by two of the dumps comes twice (the caller
+ * keeps it once, keyed by zone + original tuple).
+ *
+ * Return: (transfer full): the dump, or NULL
+ */
+NcCtDump *nc_ct_dump_new(NcCt *ct, const NcCtSelector *sel, GError **error)
+{
+    gboolean has_v6 = FALSE;
+    guint n4 = 0;
+
+    g_return_val_if_fail(ct && sel, NULL);
+    if (!nc_ct_selector_check(sel, error))
+        return NULL;
+    for (guint i = 0; i < sel->addresses->len; i++) {
+        if (g_array_index(sel->addresses, NcAddr, i).family == AF_INET6)
+            has_v6 = TRUE;
+        else
+            n4++;
+    }
+
+    NcCtDump *d = g_new0(NcCtDump, 1);
+    d->ct = ct;
+    d->sel = *sel;
+    d->sel.addresses = g_array_ref(sel->addresses);
+    d->n_steps = 2 * n4 + (has_v6 ? 1 : 0);
+    d->buf = g_malloc(NC_CT_DUMP_BUF);
+    return d;
+}
+
+/**
+ * nc_ct_dump_next() - read the next buffer of a dump
+ * @d:     the dump
+ * @out:   (element-type NcCtEntry): receives the buffer's selected rows (possibly none)
+ * @done:  (out): TRUE once every dump ended (then nothing more comes)
+ * @error: as for nc_ct_capture(); the dump is then over (free it)
+ *
+ * Return: FALSE on error
+ */
+gboolean nc_ct_dump_next(NcCtDump *d, GArray *out, gboolean *done, GError **error)
+{
+    NcCtDumpCtx c;
+    gboolean finished = FALSE;
+
+    *done = d->step >= d->n_steps;
+    if (*done)
+        return TRUE;
+    nc_ct_dump_ctx(d, &c, out);
+    if (!d->running) {
+        d->seq = ++d->ct->seq;
+        if (!nc_ct_dump_request(d->ct, &c, d->seq, error)) {
+            d->step = d->n_steps;
+            return FALSE;
+        }
+        d->running = TRUE;
+    }
+    if (!nc_ct_dump_read(d->ct, &c, d->seq, d->buf, NC_CT_DUMP_BUF, &finished, error)) {
+        d->running = FALSE;
+        d->step = d->n_steps;
+        return FALSE;
+    }
+    d->bad += c.bad;
+    if (finished) {
+        d->running = FALSE;
+        d->step++;
+    }
+    *done = d->step >= d->n_steps;
+    if (*done && d->bad)
+        g_warning("%u conntrack entries dumped in network namespace %s could not be decoded "
+                  "and were skipped",
+                  d->bad, nc_ct_ns_name(d->ct));
+    return TRUE;
+}
+
+/* Frees @d without reading the rest of a dump under way: its handle then must not be used again
+ * (the caller closes it), for a caller that stops midway and would only drop the rows. */
+void nc_ct_dump_abandon(NcCtDump *d)
+{
+    if (d)
+        d->running = FALSE;
+    nc_ct_dump_free(d);
+}
+
+/* Frees @d; a dump still under way is read to its end (rows dropped), so the handle is clean. */
+void nc_ct_dump_free(NcCtDump *d)
+{
+    if (!d)
+        return;
+    if (d->running) {
+        g_autoptr(GArray) drop = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+        NcCtDumpCtx c;
+        gboolean finished = FALSE;
+
+        nc_ct_dump_ctx(d, &c, drop);
+        while (!finished &&
+               nc_ct_dump_read(d->ct, &c, d->seq, d->buf, NC_CT_DUMP_BUF, &finished, NULL))
+            g_array_set_size(drop, 0);
+    }
+    g_array_unref(d->sel.addresses);
+    g_free(d->buf);
+    g_free(d);
 }
 
 /**
@@ -582,47 +778,19 @@ static gboolean nc_ct_dump_one(NcCt *ct, NcCtDumpCtx *c, GError **error)
 gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **error)
 {
     g_autoptr(GHashTable) seen = NULL;
-    gboolean has_v6 = FALSE;
-    guint bad = 0;
+    g_autoptr(NcCtDump) dump = NULL;
+    gboolean done = FALSE;
 
     g_return_val_if_fail(ct && sel && out, FALSE);
-    if (!sel->addresses || sel->addresses->len == 0) {
-        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                    "no address selects the VM's conntrack entries: give at least one address");
+    dump = nc_ct_dump_new(ct, sel, error);
+    if (!dump)
         return FALSE;
-    }
+    /* an entry found by two of the dumps is kept once */
     seen = g_hash_table_new_full(nc_ct_key_hash, nc_ct_key_equal, g_free, NULL);
-    for (guint i = 0; i < sel->addresses->len; i++) {
-        const NcAddr *a = &g_array_index(sel->addresses, NcAddr, i);
-
-        if (a->family != AF_INET && a->family != AF_INET6) {
-            g_set_error(error, NC_ERROR, NC_ERROR_INVALID_ARG,
-                        "selector address %u has no address family", i);
+    dump->seen = seen;
+    while (!done)
+        if (!nc_ct_dump_next(dump, out, &done, error))
             return FALSE;
-        }
-        if (a->family == AF_INET6) {
-            has_v6 = TRUE;
-            continue;
-        }
-        for (int dir = 0; dir < 2; dir++) {
-            NcCtDumpCtx c = {sel, a, dir == 1, seen, out, 0};
-            if (!nc_ct_dump_one(ct, &c, error))
-                return FALSE;
-            bad += c.bad;
-        }
-    }
-    if (has_v6) {
-        /* One IPv6 dump, restricted to the family (and zone, mark) in the kernel: see Theory
-         * of operation for why the address is not part of the kernel's filter here. */
-        NcCtDumpCtx c = {sel, NULL, FALSE, seen, out, 0};
-        if (!nc_ct_dump_one(ct, &c, error))
-            return FALSE;
-        bad += c.bad;
-    }
-    if (bad)
-        g_warning("%u conntrack entries dumped in network namespace %s could not be decoded "
-                  "and were skipped",
-                  bad, nc_ct_ns_name(ct));
     return TRUE;
 }
 
@@ -897,11 +1065,38 @@ gboolean nc_ct_delete(NcCt *ct, const NcCtEntry *entries, guint n_entries, guint
  */
 gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error)
 {
-    g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(NcCt) reader = NULL;
+    g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
 
     if (n_removed)
         *n_removed = 0;
-    if (!nc_ct_capture(ct, sel, found, error))
+    /* A buffer of rows at a time, deleted through this handle while a second one dumps: no copy
+     * of a VM's whole table (250k entries: 34 MB plus the capture's key table). A dump whose
+     * position the deletions disturb may skip entries, so passes repeat until one finds nothing;
+     * a VM whose entries keep coming is not waited for forever. */
+    reader = nc_ct_open(ct->netns, error);
+    if (!reader)
         return FALSE;
-    return nc_ct_delete(ct, (const NcCtEntry *)found->data, found->len, n_removed, error);
+    for (guint pass = 0; pass < NC_CT_REMOVE_PASSES; pass++) {
+        g_autoptr(NcCtDump) dump = nc_ct_dump_new(reader, sel, error);
+        gboolean done = FALSE;
+        guint found = 0;
+
+        if (!dump)
+            return FALSE;
+        while (!done) {
+            guint n = 0;
+
+            g_array_set_size(rows, 0);
+            if (!nc_ct_dump_next(dump, rows, &done, error) ||
+                !nc_ct_delete(ct, (const NcCtEntry *)rows->data, rows->len, &n, error))
+                return FALSE;
+            found += rows->len;
+            if (n_removed)
+                *n_removed += n;
+        }
+        if (!found)
+            break;
+    }
+    return TRUE;
 }

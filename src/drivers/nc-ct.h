@@ -51,6 +51,16 @@ void nc_ct_close(NcCt *ct);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCt, nc_ct_close)
 
 gboolean nc_ct_capture(NcCt *ct, const NcCtSelector *sel, GArray *out, GError **error);
+gboolean nc_ct_selector_check(const NcCtSelector *sel, GError **error);
+
+/* nc_ct_capture() in pieces (a buffer of rows per call): see nc_ct_dump_new() */
+typedef struct NcCtDump NcCtDump;
+NcCtDump *nc_ct_dump_new(NcCt *ct, const NcCtSelector *sel, GError **error);
+gboolean nc_ct_dump_next(NcCtDump *dump, GArray *out, gboolean *done, GError **error);
+void nc_ct_dump_free(NcCtDump *dump);
+void nc_ct_dump_abandon(NcCtDump *dump);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcCtDump, nc_ct_dump_free)
+
 gboolean nc_ct_install(NcCt *ct, const NcCtEntry *entries, guint n_entries, GPtrArray **failures,
                        GError **error);
 gboolean nc_ct_remove(NcCt *ct, const NcCtSelector *sel, guint *n_removed, GError **error);

@@ -18,6 +18,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "conf/nc-ct-items.h"
+#include "conf/nc-item-set.h"
 #include "conf/nc-report.h"
 #include "drivers/nc-ct.h"
 #include "drivers/nc-ip-binding.h"
@@ -953,6 +955,92 @@ static void test_stop_during_first_copy(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     wait_for(f, dst_installed, 20000, "the sealed state installed on the destination");
     g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, n);
+    g_assert_cmpuint(f->fails[NC_SIDE_SOURCE] + f->fails[NC_SIDE_DESTINATION], ==, 0);
+}
+
+/* (a'''') entries deleted, changed and created while the first copy streams from the source's dump
+ * (the destination's first chunk came; most of the dump is unread): the destination ends up with
+ * exactly the source's entries, the change included. */
+#define CHANGED_FIRST 20000
+#define CHANGED_N 20000
+#define CHANGED_GONE_EVERY 100
+#define CHANGED_NEW 100
+static void change_source_cb(const char *domain, NcSide side, const NcPhaseStep *step,
+                             gpointer data)
+{
+    Fixture *f = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = NULL;
+    g_autoptr(GArray) gone = NULL;
+
+    if (step->phase != NC_PHASE_PREPARE)
+        return;
+    ct = nc_ct_open(f->ns_src, &error);
+    g_assert_no_error(error);
+    gone = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    for (guint i = 0; i < CHANGED_N; i += CHANGED_GONE_EVERY) {
+        NcCtEntry e = nc_ktest_tcp_entry(VM4, CHANGED_FIRST + i);
+        g_array_append_val(gone, e);
+    }
+    g_assert_true(nc_ct_delete(ct, (NcCtEntry *)gone->data, gone->len, NULL, &error));
+    g_assert_no_error(error);
+    /* the first and the last entry of the table: one dumped already, one not, whatever the order */
+    nc_ktest_conntrack(f->ns_src, "-U -p tcp -s " VM4 " --sport 20001 --mark 5", NULL, &error);
+    g_assert_no_error(error);
+    nc_ktest_conntrack(f->ns_src, "-U -p tcp -s " VM4 " --sport 39999 --mark 5", NULL, &error);
+    g_assert_no_error(error);
+    ct_install_many(f->ns_src, VM4, 50000, CHANGED_NEW);
+}
+
+static void test_changed_during_first_copy(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcItemSet) src = nc_item_set_new(&nc_ct_class);
+    g_autoptr(GArray) s = NULL, d = NULL;
+    NcCtSelector sel = {0};
+    guint sub, found = 0, marked = 0;
+
+    if (!f->usable)
+        return;
+    ct_install_many(f->ns_src, VM4, CHANGED_FIRST, CHANGED_N);
+    sub = nc_phase_tracker_subscribe(f->ph_dst, change_source_cb, f);
+    g_assert_true(start_carry(f, &error));
+    nc_phase_tracker_unsubscribe(f->ph_dst, sub);
+    g_assert_no_error(error);
+    feed(f->ph_src, NC_SIDE_SOURCE, NC_EV_QMP_STOP, -1);
+    nc_carry_engine_source_stopped(f->src, UUID, g_get_real_time());
+    wait_for(f, dst_installed, 20000, "the sealed state installed on the destination");
+
+    sel.addresses = g_array_new(FALSE, FALSE, sizeof(NcAddr));
+    NcAddr a = addr(VM4);
+    g_array_append_val(sel.addresses, a);
+    {
+        g_autoptr(NcCt) cs = nc_ct_open(f->ns_src, &error);
+        g_autoptr(NcCt) cd = nc_ct_open(f->ns_dst, &error);
+
+        s = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+        d = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+        g_assert_true(nc_ct_capture(cs, &sel, s, &error));
+        g_assert_true(nc_ct_capture(cd, &sel, d, &error));
+        g_assert_no_error(error);
+    }
+    g_array_unref(sel.addresses);
+    g_assert_cmpuint(s->len, ==, CHANGED_N - CHANGED_N / CHANGED_GONE_EVERY + CHANGED_NEW);
+    g_assert_cmpuint(d->len, ==, s->len);
+    for (guint i = 0; i < s->len; i++) {
+        const NcCtEntry *e = &g_array_index(s, NcCtEntry, i);
+        g_assert_true(nc_item_set_upsert(src, g_memdup2(e, sizeof(*e)), NULL, &error));
+    }
+    for (guint i = 0; i < d->len; i++) {
+        const NcCtEntry *e = &g_array_index(d, NcCtEntry, i);
+        const NcCtEntry *there = nc_item_set_lookup(src, e);
+
+        found += there != NULL;
+        if (there && (e->orig.sport == 20001 || e->orig.sport == 39999))
+            marked += e->mark == 5 && there->mark == 5;
+    }
+    g_assert_cmpuint(found, ==, s->len);
+    g_assert_cmpuint(marked, ==, 2);
     g_assert_cmpuint(f->fails[NC_SIDE_SOURCE] + f->fails[NC_SIDE_DESTINATION], ==, 0);
 }
 
@@ -3203,6 +3291,8 @@ int main(int argc, char **argv)
         ADD("/carry/admit/first-copy-longer-than-admission-max-ms", test_admit_slow_first_copy,
             &case_slow_first_copy_capped);
         ADD("/carry/admit/hurried-for-an-older-hook", test_admit_hurried, &case_slow_first_copy);
+        ADD("/carry/admit/changed-during-the-first-copy", test_changed_during_first_copy,
+            &case_bulk);
         ADD("/carry/rollback/keeps-what-was-there-and-replaced", test_rollback_keeps_theirs,
             &case_default);
     }

@@ -5,6 +5,8 @@
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <unistd.h>
 
+#include "conf/nc-ct-items.h"
+#include "conf/nc-item-set.h"
 #include "drivers/nc-ct-events.h"
 #include "nc-ktest.h"
 #include "util/nc-error.h"
@@ -400,6 +402,130 @@ static void test_overflow(Fixture *f, gconstpointer data)
     g_assert_cmpuint(c->upserts->len, ==, 0);
 }
 
+/* Applies a set as a consumer does (deletions, then upserts) to @model. */
+static void model_apply(NcItemSet *model, const NcCtChanges *c)
+{
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < c->deletions->len; i++) {
+        const NcCtKey *k = &g_array_index(c->deletions, NcCtKey, i);
+        NcCtEntry e = {0};
+
+        e.orig = k->orig;
+        e.zone = k->zone;
+        g_assert_true(nc_item_set_remove(model, &e, NULL, &error));
+        g_assert_no_error(error);
+    }
+    for (guint i = 0; i < c->upserts->len; i++) {
+        const NcCtEntry *e = &g_array_index(c->upserts, NcCtEntry, i);
+
+        g_assert_true(nc_item_set_upsert(model, g_memdup2(e, sizeof(*e)), NULL, &error));
+        g_assert_no_error(error);
+    }
+}
+
+/* A resync read in pieces while entries are deleted, changed and created: what a consumer builds
+ * from the sets is what the kernel holds at the end, and the follower's count and digest of what
+ * it handed out are the consumer's. */
+static void test_stream(Fixture *f, gconstpointer data)
+{
+    if (!f->usable)
+        return;
+    enum { N = 4000, GONE_EVERY = 40, NEW = 50 };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NcCt) ct = nc_ct_open(f->ns, &error);
+    g_autoptr(NcItemSet) model = nc_item_set_new(&nc_ct_class);
+    g_autofree NcCtEntry *all = g_new0(NcCtEntry, N);
+    g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autofree NcCtEntry *fresh = g_new0(NcCtEntry, NEW);
+    gboolean done = FALSE;
+    guint steps = 0, n_first;
+
+    ns_sysctl_events(f->ns, 1);
+    g_autoptr(NcCtFollower) fl = follower_new(f, 0);
+    for (guint i = 0; i < N; i++)
+        all[i] = nc_ktest_tcp_entry(VM4, 20000 + i);
+    install(f, all, N);
+
+    g_assert_true(nc_ct_follower_resync_begin(fl, &error));
+    g_assert_no_error(error);
+    g_assert_true(nc_ct_follower_resyncing(fl));
+    g_assert_true(nc_ct_follower_resync_step(fl, 1, &done, &error));
+    g_assert_no_error(error);
+    g_assert_false(done); /* one row of N */
+    {
+        g_autoptr(NcCtChanges) c = nc_ct_follower_take_changes(fl);
+        g_assert_nonnull(c);
+        g_assert_false(c->full);
+        n_first = c->upserts->len;
+        g_assert_cmpuint(n_first, >, 0);
+        g_assert_cmpuint(n_first, <, N);
+        model_apply(model, c);
+    }
+
+    /* mid-way: some gone (dumped already or not), some changed (a mark: an update event without
+     * the TCP state), some new */
+    for (guint i = 0; i < N; i += GONE_EVERY)
+        g_array_append_val(gone, all[i]);
+    g_assert_true(nc_ct_delete(ct, (NcCtEntry *)gone->data, gone->len, NULL, &error));
+    g_assert_no_error(error);
+    ns_conntrack(f->ns, "-U -p tcp -s " VM4 " --sport 20001 --mark 5");
+    ns_conntrack(f->ns, "-U -p tcp -s " VM4 " --sport 23999 --mark 5");
+    for (guint i = 0; i < NEW; i++)
+        fresh[i] = nc_ktest_tcp_entry(VM4, 30000 + i);
+    install(f, fresh, NEW);
+
+    while (!done) {
+        g_assert_true(nc_ct_follower_resync_step(fl, 100, &done, &error));
+        g_assert_no_error(error);
+        g_autoptr(NcCtChanges) c = nc_ct_follower_take_changes(fl);
+        g_assert_nonnull(c);
+        model_apply(model, c);
+        steps++;
+        if (error || steps > N)
+            break;
+    }
+    g_assert_false(nc_ct_follower_resyncing(fl));
+    g_test_message("first step %u rows, then %u steps", n_first, steps);
+    g_autoptr(NcCtChanges) last = flush_take(fl);
+    g_assert_nonnull(last);
+    model_apply(model, last);
+
+    /* the kernel's set, by an independent capture */
+    g_autoptr(GArray) now = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+    g_autoptr(NcItemSet) kernel = nc_item_set_new(&nc_ct_class);
+    g_assert_true(nc_ct_capture(ct, &f->sel, now, &error));
+    g_assert_cmpuint(now->len, ==, N - gone->len + NEW);
+    for (guint i = 0; i < now->len; i++) {
+        const NcCtEntry *e = &g_array_index(now, NcCtEntry, i);
+        g_assert_true(nc_item_set_upsert(kernel, g_memdup2(e, sizeof(*e)), NULL, &error));
+    }
+    g_autoptr(NcItemDiff) diff = nc_item_set_diff(kernel, model);
+    for (guint i = 0; i < diff->missing->len; i++)
+        g_test_message("missing: %s", (char *)g_ptr_array_index(diff->missing, i));
+    for (guint i = 0; i < diff->extra->len; i++)
+        g_test_message("extra: %s", (char *)g_ptr_array_index(diff->extra, i));
+    for (guint i = 0; i < diff->changed->len; i++)
+        g_test_message("changed: %s", (char *)g_ptr_array_index(diff->changed, i));
+    g_assert_true(nc_item_diff_is_empty(diff));
+    for (guint i = 0; i < 2; i++) {
+        NcCtEntry k = nc_ktest_tcp_entry(VM4, i ? 23999 : 20001);
+        const NcCtEntry *e = nc_item_set_lookup(model, &k);
+        g_assert_nonnull(e);
+        if (e)
+            g_assert_cmpuint(e->mark, ==, 5);
+    }
+
+    /* what the follower says it handed out is the consumer's set, to the digest */
+    NcDigest d;
+    g_assert_cmpuint(nc_ct_follower_sent(fl, &d), ==, nc_item_set_count(model));
+    g_assert_true(nc_digest_equal(&d, nc_item_set_digest(model)));
+    NcCtFollowerStats st;
+    nc_ct_follower_get_stats(fl, &st);
+    g_assert_cmpuint(st.overflows, ==, 0);
+    g_assert_cmpuint(st.resyncs, ==, 1);
+}
+
 static int cmp_gint64(gconstpointer a, gconstpointer b)
 {
     gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
@@ -518,6 +644,7 @@ int main(int argc, char **argv)
     ADD("/ct-events/flush", test_flush);
     ADD("/ct-events/overflow", test_overflow);
     ADD("/ct-events/measure", test_measure);
+    ADD("/ct-events/stream", test_stream);
     g_test_add_func("/ct-events/bad-selector", test_bad_selector);
     return g_test_run();
 }
