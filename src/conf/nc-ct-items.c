@@ -176,6 +176,7 @@ const NcClassOps nc_ct_class = {
     .compare = nc_ct_class_compare,
     .owns = nc_ct_class_owns,
     .free = g_free,
+    .item_size = sizeof(NcCtEntry), /* flat: a set holds its entries in place */
 };
 
 /* @entry's key, padding zeroed (NcCtKey). */

@@ -29,6 +29,9 @@ G_BEGIN_DECLS
  * @owns:     whether the item belongs to the domain as @owner describes it; if not, (transfer
  *            full) @why says why (for a refusal)
  * @free:     frees one item
+ * @item_size: (optional) for a class whose items are flat, the size of one: no pointer inside,
+ *            copied with memcpy, freed by @free (g_free) as one block. A set then holds each item
+ *            in place, copied in (NcItemSet: no allocation per item); 0: a set keeps pointers.
  *
  * @key and @encode fail (NC_ERROR_INVALID_ARG) only for an item that has no canonical form (an
  * address without a family, say); a decoded or captured item always has one.
@@ -42,6 +45,7 @@ typedef struct {
     char *(*compare)(gconstpointer a, gconstpointer b);
     gboolean (*owns)(const NcOwner *owner, gconstpointer item, char **why);
     GDestroyNotify free;
+    gsize item_size;
 } NcClassOps;
 
 #define NC_DIGEST_SIZE 32
@@ -68,8 +72,16 @@ char *nc_digest_to_string(const NcDigest *digest); /* 64 hex digits; (transfer f
  * current on every change (so checking a seal costs nothing at the stop). Both sides of a carry
  * keep one per class: the source what it sent, the destination what it received. A set made
  * without a digest (what a carry installed, kept for its roll-back) keeps items and count only.
+ * An item the set returns (lookup, items, iteration) is the set's: valid until it is removed or
+ * replaced, or the set freed. How it is held: nc-item-set.c ("the set"), docs/architecture.md.
  */
 typedef struct _NcItemSet NcItemSet;
+
+/* NcItemSetIter - a walk over a set's items (on the stack; no allocation) */
+typedef struct {
+    const NcItemSet *set;
+    guint32 bucket;
+} NcItemSetIter;
 
 NcItemSet *nc_item_set_new(const NcClassOps *ops);
 NcItemSet *nc_item_set_new_without_digest(const NcClassOps *ops);
@@ -78,6 +90,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NcItemSet, nc_item_set_free)
 
 const NcClassOps *nc_item_set_ops(const NcItemSet *set);
 gboolean nc_item_set_upsert(NcItemSet *set, gpointer item, gboolean *replaced, GError **error);
+gboolean nc_item_set_upsert_copy(NcItemSet *set, gconstpointer item, gboolean *replaced,
+                                 GError **error);
 gboolean nc_item_set_remove(NcItemSet *set, gconstpointer item_or_key_of, gboolean *removed,
                             GError **error);
 gboolean nc_item_set_remove_key(NcItemSet *set, GBytes *key, gboolean *removed);
@@ -86,6 +100,8 @@ gconstpointer nc_item_set_lookup_key(const NcItemSet *set, GBytes *key);
 guint nc_item_set_count(const NcItemSet *set);
 const NcDigest *nc_item_set_digest(const NcItemSet *set);
 GPtrArray *nc_item_set_items(const NcItemSet *set);
+void nc_item_set_iter_init(NcItemSetIter *iter, const NcItemSet *set);
+gboolean nc_item_set_iter_next(NcItemSetIter *iter, gconstpointer *item);
 GBytes *nc_item_set_key_of(const NcItemSet *set, gconstpointer item, GError **error);
 gboolean nc_item_set_check_owned(const NcItemSet *set, const NcOwner *owner, GError **error);
 gboolean nc_item_set_check_seal(const NcItemSet *set, guint64 count, const NcDigest *digest,

@@ -157,7 +157,6 @@ static gboolean check_point_kernel(NcCarryEngine *e, const char *netns, GError *
 
 /* ---- destination: install, roll back, report ---- */
 
-/* Delete every entry this carry installed. */
 /* The destination's conntrack points, their handles opened once per carry (not per STATE chunk:
  * the last chunk and the seal are in the guest's downtime). */
 static GPtrArray *dest_points(Carry *c)
@@ -167,27 +166,102 @@ static GPtrArray *dest_points(Carry *c)
     return c->points;
 }
 
+/*
+ * What this carry installed: derived, not kept. The destination holds each carried entry once, in
+ * c->received (the source's set as the chunks so far make it: the seal's count and digest). What
+ * it installed for a received entry is that entry as it is here: its zone and mark mapped (the
+ * source's [map SITE] or [map], dest_installed_form(); the source is fixed at its HELLO); the
+ * timeout only matters at the install. So the installed set is c->received less
+ * c->not_installed: the received entries this carry did not (or no longer) put in the kernel,
+ * kept by the source's key (the kernel's refusals, an EEXIST entry that is someone else's, a chunk
+ * the kernel refused; normally empty). dest_apply() keeps this true at every return: the kernel is
+ * changed first, and c->received only after, so that a failed deletion leaves the entries it could
+ * not delete in c->received (a roll-back tries them again), and what a failed install did not put
+ * in is marked. ~150 bytes an entry (one NcCtEntry in place, its index bucket) instead of two sets
+ * of ~256.
+ * One edge differs from keeping the installed entries apart: a map whose zone list sends two
+ * source zones to one zone here can make two received entries one kernel entry; the second is
+ * then refused (EEXIST, reported) instead of replacing the first.
+ */
+
+/* the entry this carry installs for @en as received: its zone and mark as they are here (checked
+ * when it came) */
+static NcCtEntry dest_installed_form(Carry *c, const NcCtEntry *en)
+{
+    NcCtEntry here = *en;
+
+    carry_ct_map(c->e->opt.config, c->source_cn, &here);
+    return here;
+}
+
+/* Whether this carry installed the received entry under @key (the source's form). */
+static gboolean dest_holds(Carry *c, GBytes *key)
+{
+    return !c->not_installed || !nc_item_set_lookup_key(c->not_installed, key);
+}
+
+/* How many entries this carry has installed. */
+static guint dest_installed_count(Carry *c)
+{
+    return nc_item_set_count(c->received) -
+           (c->not_installed ? nc_item_set_count(c->not_installed) : 0);
+}
+
+#define DEST_ROLLBACK_BATCH 4096
+
+/* Delete every entry this carry installed; nothing is installed afterwards (a second call deletes
+ * nothing). */
 static void dest_rollback(Carry *c)
 {
-    g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-    g_autoptr(GError) err = NULL;
-    guint removed = 0;
+    guint n = c->received ? dest_installed_count(c) : 0;
 
-    if (c->installed && nc_item_set_count(c->installed)) {
-        g_autoptr(GPtrArray) items = nc_item_set_items(c->installed);
+    if (n) {
+        g_autoptr(GArray) batch =
+            g_array_sized_new(FALSE, FALSE, sizeof(NcCtEntry), MIN(n, DEST_ROLLBACK_BATCH));
+        g_autoptr(GError) first = NULL;
+        guint removed = 0;
+        NcItemSetIter it;
+        gconstpointer item;
+        gboolean more = TRUE;
 
-        for (guint i = 0; i < items->len; i++)
-            g_array_append_vals(all, g_ptr_array_index(items, i), 1);
-        if (!carry_points_delete(dest_points(c), (NcCtEntry *)all->data, all->len, &removed, &err))
-            CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s",
-                 all->len, err->message);
+        nc_item_set_iter_init(&it, c->received);
+        while (more) {
+            g_autoptr(GError) err = NULL;
+            guint k = 0;
+
+            more = nc_item_set_iter_next(&it, &item);
+            if (more && c->not_installed && nc_item_set_count(c->not_installed)) {
+                g_autoptr(GBytes) key = nc_item_set_key_of(c->received, item, NULL);
+
+                if (!key || !dest_holds(c, key))
+                    continue;
+            }
+            if (more) {
+                NcCtEntry here = dest_installed_form(c, item);
+
+                g_array_append_val(batch, here);
+            }
+            if (!batch->len || (more && batch->len < DEST_ROLLBACK_BATCH))
+                continue;
+            if (!carry_points_delete(dest_points(c), (NcCtEntry *)batch->data, batch->len, &k,
+                                     &err) &&
+                !first)
+                first = g_steal_pointer(&err);
+            removed += k;
+            g_array_set_size(batch, 0);
+        }
+        if (first)
+            CLOG(G_LOG_LEVEL_WARNING, c, "roll-back: removing %u installed entries failed: %s", n,
+                 first->message);
         else
-            CLOG(G_LOG_LEVEL_INFO, c, "roll-back: removed %u of %u installed entries", removed,
-                 all->len);
-        g_clear_pointer(&items, g_ptr_array_unref); /* the set's own items, freed with it */
-        nc_item_set_free(c->installed);
-        c->installed = nc_item_set_new_without_digest(&nc_ct_class);
+            CLOG(G_LOG_LEVEL_INFO, c, "roll-back: removed %u of %u installed entries", removed, n);
     }
+    /* nothing of it is installed now */
+    if (c->received && nc_item_set_count(c->received)) {
+        nc_item_set_free(c->received);
+        c->received = nc_item_set_new(&nc_ct_class);
+    }
+    g_clear_pointer(&c->not_installed, nc_item_set_free);
     if (c->classes)
         nc_carry_classes_rollback(c->classes);
 }
@@ -403,7 +477,7 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
     fail = cfg->admission == NC_ADMISSION_REFUSE && !c->resumed_us && !c->source_steps &&
            c->e->opt.fail_func &&
            c->e->opt.fail_func(c->uuid, NC_SIDE_DESTINATION, reason, c->e->opt.user_data);
-    kept = c->installed ? nc_item_set_count(c->installed) : 0;
+    kept = c->received ? dest_installed_count(c) : 0;
     c->installed_n = kept;
     if (fail || !trusted)
         c->failure = g_strdup(reason);
@@ -423,28 +497,44 @@ static void dest_give_up(Carry *c, const char *reason, gboolean trusted)
         c->e->opt.resume_func(c->uuid, c->e->opt.user_data);
 }
 
-/* If this carry installed the entry of @key (taken), it goes into @del (and its key into
- * @del_keys) to be deleted before what replaces it. */
-static void installed_to_delete(Carry *c, GBytes *key, GArray *del, GPtrArray *del_keys)
+/* If this carry installed the received entry under @key (the source's form), it goes into @del
+ * (in its installed form) to be deleted before what replaces it, or as deleted. */
+static void installed_to_delete(Carry *c, GBytes *key, GArray *del)
 {
-    const NcCtEntry *old = nc_item_set_lookup_key(c->installed, key);
+    const NcCtEntry *old = nc_item_set_lookup_key(c->received, key);
 
-    if (!old) {
-        g_bytes_unref(key);
-        return;
+    if (old && dest_holds(c, key)) {
+        NcCtEntry here = dest_installed_form(c, old);
+
+        g_array_append_val(del, here);
     }
-    g_array_append_vals(del, old, 1);
-    g_ptr_array_add(del_keys, key);
 }
 
-/* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. */
+/* Marks the received entry under @key (the source's form) as installed by this carry or not. */
+static void dest_mark(Carry *c, GBytes *key, const NcCtEntry *en, gboolean installed)
+{
+    if (installed) {
+        if (c->not_installed)
+            nc_item_set_remove_key(c->not_installed, key, NULL);
+        return;
+    }
+    if (!c->not_installed)
+        c->not_installed = nc_item_set_new_without_digest(&nc_ct_class);
+    nc_item_set_upsert_copy(c->not_installed, en, NULL, NULL);
+}
+
+/* Install one chunk's changes; FALSE (with @error: one line) if the carry must stop. Whatever it
+ * returns, c->received less c->not_installed is what this carry has in the kernel (above). */
 static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
 {
     g_autoptr(GArray) del = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     g_autoptr(GArray) ups = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     g_autoptr(GPtrArray) del_keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GPtrArray) up_keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     g_autoptr(GPtrArray) fails = NULL;
     g_autoptr(GError) err = NULL;
+    g_autofree gboolean *bad = NULL;
+    gboolean ok = TRUE;
     guint foreign = 0;
 
     for (guint i = 0; i < st->upserts->len; i++) {
@@ -476,58 +566,49 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
                     foreign);
         return FALSE;
     }
-    if (!nc_peer_state_apply(c->received, st, error))
-        return FALSE;
-    /* what is replaced or deleted stays in c->installed until the kernel let it go: a roll-back
-     * after a failed delete still knows it */
+    /* what this carry installed under a deleted or replaced key is deleted first (an update
+     * cannot change NAT or clear status bits); the keys are the source's, as c->received has
+     * them */
     for (guint i = 0; i < st->deletes->len; i++) {
-        NcCtKey key = g_array_index(st->deletes, NcCtKey, i);
-        g_autoptr(GBytes) k = NULL;
+        GBytes *k = nc_peer_ct_key_canonical(&g_array_index(st->deletes, NcCtKey, i), error);
 
-        if (!carry_ct_map_key(c->e->opt.config, c->source_cn, &key))
-            continue; /* never installed: refused above */
-        k = nc_peer_ct_key_canonical(&key, error);
         if (!k)
             return FALSE;
-        installed_to_delete(c, g_steal_pointer(&k), del, del_keys);
+        g_ptr_array_add(del_keys, k);
+        installed_to_delete(c, k, del);
     }
     for (guint i = 0; i < st->upserts->len; i++) {
-        NcCtEntry en = g_array_index(st->upserts, NcCtEntry, i);
-        GBytes *k;
-
-        carry_ct_map(c->e->opt.config, c->source_cn, &en); /* checked above */
-        k = nc_item_set_key_of(c->installed, &en, error);
+        const NcCtEntry *en = &g_array_index(st->upserts, NcCtEntry, i);
+        GBytes *k = nc_item_set_key_of(c->received, en, error);
+        NcCtEntry here;
 
         if (!k)
             return FALSE;
-        installed_to_delete(c, k, del, del_keys);
-        en.timeout = installed_timeout(&c->timeouts, &en);
-        g_array_append_val(ups, en);
+        g_ptr_array_add(up_keys, k);
+        installed_to_delete(c, k, del);
+        here = dest_installed_form(c, en);
+        here.timeout = installed_timeout(&c->timeouts, &here);
+        g_array_append_val(ups, here);
     }
-    if (!del->len && !ups->len)
-        return TRUE;
+    /* a failed deletion changes nothing here: what it could not delete is still installed */
     if (del->len &&
         !carry_points_delete(dest_points(c), (NcCtEntry *)del->data, del->len, NULL, error))
         return FALSE;
-    for (guint i = 0; i < del_keys->len; i++)
-        nc_item_set_remove_key(c->installed, g_ptr_array_index(del_keys, i), NULL);
-    if (!ups->len)
-        return TRUE;
-    if (!carry_points_install(dest_points(c), (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
-        g_autoptr(GArray) rest = NULL;
-        g_autofree gboolean *bad = NULL;
+    bad = g_new0(gboolean, MAX(ups->len, 1));
+    if (ups->len &&
+        !carry_points_install(dest_points(c), (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
+        /* all or nothing: a refused install put none of @ups in */
+        const NcCtFailure *lost = NULL;
+        guint n_lost = 0;
 
         if (!g_error_matches(err, NC_ERROR, NC_ERROR_PARTIAL) || !fails) {
             g_propagate_error(error, g_steal_pointer(&err));
-            return FALSE;
+            ok = FALSE;
+            goto received;
         }
         /* some entries were refused: one the destination has already (EEXIST) passes its
          * traffic anyway; any other refusal is a connection that dies here, which admission =
          * refuse does not accept (the migration fails); under proceed, carry the rest */
-        const NcCtFailure *lost = NULL;
-        guint n_lost = 0;
-
-        bad = g_new0(gboolean, ups->len);
         for (guint i = 0; i < fails->len; i++) {
             const NcCtFailure *f = g_ptr_array_index(fails, i);
 
@@ -544,26 +625,43 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             g_set_error(error, NC_ERROR, NC_ERROR_FAILED,
                         "the kernel here refused %u of the domain's entries (%s)", n_lost,
                         lost->message);
-            return FALSE;
+            ok = FALSE;
+            goto received;
         }
-        rest = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
-        for (guint i = 0; i < ups->len; i++)
-            if (!bad[i])
-                g_array_append_vals(rest, &g_array_index(ups, NcCtEntry, i), 1);
-        g_array_unref(ups);
-        ups = g_steal_pointer(&rest);
-        g_clear_error(&err);
-        if (ups->len &&
-            !carry_points_install(dest_points(c), (NcCtEntry *)ups->data, ups->len, NULL, error))
-            return FALSE;
-    }
-    for (guint i = 0; i < ups->len; i++) {
-        const NcCtEntry *en = &g_array_index(ups, NcCtEntry, i);
+        {
+            g_autoptr(GArray) rest = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
 
-        if (!nc_item_set_upsert(c->installed, g_memdup2(en, sizeof(*en)), NULL, error))
-            return FALSE;
+            for (guint i = 0; i < ups->len; i++)
+                if (!bad[i])
+                    g_array_append_vals(rest, &g_array_index(ups, NcCtEntry, i), 1);
+            if (rest->len && !carry_points_install(dest_points(c), (NcCtEntry *)rest->data,
+                                                   rest->len, NULL, error)) {
+                ok = FALSE;
+                goto received;
+            }
+        }
     }
-    return TRUE;
+received:
+    /* the source's set as this chunk makes it, then which of its entries are not installed:
+     * deleted ones are gone; an upsert is, unless the kernel refused it or its batch */
+    if (!nc_peer_state_apply(c->received, st, error)) {
+        /* not for decoded entries (one family in all four addresses); were it so, what this
+         * chunk installed would be unknown to a roll-back: out with it now */
+        g_autoptr(GArray) in = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
+
+        for (guint i = 0; ok && i < ups->len; i++)
+            if (!bad[i])
+                g_array_append_vals(in, &g_array_index(ups, NcCtEntry, i), 1);
+        if (in->len)
+            carry_points_delete(dest_points(c), (NcCtEntry *)in->data, in->len, NULL, NULL);
+        return FALSE;
+    }
+    for (guint i = 0; i < del_keys->len; i++)
+        dest_mark(c, g_ptr_array_index(del_keys, i), NULL, TRUE);
+    for (guint i = 0; i < up_keys->len; i++)
+        dest_mark(c, g_ptr_array_index(up_keys, i), &g_array_index(st->upserts, NcCtEntry, i),
+                  ok && !bad[i]);
+    return ok;
 }
 
 static gboolean dest_seal_timeout(gpointer data)
@@ -812,7 +910,7 @@ static NcPeerMsg *dest_on_message(NcPeerSession *session, const NcPeerMsg *msg, 
             CLOG(G_LOG_LEVEL_WARNING, c, "%s", err->message);
             g_clear_error(&err);
         }
-        c->installed_n = nc_item_set_count(c->installed);
+        c->installed_n = dest_installed_count(c);
         c->installed_us = g_get_real_time();
         c->state = CARRY_INSTALLED;
         g_clear_handle_id(&c->seal_timer, g_source_remove);
@@ -1247,7 +1345,6 @@ void nc_carry_engine_admit_async(NcCarryEngine *engine, const NcDomain *domain,
     carry_selector_from_domain(&c->sel, domain, g_steal_pointer(&addrs));
     c->rv = nc_rendezvous_copy(domain->profile->rendezvous);
     c->received = nc_item_set_new(&nc_ct_class);
-    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->classes = nc_carry_classes_new(e->netns, g_steal_pointer(&owner));
     carry_points_place_classes(e, c->classes);
     c->server =
@@ -1391,7 +1488,6 @@ void nc_carry_engine_admit_anyway(NcCarryEngine *engine, const NcDomain *domain,
     c->risk = TRUE;
     c->failure = g_strdup(why);
     c->received = nc_item_set_new(&nc_ct_class);
-    c->installed = nc_item_set_new_without_digest(&nc_ct_class);
     c->state = CARRY_ENDED;
     CLOG(G_LOG_LEVEL_WARNING, c, "%s", why);
 }

@@ -120,26 +120,6 @@ gboolean carry_ct_map(const NcConfig *config, const char *source, NcCtEntry *en)
 }
 
 /**
- * carry_ct_map_key() - @key's zone as this host has it (carry_ct_map() for a deletion)
- *
- * Return: FALSE if the zone is foreign here (the entry was never installed)
- */
-gboolean carry_ct_map_key(const NcConfig *config, const char *source, NcCtKey *key)
-{
-    const NcSiteMap *m;
-    guint32 zone = key->zone;
-
-    if (!nc_config_source_map(config, source, &m))
-        return FALSE;
-    if (!m)
-        return TRUE;
-    if (!nc_value_map_apply(m->zone, &zone))
-        return FALSE;
-    key->zone = zone;
-    return TRUE;
-}
-
-/**
  * carry_points_new() - the destination's conntrack points: every configured point that holds
  * conntrack, or (none configured) one point with both roles in the engine's namespace
  *

@@ -154,7 +154,8 @@ struct _Carry {
     NcPeerServer *server;
     GPtrArray *points;          /* CarryPoint*: the conntrack points here (nc-carry-points.c) */
     NcItemSet *received;        /* nc_ct_class: the source's set as the chunks so far make it */
-    NcItemSet *installed;       /* nc_ct_class: what this carry put in the kernel, as installed */
+    NcItemSet *not_installed;   /* nc_ct_class, no digest, or NULL: received entries this carry
+                                 * has not in the kernel (the rest it has; nc-carry-dest.c) */
     GPtrArray *report_failures; /* "entry\treason" */
     NcPeerSealStep *source_steps;
     guint n_source_steps;
@@ -226,7 +227,6 @@ G_GNUC_INTERNAL gboolean dest_finished(Carry *c, NcCarryOutcome outcome, const c
 G_GNUC_INTERNAL gboolean nc_carry_ct_entry_translated(const NcCtEntry *en);
 G_GNUC_INTERNAL gboolean nc_carry_ct_point_form(guint roles, const NcCtEntry *en, NcCtEntry *out);
 G_GNUC_INTERNAL gboolean carry_ct_map(const NcConfig *config, const char *source, NcCtEntry *en);
-G_GNUC_INTERNAL gboolean carry_ct_map_key(const NcConfig *config, const char *source, NcCtKey *key);
 G_GNUC_INTERNAL GPtrArray *carry_points_new(NcCarryEngine *e);
 typedef gboolean (*CarryPointCheck)(NcCarryEngine *e, const char *netns, GError **error);
 G_GNUC_INTERNAL gboolean carry_points_check(NcCarryEngine *e, CarryPointCheck check,

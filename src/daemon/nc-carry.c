@@ -54,7 +54,11 @@
  * carry (ABORT refused), nothing more is installed, and what was installed is removed. Otherwise
  * deletions and replaced entries are deleted first (an upsert of a present entry is delete +
  * create: the kernel's update cannot change NAT or clear status bits), then the upserts are
- * installed in one batch; what this carry installed is kept, as installed, for roll-back.
+ * installed in one batch. What this carry installed is known for roll-back without a second copy
+ * of it: the received set (the source's entries, the seal's count and digest), each entry's zone
+ * and mark mapped, less the received entries the kernel refused (nc-carry-dest.c, above
+ * dest_installed_form()); the kernel is changed first and the received set after, so a failed
+ * deletion leaves its entries known.
  * Timeouts are installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S, capped at this kernel's own
  * timeout for the entry's state (installed_timeout()): a copied timeout is a lower bound
  * (traffic that refreshes a timeout makes no event). The SEAL is checked against the
@@ -267,7 +271,7 @@ static void carry_free(Carry *c)
     g_clear_object(&c->conn);
     g_clear_object(&c->dial_socket);
     g_clear_pointer(&c->received, nc_item_set_free);
-    g_clear_pointer(&c->installed, nc_item_set_free);
+    g_clear_pointer(&c->not_installed, nc_item_set_free);
     g_clear_pointer(&c->classes, nc_carry_classes_free);
     g_clear_pointer(&c->classes_removed, g_array_unref);
     g_clear_pointer(&c->sent, nc_item_set_free);

@@ -2770,6 +2770,60 @@ static void test_points_classes(Fixture *f, gconstpointer data)
     nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_FAILED, "test");
 }
 
+/* the destination's VM4:40001 is the translated one (snat_entry()) */
+static gboolean dst_40001_translated(Fixture *f)
+{
+    g_autoptr(GArray) d = ct_capture(f->ns_dst, VM4);
+    const NcCtEntry *e = nc_ktest_find_sport(d, 40001);
+
+    return e && e->reply.dport == 40001 + 10000;
+}
+
+/* (d'') what the destination had before the carry is not the carry's to take back, and a replaced
+ * entry is replaced. The destination holds VM4:40000 already (mark 0x77: someone else's entry,
+ * the kernel answers EEXIST to the carried one); during pre-copy the source's 40001 is re-created
+ * translated (same original tuple, another reply: an update cannot change NAT, so the carry
+ * deletes its entry before installing the new one). The migration is cancelled: the roll-back
+ * removes the two entries this carry installed, and only those. The destination keeps no copy of
+ * what it installed apart from what it received (nc-carry-dest.c): this is the case where they
+ * differ. */
+static void test_rollback_keeps_theirs(Fixture *f, gconstpointer data)
+{
+    NcCtEntry theirs = nc_ktest_tcp_entry(VM4, 40000);
+    NcCtEntry nat = snat_entry(40001);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) left = NULL;
+
+    if (!f->usable)
+        return;
+    theirs.mark = 0x77;
+    ct_install_entry(f->ns_dst, &theirs);
+    for (guint i = 0; i < 3; i++)
+        ct_install(f->ns_src, VM4, (guint16)(40000 + i));
+    g_assert_true(start_carry(f, &error));
+    g_assert_no_error(error);
+    close_gate(f);
+    want_dst = 3; /* theirs, 40001 and 40002 */
+    wait_for(f, dst_has_want, 5000, "pre-copy of 2 entries beside the one there");
+    g_assert_false(dst_40001_translated(f)); /* the test can fail: not yet */
+    ct_delete(f->ns_src, VM4, 40001);
+    ct_install_entry(f->ns_src, &nat);
+    wait_for(f, dst_40001_translated, 5000, "40001 replaced by its translated form");
+    g_assert_cmpuint(ct_count(f->ns_dst, VM4), ==, 3);
+
+    nc_carry_engine_finished(f->dst, UUID, NC_SIDE_DESTINATION, NC_CARRY_CANCELLED, NULL);
+    left = ct_capture(f->ns_dst, VM4);
+    g_assert_cmpuint(left->len, ==, 1);
+    g_assert_cmpuint(g_array_index(left, NcCtEntry, 0).orig.sport, ==, 40000);
+    g_assert_cmpuint(g_array_index(left, NcCtEntry, 0).mark, ==, 0x77);
+    wait_for(f, have_report, 2000, "the destination's report");
+    g_assert_cmpint(f->report->outcome, ==, NC_REPORT_CANCELLED);
+    g_assert_cmpuint(f->report->carried[NC_REPORT_CLASS_CONNTRACK].failed, >=, 1); /* EEXIST */
+    nc_carry_engine_finished(f->src, UUID, NC_SIDE_SOURCE, NC_CARRY_CANCELLED, NULL);
+    spin(100);
+    g_assert_cmpuint(ct_count(f->ns_src, VM4), ==, 3); /* the source keeps its state */
+}
+
 /* ---- the carry at scale (a benchmark, not a test: registered when NETCARRY_BENCH_CARRY is set;
  * meson test --benchmark carry, bench/meson.build) ---- */
 
@@ -3239,6 +3293,8 @@ int main(int argc, char **argv)
         ADD("/carry/admit/hurried-for-an-older-hook", test_admit_hurried, &case_slow_first_copy);
         ADD("/carry/admit/changed-during-the-first-copy", test_changed_during_first_copy,
             &case_bulk);
+        ADD("/carry/rollback/keeps-what-was-there-and-replaced", test_rollback_keeps_theirs,
+            &case_default);
     }
     rc = g_test_run();
     g_clear_pointer(&bench_rows, g_array_unref);

@@ -2,9 +2,11 @@
  * ownership and comparison (pure: no kernel)
  */
 #include <string.h>
+#include <sys/socket.h>
 
 #include <linux/netfilter/nf_tables.h>
 
+#include "conf/nc-ct-items.h"
 #include "conf/nc-item-set.h"
 #include "conf/nc-nft-items.h"
 #include "util/nc-error.h"
@@ -350,6 +352,137 @@ static void test_decode(void)
     }
 }
 
+/* conntrack entry @i (a flow of 10.0.0.5 to 192.x.y.z:80), its timeout @timeout */
+static NcCtEntry ct_entry(guint i, guint32 timeout)
+{
+    NcCtEntry e = {0};
+
+    e.orig.src.family = e.orig.dst.family = AF_INET;
+    memcpy(e.orig.src.bytes, (guint8[]){10, 0, 0, 5}, 4);
+    memcpy(e.orig.dst.bytes, (guint8[]){192, (i >> 16) & 255, (i >> 8) & 255, i & 255}, 4);
+    e.orig.proto = 6;
+    e.orig.sport = 1024 + (i % 60000);
+    e.orig.dport = 80;
+    e.reply.src = e.orig.dst;
+    e.reply.dst = e.orig.src;
+    e.reply.proto = 6;
+    e.reply.sport = 80;
+    e.reply.dport = e.orig.sport;
+    e.timeout = timeout;
+    return e;
+}
+
+/* The set against a model (an array of what each key holds, 0: absent) through a long random
+ * run of inserts, replacements and removals, for a class held inline (conntrack) and one held by
+ * pointer (nft set elements): the count, every key's item, a walk's items, and the digest, which
+ * must equal that of a set built afresh from the model (what a removal subtracted was exactly
+ * what was added). Removal shifts probe runs back: keys that collide must stay findable. */
+static void test_model(gconstpointer data)
+{
+    gboolean inline_items = GPOINTER_TO_INT(data);
+    const guint n_keys = 3000, n_ops = 40000;
+    g_autofree guint32 *model = g_new0(guint32, n_keys);
+    g_autoptr(NcItemSet) set = NULL, fresh = NULL;
+    g_autoptr(GRand) rand = g_rand_new_with_seed(13);
+    NcItemSetIter it;
+    gconstpointer item;
+    guint count = 0, walked = 0;
+
+    set = nc_item_set_new(inline_items ? &nc_ct_class : &nc_nft_set_class);
+    fresh = nc_item_set_new(inline_items ? &nc_ct_class : &nc_nft_set_class);
+    for (guint op = 0; op < n_ops; op++) {
+        guint k = g_rand_int_range(rand, 0, n_keys);
+        guint32 v = g_rand_int_range(rand, 1, 1000);
+        g_autofree char *addr = g_strdup_printf("10.%u.%u.1", k >> 8, k & 255);
+        gboolean was = model[k] != 0, replaced, removed;
+
+        if (g_rand_int_range(rand, 0, 3) == 0) { /* a removal (of a key there or not) */
+            if (inline_items) {
+                NcCtEntry e = ct_entry(k, 1);
+
+                g_assert_true(nc_item_set_remove(set, &e, &removed, NULL));
+            } else {
+                g_autoptr(NcNftSetElem) e = elem("authed", addr, 1, 1);
+
+                g_assert_true(nc_item_set_remove(set, e, &removed, NULL));
+            }
+            g_assert_cmpint(removed, ==, was);
+            count -= was;
+            model[k] = 0;
+            continue;
+        }
+        if (inline_items) {
+            NcCtEntry e = ct_entry(k, v);
+
+            g_assert_true(nc_item_set_upsert_copy(set, &e, &replaced, NULL));
+        } else {
+            g_assert_true(nc_item_set_upsert(set, elem("authed", addr, v, v), &replaced, NULL));
+        }
+        g_assert_cmpint(replaced, ==, was);
+        count += !was;
+        model[k] = v;
+    }
+    g_assert_cmpuint(nc_item_set_count(set), ==, count);
+    for (guint k = 0; k < n_keys; k++) {
+        g_autofree char *addr = g_strdup_printf("10.%u.%u.1", k >> 8, k & 255);
+
+        if (inline_items) {
+            NcCtEntry e = ct_entry(k, 0);
+            const NcCtEntry *found = nc_item_set_lookup(set, &e);
+
+            g_assert_true((found != NULL) == (model[k] != 0));
+            if (found)
+                g_assert_cmpuint(found->timeout, ==, model[k]);
+            if (model[k]) {
+                e.timeout = model[k];
+                g_assert_true(nc_item_set_upsert(fresh, g_memdup2(&e, sizeof(e)), NULL, NULL));
+            }
+        } else {
+            g_autoptr(NcNftSetElem) e = elem("authed", addr, 0, 0);
+            const NcNftSetElem *found = nc_item_set_lookup(set, e);
+
+            g_assert_true((found != NULL) == (model[k] != 0));
+            if (found)
+                g_assert_cmpuint(found->packets, ==, model[k]);
+            if (model[k])
+                g_assert_true(nc_item_set_upsert(fresh, elem("authed", addr, model[k], model[k]),
+                                                 NULL, NULL));
+        }
+    }
+    nc_item_set_iter_init(&it, set);
+    while (nc_item_set_iter_next(&it, &item)) {
+        g_assert_true(nc_item_set_lookup(set, item) == item);
+        walked++;
+    }
+    g_assert_cmpuint(walked, ==, count);
+    g_assert_true(nc_digest_equal(nc_item_set_digest(set), nc_item_set_digest(fresh)));
+}
+
+/* An item's address stays while others come and go (the store's blocks never move); an inline
+ * item replaced is the new one at the same address. */
+static void test_stable(void)
+{
+    g_autoptr(NcItemSet) set = nc_item_set_new_without_digest(&nc_ct_class);
+    NcCtEntry first = ct_entry(0, 7);
+    const NcCtEntry *p;
+
+    g_assert_true(nc_item_set_upsert_copy(set, &first, NULL, NULL));
+    p = nc_item_set_lookup(set, &first);
+    for (guint i = 1; i < 5000; i++) {
+        NcCtEntry e = ct_entry(i, 1);
+
+        g_assert_true(nc_item_set_upsert_copy(set, &e, NULL, NULL));
+        if (i % 3 == 0)
+            g_assert_true(nc_item_set_remove(set, &e, NULL, NULL));
+    }
+    g_assert_true(nc_item_set_lookup(set, &first) == p);
+    g_assert_cmpuint(p->timeout, ==, 7);
+    first.timeout = 9;
+    g_assert_true(nc_item_set_upsert(set, g_memdup2(&first, sizeof(first)), NULL, NULL));
+    g_assert_true(nc_item_set_lookup(set, &first) == p);
+    g_assert_cmpuint(p->timeout, ==, 9);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -361,5 +494,8 @@ int main(int argc, char **argv)
     g_test_add_func("/item-set/without-digest", test_without_digest);
     g_test_add_func("/item-set/nft-set/owns", test_owns);
     g_test_add_func("/item-set/nft/decode", test_decode);
+    g_test_add_data_func("/item-set/model/inline-conntrack", GINT_TO_POINTER(TRUE), test_model);
+    g_test_add_data_func("/item-set/model/by-pointer-nft-set", GINT_TO_POINTER(FALSE), test_model);
+    g_test_add_func("/item-set/stable-addresses", test_stable);
     return g_test_run();
 }
