@@ -5,61 +5,13 @@
 #include <string.h>
 
 #include "conf/nc-ct-diff.h"
+#include "conf/nc-ct-items.h"
 
 /* Status bits that change how the firewall treats the next packet. The
  * *-done bits, CONFIRMED and DYING describe the kernel's bookkeeping, differ
  * legitimately between a captured entry and its re-created copy, and are not
  * compared. */
 #define NC_CT_DIFF_STATUS_MASK (IPS_SEEN_REPLY | IPS_ASSURED | IPS_SRC_NAT | IPS_DST_NAT)
-
-static void nc_hash_mix(guint *h, const void *data, gsize len)
-{
-    const guint8 *p = data;
-
-    /* FNV-1a: fields are hashed one by one, so struct padding never counts */
-    for (gsize i = 0; i < len; i++)
-        *h = (*h ^ p[i]) * 16777619u;
-}
-
-static void nc_hash_addr(guint *h, const NcAddr *a)
-{
-    nc_hash_mix(h, &a->family, 1);
-    nc_hash_mix(h, a->bytes, nc_addr_len(a));
-}
-
-/* hash of (zone, original tuple): the identity of an entry */
-static guint nc_ct_key_hash(gconstpointer p)
-{
-    const NcCtEntry *e = p;
-    const NcCtTuple *t = &e->orig;
-    guint h = 2166136261u;
-
-    nc_hash_mix(&h, &e->zone, sizeof(e->zone));
-    nc_hash_addr(&h, &t->src);
-    nc_hash_addr(&h, &t->dst);
-    nc_hash_mix(&h, &t->proto, 1);
-    nc_hash_mix(&h, &t->sport, sizeof(t->sport));
-    nc_hash_mix(&h, &t->dport, sizeof(t->dport));
-    nc_hash_mix(&h, &t->icmp_id, sizeof(t->icmp_id));
-    nc_hash_mix(&h, &t->icmp_type, 1);
-    nc_hash_mix(&h, &t->icmp_code, 1);
-    return h;
-}
-
-static gboolean nc_ct_tuple_equal(const NcCtTuple *a, const NcCtTuple *b)
-{
-    return nc_addr_equal(&a->src, &b->src) && nc_addr_equal(&a->dst, &b->dst) &&
-           a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
-           a->icmp_id == b->icmp_id && a->icmp_type == b->icmp_type &&
-           a->icmp_code == b->icmp_code;
-}
-
-static gboolean nc_ct_key_equal(gconstpointer pa, gconstpointer pb)
-{
-    const NcCtEntry *a = pa, *b = pb;
-
-    return a->zone == b->zone && nc_ct_tuple_equal(&a->orig, &b->orig);
-}
 
 static void nc_describe_tuple(GString *s, const NcCtTuple *t)
 {
@@ -180,7 +132,7 @@ static char *nc_ct_entry_compare(const NcCtEntry *a, const NcCtEntry *b)
 NcCtDiff *nc_ct_diff(const NcCtEntry *a, guint n_a, const NcCtEntry *b, guint n_b)
 {
     NcCtDiff *diff = g_new0(NcCtDiff, 1);
-    g_autoptr(GHashTable) in_b = g_hash_table_new(nc_ct_key_hash, nc_ct_key_equal);
+    g_autoptr(GHashTable) in_b = g_hash_table_new(nc_ct_entry_identity_hash, nc_ct_entry_identity_equal);
     g_autoptr(GHashTable) matched = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     diff->missing = g_array_new(FALSE, TRUE, sizeof(NcCtEntry));

@@ -186,3 +186,68 @@ void nc_ct_key_of(const NcCtEntry *entry, NcCtKey *key)
     key->zone = entry->zone;
     key->orig = entry->orig;
 }
+
+static void nc_ct_hash_mix(guint *h, const void *data, gsize len)
+{
+    const guint8 *p = data;
+
+    for (gsize i = 0; i < len; i++)
+        *h = (*h ^ p[i]) * 16777619u;
+}
+
+static void nc_ct_hash_addr(guint *h, const NcAddr *a)
+{
+    nc_ct_hash_mix(h, &a->family, 1);
+    nc_ct_hash_mix(h, a->bytes, nc_addr_len(a));
+}
+
+guint nc_ct_identity_hash(guint16 zone, const NcCtTuple *t)
+{
+    guint h = 2166136261u;
+
+    nc_ct_hash_mix(&h, &zone, sizeof(zone));
+    nc_ct_hash_addr(&h, &t->src);
+    nc_ct_hash_addr(&h, &t->dst);
+    nc_ct_hash_mix(&h, &t->proto, 1);
+    nc_ct_hash_mix(&h, &t->sport, sizeof(t->sport));
+    nc_ct_hash_mix(&h, &t->dport, sizeof(t->dport));
+    nc_ct_hash_mix(&h, &t->icmp_id, sizeof(t->icmp_id));
+    nc_ct_hash_mix(&h, &t->icmp_type, 1);
+    nc_ct_hash_mix(&h, &t->icmp_code, 1);
+    return h;
+}
+
+gboolean nc_ct_tuple_equal(const NcCtTuple *a, const NcCtTuple *b)
+{
+    return nc_addr_equal(&a->src, &b->src) && nc_addr_equal(&a->dst, &b->dst) &&
+           a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
+           a->icmp_id == b->icmp_id && a->icmp_type == b->icmp_type && a->icmp_code == b->icmp_code;
+}
+
+guint nc_ct_key_hash(gconstpointer key)
+{
+    const NcCtKey *k = key;
+
+    return nc_ct_identity_hash(k->zone, &k->orig);
+}
+
+gboolean nc_ct_key_equal(gconstpointer a, gconstpointer b)
+{
+    const NcCtKey *x = a, *y = b;
+
+    return x->zone == y->zone && nc_ct_tuple_equal(&x->orig, &y->orig);
+}
+
+guint nc_ct_entry_identity_hash(gconstpointer entry)
+{
+    const NcCtEntry *e = entry;
+
+    return nc_ct_identity_hash(e->zone, &e->orig);
+}
+
+gboolean nc_ct_entry_identity_equal(gconstpointer a, gconstpointer b)
+{
+    const NcCtEntry *x = a, *y = b;
+
+    return x->zone == y->zone && nc_ct_tuple_equal(&x->orig, &y->orig);
+}

@@ -102,7 +102,7 @@
  * handed out is the shadow minus what is dirty, so the digest of what was handed out is kept here
  * (@share) instead of in a second table. */
 typedef struct {
-    /* first: the record is its own key (zone + original tuple, nc_ctev_entry_hash()) */
+    /* first: the record is its own key (zone + original tuple, nc_ct_entry_identity_hash()) */
     NcCtEntry e;
     guint8 share[NC_DIGEST_SIZE]; /* the digest's share of the state last handed out, if @sent */
     guint32 pass;                 /* the resync whose dump found it last */
@@ -159,74 +159,7 @@ static NcCtChanges *nc_ct_changes_new(void)
     return c;
 }
 
-/* ---- keys and selection ---- */
-
-static void nc_ctev_key_of(const NcCtEntry *e, NcCtKey *k)
-{
-    memset(k, 0, sizeof(*k));
-    k->orig = e->orig;
-    k->zone = e->zone;
-}
-
-static guint nc_ctev_addr_hash(guint h, const NcAddr *a)
-{
-    h = h * 33 + a->family;
-    for (gsize i = 0; i < sizeof(a->bytes); i++)
-        h = h * 33 + a->bytes[i];
-    return h;
-}
-
-/* Field by field, not memcmp: struct padding is not guaranteed to be zero. */
-static guint nc_ctev_tuple_hash(const NcCtTuple *t, guint16 zone)
-{
-    guint h = 5381;
-
-    h = nc_ctev_addr_hash(h, &t->src);
-    h = nc_ctev_addr_hash(h, &t->dst);
-    h = h * 33 + t->proto;
-    h = h * 33 + t->sport;
-    h = h * 33 + t->dport;
-    h = h * 33 + t->icmp_id;
-    h = h * 33 + ((guint)t->icmp_type << 8 | t->icmp_code);
-    return h * 33 + zone;
-}
-
-static gboolean nc_ctev_tuple_equal(const NcCtTuple *a, guint16 za, const NcCtTuple *b, guint16 zb)
-{
-    return za == zb && a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
-           a->icmp_id == b->icmp_id && a->icmp_type == b->icmp_type &&
-           a->icmp_code == b->icmp_code && nc_addr_equal(&a->src, &b->src) &&
-           nc_addr_equal(&a->dst, &b->dst);
-}
-
-static guint nc_ctev_key_hash(gconstpointer p)
-{
-    const NcCtKey *k = p;
-
-    return nc_ctev_tuple_hash(&k->orig, k->zone);
-}
-
-static gboolean nc_ctev_key_equal(gconstpointer pa, gconstpointer pb)
-{
-    const NcCtKey *a = pa, *b = pb;
-
-    return nc_ctev_tuple_equal(&a->orig, a->zone, &b->orig, b->zone);
-}
-
-/* the shadow's: a record (or an entry, to look one up) by its zone and original tuple */
-static guint nc_ctev_entry_hash(gconstpointer p)
-{
-    const NcCtEntry *e = p;
-
-    return nc_ctev_tuple_hash(&e->orig, e->zone);
-}
-
-static gboolean nc_ctev_entry_equal(gconstpointer pa, gconstpointer pb)
-{
-    const NcCtEntry *a = pa, *b = pb;
-
-    return nc_ctev_tuple_equal(&a->orig, a->zone, &b->orig, b->zone);
-}
+/* ---- selection ---- */
 
 static gboolean nc_ctev_zone_mark_selected(const NcCtSelector *sel, const NcCtEntry *e)
 {
@@ -376,7 +309,7 @@ static void nc_ctev_forget_parts(NcCtFollower *f, NcCtRecord *rec)
     if (rec->sent) {
         NcCtKey *k = g_new(NcCtKey, 1);
 
-        nc_ctev_key_of(&rec->e, k);
+        nc_ct_key_of(&rec->e, k);
         g_hash_table_add(f->deleted, k);
         nc_digest_remove_share(&f->digest, rec->share);
         f->n_sent--;
@@ -536,7 +469,7 @@ static void nc_ctev_copy_selector(NcCtSelector *dst, const NcCtSelector *src)
 
 static GHashTable *nc_ctev_shadow_new(void)
 {
-    return g_hash_table_new_full(nc_ctev_entry_hash, nc_ctev_entry_equal, g_free, NULL);
+    return g_hash_table_new_full(nc_ct_entry_identity_hash, nc_ct_entry_identity_equal, g_free, NULL);
 }
 
 /* Reading events on (the GSource in the follower's context) or off: a resync's dump keeps them in
@@ -585,7 +518,7 @@ NcCtFollower *nc_ct_follower_new(const char *netns, const NcCtSelector *sel, gsi
     nc_ctev_copy_selector(&f->sel, sel);
     f->shadow = nc_ctev_shadow_new();
     f->dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
-    f->deleted = g_hash_table_new_full(nc_ctev_key_hash, nc_ctev_key_equal, g_free, NULL);
+    f->deleted = g_hash_table_new_full(nc_ct_key_hash, nc_ct_key_equal, g_free, NULL);
     f->buf = g_malloc(MNL_SOCKET_BUFFER_SIZE);
     f->rows = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
     f->sha256 = g_checksum_new(G_CHECKSUM_SHA256);

@@ -20,6 +20,7 @@
 
 #include "nc-ct.h"
 #include "conf/nc-ct-diff.h"
+#include "conf/nc-ct-items.h"
 #include "util/nc-error.h"
 #include "util/nc-mnl.h"
 #include "util/nc-netns.h"
@@ -473,23 +474,6 @@ gboolean nc_ct_parse_entry(const struct nlmsghdr *nlh, NcCtEntry *e)
 }
 
 /* ---- capture ---- */
-
-/* FNV-1a: h * 33 + byte (djb2) gave a VM's 100k entries to one server 13k distinct hashes (ports
- * that differ by 33 in one byte and -1 in the next collide), each lookup then comparing ~8 keys */
-static guint nc_ct_key_hash(gconstpointer p)
-{
-    const guint8 *b = p;
-    guint h = 2166136261u;
-
-    for (gsize i = 0; i < sizeof(NcCtKey); i++)
-        h = (h ^ b[i]) * 16777619u;
-    return h;
-}
-
-static gboolean nc_ct_key_equal(gconstpointer a, gconstpointer b)
-{
-    return memcmp(a, b, sizeof(NcCtKey)) == 0;
-}
 
 typedef struct {
     const NcCtSelector *sel;
