@@ -1274,7 +1274,7 @@ gboolean nc_peer_state_apply(NcItemSet *set, const NcPeerState *state, GError **
     for (guint i = 0; i < state->upserts->len; i++) {
         const NcCtEntry *e = &g_array_index(state->upserts, NcCtEntry, i);
 
-        if (!nc_item_set_upsert(set, g_memdup2(e, sizeof(*e)), NULL, error))
+        if (!nc_item_set_upsert_copy(set, e, NULL, error))
             return FALSE;
     }
     return TRUE;
