@@ -333,7 +333,7 @@ static gboolean run_netcarry(guint n, Result *res)
     double t0, t1;
 
     cfg_src->cleanup_source = cfg_dst->cleanup_source = FALSE; /* the next method needs them */
-    if (hook_ms) /* admission waits for the first copy up to 90 % of it */
+    if (hook_ms) /* admission gives up on a first copy that stalls for 90 % of it */
         cfg_dst->hook_timeout_ms = hook_ms;
     src = make_engine(ns_src, cfg_src, ph_src, "client.test", &run);
     dst = src ? make_engine(ns_dst, cfg_dst, ph_dst, "host-b", &run) : NULL;
@@ -865,8 +865,8 @@ int main(int argc, char **argv)
          "1000)",
          "MS"},
         {"hook-ms", 0, 0, G_OPTION_ARG_INT, &hook_arg,
-         "netcarry: the destination's hook timeout (admission waits for the first copy up to 90 % "
-         "of it; default netcarryd's, 5000)",
+         "netcarry: the destination's hook timeout (admission waits for the whole first copy "
+         "while it progresses, and gives up when it stalls for 90 % of this; default 5000)",
          "MS"},
         {"plot", 0, 0, G_OPTION_ARG_FILENAME, &plot_path,
          "write the plot (SVG) here (default side-by-side.svg)", "FILE"},
