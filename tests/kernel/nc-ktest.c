@@ -3,6 +3,7 @@
 
 #include "drivers/nc-gate.h"
 #include "drivers/nc-mdb.h"
+#include "util/nc-error.h"
 
 #include <glib/gstdio.h>
 
@@ -265,6 +266,32 @@ gboolean nc_ktest_snooping_bridge(const char *ns, gboolean snooping, GError **er
                         "mcast_mld_version 2",
                         ns, snooping ? 1 : 0) &&
            nc_ktest_run(NULL, error, "ip -n %s link set br0 up", ns);
+}
+
+gboolean nc_ktest_bridge_port(const char *ns, const char *name, const char *mac, GError **error)
+{
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    if (!nc_ktest_run(NULL, error, "ip -n %s link add %s%s%s type veth peer name p-%s", ns, name,
+                      mac ? " address " : "", mac ? mac : "", name) ||
+        !nc_ktest_run(NULL, error, "ip -n %s link set %s master br0 up", ns, name) ||
+        !nc_ktest_run(NULL, error, "ip -n %s link set p-%s up", ns, name))
+        return FALSE;
+    for (;;) {
+        g_autofree char *out = NULL;
+
+        if (!nc_ktest_run(&out, error, "bridge -n %s link show dev %s", ns, name))
+            return FALSE;
+        if (strstr(out, "state forwarding"))
+            return TRUE;
+        if (g_get_monotonic_time() > end) {
+            g_set_error(error, NC_ERROR, NC_ERROR_TIMEOUT,
+                        "bridge port %s in %s not forwarding within 5 s: %s", name, ns,
+                        g_strstrip(out));
+            return FALSE;
+        }
+        g_usleep(20 * 1000);
+    }
 }
 
 guint nc_ktest_gate_count(const char *ns)

@@ -83,6 +83,11 @@ const NcCtEntry *nc_ktest_find_sport(GArray *entries, guint16 sport);
  * off in @ns so that no port learns a group of its own: tests count only the entries they make. */
 gboolean nc_ktest_snooping_bridge(const char *ns, gboolean snooping, GError **error);
 
+/* A port @name of br0 in @ns (@mac unless NULL), a veth whose peer p-@name is up, once the bridge
+ * forwards on it (within 5 s): the port is "disabled" until the kernel's link watch saw its
+ * carrier, which under load comes late, and an mdb entry on a disabled port is refused. */
+gboolean nc_ktest_bridge_port(const char *ns, const char *name, const char *mac, GError **error);
+
 /* Runs the CLI ($NETCARRY_CLI) with the arguments (NULL-terminated) as an operator does: its exit
  * status (-1: killed), its stderr in @err (logged with the status). */
 int nc_ktest_cli(char **err, const char *first, ...) G_GNUC_NULL_TERMINATED;

@@ -1920,23 +1920,14 @@ static gboolean mdb_tap(const char *ns, const char *tap, GError **error);
 static gboolean mdb_host(const char *ns, const char *tap, gboolean snooping, GError **error)
 {
     return nc_ktest_snooping_bridge(ns, snooping, error) &&
-           run_in("ip", ns, "link add vnet8 address fe:54:00:88:88:88 type veth peer name p8",
-                  error) &&
-           run_in("ip", ns, "link set vnet8 master br0 up", error) &&
-           run_in("ip", ns, "link set p8 up", error) &&
+           nc_ktest_bridge_port(ns, "vnet8", "fe:54:00:88:88:88", error) &&
            (!snooping || run_in("bridge", ns, "mdb add dev br0 port vnet8 grp 239.8.8.8", error)) &&
            (!tap || mdb_tap(ns, tap, error));
 }
 
 static gboolean mdb_tap(const char *ns, const char *tap, GError **error)
 {
-    g_autofree char *add =
-        g_strdup_printf("link add %s address " MDB_TAP_MAC " type veth peer name p-%s", tap, tap);
-    g_autofree char *master = g_strdup_printf("link set %s master br0 up", tap);
-    g_autofree char *peer = g_strdup_printf("link set p-%s up", tap);
-
-    return run_in("ip", ns, add, error) && run_in("ip", ns, master, error) &&
-           run_in("ip", ns, peer, error);
+    return nc_ktest_bridge_port(ns, tap, MDB_TAP_MAC, error);
 }
 
 static const char *const MDB_GROUPS[] = {"grp 239.1.1.1", "grp 239.1.1.2 permanent",

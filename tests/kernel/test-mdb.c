@@ -34,14 +34,6 @@ typedef struct {
     char *dir;
 } Fixture;
 
-static gboolean add_port(const char *ns, const char *name, const char *mac, GError **error)
-{
-    return nc_ktest_run(NULL, error, "ip -n %s link add %s%s%s type veth peer name p-%s", ns, name,
-                        mac ? " address " : "", mac ? mac : "", name) &&
-           nc_ktest_run(NULL, error, "ip -n %s link set %s master br0 up", ns, name) &&
-           nc_ktest_run(NULL, error, "ip -n %s link set p-%s up", ns, name);
-}
-
 static gboolean mdb_add(const char *ns, const char *port, const char *what, GError **error)
 {
     return nc_ktest_run(NULL, error, "bridge -n %s mdb add dev br0 port %s %s", ns, port, what);
@@ -75,10 +67,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     ok = nc_ktest_snooping_bridge(f->pair.src, TRUE, &error) &&
          nc_ktest_snooping_bridge(f->pair.dst, TRUE, &error) &&
-         add_port(f->pair.src, "vnet3", TAP_MAC, &error) &&
-         add_port(f->pair.src, "vnet9", "fe:54:00:99:99:99", &error) &&
-         add_port(f->pair.dst, "vnet0", "02:00:00:00:00:01", &error) &&
-         add_port(f->pair.dst, "vnet8", "fe:54:00:88:88:88", &error);
+         nc_ktest_bridge_port(f->pair.src, "vnet3", TAP_MAC, &error) &&
+         nc_ktest_bridge_port(f->pair.src, "vnet9", "fe:54:00:99:99:99", &error) &&
+         nc_ktest_bridge_port(f->pair.dst, "vnet0", "02:00:00:00:00:01", &error) &&
+         nc_ktest_bridge_port(f->pair.dst, "vnet8", "fe:54:00:88:88:88", &error);
     for (guint i = 0; ok && i < G_N_ELEMENTS(VM_ENTRIES); i++)
         ok = mdb_add(f->pair.src, "vnet3", VM_ENTRIES[i], &error);
     ok = ok && mdb_add(f->pair.src, "vnet9", "grp 239.9.9.9", &error) &&
@@ -207,7 +199,7 @@ static void test_cli_by_mac_diff(Fixture *f, gconstpointer data)
         g_test_skip("NETCARRY_CLI is not set: run through meson test");
         return;
     }
-    ok = add_port(f->pair.dst, "vnet1", TAP_MAC, &error);
+    ok = nc_ktest_bridge_port(f->pair.dst, "vnet1", TAP_MAC, &error);
     NC_KTEST_CHECK_OK(ok, error);
     path = capture_vnet3(f);
     g_assert_cmpint(nc_ktest_cli(&err, "install", "--netns", f->pair.dst, path, NULL), ==, 0);
@@ -244,7 +236,7 @@ static void test_by_guest_mac(Fixture *f, gconstpointer data)
 
     if (!f->pair.owner)
         return;
-    ok = add_port(f->pair.dst, "vnet1", TAP_MAC, &error);
+    ok = nc_ktest_bridge_port(f->pair.dst, "vnet1", TAP_MAC, &error);
     NC_KTEST_CHECK_OK(ok, error);
     g_assert_true(nc_mac_parse(GUEST_MAC, mac));
     g_array_append_vals(f->pair.owner->macs, mac, 1);
