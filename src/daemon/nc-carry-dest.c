@@ -203,8 +203,10 @@ static gboolean dest_holds(Carry *c, GBytes *key)
 /* How many entries this carry has installed. */
 static guint dest_installed_count(Carry *c)
 {
-    return nc_item_set_count(c->received) -
-           (c->not_installed ? nc_item_set_count(c->not_installed) : 0);
+    guint received = nc_item_set_count(c->received);
+    guint not_in = c->not_installed ? nc_item_set_count(c->not_installed) : 0;
+
+    return received > not_in ? received - not_in : 0;
 }
 
 #define DEST_ROLLBACK_BATCH 4096
@@ -534,7 +536,7 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     g_autoptr(GPtrArray) fails = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree gboolean *bad = NULL;
-    gboolean ok = TRUE;
+    gboolean ok = TRUE, maybe_in = FALSE; /* maybe_in: the kernel may hold some of @ups */
     guint foreign = 0;
 
     for (guint i = 0; i < st->upserts->len; i++) {
@@ -597,13 +599,17 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
     bad = g_new0(gboolean, MAX(ups->len, 1));
     if (ups->len &&
         !carry_points_install(dest_points(c), (NcCtEntry *)ups->data, ups->len, &fails, &err)) {
-        /* all or nothing: a refused install put none of @ups in */
+        /* NC_ERROR_PARTIAL: the kernel refused some and the batch was taken out again, so none
+         * of @ups is in. Any other failure (a send or an answer lost, the batch's own roll-back
+         * failed) leaves the outcome unknown: they count as installed, so that a roll-back
+         * deletes them (a delete of an entry that is not there is no error) */
         const NcCtFailure *lost = NULL;
         guint n_lost = 0;
 
         if (!g_error_matches(err, NC_ERROR, NC_ERROR_PARTIAL) || !fails) {
             g_propagate_error(error, g_steal_pointer(&err));
             ok = FALSE;
+            maybe_in = TRUE;
             goto received;
         }
         /* some entries were refused: one the destination has already (EEXIST) passes its
@@ -634,8 +640,12 @@ static gboolean dest_apply(Carry *c, const NcPeerState *st, GError **error)
             for (guint i = 0; i < ups->len; i++)
                 if (!bad[i])
                     g_array_append_vals(rest, &g_array_index(ups, NcCtEntry, i), 1);
+            g_autoptr(GError) rest_err = NULL;
+
             if (rest->len && !carry_points_install(dest_points(c), (NcCtEntry *)rest->data,
-                                                   rest->len, NULL, error)) {
+                                                   rest->len, NULL, &rest_err)) {
+                maybe_in = !g_error_matches(rest_err, NC_ERROR, NC_ERROR_PARTIAL);
+                g_propagate_error(error, g_steal_pointer(&rest_err));
                 ok = FALSE;
                 goto received;
             }
@@ -649,7 +659,7 @@ received:
          * chunk installed would be unknown to a roll-back: out with it now */
         g_autoptr(GArray) in = g_array_new(FALSE, FALSE, sizeof(NcCtEntry));
 
-        for (guint i = 0; ok && i < ups->len; i++)
+        for (guint i = 0; (ok || maybe_in) && i < ups->len; i++)
             if (!bad[i])
                 g_array_append_vals(in, &g_array_index(ups, NcCtEntry, i), 1);
         if (in->len)
@@ -660,7 +670,7 @@ received:
         dest_mark(c, g_ptr_array_index(del_keys, i), NULL, TRUE);
     for (guint i = 0; i < up_keys->len; i++)
         dest_mark(c, g_ptr_array_index(up_keys, i), &g_array_index(st->upserts, NcCtEntry, i),
-                  ok && !bad[i]);
+                  (ok || maybe_in) && !bad[i]);
     return ok;
 }
 

@@ -384,6 +384,13 @@ static gboolean header_parse_of(const guint8 *header, const NcHookMsgType *expec
                     NC_HOOK_PROTO_MAX_PAYLOAD);
         return FALSE;
     }
+    /* a progress line is short: refused before its payload is read, not after */
+    if (type == NC_HOOK_MSG_PROGRESS && *payload_len > NC_HOOK_PROGRESS_MAX) {
+        g_set_error(error, NC_ERROR, NC_ERROR_INVALID_DATA,
+                    "hook progress message of %u bytes exceeds the limit of %u", *payload_len,
+                    NC_HOOK_PROGRESS_MAX);
+        return FALSE;
+    }
     return TRUE;
 }
 

@@ -767,7 +767,9 @@ NcCtChanges *nc_ct_follower_resync(NcCtFollower *f, GError **error)
     gboolean done = FALSE;
     NcCtChanges *c;
 
-    if (!f->dump && !nc_ct_follower_resync_begin(f, error))
+    /* a stepwise dump under way handed out rows already: what is left would not be whole */
+    g_return_val_if_fail(!f->dump, NULL);
+    if (!nc_ct_follower_resync_begin(f, error))
         return NULL;
     if (!nc_ct_follower_resync_step(f, G_MAXUINT, &done, error))
         return NULL;

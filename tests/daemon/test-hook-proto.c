@@ -226,6 +226,23 @@ static void test_options_progress(void)
             nc_hook_header_parse(g_bytes_get_data(progress, NULL), NC_HOOK_MSG_ANSWER, &len, &e));
         g_assert_error(e, NC_ERROR, NC_ERROR_INVALID_DATA);
     }
+    /* a progress header that claims more than a progress line is refused from its header, before
+     * a hook reads (and allocates) the payload; one of the limit passes */
+    {
+        guint8 header[NC_HOOK_PROTO_HEADER_SIZE];
+        guint32 len = 0;
+        g_autoptr(GError) e = NULL;
+
+        memcpy(header, g_bytes_get_data(progress, NULL), sizeof(header));
+        header[8] = 0, header[9] = 0, header[10] = (NC_HOOK_PROGRESS_MAX + 1) >> 8;
+        header[11] = (NC_HOOK_PROGRESS_MAX + 1) & 0xff;
+        g_assert_false(nc_hook_header_parse(header, NC_HOOK_MSG_PROGRESS, &len, &e));
+        g_assert_error(e, NC_ERROR, NC_ERROR_INVALID_DATA);
+        header[10] = NC_HOOK_PROGRESS_MAX >> 8;
+        header[11] = NC_HOOK_PROGRESS_MAX & 0xff;
+        g_assert_true(nc_hook_header_parse(header, NC_HOOK_MSG_PROGRESS, &len, NULL));
+        g_assert_cmpuint(len, ==, NC_HOOK_PROGRESS_MAX);
+    }
 }
 
 int main(int argc, char **argv)
