@@ -186,10 +186,10 @@ static gboolean src_send_taken(Carry *c, GError **error)
  * src_stream_step() - read a chunk's worth more of the follower's dump and send it (@to_end: all
  * the rest, a chunk at a time)
  *
- * The first copy (and a resync after lost events) streams from the kernel's dump: a chunk per
- * main-loop turn (src_stream_idle()), read and sent, so the source holds no array of the whole
- * table, the link writes chunk k while chunk k+1 is read, and the destination starts installing
- * after one chunk. The follower reads no events until the dump ends, and changes wait behind it
+ * The first copy streams from the kernel's dump: a chunk per main-loop turn (src_stream_idle()),
+ * read and sent, so the source holds no array of the whole table, the link writes chunk k while
+ * chunk k+1 is read, and the destination starts installing after one chunk (a resync after lost
+ * events is read to its end at once: src_pump()). The follower reads no events until the dump ends, and changes wait behind it
  * (src_pump()): an entry's change never overtakes its first copy. At its end: the first copy's
  * mark, and the changes that waited.
  */
@@ -252,7 +252,10 @@ static gboolean src_pump(Carry *c, GError **error)
     if (nc_ct_follower_needs_resync(c->follower)) {
         if (!nc_ct_follower_resync_begin(c->follower, error))
             return FALSE;
-        if (!c->stopped) {
+        /* only the first copy is paced by the link: while a dump runs the follower's events wait
+         * in its socket, and a resync after lost events paced by a slow link could lose them
+         * again, and again; a later resync is read at once (its chunks wait in the link's queue) */
+        if (!c->stopped && !c->first_copy_marked) {
             c->stream_idle = g_idle_add(src_stream_idle, c);
             return src_stream_step(c, FALSE, error);
         }

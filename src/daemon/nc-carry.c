@@ -91,8 +91,9 @@
  * source holds each carried entry once: the follower's shadow is the only table, and it keeps the
  * count and the digest of what it handed out (the shadow minus what is dirty; each record keeps
  * its share of the digest, so the seal is O(1) at the stop: nc_ct_follower_sent()). A resync after
- * lost events streams the same way and is merged into the shadow: what it no longer finds becomes
- * a deletion at its end. With several conntrack points the engine merges the points' followers
+ * lost events is read to its end at once (not paced by the link: its events wait in the socket
+ * meanwhile, and pacing them by a slow link could lose them again) and merged into the shadow:
+ * what it no longer finds becomes a deletion at its end. With several conntrack points the engine merges the points' followers
  * against an NcItemSet of what it sent (nc-carry-points.c) and seals that instead.
  * At source_stopped() the follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes
  * are sent, then the SEAL with this host's timeline; the ACK must come within seal_timeout_ms.
