@@ -189,9 +189,9 @@ static gboolean src_send_taken(Carry *c, GError **error)
  * The first copy streams from the kernel's dump: a chunk per main-loop turn (src_stream_idle()),
  * read and sent, so the source holds no array of the whole table, the link writes chunk k while
  * chunk k+1 is read, and the destination starts installing after one chunk (a resync after lost
- * events is read to its end at once: src_pump()). The follower reads no events until the dump ends, and changes wait behind it
- * (src_pump()): an entry's change never overtakes its first copy. At its end: the first copy's
- * mark, and the changes that waited.
+ * events is read to its end at once: src_pump()). The follower reads no events until the dump ends,
+ * and changes wait behind it (src_pump()): an entry's change never overtakes its first copy. At its
+ * end: the first copy's mark, and the changes that waited.
  */
 static gboolean src_stream_step(Carry *c, gboolean to_end, GError **error)
 {

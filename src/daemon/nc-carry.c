@@ -47,17 +47,17 @@
  * copy stalled (90 % of hook-ms without a chunk), admission-max-ms ran out, or the hook server
  * hurried it for a hook that cannot wait (every step bounded; the caller is a hook request that
  * waits for the answer anyway: the wait delays the migration's start, never its downtime, and
- * leaves only changes for the stop). The main loop runs on meanwhile: admissions of several domains proceed side by side,
- * each answered when its own carry is ready (admit() waits for one, for tests). Each STATE chunk is
- * checked first: every upsert must belong to the addresses the DESTINATION derived from the
- * domain XML (nc_ct_entry_belongs_to()), never the source's claim; one foreign entry aborts the
- * carry (ABORT refused), nothing more is installed, and what was installed is removed. Otherwise
- * deletions and replaced entries are deleted first (an upsert of a present entry is delete +
- * create: the kernel's update cannot change NAT or clear status bits), then the upserts are
- * installed in one batch. What this carry installed is known for roll-back without a second copy
- * of it: the received set (the source's entries, the seal's count and digest), each entry's zone
- * and mark mapped, less the received entries the kernel refused (nc-carry-dest.c, above
- * dest_installed_form()); the kernel is changed first and the received set after, so a failed
+ * leaves only changes for the stop). The main loop runs on meanwhile: admissions of several domains
+ * proceed side by side, each answered when its own carry is ready (admit() waits for one, for
+ * tests). Each STATE chunk is checked first: every upsert must belong to the addresses the
+ * DESTINATION derived from the domain XML (nc_ct_entry_belongs_to()), never the source's claim; one
+ * foreign entry aborts the carry (ABORT refused), nothing more is installed, and what was installed
+ * is removed. Otherwise deletions and replaced entries are deleted first (an upsert of a present
+ * entry is delete + create: the kernel's update cannot change NAT or clear status bits), then the
+ * upserts are installed in one batch. What this carry installed is known for roll-back without a
+ * second copy of it: the received set (the source's entries, the seal's count and digest), each
+ * entry's zone and mark mapped, less the received entries the kernel refused (nc-carry-dest.c,
+ * above dest_installed_form()); the kernel is changed first and the received set after, so a failed
  * deletion leaves its entries known.
  * Timeouts are installed as captured plus NC_CARRY_TIMEOUT_MARGIN_S, capped at this kernel's own
  * timeout for the entry's state (installed_timeout()): a copied timeout is a lower bound
@@ -65,15 +65,15 @@
  * destination's own copy (nc_peer_seal_check()); then INSTALLED is fed to the phase tracker,
  * the gate opens (its held counters go to the report), in gate mode "suspend" resume_func runs,
  * and the ACK goes back. Waits: the source must send something at least every idle_ms (it sends
- * an empty chunk once idle_ms/4 passed without one), and once the guest resumed here the SEAL must arrive within
- * seal_timeout_ms. A link lost, a wait exceeded or an entry refused before the seal ends the carry
- * (dest_give_up()): under admission = refuse, while the guest has not resumed here, the engine
- * makes the migration fail (fail_func: netcarryd destroys the incoming domain) and removes what it
- * installed, so no migration completes without its state and the guest stays on the source with
- * its connections; under proceed, or once the guest runs here, it keeps what it installed (the
- * domain's own entries, nearly current), opens the gate, and the report says what may be
- * missing. An untrusted source (a foreign entry) loses what it installed either way. Giving up
- * is no phase (NC_EV_CARRY_ABANDONED): libvirt's events still end the migration, so the domain
+ * an empty chunk once idle_ms/4 passed without one), and once the guest resumed here the SEAL must
+ * arrive within seal_timeout_ms. A link lost, a wait exceeded or an entry refused before the seal
+ * ends the carry (dest_give_up()): under admission = refuse, while the guest has not resumed here,
+ * the engine makes the migration fail (fail_func: netcarryd destroys the incoming domain) and
+ * removes what it installed, so no migration completes without its state and the guest stays on the
+ * source with its connections; under proceed, or once the guest runs here, it keeps what it
+ * installed (the domain's own entries, nearly current), opens the gate, and the report says what
+ * may be missing. An untrusted source (a foreign entry) loses what it installed either way. Giving
+ * up is no phase (NC_EV_CARRY_ABANDONED): libvirt's events still end the migration, so the domain
  * is taken up wherever it runs afterwards. On finished(): COMPLETED builds the report once the
  * source's FINISHED is there (below); FAILED/CANCELLED close the link, remove every entry this
  * carry installed (kept ones too) and the gate, and report at once.
@@ -93,13 +93,13 @@
  * its share of the digest, so the seal is O(1) at the stop: nc_ct_follower_sent()). A resync after
  * lost events is read to its end at once (not paced by the link: its events wait in the socket
  * meanwhile, and pacing them by a slow link could lose them again) and merged into the shadow:
- * what it no longer finds becomes a deletion at its end. With several conntrack points the engine merges the points' followers
- * against an NcItemSet of what it sent (nc-carry-points.c) and seals that instead.
- * At source_stopped() the follower is flushed (bounded by NC_CARRY_FLUSH_MS), the last changes
- * are sent, then the SEAL with this host's timeline; the ACK must come within seal_timeout_ms.
- * On finished(COMPLETED) the domain's entries here are removed if cleanup_source. The source
- * never changes its kernel otherwise, so failure needs no roll-back there. A carry that fails
- * before this host's stop (the link lost, the destination's ABORT, the follower) makes the
+ * what it no longer finds becomes a deletion at its end. With several conntrack points the engine
+ * merges the points' followers against an NcItemSet of what it sent (nc-carry-points.c) and seals
+ * that instead. At source_stopped() the follower is flushed (bounded by NC_CARRY_FLUSH_MS), the
+ * last changes are sent, then the SEAL with this host's timeline; the ACK must come within
+ * seal_timeout_ms. On finished(COMPLETED) the domain's entries here are removed if cleanup_source.
+ * The source never changes its kernel otherwise, so failure needs no roll-back there. A carry that
+ * fails before this host's stop (the link lost, the destination's ABORT, the follower) makes the
  * migration fail under admission = refuse (fail_func: netcarryd aborts libvirt's outgoing job);
  * the end of libvirt's job itself, or a newer request that replaced the carry, does not.
  *
