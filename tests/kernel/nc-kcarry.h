@@ -24,6 +24,7 @@ void nc_kcarry_pki_cleanup(void);
 NcConfig *nc_kcarry_config(const char *listen, const char *client_cert);
 
 /* Joins namespaces @ns_a and @ns_b with a veth (interface nc0 in each), with @ip_a and @ip_b (/24)
- * on it, both ends and the loopbacks up. */
+ * on it, both ends and the loopbacks up. FALSE (a reason to skip) only if the veth cannot be
+ * made; a later step that fails aborts the test. */
 gboolean nc_kcarry_link(const char *ns_a, const char *ip_a, const char *ns_b, const char *ip_b,
                         GError **error);
