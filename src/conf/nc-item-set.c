@@ -234,12 +234,7 @@ static void nc_item_rec_release(NcItemSet *set, guint32 rec_plus_1)
 static gboolean nc_item_set_hash_item(const NcItemSet *set, GChecksum *sha256, gconstpointer item,
                                       guint8 out[NC_DIGEST_SIZE], GError **error)
 {
-    GByteArray *b = nc_item_buf();
-
-    if (!set->ops->encode(item, b, error))
-        return FALSE;
-    nc_digest_hash(sha256, b->data, b->len, out);
-    return TRUE;
+    return nc_digest_share_of(set->ops, sha256, item, out, error);
 }
 
 /* Whether the item in record @rec_plus_1 has the key @key. */
@@ -754,7 +749,7 @@ NcItemDiff *nc_item_set_diff(const NcItemSet *a, const NcItemSet *b)
 gboolean nc_digest_share_of(const NcClassOps *ops, GChecksum *sha256, gconstpointer item,
                             guint8 out[NC_DIGEST_SIZE], GError **error)
 {
-    g_autoptr(GByteArray) b = g_byte_array_sized_new(256);
+    GByteArray *b = nc_item_buf(); /* the follower's every entry: no allocation */
 
     if (!ops->encode(item, b, error))
         return FALSE;

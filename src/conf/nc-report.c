@@ -342,7 +342,7 @@ char *nc_report_format_element(const NcReport *r)
                                n->failed, n->removed_at_source);
         /* absent: carried (the form before the checked classes) */
         if (n->status != NC_REPORT_CARRIED)
-            nc_attr(s, "status", nc_status_names[n->status]);
+            nc_attr(s, "status", nc_report_class_status_to_string(n->status));
         if (n->why && *n->why)
             nc_attr(s, "why", n->why);
         g_string_append(s, "/>\n");
@@ -963,7 +963,7 @@ char *nc_report_to_json(const NcReport *r)
             continue;
         nc_json_begin_object(j, NULL);
         nc_json_string(j, "class", nc_class_names[c]);
-        nc_json_string(j, "status", nc_status_names[n->status]);
+        nc_json_string(j, "status", nc_report_class_status_to_string(n->status));
         nc_json_string(j, "why", n->why);
         nc_json_int(j, "precopied", n->precopied);
         nc_json_int(j, "changed_at_stop", n->changed_at_stop);
